@@ -1,0 +1,84 @@
+"""Settings: environment ``TUBESCOPE_*``, then an optional ``tubescope.toml``, then defaults.
+
+Built by :func:`load_settings` (never at import). CLI flags override by passing keyword values.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from tubescope.errors import ConfigError
+
+DEFAULT_API_BASE = "https://www.googleapis.com/youtube/v3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TUBESCOPE_", extra="ignore", frozen=True)
+
+    db_path: Path = Path("tubescope.duckdb")
+    youtube_api_base: str = DEFAULT_API_BASE
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    requests_per_second: float = Field(default=10.0, gt=0)
+    max_concurrency: int = Field(default=8, ge=1, le=256)
+    max_retries: int = Field(default=5, ge=0, le=20)
+    breaker_failures: int = Field(default=10, ge=1)
+    breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    retention_days: int | None = Field(default=None, ge=1)
+    model_dir: Path = Path("models")
+    log_level: str = "INFO"
+    log_json: bool | None = None
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls)
+        self._data: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+            self._data = dict(raw.get("tubescope", raw))
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from env and ``tubescope.toml`` with ``overrides`` (CLI flags) winning.
+
+    Overrides whose value is None are ignored so that unset flags fall through.
+    """
+    path = config_file or Path("tubescope.toml")
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file not found: {config_file}")
+
+    class _Configured(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _TomlSource(settings_cls, path))
+
+    given = {k: v for k, v in overrides.items() if v is not None and v != []}
+    try:
+        configured = _Configured(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
+    return Settings.model_validate(configured.model_dump())

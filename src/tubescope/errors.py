@@ -1,0 +1,112 @@
+"""The one error tree of tubescope.
+
+Every error a user can meet derives from :class:`TubescopeError`. Each subclass names what went
+wrong in terms of what the user can do about it, and carries the process exit code the CLI uses::
+
+    TubescopeError                    1  anything else we anticipated
+    ├── ConfigError                   2  bad settings, flags or files
+    │   └── InvalidChannelRef         2  a channel reference that cannot be parsed
+    ├── InvalidQuery                  2  a filter/A-B expression that does not parse
+    ├── NotFoundError                 3
+    │   ├── ChannelNotFound           3  the API (or the warehouse) has no such channel
+    │   └── VideoNotFound             3
+    ├── ApiError                      4  the Data API answered with an error we cannot work around
+    │   ├── ApiKeyInvalid             5  the key was refused; fix the key, do not retry
+    │   ├── ApiAccessNotConfigured    5  the project has not enabled the API
+    │   ├── QuotaExhausted            6  every key is out of quota; resume after Pacific midnight
+    │   ├── BudgetExceeded            7  the run hit --budget; it stopped at a checkpoint
+    │   ├── CircuitOpen               8  too many consecutive failures; the breaker is open
+    │   └── TransientApiError         9  retries were exhausted on a retryable failure
+    ├── StorageError                 10  the warehouse cannot be opened or written
+    │   └── SchemaVersionError       10  the database is newer than this program
+    ├── DataQualityError             11  data failed validation and was quarantined
+    └── ModelError                   12  no trained model, or one of another feature version
+
+Messages never contain secrets: API keys are reported by fingerprint only.
+"""
+
+from __future__ import annotations
+
+
+class TubescopeError(Exception):
+    """Root of every anticipated tubescope failure."""
+
+    exit_code: int = 1
+
+
+class ConfigError(TubescopeError):
+    exit_code = 2
+
+
+class InvalidChannelRef(ConfigError):
+    """A channel reference could not be understood; raised before any request is made."""
+
+    def __init__(self, ref: str, reason: str) -> None:
+        super().__init__(f"invalid channel reference {ref!r}: {reason}")
+        self.ref = ref
+        self.reason = reason
+
+
+class InvalidQuery(TubescopeError):
+    exit_code = 2
+
+
+class NotFoundError(TubescopeError):
+    exit_code = 3
+
+
+class ChannelNotFound(NotFoundError):
+    pass
+
+
+class VideoNotFound(NotFoundError):
+    pass
+
+
+class ApiError(TubescopeError):
+    exit_code = 4
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class ApiKeyInvalid(ApiError):
+    exit_code = 5
+
+
+class ApiAccessNotConfigured(ApiError):
+    exit_code = 5
+
+
+class QuotaExhausted(ApiError):
+    exit_code = 6
+
+
+class BudgetExceeded(ApiError):
+    exit_code = 7
+
+
+class CircuitOpen(ApiError):
+    exit_code = 8
+
+
+class TransientApiError(ApiError):
+    exit_code = 9
+
+
+class StorageError(TubescopeError):
+    exit_code = 10
+
+
+class SchemaVersionError(StorageError):
+    pass
+
+
+class DataQualityError(TubescopeError):
+    exit_code = 11
+
+
+class ModelError(TubescopeError):
+    exit_code = 12

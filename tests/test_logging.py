@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import structlog
+
+from tubescope.logging import configure_logging, key_fingerprint, redact_text, register_secret
+
+KEY = "AIzaSyA1234567890abcdefghijklmnopqrstuv"
+
+
+def test_keys_and_tokens_are_stripped_from_every_event(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("DEBUG", json=True)
+    log = structlog.get_logger()
+    log.info(
+        "request",
+        url=f"http://127.0.0.1/youtube/v3/videos?part=id&key={KEY}&id=x",
+        api_key=KEY,
+        headers={"Authorization": "Bearer ts_abcdefghijklmnopqrstuvwxyz"},
+        nested=[f"key={KEY}"],
+    )
+    try:
+        raise RuntimeError(f"failed with {KEY}")
+    except RuntimeError:
+        log.exception("boom")
+    err = capsys.readouterr().err
+    assert KEY not in err
+    assert "ts_abcdefghijklmnop" not in err
+    first = json.loads(err.splitlines()[0])
+    assert "[REDACTED]" in first["url"] and first["api_key"] == "[REDACTED]"
+
+
+def test_registered_secrets_of_any_shape_are_redacted() -> None:
+    register_secret("demo-key-0001")
+    assert "demo-key-0001" not in redact_text("the key demo-key-0001 was refused")
+
+
+def test_fingerprint_is_stable_and_does_not_contain_the_key() -> None:
+    assert key_fingerprint(KEY) == key_fingerprint(KEY)
+    assert KEY[-8:] not in key_fingerprint(KEY)
+    assert key_fingerprint(KEY) != key_fingerprint(KEY + "x")
