@@ -1,0 +1,191 @@
+"""A weighted ensemble of LightGBM, XGBoost (CPU) and a random forest, with additive contributions.
+
+The members are fitted on the training rows; their weights are chosen on validation rows by
+non-negative least squares and normalised to sum to one. :meth:`ViewEnsemble.contributions`
+returns, for each row, one additive contribution per feature plus a bias (TreeSHAP for the two
+boosted members, Saabas path attribution for the forest), weighted like the predictions, so
+``contributions(X).sum(axis=1) == predict(X)`` up to float rounding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import xgboost as xgb
+from scipy import sparse
+from scipy.optimize import nnls
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from tubescope.errors import ConfigError
+
+MEMBERS: tuple[str, ...] = ("lightgbm", "xgboost", "forest")
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+class ViewEnsemble(RegressorMixin, BaseEstimator):  # type: ignore[misc]
+    """Regressor on a numeric feature matrix (NaN allowed) combining three tree ensembles.
+
+    n_estimators:
+        Boosting rounds for LightGBM and XGBoost.
+    forest_trees:
+        Trees in the random forest.
+    forest_max_rows:
+        Rows each forest tree samples at most (keeps training time flat on millions of rows).
+    validation_fraction:
+        When ``fit`` gets no ``eval_set``, the last fraction of rows (rows are taken to be in time
+        order) chooses the weights.
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        forest_trees: int = 100,
+        forest_max_rows: int = 200_000,
+        min_leaf: int = 20,
+        validation_fraction: float = 0.2,
+        random_state: int = 0,
+        n_jobs: int = 2,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.forest_trees = forest_trees
+        self.forest_max_rows = forest_max_rows
+        self.min_leaf = min_leaf
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None) -> ViewEnsemble:
+        if self.n_estimators < 1 or self.forest_trees < 1:
+            raise ConfigError("n_estimators and forest_trees must be at least 1")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ConfigError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        X_arr, y_arr = validate_data(
+            self, X, y, ensure_all_finite="allow-nan", y_numeric=True, dtype=np.float64
+        )
+        y_arr = np.asarray(y_arr, dtype=np.float64)
+        if eval_set is not None:
+            X_fit, y_fit = X_arr, y_arr
+            X_val = validate_data(
+                self, eval_set[0], reset=False, ensure_all_finite="allow-nan", dtype=np.float64
+            )
+            y_val = np.asarray(eval_set[1], dtype=np.float64)
+        else:
+            n_val = int(len(y_arr) * self.validation_fraction)
+            if n_val >= 5 and len(y_arr) - n_val >= 5:
+                X_fit, y_fit = X_arr[:-n_val], y_arr[:-n_val]
+                X_val, y_val = X_arr[-n_val:], y_arr[-n_val:]
+            else:
+                X_fit, y_fit, X_val, y_val = X_arr, y_arr, X_arr, y_arr
+
+        min_leaf = max(1, min(self.min_leaf, len(y_fit) // 10))
+        self.lightgbm_ = lgb.LGBMRegressor(
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            num_leaves=31,
+            min_child_samples=min_leaf,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.8,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+            verbose=-1,
+        ).fit(X_fit, y_fit)
+        self.xgboost_ = xgb.XGBRegressor(
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            max_depth=6,
+            min_child_weight=float(min_leaf),
+            subsample=0.8,
+            colsample_bytree=0.8,
+            tree_method="hist",
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+            verbosity=0,
+        ).fit(X_fit, y_fit)
+        max_rows = min(len(y_fit), self.forest_max_rows)
+        self.forest_ = RandomForestRegressor(
+            n_estimators=self.forest_trees,
+            min_samples_leaf=max(1, min_leaf // 2),
+            max_features=0.5,
+            max_samples=max_rows if max_rows < len(y_fit) else None,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+        ).fit(X_fit, y_fit)
+        self.forest_.set_params(n_jobs=1)  # one-row predictions are faster without a thread pool
+        self._build_forest_attribution()
+
+        member_val = self._member_predictions(X_val)
+        weights, _ = nnls(member_val, y_val)
+        total = float(weights.sum())
+        self.weights_ = weights / total if total > 0 else np.full(len(MEMBERS), 1.0 / len(MEMBERS))
+        self.member_validation_mae_ = {
+            name: float(np.mean(np.abs(member_val[:, i] - y_val))) for i, name in enumerate(MEMBERS)
+        }
+        return self
+
+    def _build_forest_attribution(self) -> None:
+        """Stack, for every node of every tree, its value change attributed to its parent's split."""
+        blocks = []
+        bias = 0.0
+        n_features = self.n_features_in_
+        for estimator in self.forest_.estimators_:
+            tree = estimator.tree_
+            values = tree.value[:, 0, 0].astype(np.float64)
+            parent = np.full(tree.node_count, -1, dtype=np.int64)
+            internal = np.flatnonzero(tree.children_left >= 0)
+            parent[tree.children_left[internal]] = internal
+            parent[tree.children_right[internal]] = internal
+            child = np.flatnonzero(parent >= 0)
+            delta = values[child] - values[parent[child]]
+            feature = tree.feature[parent[child]]
+            blocks.append(
+                sparse.csr_matrix(
+                    (delta, (child, feature)), shape=(tree.node_count, n_features), dtype=np.float64
+                )
+            )
+            bias += float(values[0])
+        n_trees = len(self.forest_.estimators_)
+        self.forest_attribution_ = sparse.vstack(blocks, format="csr") / n_trees
+        self.forest_bias_ = bias / n_trees
+
+    def _member_predictions(self, X: FloatArray) -> FloatArray:
+        return np.column_stack(
+            [
+                self.lightgbm_.predict(X),
+                self.xgboost_.predict(X),
+                self.forest_.predict(X),
+            ]
+        ).astype(np.float64)
+
+    def predict(self, X: Any) -> FloatArray:
+        check_is_fitted(self, "weights_")
+        X_arr = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        return np.asarray(self._member_predictions(X_arr) @ self.weights_, dtype=np.float64)
+
+    def contributions(self, X: Any) -> FloatArray:
+        """Per-row additive contributions, shape ``(n, n_features + 1)``; the last column is the bias."""
+        check_is_fitted(self, "weights_")
+        X_arr = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        lgb_part = np.asarray(self.lightgbm_.predict(X_arr, pred_contrib=True), dtype=np.float64)
+        xgb_part = np.asarray(
+            self.xgboost_.get_booster().predict(xgb.DMatrix(X_arr, missing=np.nan), pred_contribs=True),
+            dtype=np.float64,
+        )
+        indicator, _ = self.forest_.decision_path(X_arr)
+        forest_part = np.zeros((X_arr.shape[0], X_arr.shape[1] + 1))
+        forest_part[:, :-1] = np.asarray((indicator @ self.forest_attribution_).todense())
+        forest_part[:, -1] = self.forest_bias_
+        w = self.weights_
+        return np.asarray(w[0] * lgb_part + w[1] * xgb_part + w[2] * forest_part, dtype=np.float64)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags

@@ -1,0 +1,440 @@
+"""Features for forecasting a video's views, using only what was known when it was published.
+
+Two parts:
+
+* :func:`horizon_targets` turns snapshots into one observation per video: its views at age
+  ``horizon`` (linear interpolation between the snapshots that bracket that age) or, when no
+  snapshots bracket it, the snapshot whose age is nearest to the horizon, with that age kept as a
+  feature. Each observation also says *when it became known* (``known_at``: the latest snapshot
+  it used).
+* :class:`VideoFeatures` is an sklearn-style transformer. ``fit(frames)`` indexes the channel
+  history (those observations, channel snapshots, upload times); ``transform(videos)`` builds the
+  feature matrix for any videos, fitted or new. Every channel-level value is looked up *as of the
+  video's publish time*: priors use only observations with ``known_at <= published_at``,
+  subscribers only channel snapshots observed by then, upload gaps only earlier uploads. So
+  changing anything observed after a video was published cannot change that video's features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from tubescope.analysis import features as shared_features
+from tubescope.analysis.frames import ChannelFrames
+from tubescope.errors import ConfigError, DataQualityError
+
+PREDICT_FEATURE_REVISION = 1
+"""Bumped whenever a feature computed here changes meaning."""
+
+FEATURE_VERSION = f"{shared_features.FEATURE_VERSION}.{PREDICT_FEATURE_REVISION}"
+"""The feature version a stored model records; loading a model of another version is refused."""
+
+FORMAT_CODES: dict[str, float] = {"short": 0.0, "long": 1.0, "live": 2.0}
+
+TITLE_COLUMNS: tuple[str, ...] = (
+    "title_length",
+    "title_word_count",
+    "title_caps_ratio",
+    "title_has_question",
+    "title_digit_count",
+    "title_emoji_count",
+)
+
+FEATURE_NAMES: tuple[str, ...] = (
+    *TITLE_COLUMNS,
+    "log_duration_seconds",
+    "video_format",
+    "publish_hour",
+    "publish_weekday",
+    "tag_count",
+    "category_id",
+    "log_age_days",
+    "prior_median",
+    "prior_spread",
+    "prior_count",
+    "prior_log_age",
+    "channel_prior_median",
+    "log_subscribers",
+    "log_upload_gap_days",
+    "uploads_last_30d",
+    "prior_uploads",
+    "log_channel_age_days",
+)
+"""Columns of :meth:`VideoFeatures.transform`, in order. Log values are natural ``log1p``."""
+
+Array = np.ndarray[Any, Any]
+"""Arrays here carry int64 keys/seconds or float64 values; numpy's stubs cannot follow the dtypes."""
+
+_EPOCH = pd.Timestamp("2000-01-01", tz="UTC")
+_DAY = 86_400.0
+_GROUP_SHIFT = np.int64(1) << np.int64(33)  # seconds since 2000 fit in 33 bits until 2272
+
+
+def to_seconds(values: Any) -> Array:
+    """UTC timestamps as whole seconds since 2000-01-01 (int64), whatever the datetime unit."""
+    stamps = pd.to_datetime(pd.Series(values), utc=True)
+    if stamps.isna().any():
+        raise DataQualityError("timestamps must not be missing")
+    seconds = (stamps - _EPOCH).dt.total_seconds().to_numpy(dtype=np.float64)
+    return np.floor(seconds).astype(np.int64)
+
+
+def horizon_targets(
+    videos: pd.DataFrame,
+    video_snapshots: pd.DataFrame,
+    *,
+    horizon_days: float,
+    max_bracket_days: float | None = None,
+) -> pd.DataFrame:
+    """One observation of views per video that has snapshots, indexed by ``video_id``.
+
+    Columns: ``channel_id``, ``video_format``, ``published_at``, ``log_views`` (``log1p``),
+    ``age_days`` (``horizon_days`` when interpolated), ``interpolated`` (bool) and
+    ``known_at_s`` (seconds since 2000 of the latest snapshot used). Snapshots taken before the
+    video's publish time are ignored. Interpolation needs a snapshot at or before the horizon age
+    and one at or after it no more than ``max_bracket_days`` apart (default ``max(2 h, 2 days)``).
+    """
+    shared_features.require_columns(videos, "videos", ("video_id", "channel_id", "published_at"))
+    shared_features.require_columns(
+        video_snapshots, "video_snapshots", ("video_id", "observed_at", "view_count")
+    )
+    if horizon_days <= 0:
+        raise ConfigError(f"horizon must be positive, got {horizon_days} days")
+    bracket = max_bracket_days if max_bracket_days is not None else max(2 * horizon_days, 2.0)
+    meta = videos[["video_id", "channel_id", "published_at"]].copy()
+    meta["video_format"] = videos["video_format"].astype(str) if "video_format" in videos else "long"
+    meta = meta.drop_duplicates("video_id", keep="last")
+    snaps = video_snapshots[["video_id", "observed_at", "view_count"]].merge(
+        meta[["video_id", "published_at"]], on="video_id", how="inner"
+    )
+    snaps["views"] = pd.to_numeric(snaps["view_count"], errors="coerce").astype("float64")
+    snaps = snaps[np.isfinite(snaps["views"].to_numpy()) & (snaps["views"].to_numpy() >= 0)]
+    observed_s = to_seconds(snaps["observed_at"])
+    age = (observed_s - to_seconds(snaps["published_at"])) / _DAY
+    snaps = snaps.assign(observed_s=observed_s, age=age)
+    snaps = snaps[snaps["age"] >= 0].sort_values(["video_id", "age"], kind="mergesort")
+    snaps = snaps.reset_index(drop=True)
+    if snaps.empty:
+        return _empty_targets()
+
+    vid = snaps["video_id"].to_numpy()
+    age_arr = snaps["age"].to_numpy(dtype=np.float64)
+    views = snaps["views"].to_numpy(dtype=np.float64)
+    obs = snaps["observed_s"].to_numpy(dtype=np.int64)
+    n = len(snaps)
+    starts = np.flatnonzero(np.r_[True, vid[1:] != vid[:-1]])
+    ends = np.r_[starts[1:], n]
+    # First snapshot at or past the horizon in each video (== end when there is none).
+    past = age_arr >= horizon_days
+    first_past = np.full(len(starts), -1, dtype=np.int64)
+    past_idx = np.flatnonzero(past)
+    group_of = np.repeat(np.arange(len(starts)), ends - starts)
+    if past_idx.size:
+        groups_with_past, first = np.unique(group_of[past_idx], return_index=True)
+        first_past[groups_with_past] = past_idx[first]
+
+    upper = first_past
+    has_upper = upper >= 0
+    lower = np.where(has_upper, upper - 1, -1)
+    has_lower = has_upper & (lower >= starts)
+    exact = has_upper & np.isclose(age_arr[np.maximum(upper, 0)], horizon_days, atol=1e-6)
+    up = np.maximum(upper, 0)
+    lo = np.maximum(lower, 0)
+    gap = age_arr[up] - age_arr[lo]
+    bracketed = has_lower & (gap <= bracket) & (gap > 0)
+    frac = np.where(bracketed, (horizon_days - age_arr[lo]) / np.where(gap > 0, gap, 1.0), 0.0)
+    interp_views = views[lo] + frac * (views[up] - views[lo])
+    interpolated = exact | bracketed
+
+    # Fallback: the snapshot whose age is nearest the horizon in log-age.
+    distance = np.abs(np.log1p(age_arr) - np.log1p(horizon_days))
+    order = np.lexsort((distance, group_of))
+    nearest = order[np.r_[True, group_of[order][1:] != group_of[order][:-1]]]
+
+    log_views = np.where(
+        interpolated, np.log1p(np.where(exact, views[up], interp_views)), np.log1p(views[nearest])
+    )
+    out_age = np.where(interpolated, horizon_days, age_arr[nearest])
+    known = np.where(interpolated, np.where(exact, obs[up], np.maximum(obs[up], obs[lo])), obs[nearest])
+    out = pd.DataFrame(
+        {
+            "video_id": vid[starts],
+            "log_views": log_views,
+            "age_days": out_age,
+            "interpolated": interpolated,
+            "known_at_s": known.astype(np.int64),
+        }
+    )
+    out = out.merge(meta, on="video_id", how="left").set_index("video_id")
+    return out[
+        ["channel_id", "video_format", "published_at", "log_views", "age_days", "interpolated", "known_at_s"]
+    ]
+
+
+def _empty_targets() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "channel_id": pd.Series(dtype=str),
+            "video_format": pd.Series(dtype=str),
+            "published_at": pd.Series(dtype="datetime64[ns, UTC]"),
+            "log_views": pd.Series(dtype=float),
+            "age_days": pd.Series(dtype=float),
+            "interpolated": pd.Series(dtype=bool),
+            "known_at_s": pd.Series(dtype=np.int64),
+        },
+        index=pd.Index([], name="video_id", dtype=str),
+    )
+
+
+@dataclass(frozen=True)
+class _AsOfIndex:
+    """Values sorted by (group, time) with a combined int64 key for vectorised as-of lookups."""
+
+    keys: Array
+    values: dict[str, Array]
+    group_start: Array
+
+    @classmethod
+    def build(
+        cls,
+        groups: Array,
+        times: Array,
+        values: dict[str, Array],
+    ) -> _AsOfIndex:
+        keys = groups.astype(np.int64) * _GROUP_SHIFT + times.astype(np.int64)
+        order = np.argsort(keys, kind="mergesort")
+        keys = keys[order]
+        sorted_groups = groups[order]
+        starts = np.searchsorted(sorted_groups, sorted_groups, side="left").astype(np.int64)
+        return cls(keys, {k: v[order] for k, v in values.items()}, starts)
+
+    def position(
+        self,
+        groups: Array,
+        times: Array,
+        *,
+        strictly_before: bool,
+    ) -> tuple[Array, Array]:
+        """Index of the last entry of the same group at (or strictly before) each time, and validity."""
+        query = groups.astype(np.int64) * _GROUP_SHIFT + times.astype(np.int64)
+        side: Any = "left" if strictly_before else "right"
+        pos = np.searchsorted(self.keys, query, side=side).astype(np.int64) - 1
+        valid = (groups >= 0) & (pos >= 0)
+        safe = np.maximum(pos, 0)
+        if self.keys.size:
+            valid &= (self.keys[safe] // _GROUP_SHIFT) == groups
+        else:
+            valid &= False
+        return safe, valid
+
+    def count_since(
+        self,
+        groups: Array,
+        start: Array,
+        end: Array,
+    ) -> Array:
+        """How many entries of the group fall in ``[start, end)``."""
+        base = groups.astype(np.int64) * _GROUP_SHIFT
+        hi = np.searchsorted(self.keys, base + end, side="left")
+        lo = np.searchsorted(self.keys, base + start, side="left")
+        return np.where(groups >= 0, hi - lo, 0).astype(np.float64)
+
+
+class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Per-video feature matrix (:data:`FEATURE_NAMES`) with leakage-free channel priors.
+
+    Parameters are settings only; everything learned from the frames ends in ``_``.
+
+    horizon_days:
+        The age at which views are forecast; priors summarise earlier same-format videos' views
+        at this age.
+    prior_window:
+        How many of the channel's most recently *observed* same-format videos the priors use.
+    """
+
+    def __init__(self, horizon_days: float = 7.0, prior_window: int = 20) -> None:
+        self.horizon_days = horizon_days
+        self.prior_window = prior_window
+
+    def fit(self, frames: ChannelFrames, y: Any = None) -> VideoFeatures:
+        if self.horizon_days <= 0:
+            raise ConfigError(f"horizon must be positive, got {self.horizon_days} days")
+        if self.prior_window < 1:
+            raise ConfigError(f"prior_window must be at least 1, got {self.prior_window}")
+        if not isinstance(frames, ChannelFrames):
+            raise DataQualityError(f"VideoFeatures.fit expects ChannelFrames, got {type(frames).__name__}")
+        videos = frames.videos
+        shared_features.require_columns(
+            videos, "videos", ("video_id", "channel_id", "published_at", "video_format", "title")
+        )
+        channel_ids = pd.Index(
+            pd.concat(
+                [videos["channel_id"].astype(str), frames.channels.get("channel_id", pd.Series(dtype=str))]
+            ).unique()
+        )
+        self.channel_codes_ = {str(c): i for i, c in enumerate(channel_ids)}
+        self.targets_ = horizon_targets(videos, frames.video_snapshots, horizon_days=self.horizon_days)
+        self._fit_priors(self.targets_)
+        self._fit_uploads(videos)
+        self._fit_channels(frames.channels, frames.channel_snapshots)
+        self.feature_names_in_ = np.asarray(["frames"], dtype=object)
+        self.n_features_out_ = len(FEATURE_NAMES)
+        return self
+
+    # -- learned indexes ---------------------------------------------------------------------
+
+    def _codes(self, channel_ids: pd.Series) -> Array:
+        mapped = channel_ids.astype(str).map(self.channel_codes_)
+        return np.asarray(mapped.fillna(-1).to_numpy(dtype=np.float64), dtype=np.int64)
+
+    def _fit_priors(self, targets: pd.DataFrame) -> None:
+        channel = self._codes(targets["channel_id"])
+        fmt = targets["video_format"].map(FORMAT_CODES).fillna(1.0).to_numpy(dtype=np.int64)
+        known = targets["known_at_s"].to_numpy(dtype=np.int64)
+        log_views = targets["log_views"].to_numpy(dtype=np.float64)
+        log_age = np.log1p(targets["age_days"].to_numpy(dtype=np.float64))
+        self.format_priors_ = self._rolling_index(channel * 3 + fmt, known, log_views, log_age)
+        self.channel_priors_ = self._rolling_index(channel, known, log_views, log_age)
+
+    def _rolling_index(
+        self,
+        groups: Array,
+        known: Array,
+        log_views: Array,
+        log_age: Array,
+    ) -> _AsOfIndex:
+        """Rolling summaries over each group's last ``prior_window`` observations, by known time."""
+        index = _AsOfIndex.build(groups, known, {"log_views": log_views, "log_age": log_age})
+        frame = pd.DataFrame(
+            {
+                "group": index.keys // _GROUP_SHIFT,
+                "log_views": index.values["log_views"],
+                "log_age": index.values["log_age"],
+            }
+        )
+        rolling = frame.groupby("group", sort=False)[["log_views", "log_age"]].rolling(
+            self.prior_window, min_periods=1
+        )
+        median = rolling.median().reset_index(level=0, drop=True).sort_index()
+        views_roll = frame.groupby("group", sort=False)["log_views"].rolling(self.prior_window, min_periods=1)
+        q75 = views_roll.quantile(0.75).reset_index(level=0, drop=True).sort_index()
+        q25 = views_roll.quantile(0.25).reset_index(level=0, drop=True).sort_index()
+        count = views_roll.count().reset_index(level=0, drop=True).sort_index()
+        values = {
+            "median": median["log_views"].to_numpy(dtype=np.float64),
+            "spread": (q75 - q25).to_numpy(dtype=np.float64),
+            "count": count.to_numpy(dtype=np.float64),
+            "log_age": median["log_age"].to_numpy(dtype=np.float64),
+        }
+        return _AsOfIndex(index.keys, values, index.group_start)
+
+    def _fit_uploads(self, videos: pd.DataFrame) -> None:
+        channel = self._codes(videos["channel_id"])
+        published = to_seconds(videos["published_at"])
+        self.uploads_ = _AsOfIndex.build(channel, published, {"published_s": published.astype(np.float64)})
+
+    def _fit_channels(self, channels: pd.DataFrame, snapshots: pd.DataFrame) -> None:
+        created: dict[str, float] = {}
+        if "published_at" in channels.columns and len(channels):
+            stamps = pd.to_datetime(channels["published_at"], utc=True)
+            for cid, stamp in zip(channels["channel_id"].astype(str), stamps, strict=True):
+                if pd.notna(stamp):
+                    created[cid] = float((stamp - _EPOCH).total_seconds())
+        self.channel_created_s_ = created
+        if len(snapshots) and {"channel_id", "observed_at", "subscriber_count"} <= set(snapshots.columns):
+            subs = pd.to_numeric(snapshots["subscriber_count"], errors="coerce").astype("float64")
+            keep = subs.notna().to_numpy()
+            snaps = snapshots[keep]
+            self.subscribers_ = _AsOfIndex.build(
+                self._codes(snaps["channel_id"]),
+                to_seconds(snaps["observed_at"]),
+                {"subscribers": subs[keep].to_numpy(dtype=np.float64)},
+            )
+        else:
+            empty_i = np.zeros(0, dtype=np.int64)
+            self.subscribers_ = _AsOfIndex.build(empty_i, empty_i, {"subscribers": np.zeros(0)})
+
+    # -- transform ---------------------------------------------------------------------------
+
+    def transform(self, videos: pd.DataFrame, age_days: Any = None) -> pd.DataFrame:
+        """Feature rows for ``videos`` (index preserved), each computed as of its publish time.
+
+        ``age_days`` (scalar or per-row array) is the age the forecast is for; the horizon by
+        default.
+        """
+        if not hasattr(self, "targets_"):
+            raise ConfigError("VideoFeatures must be fitted before transform")
+        shared_features.require_columns(
+            videos, "videos", ("channel_id", "published_at", "title", "video_format")
+        )
+        base = videos.copy()
+        if "video_id" not in base.columns:
+            base["video_id"] = [f"new{i}" for i in range(len(base))]
+        shared = shared_features.video_features(base)
+        n = len(base)
+        published = to_seconds(base["published_at"])
+        channel = self._codes(base["channel_id"])
+        fmt_text = base["video_format"].astype(str)
+        if not fmt_text.isin(list(FORMAT_CODES)).all():
+            bad = sorted(set(fmt_text) - set(FORMAT_CODES))
+            raise DataQualityError(
+                f"unknown video format(s): {', '.join(bad)} (expected short, long or live)"
+            )
+        fmt = fmt_text.map(FORMAT_CODES).to_numpy(dtype=np.float64)
+        out: dict[str, Array] = {col: shared[col].to_numpy(dtype=np.float64) for col in TITLE_COLUMNS}
+        out["log_duration_seconds"] = np.log1p(shared["duration_seconds"].to_numpy(dtype=np.float64))
+        out["video_format"] = fmt
+        out["publish_hour"] = shared["publish_hour"].to_numpy(dtype=np.float64)
+        out["publish_weekday"] = shared["publish_weekday"].to_numpy(dtype=np.float64)
+        out["tag_count"] = shared["tag_count"].to_numpy(dtype=np.float64)
+        category = base["category_id"] if "category_id" in base.columns else pd.Series([None] * n)
+        out["category_id"] = pd.to_numeric(category, errors="coerce").to_numpy(dtype=np.float64)
+        ages = np.broadcast_to(
+            np.asarray(self.horizon_days if age_days is None else age_days, dtype=np.float64), (n,)
+        )
+        out["log_age_days"] = np.log1p(ages)
+
+        pos, ok = self.format_priors_.position(
+            np.where(channel >= 0, channel * 3 + fmt.astype(np.int64), -1), published, strictly_before=False
+        )
+        for name, column in (
+            ("median", "prior_median"),
+            ("spread", "prior_spread"),
+            ("count", "prior_count"),
+            ("log_age", "prior_log_age"),
+        ):
+            out[column] = _pick(self.format_priors_.values[name], pos, ok)
+        out["prior_count"] = np.where(ok, out["prior_count"], 0.0)
+        cpos, cok = self.channel_priors_.position(channel, published, strictly_before=False)
+        out["channel_prior_median"] = _pick(self.channel_priors_.values["median"], cpos, cok)
+
+        spos, sok = self.subscribers_.position(channel, published, strictly_before=False)
+        out["log_subscribers"] = np.log1p(_pick(self.subscribers_.values["subscribers"], spos, sok))
+
+        upos, uok = self.uploads_.position(channel, published, strictly_before=True)
+        previous = _pick(self.uploads_.values["published_s"], upos, uok)
+        out["log_upload_gap_days"] = np.log1p(np.maximum(published - previous, 0.0) / _DAY)
+        out["uploads_last_30d"] = self.uploads_.count_since(channel, published - int(30 * _DAY), published)
+        first = np.where(uok, self.uploads_.group_start[upos], upos + 1)
+        out["prior_uploads"] = np.where(uok, upos - first + 1, 0).astype(np.float64)
+        created = base["channel_id"].astype(str).map(self.channel_created_s_).to_numpy(dtype=np.float64)
+        out["log_channel_age_days"] = np.log1p(np.maximum(published - created, 0.0) / _DAY)
+        return pd.DataFrame({name: out[name] for name in FEATURE_NAMES}, index=videos.index)
+
+    def get_feature_names_out(self, input_features: Any = None) -> Array:
+        return np.asarray(FEATURE_NAMES, dtype=object)
+
+
+def _pick(
+    values: Array,
+    pos: Array,
+    ok: Array,
+) -> Array:
+    if values.size == 0:
+        return np.full(pos.shape, np.nan)
+    return np.where(ok, values[np.minimum(pos, values.size - 1)], np.nan)
