@@ -1,0 +1,606 @@
+"""The async YouTube Data API v3 client.
+
+One method per endpoint, typed results (:mod:`tubescope.youtube.models`), and every response
+decided by :func:`~tubescope.youtube.classify.classify_response`. Around each request, in order:
+the budget (refuse before spending), the circuit breaker, the key pool, the concurrency bound and
+the rate limiter; after it, retries with backoff for transient failures only.
+
+The key travels as the ``key=`` query parameter, so a request URL is a secret: it is never put
+into a log line or an exception, and httpx's own request log is scrubbed as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import httpx
+import structlog
+
+from tubescope.domain.refs import ChannelRef, RefKind
+from tubescope.errors import (
+    ApiAccessNotConfigured,
+    ApiError,
+    ApiKeyInvalid,
+    ChannelNotFound,
+    ConfigError,
+    TransientApiError,
+    VideoNotFound,
+)
+from tubescope.logging import key_fingerprint, redact_text
+from tubescope.youtube import models as api
+from tubescope.youtube.classify import Action, FatalKind, Verdict, classify_response
+from tubescope.youtube.errors import RepeatedPageToken, ResourceUnavailable
+from tubescope.youtube.keys import KeyPool
+from tubescope.youtube.quota import COST, PAGE_SIZE, Method, QuotaLedger
+from tubescope.youtube.resilience import Backoff, CircuitBreaker, Clock, RateLimiter
+
+Sleep = Callable[[float], Awaitable[None]]
+ItemT = TypeVar("ItemT", bound=api.ApiModel)
+
+CHANNEL_PARTS: tuple[str, ...] = ("snippet", "contentDetails", "statistics")
+PLAYLIST_ITEM_PARTS: tuple[str, ...] = ("snippet", "contentDetails")
+VIDEO_PARTS: tuple[str, ...] = ("snippet", "contentDetails", "statistics", "status", "liveStreamingDetails")
+STATS_PARTS: tuple[str, ...] = ("snippet", "statistics", "contentDetails")
+COMMENT_THREAD_PARTS: tuple[str, ...] = ("snippet", "replies")
+
+_log = structlog.get_logger("tubescope.youtube")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """How hard the client may push the API, and how long it keeps trying."""
+
+    requests_per_second: float = 10.0
+    max_concurrency: int = 8
+    max_retries: int = 5
+    backoff_base_seconds: float = 0.5
+    backoff_max_seconds: float = 30.0
+    breaker_threshold: int = 10
+    breaker_reset_seconds: float = 30.0
+    timeout_seconds: float = 30.0
+    budget_units: int | None = None
+
+    def __post_init__(self) -> None:
+        problems = [
+            name
+            for name, ok in (
+                ("requests_per_second must be > 0", self.requests_per_second > 0),
+                ("max_concurrency must be >= 1", self.max_concurrency >= 1),
+                ("max_retries must be >= 0", self.max_retries >= 0),
+                ("backoff_base_seconds must be >= 0", self.backoff_base_seconds >= 0),
+                ("backoff_max_seconds must be >= backoff_base_seconds", self.backoff_max_seconds >= 0),
+                ("breaker_threshold must be >= 1", self.breaker_threshold >= 1),
+                ("breaker_reset_seconds must be >= 0", self.breaker_reset_seconds >= 0),
+                ("timeout_seconds must be > 0", self.timeout_seconds > 0),
+                ("budget_units must be >= 0", self.budget_units is None or self.budget_units >= 0),
+            )
+            if not ok
+        ]
+        if problems:
+            raise ConfigError("invalid client options: " + "; ".join(problems))
+
+
+class YouTubeClient:
+    """Async Data API v3 client; use as ``async with YouTubeClient(...) as client:``."""
+
+    def __init__(
+        self,
+        api_base: str,
+        keys: Sequence[str],
+        options: ClientOptions | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.options = options or ClientOptions()
+        self._base = api_base.rstrip("/")
+        self._keys = KeyPool(keys)
+        self._ledger = QuotaLedger(self.options.budget_units)
+        self._breaker = CircuitBreaker(
+            self.options.breaker_threshold, self.options.breaker_reset_seconds, clock
+        )
+        self._backoff = Backoff(self.options.backoff_base_seconds, self.options.backoff_max_seconds)
+        self._limiter = RateLimiter(self.options.requests_per_second)
+        self._semaphore = asyncio.Semaphore(self.options.max_concurrency)
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._batch_stats_supported: bool | None = None
+        self.requests_sent = 0
+        _scrub_httpx_logs()
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(self.options.timeout_seconds),
+            limits=httpx.Limits(
+                max_connections=self.options.max_concurrency,
+                max_keepalive_connections=self.options.max_concurrency,
+            ),
+            headers={"Accept": "application/json", "User-Agent": "tubescope"},
+        )
+
+    def __repr__(self) -> str:
+        return f"YouTubeClient({self._base!r}, keys={self._keys!r})"
+
+    async def __aenter__(self) -> YouTubeClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ------------------------------------------------------------ quota and health
+
+    @property
+    def quota_spent(self) -> int:
+        """Units charged by this client (every request sent, including rejected ones)."""
+        return self._ledger.spent
+
+    @property
+    def quota_remaining(self) -> int | None:
+        """Units left under ``budget_units``; None when there is no budget."""
+        return self._ledger.remaining
+
+    def quota_by_key(self) -> dict[str, int]:
+        """Units spent per key fingerprint, for run lineage."""
+        return self._ledger.by_key()
+
+    def quota_by_method(self) -> dict[str, int]:
+        return self._ledger.by_method()
+
+    @property
+    def key_fingerprints(self) -> list[str]:
+        return self._keys.fingerprints
+
+    @property
+    def exhausted_key_fingerprints(self) -> list[str]:
+        return self._keys.exhausted_fingerprints
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
+
+    @property
+    def batch_stats_supported(self) -> bool | None:
+        """None until :meth:`batch_get_stats` has been tried against this server."""
+        return self._batch_stats_supported
+
+    # ------------------------------------------------------------ endpoints
+
+    async def channels_list(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        for_handle: str | None = None,
+        for_username: str | None = None,
+        parts: Sequence[str] = CHANNEL_PARTS,
+    ) -> api.ChannelListResponse:
+        """``channels.list`` by up to 50 ids, one ``@handle`` or one legacy username (1 unit).
+
+        An unknown handle or username is not an error: the response has no items.
+        """
+        selectors = [s for s in (ids, for_handle, for_username) if s]
+        if len(selectors) != 1:
+            raise ValueError("channels_list needs exactly one of ids=, for_handle= or for_username=")
+        params: dict[str, str] = {"part": _join(parts)}
+        if ids:
+            params["id"] = _join(_batch(ids, "channel"))
+            params["maxResults"] = str(PAGE_SIZE)
+        elif for_handle:
+            params["forHandle"] = for_handle
+        elif for_username:
+            params["forUsername"] = for_username
+        body = await self._get(Method.CHANNELS_LIST, "/channels", params)
+        return api.ChannelListResponse.model_validate(body)
+
+    async def playlist_items(
+        self,
+        playlist_id: str,
+        *,
+        page_token: str | None = None,
+        max_results: int = PAGE_SIZE,
+        parts: Sequence[str] = PLAYLIST_ITEM_PARTS,
+    ) -> api.PlaylistItemListResponse:
+        """One page of ``playlistItems.list`` (1 unit). A missing playlist raises ResourceUnavailable."""
+        params = {
+            "part": _join(parts),
+            "playlistId": playlist_id,
+            "maxResults": str(_bounded(max_results, 0, PAGE_SIZE)),
+        }
+        if page_token:
+            params["pageToken"] = page_token
+        body = await self._get(Method.PLAYLIST_ITEMS_LIST, "/playlistItems", params)
+        return api.PlaylistItemListResponse.model_validate(body)
+
+    def iter_playlist_pages(
+        self,
+        playlist_id: str,
+        *,
+        max_results: int = PAGE_SIZE,
+        parts: Sequence[str] = PLAYLIST_ITEM_PARTS,
+        start_page_token: str | None = None,
+    ) -> AsyncIterator[api.PlaylistItemListResponse]:
+        """Every page of a playlist, following ``nextPageToken``; resumable from ``start_page_token``.
+
+        Raises RepeatedPageToken if the API hands back a token it already gave.
+        """
+        return _paginate(
+            lambda token: self.playlist_items(
+                playlist_id, page_token=token, max_results=max_results, parts=parts
+            ),
+            start_page_token,
+            f"playlist {playlist_id}",
+        )
+
+    async def videos_list(
+        self, ids: Sequence[str], *, parts: Sequence[str] = VIDEO_PARTS
+    ) -> api.VideoListResponse:
+        """``videos.list`` for up to 50 ids (1 unit). Deleted or private videos are simply absent."""
+        params = {"part": _join(parts), "id": _join(_batch(ids, "video"))}
+        body = await self._get(Method.VIDEOS_LIST, "/videos", params)
+        return api.VideoListResponse.model_validate(body)
+
+    async def videos_many(self, ids: Iterable[str], *, parts: Sequence[str] = VIDEO_PARTS) -> list[api.Video]:
+        """All ``ids`` (any number) in batches of 50, up to ``max_concurrency`` batches at once.
+
+        Results come back in the order of ``ids`` (duplicates dropped); ids the API does not return
+        (deleted, private) are absent. Costs ceil(len(unique ids)/50) units.
+        """
+        unique = list(dict.fromkeys(ids))
+        batches = [unique[i : i + PAGE_SIZE] for i in range(0, len(unique), PAGE_SIZE)]
+        responses = await _gather_or_fail([self.videos_list(batch, parts=parts) for batch in batches])
+        by_id = {video.id: video for response in responses for video in response.items}
+        return [by_id[i] for i in unique if i in by_id]
+
+    async def batch_get_stats(self, ids: Sequence[str]) -> list[api.VideoStat]:
+        """Views, likes, comments, publish time and duration for up to 50 videos (1 unit).
+
+        Uses ``videos.batchGetStats`` where the server has it; the first time it is missing the
+        client remembers and falls back to ``videos.list part=snippet,statistics,contentDetails``.
+        """
+        wanted = _batch(ids, "video")
+        if self._batch_stats_supported is not False:
+            params = {"part": _join(STATS_PARTS), "id": _join(wanted)}
+            try:
+                body = await self._get(Method.VIDEOS_BATCH_GET_STATS, "/videos:batchGetStats", params)
+            except ApiError as exc:
+                if type(exc) not in (ApiError, ResourceUnavailable) or exc.status not in (400, 404, 405, 501):
+                    raise
+                self._batch_stats_supported = False
+                _log.info("youtube.batch_get_stats_unsupported", status=exc.status, reason=exc.reason)
+            else:
+                self._batch_stats_supported = True
+                return list(api.VideoStatListResponse.model_validate(body).items)
+        response = await self.videos_list(wanted, parts=STATS_PARTS)
+        return [api.VideoStat.from_video(video) for video in response.items]
+
+    async def comment_threads(
+        self,
+        video_id: str,
+        *,
+        page_token: str | None = None,
+        max_results: int = 100,
+        order: str = "time",
+        text_format: str = "plainText",
+        parts: Sequence[str] = COMMENT_THREAD_PARTS,
+    ) -> api.CommentThreadListResponse:
+        """One page of a video's top-level comments (1 unit); disabled comments raise ResourceUnavailable."""
+        params = {
+            "part": _join(parts),
+            "videoId": video_id,
+            "maxResults": str(_bounded(max_results, 1, 100)),
+            "order": order,
+            "textFormat": text_format,
+        }
+        if page_token:
+            params["pageToken"] = page_token
+        body = await self._get(Method.COMMENT_THREADS_LIST, "/commentThreads", params)
+        return api.CommentThreadListResponse.model_validate(body)
+
+    def iter_comment_thread_pages(
+        self, video_id: str, *, max_results: int = 100, order: str = "time", text_format: str = "plainText"
+    ) -> AsyncIterator[api.CommentThreadListResponse]:
+        return _paginate(
+            lambda token: self.comment_threads(
+                video_id, page_token=token, max_results=max_results, order=order, text_format=text_format
+            ),
+            None,
+            f"comment threads of {video_id}",
+        )
+
+    async def comments(
+        self,
+        parent_id: str,
+        *,
+        page_token: str | None = None,
+        max_results: int = 100,
+        text_format: str = "plainText",
+    ) -> api.CommentListResponse:
+        """One page of replies to a top-level comment (1 unit)."""
+        params = {
+            "part": "snippet",
+            "parentId": parent_id,
+            "maxResults": str(_bounded(max_results, 1, 100)),
+            "textFormat": text_format,
+        }
+        if page_token:
+            params["pageToken"] = page_token
+        body = await self._get(Method.COMMENTS_LIST, "/comments", params)
+        return api.CommentListResponse.model_validate(body)
+
+    def iter_comment_pages(
+        self, parent_id: str, *, max_results: int = 100, text_format: str = "plainText"
+    ) -> AsyncIterator[api.CommentListResponse]:
+        return _paginate(
+            lambda token: self.comments(
+                parent_id, page_token=token, max_results=max_results, text_format=text_format
+            ),
+            None,
+            f"replies to {parent_id}",
+        )
+
+    async def search(
+        self,
+        *,
+        channel_id: str | None = None,
+        query: str | None = None,
+        result_type: str = "video",
+        order: str = "date",
+        published_after: datetime | None = None,
+        published_before: datetime | None = None,
+        page_token: str | None = None,
+        max_results: int = PAGE_SIZE,
+    ) -> api.SearchListResponse:
+        """One page of ``search.list``: 100 units. Never use it to list a channel's uploads."""
+        if not channel_id and not query:
+            raise ValueError("search needs channel_id= or query=")
+        params = {
+            "part": "snippet",
+            "type": result_type,
+            "order": order,
+            "maxResults": str(_bounded(max_results, 0, PAGE_SIZE)),
+        }
+        if channel_id:
+            params["channelId"] = channel_id
+        if query:
+            params["q"] = query
+        if published_after:
+            params["publishedAfter"] = _rfc3339(published_after)
+        if published_before:
+            params["publishedBefore"] = _rfc3339(published_before)
+        if page_token:
+            params["pageToken"] = page_token
+        body = await self._get(Method.SEARCH_LIST, "/search", params)
+        return api.SearchListResponse.model_validate(body)
+
+    # ------------------------------------------------------------ channels by reference
+
+    async def fetch_channel(self, channel_id: str, *, parts: Sequence[str] = CHANNEL_PARTS) -> api.Channel:
+        """One channel by id (1 unit); ChannelNotFound when the API does not know it."""
+        response = await self.channels_list(ids=[channel_id], parts=parts)
+        for channel in response.items:
+            if channel.id == channel_id:
+                return channel
+        raise ChannelNotFound(f"no channel with id {channel_id} (deleted, terminated or mistyped)")
+
+    async def resolve_channel_id(self, ref: ChannelRef, *, allow_search: bool = False) -> str:
+        """The ``UC…`` id behind ``ref``; costs ``ref.resolve_cost`` units (0, 1 or 100)."""
+        if ref.kind is RefKind.CHANNEL_ID:
+            return ref.value
+        if ref.kind is RefKind.HANDLE:
+            found = await self.channels_list(for_handle=ref.value, parts=("id",))
+            if not found.items:
+                raise ChannelNotFound(f"no channel has the handle {ref.value}")
+            return found.items[0].id
+        if ref.kind is RefKind.USERNAME:
+            found = await self.channels_list(for_username=ref.value, parts=("id",))
+            if not found.items:
+                raise ChannelNotFound(f"no channel has the legacy username {ref.value!r}")
+            return found.items[0].id
+        if ref.kind is RefKind.VIDEO:
+            videos = await self.videos_list([ref.value], parts=("snippet",))
+            for video in videos.items:
+                if video.snippet is not None:
+                    return video.snippet.channel_id
+            raise VideoNotFound(
+                f"video {ref.value} was not found (deleted, private or mistyped), so its channel is unknown"
+            )
+        if not allow_search:
+            raise ConfigError(
+                f"{ref.raw!r} is a /c/ custom URL, which only search.list can resolve at "
+                f"{COST[Method.SEARCH_LIST]} quota units; pass --allow-search to spend them, "
+                "or use the channel's @handle or UC… id instead (0-1 units)"
+            )
+        results = await self.search(query=ref.value, result_type="channel", order="relevance", max_results=5)
+        candidates = [r for r in results.items if r.id.channel_id or (r.snippet and r.snippet.channel_id)]
+        if not candidates:
+            raise ChannelNotFound(f"search found no channel for the custom URL {ref.raw!r}")
+        wanted = ref.value.casefold()
+        best = next(
+            (r for r in candidates if r.snippet and r.snippet.title.replace(" ", "").casefold() == wanted),
+            candidates[0],
+        )
+        channel_id = best.id.channel_id or (best.snippet.channel_id if best.snippet else None)
+        assert channel_id is not None
+        _log.info(
+            "youtube.resolved_by_search", ref=ref.raw, channel_id=channel_id, candidates=len(candidates)
+        )
+        return channel_id
+
+    # ------------------------------------------------------------ the one request path
+
+    async def _get(self, method: Method, path: str, params: dict[str, str]) -> dict[str, Any]:
+        url = self._base + path
+        attempt = 0
+        while True:
+            key = self._keys.current()
+            fingerprint = key_fingerprint(key)
+            self._ledger.ensure_affordable(method)
+            self._breaker.before_request()
+            self._ledger.charge(method, fingerprint)
+            async with self._semaphore:
+                await self._limiter.acquire()
+                self.requests_sent += 1
+                try:
+                    response = await self._http.get(url, params={**params, "key": key})
+                except httpx.TransportError as exc:
+                    # str(exc) of a transport error names the host, never the query; scrub anyway.
+                    verdict = Verdict(Action.RETRY, 0, type(exc).__name__, redact_text(str(exc), [key]))
+                else:
+                    verdict = classify_response(response.status_code, response.content, response.headers)
+            log = _log.bind(
+                method=method.value, status=verdict.status, action=verdict.action.value,
+                reason=verdict.reason, attempt=attempt, key_fingerprint=fingerprint,
+            )  # fmt: skip
+            if verdict.action is Action.OK:
+                self._breaker.record_success()
+                log.debug("youtube.response")
+                body: dict[str, Any] = verdict.body
+                return body
+            if verdict.action is Action.RETRY:
+                self._breaker.record_failure()
+                if attempt >= self.options.max_retries:
+                    log.warning("youtube.retries_exhausted", message=verdict.message)
+                    raise TransientApiError(
+                        f"{method} failed {attempt + 1} times in a row, last with "
+                        f"{_describe(verdict)}; try again later",
+                        status=verdict.status or None,
+                        reason=verdict.reason,
+                    )
+                delay = self._backoff.delay(attempt, self._rng, verdict.retry_after_seconds)
+                log.info("youtube.retrying", delay_seconds=round(delay, 3), message=verdict.message)
+                await self._sleep(delay)
+                attempt += 1
+                continue
+            self._breaker.record_success()
+            if verdict.action is Action.STOP_FOR_QUOTA:
+                left = self._keys.mark_exhausted(key)
+                log.warning("youtube.key_out_of_quota", rotating=left, message=verdict.message)
+                continue  # the next turn uses the next key, or raises QuotaExhausted
+            if verdict.action is Action.SKIP:
+                log.info("youtube.skipped", message=verdict.message)
+                raise ResourceUnavailable(
+                    f"{method} skipped: {_describe(verdict)}", status=verdict.status, reason=verdict.reason
+                )
+            log.error("youtube.fatal", message=verdict.message)
+            raise _fatal_error(method, verdict, fingerprint)
+
+
+def _fatal_error(method: Method, verdict: Verdict, fingerprint: str) -> ApiError:
+    if verdict.fatal_kind is FatalKind.KEY_INVALID:
+        return ApiKeyInvalid(
+            f"the API key {fingerprint} was refused ({_describe(verdict)}); "
+            "check or replace it in TUBESCOPE_API_KEYS. Not retried.",
+            status=verdict.status,
+            reason=verdict.reason,
+        )
+    if verdict.fatal_kind is FatalKind.ACCESS_NOT_CONFIGURED:
+        return ApiAccessNotConfigured(
+            f"the YouTube Data API v3 is not enabled for the project of key {fingerprint}: "
+            f"enable it in the Google Cloud console ({_describe(verdict)})",
+            status=verdict.status,
+            reason=verdict.reason,
+        )
+    return ApiError(
+        f"{method} was rejected: {_describe(verdict)}", status=verdict.status, reason=verdict.reason
+    )
+
+
+def _describe(verdict: Verdict) -> str:
+    status = f"HTTP {verdict.status}" if verdict.status else "no response"
+    reason = f" {verdict.reason}" if verdict.reason else ""
+    message = f": {verdict.message}" if verdict.message else ""
+    return f"{status}{reason}{message}"
+
+
+async def _paginate(
+    fetch: Callable[[str | None], Awaitable[api.ListResponse[ItemT]]],
+    start_token: str | None,
+    what: str,
+) -> AsyncIterator[api.ListResponse[ItemT]]:
+    seen: set[str] = set()
+    token = start_token
+    while True:
+        if token is not None:
+            seen.add(token)
+        page = await fetch(token)
+        yield page
+        following = page.next_page_token
+        if not following:
+            return
+        if following in seen:
+            raise RepeatedPageToken(
+                f"the API repeated a page token while listing {what}; stopped to avoid looping forever",
+                reason="repeatedPageToken",
+            )
+        token = following
+
+
+_T = TypeVar("_T")
+
+
+async def _gather_or_fail(awaitables: list[Awaitable[_T]]) -> list[_T]:
+    """Run all; on the first failure cancel the rest and raise that failure (not an ExceptionGroup)."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    if not tasks:
+        return []
+    try:
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            if task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        return [task.result() for task in tasks]
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _batch(ids: Sequence[str], what: str) -> list[str]:
+    unique = list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
+    if not unique:
+        raise ValueError(f"no {what} ids given")
+    if len(unique) > PAGE_SIZE:
+        raise ValueError(f"at most {PAGE_SIZE} {what} ids per request, got {len(unique)}")
+    return unique
+
+
+def _bounded(value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise ValueError(f"max_results must be between {low} and {high}, got {value}")
+    return value
+
+
+def _join(values: Iterable[str]) -> str:
+    return ",".join(values)
+
+
+def _rfc3339(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("search bounds must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _RedactUrls(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_text(record.getMessage())
+        record.args = None
+        return True
+
+
+def _scrub_httpx_logs() -> None:
+    """httpx logs every request URL at INFO; the URL carries ``key=``, so scrub it at the source."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactUrls) for f in logger.filters):
+            logger.addFilter(_RedactUrls())
