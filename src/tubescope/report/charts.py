@@ -61,7 +61,7 @@ class Chart:
 
 def label(text: str) -> str:
     """A YouTube string made safe for a plotly label (plotly would otherwise interpret tags)."""
-    return html.escape(text, quote=True)
+    return html.escape(text, quote=False)  # plotly decodes &lt; &gt; &amp; but shows &quot; raw
 
 
 def _none_to_nan(values: tuple[float | None, ...]) -> list[float]:
@@ -245,6 +245,7 @@ def ab_chart(tests: tuple[AbResult, ...], chart_id: str) -> Chart:
             error_x={
                 "type": "data",
                 "symmetric": False,
+                "color": "#555",
                 "array": [t.ci_high - t.effect for t in tests],
                 "arrayminus": [t.effect - t.ci_low for t in tests],
             },
