@@ -1,0 +1,735 @@
+"""Collection orchestration: resolve → walk → fetch → validate → load, incremental and resumable.
+
+One run crawls its channels concurrently. Inside a channel the uploads playlist is walked page by
+page (page tokens chain, so the walk itself is sequential) while ``videos.list`` batches for the
+pages already walked are in flight. Every batch is validated and written in one transaction
+together with the channel's checkpoint, so a kill at any point loses at most the batches in flight;
+the next ``tubescope collect`` for the same channels resumes the same run from its checkpoints and,
+because writes are idempotent per run, stores no snapshot twice.
+
+The checkpoint's page token only advances over pages whose batches are all committed (batches
+finish out of order), and it is cleared when the walk ends, which is how a resumed run knows a walk
+is done even when an incremental walk stopped early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+import structlog
+
+from tubescope.domain.models import Comment
+from tubescope.domain.refs import ChannelRef
+from tubescope.errors import (
+    ApiAccessNotConfigured,
+    ApiError,
+    ApiKeyInvalid,
+    BudgetExceeded,
+    ChannelNotFound,
+    ConfigError,
+    NotFoundError,
+    QuotaExhausted,
+    StorageError,
+    TransientApiError,
+    TubescopeError,
+)
+from tubescope.pipeline.completeness import ChannelCompleteness, channel_completeness
+from tubescope.pipeline.incremental import (
+    ChannelPlan,
+    KnownChannel,
+    WalkMode,
+    decide_page,
+    plan_channel,
+    refresh_batches,
+)
+from tubescope.pipeline.ports import BatchCounts, CollectApi, CollectStore, Page, Tombstone, VideoBatch
+from tubescope.pipeline.progress import CollectProgress, SilentProgress
+from tubescope.pipeline.run import CollectOptions, CollectSummary, RunState, Skip, state_for_error
+from tubescope.pipeline.validate import (
+    Accepted,
+    InvalidItem,
+    Rejected,
+    playlist_video_id,
+    thread_parts,
+    validate_channel,
+    validate_comment,
+    validate_video,
+)
+from tubescope.youtube.errors import ResourceUnavailable
+
+_log = structlog.get_logger("tubescope.pipeline.collect")
+
+Clock = Callable[[], datetime]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+TOMBSTONE_REASON = "not returned by videos.list: deleted or made private"
+COMMENT_PAGE_SIZE = 100
+
+
+class _StoreWorker:
+    """Runs every warehouse call on one thread, in order, off the event loop.
+
+    DuckDB releases the GIL while it works, so requests keep flowing while a batch is written; one
+    thread keeps the connection's transactions strictly one after another.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tubescope-store")
+
+    async def call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        ctx = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(ctx.run, fn, *args, **kwargs))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+@dataclass(slots=True)
+class _Tally:
+    videos_new: int = 0
+    videos_updated: int = 0
+    snapshots: int = 0
+    quarantined: int = 0
+    tombstoned: int = 0
+    comments: int = 0
+    comments_disabled: int = 0
+    skipped: list[Skip] = field(default_factory=list)
+    completeness: list[ChannelCompleteness] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+
+    def add(self, counts: BatchCounts) -> None:
+        self.videos_new += counts.videos_new
+        self.videos_updated += counts.videos_updated
+        self.snapshots += counts.snapshots
+        self.quarantined += counts.quarantined
+        self.tombstoned += counts.tombstoned
+
+    def counters(self) -> dict[str, int]:
+        return {
+            "videos_new": self.videos_new,
+            "videos_updated": self.videos_updated,
+            "snapshots": self.snapshots,
+            "quarantined": self.quarantined,
+            "tombstoned": self.tombstoned,
+            "comments": self.comments,
+            "comments_disabled": self.comments_disabled,
+        }
+
+
+async def run_collection(
+    refs: Sequence[ChannelRef],
+    options: CollectOptions,
+    *,
+    api: CollectApi,
+    store: CollectStore,
+    clock: Clock,
+    progress: CollectProgress | None = None,
+) -> CollectSummary:
+    """Collect ``refs`` into ``store`` through ``api``; never raises for a run that stopped early.
+
+    The returned summary's ``status`` says how the run ended (``completed``, ``budget_stopped``,
+    ``quota_stopped``, ``failed``); the caller turns a non-completed status into its exit code with
+    :func:`tubescope.pipeline.run.error_for_state`. Errors that stop the run before it has a
+    ``run_id`` (bad flags, a warehouse that cannot be opened) are raised.
+    """
+    if not refs:
+        raise ConfigError("collect needs at least one channel reference")
+    unique = list({ref.raw.strip(): ref for ref in refs}.values())
+    if options.dry_run:
+        return await _dry_run(unique, options, api=api, store=store)
+    worker = _StoreWorker()
+    try:
+        collector = _Collector(options, api, store, worker, clock, progress or SilentProgress())
+        return await collector.run(unique)
+    finally:
+        worker.close()
+
+
+class _Collector:
+    def __init__(
+        self,
+        options: CollectOptions,
+        api: CollectApi,
+        store: CollectStore,
+        worker: _StoreWorker,
+        clock: Clock,
+        progress: CollectProgress,
+    ) -> None:
+        self.options = options
+        self.api = api
+        self.store = store
+        self.worker = worker
+        self.clock = clock
+        self.progress = progress
+        self.tally = _Tally()
+        self.run_id = 0
+        self._reported_quota = 0
+
+    async def run(self, refs: list[ChannelRef]) -> CollectSummary:
+        record = await self.worker.call(
+            self.store.open_run,
+            source=self.options.source,
+            refs=[r.raw.strip() for r in refs],
+            key_fingerprints=list(self.api.key_fingerprints),
+            started_at=self.clock(),
+        )
+        self.run_id = record.run_id
+        status = RunState.COMPLETED
+        error: TubescopeError | None = None
+        with structlog.contextvars.bound_contextvars(run_id=self.run_id):
+            _log.info(
+                "collect.started", channels=len(refs), resumed=record.resumed, options=_opts(self.options)
+            )
+            try:
+                await self._crawl_all(refs)
+            except TubescopeError as exc:
+                status, error = state_for_error(exc), exc
+            except asyncio.CancelledError:
+                await self._finish(RunState.INTERRUPTED, "the run was cancelled")
+                raise
+            if status is RunState.COMPLETED and refs and len(self.tally.channels) == 0:
+                reasons = "; ".join(s.reason for s in self.tally.skipped) or "nothing found"
+                status, error = RunState.FAILED, ChannelNotFound(f"no channel could be collected: {reasons}")
+            message = str(error) if error is not None else None
+            await self._finish(status, message)
+            _log.info(
+                "collect.finished", status=str(status), quota=self.api.quota_spent, **self.tally.counters()
+            )
+        return CollectSummary(
+            run_id=self.run_id,
+            status=status,
+            quota_used=self.api.quota_spent,
+            videos_new=self.tally.videos_new,
+            videos_updated=self.tally.videos_updated,
+            snapshots=self.tally.snapshots,
+            quarantined=self.tally.quarantined,
+            tombstoned=self.tally.tombstoned,
+            comments=self.tally.comments,
+            channels=tuple(self.tally.channels),
+            completeness=tuple(self.tally.completeness),
+            skipped=tuple(self.tally.skipped),
+            resumed=record.resumed,
+            quota_by_key=dict(self.api.quota_by_key()),
+            error=message,
+            exit_error=error,
+        )
+
+    async def _finish(self, status: RunState, message: str | None) -> None:
+        await self.worker.call(
+            self.store.finish_run,
+            self.run_id,
+            status=str(status),
+            quota_by_key=dict(self.api.quota_by_key()),
+            counters=self.tally.counters(),
+            error=message,
+            finished_at=self.clock(),
+        )
+
+    async def _crawl_all(self, refs: list[ChannelRef]) -> None:
+        gate = asyncio.Semaphore(self.options.channel_concurrency)
+
+        async def one(ref: ChannelRef) -> None:
+            async with gate:
+                await self._crawl_channel(ref)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for ref in refs:
+                    group.create_task(one(ref))
+        except BaseExceptionGroup as group_error:
+            raise _most_severe(group_error) from None
+
+    def _report_quota(self) -> None:
+        spent = self.api.quota_spent
+        if spent != self._reported_quota:
+            self.progress.quota_spent(spent - self._reported_quota)
+            self._reported_quota = spent
+
+    # ------------------------------------------------------------------ one channel
+
+    async def _crawl_channel(self, ref: ChannelRef) -> None:
+        try:
+            item = await self.api.lookup_channel(ref, allow_search=self.options.allow_search)
+        except (ResourceUnavailable, NotFoundError) as exc:
+            self._skip("channel", ref.raw, str(exc))
+            return
+        self._report_quota()
+        if item is None:
+            self._skip("channel", ref.raw, "no such channel (deleted, terminated or mistyped)")
+            return
+        observed_at = self.clock()
+        checked = validate_channel(item, observed_at=observed_at)
+        if isinstance(checked, Rejected):
+            await self._quarantine([checked])
+            self._skip("channel", ref.raw, f"the channel failed validation: {checked.reason}")
+            return
+        channel = checked.record.channel
+        channel_id = channel.channel_id
+        log = _log.bind(channel_id=channel_id)
+        await self.worker.call(
+            self.store.write_channel, self.run_id, channel, checked.record.snapshot, fetched_at=observed_at
+        )
+        self.tally.channels.append(channel_id)
+        checkpoint = await self.worker.call(self.store.checkpoint, self.run_id, channel_id)
+        known_ids = await self.worker.call(self.store.known_video_ids, channel_id, before_run=self.run_id)
+        complete_before = await self.worker.call(self.store.crawl_complete, channel_id)
+        mode = (
+            WalkMode.INCREMENTAL if complete_before and known_ids and not self.options.full else WalkMode.FULL
+        )
+        self.progress.channel_started(channel_id, channel.title, channel.video_count)
+        crawl = _ChannelCrawl(
+            self, channel_id, mode, known_ids, set(checkpoint.done_video_ids), checkpoint.pages_done
+        )
+        log.info("collect.channel", mode=str(mode), known=len(known_ids), resumed_pages=checkpoint.pages_done)
+        if not checkpoint.channel_done:
+            shorts = await self._shorts_ids(channel_id) if self.options.detect_shorts else None
+            crawl.shorts = shorts
+            if not checkpoint.walk_done and (
+                channel.video_count > 0 or checkpoint.pages_done > 0 or known_ids
+            ):
+                await crawl.walk(channel.uploads_playlist_id, checkpoint.page_token)
+            await crawl.refresh()
+            await self.worker.call(
+                self.store.finish_channel,
+                self.run_id,
+                channel_id,
+                full_walk=mode is WalkMode.FULL,
+                at=self.clock(),
+            )
+        if self.options.comments:
+            await self._comments(channel_id, set(checkpoint.comments_done_video_ids))
+        stored = await self.worker.call(self.store.count_live_videos, channel_id)
+        self.tally.completeness.append(
+            channel_completeness(
+                channel_id=channel_id,
+                video_count=channel.video_count,
+                stored_live=stored,
+                unavailable=crawl.unavailable,
+                tombstoned=crawl.tombstoned,
+                quarantined=crawl.quarantined,
+                finished=True,
+            )
+        )
+        self.progress.channel_finished(channel_id)
+
+    async def _shorts_ids(self, channel_id: str) -> frozenset[str] | None:
+        """Members of the channel's ``UUSH`` playlist, or None when the API does not offer it."""
+        playlist = "UUSH" + channel_id[2:]
+        found: set[str] = set()
+        token: str | None = None
+        try:
+            while True:
+                page = await self.api.playlist_page(playlist, token)
+                self._report_quota()
+                found.update(i for i in map(playlist_video_id, page.items) if i)
+                token = page.next_page_token
+                if not token:
+                    return frozenset(found)
+        except ResourceUnavailable:
+            _log.info("collect.no_shorts_playlist", channel_id=channel_id)
+            return None
+
+    def _skip(self, kind: str, item_id: str, reason: str) -> None:
+        _log.warning("collect.skipped", kind=kind, item=item_id, reason=reason)
+        self.tally.skipped.append(Skip(kind, item_id, reason))
+
+    async def _quarantine(self, rejected: Sequence[Rejected]) -> int:
+        if not rejected:
+            return 0
+        count = await self.worker.call(self.store.quarantine, self.run_id, list(rejected), at=self.clock())
+        self.tally.quarantined += count
+        for item in rejected:
+            _log.warning("collect.quarantined", kind=item.kind, item=item.item_id, reason=item.reason)
+        return count
+
+    # ------------------------------------------------------------------ comments
+
+    async def _comments(self, channel_id: str, done: set[str]) -> None:
+        video_ids = await self.worker.call(self.store.known_video_ids, channel_id, before_run=None)
+        gate = asyncio.Semaphore(self.options.video_batch_concurrency)
+
+        async def one(video_id: str) -> None:
+            async with gate:
+                await self._video_comments(video_id)
+
+        async with asyncio.TaskGroup() as group:
+            for video_id in sorted(video_ids - done):
+                group.create_task(one(video_id))
+
+    async def _video_comments(self, video_id: str) -> None:
+        limit = self.options.max_comments
+        comments: list[Comment] = []
+        rejected: list[Rejected] = []
+        threads = 0
+        token: str | None = None
+        try:
+            while limit is None or threads < limit:
+                size = COMMENT_PAGE_SIZE if limit is None else max(1, min(COMMENT_PAGE_SIZE, limit - threads))
+                page = await self.api.comment_threads(video_id, token, size)
+                self._report_quota()
+                for thread in page.items:
+                    if limit is not None and threads >= limit:
+                        break
+                    threads += 1
+                    await self._thread(video_id, thread, comments, rejected)
+                token = page.next_page_token
+                if not token:
+                    break
+        except ResourceUnavailable as exc:
+            reason = exc.reason or "unavailable"
+            if reason == "commentsDisabled":
+                self.tally.comments_disabled += 1
+            self._skip("comments", video_id, reason)
+        written = await self.worker.call(
+            self.store.write_comments, self.run_id, video_id, comments, rejected, fetched_at=self.clock()
+        )
+        self.tally.comments += written
+        await self._count_rejected(rejected)
+
+    async def _count_rejected(self, rejected: Sequence[Rejected]) -> None:
+        self.tally.quarantined += len(rejected)
+        for item in rejected:
+            _log.warning("collect.quarantined", kind=item.kind, item=item.item_id, reason=item.reason)
+
+    async def _thread(
+        self, video_id: str, thread: Any, comments: list[Comment], rejected: list[Rejected]
+    ) -> None:
+        try:
+            top, replies, total = thread_parts(thread)
+        except InvalidItem as exc:
+            rejected.append(Rejected("comment_thread", _raw_id(thread), str(exc), thread))
+            return
+        checked = validate_comment(top, video_id=video_id, parent_id=None)
+        if isinstance(checked, Rejected):
+            rejected.append(checked)
+            return
+        top_comment = checked.record
+        comments.append(_with_reply_count(top_comment, total))
+        inline = [validate_comment(r, video_id=video_id, parent_id=top_comment.comment_id) for r in replies]
+        if total > len(replies):
+            inline = []
+            token: str | None = None
+            while True:
+                page = await self.api.comment_replies(top_comment.comment_id, token)
+                self._report_quota()
+                inline.extend(
+                    validate_comment(r, video_id=video_id, parent_id=top_comment.comment_id)
+                    for r in page.items
+                )
+                token = page.next_page_token
+                if not token:
+                    break
+        for result in inline:
+            if isinstance(result, Accepted):
+                comments.append(result.record)
+            else:
+                rejected.append(result)
+
+
+class _ChannelCrawl:
+    """One channel's walk and refresh, with the ordered checkpoint bookkeeping."""
+
+    def __init__(
+        self,
+        collector: _Collector,
+        channel_id: str,
+        mode: WalkMode,
+        known_ids: frozenset[str],
+        done_ids: set[str],
+        pages_before: int,
+    ) -> None:
+        self.c = collector
+        self.channel_id = channel_id
+        self.mode = mode
+        self.known_ids = known_ids
+        self.done_ids = done_ids
+        self.pages_before = pages_before
+        self.shorts: frozenset[str] | None = None
+        self.unavailable = 0
+        self.tombstoned = 0
+        self.quarantined = 0
+        # Page n (1-based over the whole crawl) → token after it; None when the walk ended there.
+        self._token_after: dict[int, str | None] = {}
+        self._pending_pages: set[int] = set()
+        self._frontier = pages_before
+        self._gate = asyncio.Semaphore(collector.options.video_batch_concurrency)
+
+    async def walk(self, playlist_id: str, start_token: str | None) -> None:
+        token = start_token
+        page_no = self.pages_before
+        seen_tokens: set[str] = set()
+        async with asyncio.TaskGroup() as group:
+            while True:
+                page = await self._page(playlist_id, token)
+                if page is None:
+                    break
+                page_no += 1
+                ids = [i for i in map(playlist_video_id, page.items) if i]
+                decision = decide_page(
+                    self.mode, ids, self.known_ids, page.next_page_token, frozenset(self.done_ids)
+                )
+                after = None if decision.stop else page.next_page_token
+                self._token_after[page_no] = after
+                self.c.progress.page_walked(self.channel_id)
+                if decision.fetch_ids:
+                    self._pending_pages.add(page_no)
+                    self.done_ids.update(decision.fetch_ids)
+                    await self._gate.acquire()
+                    group.create_task(self._fetch(list(decision.fetch_ids), page_no))
+                elif not self._pending_pages:
+                    await self._advance_empty(page_no)
+                if after is None:
+                    break
+                if after in seen_tokens:
+                    raise TransientApiError(
+                        f"the uploads playlist {playlist_id} repeated a page token; stopped to avoid a loop",
+                        reason="repeatedPageToken",
+                    )
+                seen_tokens.add(after)
+                token = after
+
+    async def _page(self, playlist_id: str, token: str | None) -> Page | None:
+        try:
+            page = await self.c.api.playlist_page(playlist_id, token)
+        except ResourceUnavailable as exc:
+            # A channel with no public uploads has no uploads playlist to list.
+            self.c._skip("playlist", playlist_id, exc.reason or "unavailable")
+            return None
+        finally:
+            self.c._report_quota()
+        return page
+
+    async def refresh(self) -> None:
+        batches = refresh_batches(self.known_ids, frozenset(self.done_ids))
+        async with asyncio.TaskGroup() as group:
+            for batch in batches:
+                self.done_ids.update(batch)
+                await self._gate.acquire()
+                group.create_task(self._fetch(batch, None))
+
+    async def _advance_empty(self, page_no: int) -> None:
+        """A page with nothing to fetch: move the checkpoint when no earlier page is still pending."""
+        self._frontier = page_no
+        await self.c.worker.call(
+            self.c.store.write_batch,
+            self.c.run_id,
+            VideoBatch(self.channel_id),
+            page_token=self._token_after[page_no],
+            pages_done=page_no,
+            advance_checkpoint=True,
+            fetched_at=self.c.clock(),
+        )
+
+    async def _fetch(self, ids: list[str], page_no: int | None) -> None:
+        try:
+            batch = await self._fetch_batch(ids)
+            advance = False
+            frontier = self._frontier
+            if page_no is not None:
+                # Batches finish out of order: the checkpoint may only move over pages whose
+                # batches are all committed. No await between here and the write below, so
+                # writes reach the store in the order their frontiers were computed.
+                self._pending_pages.discard(page_no)
+                pending_below = min(self._pending_pages, default=None)
+                walked = max(self._token_after)
+                frontier = walked if pending_below is None else pending_below - 1
+                advance = frontier > self._frontier
+                if advance:
+                    self._frontier = frontier
+            counts = await self.c.worker.call(
+                self.c.store.write_batch,
+                self.c.run_id,
+                batch,
+                page_token=self._token_after.get(frontier),
+                pages_done=frontier,
+                advance_checkpoint=advance,
+                fetched_at=self.c.clock(),
+            )
+            self.c.tally.add(counts)
+            self.unavailable += len(batch.unavailable)
+            self.tombstoned += counts.tombstoned
+            self.quarantined += counts.quarantined
+            self.c.progress.videos_stored(self.channel_id, len(batch.videos))
+            for item in batch.rejected:
+                _log.warning("collect.quarantined", kind=item.kind, item=item.item_id, reason=item.reason)
+        finally:
+            self._gate.release()
+
+    async def _fetch_batch(self, ids: list[str]) -> VideoBatch:
+        batch = VideoBatch(self.channel_id)
+        try:
+            items = await self.c.api.videos(ids)
+        except TransientApiError as exc:
+            # Retries are spent (a proxy keeps mangling the body, the server keeps failing): keep a
+            # record of exactly which ids were not collected and why, and carry on with the rest.
+            self.c._report_quota()
+            batch.rejected.append(
+                Rejected("videos_batch", ",".join(ids), f"videos.list failed: {exc}", {"video_ids": ids})
+            )
+            return batch
+        self.c._report_quota()
+        observed_at = self.c.clock()
+        returned: set[str] = set()
+        for item in items:
+            in_shorts = None if self.shorts is None else _raw_id(item) in self.shorts
+            checked = validate_video(
+                item, channel_id=self.channel_id, observed_at=observed_at, in_shorts_playlist=in_shorts
+            )
+            if isinstance(checked, Accepted):
+                if checked.record.video.video_id not in ids or checked.record.video.video_id in returned:
+                    batch.rejected.append(
+                        Rejected("video", checked.record.video.video_id, "not requested or repeated", item)
+                    )
+                    continue
+                returned.add(checked.record.video.video_id)
+                batch.videos.append(checked.record.video)
+                batch.snapshots.append(checked.record.snapshot)
+            else:
+                if checked.item_id:
+                    returned.add(checked.item_id)
+                batch.rejected.append(checked)
+        for video_id in ids:
+            if video_id in returned:
+                continue
+            if video_id in self.known_ids:
+                batch.tombstones.append(Tombstone(video_id, TOMBSTONE_REASON))
+            else:
+                batch.unavailable.append(video_id)
+        return batch
+
+
+def _with_reply_count(comment: Comment, total: int) -> Comment:
+    return Comment(
+        comment_id=comment.comment_id,
+        video_id=comment.video_id,
+        parent_id=None,
+        author=comment.author,
+        text=comment.text,
+        like_count=comment.like_count,
+        published_at=comment.published_at,
+        updated_at=comment.updated_at,
+        reply_count=total,
+        extra=comment.extra,
+    )
+
+
+def _raw_id(item: Any) -> str | None:
+    value = item.get("id") if isinstance(item, dict) else None
+    return value if isinstance(value, str) else None
+
+
+_SEVERITY: tuple[type[BaseException], ...] = (
+    StorageError,
+    QuotaExhausted,
+    BudgetExceeded,
+    ApiError,
+    TubescopeError,
+)
+
+
+def _most_severe(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one error that decides how a run ends when several channel tasks failed together.
+
+    Fatal key errors and storage failures outrank quota and budget stops, which outrank the rest;
+    an unexpected exception (a bug) is re-raised as it is.
+    """
+    leaves = _leaves(group)
+    for leaf in leaves:
+        if not isinstance(leaf, TubescopeError):
+            return leaf
+    ranked: tuple[type[BaseException], ...] = (ApiKeyInvalid, ApiAccessNotConfigured, *_SEVERITY)
+    for kind in ranked:
+        for leaf in leaves:
+            if isinstance(leaf, kind):
+                return leaf
+    return leaves[0]
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        out: list[BaseException] = []
+        for inner in error.exceptions:
+            out.extend(_leaves(inner))
+        return out
+    return [error]
+
+
+def _opts(options: CollectOptions) -> dict[str, object]:
+    return {
+        "full": options.full,
+        "budget": options.budget,
+        "comments": options.comments,
+        "detect_shorts": options.detect_shorts,
+    }
+
+
+# ---------------------------------------------------------------------- dry run
+
+
+async def _dry_run(
+    refs: list[ChannelRef], options: CollectOptions, *, api: CollectApi, store: CollectStore
+) -> CollectSummary:
+    """The exact plan, from the warehouse where it knows the channel, else from one lookup each.
+
+    A channel the warehouse has never seen needs its ``videoCount``: one ``channels.list`` call
+    (plus whatever resolving the reference costs). Those units are spent now and reported in
+    ``quota_used``; a channel already stored is planned without any request.
+    """
+    plans: list[ChannelPlan] = []
+    skipped: list[Skip] = []
+    for ref in refs:
+        channel_id = store.known_channel_id(ref)
+        video_count = store.stored_video_count(channel_id) if channel_id else None
+        notes: tuple[str, ...] = ()
+        if channel_id is None or video_count is None:
+            try:
+                item = await api.lookup_channel(ref, allow_search=options.allow_search)
+            except (ResourceUnavailable, NotFoundError) as exc:
+                skipped.append(Skip("channel", ref.raw, str(exc)))
+                continue
+            if item is None:
+                skipped.append(Skip("channel", ref.raw, "no such channel"))
+                continue
+            checked = validate_channel(item, observed_at=datetime.now().astimezone())
+            if isinstance(checked, Rejected):
+                skipped.append(Skip("channel", ref.raw, checked.reason))
+                continue
+            channel_id = checked.record.channel.channel_id
+            video_count = checked.record.channel.video_count
+            notes = ("planning looked the channel up: its units are in quota_used",)
+        else:
+            notes = ("planned from the warehouse: uploads since the last run add to the estimate",)
+        known_ids = store.known_video_ids(channel_id, before_run=None)
+        known = KnownChannel(channel_id, known_ids, store.crawl_complete(channel_id), video_count)
+        plan = plan_channel(
+            ref,
+            channel_id=channel_id,
+            video_count=video_count,
+            known=known,
+            full=options.full,
+            detect_shorts=options.detect_shorts,
+            comments=options.comments,
+        )
+        plans.append(dataclasses.replace(plan, notes=(*plan.notes, *notes)))
+    return CollectSummary(
+        run_id=None,
+        status=RunState.DRY_RUN,
+        quota_used=api.quota_spent,
+        videos_new=0,
+        videos_updated=0,
+        snapshots=0,
+        quarantined=0,
+        plan=tuple(plans),
+        skipped=tuple(skipped),
+        quota_by_key=dict(api.quota_by_key()),
+    )
