@@ -23,7 +23,8 @@ def test_summary_shows_kpis_outliers_best_time_and_recommendations(model: Report
     assert "Views in window" in text and "120k" in text and "+20.0%" in text
     assert "Median engagement rate (derived)" in text
     assert "Top outliers" in text and "A quiet one" in text
-    assert "Best publish time: Shorts at Tue 17:00 UTC: 1.80x median views (95% CI 1.30–2.40, n=42)" in text
+    assert "Best publish time: Shorts at Tue 17:00 UTC: 1.80x the channel's median views" in text
+    assert "(95% CI 1.30–2.40, n=42)" in text
     assert "Recommendations (derived)" in text and "Schedule shorts for Tue 17:00 UTC" in text
     assert "note: YouTube changed how Shorts views count" in text
 

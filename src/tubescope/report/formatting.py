@@ -71,8 +71,13 @@ def p_value(value: float | None) -> str:
     return "p<0.001" if value < 0.001 else f"p={value:.3f}"
 
 
-def slot(weekday: int, hour: int, timezone: str = "UTC") -> str:
-    return f"{WEEKDAY_NAMES[weekday]} {hour:02d}:00 {timezone}"
+def slot(weekday: int | None, hour: int | None, timezone: str = "UTC", hours: int = 1) -> str:
+    """``Tue 17:00 UTC``, ``Tue``, ``15:00–18:00 UTC``; an hour band when ``hours`` > 1."""
+    day_part = WEEKDAY_NAMES[weekday] if weekday is not None else ""
+    if hour is None:
+        return day_part or "any time"
+    hour_part = f"{hour:02d}:00" if hours <= 1 else f"{hour:02d}:00–{(hour + hours) % 24:02d}:00"
+    return f"{day_part} {hour_part} {timezone}".strip()
 
 
 def day(moment: datetime | None) -> str:

@@ -167,14 +167,19 @@ class FormatStat:
 
 @dataclass(frozen=True)
 class TimeSlotEffect:
-    weekday: int  # 0 = Monday
-    hour: int  # 0-23 in the heatmap's timezone
-    lift: float  # median views of the slot / channel median
+    """How uploads in one publish slot (a weekday, an hour band, or both) fare against a baseline."""
+
+    weekday: int | None  # 0 = Monday; None: any day
+    hour: int | None  # first hour (0-23, heatmap timezone) of the band; None: any hour
+    lift: float  # the slot's median performance / the baseline's
     ci_low: float
     ci_high: float
     n: int
     video_format: str | None = None  # None: all formats
     ci_level: float = 0.95
+    hours: int = 1  # width of the hour band
+    baseline: str = "the channel's median views"
+    p_value: float | None = None
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,14 @@ def build_recommendations(model: ReportModel) -> tuple[Recommendation, ...]:
     return tuple(sorted(found, key=lambda rec: _ORDER[rec.confidence]))
 
 
+def _slot(effect: TimeSlotEffect, timezone: str) -> str:
+    return fmt.slot(effect.weekday, effect.hour, timezone, effect.hours)
+
+
 def _slot_evidence(effect: TimeSlotEffect, timezone: str) -> str:
     return (
-        f"{fmt.format_name(effect.video_format)} published {fmt.slot(effect.weekday, effect.hour, timezone)} "
-        f"get {fmt.ratio(effect.lift)} the channel's median views "
+        f"{fmt.format_name(effect.video_format)} published {_slot(effect, timezone)} "
+        f"get {fmt.ratio(effect.lift)} {effect.baseline} "
         f"({fmt.interval(effect.ci_low, effect.ci_high, effect.ci_level)}, n={effect.n})"
     )
 
@@ -66,7 +70,7 @@ def _timing(model: ReportModel) -> list[Recommendation]:
             Recommendation(
                 headline=(
                     f"Schedule {fmt.format_name(effect.video_format).lower()} for "
-                    f"{fmt.slot(effect.weekday, effect.hour, heatmap.timezone)}"
+                    f"{_slot(effect, heatmap.timezone)}"
                 ),
                 evidence=_slot_evidence(effect, heatmap.timezone),
                 confidence=Confidence.HIGH if strong else Confidence.MEDIUM,

@@ -107,8 +107,9 @@ def _best_time(model: ReportModel) -> RenderableType | None:
     verdict = "" if best.ci_low > 1 else " (interval includes 1x: may be chance)"
     return Text.assemble(
         ("Best publish time: ", "bold"),
-        f"{fmt.format_name(best.video_format)} at {fmt.slot(best.weekday, best.hour, heatmap.timezone)}: "
-        f"{fmt.ratio(best.lift)} median views ({fmt.interval(best.ci_low, best.ci_high, best.ci_level)}, "
+        f"{fmt.format_name(best.video_format)} at "
+        f"{fmt.slot(best.weekday, best.hour, heatmap.timezone, best.hours)}: "
+        f"{fmt.ratio(best.lift)} {best.baseline} ({fmt.interval(best.ci_low, best.ci_high, best.ci_level)}, "
         f"n={best.n}){verdict}",
     )
 
