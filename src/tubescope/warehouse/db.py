@@ -1,0 +1,108 @@
+"""Opening the DuckDB file: error mapping, session settings, migrations and transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from tubescope.errors import StorageError
+from tubescope.warehouse import migrations
+
+DEFAULT_DB_PATH = Path("tubescope.duckdb")
+Clock = Callable[[], datetime]
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> list[Any]:
+    """Execute and drain: DuckDB refuses further work while a result is left unfetched."""
+    return con.execute(sql, params).fetchall()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def connect(path: Path, *, read_only: bool, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection with UTC session time, or a :class:`StorageError` saying what is wrong."""
+    if read_only and not path.is_file():
+        raise StorageError(f"no warehouse at {path}: run `tubescope collect` first or pass --db")
+    if path.is_dir():
+        raise StorageError(f"{path} is a directory, not a DuckDB file")
+    if not read_only and not path.parent.exists():
+        raise StorageError(f"cannot create {path}: folder {path.parent} does not exist")
+    config: dict[str, str | bool | int | float | list[str]] = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    try:
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise StorageError(
+                f"{path} is open in another process (DuckDB allows one writer); close it and retry"
+            ) from None
+        raise StorageError(f"cannot open {path}: {text}") from None
+    except duckdb.Error as exc:
+        raise StorageError(f"{path} is not a usable DuckDB file: {exc}") from None
+    # Dates of TIMESTAMPTZ values (export partitions) must not depend on the host's zone.
+    run_sql(con, "SET TimeZone = 'UTC'")
+    return con
+
+
+def prepare_schema(con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool, now: datetime) -> int:
+    """Refuse newer schemas; migrate older ones (writable opens only). Returns the version."""
+    version = migrations.current_version(con)
+    migrations.check_supported(version)
+    if version == migrations.LATEST_VERSION:
+        return version
+    if read_only:
+        raise StorageError(
+            f"{path} is at schema v{version} and needs migrating to v{migrations.LATEST_VERSION};"
+            " open it once without read_only"
+        )
+    return migrations.migrate(con, now=now)
+
+
+class TransactionScope:
+    """Re-entrant transactions: the outermost scope commits, any failure rolls everything back.
+
+    Nesting lets the pipeline wrap a data batch and its checkpoint in one transaction while each
+    write method stays atomic when called on its own.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self._depth = 0
+
+    @property
+    def active(self) -> bool:
+        return self._depth > 0
+
+    @contextmanager
+    def __call__(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self._con
+            finally:
+                self._depth -= 1
+            return
+        run_sql(self._con, "BEGIN TRANSACTION")
+        self._depth = 1
+        try:
+            yield self._con
+        except BaseException as exc:
+            self._depth = 0
+            run_sql(self._con, "ROLLBACK")
+            if isinstance(exc, duckdb.Error):
+                raise StorageError(f"warehouse write failed and was rolled back: {exc}") from exc
+            raise
+        self._depth = 0
+        try:
+            run_sql(self._con, "COMMIT")
+        except duckdb.Error as exc:
+            raise StorageError(f"warehouse commit failed: {exc}") from exc

@@ -1,0 +1,1069 @@
+"""The warehouse: one DuckDB file holding runs, channels, videos, snapshots and the quarantine.
+
+Writes are transactional per call (a batch lands whole or not at all) and idempotent per run:
+a retried or resumed batch inserts nothing twice. Wrap a batch and its checkpoint in
+:meth:`Warehouse.transaction` to make them land together.
+
+One process writes at a time (DuckDB's rule); a ``Warehouse`` is used from one thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from tubescope.domain.models import Channel, ChannelSnapshot, Comment, Video, VideoFormat, VideoSnapshot
+from tubescope.errors import ConfigError, DataQualityError, NotFoundError, StorageError
+from tubescope.warehouse import frames as frame_sql
+from tubescope.warehouse.db import (
+    DEFAULT_DB_PATH,
+    Clock,
+    TransactionScope,
+    connect,
+    prepare_schema,
+    run_sql,
+    utc_now,
+)
+from tubescope.warehouse.lineage import (
+    RESUMABLE_STATUSES,
+    RUN_COLUMNS,
+    RunStatus,
+    RunSummary,
+    check_fingerprints,
+    merge_counts,
+    normalise_refs,
+    scrub_error,
+    summary_from_row,
+)
+from tubescope.warehouse.quality import (
+    DEFAULT_RULES,
+    QualityIssue,
+    QualityReport,
+    QualityRules,
+    check_video_snapshots,
+)
+from tubescope.warehouse.quarantine import QuarantineRecord, payload_json
+from tubescope.warehouse.state import Checkpoint, IncrementalState, PruneResult, WriteResult
+
+_TS = pa.timestamp("us", tz="UTC")
+
+SNAPSHOT_TABLES = ("video_snapshots", "channel_snapshots")
+USER_TABLES = (
+    "collection_runs",
+    "channels",
+    "channel_snapshots",
+    "videos",
+    "video_snapshots",
+    "video_status_events",
+    "comments",
+    "quarantine",
+    "collection_checkpoints",
+    "checkpoint_videos_done",
+    "channel_state",
+    "retention_log",
+)
+
+
+def _require_aware(name: str, values: Sequence[datetime | None]) -> None:
+    for value in values:
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+            raise DataQualityError(f"{name} {value!r} has no time zone; tubescope stores UTC only")
+
+
+class Warehouse(AbstractContextManager["Warehouse"]):
+    """Open with :meth:`open`; close with :meth:`close` or a ``with`` block."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool, clock: Clock) -> None:
+        self._con: duckdb.DuckDBPyConnection | None = con
+        self.path = path
+        self.read_only = read_only
+        self._clock = clock
+        self._transaction = TransactionScope(con)
+        self._run_sources: dict[int, str] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path = DEFAULT_DB_PATH,
+        *,
+        read_only: bool = False,
+        clock: Clock | None = None,
+        memory_limit: str | None = None,
+    ) -> Warehouse:
+        """Open (creating if needed) and migrate the database at ``path``.
+
+        Raises :class:`~tubescope.errors.SchemaVersionError` for a database written by a newer
+        tubescope, and :class:`~tubescope.errors.StorageError` when the file cannot be opened.
+        """
+        db_path = Path(path)
+        now = clock or utc_now
+        con = connect(db_path, read_only=read_only, memory_limit=memory_limit)
+        try:
+            prepare_schema(con, db_path, read_only=read_only, now=now())
+        except BaseException:
+            con.close()
+            raise
+        return cls(con, db_path, read_only=read_only, clock=now)
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    @property
+    def _db(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise StorageError(f"warehouse {self.path} is closed")
+        return self._con
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The raw DuckDB connection, for SQL aggregations (do not close it)."""
+        return self._db
+
+    def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """All writes inside land together or not at all (nestable)."""
+        if self.read_only:
+            raise StorageError(f"{self.path} is open read-only")
+        return self._transaction()
+
+    @property
+    def schema_version(self) -> int:
+        row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # -- SQL helpers ---------------------------------------------------------------------------
+
+    def query_arrow(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pa.Table:
+        """Run SQL and return an Arrow table (aggregate in DuckDB; fetch only the result)."""
+        try:
+            return self._db.sql(sql, params=params).to_arrow_table()
+        except duckdb.Error as exc:
+            raise StorageError(f"query failed: {exc}") from None
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run SQL and return pandas with nullable ``Int64`` integers and ns UTC timestamps."""
+        table = self.query_arrow(sql, params)
+        return frame_sql.arrow_to_frame(table, ())
+
+    def table_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for table in USER_TABLES:
+            row = self._db.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 -- fixed names
+            counts[table] = int(row[0]) if row else 0
+        return counts
+
+    def _register(self, name: str, table: pa.Table) -> None:
+        # DuckDB refuses to register while a previous result is only partly fetched.
+        self._db.complete()
+        self._db.register(name, table)
+
+    def _unregister(self, name: str) -> None:
+        self._db.complete()
+        self._db.unregister(name)
+
+    # -- lineage ---------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        source: str,
+        refs: Sequence[str],
+        key_fingerprints: Sequence[str],
+        *,
+        started_at: datetime | None = None,
+    ) -> int:
+        """Record a new ``running`` collection run and return its ``run_id``."""
+        if not source.strip():
+            raise ConfigError("a run needs a source name")
+        fingerprints = check_fingerprints(key_fingerprints)
+        at = started_at or self._clock()
+        _require_aware("started_at", [at])
+        with self.transaction() as con:
+            row = con.execute("SELECT nextval('run_id_seq')").fetchone()
+            assert row is not None
+            run_id = int(row[0])
+            run_sql(
+                con,
+                "INSERT INTO collection_runs (run_id, source, started_at, status, channel_refs,"
+                " key_fingerprints) VALUES (?, ?, ?, 'running', ?, ?)",
+                [run_id, source, at, list(normalise_refs(refs)), list(fingerprints)],
+            )
+        self._run_sources[run_id] = source
+        return run_id
+
+    def get_run(self, run_id: int) -> RunSummary:
+        row = self._db.execute(
+            f"SELECT {RUN_COLUMNS} FROM collection_runs WHERE run_id = ?",  # noqa: S608 -- fixed columns
+            [run_id],
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no collection run {run_id} in {self.path}")
+        return summary_from_row(row)
+
+    def run_summaries(self, limit: int = 50, *, source: str | None = None) -> list[RunSummary]:
+        """The most recent runs first."""
+        where = "WHERE source = ?" if source is not None else ""
+        params: list[Any] = [source] if source is not None else []
+        rows = self._db.execute(
+            f"SELECT {RUN_COLUMNS} FROM collection_runs {where} ORDER BY run_id DESC LIMIT ?",  # noqa: S608
+            [*params, limit],
+        ).fetchall()
+        return [summary_from_row(r) for r in rows]
+
+    def find_resumable_run(self, source: str, refs: Sequence[str]) -> RunSummary | None:
+        """The latest unfinished run of the same source over the same channel refs, if any."""
+        statuses = sorted(s.value for s in RESUMABLE_STATUSES)
+        row = self._db.execute(
+            f"SELECT {RUN_COLUMNS} FROM collection_runs WHERE source = ? AND channel_refs = ?"  # noqa: S608
+            f" AND status IN ({', '.join('?' for _ in statuses)}) ORDER BY run_id DESC LIMIT 1",
+            [source, list(normalise_refs(refs)), *statuses],
+        ).fetchone()
+        return summary_from_row(row) if row else None
+
+    def resume_run(self, run_id: int, *, key_fingerprints: Sequence[str] = ()) -> RunSummary:
+        """Mark a stopped run ``running`` again; its checkpoints and rows stay its own."""
+        run = self.get_run(run_id)
+        if run.status not in RESUMABLE_STATUSES:
+            raise StorageError(f"run {run_id} is {run.status.value}; only unfinished runs can be resumed")
+        fingerprints = check_fingerprints([*run.key_fingerprints, *key_fingerprints])
+        with self.transaction() as con:
+            run_sql(
+                con,
+                "UPDATE collection_runs SET status = 'running', finished_at = NULL,"
+                " attempts = attempts + 1, key_fingerprints = ? WHERE run_id = ?",
+                [list(fingerprints), run_id],
+            )
+        return self.get_run(run_id)
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: RunStatus | str,
+        error: str | None = None,
+        counters: Mapping[str, int] | None = None,
+        quota_spent: Mapping[str, int] | None = None,
+        *,
+        finished_at: datetime | None = None,
+    ) -> RunSummary:
+        """Close a run. ``counters`` and ``quota_spent`` (units per key fingerprint) of this attempt
+        are added to those of earlier attempts of the same run."""
+        try:
+            final = RunStatus(status)
+        except ValueError:
+            raise ConfigError(f"unknown run status {status!r}") from None
+        if final is RunStatus.RUNNING:
+            raise ConfigError("finish_run needs a final status, not 'running'")
+        run = self.get_run(run_id)
+        check_fingerprints(list((quota_spent or {}).keys()))
+        spent = merge_counts(run.quota_spent, quota_spent)
+        totals = merge_counts(run.counters, counters)
+        fingerprints = sorted({*run.key_fingerprints, *spent})
+        at = finished_at or self._clock()
+        _require_aware("finished_at", [at])
+        with self.transaction() as con:
+            run_sql(
+                con,
+                "UPDATE collection_runs SET status = ?, finished_at = ?, error = ?, quota_spent = ?,"
+                " counters = ?, key_fingerprints = ? WHERE run_id = ?",
+                [
+                    final.value,
+                    at,
+                    scrub_error(error),
+                    json.dumps(spent, sort_keys=True),
+                    json.dumps(totals, sort_keys=True),
+                    fingerprints,
+                    run_id,
+                ],
+            )
+        return self.get_run(run_id)
+
+    def _writable_run(self, run_id: int) -> str:
+        """The run's source; refuses writes to unknown or finished runs (lineage must be true)."""
+        row = self._db.execute(
+            "SELECT source, status FROM collection_runs WHERE run_id = ?", [run_id]
+        ).fetchone()
+        if row is None:
+            raise StorageError(f"no collection run {run_id}: start_run first")
+        if row[1] != RunStatus.RUNNING.value:
+            raise StorageError(f"run {run_id} is {row[1]}; resume_run before writing to it")
+        return str(row[0])
+
+    # -- quarantine ------------------------------------------------------------------------------
+
+    def quarantine(self, run_id: int, entity: str, entity_id: str | None, payload: Any, reason: str) -> int:
+        """Keep a row that could not be stored, with why; returns its quarantine id.
+
+        Idempotent within a run: quarantining the same payload for the same reason again (a
+        retried batch) returns the existing record's id.
+        """
+        source = self._writable_run(run_id)
+        text = payload_json(payload)
+        with self.transaction() as con:
+            self._quarantine_many(run_id, source, [(entity, entity_id, text, reason)])
+            row = con.execute(
+                "SELECT max(quarantine_id) FROM quarantine WHERE run_id = ? AND entity = ?"
+                " AND entity_id IS NOT DISTINCT FROM ? AND reason = ?"
+                " AND CAST(payload AS VARCHAR) = CAST(CAST(? AS JSON) AS VARCHAR)",
+                [run_id, entity, entity_id, reason, text],
+            ).fetchone()
+        assert row is not None and row[0] is not None
+        return int(row[0])
+
+    def _quarantine_many(
+        self, run_id: int, source: str, rows: Sequence[tuple[str, str | None, Any, str]]
+    ) -> int:
+        if not rows:
+            return 0
+        table = pa.table(
+            {
+                "entity": pa.array([r[0] for r in rows], pa.string()),
+                "entity_id": pa.array([r[1] for r in rows], pa.string()),
+                "payload": pa.array([payload_json(r[2]) for r in rows], pa.string()),
+                "reason": pa.array([r[3] for r in rows], pa.string()),
+            }
+        )
+        self._register("_quarantine_batch", table)
+        try:
+            with self.transaction() as con:
+                row = con.execute(
+                    """
+                    INSERT INTO quarantine
+                    SELECT nextval('quarantine_id_seq'), ?, b.entity, b.entity_id,
+                           CAST(b.payload AS JSON), b.reason, ?, ?
+                    FROM (SELECT DISTINCT * FROM _quarantine_batch) b
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM quarantine q
+                        WHERE q.run_id = ? AND q.entity = b.entity
+                          AND q.entity_id IS NOT DISTINCT FROM b.entity_id AND q.reason = b.reason
+                          AND CAST(q.payload AS VARCHAR) = CAST(CAST(b.payload AS JSON) AS VARCHAR))
+                    """,
+                    [run_id, source, self._clock(), run_id],
+                ).fetchone()
+        finally:
+            self._unregister("_quarantine_batch")
+        return int(row[0]) if row else 0
+
+    def quarantine_issues(self, run_id: int, issues: Sequence[QualityIssue]) -> int:
+        """Quarantine the *rejected* records of a quality report, the rule as reason."""
+        source = self._writable_run(run_id)
+        rejected = [
+            (i.entity, i.entity_id, i.record, i.reason) for i in issues if i.severity.value == "reject"
+        ]
+        return self._quarantine_many(run_id, source, rejected)
+
+    def quarantined(self, run_id: int | None = None) -> list[QuarantineRecord]:
+        where = "WHERE run_id = ?" if run_id is not None else ""
+        columns = (
+            "quarantine_id, run_id, entity, entity_id, CAST(payload AS VARCHAR), reason, source, created_at"
+        )
+        sql = f"SELECT {columns} FROM quarantine {where} ORDER BY quarantine_id"  # noqa: S608 -- fixed text
+        rows = self._db.execute(sql, [run_id] if run_id is not None else []).fetchall()
+        return [
+            QuarantineRecord(int(r[0]), int(r[1]), r[2], r[3], json.loads(r[4]), r[5], r[6], r[7])
+            for r in rows
+        ]
+
+    # -- channels ------------------------------------------------------------------------------
+
+    def upsert_channel(
+        self, run_id: int, channel: Channel, *, fetched_at: datetime | None = None
+    ) -> WriteResult:
+        return self.upsert_channels(run_id, [channel], fetched_at=fetched_at)
+
+    def upsert_channels(
+        self, run_id: int, channels: Sequence[Channel], *, fetched_at: datetime | None = None
+    ) -> WriteResult:
+        """Insert or refresh channel metadata; ``first_seen_run_id`` keeps the run that found it."""
+        source = self._writable_run(run_id)
+        latest = {c.channel_id: c for c in channels}  # the last copy in a batch wins
+        if not latest:
+            return WriteResult()
+        _require_aware("published_at", [c.published_at for c in latest.values()])
+        for channel in latest.values():
+            if channel.hidden_subscriber_count and channel.subscriber_count is not None:
+                raise DataQualityError(
+                    f"channel {channel.channel_id}: hidden subscriber count must be None, not "
+                    f"{channel.subscriber_count}"
+                )
+        items = list(latest.values())
+        table = pa.table(
+            {
+                "channel_id": pa.array([c.channel_id for c in items], pa.string()),
+                "title": pa.array([c.title for c in items], pa.string()),
+                "handle": pa.array([c.handle for c in items], pa.string()),
+                "description": pa.array([c.description for c in items], pa.string()),
+                "published_at": pa.array([c.published_at for c in items], _TS),
+                "country": pa.array([c.country for c in items], pa.string()),
+                "default_language": pa.array([c.default_language for c in items], pa.string()),
+                "uploads_playlist_id": pa.array([c.uploads_playlist_id for c in items], pa.string()),
+                "subscriber_count": pa.array([c.subscriber_count for c in items], pa.int64()),
+                "hidden_subscriber_count": pa.array([c.hidden_subscriber_count for c in items], pa.bool_()),
+                "view_count": pa.array([c.view_count for c in items], pa.int64()),
+                "video_count": pa.array([c.video_count for c in items], pa.int64()),
+            }
+        )
+        at = fetched_at or self._clock()
+        self._register("_channel_batch", table)
+        try:
+            with self.transaction() as con:
+                existing = con.execute(
+                    "SELECT count(*) FROM channels SEMI JOIN _channel_batch USING (channel_id)"
+                ).fetchone()
+                run_sql(
+                    con,
+                    """
+                    INSERT INTO channels
+                    SELECT channel_id, title, handle, description, published_at, country,
+                           default_language, uploads_playlist_id, subscriber_count,
+                           hidden_subscriber_count, view_count, video_count, ?, ?, ?, ?
+                    FROM _channel_batch
+                    ON CONFLICT (channel_id) DO UPDATE SET
+                        title = excluded.title, handle = excluded.handle,
+                        description = excluded.description, published_at = excluded.published_at,
+                        country = excluded.country, default_language = excluded.default_language,
+                        uploads_playlist_id = excluded.uploads_playlist_id,
+                        subscriber_count = excluded.subscriber_count,
+                        hidden_subscriber_count = excluded.hidden_subscriber_count,
+                        view_count = excluded.view_count, video_count = excluded.video_count,
+                        run_id = excluded.run_id, source = excluded.source,
+                        fetched_at = excluded.fetched_at
+                    """,
+                    [run_id, run_id, source, at],
+                )
+        finally:
+            self._unregister("_channel_batch")
+        updated = int(existing[0]) if existing else 0
+        return WriteResult(inserted=len(items) - updated, updated=updated, skipped=len(channels) - len(items))
+
+    def record_channel_snapshot(
+        self, run_id: int, snapshot: ChannelSnapshot, *, fetched_at: datetime | None = None
+    ) -> WriteResult:
+        return self.record_channel_snapshots(run_id, [snapshot], fetched_at=fetched_at)
+
+    def record_channel_snapshots(
+        self, run_id: int, snapshots: Sequence[ChannelSnapshot], *, fetched_at: datetime | None = None
+    ) -> WriteResult:
+        """At most one snapshot per (channel, run): repeats inside the run are skipped."""
+        source = self._writable_run(run_id)
+        unique: dict[str, ChannelSnapshot] = {}
+        for snap in snapshots:
+            unique.setdefault(snap.channel_id, snap)
+        if not unique:
+            return WriteResult()
+        items = list(unique.values())
+        _require_aware("observed_at", [s.observed_at for s in items])
+        table = pa.table(
+            {
+                "channel_id": pa.array([s.channel_id for s in items], pa.string()),
+                "observed_at": pa.array([s.observed_at for s in items], _TS),
+                "subscriber_count": pa.array([s.subscriber_count for s in items], pa.int64()),
+                "view_count": pa.array([s.view_count for s in items], pa.int64()),
+                "video_count": pa.array([s.video_count for s in items], pa.int64()),
+            }
+        )
+        at = fetched_at or self._clock()
+        self._register("_channel_snapshot_batch", table)
+        try:
+            with self.transaction() as con:
+                row = con.execute(
+                    """
+                    INSERT INTO channel_snapshots (channel_id, run_id, observed_at, subscriber_count,
+                        view_count, video_count, source, fetched_at, subscribers_hidden)
+                    SELECT b.channel_id, ?, b.observed_at, b.subscriber_count, b.view_count,
+                           b.video_count, ?, ?, b.subscriber_count IS NULL
+                    FROM _channel_snapshot_batch b
+                    WHERE NOT EXISTS (SELECT 1 FROM channel_snapshots s
+                                      WHERE s.run_id = ? AND s.channel_id = b.channel_id)
+                    """,
+                    [run_id, source, at, run_id],
+                ).fetchone()
+        finally:
+            self._unregister("_channel_snapshot_batch")
+        inserted = int(row[0]) if row else 0
+        return WriteResult(inserted=inserted, skipped=len(snapshots) - inserted)
+
+    # -- videos ----------------------------------------------------------------------------------
+
+    def upsert_videos(
+        self, run_id: int, videos: Sequence[Video], *, fetched_at: datetime | None = None
+    ) -> WriteResult:
+        """Insert or refresh video metadata. A tombstoned video seen again is restored (the
+        restore is recorded in ``video_status_events``; its history was never removed)."""
+        source = self._writable_run(run_id)
+        latest = {v.video_id: v for v in videos}
+        if not latest:
+            return WriteResult()
+        items = list(latest.values())
+        _require_aware("published_at", [v.published_at for v in items])
+        table = pa.table(
+            {
+                "video_id": pa.array([v.video_id for v in items], pa.string()),
+                "channel_id": pa.array([v.channel_id for v in items], pa.string()),
+                "title": pa.array([v.title for v in items], pa.string()),
+                "description": pa.array([v.description for v in items], pa.string()),
+                "published_at": pa.array([v.published_at for v in items], _TS),
+                "duration_seconds": pa.array([v.duration_seconds for v in items], pa.int32()),
+                "duration_raw": pa.array([v.duration_raw for v in items], pa.string()),
+                "video_format": pa.array([VideoFormat(v.video_format).value for v in items], pa.string()),
+                "tags": pa.array([list(v.tags) for v in items], pa.list_(pa.string())),
+                "category_id": pa.array([v.category_id for v in items], pa.string()),
+                "default_language": pa.array([v.default_language for v in items], pa.string()),
+                "live_broadcast_content": pa.array([v.live_broadcast_content for v in items], pa.string()),
+                "privacy_status": pa.array([v.privacy_status for v in items], pa.string()),
+            }
+        )
+        at = fetched_at or self._clock()
+        self._register("_video_batch", table)
+        try:
+            with self.transaction() as con:
+                existing = con.execute(
+                    "SELECT count(*) FROM videos WHERE video_id IN (SELECT video_id FROM _video_batch)"
+                ).fetchone()
+                run_sql(
+                    con,
+                    """
+                    INSERT INTO video_status_events
+                    SELECT v.video_id, ?, ?, 'restored', 'seen again by a collection run'
+                    FROM videos v SEMI JOIN _video_batch b USING (video_id)
+                    WHERE v.is_deleted
+                    """,
+                    [run_id, at],
+                )
+                run_sql(
+                    con,
+                    """
+                    INSERT INTO videos (video_id, channel_id, title, description, published_at,
+                        duration_seconds, duration_raw, video_format, tags, category_id,
+                        default_language, live_broadcast_content, privacy_status,
+                        first_seen_run_id, run_id, source, fetched_at, is_deleted)
+                    SELECT video_id, channel_id, title, description, published_at, duration_seconds,
+                           duration_raw, video_format, tags, category_id, default_language,
+                           live_broadcast_content, privacy_status, ?, ?, ?, ?, false
+                    FROM _video_batch
+                    ON CONFLICT (video_id) DO UPDATE SET
+                        channel_id = excluded.channel_id, title = excluded.title,
+                        description = excluded.description, published_at = excluded.published_at,
+                        duration_seconds = excluded.duration_seconds,
+                        duration_raw = excluded.duration_raw, video_format = excluded.video_format,
+                        tags = excluded.tags, category_id = excluded.category_id,
+                        default_language = excluded.default_language,
+                        live_broadcast_content = excluded.live_broadcast_content,
+                        privacy_status = excluded.privacy_status, run_id = excluded.run_id,
+                        source = excluded.source, fetched_at = excluded.fetched_at,
+                        is_deleted = false, deleted_at = NULL, deleted_reason = NULL,
+                        deleted_run_id = NULL
+                    """,
+                    [run_id, run_id, source, at],
+                )
+        finally:
+            self._unregister("_video_batch")
+        updated = int(existing[0]) if existing else 0
+        return WriteResult(inserted=len(items) - updated, updated=updated, skipped=len(videos) - len(items))
+
+    def record_video_snapshots(
+        self, run_id: int, snapshots: Sequence[VideoSnapshot], *, fetched_at: datetime | None = None
+    ) -> WriteResult:
+        """Store view/like/comment counts; at most one snapshot per (video, run).
+
+        A snapshot of a video this warehouse has no metadata for is quarantined (call
+        :meth:`upsert_videos` first); a second snapshot of a video within one batch too.
+        """
+        source = self._writable_run(run_id)
+        unique: dict[str, VideoSnapshot] = {}
+        duplicates: list[tuple[str, str | None, Any, str]] = []
+        for snap in snapshots:
+            if snap.video_id in unique:
+                duplicates.append(
+                    ("video_snapshot", snap.video_id, snap, "duplicate_in_batch: second snapshot of a video")
+                )
+            else:
+                unique[snap.video_id] = snap
+        if not unique:
+            return WriteResult()
+        items = list(unique.values())
+        _require_aware("observed_at", [s.observed_at for s in items])
+        table = pa.table(
+            {
+                "video_id": pa.array([s.video_id for s in items], pa.string()),
+                "observed_at": pa.array([s.observed_at for s in items], _TS),
+                "view_count": pa.array([s.view_count for s in items], pa.int64()),
+                "like_count": pa.array([s.like_count for s in items], pa.int64()),
+                "comment_count": pa.array([s.comment_count for s in items], pa.int64()),
+            }
+        )
+        at = fetched_at or self._clock()
+        self._register("_video_snapshot_batch", table)
+        try:
+            with self.transaction() as con:
+                unknown = [
+                    r[0]
+                    for r in con.execute(
+                        "SELECT video_id FROM _video_snapshot_batch ANTI JOIN videos USING (video_id)"
+                    ).fetchall()
+                ]
+                row = con.execute(
+                    """
+                    INSERT INTO video_snapshots (video_id, channel_id, run_id, observed_at, view_count,
+                        like_count, comment_count, source, fetched_at, likes_hidden, comments_hidden)
+                    SELECT b.video_id, v.channel_id, ?, b.observed_at, b.view_count, b.like_count,
+                           b.comment_count, ?, ?, b.like_count IS NULL, b.comment_count IS NULL
+                    FROM _video_snapshot_batch b JOIN videos v USING (video_id)
+                    WHERE NOT EXISTS (SELECT 1 FROM video_snapshots s
+                                      WHERE s.run_id = ? AND s.video_id = b.video_id)
+                    """,
+                    [run_id, source, at, run_id],
+                ).fetchone()
+                # Refresh the denormalised latest counts from what this run stored, so a skipped
+                # retry with different numbers cannot overwrite them.
+                run_sql(
+                    con,
+                    """
+                    UPDATE videos SET latest_observed_at = s.observed_at,
+                        latest_view_count = s.view_count, latest_like_count = s.like_count,
+                        latest_comment_count = s.comment_count
+                    FROM (SELECT s.* FROM video_snapshots s SEMI JOIN _video_snapshot_batch b
+                          USING (video_id) WHERE s.run_id = ?) AS s
+                    WHERE videos.video_id = s.video_id
+                      AND (videos.latest_observed_at IS NULL
+                           OR s.observed_at >= videos.latest_observed_at)
+                    """,
+                    [run_id],
+                )
+                rejected = duplicates + [
+                    (
+                        "video_snapshot",
+                        vid,
+                        unique[vid],
+                        "unknown_video: no stored metadata for this video (upsert_videos first)",
+                    )
+                    for vid in unknown
+                ]
+                quarantined = self._quarantine_many(run_id, source, rejected)
+        finally:
+            self._unregister("_video_snapshot_batch")
+        inserted = int(row[0]) if row else 0
+        return WriteResult(
+            inserted=inserted,
+            skipped=len(items) - inserted - len(unknown),
+            quarantined=quarantined,
+        )
+
+    def load_checked_video_snapshots(
+        self,
+        run_id: int,
+        snapshots: Sequence[VideoSnapshot],
+        *,
+        rules: QualityRules = DEFAULT_RULES,
+        now: datetime | None = None,
+        fetched_at: datetime | None = None,
+    ) -> QualityReport[VideoSnapshot]:
+        """Check against each video's latest stored snapshot, store the accepted ones and
+        quarantine the rejected ones, all in one transaction."""
+        ids = sorted({s.video_id for s in snapshots})
+        previous = self.latest_video_snapshots(ids)
+        formats = self._video_formats(ids)
+        report = check_video_snapshots(
+            snapshots, previous=previous, now=now or self._clock(), formats=formats, rules=rules
+        )
+        with self.transaction():
+            self.record_video_snapshots(run_id, report.accepted, fetched_at=fetched_at)
+            self.quarantine_issues(run_id, report.issues)
+        return report
+
+    def mark_deleted(self, run_id: int, video_ids: Sequence[str], at: datetime, reason: str) -> WriteResult:
+        """Tombstone videos that became deleted or private; their snapshots stay.
+
+        Already tombstoned videos keep their first deletion (``skipped``); ids never stored are
+        quarantined, since there is no history to keep for them.
+        """
+        source = self._writable_run(run_id)
+        _require_aware("at", [at])
+        ids = sorted(set(video_ids))
+        if not ids:
+            return WriteResult()
+        table = pa.table({"video_id": pa.array(ids, pa.string())})
+        self._register("_deleted_batch", table)
+        try:
+            with self.transaction() as con:
+                unknown = [
+                    r[0]
+                    for r in con.execute(
+                        "SELECT video_id FROM _deleted_batch ANTI JOIN videos USING (video_id)"
+                    ).fetchall()
+                ]
+                run_sql(
+                    con,
+                    """
+                    INSERT INTO video_status_events
+                    SELECT v.video_id, ?, ?, 'deleted', ?
+                    FROM videos v SEMI JOIN _deleted_batch b USING (video_id)
+                    WHERE NOT v.is_deleted
+                    """,
+                    [run_id, at, reason],
+                )
+                row = con.execute(
+                    """
+                    UPDATE videos SET is_deleted = true, deleted_at = ?, deleted_reason = ?,
+                        deleted_run_id = ?
+                    WHERE video_id IN (SELECT video_id FROM _deleted_batch) AND NOT is_deleted
+                    """,
+                    [at, reason, run_id],
+                ).fetchone()
+                quarantined = self._quarantine_many(
+                    run_id,
+                    source,
+                    [
+                        (
+                            "video_tombstone",
+                            vid,
+                            {"video_id": vid, "at": at, "reason": reason},
+                            "unknown_video: tombstone for a video never stored",
+                        )
+                        for vid in unknown
+                    ],
+                )
+        finally:
+            self._unregister("_deleted_batch")
+        updated = int(row[0]) if row else 0
+        return WriteResult(
+            updated=updated, skipped=len(ids) - updated - len(unknown), quarantined=quarantined
+        )
+
+    # -- comments --------------------------------------------------------------------------------
+
+    def add_comments(
+        self, run_id: int, comments: Sequence[Comment], *, fetched_at: datetime | None = None
+    ) -> WriteResult:
+        """Insert comments, refreshing ones already stored (idempotent by ``comment_id``).
+
+        Comments on videos the warehouse does not know are quarantined.
+        """
+        source = self._writable_run(run_id)
+        latest = {c.comment_id: c for c in comments}
+        if not latest:
+            return WriteResult()
+        items = list(latest.values())
+        _require_aware("published_at", [c.published_at for c in items])
+        _require_aware("updated_at", [c.updated_at for c in items])
+        table = pa.table(
+            {
+                "comment_id": pa.array([c.comment_id for c in items], pa.string()),
+                "video_id": pa.array([c.video_id for c in items], pa.string()),
+                "parent_id": pa.array([c.parent_id for c in items], pa.string()),
+                "author": pa.array([c.author for c in items], pa.string()),
+                "text": pa.array([c.text for c in items], pa.string()),
+                "like_count": pa.array([c.like_count for c in items], pa.int64()),
+                "published_at": pa.array([c.published_at for c in items], _TS),
+                "updated_at": pa.array([c.updated_at for c in items], _TS),
+                "reply_count": pa.array([c.reply_count for c in items], pa.int64()),
+                "extra": pa.array([json.dumps(c.extra, sort_keys=True) for c in items], pa.string()),
+            }
+        )
+        at = fetched_at or self._clock()
+        self._register("_comment_batch", table)
+        try:
+            with self.transaction() as con:
+                unknown = {
+                    r[0]
+                    for r in con.execute(
+                        "SELECT comment_id FROM _comment_batch ANTI JOIN videos USING (video_id)"
+                    ).fetchall()
+                }
+                existing = con.execute(
+                    "SELECT count(*) FROM comments SEMI JOIN _comment_batch USING (comment_id)"
+                ).fetchone()
+                run_sql(
+                    con,
+                    """
+                    INSERT INTO comments
+                    SELECT b.comment_id, b.video_id, b.parent_id, b.author, b.text, b.like_count,
+                           b.published_at, b.updated_at, b.reply_count, CAST(b.extra AS JSON), ?, ?, ?
+                    FROM _comment_batch b SEMI JOIN videos v USING (video_id)
+                    ON CONFLICT (comment_id) DO UPDATE SET
+                        text = excluded.text, like_count = excluded.like_count,
+                        updated_at = excluded.updated_at, reply_count = excluded.reply_count,
+                        extra = excluded.extra, run_id = excluded.run_id,
+                        source = excluded.source, fetched_at = excluded.fetched_at
+                    """,
+                    [run_id, source, at],
+                )
+                quarantined = self._quarantine_many(
+                    run_id,
+                    source,
+                    [
+                        ("comment", c.comment_id, c, "unknown_video: comment on a video never stored")
+                        for c in items
+                        if c.comment_id in unknown
+                    ],
+                )
+        finally:
+            self._unregister("_comment_batch")
+        updated = int(existing[0]) if existing else 0
+        return WriteResult(
+            inserted=len(items) - updated - len(unknown),
+            updated=updated,
+            skipped=len(comments) - len(items),
+            quarantined=quarantined,
+        )
+
+    # -- checkpoints and incremental state ---------------------------------------------------------
+
+    def save_checkpoint(
+        self,
+        run_id: int,
+        channel_id: str,
+        *,
+        page_token: str | None,
+        done_video_ids: Sequence[str] = (),
+        channel_done: bool = False,
+        pages_done: int | None = None,
+    ) -> Checkpoint:
+        """Record how far ``run_id`` got with ``channel_id`` (video ids accumulate)."""
+        self._writable_run(run_id)
+        now = self._clock()
+        ids = sorted(set(done_video_ids))
+        with self.transaction() as con:
+            run_sql(
+                con,
+                """
+                INSERT INTO collection_checkpoints VALUES (?, ?, ?, coalesce(?, 0), ?, ?)
+                ON CONFLICT (run_id, channel_id) DO UPDATE SET
+                    page_token = excluded.page_token,
+                    pages_done = coalesce(?, collection_checkpoints.pages_done),
+                    channel_done = excluded.channel_done, updated_at = excluded.updated_at
+                """,
+                [run_id, channel_id, page_token, pages_done, channel_done, now, pages_done],
+            )
+            if ids:
+                self._register("_done_batch", pa.table({"video_id": pa.array(ids, pa.string())}))
+                try:
+                    run_sql(
+                        con,
+                        """
+                        INSERT INTO checkpoint_videos_done
+                        SELECT ?, ?, b.video_id FROM _done_batch b
+                        WHERE NOT EXISTS (SELECT 1 FROM checkpoint_videos_done d WHERE d.run_id = ?
+                                          AND d.channel_id = ? AND d.video_id = b.video_id)
+                        """,
+                        [run_id, channel_id, run_id, channel_id],
+                    )
+                finally:
+                    self._unregister("_done_batch")
+        checkpoint = self.load_checkpoint(run_id, channel_id)
+        assert checkpoint is not None
+        return checkpoint
+
+    def load_checkpoint(self, run_id: int, channel_id: str) -> Checkpoint | None:
+        return self.run_checkpoints(run_id, channel_id=channel_id).get(channel_id)
+
+    def run_checkpoints(self, run_id: int, *, channel_id: str | None = None) -> dict[str, Checkpoint]:
+        """Every channel checkpoint of a run, by channel id."""
+        extra = " AND channel_id = ?" if channel_id is not None else ""
+        params: list[Any] = [run_id] + ([channel_id] if channel_id is not None else [])
+        columns = "channel_id, page_token, pages_done, channel_done, updated_at"
+        sql = f"SELECT {columns} FROM collection_checkpoints WHERE run_id = ?{extra}"  # noqa: S608
+        rows = self._db.execute(sql, params).fetchall()
+        done: dict[str, set[str]] = {}
+        for cid, vid in self._db.execute(
+            f"SELECT channel_id, video_id FROM checkpoint_videos_done WHERE run_id = ?{extra}",  # noqa: S608
+            params,
+        ).fetchall():
+            done.setdefault(cid, set()).add(vid)
+        return {
+            r[0]: Checkpoint(run_id, r[0], r[1], int(r[2]), bool(r[3]), frozenset(done.get(r[0], ())), r[4])
+            for r in rows
+        }
+
+    def incremental_state(self, channel_id: str) -> IncrementalState | None:
+        row = self._db.execute(
+            "SELECT channel_id, newest_video_id, newest_published_at, last_full_crawl_at,"
+            " last_full_crawl_run_id, last_run_id, updated_at FROM channel_state WHERE channel_id = ?",
+            [channel_id],
+        ).fetchone()
+        if row is None:
+            return None
+        return IncrementalState(
+            row[0], row[1], row[2], row[3], int(row[4]) if row[4] is not None else None, int(row[5]), row[6]
+        )
+
+    def update_incremental_state(
+        self,
+        run_id: int,
+        channel_id: str,
+        *,
+        newest_video_id: str | None,
+        newest_published_at: datetime | None,
+        full_crawl: bool = False,
+        at: datetime | None = None,
+    ) -> IncrementalState:
+        """Advance a channel's incremental state; the newest known upload never moves backwards."""
+        self._writable_run(run_id)
+        _require_aware("newest_published_at", [newest_published_at])
+        now = at or self._clock()
+        with self.transaction() as con:
+            current = self.incremental_state(channel_id)
+            newest_id, newest_at = newest_video_id, newest_published_at
+            if (
+                current is not None
+                and current.newest_published_at is not None
+                and (newest_at is None or newest_at < current.newest_published_at)
+            ):
+                newest_id, newest_at = current.newest_video_id, current.newest_published_at
+            full_at = now if full_crawl else (current.last_full_crawl_at if current else None)
+            full_run = run_id if full_crawl else (current.last_full_crawl_run_id if current else None)
+            run_sql(
+                con,
+                "INSERT OR REPLACE INTO channel_state VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [channel_id, newest_id, newest_at, full_at, full_run, run_id, now],
+            )
+        state = self.incremental_state(channel_id)
+        assert state is not None
+        return state
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    def known_video_ids(self, channel_id: str, *, include_deleted: bool = True) -> frozenset[str]:
+        extra = "" if include_deleted else " AND NOT is_deleted"
+        rows = self._db.execute(
+            f"SELECT video_id FROM videos WHERE channel_id = ?{extra}",  # noqa: S608 -- fixed fragment
+            [channel_id],
+        ).fetchall()
+        return frozenset(r[0] for r in rows)
+
+    def _video_formats(self, video_ids: Sequence[str]) -> dict[str, VideoFormat]:
+        if not video_ids:
+            return {}
+        rows = self._db.execute(
+            "SELECT video_id, video_format FROM videos WHERE video_id IN (SELECT unnest(?))",
+            [list(video_ids)],
+        ).fetchall()
+        return {r[0]: VideoFormat(r[1]) for r in rows}
+
+    def latest_video_snapshots(self, video_ids: Sequence[str]) -> dict[str, VideoSnapshot]:
+        """Each listed video's most recent stored snapshot (what quality checks compare with)."""
+        if not video_ids:
+            return {}
+        rows = self._db.execute(
+            "SELECT video_id, latest_observed_at, latest_view_count, latest_like_count, latest_comment_count"
+            " FROM videos WHERE video_id IN (SELECT unnest(?)) AND latest_observed_at IS NOT NULL",
+            [list(video_ids)],
+        ).fetchall()
+        return {r[0]: VideoSnapshot(r[0], r[1], int(r[2]), r[3], r[4]) for r in rows}
+
+    def latest_channel_snapshots(self, channel_ids: Sequence[str]) -> dict[str, ChannelSnapshot]:
+        if not channel_ids:
+            return {}
+        rows = self._db.execute(
+            """
+            SELECT channel_id, s.obs, s.subs, s.views, s.videos FROM (
+                SELECT channel_id, arg_max(struct_pack(obs := observed_at, subs := subscriber_count,
+                       views := view_count, videos := video_count), observed_at) AS s
+                FROM channel_snapshots WHERE channel_id IN (SELECT unnest(?)) GROUP BY channel_id)
+            """,
+            [list(channel_ids)],
+        ).fetchall()
+        return {r[0]: ChannelSnapshot(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows}
+
+    def load_frames(
+        self, channel_ids: Sequence[str] | None = None, since: datetime | None = None
+    ) -> dict[str, pd.DataFrame]:
+        """Frames keyed ``channels``, ``videos``, ``video_snapshots``, ``channel_snapshots``.
+
+        Columns as :mod:`tubescope.domain.frames` documents (plus lineage extras). ``since``
+        limits the two snapshot frames to observations at or after it; video counts in
+        ``videos`` are always the latest observed.
+        """
+        if isinstance(channel_ids, str):
+            raise ConfigError("channel_ids must be a sequence of ids, not one string")
+        if since is not None:
+            _require_aware("since", [since])
+        ids = list(channel_ids) if channel_ids is not None else None
+        plain, plain_params = frame_sql.where_clause(ids, None, time_column=None)
+        timed, timed_params = frame_sql.where_clause(ids, since, time_column="observed_at")
+        queries = {
+            "channels": (frame_sql.CHANNELS_SQL.format(where=plain), plain_params),
+            "videos": (frame_sql.VIDEOS_SQL.format(where=plain), plain_params),
+            "video_snapshots": (frame_sql.VIDEO_SNAPSHOTS_SQL.format(where=timed), timed_params),
+            "channel_snapshots": (frame_sql.CHANNEL_SNAPSHOTS_SQL.format(where=timed), timed_params),
+        }
+        result: dict[str, pd.DataFrame] = {}
+        for name, (sql, params) in queries.items():
+            table = self.query_arrow(sql, params)
+            result[name] = frame_sql.arrow_to_frame(table, frame_sql.CONTRACT_COLUMNS[name])
+        return result
+
+    def iter_video_snapshots(
+        self,
+        channel_ids: Sequence[str] | None = None,
+        since: datetime | None = None,
+        *,
+        batch_rows: int = 1_000_000,
+    ) -> Iterator[pd.DataFrame]:
+        """The ``video_snapshots`` frame in chunks, for scans that need not hold it all.
+
+        Do not run other queries on this warehouse until the iterator is exhausted.
+        """
+        where, params = frame_sql.where_clause(
+            list(channel_ids) if channel_ids is not None else None, since, time_column="observed_at"
+        )
+        sql = frame_sql.VIDEO_SNAPSHOTS_SQL.format(where=where)
+        reader = self._db.sql(sql, params=params).to_arrow_reader(batch_rows)
+        for batch in reader:
+            yield frame_sql.arrow_to_frame(
+                pa.Table.from_batches([batch]), frame_sql.CONTRACT_COLUMNS["video_snapshots"]
+            )
+
+    # -- retention ---------------------------------------------------------------------------------
+
+    def prune_snapshots(
+        self, older_than_days: int | None, *, now: datetime | None = None, keep_latest: bool = True
+    ) -> PruneResult | None:
+        """Delete statistics observed more than ``older_than_days`` ago (``None``: keep forever).
+
+        Runs, metadata, tombstones and the quarantine stay; with ``keep_latest`` each video's and
+        channel's most recent snapshot survives so its latest numbers remain traceable. The prune
+        itself is logged in ``retention_log``.
+        """
+        if older_than_days is None:
+            return None
+        if older_than_days < 1:
+            raise ConfigError(f"retention must be at least 1 day, got {older_than_days}")
+        at = now or self._clock()
+        cutoff = at - timedelta(days=older_than_days)
+        deleted: dict[str, int] = {}
+        with self.transaction() as con:
+            for table, key in (("video_snapshots", "video_id"), ("channel_snapshots", "channel_id")):
+                latest = f"SELECT arg_max(rowid, observed_at) FROM {table} GROUP BY {key}"  # noqa: S608
+                keep = f"AND rowid NOT IN ({latest})" if keep_latest else ""
+                row = con.execute(
+                    f"DELETE FROM {table} WHERE observed_at < ? {keep}",  # noqa: S608 -- fixed names
+                    [cutoff],
+                ).fetchone()
+                deleted[table] = int(row[0]) if row else 0
+            run_sql(
+                con,
+                "INSERT INTO retention_log VALUES (nextval('prune_id_seq'), ?, ?, ?, ?, ?)",
+                [at, older_than_days, cutoff, deleted["video_snapshots"], deleted["channel_snapshots"]],
+            )
+        return PruneResult(cutoff, deleted["video_snapshots"], deleted["channel_snapshots"])
