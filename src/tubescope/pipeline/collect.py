@@ -360,13 +360,13 @@ class _Collector:
 
         async def one(video_id: str) -> None:
             async with gate:
-                await self._video_comments(video_id)
+                await self._video_comments(channel_id, video_id)
 
         async with asyncio.TaskGroup() as group:
             for video_id in sorted(video_ids - done):
                 group.create_task(one(video_id))
 
-    async def _video_comments(self, video_id: str) -> None:
+    async def _video_comments(self, channel_id: str, video_id: str) -> None:
         limit = self.options.max_comments
         comments: list[Comment] = []
         rejected: list[Rejected] = []
@@ -391,7 +391,13 @@ class _Collector:
                 self.tally.comments_disabled += 1
             self._skip("comments", video_id, reason)
         written = await self.worker.call(
-            self.store.write_comments, self.run_id, video_id, comments, rejected, fetched_at=self.clock()
+            self.store.write_comments,
+            self.run_id,
+            channel_id,
+            video_id,
+            comments,
+            rejected,
+            fetched_at=self.clock(),
         )
         self.tally.comments += written
         await self._count_rejected(rejected)

@@ -170,11 +170,14 @@ class CollectStore(Protocol):
     def write_comments(
         self,
         run_id: int,
+        channel_id: str,
         video_id: str,
         comments: Sequence[Comment],
         rejected: Sequence[Rejected],
         *,
         fetched_at: datetime,
-    ) -> int: ...
+    ) -> int:
+        """Store one video's comments and mark its comments done for this run; returns rows written."""
+        ...
 
     def count_live_videos(self, channel_id: str) -> int: ...

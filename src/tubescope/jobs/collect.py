@@ -1,0 +1,193 @@
+"""The collect job: Settings and flags in, a finished (or cleanly stopped) collection run out.
+
+This is the only place that turns :class:`~tubescope.config.Settings` into the small option
+objects the client and the pipeline take. It also owns the Rich progress display, since both the
+CLI and the service call this job and only the CLI wants a bar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from tubescope.config import Settings, load_settings
+from tubescope.domain.refs import ChannelRef, parse_channel_ref
+from tubescope.errors import ConfigError
+from tubescope.pipeline.adapters import WarehouseStore, YouTubeApi
+from tubescope.pipeline.collect import run_collection
+from tubescope.pipeline.progress import CollectProgress
+from tubescope.pipeline.run import CollectOptions, CollectSummary
+from tubescope.warehouse.repository import Warehouse
+from tubescope.youtube.client import ClientOptions, YouTubeClient
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def collect(
+    refs: Sequence[str],
+    *,
+    db_path: Path | None = None,
+    api_keys: Sequence[str] = (),
+    api_base: str | None = None,
+    budget: int | None = None,
+    comments: bool = False,
+    max_comments: int | None = None,
+    full: bool = False,
+    dry_run: bool = False,
+    allow_search: bool = False,
+    detect_shorts: bool = False,
+    settings: Settings | None = None,
+    progress: CollectProgress | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock = utc_now,
+) -> CollectSummary:
+    """Collect ``refs`` (``UC…`` ids, ``@handles``, channel or video URLs) into the warehouse.
+
+    Flags win over ``settings`` (environment ``TUBESCOPE_*`` and ``tubescope.toml``). Every
+    reference is parsed before any request is sent. A run that stops early (budget, quota,
+    failure) still returns its summary; ``summary.exit_error`` says why.
+    """
+    parsed = parse_refs(refs)
+    options = CollectOptions(
+        full=full,
+        dry_run=dry_run,
+        budget=budget,
+        comments=comments,
+        max_comments=max_comments,
+        allow_search=allow_search,
+        detect_shorts=detect_shorts,
+    )
+    cfg = settings or load_settings(db_path=db_path, youtube_api_base=api_base)
+    keys = [k for k in api_keys if k.strip()] or [k.get_secret_value() for k in cfg.api_keys]
+    if not keys:
+        raise ConfigError("no YouTube API key: pass --api-key or set TUBESCOPE_API_KEYS")
+    client_options = ClientOptions(
+        requests_per_second=cfg.requests_per_second,
+        max_concurrency=cfg.max_concurrency,
+        max_retries=cfg.max_retries,
+        breaker_threshold=cfg.breaker_failures,
+        breaker_reset_seconds=cfg.breaker_reset_seconds,
+        timeout_seconds=cfg.request_timeout_seconds,
+        budget_units=budget,
+    )
+    target = db_path or cfg.db_path
+    job = _collect(
+        parsed, options, target, cfg.youtube_api_base, keys, client_options, progress, transport, clock
+    )
+    return asyncio.run(job)
+
+
+async def _collect(
+    refs: list[ChannelRef],
+    options: CollectOptions,
+    db_path: Path,
+    api_base: str,
+    keys: list[str],
+    client_options: ClientOptions,
+    progress: CollectProgress | None,
+    transport: httpx.AsyncBaseTransport | None,
+    clock: Clock,
+) -> CollectSummary:
+    with Warehouse.open(db_path, clock=clock) as warehouse:
+        async with YouTubeClient(api_base, keys, client_options, transport=transport) as client:
+            return await run_collection(
+                refs,
+                options,
+                api=YouTubeApi(client),
+                store=WarehouseStore(warehouse),
+                clock=clock,
+                progress=progress,
+            )
+
+
+def parse_refs(refs: Sequence[str]) -> list[ChannelRef]:
+    """Parse every reference up front, so a typo fails before any quota is spent."""
+    if not refs:
+        raise ConfigError("collect needs at least one channel reference (UC… id, @handle or URL)")
+    return [parse_channel_ref(ref) for ref in refs]
+
+
+class RichProgress:
+    """Progress bars on stderr: videos stored, playlist pages walked, quota units spent."""
+
+    def __init__(self, console: Console | None = None, *, budget: int | None = None) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console or Console(stderr=True),
+            transient=False,
+        )
+        self._videos: TaskID = self._progress.add_task("videos", total=None)
+        self._pages: TaskID = self._progress.add_task("pages", total=None)
+        self._quota: TaskID = self._progress.add_task("quota", total=budget)
+        self._expected = 0
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+    def channel_started(self, channel_id: str, title: str, expected_videos: int) -> None:
+        self._expected += expected_videos
+        self._progress.update(self._videos, total=self._expected)
+        self._progress.update(self._pages, total=self._expected // 50 + 1 if self._expected else None)
+
+    def page_walked(self, channel_id: str) -> None:
+        self._progress.advance(self._pages)
+
+    def videos_stored(self, channel_id: str, count: int) -> None:
+        self._progress.advance(self._videos, count)
+
+    def quota_spent(self, units: int) -> None:
+        self._progress.advance(self._quota, units)
+
+    def channel_finished(self, channel_id: str) -> None:
+        return None
+
+
+def summary_text(summary: CollectSummary) -> str:
+    """A few readable lines for the terminal (``--json`` prints :meth:`CollectSummary.as_dict`)."""
+    if summary.plan or str(summary.status) == "dry_run":
+        lines = [f"dry run: {summary.planned_units} quota unit(s) planned"]
+        for plan in summary.plan:
+            units = plan.as_dict()["units"]
+            lines.append(
+                f"  {plan.ref} ({plan.channel_id}): {plan.mode}, {plan.expected_uploads} uploads, {units}"
+            )
+            lines.extend(f"    - {note}" for note in plan.notes)
+        if summary.quota_used:
+            lines.append(f"  planning itself spent {summary.quota_used} unit(s) looking channels up")
+    else:
+        lines = [
+            f"run {summary.run_id}: {summary.status}"
+            + (" (resumed)" if summary.resumed else "")
+            + f"; {summary.quota_used} quota unit(s) used",
+            f"  videos new {summary.videos_new}, updated {summary.videos_updated}, "
+            f"snapshots {summary.snapshots}, quarantined {summary.quarantined}, "
+            f"tombstoned {summary.tombstoned}, comments {summary.comments}",
+        ]
+        for report in summary.completeness:
+            lines.append(f"  {report.channel_id}: {report.found} of {report.expected} videos stored")
+            lines.extend(f"    - {reason}" for reason in report.reasons)
+    lines.extend(f"  skipped {s.kind} {s.item_id}: {s.reason}" for s in summary.skipped)
+    return "\n".join(lines)

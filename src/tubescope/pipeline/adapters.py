@@ -1,0 +1,304 @@
+"""The two real implementations behind :mod:`tubescope.pipeline.ports`.
+
+:class:`YouTubeApi` drives :class:`~tubescope.youtube.client.YouTubeClient` but keeps each item as
+the JSON object the API sent, because validation (and the quarantine's raw payload) needs the item
+as it arrived, not a model that failed to build. It goes through the client's one request path, so
+quota, budget, key rotation, retries and the breaker behave exactly as for the typed calls.
+
+:class:`WarehouseStore` maps the collector's writes onto
+:class:`~tubescope.warehouse.repository.Warehouse`, one transaction per batch (data, tombstones,
+quarantine and checkpoint together).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from tubescope.domain.models import Channel, ChannelSnapshot, Comment
+from tubescope.domain.refs import ChannelRef, RefKind
+from tubescope.pipeline.ports import BatchCounts, Checkpoint, Page, RunRecord, VideoBatch
+from tubescope.pipeline.validate import Rejected
+from tubescope.warehouse.repository import Warehouse
+from tubescope.youtube.client import (
+    CHANNEL_PARTS,
+    COMMENT_THREAD_PARTS,
+    PLAYLIST_ITEM_PARTS,
+    VIDEO_PARTS,
+    YouTubeClient,
+)
+from tubescope.youtube.quota import PAGE_SIZE, Method
+
+COMMENTS_CHECKPOINT_PREFIX = "comments:"
+"""Comment progress is checkpointed under a pseudo channel id, apart from the video walk."""
+
+
+class YouTubeApi:
+    """:class:`~tubescope.pipeline.ports.CollectApi` over the real client, raw items out."""
+
+    def __init__(self, client: YouTubeClient) -> None:
+        self.client = client
+
+    @property
+    def key_fingerprints(self) -> Sequence[str]:
+        return self.client.key_fingerprints
+
+    @property
+    def quota_spent(self) -> int:
+        return self.client.quota_spent
+
+    def quota_by_key(self) -> Mapping[str, int]:
+        return self.client.quota_by_key()
+
+    async def _raw(self, method: Method, path: str, params: dict[str, str]) -> dict[str, Any]:
+        # The client's single request path; the typed wrappers would turn a bad item into a
+        # validation error for the whole page instead of one quarantined item.
+        return await self.client._get(method, path, params)
+
+    async def lookup_channel(self, ref: ChannelRef, *, allow_search: bool) -> Any | None:
+        parts = ",".join(CHANNEL_PARTS)
+        if ref.kind is RefKind.HANDLE:
+            params = {"part": parts, "forHandle": ref.value}
+        elif ref.kind is RefKind.USERNAME:
+            params = {"part": parts, "forUsername": ref.value}
+        else:
+            channel_id = await self.client.resolve_channel_id(ref, allow_search=allow_search)
+            params = {"part": parts, "id": channel_id}
+        body = await self._raw(Method.CHANNELS_LIST, "/channels", params)
+        items = _items(body)
+        if ref.kind in (RefKind.HANDLE, RefKind.USERNAME):
+            return items[0] if items else None
+        wanted = params["id"]
+        return next((i for i in items if isinstance(i, dict) and i.get("id") == wanted), None)
+
+    async def playlist_page(self, playlist_id: str, page_token: str | None) -> Page:
+        params = {
+            "part": ",".join(PLAYLIST_ITEM_PARTS),
+            "playlistId": playlist_id,
+            "maxResults": str(PAGE_SIZE),
+        }
+        if page_token:
+            params["pageToken"] = page_token
+        body = await self._raw(Method.PLAYLIST_ITEMS_LIST, "/playlistItems", params)
+        return Page(_items(body), _token(body))
+
+    async def videos(self, video_ids: Sequence[str]) -> Sequence[Any]:
+        params = {"part": ",".join(VIDEO_PARTS), "id": ",".join(video_ids), "maxResults": str(PAGE_SIZE)}
+        return _items(await self._raw(Method.VIDEOS_LIST, "/videos", params))
+
+    async def comment_threads(self, video_id: str, page_token: str | None, max_results: int) -> Page:
+        params = {
+            "part": ",".join(COMMENT_THREAD_PARTS),
+            "videoId": video_id,
+            "maxResults": str(max(1, min(100, max_results))),
+            "order": "time",
+            "textFormat": "plainText",
+        }
+        if page_token:
+            params["pageToken"] = page_token
+        body = await self._raw(Method.COMMENT_THREADS_LIST, "/commentThreads", params)
+        return Page(_items(body), _token(body))
+
+    async def comment_replies(self, parent_id: str, page_token: str | None) -> Page:
+        params = {"part": "snippet", "parentId": parent_id, "maxResults": "100", "textFormat": "plainText"}
+        if page_token:
+            params["pageToken"] = page_token
+        body = await self._raw(Method.COMMENTS_LIST, "/comments", params)
+        return Page(_items(body), _token(body))
+
+
+def _items(body: Mapping[str, Any]) -> list[Any]:
+    items = body.get("items")
+    return list(items) if isinstance(items, list) else []
+
+
+def _token(body: Mapping[str, Any]) -> str | None:
+    token = body.get("nextPageToken")
+    return token if isinstance(token, str) and token else None
+
+
+class WarehouseStore:
+    """:class:`~tubescope.pipeline.ports.CollectStore` over the DuckDB warehouse."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+
+    def open_run(
+        self, *, source: str, refs: Sequence[str], key_fingerprints: Sequence[str], started_at: datetime
+    ) -> RunRecord:
+        earlier = self.warehouse.find_resumable_run(source, refs)
+        if earlier is not None:
+            self.warehouse.resume_run(earlier.run_id, key_fingerprints=key_fingerprints)
+            return RunRecord(earlier.run_id, resumed=True)
+        run_id = self.warehouse.start_run(source, refs, key_fingerprints, started_at=started_at)
+        return RunRecord(run_id, resumed=False)
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        quota_by_key: Mapping[str, int],
+        counters: Mapping[str, int],
+        error: str | None,
+        finished_at: datetime,
+    ) -> None:
+        self.warehouse.finish_run(
+            run_id, status, error, counters, quota_spent=quota_by_key, finished_at=finished_at
+        )
+
+    def _scalar(self, sql: str, params: Sequence[Any]) -> Any:
+        row = self.warehouse.connection().execute(sql, list(params)).fetchone()
+        return row[0] if row else None
+
+    def known_channel_id(self, ref: ChannelRef) -> str | None:
+        if ref.kind is RefKind.CHANNEL_ID:
+            found = self._scalar("SELECT channel_id FROM channels WHERE channel_id = ?", [ref.value])
+        elif ref.kind is RefKind.HANDLE:
+            found = self._scalar(
+                "SELECT channel_id FROM channels WHERE lower(handle) = lower(?) LIMIT 1", [ref.value]
+            )
+        elif ref.kind is RefKind.VIDEO:
+            found = self._scalar("SELECT channel_id FROM videos WHERE video_id = ?", [ref.value])
+        else:
+            found = None
+        return str(found) if found is not None else None
+
+    def stored_video_count(self, channel_id: str) -> int | None:
+        found = self._scalar("SELECT video_count FROM channels WHERE channel_id = ?", [channel_id])
+        return int(found) if found is not None else None
+
+    def known_video_ids(self, channel_id: str, *, before_run: int | None) -> frozenset[str]:
+        sql = "SELECT video_id FROM videos WHERE channel_id = ? AND NOT is_deleted"
+        params: list[Any] = [channel_id]
+        if before_run is not None:
+            sql += " AND first_seen_run_id <> ?"
+            params.append(before_run)
+        rows = self.warehouse.connection().execute(sql, params).fetchall()
+        return frozenset(str(r[0]) for r in rows)
+
+    def crawl_complete(self, channel_id: str) -> bool:
+        state = self.warehouse.incremental_state(channel_id)
+        return state is not None and state.last_full_crawl_at is not None
+
+    def checkpoint(self, run_id: int, channel_id: str) -> Checkpoint:
+        walk = self.warehouse.load_checkpoint(run_id, channel_id)
+        comments = self.warehouse.load_checkpoint(run_id, COMMENTS_CHECKPOINT_PREFIX + channel_id)
+        if walk is None:
+            return Checkpoint(comments_done_video_ids=comments.done_video_ids if comments else frozenset())
+        return Checkpoint(
+            page_token=walk.page_token,
+            pages_done=walk.pages_done,
+            channel_done=walk.channel_done,
+            done_video_ids=walk.done_video_ids,
+            comments_done_video_ids=comments.done_video_ids if comments else frozenset(),
+        )
+
+    def write_channel(
+        self, run_id: int, channel: Channel, snapshot: ChannelSnapshot, *, fetched_at: datetime
+    ) -> None:
+        with self.warehouse.transaction():
+            self.warehouse.upsert_channel(run_id, channel, fetched_at=fetched_at)
+            self.warehouse.record_channel_snapshot(run_id, snapshot, fetched_at=fetched_at)
+
+    def write_batch(
+        self,
+        run_id: int,
+        batch: VideoBatch,
+        *,
+        page_token: str | None,
+        pages_done: int,
+        advance_checkpoint: bool,
+        fetched_at: datetime,
+    ) -> BatchCounts:
+        w = self.warehouse
+        with w.transaction():
+            upserted = w.upsert_videos(run_id, batch.videos, fetched_at=fetched_at)
+            snapshots = w.record_video_snapshots(run_id, batch.snapshots, fetched_at=fetched_at)
+            tombstoned = None
+            if batch.tombstones:
+                gone = [t.video_id for t in batch.tombstones]
+                tombstoned = w.mark_deleted(run_id, gone, fetched_at, batch.tombstones[0].reason)
+            quarantined = self._quarantine(run_id, batch.rejected)
+            if not advance_checkpoint:
+                current = w.load_checkpoint(run_id, batch.channel_id)
+                page_token = current.page_token if current else None
+                pages_done = current.pages_done if current else 0
+            w.save_checkpoint(
+                run_id,
+                batch.channel_id,
+                page_token=page_token,
+                pages_done=pages_done,
+                done_video_ids=batch.done_ids,
+            )
+        return BatchCounts(
+            videos_new=upserted.inserted,
+            videos_updated=upserted.updated,
+            snapshots=snapshots.inserted,
+            quarantined=quarantined + snapshots.quarantined + (tombstoned.quarantined if tombstoned else 0),
+            tombstoned=tombstoned.updated if tombstoned else 0,
+        )
+
+    def _quarantine(self, run_id: int, rejected: Sequence[Rejected]) -> int:
+        for item in rejected:
+            self.warehouse.quarantine(run_id, item.kind, item.item_id, item.raw, item.reason)
+        return len(rejected)
+
+    def quarantine(self, run_id: int, rejected: Sequence[Rejected], *, at: datetime) -> int:
+        with self.warehouse.transaction():
+            return self._quarantine(run_id, rejected)
+
+    def finish_channel(self, run_id: int, channel_id: str, *, full_walk: bool, at: datetime) -> None:
+        w = self.warehouse
+        newest = (
+            w.connection()
+            .execute(
+                "SELECT video_id, published_at FROM videos WHERE channel_id = ? AND NOT is_deleted"
+                " ORDER BY published_at DESC, video_id LIMIT 1",
+                [channel_id],
+            )
+            .fetchone()
+        )
+        with w.transaction():
+            current = w.load_checkpoint(run_id, channel_id)
+            w.save_checkpoint(
+                run_id,
+                channel_id,
+                page_token=None,
+                pages_done=current.pages_done if current else 0,
+                channel_done=True,
+            )
+            w.update_incremental_state(
+                run_id,
+                channel_id,
+                newest_video_id=str(newest[0]) if newest else None,
+                newest_published_at=newest[1] if newest else None,
+                full_crawl=full_walk,
+                at=at,
+            )
+
+    def write_comments(
+        self,
+        run_id: int,
+        channel_id: str,
+        video_id: str,
+        comments: Sequence[Comment],
+        rejected: Sequence[Rejected],
+        *,
+        fetched_at: datetime,
+    ) -> int:
+        w = self.warehouse
+        with w.transaction():
+            result = w.add_comments(run_id, comments, fetched_at=fetched_at)
+            self._quarantine(run_id, rejected)
+            w.save_checkpoint(
+                run_id, COMMENTS_CHECKPOINT_PREFIX + channel_id, page_token=None, done_video_ids=[video_id]
+            )
+        return result.inserted + result.updated
+
+    def count_live_videos(self, channel_id: str) -> int:
+        found = self._scalar(
+            "SELECT count(*) FROM videos WHERE channel_id = ? AND NOT is_deleted", [channel_id]
+        )
+        return int(found or 0)
