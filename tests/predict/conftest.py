@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import pytest
+
+from tubescope.predict.model import ForecastOptions, TrainingResult, train_forecaster
+from tubescope.predict.synthetic import SyntheticWorld, synthetic_frames
+
+SMALL = ForecastOptions(n_estimators=120, forest_trees=30, n_jobs=2)
+
+
+@pytest.fixture(scope="session")
+def world() -> SyntheticWorld:
+    return synthetic_frames(n_channels=100, videos_per_channel=100, seed=3)
+
+
+@pytest.fixture(scope="session")
+def trained(world: SyntheticWorld) -> TrainingResult:
+    return train_forecaster(world.frames, SMALL)

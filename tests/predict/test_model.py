@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tubescope.errors import ConfigError, DataQualityError
+from tubescope.predict.model import (
+    ForecastOptions,
+    PerformanceCategory,
+    TrainingResult,
+    categorise,
+    train_forecaster,
+)
+from tubescope.predict.synthetic import EVENING_EFFECT, QUESTION_EFFECT, SyntheticWorld, synthetic_frames
+
+
+def test_forecasts_beat_both_baselines_with_coverage_near_nominal(trained: TrainingResult) -> None:
+    report = trained.report
+    assert report.n_test > 1000
+    assert report.gain_over(report.baseline_channel_median) > 0.08
+    assert report.gain_over(report.baseline_age_curve) > 0.08
+    assert abs(report.coverage(0.8) - 0.8) <= 0.02 + 1.0 / np.sqrt(report.n_test)
+    assert abs(report.coverage(0.95) - 0.95) <= 0.02
+    assert report.split_sizes["train"] > report.split_sizes["test"]
+
+
+def test_the_split_is_by_publish_date(trained: TrainingResult) -> None:
+    bounds = trained.report.split_bounds
+    order = ["train", "validation", "calibration", "test"]
+    ends = [pd.Timestamp(bounds[name].split(" .. ")[1]) for name in order]
+    starts = [pd.Timestamp(bounds[name].split(" .. ")[0]) for name in order]
+    for previous_end, next_start in zip(ends[:-1], starts[1:], strict=True):
+        assert previous_end <= next_start
+
+
+def test_planted_title_and_timing_effects_are_recovered(world: SyntheticWorld, trained: TrainingResult) -> None:
+    recent = world.frames.videos.sort_values("published_at").tail(400)
+    recent = recent[recent["video_format"] == "long"].copy()
+    day = recent["published_at"].dt.normalize()
+
+    def mean_log_forecast(videos: pd.DataFrame) -> float:
+        return float(np.mean(np.log1p([f.expected_views for f in trained.forecaster.forecast(videos)])))
+
+    plain = recent.assign(title=recent["title"].str.rstrip("?"), published_at=day + pd.Timedelta(hours=9))
+    asked = plain.assign(title=plain["title"] + "?")
+    evening = plain.assign(published_at=day + pd.Timedelta(hours=18))
+    assert mean_log_forecast(asked) - mean_log_forecast(plain) == pytest.approx(QUESTION_EFFECT, abs=0.12)
+    assert mean_log_forecast(evening) - mean_log_forecast(plain) == pytest.approx(EVENING_EFFECT, abs=0.12)
+    one = trained.forecaster.forecast(asked.head(50))
+    assert sum(any(c.feature == "title_has_question" for c in f.top_contributions) for f in one) > 25
+
+
+def test_a_forecast_has_ordered_intervals_and_a_category(world: SyntheticWorld, trained: TrainingResult) -> None:
+    video = world.frames.videos.sort_values("published_at").tail(1)
+    forecast = trained.forecaster.forecast(video)[0]
+    i80, i95 = forecast.interval(0.8), forecast.interval(0.95)
+    assert 0 <= i95.low <= i80.low <= forecast.expected_views <= i80.high <= i95.high
+    assert forecast.category in set(PerformanceCategory) - {PerformanceCategory.UNKNOWN}
+    assert forecast.channel_median_views is not None
+    assert forecast.ratio_to_median == pytest.approx(forecast.expected_views / forecast.channel_median_views)
+    assert len(forecast.top_contributions) == 5
+    payload = forecast.to_dict()
+    assert payload["category"] == forecast.category.value and len(payload["intervals"]) == 2
+
+
+def test_categories_follow_the_ratio_to_the_channel_median() -> None:
+    assert categorise(50, 100) is PerformanceCategory.BELOW
+    assert categorise(100, 100) is PerformanceCategory.EXPECTED
+    assert categorise(200, 100) is PerformanceCategory.ABOVE
+    assert categorise(300, 100) is PerformanceCategory.BREAKOUT
+    assert categorise(300, None) is PerformanceCategory.UNKNOWN
+
+
+def test_too_little_data_is_a_clear_error() -> None:
+    tiny = synthetic_frames(n_channels=2, videos_per_channel=20, seed=9).frames
+    with pytest.raises(DataQualityError, match="at least"):
+        train_forecaster(tiny)
+    with pytest.raises(ConfigError):
+        ForecastOptions(split=(0.5, 0.5, 0.1, 0.1))
