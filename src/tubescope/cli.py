@@ -6,7 +6,9 @@ exit code; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -40,6 +42,61 @@ def _root(
 def version() -> None:
     """Print the tubescope version."""
     typer.echo(__version__)
+
+
+@app.command()
+def collect(
+    refs: Annotated[list[str], typer.Argument(help="Channels: UC… ids, @handles, channel or video URLs.")],
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (TUBESCOPE_DB_PATH).")] = None,
+    api_key: Annotated[
+        list[str] | None, typer.Option("--api-key", help="API key; repeat for several (TUBESCOPE_API_KEYS).")
+    ] = None,
+    api_base: Annotated[
+        str | None, typer.Option("--api-base", help="Data API base URL (TUBESCOPE_YOUTUBE_API_BASE).")
+    ] = None,
+    budget: Annotated[
+        int | None, typer.Option("--budget", help="Stop cleanly before spending more units.")
+    ] = None,
+    comments: Annotated[bool, typer.Option("--comments", help="Also collect comments and replies.")] = False,
+    max_comments: Annotated[
+        int | None, typer.Option("--max-comments", help="Most top-level comments per video.")
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Walk the whole uploads playlist again.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the planned quota cost; collect nothing.")
+    ] = False,
+    allow_search: Annotated[
+        bool, typer.Option("--allow-search", help="Allow search.list (100 units) to resolve /c/ URLs.")
+    ] = False,
+    detect_shorts: Annotated[
+        bool, typer.Option("--detect-shorts", help="Walk the UUSH playlist to tell Shorts (costs units).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
+) -> None:
+    """Collect channels into the warehouse: incremental, resumable, quota-exact."""
+    from tubescope.jobs import collect as job
+
+    with job.RichProgress(Console(stderr=True), budget=budget) as progress:
+        summary = job.collect(
+            refs,
+            db_path=db,
+            api_keys=api_key or (),
+            api_base=api_base,
+            budget=budget,
+            comments=comments,
+            max_comments=max_comments,
+            full=full,
+            dry_run=dry_run,
+            allow_search=allow_search,
+            detect_shorts=detect_shorts,
+            progress=progress,
+        )
+    if as_json:
+        typer.echo(json.dumps(summary.as_dict(), indent=2, sort_keys=True))
+    else:
+        typer.echo(job.summary_text(summary))
+    if summary.exit_error is not None:
+        raise summary.exit_error
 
 
 def main() -> None:
