@@ -1,0 +1,130 @@
+"""Spearman correlations of video features with views and engagement, BH-corrected.
+
+Each (feature, target) pair uses the videos where both are known. p-values are Spearman's
+two-sided t-approximation from scipy; the Benjamini-Hochberg step-up procedure controls the false
+discovery rate over every tested pair at once. A constant feature (e.g. no video has an emoji)
+cannot be ranked: it is listed with ``rho=None`` and a reason, never as 0. Publish hour is
+circular, so a monotone rank correlation only sees "earlier vs later in the UTC day".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from tubescope.analysis.engagement import engagement_rates
+from tubescope.analysis.features import NUMERIC_FEATURES, JsonMixin, require_columns, video_features
+
+CORRELATION_FEATURES: tuple[str, ...] = tuple(f for f in NUMERIC_FEATURES if f != "publish_weekday")
+
+
+@dataclass(frozen=True)
+class CorrelationCell(JsonMixin):
+    feature: str
+    target: str
+    n: int
+    rho: float | None
+    p_value: float | None
+    q_value: float | None
+    """Benjamini-Hochberg adjusted p-value over all tested pairs."""
+    significant: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CorrelationResult(JsonMixin):
+    method: str
+    alpha: float
+    targets: tuple[str, ...]
+    cells: tuple[CorrelationCell, ...]
+    matrix_labels: tuple[str, ...]
+    matrix: tuple[tuple[float | None, ...], ...]
+    """Spearman rho between every pair of features and targets (pairwise complete)."""
+    derived: bool = True
+
+    def cell(self, feature: str, target: str) -> CorrelationCell:
+        for c in self.cells:
+            if c.feature == feature and c.target == target:
+                return c
+        raise KeyError((feature, target))
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """BH-adjusted q-values (monotone, capped at 1) in the input order."""
+    p = np.asarray(p_values, dtype=float)
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    ranked = p[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+def analyze_correlation(
+    videos: pd.DataFrame,
+    performance: pd.Series | None = None,
+    alpha: float = 0.05,
+    min_n: int = 8,
+) -> CorrelationResult:
+    """Spearman rho of each feature vs ``log_views``, ``engagement_rate`` and ``log_performance``.
+
+    The last target exists only when ``performance`` is given: a positive per-video ratio indexed
+    by ``video_id`` (e.g. the same-age score), which removes the age bias of lifetime views.
+    """
+    require_columns(videos, "videos", ("video_id", "view_count", "like_count", "comment_count"))
+    feats = video_features(videos)
+    views = pd.to_numeric(videos["view_count"], errors="coerce").to_numpy(dtype=float)
+    target_frame = pd.DataFrame(
+        {
+            "log_views": np.where(views > 0, np.log(np.where(views > 0, views, 1.0)), np.nan),
+            "engagement_rate": engagement_rates(videos).to_numpy(dtype=float),
+        },
+        index=feats.index,
+    )
+    if performance is not None:
+        perf = performance.astype(float).reindex(feats.index).to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            target_frame["log_performance"] = np.where(perf > 0, np.log(perf), np.nan)
+    targets = tuple(target_frame.columns)
+    cells: list[CorrelationCell] = []
+    for feature in CORRELATION_FEATURES:
+        f = feats[feature].to_numpy(dtype=float)
+        for target in targets:
+            t = target_frame[target].to_numpy(dtype=float)
+            ok = np.isfinite(f) & np.isfinite(t)
+            n = int(ok.sum())
+            if n < min_n:
+                cells.append(
+                    CorrelationCell(feature, target, n, None, None, None, False, f"fewer than {min_n} videos")
+                )
+            elif np.ptp(f[ok]) == 0 or np.ptp(t[ok]) == 0:
+                cells.append(CorrelationCell(feature, target, n, None, None, None, False, "constant values"))
+            else:
+                rho, p = stats.spearmanr(f[ok], t[ok])
+                cells.append(CorrelationCell(feature, target, n, float(rho), float(p), None, False))
+    tested = [i for i, c in enumerate(cells) if c.p_value is not None]
+    q = benjamini_hochberg(np.array([cells[i].p_value for i in tested], dtype=float))
+    for i, qi in zip(tested, q, strict=True):
+        c = cells[i]
+        cells[i] = CorrelationCell(c.feature, c.target, c.n, c.rho, c.p_value, float(qi), bool(qi < alpha))
+    combined = pd.concat([feats[list(CORRELATION_FEATURES)], target_frame], axis=1)
+    constant = combined.nunique(dropna=True) <= 1
+    matrix = combined.corr(method="spearman", min_periods=min_n)
+    matrix.loc[constant, :] = np.nan
+    matrix.loc[:, constant] = np.nan
+    return CorrelationResult(
+        method="spearman",
+        alpha=alpha,
+        targets=targets,
+        cells=tuple(cells),
+        matrix_labels=tuple(str(c) for c in matrix.columns),
+        matrix=tuple(
+            tuple(None if not np.isfinite(v) else float(v) for v in row) for row in matrix.to_numpy()
+        ),
+    )

@@ -1,0 +1,192 @@
+"""Per-video features from titles, tags, timing and format, shared by analysis and predict.
+
+Also holds the small helpers every analysis module uses: input checks that fail with typed
+errors, and the conversion of results to JSON-safe dictionaries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tubescope.errors import ConfigError, DataQualityError
+
+FEATURE_VERSION = 1
+"""Bumped whenever a feature's definition changes, so stored models can refuse stale inputs."""
+
+NUMERIC_FEATURES: tuple[str, ...] = (
+    "duration_seconds",
+    "title_length",
+    "title_word_count",
+    "title_caps_ratio",
+    "title_has_question",
+    "title_digit_count",
+    "title_emoji_count",
+    "tag_count",
+    "publish_hour",
+    "publish_weekday",
+    "is_short",
+    "is_live",
+)
+"""Numeric feature columns of :func:`video_features`, in a stable order."""
+
+FORMATS: tuple[str, ...] = ("short", "long", "live")
+
+# Pictographs, dingbats, flags, keycaps and the joiners/selectors that glue emoji sequences.
+_EMOJI = re.compile(
+    "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\U00002b00-\U00002bff"
+    "\U00002300-\U000023ff\U00003030\U0000303d\U00003297\U00003299]"
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclasses.dataclass(frozen=True)
+class TitleFeatures:
+    """What a title looks like, measured on its characters."""
+
+    length: int
+    word_count: int
+    caps_ratio: float
+    """Upper-case share of cased letters (0 when the title has no cased letters, e.g. Hindi)."""
+    has_question: bool
+    digit_count: int
+    emoji_count: int
+
+
+def title_features(title: str) -> TitleFeatures:
+    text = title or ""
+    cased = [ch for ch in text if ch.isupper() or ch.islower()]
+    upper = sum(1 for ch in cased if ch.isupper())
+    return TitleFeatures(
+        length=len(text),
+        word_count=len(_WORD.findall(_EMOJI.sub(" ", text))),
+        caps_ratio=upper / len(cased) if cased else 0.0,
+        has_question="?" in text or "？" in text,
+        digit_count=sum(1 for ch in text if ch.isdigit()),
+        emoji_count=len(_EMOJI.findall(text)),
+    )
+
+
+def video_features(videos: pd.DataFrame) -> pd.DataFrame:
+    """One row per video (indexed by ``video_id``) with :data:`NUMERIC_FEATURES` and ``video_format``.
+
+    Publish hour and weekday are in UTC (weekday 0 = Monday). Duration stays NaN when unknown.
+    """
+    require_columns(videos, "videos", ("video_id", "title", "published_at", "video_format"))
+    titles = [title_features(str(t) if isinstance(t, str) else "") for t in videos["title"]]
+    published = pd.to_datetime(videos["published_at"], utc=True)
+    fmt = videos["video_format"].astype(str).to_numpy()
+    if "tag_count" in videos.columns:
+        tag_count = pd.to_numeric(videos["tag_count"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    else:
+        tag_count = np.zeros(len(videos))
+    duration = (
+        pd.to_numeric(videos["duration_seconds"], errors="coerce").to_numpy(dtype=float)
+        if "duration_seconds" in videos.columns
+        else np.full(len(videos), np.nan)
+    )
+    out = pd.DataFrame(
+        {
+            "duration_seconds": duration,
+            "title_length": [t.length for t in titles],
+            "title_word_count": [t.word_count for t in titles],
+            "title_caps_ratio": [t.caps_ratio for t in titles],
+            "title_has_question": [float(t.has_question) for t in titles],
+            "title_digit_count": [t.digit_count for t in titles],
+            "title_emoji_count": [t.emoji_count for t in titles],
+            "tag_count": tag_count,
+            "publish_hour": published.dt.hour.to_numpy(dtype=float),
+            "publish_weekday": published.dt.day_of_week.to_numpy(dtype=float),
+            "is_short": (fmt == "short").astype(float),
+            "is_live": (fmt == "live").astype(float),
+            "video_format": fmt,
+        },
+        index=pd.Index(videos["video_id"].astype(str).to_numpy(), name="video_id"),
+    )
+    numeric = list(NUMERIC_FEATURES)
+    out[numeric] = out[numeric].astype(float)
+    return out
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+
+def require_columns(frame: pd.DataFrame, name: str, columns: Iterable[str]) -> None:
+    """Raise :class:`DataQualityError` naming every missing column, before any computation."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataQualityError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataQualityError(f"{name} frame lacks required column(s): {', '.join(missing)}")
+
+
+def require_aware(now: datetime, name: str = "now") -> pd.Timestamp:
+    """The clock as a UTC timestamp; a naive datetime is refused because it is ambiguous."""
+    if not isinstance(now, datetime):
+        raise ConfigError(f"{name} must be a datetime, got {type(now).__name__}")
+    if now.tzinfo is None or now.tzinfo.utcoffset(now) is None:
+        raise ConfigError(f"{name} must be timezone-aware (UTC), got naive {now.isoformat()}")
+    return pd.Timestamp(now).tz_convert("UTC")
+
+
+def as_float_array(values: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Nullable integer columns as float64 with NaN for <NA>."""
+    return np.asarray(pd.to_numeric(pd.Series(values), errors="coerce").astype("float64"), dtype=np.float64)
+
+
+def epoch_ns(values: Any) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """UTC instants as int64 nanoseconds, whatever the datetime unit (pandas 3 often uses us)."""
+    stamps = pd.to_datetime(pd.Series(values), utc=True).dt.tz_localize(None)
+    return np.asarray(stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64), dtype=np.int64)
+
+
+def finite_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def json_safe(value: Any) -> Any:
+    """A JSON-serialisable copy: NaN/inf become None, timestamps ISO-8601, numpy scalars Python."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict):
+            return to_dict()
+        return {f.name: json_safe(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, pd.DataFrame):
+        return [json_safe(r) for r in value.reset_index().to_dict(orient="records")]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return finite_or_none(value)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, datetime):
+        return pd.Timestamp(value).isoformat()
+    if isinstance(value, pd.Timedelta):
+        return value.total_seconds()
+    return value if isinstance(value, str) else str(value)
+
+
+class JsonMixin:
+    """``to_dict()`` for frozen result dataclasses."""
+
+    def to_dict(self) -> dict[str, Any]:
+        assert dataclasses.is_dataclass(self)
+        return {f.name: json_safe(getattr(self, f.name)) for f in dataclasses.fields(self)}

@@ -1,0 +1,230 @@
+"""Outlier videos by three methods, each flag saying why.
+
+All methods look at the log of a per-video performance ratio: preferably the same-age outlier
+score (views at a fixed age over the channel's same-format median at that age), else lifetime
+views over the same-format median (age-biased; the ``basis`` field says which was used). The log
+ratio is then detrended by a centred rolling median over neighbouring uploads of the same format,
+so a channel that doubled its audience over a year does not make all recent videos "outliers".
+
+- ``robust_z``: modified z-score 0.6745 * (x - median) / MAD (Iglewicz & Hoaglin); flagged when
+  ``|z| > robust_z_threshold`` (3.5).
+- ``iqr``: below Q1 - k*IQR or above Q3 + k*IQR; k = 2.2 as Hoaglin & Iglewicz (1987) recommend
+  (Tukey's 1.5 flags about 1 in 100 normal values, too many to call outliers).
+- ``isolation_forest``: scikit-learn IsolationForest on (log performance, log engagement rate,
+  log lifetime views); flagged when its anomaly score exceeds the fitted threshold.
+
+A video flagged by at least ``min_agreement`` methods is a consensus outlier; ``breakouts`` are
+consensus outliers above the median.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import IsolationForest
+
+from tubescope.analysis.engagement import engagement_rates
+from tubescope.analysis.features import JsonMixin, require_columns
+from tubescope.analysis.timing import default_performance
+from tubescope.errors import ConfigError
+
+LIFETIME_BASIS = "lifetime_views_vs_format_median"
+
+
+@dataclass(frozen=True)
+class OutlierOptions:
+    robust_z_threshold: float = 3.5
+    iqr_k: float = 2.2
+    isolation_contamination: float = 0.03
+    min_agreement: int = 2
+    min_videos: int = 8
+    detrend_window: int = 21
+    """Uploads (same format, by publish time) in the centred rolling median the log performance is
+    measured against, so channel growth and level shifts are not read as outliers; 0 disables."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.robust_z_threshold <= 0 or self.iqr_k <= 0:
+            raise ConfigError("robust_z_threshold and iqr_k must be positive")
+        if not 0 < self.isolation_contamination <= 0.5:
+            raise ConfigError("isolation_contamination must lie in (0, 0.5]")
+        if not 1 <= self.min_agreement <= 3:
+            raise ConfigError("min_agreement must be 1, 2 or 3")
+
+
+@dataclass(frozen=True)
+class MethodFlag(JsonMixin):
+    method: str
+    score: float
+    threshold: float
+    rule: str
+
+
+@dataclass(frozen=True)
+class OutlierVideo(JsonMixin):
+    video_id: str
+    video_format: str
+    performance: float
+    """The performance ratio (1.0 = the channel's same-format median)."""
+    basis: str
+    relative_to_neighbours: float
+    """Performance over the rolling median of nearby same-format uploads (1.0 without detrending)."""
+    direction: str
+    """``high`` (breakout) or ``low`` (underperformer), relative to the median performance."""
+    flags: tuple[MethodFlag, ...]
+    consensus: bool
+    reason: str
+    derived: bool = True
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return tuple(f.method for f in self.flags)
+
+
+@dataclass(frozen=True)
+class OutlierResult(JsonMixin):
+    n_videos: int
+    methods_run: tuple[str, ...]
+    skipped: tuple[str, ...]
+    """Methods that could not run, with why (e.g. ``robust_z: MAD is 0``)."""
+    outliers: tuple[OutlierVideo, ...]
+    """Every video flagged by at least one method, strongest robust z first."""
+    min_agreement: int
+    derived: bool = True
+
+    def breakouts(self) -> tuple[str, ...]:
+        return tuple(o.video_id for o in self.outliers if o.consensus and o.direction == "high")
+
+    def underperformers(self) -> tuple[str, ...]:
+        return tuple(o.video_id for o in self.outliers if o.consensus and o.direction == "low")
+
+
+def _rolling_baseline(x: np.ndarray, fmt: np.ndarray, published: np.ndarray, window: int) -> np.ndarray:
+    """Centred rolling median of ``x`` over uploads of the same format, in publish order."""
+    baseline = np.zeros_like(x)
+    for name in np.unique(fmt):
+        members = np.flatnonzero(fmt == name)
+        if len(members) < max(5, window // 2):
+            baseline[members] = np.median(x[members])
+            continue
+        order = members[np.argsort(published[members], kind="stable")]
+        rolled = pd.Series(x[order]).rolling(window, center=True, min_periods=max(3, window // 2)).median()
+        baseline[order] = rolled.bfill().ffill().to_numpy()
+    return baseline
+
+
+def analyze_outliers(
+    videos: pd.DataFrame,
+    performance: pd.DataFrame | None = None,
+    options: OutlierOptions | None = None,
+) -> OutlierResult:
+    """Flag outliers among ``videos``.
+
+    ``performance`` (index ``video_id``, columns ``score`` > 0 and ``basis``) is typically
+    :meth:`SameAgeResult.performance_index`; videos missing from it fall back to lifetime views
+    over the same-format median.
+    """
+    opts = options or OutlierOptions()
+    require_columns(
+        videos, "videos", ("video_id", "video_format", "view_count", "like_count", "comment_count")
+    )
+    ids = videos["video_id"].astype(str).to_numpy()
+    fallback = default_performance(videos).to_numpy(dtype=float)
+    score = fallback.copy()
+    basis = np.full(len(ids), LIFETIME_BASIS, dtype=object)
+    if performance is not None and len(performance):
+        require_columns(performance, "performance", ("score", "basis"))
+        aligned = performance.reindex(ids)
+        have = aligned["score"].notna().to_numpy() & (aligned["score"].to_numpy(dtype=float) > 0)
+        score[have] = aligned["score"].to_numpy(dtype=float)[have]
+        basis[have] = aligned["basis"].to_numpy()[have]
+    usable = np.isfinite(score) & (score > 0)
+    ids, score, basis = ids[usable], score[usable], basis[usable]
+    fmt = videos["video_format"].astype(str).to_numpy()[usable]
+    n = len(ids)
+    if n < opts.min_videos:
+        return OutlierResult(
+            n, (), (f"all: fewer than {opts.min_videos} videos with performance",), (), opts.min_agreement
+        )
+    x = np.log(score)
+    if opts.detrend_window > 0 and "published_at" in videos.columns:
+        published = pd.to_datetime(videos["published_at"], utc=True).to_numpy()[usable]
+        x = x - _rolling_baseline(x, fmt, published, opts.detrend_window)
+    center = float(np.median(x))
+    flags: list[list[MethodFlag]] = [[] for _ in range(n)]
+    ran: list[str] = []
+    skipped: list[str] = []
+
+    mad = float(np.median(np.abs(x - center)))
+    scale = mad / 0.6745 if mad > 0 else 1.2533 * float(np.mean(np.abs(x - center)))
+    z = np.zeros(n)
+    if scale > 0:
+        ran.append("robust_z")
+        z = (x - center) / scale
+        for i in np.flatnonzero(np.abs(z) > opts.robust_z_threshold):
+            rule = f"|0.6745*(log perf - median)/MAD| > {opts.robust_z_threshold}"
+            flags[i].append(MethodFlag("robust_z", float(z[i]), opts.robust_z_threshold, rule))
+    else:
+        skipped.append("robust_z: every video has the same performance")
+
+    q1, q3 = (float(v) for v in np.percentile(x, [25, 75]))
+    iqr = q3 - q1
+    if iqr > 0:
+        ran.append("iqr")
+        low, high = q1 - opts.iqr_k * iqr, q3 + opts.iqr_k * iqr
+        for i in np.flatnonzero((x < low) | (x > high)):
+            # Distance beyond the nearer fence, in IQRs: comparable across channels.
+            excess = (x[i] - q3) / iqr if x[i] > high else (q1 - x[i]) / iqr
+            rule = (
+                f"log perf outside [Q1 - {opts.iqr_k}*IQR, Q3 + {opts.iqr_k}*IQR] = [{low:.3f}, {high:.3f}]"
+            )
+            flags[i].append(MethodFlag("iqr", float(excess), opts.iqr_k, rule))
+    else:
+        skipped.append("iqr: interquartile range is 0")
+
+    rates = engagement_rates(videos).to_numpy(dtype=float)[usable]
+    views = pd.to_numeric(videos["view_count"], errors="coerce").to_numpy(dtype=float)[usable]
+    rate_fill = np.nanmedian(rates) if np.isfinite(rates).any() else 0.0
+    matrix = np.column_stack(
+        [x, np.log(np.nan_to_num(rates, nan=rate_fill) + 1e-6), np.log1p(np.nan_to_num(views, nan=0.0))]
+    )
+    forest = IsolationForest(
+        n_estimators=200, contamination=opts.isolation_contamination, random_state=opts.seed
+    ).fit(matrix)
+    anomaly = -forest.score_samples(matrix)
+    threshold = float(-forest.offset_)
+    ran.append("isolation_forest")
+    for i in np.flatnonzero(anomaly > threshold):
+        rule = "IsolationForest anomaly score > fitted threshold (log perf, log engagement, log views)"
+        flags[i].append(MethodFlag("isolation_forest", float(anomaly[i]), threshold, rule))
+
+    outliers = []
+    for k in range(n):
+        if not flags[k]:
+            continue
+        direction = "high" if x[k] > center else "low"
+        consensus = len(flags[k]) >= opts.min_agreement
+        names = " + ".join(f.method for f in flags[k])
+        reason = (
+            f"{score[k]:.2f}x the channel's {fmt[k]} median ({basis[k]}), {np.exp(x[k]):.2f}x nearby uploads;"
+            f" flagged by {names}"
+            f"{' (consensus)' if consensus else ''}"
+        )
+        outliers.append(
+            OutlierVideo(
+                video_id=str(ids[k]),
+                video_format=str(fmt[k]),
+                performance=float(score[k]),
+                basis=str(basis[k]),
+                relative_to_neighbours=float(np.exp(x[k])),
+                direction=direction,
+                flags=tuple(flags[k]),
+                consensus=consensus,
+                reason=reason,
+            )
+        )
+    z_of = {str(v): abs(float(zi)) for v, zi in zip(ids, z, strict=True)}
+    outliers.sort(key=lambda o: -z_of[o.video_id])
+    return OutlierResult(n, tuple(ran), tuple(skipped), tuple(outliers), opts.min_agreement)

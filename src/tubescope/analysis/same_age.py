@@ -1,0 +1,169 @@
+"""Same-age performance: views at 24 h / 7 d / 28 d, percentile bands and an outlier score.
+
+Lifetime views favour old videos; comparing every video at the same age removes that bias.
+Views at age *a* are linearly interpolated between the two snapshots that bracket
+``published_at + a``, with (age 0, 0 views) as an anchor. Nothing is extrapolated, and a bracket
+wider than ``max(a, 48 h)`` is refused, so a value always rests on nearby observations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from tubescope.analysis.features import FORMATS, JsonMixin, epoch_ns, require_aware, require_columns
+
+DEFAULT_AGES_HOURS: tuple[tuple[str, float], ...] = (("24h", 24.0), ("7d", 168.0), ("28d", 672.0))
+MIN_BRACKET_HOURS = 48.0
+
+OUTLIER_SCORE_DEFINITION = (
+    "outlier_score = views at age a / median views at age a of the same channel's videos of the "
+    "same format (views interpolated between snapshots; derived metric, not a YouTube statistic)"
+)
+
+
+@dataclass(frozen=True)
+class SameAgeRow(JsonMixin):
+    video_id: str
+    video_format: str
+    age_label: str
+    age_hours: float
+    views: float
+    percentile: float
+    """Share of same-format videos with fewer views at this age (ties count half), 0-100."""
+    band: str
+    outlier_score: float | None
+    derived: bool = True
+
+
+@dataclass(frozen=True)
+class FormatAgeMedian(JsonMixin):
+    video_format: str
+    age_label: str
+    n_videos: int
+    median_views: float | None
+
+
+@dataclass(frozen=True)
+class SameAgeResult(JsonMixin):
+    ages: tuple[str, ...]
+    medians: tuple[FormatAgeMedian, ...]
+    rows: tuple[SameAgeRow, ...]
+    definition: str = OUTLIER_SCORE_DEFINITION
+    derived: bool = True
+
+    def frame(self) -> pd.DataFrame:
+        columns = ["video_id", "video_format", "age_label", "age_hours", "views", "percentile", "band"]
+        data = {c: [getattr(r, c) for r in self.rows] for c in columns}
+        data["outlier_score"] = [np.nan if r.outlier_score is None else r.outlier_score for r in self.rows]
+        return pd.DataFrame(data, columns=[*columns, "outlier_score"])
+
+    def performance_index(self, preferred: tuple[str, ...] = ("7d", "24h", "28d")) -> pd.DataFrame:
+        """Each video's outlier score at the first preferred age it has (columns score, basis)."""
+        frame = self.frame().dropna(subset=["outlier_score"])
+        frame = frame[frame["outlier_score"] > 0]
+        order = {label: i for i, label in enumerate(preferred)}
+        frame = frame[frame["age_label"].isin(order)]
+        frame = frame.assign(_order=frame["age_label"].map(order)).sort_values(["video_id", "_order"])
+        best = frame.drop_duplicates("video_id")
+        return pd.DataFrame(
+            {
+                "score": best["outlier_score"].to_numpy(),
+                "basis": ("same_age_" + best["age_label"]).to_numpy(),
+            },
+            index=pd.Index(best["video_id"].to_numpy(), name="video_id"),
+        )
+
+
+def band_of(percentile: float) -> str:
+    if percentile >= 90:
+        return "top 10%"
+    if percentile >= 75:
+        return "top 25%"
+    if percentile > 25:
+        return "middle 50%"
+    if percentile > 10:
+        return "bottom 25%"
+    return "bottom 10%"
+
+
+def views_at_ages(
+    videos: pd.DataFrame,
+    video_snapshots: pd.DataFrame,
+    now: datetime,
+    ages_hours: tuple[tuple[str, float], ...] = DEFAULT_AGES_HOURS,
+) -> pd.DataFrame:
+    """Interpolated views, one row per video, one column per age label (NaN when not observable)."""
+    clock = require_aware(now)
+    require_columns(videos, "videos", ("video_id", "published_at"))
+    require_columns(video_snapshots, "video_snapshots", ("video_id", "observed_at", "view_count"))
+    ids = videos["video_id"].astype(str).to_numpy()
+    out = pd.DataFrame(index=pd.Index(ids, name="video_id"), columns=[a for a, _ in ages_hours], dtype=float)
+    if len(ids) == 0:
+        return out
+    index_of = pd.Series(np.arange(len(ids)), index=ids)
+    published_ns = epoch_ns(videos["published_at"])
+    snaps = video_snapshots[video_snapshots["observed_at"] <= clock]
+    vidx = snaps["video_id"].astype(str).map(index_of).to_numpy(dtype=float)
+    views = pd.to_numeric(snaps["view_count"], errors="coerce").to_numpy(dtype=float)
+    keep = ~np.isnan(vidx) & ~np.isnan(views)
+    vidx_i = vidx[keep].astype(np.int64)
+    age = (epoch_ns(snaps["observed_at"])[keep] - published_ns[vidx_i]) / 3.6e12
+    views = views[keep]
+    ok = age >= 0
+    # The publish instant is a free observation: zero views at age zero.
+    vidx_all = np.concatenate([vidx_i[ok], np.arange(len(ids))])
+    age_all = np.concatenate([age[ok], np.zeros(len(ids))])
+    views_all = np.concatenate([views[ok], np.zeros(len(ids))])
+    span = float(max(age_all.max(), max(a for _, a in ages_hours))) + 1.0
+    keys = vidx_all * span + age_all
+    order = np.argsort(keys, kind="stable")
+    keys, vidx_all, age_all, views_all = keys[order], vidx_all[order], age_all[order], views_all[order]
+    video_range = np.arange(len(ids))
+    for label, hours in ages_hours:
+        target = video_range * span + hours
+        hi = np.searchsorted(keys, target, side="left")
+        lo = hi - 1
+        valid = (hi < len(keys)) & (lo >= 0)
+        hi_c, lo_c = np.clip(hi, 0, len(keys) - 1), np.clip(lo, 0, len(keys) - 1)
+        valid &= (vidx_all[hi_c] == video_range) & (vidx_all[lo_c] == video_range)
+        exact = valid & np.isclose(age_all[hi_c], hours, rtol=0, atol=1e-9)
+        width = age_all[hi_c] - age_all[lo_c]
+        valid &= exact | (width <= max(hours, MIN_BRACKET_HOURS))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(width > 0, (hours - age_all[lo_c]) / width, 1.0)
+        value = views_all[lo_c] + frac * (views_all[hi_c] - views_all[lo_c])
+        value = np.where(exact, views_all[hi_c], value)
+        out[label] = np.where(valid, value, np.nan)
+    return out
+
+
+def analyze_same_age(
+    videos: pd.DataFrame,
+    video_snapshots: pd.DataFrame,
+    now: datetime,
+    ages_hours: tuple[tuple[str, float], ...] = DEFAULT_AGES_HOURS,
+) -> SameAgeResult:
+    require_columns(videos, "videos", ("video_id", "published_at", "video_format"))
+    at_age = views_at_ages(videos, video_snapshots, now, ages_hours)
+    fmt = pd.Series(videos["video_format"].astype(str).to_numpy(), index=at_age.index)
+    medians: list[FormatAgeMedian] = []
+    rows: list[SameAgeRow] = []
+    for label, hours in ages_hours:
+        column = at_age[label]
+        for name in FORMATS:
+            values = column[(fmt == name).to_numpy()].dropna()
+            median = float(values.median()) if len(values) else None
+            medians.append(FormatAgeMedian(name, label, len(values), median))
+            if values.empty:
+                continue
+            pct = (values.rank(method="average").to_numpy() - 0.5) / len(values) * 100.0
+            for video_id, views, p in zip(values.index, values.to_numpy(), pct, strict=True):
+                score = float(views / median) if median else None
+                rows.append(
+                    SameAgeRow(str(video_id), name, label, hours, float(views), float(p), band_of(p), score)
+                )
+    return SameAgeResult(ages=tuple(a for a, _ in ages_hours), medians=tuple(medians), rows=tuple(rows))

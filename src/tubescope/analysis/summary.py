@@ -1,0 +1,396 @@
+"""One channel's full analysis, and fleet-wide KPIs (pandas, or SQL run inside DuckDB).
+
+``fleet_kpis`` (pandas, over frames) and ``fleet_kpis_sql``/``fleet_kpis_duckdb`` (DuckDB, over
+tables with the frame columns) compute the same table, one row per channel:
+
+- latest counts are the last observation at or before ``now`` (video snapshots per video,
+  channel snapshots per channel; a hidden subscriber count is skipped, not read as 0);
+- ``median_views`` is the median over the channel's videos of their latest views;
+  ``views_per_subscriber`` = median_views / subscriber_count;
+- engagement per video is (likes + comments) / views on its latest snapshot, videos with hidden
+  likes or no views excluded (counted in ``n_hidden_likes``), disabled comments as 0;
+- ``uploads_per_week_90d`` counts videos published in (now - 90 d, now], divided by 90/7;
+- 28-day gains compare the latest value with the last one at or before ``now - 28 d``;
+  growth = gain / start value.
+
+Every KPI is a derived metric. The SQL is built by a pure function; the caller owns the
+connection, so analysis never opens a file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tubescope.analysis.cadence import CadenceResult, analyze_cadence
+from tubescope.analysis.correlation import CorrelationResult, analyze_correlation
+from tubescope.analysis.engagement import EngagementResult, analyze_engagement
+from tubescope.analysis.features import JsonMixin, json_safe, require_aware, require_columns
+from tubescope.analysis.frames import ChannelFrames
+from tubescope.analysis.growth import GrowthResult, analyze_growth
+from tubescope.analysis.outliers import OutlierOptions, OutlierResult, analyze_outliers
+from tubescope.analysis.same_age import SameAgeResult, analyze_same_age
+from tubescope.analysis.timing import TimingOptions, TimingResult, analyze_timing
+from tubescope.errors import ChannelNotFound, ConfigError
+
+DERIVED_NOTE = (
+    "Metrics marked derived are computed by tubescope from public YouTube statistics; "
+    "they are not YouTube's own figures."
+)
+
+FLEET_KPI_COLUMNS: tuple[str, ...] = (
+    "channel_id",
+    "as_of",
+    "subscriber_count",
+    "total_views",
+    "n_videos",
+    "n_rated",
+    "n_hidden_likes",
+    "median_views",
+    "views_per_subscriber",
+    "engagement_mean",
+    "engagement_median",
+    "uploads_90d",
+    "uploads_per_week_90d",
+    "subscriber_gain_28d",
+    "subscriber_growth_28d",
+    "view_gain_28d",
+    "view_growth_28d",
+)
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    timing: TimingOptions = field(default_factory=TimingOptions)
+    outliers: OutlierOptions = field(default_factory=OutlierOptions)
+    recent_days: int = 7
+    correlation_alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class ChannelAnalysis(JsonMixin):
+    channel_id: str
+    title: str | None
+    now: str
+    since: str | None
+    n_videos: int
+    engagement: EngagementResult
+    growth: GrowthResult
+    same_age: SameAgeResult
+    cadence: CadenceResult
+    timing: TimingResult
+    outliers: OutlierResult
+    correlation: CorrelationResult
+    extras: Mapping[str, Any] = field(default_factory=dict)
+    """Results of optional analyses (time series, ...) keyed by name, already JSON-safe."""
+    derived_note: str = DERIVED_NOTE
+
+
+def _channel_frames(frames: ChannelFrames, channel_id: str, since: pd.Timestamp | None) -> ChannelFrames:
+    require_columns(frames.videos, "videos", ("video_id", "channel_id", "published_at", "video_format"))
+    require_columns(frames.video_snapshots, "video_snapshots", ("video_id", "observed_at", "view_count"))
+    require_columns(frames.channel_snapshots, "channel_snapshots", ("channel_id", "observed_at"))
+    require_columns(frames.channels, "channels", ("channel_id",))
+    known = set(frames.channels["channel_id"].astype(str)) | set(frames.videos["channel_id"].astype(str))
+    if channel_id not in known:
+        raise ChannelNotFound(f"channel {channel_id} is not in the frames given to the analysis")
+    videos = frames.videos[frames.videos["channel_id"].astype(str) == channel_id]
+    channel_snaps = frames.channel_snapshots[frames.channel_snapshots["channel_id"].astype(str) == channel_id]
+    if since is not None:
+        videos = videos[pd.to_datetime(videos["published_at"], utc=True) >= since]
+        channel_snaps = channel_snaps[channel_snaps["observed_at"] >= since]
+    video_snaps = frames.video_snapshots[frames.video_snapshots["video_id"].isin(videos["video_id"])]
+    channels = frames.channels[frames.channels["channel_id"].astype(str) == channel_id]
+    return ChannelFrames(channels, videos.reset_index(drop=True), video_snaps, channel_snaps)
+
+
+def _companion(module: str, function: str) -> Callable[..., Any] | None:
+    """A function of a companion analysis module, or None while that module does not provide it."""
+    try:
+        found: Callable[..., Any] | None = getattr(importlib.import_module(module), function, None)
+    except ImportError:
+        return None
+    return found
+
+
+def _optional_extras(frames: ChannelFrames, channel_id: str, now: datetime) -> dict[str, Any]:
+    """Results of the companion modules (time series, A/B tests) when they are present."""
+    extras: dict[str, Any] = {}
+    timeseries = _companion("tubescope.analysis.timeseries", "analyze_timeseries")
+    if timeseries is not None:
+        extras["timeseries"] = json_safe(timeseries(frames, channel_id=channel_id, now=now))
+    ab_test = _companion("tubescope.analysis.abtest", "run_ab_test")
+    if ab_test is not None and len(frames.videos):
+        # The one A/B question every channel can ask of its titles; custom ones go through the CLI.
+        extras["ab_question_titles"] = json_safe(ab_test(frames, "title contains '?'", now=now))
+    return extras
+
+
+def analyze_channel(
+    frames: ChannelFrames,
+    channel_id: str,
+    now: datetime,
+    since: datetime | None = None,
+    options: AnalysisOptions | None = None,
+) -> ChannelAnalysis:
+    """Every part-A analysis of one channel as of ``now``, plus optional extras when available."""
+    opts = options or AnalysisOptions()
+    clock = require_aware(now)
+    start = require_aware(since, "since") if since is not None else None
+    if start is not None and start >= clock:
+        raise ConfigError(f"since ({start.isoformat()}) must be before now ({clock.isoformat()})")
+    own = _channel_frames(frames, channel_id, start)
+    videos = own.videos[pd.to_datetime(own.videos["published_at"], utc=True) <= clock].reset_index(drop=True)
+    video_snaps = own.video_snapshots[own.video_snapshots["observed_at"] <= clock]
+    if "view_count" not in videos.columns or videos["view_count"].isna().all():
+        videos = _with_latest_counts(videos, video_snaps)
+    same_age = analyze_same_age(videos, video_snaps, clock)
+    performance = same_age.performance_index()
+    growth = analyze_growth(own.channel_snapshots, videos, video_snaps, clock, recent_days=opts.recent_days)
+    titles = own.channels["title"] if "title" in own.channels.columns else pd.Series(dtype=object)
+    return ChannelAnalysis(
+        channel_id=channel_id,
+        title=str(titles.iloc[0]) if len(titles) else None,
+        now=clock.isoformat(),
+        since=None if start is None else start.isoformat(),
+        n_videos=len(videos),
+        engagement=analyze_engagement(videos),
+        growth=growth,
+        same_age=same_age,
+        cadence=analyze_cadence(videos, clock),
+        timing=analyze_timing(
+            videos,
+            _timing_performance(videos, same_age),
+            opts.timing,
+            metric="same-age outlier score (24h, else 7d/28d), else views / same-format median",
+            daily=growth.daily,
+        ),
+        outliers=analyze_outliers(videos, performance, opts.outliers),
+        correlation=analyze_correlation(
+            videos, performance["score"] if len(performance) else None, alpha=opts.correlation_alpha
+        ),
+        extras=_optional_extras(own, channel_id, clock),
+    )
+
+
+def _timing_performance(videos: pd.DataFrame, same_age: SameAgeResult) -> pd.Series | None:
+    # The publish day matters most on the first day, so the earliest same age is preferred.
+    performance = same_age.performance_index(preferred=("24h", "7d", "28d"))
+    if len(performance) < max(10, len(videos) // 2):
+        return None  # too little snapshot history: fall back to lifetime views per format
+    return performance["score"]
+
+
+def _with_latest_counts(videos: pd.DataFrame, video_snaps: pd.DataFrame) -> pd.DataFrame:
+    latest = video_snaps.sort_values("observed_at").drop_duplicates("video_id", keep="last")
+    cols = [c for c in ("view_count", "like_count", "comment_count") if c in latest.columns]
+    base = videos.drop(columns=[c for c in cols if c in videos.columns])
+    return base.merge(latest[["video_id", *cols]], on="video_id", how="left")
+
+
+# --- fleet KPIs -----------------------------------------------------------------------------
+
+
+def _as_of(frame: pd.DataFrame, value: str, at: pd.Timestamp) -> pd.Series:
+    rows = frame[(frame["observed_at"] <= at) & frame[value].notna()]
+    rows = rows.sort_values("observed_at").drop_duplicates("channel_id", keep="last")
+    return rows.set_index("channel_id")[value].astype(float)
+
+
+def fleet_kpis(
+    frames: ChannelFrames, now: datetime, channel_ids: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The fleet KPI table computed in pandas (see the module docstring for definitions)."""
+    clock = require_aware(now)
+    require_columns(
+        frames.video_snapshots,
+        "video_snapshots",
+        ("video_id", "channel_id", "observed_at", "view_count", "like_count", "comment_count"),
+    )
+    require_columns(
+        frames.channel_snapshots, "channel_snapshots", ("channel_id", "observed_at", "view_count")
+    )
+    require_columns(frames.videos, "videos", ("video_id", "channel_id", "published_at"))
+    snaps, ch, vids = frames.video_snapshots, frames.channel_snapshots, frames.videos
+    if channel_ids is not None:
+        wanted = list(channel_ids)
+        snaps = snaps[snaps["channel_id"].isin(wanted)]
+        ch = ch[ch["channel_id"].isin(wanted)]
+        vids = vids[vids["channel_id"].isin(wanted)]
+    latest = snaps[snaps["observed_at"] <= clock].sort_values("observed_at")
+    latest = latest.drop_duplicates("video_id", keep="last")
+    views = latest["view_count"].astype("float64")
+    likes = latest["like_count"].astype("float64")
+    comments = latest["comment_count"].astype("float64").fillna(0.0)
+    rated = (views > 0) & likes.notna()
+    per_video = pd.DataFrame(
+        {
+            "channel_id": latest["channel_id"].to_numpy(),
+            "views": views.to_numpy(),
+            "hidden": likes.isna().to_numpy(),
+            "rate": ((likes + comments) / views).where(rated).to_numpy(),
+        }
+    )
+    grouped = per_video.groupby("channel_id")
+    video_kpis = pd.DataFrame(
+        {
+            "n_videos": grouped.size(),
+            "n_rated": grouped["rate"].count(),
+            "n_hidden_likes": grouped["hidden"].sum(),
+            "median_views": grouped["views"].median(),
+            "engagement_mean": grouped["rate"].mean(),
+            "engagement_median": grouped["rate"].median(),
+        }
+    )
+    published = pd.to_datetime(vids["published_at"], utc=True)
+    recent = (published > clock - pd.Timedelta(days=90)) & (published <= clock)
+    uploads = recent.groupby(vids["channel_id"].to_numpy()).sum().astype("float64")
+    start_at = clock - pd.Timedelta(days=28)
+    table = pd.DataFrame(
+        {
+            "as_of": ch[ch["observed_at"] <= clock].groupby("channel_id")["observed_at"].max(),
+            "subscriber_count": _as_of(ch, "subscriber_count", clock),
+            "total_views": _as_of(ch, "view_count", clock),
+            "subs_start": _as_of(ch, "subscriber_count", start_at),
+            "views_start": _as_of(ch, "view_count", start_at),
+        }
+    )
+    table = table.join(video_kpis, how="outer").join(uploads.rename("uploads_90d"), how="outer")
+    for column in ("n_videos", "n_rated", "n_hidden_likes", "uploads_90d"):
+        table[column] = table[column].fillna(0).astype("int64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        subs = table["subscriber_count"].where(table["subscriber_count"] > 0)
+        table["views_per_subscriber"] = table["median_views"] / subs
+        table["uploads_per_week_90d"] = table["uploads_90d"] / (90 / 7)
+        table["subscriber_gain_28d"] = table["subscriber_count"] - table["subs_start"]
+        table["subscriber_growth_28d"] = table["subscriber_gain_28d"] / table["subs_start"].where(
+            table["subs_start"] > 0
+        )
+        table["view_gain_28d"] = table["total_views"] - table["views_start"]
+        table["view_growth_28d"] = table["view_gain_28d"] / table["views_start"].where(
+            table["views_start"] > 0
+        )
+    table.index.name = "channel_id"
+    out = table.reset_index()[list(FLEET_KPI_COLUMNS)]
+    return out.sort_values("channel_id").reset_index(drop=True)
+
+
+def _check_identifier(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ConfigError(f"not a plain table name: {name!r}")
+    return name
+
+
+def fleet_kpis_sql(
+    *,
+    video_snapshots: str = "video_snapshots",
+    channel_snapshots: str = "channel_snapshots",
+    videos: str = "videos",
+    one_channel: bool = False,
+) -> str:
+    """DuckDB SQL for the fleet KPI table; parameters ``$now`` (and ``$channel_id`` when ``one_channel``)."""
+    vs, cs, vt = (_check_identifier(t) for t in (video_snapshots, channel_snapshots, videos))
+    only = "AND channel_id = $channel_id" if one_channel else ""
+    # Table names are checked identifiers and values are bound parameters, so nothing user-typed
+    # is spliced into the text.
+    return f"""
+WITH latest AS (
+    SELECT channel_id, video_id,
+           arg_max({{'v': view_count, 'l': like_count, 'c': comment_count}}, observed_at) AS s
+    FROM {vs}
+    WHERE observed_at <= CAST($now AS TIMESTAMPTZ) {only}
+    GROUP BY channel_id, video_id
+),
+per_video AS (
+    SELECT channel_id, CAST(s.v AS DOUBLE) AS views, s.l IS NULL AS hidden,
+           CASE WHEN s.v > 0 AND s.l IS NOT NULL
+                THEN (CAST(s.l AS DOUBLE) + coalesce(CAST(s.c AS DOUBLE), 0)) / s.v END AS rate
+    FROM latest
+),
+video_kpis AS (
+    SELECT channel_id, count(*) AS n_videos, count(rate) AS n_rated,
+           count(*) FILTER (WHERE hidden) AS n_hidden_likes,
+           median(views) AS median_views, avg(rate) AS engagement_mean, median(rate) AS engagement_median
+    FROM per_video GROUP BY channel_id
+),
+channel_now AS (
+    SELECT channel_id, max(observed_at) AS as_of,
+           arg_max(CAST(subscriber_count AS DOUBLE), observed_at)
+               FILTER (WHERE subscriber_count IS NOT NULL) AS subscriber_count,
+           arg_max(CAST(view_count AS DOUBLE), observed_at)
+               FILTER (WHERE view_count IS NOT NULL) AS total_views
+    FROM {cs} WHERE observed_at <= CAST($now AS TIMESTAMPTZ) {only} GROUP BY channel_id
+),
+channel_start AS (
+    SELECT channel_id,
+           arg_max(CAST(subscriber_count AS DOUBLE), observed_at)
+               FILTER (WHERE subscriber_count IS NOT NULL) AS subs_start,
+           arg_max(CAST(view_count AS DOUBLE), observed_at)
+               FILTER (WHERE view_count IS NOT NULL) AS views_start
+    FROM {cs} WHERE observed_at <= CAST($now AS TIMESTAMPTZ) - INTERVAL 28 DAY {only} GROUP BY channel_id
+),
+uploads AS (
+    SELECT channel_id,
+           count(*) FILTER (WHERE published_at > CAST($now AS TIMESTAMPTZ) - INTERVAL 90 DAY
+                              AND published_at <= CAST($now AS TIMESTAMPTZ)) AS uploads_90d
+    FROM {vt} WHERE TRUE {only} GROUP BY channel_id
+),
+ids AS (
+    SELECT channel_id FROM channel_now UNION SELECT channel_id FROM video_kpis
+    UNION SELECT channel_id FROM uploads
+)
+SELECT ids.channel_id, c.as_of, c.subscriber_count, c.total_views,
+       coalesce(v.n_videos, 0) AS n_videos, coalesce(v.n_rated, 0) AS n_rated,
+       coalesce(v.n_hidden_likes, 0) AS n_hidden_likes, v.median_views,
+       v.median_views / nullif(c.subscriber_count, 0) AS views_per_subscriber,
+       v.engagement_mean, v.engagement_median,
+       coalesce(u.uploads_90d, 0) AS uploads_90d,
+       coalesce(u.uploads_90d, 0) / (90.0 / 7) AS uploads_per_week_90d,
+       c.subscriber_count - s.subs_start AS subscriber_gain_28d,
+       (c.subscriber_count - s.subs_start) / nullif(s.subs_start, 0) AS subscriber_growth_28d,
+       c.total_views - s.views_start AS view_gain_28d,
+       (c.total_views - s.views_start) / nullif(s.views_start, 0) AS view_growth_28d
+FROM ids
+LEFT JOIN channel_now c USING (channel_id)
+LEFT JOIN channel_start s USING (channel_id)
+LEFT JOIN video_kpis v USING (channel_id)
+LEFT JOIN uploads u USING (channel_id)
+ORDER BY ids.channel_id
+"""  # noqa: S608
+
+
+def fleet_kpis_duckdb(
+    connection: Any,
+    now: datetime,
+    *,
+    channel_id: str | None = None,
+    video_snapshots: str = "video_snapshots",
+    channel_snapshots: str = "channel_snapshots",
+    videos: str = "videos",
+) -> pd.DataFrame:
+    """Run :func:`fleet_kpis_sql` on the caller's DuckDB connection: the table :func:`fleet_kpis` gives."""
+    clock = require_aware(now)
+    sql = fleet_kpis_sql(
+        video_snapshots=video_snapshots,
+        channel_snapshots=channel_snapshots,
+        videos=videos,
+        one_channel=channel_id is not None,
+    )
+    params: dict[str, Any] = {"now": clock.to_pydatetime()}
+    if channel_id is not None:
+        params["channel_id"] = channel_id
+    frame: pd.DataFrame = connection.execute(sql, params).df()
+    if "as_of" in frame.columns:
+        frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
+    for column in ("n_videos", "n_rated", "n_hidden_likes", "uploads_90d"):
+        frame[column] = frame[column].astype("int64")
+    return frame[list(FLEET_KPI_COLUMNS)]

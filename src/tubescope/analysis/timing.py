@@ -1,0 +1,187 @@
+"""Best publish weekday and hour, with a statement of how sure we are.
+
+The maximum of group means always names *some* winner, even on pure noise. Here a winner is only
+claimed when (1) a Kruskal-Wallis test across the groups rejects "all groups alike" at ``alpha``
+and (2) the bootstrap confidence interval of the best group's median performance divided by the
+median of all other videos lies wholly above 1. Otherwise the statement says "no reliable
+difference". Performance is a per-video ratio (by default views over the channel's median for
+the same format); publish times are in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from tubescope.analysis.features import JsonMixin, require_columns
+from tubescope.analysis.growth import DailyGain
+from tubescope.errors import ConfigError
+
+WEEKDAYS: tuple[str, ...] = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class TimingOptions:
+    alpha: float = 0.05
+    n_bootstrap: int = 2000
+    confidence: float = 0.95
+    min_group_size: int = 5
+    hour_bucket_hours: int = 3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1 or not 0 < self.confidence < 1:
+            raise ConfigError("alpha and confidence must lie strictly between 0 and 1")
+        if self.n_bootstrap < 100 or self.min_group_size < 2:
+            raise ConfigError("n_bootstrap must be >= 100 and min_group_size >= 2")
+        if self.hour_bucket_hours < 1 or 24 % self.hour_bucket_hours:
+            raise ConfigError("hour_bucket_hours must divide 24")
+
+
+@dataclass(frozen=True)
+class TimingGroup(JsonMixin):
+    label: str
+    n: int
+    median_performance: float | None
+
+
+@dataclass(frozen=True)
+class TimingDimension(JsonMixin):
+    dimension: str
+    """``weekday`` or ``hour`` (UTC)."""
+    metric: str
+    groups: tuple[TimingGroup, ...]
+    best: str | None
+    """The group with the highest median among groups of at least ``min_group_size`` videos."""
+    best_n: int
+    rest_n: int
+    median_ratio: float | None
+    """Median performance of the best group / median performance of all other videos."""
+    ci_low: float | None
+    ci_high: float | None
+    best_stability: float | None
+    """Share of bootstrap resamples in which the same group came out best."""
+    kruskal_h: float | None
+    kruskal_p: float | None
+    significant: bool
+    statement: str
+    derived: bool = True
+
+
+@dataclass(frozen=True)
+class TimingResult(JsonMixin):
+    weekday: TimingDimension
+    """Publish weekday vs the performance of the videos published on it."""
+    hour: TimingDimension
+    daily_views_weekday: TimingDimension | None = None
+    """The weekly season of the channel's daily view gains (which UTC weekday gets most views),
+    each day's gain divided by the centred 7-day mean around it so growth does not bias it."""
+
+
+def _bootstrap_medians(values: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    picks = rng.integers(0, len(values), size=(n, len(values)))
+    return np.asarray(np.median(values[picks], axis=1), dtype=float)
+
+
+def _dimension(
+    dimension: str, labels: np.ndarray, names: list[str], perf: np.ndarray, metric: str, opts: TimingOptions
+) -> TimingDimension:
+    groups = []
+    for i, name in enumerate(names):
+        members = perf[labels == i]
+        groups.append(TimingGroup(name, len(members), float(np.median(members)) if len(members) else None))
+    eligible = [i for i, g in enumerate(groups) if g.n >= opts.min_group_size]
+    if len(eligible) < 2:
+        return TimingDimension(
+            dimension, metric, tuple(groups), None, 0, 0, None, None, None, None, None, None, False,
+            f"not enough data: fewer than two {dimension} groups have {opts.min_group_size}+ videos",
+        )  # fmt: skip
+    samples = [perf[labels == i] for i in eligible]
+    h, p = stats.kruskal(*samples)
+    best = max(eligible, key=lambda i: groups[i].median_performance or 0.0)
+    in_best = labels == best
+    eligible_mask = np.isin(labels, eligible)
+    best_values, rest_values = perf[in_best], perf[eligible_mask & ~in_best]
+    ratio = float(np.median(best_values) / np.median(rest_values))
+    rng = np.random.default_rng(opts.seed)
+    boot = _bootstrap_medians(best_values, opts.n_bootstrap, rng) / _bootstrap_medians(
+        rest_values, opts.n_bootstrap, rng
+    )
+    tail = (1 - opts.confidence) / 2 * 100
+    ci_low, ci_high = (float(x) for x in np.percentile(boot, [tail, 100 - tail]))
+    boot_group_medians = np.column_stack([_bootstrap_medians(s, opts.n_bootstrap, rng) for s in samples])
+    stability = float(np.mean(np.asarray(eligible)[np.argmax(boot_group_medians, axis=1)] == best))
+    significant = bool(p < opts.alpha and ci_low > 1.0)
+    name = groups[best].label
+    detail = (
+        f"median {ratio:.2f}x the other {dimension}s ({opts.confidence:.0%} CI {ci_low:.2f}-{ci_high:.2f}), "
+        f"Kruskal-Wallis p={p:.3g}, n={len(best_values)} vs {len(rest_values)}"
+    )
+    if significant:
+        statement = f"best {dimension}: {name}: {detail}"
+    else:
+        statement = f"no reliable difference between {dimension}s (best-looking {name}: {detail})"
+    return TimingDimension(
+        dimension, metric, tuple(groups), name, len(best_values), len(rest_values), ratio, ci_low, ci_high,
+        stability, float(h), float(p), significant, statement,
+    )  # fmt: skip
+
+
+def analyze_daily_season(daily: Sequence[DailyGain], options: TimingOptions | None = None) -> TimingDimension:
+    """Which weekday the channel's audience watches most, from daily view gains."""
+    opts = options or TimingOptions()
+    frame = pd.DataFrame(
+        {"day": pd.to_datetime([d.day for d in daily]), "gain": [d.view_gain for d in daily]}, dtype=object
+    )
+    gains = pd.to_numeric(frame["gain"], errors="coerce").astype(float)
+    level = gains.rolling(7, center=True, min_periods=7).mean()
+    ratio = (gains / level).to_numpy(dtype=float)
+    ok = np.isfinite(ratio) & (ratio > 0)
+    weekday = pd.DatetimeIndex(frame["day"]).day_of_week.to_numpy()
+    metric = "daily view gain / centred 7-day mean"
+    return _dimension("weekday", weekday[ok], list(WEEKDAYS), ratio[ok], metric, opts)
+
+
+def default_performance(videos: pd.DataFrame) -> pd.Series:
+    """Views over the median views of the same format in the same frame (age-biased; a fallback)."""
+    require_columns(videos, "videos", ("video_id", "video_format", "view_count"))
+    views = pd.to_numeric(videos["view_count"], errors="coerce").astype(float)
+    median = views.groupby(videos["video_format"].astype(str)).transform("median")
+    ratio = (views / median).to_numpy()
+    return pd.Series(ratio, index=pd.Index(videos["video_id"].astype(str).to_numpy(), name="video_id"))
+
+
+def analyze_timing(
+    videos: pd.DataFrame,
+    performance: pd.Series | None = None,
+    options: TimingOptions | None = None,
+    metric: str = "views / channel median views of the same format",
+    daily: Sequence[DailyGain] | None = None,
+) -> TimingResult:
+    """Best weekday and hour bucket (UTC) by the median of ``performance`` (a positive ratio per video)."""
+    opts = options or TimingOptions()
+    require_columns(videos, "videos", ("video_id", "published_at"))
+    if performance is None:
+        performance = default_performance(videos)
+    published = pd.Series(
+        pd.to_datetime(videos["published_at"], utc=True).to_numpy(),
+        index=videos["video_id"].astype(str).to_numpy(),
+    )
+    perf = performance.astype(float)
+    perf = perf[np.isfinite(perf.to_numpy()) & (perf.to_numpy() > 0)]
+    common = perf.index.intersection(published.index)
+    when = pd.to_datetime(published.loc[common], utc=True)
+    values = perf.loc[common].to_numpy(dtype=float)
+    weekday = when.dt.day_of_week.to_numpy()
+    width = opts.hour_bucket_hours
+    bucket = when.dt.hour.to_numpy() // width
+    bucket_names = [f"{b * width:02d}:00-{b * width + width - 1:02d}:59 UTC" for b in range(24 // width)]
+    return TimingResult(
+        weekday=_dimension("weekday", weekday, list(WEEKDAYS), values, metric, opts),
+        hour=_dimension("hour", bucket, bucket_names, values, metric, opts),
+        daily_views_weekday=analyze_daily_season(daily, opts) if daily else None,
+    )
