@@ -40,7 +40,8 @@ def test_views_at_the_horizon_are_interpolated_between_bracketing_snapshots() ->
     assert row["age_days"] == 7.0
     assert np.expm1(row["log_views"]) == pytest.approx(1500.0)
     # Known only once the day-9 snapshot was taken.
-    assert row["known_at_s"] == (pd.Timestamp("2026-01-10T00:00:00Z") - pd.Timestamp("2000-01-01", tz="UTC")).total_seconds()
+    known = pd.Timestamp("2026-01-10T00:00:00Z") - pd.Timestamp("2000-01-01", tz="UTC")
+    assert row["known_at_s"] == known.total_seconds()
 
 
 def test_without_a_bracket_the_snapshot_nearest_the_horizon_is_used_with_its_age() -> None:

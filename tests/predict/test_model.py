@@ -34,7 +34,9 @@ def test_the_split_is_by_publish_date(trained: TrainingResult) -> None:
         assert previous_end <= next_start
 
 
-def test_planted_title_and_timing_effects_are_recovered(world: SyntheticWorld, trained: TrainingResult) -> None:
+def test_planted_title_and_timing_effects_are_recovered(
+    world: SyntheticWorld, trained: TrainingResult
+) -> None:
     recent = world.frames.videos.sort_values("published_at").tail(400)
     recent = recent[recent["video_format"] == "long"].copy()
     day = recent["published_at"].dt.normalize()
@@ -51,7 +53,9 @@ def test_planted_title_and_timing_effects_are_recovered(world: SyntheticWorld, t
     assert sum(any(c.feature == "title_has_question" for c in f.top_contributions) for f in one) > 25
 
 
-def test_a_forecast_has_ordered_intervals_and_a_category(world: SyntheticWorld, trained: TrainingResult) -> None:
+def test_a_forecast_has_ordered_intervals_and_a_category(
+    world: SyntheticWorld, trained: TrainingResult
+) -> None:
     video = world.frames.videos.sort_values("published_at").tail(1)
     forecast = trained.forecaster.forecast(video)[0]
     i80, i95 = forecast.interval(0.8), forecast.interval(0.95)
