@@ -109,7 +109,7 @@ def test_a_planted_title_lift_is_found_with_an_interval_covering_it() -> None:
     assert s.median_ratio_ci_low < 1.5 < s.median_ratio_ci_high
     assert s.cohens_d > 0.2
     assert headline.group_a.n + headline.group_b.n == 400
-    assert result.verdict.startswith("Videos where title contains '?' get ")
+    assert result.verdict.startswith("Long videos: Videos where title contains '?' get ")
     assert f"{s.lift:.2f}x the views at age 7 days of the rest (95% CI" in result.verdict
     assert f"n={headline.group_a.n} vs {headline.group_b.n}" in result.verdict
     assert "significant at 5% (Welch p" in result.verdict
