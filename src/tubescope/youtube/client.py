@@ -438,6 +438,15 @@ class YouTubeClient:
 
     # ------------------------------------------------------------ the one request path
 
+    async def get_json(self, method: Method, path: str, params: dict[str, str]) -> dict[str, Any]:
+        """The raw JSON object of one successful call, through the same budget, keys, retries and
+        breaker as the typed methods. ``path`` is relative to ``api_base`` (``"/videos"``); ``params``
+        must not include ``key``. For callers that keep items exactly as sent (quarantine payloads).
+        """
+        if "key" in params:
+            raise ValueError("pass keys to the client, never as a request parameter")
+        return await self._get(method, path, params)
+
     async def _get(self, method: Method, path: str, params: dict[str, str]) -> dict[str, Any]:
         url = self._base + path
         attempt = 0
