@@ -223,6 +223,7 @@ class CorrelationMatrix:
     n: int
     method: str = "spearman"
     p_adjustment: str = "none"  # e.g. "holm"
+    targets: tuple[str, ...] = ()  # outcome variables; the rest are video features
 
     def __post_init__(self) -> None:
         size = len(self.variables)

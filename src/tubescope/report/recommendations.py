@@ -62,7 +62,8 @@ def _timing(model: ReportModel) -> list[Recommendation]:
     found: list[Recommendation] = []
     seen_formats: set[str | None] = set()
     for effect in candidates:
-        if effect.ci_low <= 1.0 or effect.video_format in seen_formats:
+        clear = effect.ci_low > 1.0 and (effect.p_value is None or effect.p_value < 0.05)
+        if not clear or effect.video_format in seen_formats:
             continue
         seen_formats.add(effect.video_format)
         strong = effect.ci_low >= 1.2 and effect.n >= 30
@@ -181,31 +182,41 @@ def _correlations(model: ReportModel) -> list[Recommendation]:
     matrix = model.correlation
     if matrix is None:
         return []
-    target = next((i for i, name in enumerate(matrix.variables) if "view" in name.lower()), None)
-    if target is None:
+    names = matrix.variables
+    targets = [n for n in names if n in matrix.targets] or [n for n in names if "view" in n.lower()]
+    if not targets:
         return []
-    pairs: list[tuple[float, float, str]] = []
-    for j, name in enumerate(matrix.variables):
-        r, p = matrix.coefficients[target][j], matrix.p_values[target][j]
-        if j == target or r is None or p is None or "view" in name.lower():
-            continue
-        if abs(r) >= MIN_CORRELATION and p < 0.05:
-            pairs.append((r, p, name))
+    pairs: list[tuple[float, float, str, str]] = []
+    for target in targets:
+        i = names.index(target)
+        for j, name in enumerate(names):
+            r, p = matrix.coefficients[i][j], matrix.p_values[i][j]
+            if name in targets or r is None or p is None:
+                continue
+            if abs(r) >= MIN_CORRELATION and p < 0.05:
+                pairs.append((r, p, name, target))
     pairs.sort(key=lambda item: abs(item[0]), reverse=True)
     symbol = "ρ" if matrix.method == "spearman" else "r"
-    return [
-        Recommendation(
-            headline=f"Test {'more' if r > 0 else 'less'} {name} in a controlled comparison",
-            evidence=(
-                f"{matrix.variables[target]} {'rise' if r > 0 else 'fall'} with {name} "
-                f"({matrix.method.capitalize()} {symbol}={r:.2f}, {fmt.p_value(p)}, n={matrix.n}); "
-                "a correlation, not proof of cause"
-            ),
-            confidence=Confidence.MEDIUM if abs(r) >= 0.5 else Confidence.LOW,
-            topic="correlation",
+    adjusted = "" if matrix.p_adjustment == "none" else f" ({matrix.p_adjustment}-adjusted)"
+    seen: set[str] = set()
+    found: list[Recommendation] = []
+    for r, p, name, target in pairs:
+        if name in seen:
+            continue
+        seen.add(name)
+        found.append(
+            Recommendation(
+                headline=f"Test {'more' if r > 0 else 'less'} {name} in a controlled comparison",
+                evidence=(
+                    f"{target} {'rises' if r > 0 else 'falls'} with {name} "
+                    f"({matrix.method.capitalize()} {symbol}={r:.2f}, {fmt.p_value(p)}{adjusted}, "
+                    f"n={matrix.n}); a correlation, not proof of cause"
+                ),
+                confidence=Confidence.MEDIUM if abs(r) >= 0.5 else Confidence.LOW,
+                topic="correlation",
+            )
         )
-        for r, p, name in pairs[:2]
-    ]
+    return found[:2]
 
 
 def _outliers(model: ReportModel) -> list[Recommendation]:
