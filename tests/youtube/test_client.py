@@ -427,3 +427,43 @@ async def test_a_custom_url_needs_allow_search_and_then_costs_a_search() -> None
         channel_id = await client.resolve_channel_id(ref, allow_search=True)
     assert channel_id == "UCiMhD4jzUqG-IgPzUmmytRQ"  # the result whose title matches, not the first
     assert client.quota_spent == 100 and recorder.requests[0].url.params["type"] == "channel"
+
+
+async def test_a_call_cancelled_before_it_is_sent_costs_nothing() -> None:
+    release = asyncio.Event()
+
+    async def handle(_request: httpx.Request) -> httpx.Response:
+        await release.wait()
+        return videos_ok()
+
+    client = YouTubeClient(
+        "https://yt.test/youtube/v3",
+        [KEY],
+        ClientOptions(requests_per_second=1000, max_concurrency=1),
+        transport=httpx.MockTransport(handle),
+    )
+    async with client:
+        first = asyncio.create_task(client.videos_list(["a" * 11]))
+        queued = asyncio.create_task(client.videos_list(["b" * 11]))
+        await asyncio.sleep(0.05)
+        assert client.quota_spent == 2  # both reserved against the budget
+        queued.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        release.set()
+        await first
+    assert client.quota_spent == 1 and client.requests_sent == 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"requests_per_second": 0},
+        {"max_concurrency": 0},
+        {"backoff_base_seconds": 10, "backoff_max_seconds": 1},
+        {"budget_units": -1},
+    ],
+)
+def test_impossible_options_are_a_config_error(bad: dict[str, float]) -> None:
+    with pytest.raises(ConfigError, match="invalid client options"):
+        ClientOptions(**bad)  # type: ignore[arg-type]

@@ -75,7 +75,10 @@ class ClientOptions:
                 ("max_concurrency must be >= 1", self.max_concurrency >= 1),
                 ("max_retries must be >= 0", self.max_retries >= 0),
                 ("backoff_base_seconds must be >= 0", self.backoff_base_seconds >= 0),
-                ("backoff_max_seconds must be >= backoff_base_seconds", self.backoff_max_seconds >= 0),
+                (
+                    "backoff_max_seconds must be >= backoff_base_seconds",
+                    self.backoff_max_seconds >= self.backoff_base_seconds,
+                ),
                 ("breaker_threshold must be >= 1", self.breaker_threshold >= 1),
                 ("breaker_reset_seconds must be >= 0", self.breaker_reset_seconds >= 0),
                 ("timeout_seconds must be > 0", self.timeout_seconds > 0),
@@ -455,17 +458,27 @@ class YouTubeClient:
             fingerprint = key_fingerprint(key)
             self._ledger.ensure_affordable(method)
             self._breaker.before_request()
+            # Charged before waiting for a slot so that concurrent calls cannot overrun the budget
+            # together; handed back if this call is cancelled before it is sent.
             self._ledger.charge(method, fingerprint)
-            async with self._semaphore:
-                await self._limiter.acquire()
-                self.requests_sent += 1
-                try:
-                    response = await self._http.get(url, params={**params, "key": key})
-                except httpx.TransportError as exc:
-                    # str(exc) of a transport error names the host, never the query; scrub anyway.
-                    verdict = Verdict(Action.RETRY, 0, type(exc).__name__, redact_text(str(exc), [key]))
-                else:
-                    verdict = classify_response(response.status_code, response.content, response.headers)
+            sent = False
+            try:
+                async with self._semaphore:
+                    await self._limiter.acquire()
+                    sent = True
+                    self.requests_sent += 1
+                    try:
+                        response = await self._http.get(url, params={**params, "key": key})
+                    except httpx.TransportError as exc:
+                        # str(exc) of a transport error names the host, never the query; scrub anyway.
+                        verdict = Verdict(Action.RETRY, 0, type(exc).__name__, redact_text(str(exc), [key]))
+                    else:
+                        verdict = classify_response(response.status_code, response.content, response.headers)
+            except BaseException:
+                if not sent:
+                    self._ledger.refund(method, fingerprint)
+                self._breaker.release_probe()
+                raise
             log = _log.bind(
                 method=method.value, status=verdict.status, action=verdict.action.value,
                 reason=verdict.reason, attempt=attempt, key_fingerprint=fingerprint,

@@ -145,6 +145,13 @@ class QuotaLedger:
         self._by_method[method.value] = self._by_method.get(method.value, 0) + cost
         return cost
 
+    def refund(self, method: Method, key_fingerprint: str) -> None:
+        """Undo :meth:`charge` for a call that was never sent (cancelled while waiting for a slot)."""
+        cost = COST[method]
+        self.spent -= cost
+        self._by_key[key_fingerprint] -= cost
+        self._by_method[method.value] -= cost
+
     def reserve(self, method: Method, key_fingerprint: str) -> int:
         """Charge one call of ``method`` or raise BudgetExceeded without charging anything."""
         self.ensure_affordable(method)
