@@ -44,6 +44,40 @@ def version() -> None:
     typer.echo(__version__)
 
 
+emulator_app = typer.Typer(help="The offline YouTube: a simulated world behind a Data API v3 emulator.")
+app.add_typer(emulator_app, name="emulator")
+
+
+@emulator_app.command("serve")
+def emulator_serve(
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8080,
+    seed: Annotated[int, typer.Option(help="World seed: same seed, same answers.")] = 7,
+    channels: Annotated[int, typer.Option(help="Number of simulated channels.")] = 20,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    quota: Annotated[int, typer.Option(help="Daily quota units per demo key.")] = 10_000,
+    latency_ms: Annotated[
+        float, typer.Option("--latency-ms", help="Injected latency per request (ms).")
+    ] = 0.0,
+    error_rate: Annotated[float, typer.Option(help="Share of requests answered 500 backendError.")] = 0.0,
+) -> None:
+    """Serve the emulated Data API v3; prints the base URL and the demo keys."""
+    from tubescope.emulator.server import serve
+    from tubescope.errors import ConfigError
+
+    if channels < 1 or quota < 0 or latency_ms < 0 or not 0 <= error_rate <= 1:
+        raise ConfigError("--channels must be >= 1, --quota and --latency-ms >= 0, --error-rate within 0..1")
+    serve(
+        host=host,
+        port=port,
+        seed=seed,
+        n_channels=channels,
+        daily_quota=quota,
+        latency_ms=latency_ms,
+        error_rate=error_rate,
+        echo=typer.echo,
+    )
+
+
 @app.command()
 def collect(
     refs: Annotated[list[str], typer.Argument(help="Channels: UC… ids, @handles, channel or video URLs.")],
@@ -97,6 +131,65 @@ def collect(
         typer.echo(job.summary_text(summary))
     if summary.exit_error is not None:
         raise summary.exit_error
+
+
+@app.command()
+def train(
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
+    model_dir: Annotated[Path | None, typer.Option("--model-dir", help="Where models are stored.")] = None,
+    horizon: Annotated[str, typer.Option("--horizon", help="Forecast age: 7d, 48h, 2w.")] = "7d",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
+) -> None:
+    """Train the view forecaster on the warehouse (time-based split) and store a new model version."""
+    from tubescope.jobs import train as job
+    from tubescope.predict.model import parse_horizon
+
+    outcome = job.train(db_path=db, model_dir=model_dir, horizon_days=parse_horizon(horizon))
+    if as_json:
+        typer.echo(json.dumps(outcome.to_dict(), indent=2, sort_keys=True))
+    else:
+        Console().print(job.report_table(outcome))
+        typer.echo(f"saved model {outcome.manifest.version} in {outcome.model_dir}")
+
+
+@app.command()
+def predict(
+    channel: Annotated[str, typer.Option("--channel", help="UC… channel id or @handle.")],
+    title: Annotated[str, typer.Option("--title", help="The planned title.")],
+    duration: Annotated[str, typer.Option("--duration", help="Seconds, mm:ss or PT10M30S.")],
+    publish_at: Annotated[
+        str, typer.Option("--publish-at", help="ISO-8601 time (UTC if no offset).")
+    ],
+    short: Annotated[bool, typer.Option("--short", help="The video is a Short.")] = False,
+    tags: Annotated[
+        list[str] | None, typer.Option("--tags", help="Tag (repeat or comma-separate).")
+    ] = None,
+    category: Annotated[str | None, typer.Option("--category", help="YouTube category id.")] = None,
+    horizon: Annotated[str | None, typer.Option("--horizon", help="Must match the model's: 7d.")] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse for fresh channel priors.")] = None,
+    model_dir: Annotated[Path | None, typer.Option("--model-dir", help="Where models are stored.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the forecast as JSON.")] = False,
+) -> None:
+    """Forecast a planned video's views with 80% and 95% intervals and the reasons."""
+    from tubescope.jobs import predict as job
+    from tubescope.predict.model import parse_horizon
+
+    tag_list = tuple(t.strip() for raw in (tags or []) for t in raw.split(",") if t.strip())
+    video = job.PlannedVideo(
+        channel=channel,
+        title=title,
+        duration_seconds=job.parse_duration(duration),
+        published_at=job.parse_publish_time(publish_at),
+        short=short,
+        tags=tag_list,
+        category_id=category,
+    )
+    horizon_days = parse_horizon(horizon) if horizon is not None else None
+    forecast = job.predict(video, horizon_days=horizon_days, db_path=db, model_dir=model_dir)
+    if as_json:
+        typer.echo(json.dumps(forecast.to_dict(), indent=2, sort_keys=True))
+    else:
+        Console().print(job.forecast_table(forecast))
 
 
 def main() -> None:

@@ -1,0 +1,50 @@
+"""The emulator's clock: the instant at which the world is observed and quota days are counted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from threading import Lock
+
+DEFAULT_NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+"""After both view-methodology changes, inside the default world's span."""
+
+
+class EmulatorClock:
+    """A settable, advanceable clock; it stands still unless told to move.
+
+    A frozen clock keeps the emulator's answers reproducible: the same requests at the same
+    clock reading give byte-identical bodies. Thread-safe (the server and a test share one).
+    """
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self._now = _aware(now or DEFAULT_NOW)
+        self._lock = Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def __call__(self) -> datetime:
+        """A clock is also a ``Callable[[], datetime]``, the shape other layers take."""
+        return self.now()
+
+    def set(self, now: datetime) -> datetime:
+        with self._lock:
+            self._now = _aware(now)
+            return self._now
+
+    def advance(self, by: timedelta | float) -> datetime:
+        """Move forward by a timedelta or a number of seconds (negative moves back)."""
+        delta = by if isinstance(by, timedelta) else timedelta(seconds=float(by))
+        with self._lock:
+            self._now = self._now + delta
+            return self._now
+
+    def __repr__(self) -> str:
+        return f"EmulatorClock({self.now().isoformat()})"
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("the emulator clock needs a timezone-aware datetime")
+    return moment.astimezone(UTC)

@@ -1,0 +1,891 @@
+"""The YouTube Data API v3, served from a :class:`~tubescope.emulator.world.World`.
+
+``create_app(world)`` returns an ASGI app answering under ``/youtube/v3/`` in the real API's JSON
+shapes (counts as strings, hidden counts absent, only requested ``part``s present, the real error
+body), with per-key daily quota, a spending ledger and injectable faults. Admin routes under
+``/_admin/`` (no key, no quota, no faults) read the ledger and move the clock or change faults.
+
+Every answer reflects ``world.observe(clock.now())``; a frozen clock gives byte-identical bodies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from tubescope.emulator.clock import EmulatorClock
+from tubescope.emulator.faults import Fault, FaultConfig, FaultInjector
+from tubescope.emulator.quota import DEFAULT_DAILY_QUOTA, QuotaLedger
+from tubescope.emulator.world import (
+    PLAYLIST_PREFIXES,
+    ChannelState,
+    PlaylistKind,
+    VideoState,
+    World,
+    WorldObservation,
+)
+
+API_PREFIX = "/youtube/v3"
+DEMO_KEYS: Mapping[str, int] = {"demo-key-1": DEFAULT_DAILY_QUOTA, "demo-key-2": DEFAULT_DAILY_QUOTA}
+MAX_IDS = 50
+
+_TOPIC_URLS = {
+    "20": "https://en.wikipedia.org/wiki/Video_game_culture",
+    "26": "https://en.wikipedia.org/wiki/Food",
+    "28": "https://en.wikipedia.org/wiki/Technology",
+    "27": "https://en.wikipedia.org/wiki/Knowledge",
+    "17": "https://en.wikipedia.org/wiki/Physical_fitness",
+    "10": "https://en.wikipedia.org/wiki/Music",
+    "19": "https://en.wikipedia.org/wiki/Tourism",
+    "22": "https://en.wikipedia.org/wiki/Lifestyle_(sociology)",
+}
+_TOPIC_IDS = {
+    "20": "/m/0bzvm2",
+    "26": "/m/02wbm",
+    "28": "/m/07c1v",
+    "27": "/m/01k8wb",
+    "17": "/m/027x7n",
+    "10": "/m/04rlf",
+    "19": "/m/07bxq",
+    "22": "/m/019_rr",
+}
+
+PARTS: Mapping[str, frozenset[str]] = {
+    "channels.list": frozenset(
+        {
+            "id",
+            "snippet",
+            "contentDetails",
+            "statistics",
+            "status",
+            "topicDetails",
+            "brandingSettings",
+            "localizations",
+            "contentOwnerDetails",
+            "auditDetails",
+        }
+    ),
+    "playlistItems.list": frozenset({"id", "snippet", "contentDetails", "status"}),
+    "videos.list": frozenset(
+        {
+            "id",
+            "snippet",
+            "contentDetails",
+            "statistics",
+            "status",
+            "topicDetails",
+            "liveStreamingDetails",
+            "player",
+            "recordingDetails",
+            "localizations",
+            "fileDetails",
+            "processingDetails",
+            "suggestions",
+            "paidProductPlacementDetails",
+        }
+    ),
+    "videos.batchGetStats": frozenset({"id", "snippet", "contentDetails", "statistics"}),
+    "commentThreads.list": frozenset({"id", "snippet", "replies"}),
+    "comments.list": frozenset({"id", "snippet"}),
+    "search.list": frozenset({"id", "snippet"}),
+}
+
+
+class ApiFailure(Exception):
+    """An error answer in the real body shape; raised by handlers, rendered by the dispatcher."""
+
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        *,
+        domain: str = "global",
+        location: str | None = None,
+        status: str | None = None,
+        charge: bool = True,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.domain = domain
+        self.location = location
+        self.status = status
+        self.charge = charge
+
+    def body(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"message": self.message, "domain": self.domain, "reason": self.reason}
+        if self.location:
+            entry["location"] = self.location
+            entry["locationType"] = "parameter"
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "errors": [entry]}
+        if self.status:
+            error["status"] = self.status
+        return {"error": error}
+
+
+def _bad_request(message: str, location: str | None = None) -> ApiFailure:
+    return ApiFailure(400, "badRequest", message, location=location, status="INVALID_ARGUMENT")
+
+
+def key_invalid() -> ApiFailure:
+    return ApiFailure(
+        400,
+        "keyInvalid",
+        "API key not valid. Please pass a valid API key.",
+        domain="usageLimits",
+        status="INVALID_ARGUMENT",
+        charge=False,
+    )
+
+
+def quota_exceeded() -> ApiFailure:
+    return ApiFailure(
+        403,
+        "quotaExceeded",
+        'The request cannot be completed because you have exceeded your <a href="/youtube/v3/getting-started'
+        '#quota">quota</a>.',
+        domain="youtube.quota",
+        status="PERMISSION_DENIED",
+        charge=False,
+    )
+
+
+_FAULT_FAILURES: Mapping[Fault, ApiFailure] = {
+    Fault.BACKEND_ERROR: ApiFailure(500, "backendError", "Backend Error", status="INTERNAL", charge=False),
+    Fault.UNAVAILABLE: ApiFailure(
+        503, "backendError", "The service is currently unavailable.", status="UNAVAILABLE", charge=False
+    ),
+    Fault.TOO_MANY_REQUESTS: ApiFailure(
+        429,
+        "rateLimitExceeded",
+        "Too Many Requests",
+        domain="usageLimits",
+        status="RESOURCE_EXHAUSTED",
+        charge=False,
+    ),
+    Fault.RATE_LIMIT: ApiFailure(
+        403,
+        "rateLimitExceeded",
+        "Rate Limit Exceeded",
+        domain="usageLimits",
+        status="PERMISSION_DENIED",
+        charge=False,
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# request parameters
+
+
+class Params:
+    """Query parameters with the API's validation rules (repeated keys allowed, last one wins)."""
+
+    def __init__(self, query: bytes) -> None:
+        self.multi: dict[str, list[str]] = {}
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            self.multi.setdefault(name, []).append(value)
+
+    def get(self, name: str) -> str | None:
+        values = self.multi.get(name)
+        return values[-1] if values else None
+
+    def ids(self, name: str) -> list[str]:
+        """Comma-separated and/or repeated values, blanks dropped."""
+        out: list[str] = []
+        for value in self.multi.get(name, []):
+            out.extend(v.strip() for v in value.split(",") if v.strip())
+        return out
+
+    def parts(self, method: str) -> frozenset[str]:
+        raw = self.ids("part")
+        if not raw:
+            raise ApiFailure(
+                400,
+                "required",
+                "Required parameter: part",
+                location="part",
+                status="INVALID_ARGUMENT",
+            )
+        unknown = [p for p in raw if p not in PARTS[method]]
+        if unknown:
+            raise ApiFailure(
+                400,
+                "unknownPart",
+                f"'{unknown[0]}'",
+                domain="youtube.part",
+                location="part",
+                status="INVALID_ARGUMENT",
+            )
+        return frozenset(raw)
+
+    def max_results(self, *, low: int, high: int, default: int) -> int:
+        raw = self.get("maxResults")
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise _bad_request(
+                f"Invalid value '{raw}'. Values must be within the range: [{low}, {high}]", "maxResults"
+            ) from None
+        if not low <= value <= high:
+            raise _bad_request(
+                f"Invalid value '{raw}'. Values must be within the range: [{low}, {high}]", "maxResults"
+            )
+        return value
+
+    def offset(self) -> int:
+        token = self.get("pageToken")
+        if not token:
+            return 0
+        decoded = decode_page_token(token)
+        if decoded is None:
+            raise ApiFailure(
+                400,
+                "invalidPageToken",
+                "The request specifies an invalid page token.",
+                domain="youtube.parameter",
+                location="pageToken",
+                status="INVALID_ARGUMENT",
+            )
+        return decoded
+
+
+def encode_page_token(offset: int) -> str:
+    return "EA" + base64.urlsafe_b64encode(f"PT:{offset}".encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str) -> int | None:
+    if not token.startswith("EA"):
+        return None
+    body = token[2:]
+    try:
+        text = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not text.startswith("PT:") or not text[3:].isdigit():
+        return None
+    return int(text[3:])
+
+
+# --------------------------------------------------------------------------------------------
+# JSON shapes
+
+
+def etag(*parts: object) -> str:
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=20).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _video_thumbnails(video_id: str) -> dict[str, Any]:
+    base = f"https://i.ytimg.com/vi/{video_id}"
+    return {
+        "default": {"url": f"{base}/default.jpg", "width": 120, "height": 90},
+        "medium": {"url": f"{base}/mqdefault.jpg", "width": 320, "height": 180},
+        "high": {"url": f"{base}/hqdefault.jpg", "width": 480, "height": 360},
+    }
+
+
+def _channel_thumbnails(channel_id: str) -> dict[str, Any]:
+    base = f"https://yt3.ggpht.com/emulator/{channel_id}"
+    return {
+        "default": {"url": f"{base}=s88-c-k-c0x00ffffff-no-rj", "width": 88, "height": 88},
+        "medium": {"url": f"{base}=s240-c-k-c0x00ffffff-no-rj", "width": 240, "height": 240},
+        "high": {"url": f"{base}=s800-c-k-c0x00ffffff-no-rj", "width": 800, "height": 800},
+    }
+
+
+def channel_resource(channel: ChannelState, parts: frozenset[str]) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "kind": "youtube#channel",
+        "etag": etag(channel.channel_id, channel.view_count, channel.subscriber_count, channel.video_count),
+        "id": channel.channel_id,
+    }
+    if "snippet" in parts:
+        snippet: dict[str, Any] = {
+            "title": channel.title,
+            "description": channel.description,
+            "customUrl": channel.custom_url,
+            "publishedAt": rfc3339(channel.published_at),
+            "thumbnails": _channel_thumbnails(channel.channel_id),
+        }
+        if channel.default_language:
+            snippet["defaultLanguage"] = channel.default_language
+        snippet["localized"] = {"title": channel.title, "description": channel.description}
+        if channel.country:
+            snippet["country"] = channel.country
+        item["snippet"] = snippet
+    if "contentDetails" in parts:
+        item["contentDetails"] = {"relatedPlaylists": {"likes": "", "uploads": channel.uploads_playlist_id}}
+    if "statistics" in parts:
+        stats: dict[str, Any] = {"viewCount": str(channel.view_count)}
+        if channel.subscriber_count is not None:
+            stats["subscriberCount"] = str(channel.subscriber_count)
+        stats["hiddenSubscriberCount"] = channel.hidden_subscriber_count
+        stats["videoCount"] = str(channel.video_count)
+        item["statistics"] = stats
+    if "topicDetails" in parts:
+        item["topicDetails"] = {
+            "topicIds": [_TOPIC_IDS[channel.topic_category_id]],
+            "topicCategories": [_TOPIC_URLS[channel.topic_category_id]],
+        }
+    if "status" in parts:
+        item["status"] = {
+            "privacyStatus": "public",
+            "isLinked": True,
+            "longUploadsStatus": "longUploadsUnspecified",
+            "madeForKids": False,
+        }
+    if "brandingSettings" in parts:
+        branding: dict[str, Any] = {
+            "title": channel.title,
+            "description": channel.description,
+            "keywords": channel.keywords,
+            "unsubscribedTrailer": "",
+        }
+        if channel.country:
+            branding["country"] = channel.country
+        item["brandingSettings"] = {"channel": branding, "image": {"bannerExternalUrl": ""}}
+    if "localizations" in parts:
+        item["localizations"] = {}
+    return item
+
+
+def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> dict[str, Any]:
+    live_now = video.is_live and now - video.published_at < timedelta(hours=2)
+    item: dict[str, Any] = {
+        "kind": "youtube#video",
+        "etag": etag(video.video_id, video.view_count, video.like_count, video.comment_count),
+        "id": video.video_id,
+    }
+    if "snippet" in parts:
+        snippet: dict[str, Any] = {
+            "publishedAt": rfc3339(video.published_at),
+            "channelId": video.channel_id,
+            "title": video.title,
+            "description": video.description,
+            "thumbnails": _video_thumbnails(video.video_id),
+            "channelTitle": video.channel_title,
+        }
+        if video.tags:
+            snippet["tags"] = list(video.tags)
+        snippet["categoryId"] = video.category_id
+        snippet["liveBroadcastContent"] = "live" if live_now else "none"
+        if video.default_language:
+            snippet["defaultLanguage"] = video.default_language
+        snippet["localized"] = {"title": video.title, "description": video.description}
+        if video.default_language:
+            snippet["defaultAudioLanguage"] = video.default_language
+        item["snippet"] = snippet
+    if "contentDetails" in parts:
+        item["contentDetails"] = {
+            "duration": video.duration_iso,
+            "dimension": "2d",
+            "definition": "hd" if video.video_format != "short" else "sd",
+            "caption": "false",
+            "licensedContent": True,
+            "contentRating": {},
+            "projection": "rectangular",
+        }
+    if "status" in parts:
+        item["status"] = {
+            "uploadStatus": "processed",
+            "privacyStatus": "public",
+            "license": "youtube",
+            "embeddable": True,
+            "publicStatsViewable": True,
+            "madeForKids": False,
+        }
+    if "statistics" in parts:
+        stats: dict[str, Any] = {"viewCount": str(video.view_count)}
+        if video.like_count is not None:
+            stats["likeCount"] = str(video.like_count)
+        stats["favoriteCount"] = "0"
+        if video.comment_count is not None:
+            stats["commentCount"] = str(video.comment_count)
+        item["statistics"] = stats
+    if "topicDetails" in parts:
+        item["topicDetails"] = {"topicCategories": [_TOPIC_URLS[video.category_id]]}
+    if "player" in parts:
+        item["player"] = {
+            "embedHtml": f'<iframe width="480" height="270" src="//www.youtube.com/embed/{video.video_id}" '
+            'frameborder="0" allowfullscreen></iframe>'
+        }
+    if "liveStreamingDetails" in parts and video.is_live:
+        details: dict[str, Any] = {
+            "actualStartTime": rfc3339(video.published_at),
+            "scheduledStartTime": rfc3339(video.published_at - timedelta(minutes=15)),
+        }
+        if live_now:
+            details["concurrentViewers"] = str(max(video.view_count // 20, 1))
+        else:
+            details["actualEndTime"] = rfc3339(video.published_at + timedelta(hours=2))
+        item["liveStreamingDetails"] = details
+    if "localizations" in parts:
+        item["localizations"] = {}
+    return item
+
+
+def playlist_item_resource(
+    video: VideoState, playlist_id: str, position: int, parts: frozenset[str]
+) -> dict[str, Any]:
+    item_id = base64.urlsafe_b64encode(f"{playlist_id}.{video.video_id}".encode()).decode().rstrip("=")
+    item: dict[str, Any] = {
+        "kind": "youtube#playlistItem",
+        "etag": etag(item_id, position),
+        "id": item_id,
+    }
+    if "snippet" in parts:
+        item["snippet"] = {
+            "publishedAt": rfc3339(video.published_at),
+            "channelId": video.channel_id,
+            "title": video.title,
+            "description": video.description,
+            "thumbnails": _video_thumbnails(video.video_id),
+            "channelTitle": video.channel_title,
+            "playlistId": playlist_id,
+            "position": position,
+            "resourceId": {"kind": "youtube#video", "videoId": video.video_id},
+            "videoOwnerChannelTitle": video.channel_title,
+            "videoOwnerChannelId": video.channel_id,
+        }
+    if "contentDetails" in parts:
+        item["contentDetails"] = {"videoId": video.video_id, "videoPublishedAt": rfc3339(video.published_at)}
+    if "status" in parts:
+        item["status"] = {"privacyStatus": "public"}
+    return item
+
+
+def list_response(
+    kind: str,
+    items: list[dict[str, Any]],
+    *,
+    total: int,
+    per_page: int,
+    next_token: str | None = None,
+    prev_token: str | None = None,
+    omit_empty_items: bool = False,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"kind": kind, "etag": etag(kind, *(i.get("etag", "") for i in items))}
+    if extra:
+        body.update(extra)
+    if next_token:
+        body["nextPageToken"] = next_token
+    if prev_token:
+        body["prevPageToken"] = prev_token
+    if items or not omit_empty_items:
+        body["items"] = items
+    body["pageInfo"] = {"totalResults": total, "resultsPerPage": per_page}
+    return body
+
+
+# --------------------------------------------------------------------------------------------
+# handlers: (observation, params) -> JSON body; raise ApiFailure for API errors
+
+
+@dataclass(frozen=True)
+class Call:
+    params: Params
+    observation: WorldObservation
+    now: datetime
+
+
+_NO_CHANNEL_FILTER = (
+    "No filter selected. Expected one of: forUsername, managedByMe, categoryId, mine, mySubscribers, "
+    "id, idParam, forHandle"
+)
+
+
+def handle_channels(call: Call) -> dict[str, Any]:
+    params = call.params
+    parts = params.parts("channels.list")
+    per_page = params.max_results(low=0, high=50, default=5)
+    filters = [name for name in ("id", "forHandle", "forUsername") if params.get(name) is not None]
+    if len(filters) != 1:
+        raise ApiFailure(
+            400,
+            "missingRequiredParameter" if not filters else "incompatibleParameters",
+            _NO_CHANNEL_FILTER
+            if not filters
+            else "Incompatible parameters specified in the request: " + ", ".join(filters),
+            domain="youtube.parameter",
+            status="INVALID_ARGUMENT",
+        )
+    world = call.observation.world
+    if filters[0] == "id":
+        wanted = params.ids("id")
+        if len(wanted) > MAX_IDS:
+            raise _bad_request("The request specifies more than 50 channel ids.", "id")
+    elif filters[0] == "forHandle":
+        found = world.find_handle(params.get("forHandle") or "")
+        wanted = [found] if found else []
+    else:
+        found = world.find_username(params.get("forUsername") or "")
+        wanted = [found] if found else []
+    items = []
+    for channel_id in dict.fromkeys(wanted):
+        channel = call.observation.channel(channel_id)
+        if channel is not None:
+            items.append(channel_resource(channel, parts))
+    return list_response(
+        "youtube#channelListResponse", items, total=len(items), per_page=per_page, omit_empty_items=True
+    )
+
+
+def _playlist_not_found() -> ApiFailure:
+    return ApiFailure(
+        404,
+        "playlistNotFound",
+        "The playlist identified with the request's <code>playlistId</code> parameter cannot be found.",
+        domain="youtube.playlistItem",
+        location="playlistId",
+        status="NOT_FOUND",
+    )
+
+
+def _parse_playlist_id(playlist_id: str) -> tuple[PlaylistKind, str]:
+    """Uploads playlists (``UU``) and their siblings (``UULF``, ``UUSH``, ``UULV``) -> channel id."""
+    for prefix, kind in PLAYLIST_PREFIXES.items():
+        if playlist_id.startswith(prefix) and len(playlist_id) == len(prefix) + 22:
+            return kind, "UC" + playlist_id[len(prefix) :]
+    raise _playlist_not_found()
+
+
+def handle_playlist_items(call: Call) -> dict[str, Any]:
+    params = call.params
+    parts = params.parts("playlistItems.list")
+    per_page = params.max_results(low=0, high=50, default=5)
+    playlist_id = params.get("playlistId")
+    if not playlist_id:
+        raise ApiFailure(
+            400,
+            "missingRequiredParameter",
+            "No filter selected. Expected one of: playlistId, id",
+            domain="youtube.parameter",
+            status="INVALID_ARGUMENT",
+        )
+    offset = params.offset()
+    kind, channel_id = _parse_playlist_id(playlist_id)
+    observation = call.observation
+    if observation.channel(channel_id) is None:
+        raise _playlist_not_found()
+    total = observation.uploads_count(channel_id, kind)
+    if kind in ("short", "live") and total == 0:
+        raise _playlist_not_found()
+    page_ids = observation.uploads(channel_id, kind)[offset : offset + per_page]
+    items = []
+    for position, video in enumerate(observation.videos(page_ids), start=offset):
+        items.append(playlist_item_resource(video, playlist_id, position, parts))
+    next_token = encode_page_token(offset + per_page) if per_page and offset + per_page < total else None
+    prev_token = encode_page_token(max(offset - per_page, 0)) if offset > 0 else None
+    return list_response(
+        "youtube#playlistItemListResponse",
+        items,
+        total=total,
+        per_page=per_page,
+        next_token=next_token,
+        prev_token=prev_token,
+    )
+
+
+def _video_ids(params: Params) -> list[str]:
+    wanted = params.ids("id")
+    if not wanted:
+        raise ApiFailure(
+            400,
+            "missingRequiredParameter",
+            "No filter selected. Expected one of: myRating, chart, id",
+            domain="youtube.parameter",
+            status="INVALID_ARGUMENT",
+        )
+    if len(wanted) > MAX_IDS:
+        raise _bad_request("The request specifies more than 50 video ids.", "id")
+    return wanted
+
+
+def handle_videos(call: Call) -> dict[str, Any]:
+    params = call.params
+    parts = params.parts("videos.list")
+    per_page = params.max_results(low=1, high=50, default=5)
+    videos = call.observation.videos(list(dict.fromkeys(_video_ids(params))))
+    items = [video_resource(video, parts, call.now) for video in videos]
+    return list_response(
+        "youtube#videoListResponse", items, total=len(items), per_page=max(per_page, len(items))
+    )
+
+
+def handle_batch_get_stats(call: Call) -> dict[str, Any]:
+    params = call.params
+    parts = params.parts("videos.batchGetStats")
+    videos = call.observation.videos(list(dict.fromkeys(_video_ids(params))))
+    items = []
+    for video in videos:
+        item: dict[str, Any] = {
+            "kind": "youtube#videoStats",
+            "etag": etag("stats", video.video_id, video.view_count),
+            "id": video.video_id,
+        }
+        if "snippet" in parts:
+            item["snippet"] = {"publishTime": rfc3339(video.published_at)}
+        if "contentDetails" in parts:
+            item["contentDetails"] = {"duration": f"{video.duration_seconds or 0}s"}
+        if "statistics" in parts:
+            stats: dict[str, Any] = {"viewCount": str(video.view_count)}
+            if video.like_count is not None:
+                stats["likeCount"] = str(video.like_count)
+            if video.comment_count is not None:
+                stats["commentCount"] = str(video.comment_count)
+            item["statistics"] = stats
+        items.append(item)
+    return {
+        "kind": "youtube#batchGetStatsResponse",
+        "etag": etag("batch", *(i["etag"] for i in items)),
+        "items": items,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# dispatch
+
+
+@dataclass
+class EmulatorState:
+    """Everything a running emulator shares between requests."""
+
+    world: World
+    clock: EmulatorClock
+    ledger: QuotaLedger
+    faults: FaultInjector
+    requests_served: int = 0
+
+
+Handler = Callable[[Call], dict[str, Any]]
+
+
+def _encode(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def _send_bytes(
+    send: Send, status: int, payload: bytes, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json; charset=UTF-8"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"vary", b"Origin, X-Origin, Referer"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class ApiEndpoint:
+    """One API method as a raw ASGI app: faults, key, quota, handler, ledger, response."""
+
+    def __init__(self, state: EmulatorState, method: str, handler: Handler) -> None:
+        self.state = state
+        self.method = method
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = self.state
+        decision = state.faults.decide()
+        if decision.delay_seconds > 0:
+            await asyncio.sleep(decision.delay_seconds)
+        fault = decision.fault
+        if fault is Fault.CONNECTION_RESET:
+            _reset_connection(scope)
+            return
+        failure = _FAULT_FAILURES.get(fault) if fault is not None else None
+        if failure is not None:
+            headers = [(b"retry-after", b"1")] if failure.code == 429 else []
+            await _send_bytes(send, failure.code, _encode(failure.body()), headers)
+            return
+        if scope.get("method", "GET") != "GET":
+            await _send_bytes(send, 405, _encode(_bad_request("Method not allowed").body()))
+            return
+        params = Params(scope.get("query_string", b""))
+        status, body = self._answer(params)
+        payload = _encode(body)
+        if fault is Fault.TRUNCATED and status == 200:
+            payload = payload[: max(len(payload) // 2, 1)]
+        elif fault is Fault.MALFORMED and status == 200:
+            payload = b"<!DOCTYPE html><html><body>502. That\xe2\x80\x99s an error.</body></html>"
+        state.requests_served += 1
+        await _send_bytes(send, status, payload)
+
+    def _answer(self, params: Params) -> tuple[int, dict[str, Any]]:
+        state = self.state
+        now = state.clock.now()
+        key = params.get("key")
+        if key is None or not state.ledger.knows(key):
+            return 400, key_invalid().body()
+        if state.ledger.exhausted(key, self.method, now):
+            state.ledger.try_charge(key, self.method, now)  # records the refused call
+            return 403, quota_exceeded().body()
+        try:
+            body = self.handler(Call(params, state.world.observe(now), now))
+        except ApiFailure as failure:
+            if failure.charge:
+                state.ledger.charge_rejected(key, self.method, now)
+            return failure.code, failure.body()
+        if not state.ledger.try_charge(key, self.method, now):
+            return 403, quota_exceeded().body()
+        return 200, body
+
+
+def _reset_connection(scope: Scope) -> None:
+    """Drop the connection without an answer (what a flaky proxy does).
+
+    Under uvicorn the socket is aborted; in process (httpx.ASGITransport) the client sees the same
+    exception a dropped connection raises.
+    """
+    raw_send = scope.get("tubescope.raw_send")
+    cycle = getattr(raw_send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if cycle is not None and transport is not None and hasattr(transport, "abort"):
+        cycle.disconnected = True  # uvicorn then skips its "no response" 500
+        transport.abort()
+        return
+    raise httpx.RemoteProtocolError("Server disconnected without sending a response (injected reset).")
+
+
+class EmulatorApp(Starlette):
+    """Starlette app that hands endpoints the server's own ``send`` (for connection resets)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["tubescope.raw_send"] = send
+        await super().__call__(scope, receive, send)
+
+
+def create_app(
+    world: World,
+    *,
+    clock: EmulatorClock | None = None,
+    keys: Mapping[str, int] | None = None,
+    faults: FaultConfig | None = None,
+) -> EmulatorApp:
+    """The emulator as an ASGI app.
+
+    ``keys`` maps API key -> daily quota units (default: :data:`DEMO_KEYS`). The app's state holds
+    ``world``, ``clock``, ``ledger`` (:class:`QuotaLedger`), ``faults`` (:class:`FaultInjector`)
+    and ``emulator`` (:class:`EmulatorState`).
+    """
+    state = EmulatorState(
+        world=world,
+        clock=clock or EmulatorClock(),
+        ledger=QuotaLedger(dict(keys) if keys is not None else dict(DEMO_KEYS)),
+        faults=FaultInjector(faults),
+    )
+    api: list[tuple[str, str, Handler]] = [
+        ("channels", "channels.list", handle_channels),
+        ("playlistItems", "playlistItems.list", handle_playlist_items),
+        ("videos", "videos.list", handle_videos),
+        ("videos:batchGetStats", "videos.batchGetStats", handle_batch_get_stats),
+    ]
+    routes = [
+        Route(f"{API_PREFIX}/{path}", ApiEndpoint(state, method, handler)) for path, method, handler in api
+    ]
+    routes += _admin_routes(state)
+    app = EmulatorApp(routes=routes)
+    app.state.emulator = state
+    app.state.world = world
+    app.state.clock = state.clock
+    app.state.ledger = state.ledger
+    app.state.faults = state.faults
+    return app
+
+
+def _admin_routes(state: EmulatorState) -> list[Route]:
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "now": state.clock.now().isoformat(), "seed": state.world.seed})
+
+    async def quota(_: Request) -> Response:
+        return JSONResponse(state.ledger.snapshot(state.clock.now()))
+
+    async def clock(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                data = await request.json()
+                if "now" in data:
+                    state.clock.set(datetime.fromisoformat(str(data["now"]).replace("Z", "+00:00")))
+                elif "advance_seconds" in data:
+                    state.clock.advance(float(data["advance_seconds"]))
+                else:
+                    raise ValueError("send {'now': iso-8601} or {'advance_seconds': n}")
+            except (ValueError, TypeError, json.JSONDecodeError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"now": state.clock.now().isoformat()})
+
+    async def faults(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                data = await request.json()
+                if not isinstance(data, dict):
+                    raise ValueError("send a JSON object of fault settings")
+                state.faults.configure(FaultConfig.from_dict(data, base=FaultConfig()))
+            except (ValueError, TypeError, json.JSONDecodeError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"config": state.faults.config.to_dict(), "injected": state.faults.injected})
+
+    return [
+        Route("/_admin/health", health),
+        Route("/_admin/quota", quota),
+        Route("/_admin/clock", clock, methods=["GET", "POST"]),
+        Route("/_admin/faults", faults, methods=["GET", "POST"]),
+    ]
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    seed: int = 7,
+    n_channels: int = 20,
+    daily_quota: int = DEFAULT_DAILY_QUOTA,
+    latency_ms: float = 0.0,
+    error_rate: float = 0.0,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """Serve a fresh world with uvicorn until interrupted (the ``tubescope emulator serve`` job)."""
+    import uvicorn
+
+    if not 0.0 <= error_rate <= 1.0:
+        raise ValueError("error rate must be between 0 and 1")
+    world = World(seed=seed, n_channels=n_channels)
+    keys = dict.fromkeys(DEMO_KEYS, daily_quota)
+    app = create_app(
+        world, keys=keys, faults=FaultConfig(seed=seed, latency_ms=latency_ms, backend_error_rate=error_rate)
+    )
+    echo(f"http://{host}:{port}{API_PREFIX}")
+    echo("demo keys: " + ", ".join(keys))
+    echo(f"example channel: {world.channel_id(0)} ({world.handle_of(0)})")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

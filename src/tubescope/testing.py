@@ -1,0 +1,261 @@
+"""Public test helpers: the emulator on a loopback port or in process, frames of known truth.
+
+Others build their tests on these; the signatures are kept stable::
+
+    with running_emulator(seed=7, n_channels=5) as emu:
+        httpx.get(f"{emu.base_url}/channels", params={"part": "statistics", "id": cid, "key": emu.keys[0]})
+
+    transport = emulator_transport(create_app(World(seed=7)))  # no socket at all
+    frames = world_frames(world, channel_ids, [t1, t2, t3])    # what collecting at t1..t3 would store
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pandas as pd
+import uvicorn
+
+from tubescope.domain.frames import (
+    CHANNEL_COLUMNS,
+    CHANNEL_SNAPSHOT_COLUMNS,
+    VIDEO_COLUMNS,
+    VIDEO_SNAPSHOT_COLUMNS,
+)
+from tubescope.emulator.clock import DEFAULT_NOW, EmulatorClock
+from tubescope.emulator.faults import FaultConfig
+from tubescope.emulator.quota import QuotaLedger
+from tubescope.emulator.server import API_PREFIX, DEMO_KEYS, EmulatorApp, create_app
+from tubescope.emulator.world import World
+
+__all__ = [
+    "EmulatorHandle",
+    "emulator_transport",
+    "fixed_clock",
+    "running_emulator",
+    "world_frames",
+]
+
+
+@dataclass
+class EmulatorHandle:
+    """A running emulator: where it listens and the objects behind it (shared, live)."""
+
+    base_url: str
+    """``http://127.0.0.1:PORT/youtube/v3`` (no trailing slash)."""
+    root_url: str
+    """``http://127.0.0.1:PORT`` (admin routes live under ``/_admin/``)."""
+    keys: list[str]
+    world: World
+    clock: EmulatorClock
+    ledger: QuotaLedger
+    app: EmulatorApp
+
+    def set_faults(self, config: FaultConfig | None = None, **settings: Any) -> FaultConfig:
+        """Replace the fault settings (a FaultConfig, or its fields as keywords; none = no faults)."""
+        chosen = config if config is not None else FaultConfig(**settings)
+        self.app.state.faults.configure(chosen)
+        return chosen
+
+    def set_now(self, now: datetime) -> None:
+        self.clock.set(now)
+
+
+def fixed_clock(now: datetime | None = None) -> EmulatorClock:
+    """A clock that stands still at ``now`` (default 2026-10-01T12:00Z); also callable: ``clock()``."""
+    return EmulatorClock(now or DEFAULT_NOW)
+
+
+def emulator_transport(app: EmulatorApp) -> httpx.ASGITransport:
+    """An httpx transport that calls the emulator in process (use ``base_url=http://emulator``)."""
+    return httpx.ASGITransport(app=app)
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def running_emulator(
+    world: World | None = None,
+    *,
+    seed: int = 7,
+    n_channels: int = 5,
+    keys: Mapping[str, int] | None = None,
+    faults: FaultConfig | None = None,
+    clock: EmulatorClock | None = None,
+    startup_timeout: float = 10.0,
+) -> Iterator[EmulatorHandle]:
+    """Serve the emulator with uvicorn on a free 127.0.0.1 port in a background thread.
+
+    The world defaults to ``World(seed, n_channels)``; keys to :data:`DEMO_KEYS` (10,000 units a
+    day each); the clock to :func:`fixed_clock`. Stops the server (and joins its thread) on exit.
+    """
+    chosen_world = world or World(seed=seed, n_channels=n_channels)
+    chosen_clock = clock or fixed_clock()
+    chosen_keys = dict(keys) if keys is not None else dict(DEMO_KEYS)
+    app = create_app(chosen_world, clock=chosen_clock, keys=chosen_keys, faults=faults)
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="error", lifespan="off", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"emulator-{port}", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise RuntimeError("the emulator did not start")
+        time.sleep(0.01)
+    root = f"http://127.0.0.1:{port}"
+    try:
+        yield EmulatorHandle(
+            base_url=root + API_PREFIX,
+            root_url=root,
+            keys=list(chosen_keys),
+            world=chosen_world,
+            clock=chosen_clock,
+            ledger=app.state.ledger,
+            app=app,
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def world_frames(
+    world: World, channel_ids: Sequence[str], observed_at: Sequence[datetime]
+) -> dict[str, pd.DataFrame]:
+    """The four frames a warehouse would hold after collecting ``channel_ids`` at each instant.
+
+    Keys ``channels``, ``videos``, ``video_snapshots``, ``channel_snapshots``; columns exactly as
+    in :mod:`tubescope.domain.frames`. Values are what the HTTP emulator serves at those instants:
+    videos are those its uploads playlist lists; ``videos`` holds each video's latest observed
+    stats and ``is_deleted`` for videos seen once and gone (private/deleted) by the last instant.
+    Channels that do not exist yet at an instant are absent from that instant.
+    """
+    times = sorted({t.astimezone(UTC) for t in observed_at})
+    if not times:
+        raise ValueError("world_frames needs at least one observation time")
+    channel_rows: dict[str, dict[str, Any]] = {}
+    channel_snaps: list[dict[str, Any]] = []
+    snapshot_parts: list[pd.DataFrame] = []
+    latest: dict[str, pd.DataFrame] = {}
+    seen_last: set[str] = set()
+    for at in times:
+        observation = world.observe(at)
+        seen_now: set[str] = set()
+        for channel_id in channel_ids:
+            channel = observation.channel(channel_id)
+            if channel is None:
+                continue
+            channel_rows[channel_id] = {
+                "channel_id": channel.channel_id,
+                "title": channel.title,
+                "handle": channel.handle,
+                "published_at": channel.published_at,
+                "subscriber_count": channel.subscriber_count,
+                "hidden_subscriber_count": channel.hidden_subscriber_count,
+                "view_count": channel.view_count,
+                "video_count": channel.video_count,
+            }
+            channel_snaps.append(
+                {
+                    "channel_id": channel.channel_id,
+                    "observed_at": at,
+                    "subscriber_count": channel.subscriber_count,
+                    "view_count": channel.view_count,
+                    "video_count": channel.video_count,
+                }
+            )
+            uploads = observation.uploads_frame(channel_id)
+            if uploads.empty:
+                continue
+            seen_now.update(uploads["video_id"].tolist())
+            latest[f"{channel_id}@{at.isoformat()}"] = uploads
+            snap = uploads[["video_id", "channel_id", "view_count", "like_count", "comment_count"]].copy()
+            snap.insert(2, "observed_at", pd.Timestamp(at).as_unit("ns"))
+            snapshot_parts.append(snap)
+        seen_last = seen_now
+
+    channels = _frame(list(channel_rows.values()), CHANNEL_COLUMNS, _CHANNEL_DTYPES)
+    channel_snapshots = _frame(channel_snaps, CHANNEL_SNAPSHOT_COLUMNS, _CHANNEL_SNAPSHOT_DTYPES)
+    if snapshot_parts:
+        video_snapshots = pd.concat(snapshot_parts, ignore_index=True)
+        video_snapshots["observed_at"] = video_snapshots["observed_at"].astype("datetime64[ns, UTC]")
+        all_seen = pd.concat(list(latest.values()), ignore_index=True)
+        # frames were appended in time order: the last row per video is its latest observation
+        videos = all_seen.drop_duplicates("video_id", keep="last").reset_index(drop=True)
+        videos["is_deleted"] = ~videos["video_id"].isin(seen_last)
+        videos = videos.sort_values(["channel_id", "published_at"], kind="stable").reset_index(drop=True)
+    else:
+        video_snapshots = _frame([], VIDEO_SNAPSHOT_COLUMNS, _VIDEO_SNAPSHOT_DTYPES)
+        videos = _frame([], VIDEO_COLUMNS, _VIDEO_DTYPES)
+    return {
+        "channels": channels[list(CHANNEL_COLUMNS)],
+        "videos": videos[list(VIDEO_COLUMNS)],
+        "video_snapshots": video_snapshots[list(VIDEO_SNAPSHOT_COLUMNS)],
+        "channel_snapshots": channel_snapshots[list(CHANNEL_SNAPSHOT_COLUMNS)],
+    }
+
+
+_CHANNEL_DTYPES = {
+    "channel_id": "str",
+    "title": "str",
+    "handle": "str",
+    "published_at": "datetime64[ns, UTC]",
+    "subscriber_count": "Int64",
+    "hidden_subscriber_count": "bool",
+    "view_count": "Int64",
+    "video_count": "Int64",
+}
+_CHANNEL_SNAPSHOT_DTYPES = {
+    "channel_id": "str",
+    "observed_at": "datetime64[ns, UTC]",
+    "subscriber_count": "Int64",
+    "view_count": "Int64",
+    "video_count": "Int64",
+}
+_VIDEO_SNAPSHOT_DTYPES = {
+    "video_id": "str",
+    "channel_id": "str",
+    "observed_at": "datetime64[ns, UTC]",
+    "view_count": "Int64",
+    "like_count": "Int64",
+    "comment_count": "Int64",
+}
+_VIDEO_DTYPES = {
+    "video_id": "str",
+    "channel_id": "str",
+    "title": "str",
+    "published_at": "datetime64[ns, UTC]",
+    "duration_seconds": "float64",
+    "video_format": "str",
+    "tags": "str",
+    "tag_count": "int64",
+    "category_id": "str",
+    "view_count": "Int64",
+    "like_count": "Int64",
+    "comment_count": "Int64",
+    "is_deleted": "bool",
+}
+
+
+def _frame(rows: list[dict[str, Any]], columns: Sequence[str], dtypes: Mapping[str, str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(columns))
+    return frame.astype({name: dtypes[name] for name in columns})

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from tubescope.emulator.clock import EmulatorClock
+from tubescope.emulator.server import EmulatorApp, create_app, decode_page_token
+from tubescope.emulator.world import World
+
+from .conftest import KEY, NOW
+
+
+def _uploads(world: World, index: int = 0) -> str:
+    return "UU" + world.channel_id(index)[2:]
+
+
+async def test_channels_by_id_handle_and_username(client: httpx.AsyncClient, world: World) -> None:
+    cid = world.channel_id(1)
+    by_id = (
+        await client.get("/channels", params={"part": "snippet,statistics", "id": cid, "key": KEY})
+    ).json()
+    assert by_id["kind"] == "youtube#channelListResponse"
+    item = by_id["items"][0]
+    assert item["id"] == cid and set(item) == {"kind", "etag", "id", "snippet", "statistics"}
+    assert isinstance(item["statistics"]["viewCount"], str)
+    handle = world.handle_of(1)
+    by_handle = (await client.get("/channels", params={"part": "id", "forHandle": handle, "key": KEY})).json()
+    assert [i["id"] for i in by_handle["items"]] == [cid]
+    missing = await client.get("/channels", params={"part": "id", "forHandle": "@nobody-here", "key": KEY})
+    assert missing.status_code == 200 and "items" not in missing.json()
+    assert missing.json()["pageInfo"]["totalResults"] == 0
+    username = next(
+        (
+            s.username
+            for i in range(world.n_channels)
+            if (s := world.observe(NOW).channel(world.channel_id(i))) and s.username
+        ),
+        None,
+    )
+    if username:
+        found = (
+            await client.get("/channels", params={"part": "id", "forUsername": username, "key": KEY})
+        ).json()
+        assert len(found["items"]) == 1
+
+
+async def test_hidden_subscribers_are_absent_not_zero(client: httpx.AsyncClient) -> None:
+    world = World(seed=3, n_channels=60)
+    hidden = [c.channel_id for c in world.truth.channels if c.hidden_subscriber_count]
+    assert hidden
+    app = create_app(world, clock=EmulatorClock(NOW), keys={KEY: 100})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://e/youtube/v3"
+    ) as http:
+        body = (
+            await http.get("/channels", params={"part": "statistics", "id": hidden[0], "key": KEY})
+        ).json()
+    stats = body["items"][0]["statistics"]
+    assert stats["hiddenSubscriberCount"] is True and "subscriberCount" not in stats
+
+
+async def test_uploads_playlist_pages_newest_first_until_exhausted(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    seen: list[str] = []
+    published: list[str] = []
+    token = None
+    pages = 0
+    while True:
+        params = {"part": "contentDetails", "playlistId": _uploads(world), "maxResults": "50", "key": KEY}
+        if token:
+            params["pageToken"] = token
+        body = (await client.get("/playlistItems", params=params)).json()
+        pages += 1
+        seen += [i["contentDetails"]["videoId"] for i in body["items"]]
+        published += [i["contentDetails"]["videoPublishedAt"] for i in body["items"]]
+        token = body.get("nextPageToken")
+        if not token:
+            break
+    expected = world.observe(NOW).uploads(world.channel_id(0))
+    assert seen == expected
+    assert published == sorted(published, reverse=True)
+    assert body["pageInfo"]["totalResults"] == len(expected)
+    assert pages == -(-len(expected) // 50)
+
+
+async def test_playlist_defaults_siblings_and_errors(client: httpx.AsyncClient, world: World) -> None:
+    base = {"part": "snippet", "key": KEY}
+    default = (await client.get("/playlistItems", params={**base, "playlistId": _uploads(world)})).json()
+    assert len(default["items"]) == 5 and default["pageInfo"]["resultsPerPage"] == 5
+    observation = world.observe(NOW)
+    for prefix, fmt in (("UULF", "long"), ("UUSH", "short")):
+        resp = await client.get(
+            "/playlistItems",
+            params={**base, "playlistId": prefix + world.channel_id(0)[2:], "maxResults": 50},
+        )
+        if resp.status_code == 404:
+            continue
+        ids = [i["snippet"]["resourceId"]["videoId"] for i in resp.json()["items"]]
+        assert all(v.video_format == fmt for v in observation.videos(ids))
+    bad = await client.get("/playlistItems", params={**base, "playlistId": "PLnothing", "maxResults": 5})
+    assert bad.status_code == 404
+    assert bad.json()["error"]["errors"][0]["reason"] == "playlistNotFound"
+    too_many = await client.get(
+        "/playlistItems", params={**base, "playlistId": _uploads(world), "maxResults": 51}
+    )
+    assert too_many.status_code == 400
+    error = too_many.json()["error"]
+    assert error["code"] == 400 and error["errors"][0]["reason"] == "badRequest"
+    assert "maxResults" in error["errors"][0]["location"]
+    token = await client.get(
+        "/playlistItems", params={**base, "playlistId": _uploads(world), "pageToken": "zz"}
+    )
+    assert token.json()["error"]["errors"][0]["reason"] == "invalidPageToken"
+
+
+async def test_videos_list_parts_strings_and_missing_ids(client: httpx.AsyncClient, world: World) -> None:
+    ids = [*world.observe(NOW).uploads(world.channel_id(2))[:49], "AAAAAAAAAAA"]
+    body = (
+        await client.get(
+            "/videos", params={"part": "statistics,contentDetails", "id": ",".join(ids), "key": KEY}
+        )
+    ).json()
+    assert len(body["items"]) == 49
+    for item in body["items"]:
+        assert set(item) == {"kind", "etag", "id", "statistics", "contentDetails"}
+        assert all(isinstance(v, str) for v in item["statistics"].values())
+    over = await client.get("/videos", params={"part": "id", "id": ",".join([*ids, "B" * 11]), "key": KEY})
+    assert over.status_code == 400
+    unknown_part = await client.get("/videos", params={"part": "bogus", "id": ids[0], "key": KEY})
+    assert unknown_part.json()["error"]["errors"][0]["reason"] == "unknownPart"
+
+
+async def test_key_required_and_invalid_key_shape(client: httpx.AsyncClient, world: World) -> None:
+    for params in ({"part": "id", "id": world.channel_id(0)}, {"part": "id", "id": "x", "key": "wrong"}):
+        resp = await client.get("/channels", params=params)
+        assert resp.status_code == 400
+        error = resp.json()["error"]
+        assert error["code"] == 400
+        assert error["errors"] == [
+            {"message": error["message"], "domain": "usageLimits", "reason": "keyInvalid"}
+        ]
+
+
+async def test_quota_costs_ledger_rejections_and_pacific_reset(app: EmulatorApp, world: World) -> None:
+    clock: EmulatorClock = app.state.clock
+    clock.set(datetime(2026, 10, 2, 6, 30, tzinfo=UTC))  # 23:30 in Los Angeles on 10-01
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://e/youtube/v3") as http:
+        ok = {"part": "id", "id": world.channel_id(0), "key": "tiny-key"}
+        assert (await http.get("/channels", params=ok)).status_code == 200
+        bad = await http.get("/videos", params={"part": "nope", "id": "x", "key": "tiny-key"})
+        assert bad.status_code == 400  # rejected, still costs a unit
+        assert (await http.get("/channels", params=ok)).status_code == 200
+        spent = await http.get("/channels", params=ok)
+        assert spent.status_code == 403
+        assert spent.json()["error"]["errors"][0]["reason"] == "quotaExceeded"
+        assert spent.json()["error"]["errors"][0]["domain"] == "youtube.quota"
+        usage = app.state.ledger.usage("tiny-key")
+        assert usage["channels.list"].units == 2 and usage["channels.list"].calls == 3
+        assert usage["videos.list"].units == 1 and usage["videos.list"].rejected == 1
+        admin = (await http.get("http://e/_admin/quota")).json()
+        assert "tiny-key" not in str(admin)  # keys are listed by fingerprint only
+        assert any(k["used_today"] == 3 for k in admin["keys"].values())
+        clock.set(datetime(2026, 10, 2, 7, 0, 1, tzinfo=UTC))  # 00:00:01 in Los Angeles: new day
+        assert (await http.get("/channels", params=ok)).status_code == 200
+
+
+async def test_admin_clock_moves_what_the_api_shows(app: EmulatorApp, world: World) -> None:
+    transport = httpx.ASGITransport(app=app)
+    cid = world.channel_id(0)
+    async with httpx.AsyncClient(transport=transport, base_url="http://e") as http:
+        params = {"part": "statistics", "id": cid, "key": KEY}
+        before = (await http.get("/youtube/v3/channels", params=params)).json()["items"][0]["statistics"]
+        moved = await http.post("/_admin/clock", json={"advance_seconds": 86_400 * 30})
+        assert moved.json()["now"].startswith("2026-10-31")
+        after = (await http.get("/youtube/v3/channels", params=params)).json()["items"][0]["statistics"]
+        assert int(after["viewCount"]) > int(before["viewCount"])
+        await http.post("/_admin/clock", json={"now": "2025-01-01T00:00:00Z"})
+        assert app.state.clock.now() == datetime(2025, 1, 1, tzinfo=UTC)
+        assert (await http.post("/_admin/clock", json={"when": 1})).status_code == 400
+
+
+def test_page_tokens_round_trip() -> None:
+    from tubescope.emulator.server import encode_page_token
+
+    assert decode_page_token(encode_page_token(150)) == 150
+    assert decode_page_token("garbage") is None

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from tubescope.domain.durations import parse_duration_seconds
+from tubescope.emulator.world import World, format_iso_duration, round_subscribers
+
+NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+
+
+def test_same_seed_same_world_different_seed_different_world() -> None:
+    a, b, c = World(seed=3, n_channels=4), World(seed=3, n_channels=4), World(seed=4, n_channels=4)
+    assert a.truth.model_dump_json() == b.truth.model_dump_json()
+    assert a.channel_ids() != c.channel_ids()
+    cid = a.channel_id(2)
+    ids_a = a.observe(NOW).uploads(cid)
+    assert ids_a == b.observe(NOW).uploads(cid)
+    assert a.observe(NOW).videos(ids_a[:20]) == b.observe(NOW).videos(ids_a[:20])
+
+
+def test_ids_have_youtube_shapes_and_resolve_back(world: World) -> None:
+    for index, cid in enumerate(world.channel_ids()):
+        assert cid.startswith("UC") and len(cid) == 24
+        assert world.channel_index(cid) == index
+        assert world.find_handle(world.handle_of(index)) == cid
+        assert world.find_handle(world.handle_of(index).upper()) == cid
+    video_ids = world.observe(NOW).uploads(world.channel_id(0))
+    assert video_ids and all(len(v) == 11 for v in video_ids)
+    assert len(set(video_ids)) == len(video_ids)
+    assert world.channel_index("UC" + "A" * 22) is None
+    assert world.find_handle("@nosuchchannel") is None
+    assert world.observe(NOW).video("AAAAAAAAAAA") is None
+
+
+def test_views_grow_monotonically_and_saturate(world: World) -> None:
+    cid = world.channel_id(1)
+    first = world.observe(datetime(2025, 6, 1, tzinfo=UTC))
+    video_ids = first.uploads(cid)[:40]
+    previous = {v.video_id: v.view_count for v in first.videos(video_ids)}
+    for day in range(1, 200, 3):
+        observation = world.observe(datetime(2025, 6, 1, tzinfo=UTC) + timedelta(days=day, hours=day % 7))
+        for video in observation.videos(video_ids):
+            assert video.view_count >= previous[video.video_id]
+            previous[video.video_id] = video.view_count
+
+
+def test_videos_do_not_exist_before_they_are_published(world: World) -> None:
+    cid = world.channel_id(0)
+    late = world.observe(NOW)
+    early = world.observe(datetime(2025, 1, 1, tzinfo=UTC))
+    newest = late.videos(late.uploads(cid)[:1])[0]
+    assert newest.published_at > early.at
+    assert early.video(newest.video_id) is None
+    assert newest.video_id not in early.uploads(cid)
+    assert len(early.uploads(cid)) < len(late.uploads(cid))
+
+
+def test_removed_videos_vanish_from_playlist_and_videos_list() -> None:
+    world = World(seed=5, n_channels=8)
+    removed = [(cid, vid) for cid in world.channel_ids() for vid in world.observe(NOW).removed_video_ids(cid)]
+    assert removed, "the world should plant some private/deleted videos"
+    cid, vid = removed[0]
+    assert world.observe(NOW).video(vid) is None
+    assert vid not in world.observe(NOW).uploads(cid)
+
+
+def test_breakout_videos_have_about_ten_times_the_typical_views() -> None:
+    world = World(seed=21, n_channels=10)
+    ratios = []
+    for truth in world.truth.channels:
+        observation = world.observe(NOW)
+        states = {v.video_id: v for v in observation.channel_video_states(truth.channel_id)}
+        old = [v for v in states.values() if (NOW - v.published_at).days > 120]
+        for breakout in truth.breakout_video_ids:
+            video = states.get(breakout)
+            if video is None or (NOW - video.published_at).days <= 120:
+                continue
+            peers = [
+                v.view_count for v in old if v.video_format == video.video_format and v.video_id != breakout
+            ]
+            if len(peers) >= 10:
+                ratios.append(video.view_count / float(np.median(peers)))
+    assert len(ratios) >= 5
+    assert 4 < float(np.median(ratios)) < 25
+
+
+def test_question_titles_carry_the_planted_lift() -> None:
+    world = World(seed=2, n_channels=30)
+    lifted, flat = [], []
+    for truth in world.truth.channels:
+        videos = [
+            v
+            for v in world.observe(NOW).channel_video_states(truth.channel_id)
+            if v.video_format == "long"
+            and (NOW - v.published_at).days > 90
+            and v.video_id not in truth.breakout_video_ids
+        ]
+        q = [np.log(v.view_count) for v in videos if "?" in v.title]
+        n = [np.log(v.view_count) for v in videos if "?" not in v.title]
+        if len(q) < 15 or len(n) < 15:
+            continue
+        (lifted if truth.title_lift > 1 else flat).append(float(np.mean(q) - np.mean(n)))
+    assert lifted and flat
+    # trend and noise add spread; pooled over channels the planted ~x1.2-1.6 lift shows up
+    assert np.mean(lifted) > np.mean(flat) + 0.1
+
+
+def test_truth_is_json_and_documents_the_planted_effects(world: World) -> None:
+    truth = world.truth
+    text = truth.model_dump_json()
+    assert '"methodology_breaks"' in text and "2025-03-31" in text and "2026-08-27" in text
+    assert len(truth.channels) == world.n_channels
+    for channel in truth.channels:
+        assert len(channel.weekday_multipliers) == 7
+        assert abs(sum(channel.weekday_multipliers) / 7 - 1) < 1e-3
+        assert channel.title_lift >= 1.0
+        assert (channel.trend_break_date is None) == (channel.trend_break_size == 1.0)
+    assert truth.channel(world.channel_id(3)).channel_index == 3
+
+
+def test_channel_daily_views_show_the_weekly_season() -> None:
+    world = World(seed=9, n_channels=12)
+    truth = max(world.truth.channels, key=lambda c: max(c.weekday_multipliers) - min(c.weekday_multipliers))
+    series = world.channel_daily_views(truth.channel_id, date(2025, 6, 2), date(2026, 5, 31))
+    assert len(series) == 364 and (series >= 0).all()
+    by_weekday = np.array([series.iloc[i::7].mean() for i in range(7)])  # 2025-06-02 is a Monday
+    observed = by_weekday / by_weekday.mean()
+    planted = np.array(truth.weekday_multipliers)
+    assert np.corrcoef(observed, planted)[0, 1] > 0.8
+
+
+def test_subscriber_counts_are_rounded_like_the_api() -> None:
+    assert round_subscribers(999) == 999
+    assert round_subscribers(123_456) == 123_000
+    assert round_subscribers(1_234_567) == 1_230_000
+    assert round_subscribers(9_999) == 9_990
+
+
+def test_durations_round_trip_through_the_domain_parser(world: World) -> None:
+    assert format_iso_duration(0) == "P0D"
+    assert format_iso_duration(90_061) == "P1DT1H1M1S"
+    for seconds in (8, 180, 181, 3600, 86_400, 100_000):
+        assert parse_duration_seconds(format_iso_duration(seconds)) == seconds
+    for video in world.observe(NOW).channel_video_states(world.channel_id(2)):
+        if video.video_format == "short":
+            assert video.duration_seconds is not None and video.duration_seconds <= 180
+        elif video.video_format == "live":
+            assert video.duration_iso == "P0D"
+
+
+def test_channel_far_down_a_huge_world_is_generated_alone_and_fast() -> None:
+    world = World(seed=1, n_channels=10_000)
+    started = time.perf_counter()
+    cid = world.channel_id(9_999)
+    channel = world.observe(NOW).channel(cid)
+    elapsed = time.perf_counter() - started
+    assert channel is not None and channel.channel_index == 9_999
+    assert len(world._channels) == 1  # nothing else was generated
+    assert elapsed < 2.0
+
+
+def test_world_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        World(n_channels=0)
+    with pytest.raises(ValueError):
+        World(start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2024, 1, 1, tzinfo=UTC))
