@@ -1,1 +1,1 @@
-"""tubescope.service."""
+"""The REST API and web dashboard (FastAPI): one router per resource, errors mapped in one table."""
