@@ -158,7 +158,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
     def query_arrow(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pa.Table:
         """Run SQL and return an Arrow table (aggregate in DuckDB; fetch only the result)."""
         try:
-            return self._db.sql(sql, params=params).to_arrow_table()
+            return self._idle().sql(sql, params=params).to_arrow_table()
         except duckdb.Error as exc:
             raise StorageError(f"query failed: {exc}") from None
 
@@ -174,14 +174,18 @@ class Warehouse(AbstractContextManager["Warehouse"]):
             counts[table] = int(row[0]) if row else 0
         return counts
 
+    def _idle(self) -> duckdb.DuckDBPyConnection:
+        """The connection with any partly fetched result closed: DuckDB refuses relations and
+        registrations while one is pending (callers may have left one via ``connection()``)."""
+        con = self._db
+        con.complete()
+        return con
+
     def _register(self, name: str, table: pa.Table) -> None:
-        # DuckDB refuses to register while a previous result is only partly fetched.
-        self._db.complete()
-        self._db.register(name, table)
+        self._idle().register(name, table)
 
     def _unregister(self, name: str) -> None:
-        self._db.complete()
-        self._db.unregister(name)
+        self._idle().unregister(name)
 
     # -- lineage ---------------------------------------------------------------------------------
 
@@ -1028,7 +1032,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
             list(channel_ids) if channel_ids is not None else None, since, time_column="observed_at"
         )
         sql = frame_sql.VIDEO_SNAPSHOTS_SQL.format(where=where)
-        reader = self._db.sql(sql, params=params).to_arrow_reader(batch_rows)
+        reader = self._idle().sql(sql, params=params).to_arrow_reader(batch_rows)
         for batch in reader:
             yield frame_sql.arrow_to_frame(
                 pa.Table.from_batches([batch]), frame_sql.CONTRACT_COLUMNS["video_snapshots"]
