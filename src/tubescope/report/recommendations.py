@@ -112,7 +112,7 @@ def _formats(model: ReportModel) -> list[Recommendation]:
     share_uploads = best.n_videos / sum(f.n_videos for f in model.formats)
     return [
         Recommendation(
-            headline=f"Make more {fmt.format_name(best.video_format).lower()}",
+            headline=f"{fmt.format_name(best.video_format)} earn the most views per upload",
             evidence=(
                 f"{fmt.format_name(best.video_format)}: median {fmt.compact(best.median_views)} views "
                 f"({fmt.interval(*best.median_views_ci, as_ratio=False)}, n={best.n_videos}) vs "
@@ -184,6 +184,10 @@ def _correlations(model: ReportModel) -> list[Recommendation]:
         return []
     names = matrix.variables
     targets = [n for n in names if n in matrix.targets] or [n for n in names if "view" in n.lower()]
+    # A same-age, same-format performance target already removes the format and age effects that
+    # dominate raw views; when it is there, raw-view correlations would only restate them.
+    normalised = [n for n in targets if "performance" in n.lower()]
+    targets = normalised or targets
     if not targets:
         return []
     pairs: list[tuple[float, float, str, str]] = []

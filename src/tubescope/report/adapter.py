@@ -1,0 +1,698 @@
+"""From analysis results (and the frames they were computed on) to a :class:`ReportModel`.
+
+The analyses answer questions; this module arranges their answers for the page and adds the few
+descriptive figures a report needs that no analysis returns as such: the KPIs of the window and of
+the previous equal period, the daily trajectory, same-age percentile bands at several ages, the
+weekday x hour grid and a median interval per format. Everything is pure and seeded; ``now`` is a
+parameter. Nothing here decides what is significant: that comes from the analyses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from tubescope.analysis.abtest import AbTestResult
+from tubescope.analysis.benchmark import BenchmarkResult
+from tubescope.analysis.engagement import engagement_rates
+from tubescope.analysis.frames import ChannelFrames
+from tubescope.analysis.same_age import views_at_ages
+from tubescope.analysis.summary import ChannelAnalysis
+from tubescope.analysis.timing import WEEKDAYS, TimingDimension
+from tubescope.domain.frames import VIEW_METHODOLOGY_CHANGES
+from tubescope.report import formatting as fmt
+from tubescope.report.model import (
+    AbResult,
+    ChannelHeader,
+    CorrelationMatrix,
+    DataWindow,
+    ForecastBand,
+    FormatStat,
+    GrowthTrajectory,
+    Kpi,
+    MethodNote,
+    OutlierRow,
+    PeerChannel,
+    PeerComparison,
+    PeerMetric,
+    PercentileBands,
+    PublishHeatmap,
+    ReportModel,
+    TimeSeries,
+    TimeSlotEffect,
+    Unit,
+    VideoTrajectory,
+)
+
+BAND_AGES_DAYS: tuple[float, ...] = (1, 2, 3, 5, 7, 10, 14, 21, 28)
+BAND_PERCENTILES: tuple[int, ...] = (10, 25, 50, 75, 90)
+MIN_VIDEOS_PER_AGE = 5
+MAX_OUTLIER_ROWS = 12
+FORECAST_FIT_DAYS = 56
+_PEER_METRICS: Mapping[str, tuple[str, Unit]] = {
+    "views_per_subscriber": ("Median views per subscriber", Unit.RATIO),
+    "engagement_median": ("Median engagement rate", Unit.PERCENT),
+    "uploads_per_week_90d": ("Uploads per week (90 days)", Unit.PER_WEEK),
+    "subscriber_growth_28d": ("Subscriber growth (28 days)", Unit.PERCENT),
+    "view_growth_28d": ("View growth (28 days)", Unit.PERCENT),
+    "median_views": ("Median views per video", Unit.COUNT),
+}
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where the numbers came from, as recorded by the warehouse."""
+
+    sources: tuple[str, ...] = ()
+    run_ids: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    window_days: int = 28
+    forecast_days: int = 28
+    forecast_level: float = 0.8
+    seed: int = 0
+
+
+def build_report_model(
+    analysis: ChannelAnalysis,
+    frames: ChannelFrames,
+    *,
+    now: datetime,
+    benchmark: BenchmarkResult | None = None,
+    fleet: pd.DataFrame | None = None,
+    ab_tests: Sequence[AbTestResult] = (),
+    lineage: Lineage | None = None,
+    options: ReportOptions | None = None,
+) -> ReportModel:
+    """The report of ``analysis.channel_id`` as of ``now``.
+
+    ``frames`` are the frames the analysis ran on (they may hold peers too); ``fleet`` is the
+    fleet KPI table (:func:`tubescope.analysis.summary.fleet_kpis`) the ``benchmark`` was computed
+    from, used for the peers' own values.
+    """
+    opts = options or ReportOptions()
+    lineage = lineage or Lineage()
+    clock = pd.Timestamp(now).tz_convert(UTC) if pd.Timestamp(now).tzinfo else pd.Timestamp(now, tz=UTC)
+    end = clock.to_pydatetime()
+    start = end - timedelta(days=opts.window_days)
+    previous_start = start - timedelta(days=opts.window_days)
+    channel_id = analysis.channel_id
+
+    videos = _own_videos(frames, channel_id, clock)
+    video_snaps = frames.video_snapshots[
+        frames.video_snapshots["video_id"].isin(videos["video_id"])
+        & (frames.video_snapshots["observed_at"] <= clock)
+    ]
+    channel_snaps = frames.channel_snapshots[
+        (frames.channel_snapshots["channel_id"].astype(str) == channel_id)
+        & (frames.channel_snapshots["observed_at"] <= clock)
+    ].sort_values("observed_at")
+    rng = np.random.default_rng(opts.seed)
+    growth = _growth(channel_snaps, end, opts)
+
+    window = DataWindow(
+        start=start,
+        end=end,
+        previous_start=previous_start,
+        previous_end=start,
+        generated_at=end,
+        n_videos=len(videos),
+        n_video_snapshots=len(video_snaps),
+        n_channel_snapshots=len(channel_snaps),
+        sources=lineage.sources,
+        run_ids=lineage.run_ids,
+        notes=(*_methodology_notes(previous_start, end), *lineage.notes),
+    )
+    return ReportModel(
+        header=_header(frames, analysis, channel_snaps),
+        window=window,
+        kpis=_kpis(videos, video_snaps, channel_snaps, end, start, previous_start),
+        growth=growth,
+        percentile_bands=_percentile_bands(videos, video_snaps, end),
+        formats=_formats(videos, analysis, rng),
+        heatmap=_heatmap(videos, analysis),
+        outliers=_outliers(videos, analysis),
+        correlation=_correlation(analysis),
+        ab_tests=tuple(result for test in ab_tests for result in _ab_results(test)),
+        peers=_peers(frames, channel_id, benchmark, fleet),
+        methods=_methods(analysis, benchmark, ab_tests, growth),
+        warnings=_warnings(analysis, ab_tests),
+    )
+
+
+# -- header, window, KPIs -------------------------------------------------------------------------
+
+
+def _own_videos(frames: ChannelFrames, channel_id: str, clock: pd.Timestamp) -> pd.DataFrame:
+    videos = frames.videos[frames.videos["channel_id"].astype(str) == channel_id].copy()
+    videos["published_at"] = pd.to_datetime(videos["published_at"], utc=True)
+    videos = videos[videos["published_at"] <= clock]
+    if "is_deleted" in videos.columns:
+        videos = videos[~videos["is_deleted"].fillna(False).astype(bool)]
+    return videos.reset_index(drop=True)
+
+
+def _header(frames: ChannelFrames, analysis: ChannelAnalysis, snaps: pd.DataFrame) -> ChannelHeader:
+    rows = frames.channels[frames.channels["channel_id"].astype(str) == analysis.channel_id]
+    row: dict[Any, Any] = rows.iloc[0].to_dict() if len(rows) else {}
+    hidden = bool(row.get("hidden_subscriber_count", False))
+    published = row.get("published_at")
+    return ChannelHeader(
+        channel_id=analysis.channel_id,
+        title=str(row.get("title") or analysis.title or analysis.channel_id),
+        handle=_text_or_none(row.get("handle")),
+        subscriber_count=None if hidden else _int_or_none(_last(snaps, "subscriber_count", row)),
+        view_count=_int_or_none(_last(snaps, "view_count", row)),
+        video_count=_int_or_none(_last(snaps, "video_count", row)),
+        published_at=None
+        if published is None or pd.isna(published)
+        else pd.Timestamp(published).to_pydatetime(),
+    )
+
+
+def _last(snaps: pd.DataFrame, column: str, fallback: Mapping[str, Any]) -> Any:
+    if column in snaps.columns:
+        values = pd.to_numeric(snaps[column], errors="coerce").dropna()
+        if len(values):
+            return values.iloc[-1]
+    return fallback.get(column)
+
+
+def _value_at(snaps: pd.DataFrame, column: str, at: datetime) -> float | None:
+    """The last observed value at or before ``at`` (None before the first observation)."""
+    if column not in snaps.columns:
+        return None
+    before = snaps[snaps["observed_at"] <= at]
+    values = pd.to_numeric(before[column], errors="coerce").dropna()
+    return float(values.iloc[-1]) if len(values) else None
+
+
+def _gain(snaps: pd.DataFrame, column: str, start: datetime, end: datetime) -> float | None:
+    first, last = _value_at(snaps, column, start), _value_at(snaps, column, end)
+    return None if first is None or last is None else last - first
+
+
+def _kpis(
+    videos: pd.DataFrame,
+    video_snaps: pd.DataFrame,
+    channel_snaps: pd.DataFrame,
+    end: datetime,
+    start: datetime,
+    previous_start: datetime,
+) -> tuple[Kpi, ...]:
+    published = videos["published_at"]
+    current = videos[(published > start) & (published <= end)]
+    previous = videos[(published > previous_start) & (published <= start)]
+    at_week = views_at_ages(videos, video_snaps, end, (("7d", 168.0),))["7d"] if len(videos) else pd.Series()
+    rates = engagement_rates(videos) if len(videos) else pd.Series(dtype=float)
+
+    def median_of(series: pd.Series, subset: pd.DataFrame) -> float | None:
+        values = series.reindex(subset["video_id"].astype(str)).dropna()
+        return float(values.median()) if len(values) else None
+
+    return (
+        Kpi("views_gained", "Views gained", _gain(channel_snaps, "view_count", start, end),
+            _gain(channel_snaps, "view_count", previous_start, start)),
+        Kpi("subscribers_gained", "Subscribers gained", _gain(channel_snaps, "subscriber_count", start, end),
+            _gain(channel_snaps, "subscriber_count", previous_start, start)),
+        Kpi("subscribers", "Subscribers at period end", _value_at(channel_snaps, "subscriber_count", end),
+            _value_at(channel_snaps, "subscriber_count", start)),
+        Kpi("uploads", "Uploads", float(len(current)), float(len(previous))),
+        Kpi("median_views_7d", "Median 7-day views of uploads", median_of(at_week, current),
+            median_of(at_week, previous), derived=True),
+        Kpi("engagement_median", "Median engagement rate of uploads", median_of(rates, current),
+            median_of(rates, previous), unit=Unit.PERCENT, derived=True),
+    )  # fmt: skip
+
+
+def _methodology_notes(since: datetime, until: datetime) -> tuple[str, ...]:
+    notes = []
+    for day, formats, what in VIEW_METHODOLOGY_CHANGES:
+        when = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        if since <= when <= until:
+            scope = "Shorts" if formats == "short" else "all formats"
+            notes.append(
+                f"YouTube changed how views are counted on {day} ({scope}: {what}); "
+                "views before and after that date are not directly comparable."
+            )
+    return tuple(notes)
+
+
+# -- growth ---------------------------------------------------------------------------------------
+
+
+def _daily(snaps: pd.DataFrame, column: str) -> pd.Series:
+    if column not in snaps.columns or snaps.empty:
+        return pd.Series(dtype=float)
+    values = pd.to_numeric(snaps[column], errors="coerce")
+    frame = pd.DataFrame({"at": snaps["observed_at"].to_numpy(), "v": values.to_numpy()}).dropna()
+    if frame.empty:
+        return pd.Series(dtype=float)
+    frame["day"] = pd.to_datetime(frame["at"], utc=True).dt.floor("D")
+    return frame.groupby("day")["v"].last().astype(float)
+
+
+def _growth(snaps: pd.DataFrame, end: datetime, opts: ReportOptions) -> tuple[GrowthTrajectory, ...]:
+    trajectories = []
+    for column, metric in (("subscriber_count", "Subscribers"), ("view_count", "Total views")):
+        daily = _daily(snaps, column)
+        if len(daily) < 2:
+            continue
+        times = tuple(pd.Timestamp(t).to_pydatetime() for t in daily.index)
+        trajectories.append(
+            GrowthTrajectory(
+                metric=metric,
+                observed=TimeSeries(metric, times, tuple(float(v) for v in daily.to_numpy())),
+                forecast=linear_forecast(daily, end, opts.forecast_days, opts.forecast_level),
+            )
+        )
+    return tuple(trajectories)
+
+
+def linear_forecast(daily: pd.Series, end: datetime, days: int, level: float) -> ForecastBand | None:
+    """A straight line through the last eight weeks, with its OLS prediction interval.
+
+    Deliberately simple: it states what continuing the recent trend gives, and its interval
+    widens with the distance from the data. None with fewer than 7 daily points.
+    """
+    recent = daily[daily.index >= pd.Timestamp(end) - pd.Timedelta(days=FORECAST_FIT_DAYS)]
+    if len(recent) < 7:
+        return None
+    origin = recent.index[0]
+    x = np.asarray((recent.index - origin) / pd.Timedelta(days=1), dtype=float)
+    y = recent.to_numpy(dtype=float)
+    slope, intercept = np.polyfit(x, y, 1)
+    residuals = y - (slope * x + intercept)
+    n = len(x)
+    sigma = math.sqrt(float(np.sum(residuals**2)) / (n - 2)) if n > 2 else 0.0
+    spread = float(np.sum((x - x.mean()) ** 2)) or 1.0
+    t = float(stats.t.ppf(0.5 + level / 2, df=max(n - 2, 1)))
+    last_day = recent.index[-1]
+    times, mean, lower, upper = [], [], [], []
+    for step in range(1, days + 1):
+        moment = last_day + pd.Timedelta(days=step)
+        at = (moment - origin) / pd.Timedelta(days=1)
+        centre = slope * at + intercept
+        half = t * sigma * math.sqrt(1 + 1 / n + (at - x.mean()) ** 2 / spread)
+        times.append(moment.to_pydatetime())
+        mean.append(float(centre))
+        lower.append(float(max(centre - half, 0.0)))
+        upper.append(float(centre + half))
+    return ForecastBand(
+        tuple(times), tuple(mean), tuple(lower), tuple(upper), level=level,
+        method=f"linear trend of the last {FORECAST_FIT_DAYS} days",
+    )  # fmt: skip
+
+
+# -- videos ---------------------------------------------------------------------------------------
+
+
+def _percentile_bands(
+    videos: pd.DataFrame, video_snaps: pd.DataFrame, end: datetime
+) -> PercentileBands | None:
+    if videos.empty:
+        return None
+    main_format = str(videos["video_format"].astype(str).value_counts().idxmax())
+    own = videos[videos["video_format"].astype(str) == main_format]
+    ages = tuple((f"{a:g}d", a * 24.0) for a in BAND_AGES_DAYS)
+    at_ages = views_at_ages(own, video_snaps, end, ages)
+    kept_ages, rows = [], []
+    for (label, _), age in zip(ages, BAND_AGES_DAYS, strict=True):
+        values = at_ages[label].dropna().to_numpy(dtype=float)
+        if len(values) >= MIN_VIDEOS_PER_AGE:
+            kept_ages.append(age)
+            rows.append(np.percentile(values, BAND_PERCENTILES))
+    if len(kept_ages) < 2:
+        return None
+    bands = tuple(tuple(float(max(row[i], 0.0)) for row in rows) for i in range(len(BAND_PERCENTILES)))
+    recent = own.sort_values("published_at", ascending=False).head(3)
+    highlights = []
+    labels = [label for (label, _), age in zip(ages, BAND_AGES_DAYS, strict=True) if age in kept_ages]
+    by_video: dict[Any, dict[Any, Any]] = at_ages.to_dict("index")
+    for video in recent.to_dict("records"):
+        series = by_video.get(str(video["video_id"]), {})
+        points = [
+            (age, float(series[label]))
+            for label, age in zip(labels, kept_ages, strict=True)
+            if label in series and not pd.isna(series[label])
+        ]
+        if not points:
+            continue
+        age, value = points[-1]
+        column = at_ages[labels[kept_ages.index(age)]].dropna().to_numpy(dtype=float)
+        highlights.append(
+            VideoTrajectory(
+                video_id=str(video["video_id"]),
+                title=str(video["title"]),
+                age_days=tuple(p[0] for p in points),
+                values=tuple(p[1] for p in points),
+                percentile_now=float(stats.percentileofscore(column, value, kind="mean")),
+            )
+        )
+    return PercentileBands(
+        metric="Views",
+        age_days=tuple(kept_ages),
+        percentiles=BAND_PERCENTILES,
+        bands=bands,
+        reference=f"this channel's {fmt.format_name(main_format).lower()} at the same age",
+        highlights=tuple(highlights),
+    )
+
+
+def _latest_views(videos: pd.DataFrame) -> pd.Series:
+    return pd.to_numeric(videos["view_count"], errors="coerce").astype(float)
+
+
+def _formats(
+    videos: pd.DataFrame, analysis: ChannelAnalysis, rng: np.random.Generator
+) -> tuple[FormatStat, ...]:
+    if videos.empty:
+        return ()
+    views = _latest_views(videos)
+    total = float(views.sum(skipna=True)) or 1.0
+    result = []
+    for video_format in ("short", "long", "live"):
+        mine = views[videos["video_format"].astype(str) == video_format].dropna().to_numpy(dtype=float)
+        if not len(mine):
+            continue
+        engagement = next(
+            (s.median for s in analysis.engagement.by_format if s.video_format == video_format), None
+        )
+        result.append(
+            FormatStat(
+                video_format=video_format,
+                n_videos=len(mine),
+                total_views=int(mine.sum()),
+                median_views=float(np.median(mine)),
+                share_of_views=float(mine.sum()) / total,
+                median_engagement_rate=engagement,
+                median_views_ci=_median_interval(mine, rng) if len(mine) >= 5 else None,
+            )
+        )
+    return tuple(result)
+
+
+def _median_interval(values: np.ndarray, rng: np.random.Generator, n: int = 1000) -> tuple[float, float]:
+    picks = rng.integers(0, len(values), size=(n, len(values)))
+    medians = np.median(values[picks], axis=1)
+    low, high = np.percentile(medians, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _performance(videos: pd.DataFrame, analysis: ChannelAnalysis) -> pd.Series:
+    index = analysis.same_age.performance_index()
+    if len(index):
+        return index["score"].astype(float)
+    views = _latest_views(videos)
+    median = views.groupby(videos["video_format"].astype(str)).transform("median")
+    return pd.Series((views / median).to_numpy(), index=videos["video_id"].astype(str).to_numpy())
+
+
+def _heatmap(videos: pd.DataFrame, analysis: ChannelAnalysis) -> PublishHeatmap | None:
+    if videos.empty:
+        return None
+    performance = _performance(videos, analysis)
+    frame = pd.DataFrame(
+        {
+            "perf": performance.reindex(videos["video_id"].astype(str)).to_numpy(dtype=float),
+            "weekday": videos["published_at"].dt.day_of_week.to_numpy(),
+            "hour": videos["published_at"].dt.hour.to_numpy(),
+        }
+    )
+    frame = frame[np.isfinite(frame["perf"]) & (frame["perf"] > 0)]
+    if frame.empty:
+        return None
+    overall = float(frame["perf"].median())
+    cells = frame.groupby(["weekday", "hour"])["perf"].agg(["median", "size"])
+    values: list[list[float | None]] = [[None] * 24 for _ in range(7)]
+    counts = [[0] * 24 for _ in range(7)]
+    for (weekday, hour), row in cells.iterrows():
+        values[int(weekday)][int(hour)] = float(row["median"]) / overall
+        counts[int(weekday)][int(hour)] = int(row["size"])
+    timing = analysis.timing
+    slots = [s for s in (_slot(timing.weekday), _slot(timing.hour)) if s is not None]
+    return PublishHeatmap(
+        values=tuple(tuple(r) for r in values),
+        counts=tuple(tuple(r) for r in counts),
+        metric="median performance / channel median",
+        best_slots=tuple(slots),
+    )
+
+
+def _slot(dimension: TimingDimension) -> TimeSlotEffect | None:
+    if dimension.best is None or dimension.median_ratio is None:
+        return None
+    if dimension.ci_low is None or dimension.ci_high is None:
+        return None
+    weekday: int | None = None
+    hour: int | None = None
+    hours = 1
+    if dimension.dimension == "weekday":
+        weekday = WEEKDAYS.index(dimension.best) if dimension.best in WEEKDAYS else None
+        if weekday is None:
+            return None
+        baseline = "the median performance of uploads on other days"
+    else:
+        first, _, last = dimension.best.partition("-")
+        hour = int(first.split(":")[0])
+        hours = int(last.split(":")[0]) - hour + 1 if last else 1
+        baseline = "the median performance of uploads at other hours"
+    return TimeSlotEffect(
+        weekday=weekday, hour=hour, lift=dimension.median_ratio, ci_low=dimension.ci_low,
+        ci_high=dimension.ci_high, n=dimension.best_n, hours=hours, baseline=baseline,
+        p_value=dimension.kruskal_p,
+    )  # fmt: skip
+
+
+def _outliers(videos: pd.DataFrame, analysis: ChannelAnalysis) -> tuple[OutlierRow, ...]:
+    by_id = {str(video["video_id"]): video for video in videos.to_dict("records")}
+    rows = []
+    flagged = sorted(analysis.outliers.outliers, key=lambda o: (not o.consensus, -abs(_robust_z(o.flags))))
+    for outlier in flagged:
+        video = by_id.get(outlier.video_id)
+        if video is None or outlier.performance <= 0:
+            continue
+        views = _int_or_none(video.get("view_count"))
+        if views is None:
+            continue
+        rows.append(
+            OutlierRow(
+                video_id=outlier.video_id,
+                title=str(video.get("title", "")),
+                published_at=pd.Timestamp(video["published_at"]).to_pydatetime(),
+                video_format=outlier.video_format,
+                views=views,
+                expected_views=views / outlier.performance,
+                score=_robust_z(outlier.flags) or math.log(outlier.performance),
+            )
+        )
+        if len(rows) == MAX_OUTLIER_ROWS:
+            break
+    return tuple(rows)
+
+
+def _robust_z(flags: Sequence[Any]) -> float:
+    return next((float(f.score) for f in flags if f.method == "robust_z"), 0.0)
+
+
+def _correlation(analysis: ChannelAnalysis) -> CorrelationMatrix | None:
+    result = analysis.correlation
+    labels = result.matrix_labels
+    if len(labels) < 2:
+        return None
+    position = {label: i for i, label in enumerate(labels)}
+    p_values: list[list[float | None]] = [[None] * len(labels) for _ in labels]
+    n = 0
+    for cell in result.cells:
+        if cell.feature in position and cell.target in position and cell.q_value is not None:
+            i, j = position[cell.feature], position[cell.target]
+            p_values[i][j] = p_values[j][i] = cell.q_value
+            n = max(n, cell.n)
+    coefficients = tuple(
+        tuple(None if v is None or not math.isfinite(v) else float(v) for v in row) for row in result.matrix
+    )
+    return CorrelationMatrix(
+        variables=labels,
+        coefficients=coefficients,
+        p_values=tuple(tuple(row) for row in p_values),
+        n=n or analysis.n_videos,
+        method=result.method,
+        p_adjustment="Benjamini-Hochberg",
+        targets=result.targets,
+    )
+
+
+def _ab_results(test: AbTestResult) -> list[AbResult]:
+    results = []
+    for comparison in test.comparisons:
+        s = comparison.statistics
+        if comparison.status != "ok" or s is None:
+            continue
+        # The analysis reports lift as A over B; the report puts the tested feature (A) as treatment.
+        results.append(
+            AbResult(
+                name=f"{test.group_a} ({comparison.stratum})",
+                metric=test.metric_description,
+                group_a=comparison.group_b.label,
+                group_b=comparison.group_a.label,
+                n_a=comparison.group_b.n,
+                n_b=comparison.group_a.n,
+                estimate_a=comparison.group_b.geometric_mean_views or math.nan,
+                estimate_b=comparison.group_a.geometric_mean_views or math.nan,
+                effect=s.lift,
+                ci_low=s.lift_ci_low,
+                ci_high=s.lift_ci_high,
+                p_value=s.welch_p,
+                ci_level=test.confidence,
+                method="Welch t on log views; bootstrap interval of the ratio of geometric means",
+            )
+        )
+    return results
+
+
+def _peers(
+    frames: ChannelFrames, channel_id: str, benchmark: BenchmarkResult | None, fleet: pd.DataFrame | None
+) -> PeerComparison | None:
+    if benchmark is None or fleet is None or benchmark.peer_count == 0:
+        return None
+    table = fleet.set_index(fleet["channel_id"].astype(str))
+    ids = [channel_id, *sorted(i for i in table.index if i != channel_id)]
+    titles = frames.channels.set_index(frames.channels["channel_id"].astype(str))["title"].to_dict()
+    channels = tuple(PeerChannel(i, str(titles.get(i, i)), is_subject=i == channel_id) for i in ids)
+    metrics = []
+    for kpi in benchmark.kpis:
+        if kpi.name not in table.columns:
+            continue
+        label, unit = _PEER_METRICS.get(kpi.name, (kpi.name.replace("_", " ").capitalize(), Unit.COUNT))
+        values = tuple(_float_or_none(table.at[i, kpi.name]) for i in ids)
+        metrics.append(
+            PeerMetric(
+                key=kpi.name, label=label, values=values, unit=unit, derived=kpi.derived,
+                higher_is_better=kpi.higher_is_better, subject_percentile=kpi.percentile,
+            )
+        )  # fmt: skip
+    return PeerComparison(channels=channels, metrics=tuple(metrics))
+
+
+# -- appendix -------------------------------------------------------------------------------------
+
+
+def _methods(
+    analysis: ChannelAnalysis,
+    benchmark: BenchmarkResult | None,
+    ab_tests: Sequence[AbTestResult],
+    growth: tuple[GrowthTrajectory, ...],
+) -> tuple[MethodNote, ...]:
+    outliers = analysis.outliers
+    notes = [
+        MethodNote(
+            "Views gained, subscribers gained",
+            "Last channel snapshot at or before the period end minus the last one at or before its "
+            "start; empty when a snapshot is missing.",
+        ),
+        MethodNote(
+            "Median 7-day views of uploads",
+            "Each upload's views interpolated to exactly 7 days after publishing from its snapshots; "
+            "the median over uploads of the period that have reached 7 days. Derived.",
+        ),
+        MethodNote("Engagement rate", analysis.engagement.definition),
+        MethodNote("Same-age performance", analysis.same_age.definition),
+        MethodNote(
+            "Same-age percentile bands",
+            "Views of the channel's videos of its most common format interpolated at each age; bands "
+            "show the 10th-90th and 25th-75th percentiles over videos with a value at that age (ages "
+            f"with fewer than {MIN_VIDEOS_PER_AGE} videos are left out).",
+        ),
+        MethodNote(
+            "Best publish time",
+            f"{analysis.timing.weekday.metric}; a weekday or hour band is called best only when "
+            "Kruskal-Wallis rejects equal groups and the bootstrap interval of its median ratio lies "
+            "above 1. Hours are UTC. The grid shows each cell's median over the channel median.",
+        ),
+        MethodNote(
+            "Outliers",
+            f"Methods: {', '.join(outliers.methods_run) or 'none'}; flagged by at least "
+            f"{outliers.min_agreement} methods counts as consensus. Robust z = (log performance - "
+            "median) / (1.4826 x MAD). Expected views = views / performance.",
+        ),
+        MethodNote(
+            "Correlations",
+            f"{analysis.correlation.method.capitalize()} rank correlation, pairwise complete; p-values "
+            "Benjamini-Hochberg adjusted over every feature-target pair.",
+        ),
+        MethodNote(
+            "Format medians",
+            "Latest views per video; the interval is a 95% percentile bootstrap (1,000 resamples) of "
+            "the median.",
+        ),
+        MethodNote("Derived metrics", analysis.derived_note),
+    ]
+    if any(t.forecast is not None for t in growth):
+        notes.append(
+            MethodNote(
+                "Forecast",
+                f"A least-squares line through the last {FORECAST_FIT_DAYS} days of daily values, "
+                "extended; the band is the 80% OLS prediction interval. It assumes the recent trend "
+                "continues and is a derived projection, not a YouTube figure.",
+            )
+        )
+    if ab_tests:
+        notes.append(
+            MethodNote(
+                "A/B comparisons",
+                "Videos matching a filter against the rest, within each format; effect = ratio of "
+                "geometric mean views (treatment / control) with a bootstrap interval; p from Welch's "
+                "t-test on log views. Observational: the groups were not randomised.",
+            )
+        )
+    if benchmark is not None:
+        for kpi in benchmark.kpis:
+            label = _PEER_METRICS.get(kpi.name, (kpi.name, Unit.COUNT))[0]
+            notes.append(
+                MethodNote(
+                    f"Peer metric: {label}",
+                    f"{kpi.definition}. Percentile = share of peers with a lower value (ties count half).",
+                )
+            )
+    return tuple(notes)
+
+
+def _warnings(analysis: ChannelAnalysis, ab_tests: Sequence[AbTestResult]) -> tuple[str, ...]:
+    warnings = [f"Outlier method skipped: {reason}" for reason in analysis.outliers.skipped]
+    for test in ab_tests:
+        warnings.extend(f"A/B “{test.group_a}”: {note}" for note in test.notes)
+        if test.headline is None:
+            warnings.append(f"A/B “{test.group_a}”: {test.verdict}")
+    return tuple(warnings)
+
+
+def _int_or_none(value: Any) -> int | None:
+    number = _float_or_none(value)
+    return None if number is None else int(number)
+
+
+def _float_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    text = str(value)
+    return text or None

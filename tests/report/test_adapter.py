@@ -1,0 +1,160 @@
+"""Analysis results of planted channels, mapped into a ReportModel: the planted truth shows up."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.analysis.planted_frames import NOW, Planted, PlantedChannel, build_channel, combine
+from tubescope.analysis.abtest import run_ab_test
+from tubescope.analysis.benchmark import benchmark_channel
+from tubescope.analysis.frames import ChannelFrames
+from tubescope.analysis.summary import analyze_channel, fleet_kpis
+from tubescope.report.adapter import build_report_model
+from tubescope.report.html import build_charts, render_html
+from tubescope.report.model import ReportModel
+from tubescope.report.recommendations import build_recommendations
+
+from .conftest import HOSTILE_TITLE
+
+TUESDAY = 1
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[PlantedChannel, ChannelFrames, ReportModel]:
+    subject = build_channel(Planted(weekday_lift={TUESDAY: 1.8}, seed=3))
+    # A breakout's title is hostile: it must travel to the page as text.
+    videos = subject.frames.videos.copy()
+    videos.loc[videos["video_id"] == subject.breakout_ids[0], "title"] = HOSTILE_TITLE
+    subject = dataclasses.replace(subject, frames=dataclasses.replace(subject.frames, videos=videos))
+    peers = [
+        build_channel(Planted(channel_id=f"UCpeer{i:018d}", seed=10 + i, base_views=5_000.0 * (i + 1)))
+        for i in range(4)
+    ]
+    frames = combine(subject, *peers)
+    channel_id = "UCplanted000000000000000"
+    analysis = analyze_channel(frames, channel_id, NOW)
+    fleet = fleet_kpis(frames, NOW)
+    ab = run_ab_test(combine(subject), "weekday = tue", now=NOW)
+    model = build_report_model(
+        analysis, frames, now=NOW, benchmark=benchmark_channel(fleet, channel_id), fleet=fleet, ab_tests=[ab]
+    )
+    return subject, frames, model
+
+
+def test_kpis_match_an_independent_count(planted: tuple[PlantedChannel, ChannelFrames, ReportModel]) -> None:
+    subject, _, model = planted
+    kpis = {k.key: k for k in model.kpis}
+    published = pd.to_datetime(subject.frames.videos["published_at"], utc=True)
+    start, previous = NOW - timedelta(days=28), NOW - timedelta(days=56)
+    assert kpis["uploads"].value == ((published > start) & (published <= NOW)).sum()
+    assert kpis["uploads"].previous == ((published > previous) & (published <= start)).sum()
+
+    snaps = subject.frames.channel_snapshots.sort_values("observed_at")
+
+    def total_at(moment: object) -> float:
+        return float(snaps[snaps["observed_at"] <= moment]["view_count"].iloc[-1])
+
+    assert kpis["views_gained"].value == pytest.approx(total_at(NOW) - total_at(start))
+    assert kpis["views_gained"].previous == pytest.approx(total_at(start) - total_at(previous))
+    assert kpis["engagement_median"].derived and kpis["median_views_7d"].derived
+    assert model.window.previous_end == model.window.start
+    assert model.window.end - model.window.start == model.window.previous_end - model.window.previous_start
+
+
+def test_planted_tuesday_lift_is_found_and_recommended(
+    planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
+) -> None:
+    _, _, model = planted
+    assert model.heatmap is not None
+    weekday_slot = next(s for s in model.heatmap.best_slots if s.weekday is not None)
+    assert weekday_slot.weekday == TUESDAY and weekday_slot.ci_low > 1.0
+    tuesday_cells = [v for v in model.heatmap.values[TUESDAY] if v is not None]
+    other_cells = [v for day in (0, 2, 3, 4) for v in model.heatmap.values[day] if v is not None]
+    assert np.median(tuesday_cells) > np.median(other_cells)
+    timing = [r for r in build_recommendations(model) if r.topic == "timing"]
+    assert timing and "Tue" in timing[0].headline and "95% CI" in timing[0].evidence
+
+
+def test_planted_breakouts_are_the_top_outliers(
+    planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
+) -> None:
+    subject, _, model = planted
+    over = {o.video_id for o in model.outliers if o.direction == "over"}
+    breakouts = set(subject.breakout_ids)
+    assert len(over & breakouts) >= 0.6 * len(breakouts)
+    top = model.outliers[0]
+    assert top.ratio is not None and top.ratio > 3
+
+
+def test_ab_result_keeps_the_tested_feature_as_treatment(
+    planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
+) -> None:
+    _, _, model = planted
+    assert model.ab_tests
+    headline = max(model.ab_tests, key=lambda t: min(t.n_a, t.n_b))
+    assert "weekday" in headline.name
+    assert headline.effect > 1.2 and headline.ci_low > 1.0 and headline.significant
+
+
+def test_peers_hold_every_channel_with_the_benchmark_percentiles(
+    planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
+) -> None:
+    _, frames, model = planted
+    assert model.peers is not None
+    assert len(model.peers.channels) == frames.channels["channel_id"].nunique() == 5
+    assert model.peers.channels[model.peers.subject_index].channel_id == "UCplanted000000000000000"
+    # The subject has the highest base views: it leads on views per subscriber.
+    views = next(m for m in model.peers.metrics if m.key == "views_per_subscriber")
+    assert views.subject_percentile == 100.0
+
+
+def test_growth_forecast_continues_the_trajectory(
+    planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
+) -> None:
+    _, _, model = planted
+    subscribers = next(g for g in model.growth if g.metric == "Subscribers")
+    band = subscribers.forecast
+    assert band is not None and len(band.times) == 28
+    assert band.times[0] > subscribers.observed.times[-1]
+    assert all(lo <= m <= hi for lo, m, hi in zip(band.lower, band.mean, band.upper, strict=True))
+    assert band.mean[0] == pytest.approx(subscribers.observed.values[-1], rel=0.01)
+
+
+def test_percentile_bands_are_ordered_and_grow_with_age(
+    planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
+) -> None:
+    _, _, model = planted
+    bands = model.percentile_bands
+    assert bands is not None and len(bands.age_days) >= 5
+    rows = dict(zip(bands.percentiles, bands.bands, strict=True))
+    for i in range(len(bands.age_days)):
+        assert rows[10][i] <= rows[25][i] <= rows[50][i] <= rows[75][i] <= rows[90][i]
+    assert list(rows[50]) == sorted(rows[50])  # cumulative views never shrink with age
+
+
+def test_format_split_accounts_for_every_video(
+    planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
+) -> None:
+    subject, _, model = planted
+    assert sum(f.n_videos for f in model.formats) == len(subject.frames.videos)
+    assert sum(f.share_of_views for f in model.formats) == pytest.approx(1.0)
+    for stat in model.formats:
+        assert stat.median_views_ci is not None
+        assert stat.median_views_ci[0] <= stat.median_views <= stat.median_views_ci[1]
+
+
+def test_full_report_from_planted_data_has_every_chart_and_escapes_titles(
+    planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
+) -> None:
+    _, _, model = planted
+    charts = build_charts(model)
+    assert set(charts) == {"growth", "bands", "formats", "heatmap", "correlation", "ab", "peers"}
+    page = render_html(model)
+    assert HOSTILE_TITLE not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert {o.title for o in model.outliers} & {HOSTILE_TITLE}
