@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.analysis.planted_frames import NOW, Planted, build_channel
+from tubescope.analysis.outliers import OutlierOptions, analyze_outliers
+from tubescope.analysis.same_age import analyze_same_age
+from tubescope.errors import ConfigError
+
+
+def test_planted_breakouts_are_flagged_with_high_precision_and_recall() -> None:
+    planted: set[str] = set()
+    flagged: set[str] = set()
+    for seed in range(4):
+        channel = build_channel(Planted(seed=seed, n_videos=200, noise_sigma=0.4, breakout_share=0.03))
+        frames = channel.frames
+        perf = analyze_same_age(frames.videos, frames.video_snapshots, NOW).performance_index()
+        result = analyze_outliers(frames.videos, perf)
+        planted |= set(channel.breakout_ids)
+        flagged |= set(result.breakouts())
+    true_positive = len(planted & flagged)
+    assert len(planted) >= 15
+    assert true_positive / len(flagged) >= 0.9  # precision
+    assert true_positive / len(planted) >= 0.9  # recall
+
+
+def test_each_flag_says_which_method_score_and_threshold() -> None:
+    channel = build_channel(Planted(seed=11, breakout_share=0.03))
+    frames = channel.frames
+    perf = analyze_same_age(frames.videos, frames.video_snapshots, NOW).performance_index()
+    result = analyze_outliers(frames.videos, perf)
+    assert set(result.methods_run) == {"robust_z", "iqr", "isolation_forest"}
+    assert result.outliers
+    for outlier in result.outliers:
+        assert outlier.flags and outlier.reason and outlier.basis.startswith("same_age_")
+        for flag in outlier.flags:
+            assert flag.method in outlier.reason and flag.rule
+            if flag.method == "robust_z":
+                assert abs(flag.score) > flag.threshold == 3.5
+    top = result.outliers[0]
+    assert top.video_id in channel.breakout_ids and top.direction == "high" and top.consensus
+    payload = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert payload["derived"] is True and payload["outliers"][0]["flags"][0]["threshold"] > 0
+
+
+def test_steady_channel_growth_is_not_read_as_outliers() -> None:
+    # Views triple over the year with no breakouts: without detrending the newest videos stand out.
+    rng = np.random.default_rng(2)
+    n = 200
+    ids = [f"g{i:010d}" for i in range(n)]
+    videos = pd.DataFrame(
+        {
+            "video_id": ids,
+            "published_at": pd.date_range("2025-01-01", periods=n, freq="36h", tz="UTC"),
+            "video_format": "long",
+            "view_count": pd.array(
+                np.round(1000 * np.exp(np.linspace(0, 2.5, n)) * rng.lognormal(0, 0.2, n)), dtype="Int64"
+            ),
+            "like_count": pd.array(np.full(n, 10), dtype="Int64"),
+            "comment_count": pd.array(np.full(n, 1), dtype="Int64"),
+        }
+    )
+    result = analyze_outliers(videos)
+    assert result.breakouts() == () and result.underperformers() == ()
+    naive = analyze_outliers(videos, options=OutlierOptions(detrend_window=0, robust_z_threshold=1.5))
+    assert naive.breakouts()  # the same data, undetrended and with a loose threshold, cries wolf
+
+
+def test_too_few_videos_skips_rather_than_fails() -> None:
+    videos = pd.DataFrame(
+        {
+            "video_id": ["a", "b"],
+            "video_format": ["long", "long"],
+            "view_count": pd.array([10, 1000], dtype="Int64"),
+            "like_count": pd.array([1, None], dtype="Int64"),
+            "comment_count": pd.array([None, None], dtype="Int64"),
+        }
+    )
+    result = analyze_outliers(videos)
+    assert result.outliers == () and result.skipped and "fewer than" in result.skipped[0]
+
+
+@pytest.mark.parametrize("kwargs", [{"isolation_contamination": 0.9}, {"min_agreement": 4}, {"iqr_k": 0}])
+def test_invalid_options_raise_config_error(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ConfigError):
+        OutlierOptions(**kwargs)  # type: ignore[arg-type]

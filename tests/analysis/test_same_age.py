@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tubescope.analysis.same_age import OUTLIER_SCORE_DEFINITION, analyze_same_age, views_at_ages
+
+NOW = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def _frames(rates: dict[str, float], formats: dict[str, str], published: dict[str, datetime],
+            snapshot_hours: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """Videos gaining ``rate`` views an hour, observed ``snapshot_hours`` after publishing."""
+    videos = pd.DataFrame(
+        {
+            "video_id": list(rates),
+            "published_at": pd.to_datetime([published[v] for v in rates], utc=True),
+            "video_format": [formats[v] for v in rates],
+        }
+    )
+    rows = [
+        (v, published[v] + timedelta(hours=h), int(rate * h))
+        for v, rate in rates.items()
+        for h in snapshot_hours
+        if published[v] + timedelta(hours=h) <= NOW
+    ]
+    snaps = pd.DataFrame(rows, columns=["video_id", "observed_at", "view_count"])
+    snaps["observed_at"] = pd.to_datetime(snaps["observed_at"], utc=True)
+    return videos, snaps
+
+
+def test_views_at_age_are_interpolated_between_bracketing_snapshots() -> None:
+    old = NOW - timedelta(days=60)
+    videos, snaps = _frames({"a": 100.0}, {"a": "long"}, {"a": old}, [5, 30, 150, 190, 600, 700])
+    at = views_at_ages(videos, snaps, NOW)
+    assert at.loc["a", "24h"] == pytest.approx(2400)
+    assert at.loc["a", "7d"] == pytest.approx(16_800)
+    assert at.loc["a", "28d"] == pytest.approx(67_200)
+
+
+def test_nothing_is_extrapolated_and_wide_brackets_are_refused() -> None:
+    young = NOW - timedelta(days=3)
+    old = NOW - timedelta(days=60)
+    videos, snaps = _frames(
+        {"young": 10.0, "sparse": 10.0}, {"young": "long", "sparse": "long"}, {"young": young, "sparse": old},
+        [20, 30],
+    )  # fmt: skip
+    at = views_at_ages(videos, snaps, NOW)
+    assert at.loc["young", "24h"] == pytest.approx(240)
+    assert np.isnan(at.loc["young", "7d"])  # three days old: no 7-day value
+    assert np.isnan(at.loc["sparse", "7d"])  # last snapshot at 30 h: no extrapolation
+    # The publish instant anchors the curve at zero: a first snapshot at 20 h brackets 10 h.
+    assert views_at_ages(videos, snaps, NOW, (("10h", 10.0),)).loc["sparse", "10h"] == pytest.approx(100)
+    videos2, snaps2 = _frames({"gap": 10.0}, {"gap": "long"}, {"gap": old}, [1, 200])
+    assert np.isnan(views_at_ages(videos2, snaps2, NOW).loc["gap", "24h"])  # bracket 1-200 h is too wide
+
+
+def test_outlier_score_is_views_over_the_same_format_median_at_the_same_age() -> None:
+    old = NOW - timedelta(days=60)
+    rates = {"l1": 10.0, "l2": 20.0, "l3": 30.0, "l4": 300.0, "s1": 1.0, "s2": 2.0, "s3": 3.0}
+    formats = {v: ("short" if v.startswith("s") else "long") for v in rates}
+    videos, snaps = _frames(rates, formats, dict.fromkeys(rates, old), [12, 24, 168, 672, 800])
+    result = analyze_same_age(videos, snaps, NOW)
+    assert result.definition == OUTLIER_SCORE_DEFINITION and "median" in result.definition
+    frame = result.frame().set_index(["video_id", "age_label"])
+    # Long median at 7 d: median(1680, 3360, 5040, 50400) = 4200; Shorts have their own median.
+    assert frame.loc[("l4", "7d"), "outlier_score"] == pytest.approx(50_400 / 4200)
+    assert frame.loc[("s3", "7d"), "outlier_score"] == pytest.approx(1.5)
+    assert frame.loc[("l4", "7d"), "band"] == "top 25%" and frame.loc[("l1", "7d"), "band"] == "bottom 25%"
+    assert frame.loc[("l4", "24h"), "percentile"] == pytest.approx(87.5)
+    medians = {(m.video_format, m.age_label): m.median_views for m in result.medians}
+    assert medians[("short", "24h")] == pytest.approx(48)
+    assert medians[("live", "24h")] is None
+    perf = result.performance_index()
+    assert perf.loc["l4", "basis"] == "same_age_7d"
+    payload = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert payload["derived"] is True and all(r["derived"] for r in payload["rows"])
+
+
+def test_percentile_bands_cover_a_large_format_group() -> None:
+    old = NOW - timedelta(days=60)
+    rates = {f"v{i:03d}": float(i + 1) for i in range(100)}
+    videos, snaps = _frames(rates, dict.fromkeys(rates, "long"), dict.fromkeys(rates, old), [24])
+    frame = analyze_same_age(videos, snaps, NOW).frame().set_index("video_id")
+    assert frame.loc["v099", "band"] == "top 10%" and frame.loc["v000", "band"] == "bottom 10%"
+    assert frame.loc["v050", "band"] == "middle 50%"
+    assert frame["band"].value_counts()["top 10%"] == 10
