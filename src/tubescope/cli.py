@@ -157,13 +157,9 @@ def predict(
     channel: Annotated[str, typer.Option("--channel", help="UC… channel id or @handle.")],
     title: Annotated[str, typer.Option("--title", help="The planned title.")],
     duration: Annotated[str, typer.Option("--duration", help="Seconds, mm:ss or PT10M30S.")],
-    publish_at: Annotated[
-        str, typer.Option("--publish-at", help="ISO-8601 time (UTC if no offset).")
-    ],
+    publish_at: Annotated[str, typer.Option("--publish-at", help="ISO-8601 time (UTC if no offset).")],
     short: Annotated[bool, typer.Option("--short", help="The video is a Short.")] = False,
-    tags: Annotated[
-        list[str] | None, typer.Option("--tags", help="Tag (repeat or comma-separate).")
-    ] = None,
+    tags: Annotated[list[str] | None, typer.Option("--tags", help="Tag (repeat or comma-separate).")] = None,
     category: Annotated[str | None, typer.Option("--category", help="YouTube category id.")] = None,
     horizon: Annotated[str | None, typer.Option("--horizon", help="Must match the model's: 7d.")] = None,
     db: Annotated[Path | None, typer.Option("--db", help="Warehouse for fresh channel priors.")] = None,
@@ -190,6 +186,46 @@ def predict(
         typer.echo(json.dumps(forecast.to_dict(), indent=2, sort_keys=True))
     else:
         Console().print(job.forecast_table(forecast))
+
+
+@app.command()
+def analyze(
+    ref: Annotated[str, typer.Argument(help="A collected channel: UC… id, @handle or URL.")],
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only videos published from this date.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every result as JSON.")] = False,
+) -> None:
+    """Engagement, growth, same-age performance, timing, outliers, correlations, A/B and time series."""
+    from tubescope.config import load_settings
+    from tubescope.jobs import analyze as job
+    from tubescope.jobs.common import parse_date
+
+    settings = load_settings(db_path=db)
+    with stderr.status("analysing…"):
+        analysis = job.analyze(settings.db_path, ref, since=parse_date(since) if since else None)
+    if as_json:
+        typer.echo(json.dumps(analysis.to_dict(), indent=2, sort_keys=True, default=str))
+    else:
+        Console().print(job.analysis_summary(analysis, settings.db_path))
+
+
+@app.command()
+def compare(
+    refs: Annotated[list[str], typer.Argument(help="Two or more collected channels.")],
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+) -> None:
+    """Each channel's KPIs as a percentile among the others, normalised for channel size."""
+    from tubescope.config import load_settings
+    from tubescope.jobs import analyze as job
+
+    results = job.compare(load_settings(db_path=db).db_path, refs)
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in results], indent=2, sort_keys=True))
+    else:
+        Console().print(job.comparison_table(results))
 
 
 def main() -> None:

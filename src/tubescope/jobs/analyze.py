@@ -1,0 +1,63 @@
+"""The ``analyze`` and ``compare`` jobs: read the warehouse, run the pure analysis."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import RenderableType
+from rich.table import Table
+
+from tubescope.analysis.benchmark import BenchmarkResult, benchmark_channel
+from tubescope.analysis.summary import ChannelAnalysis, analyze_channel, fleet_kpis_duckdb
+from tubescope.errors import ConfigError
+from tubescope.jobs.common import load_channel_frames, open_for_reading, resolve_stored_channel, utc_now
+from tubescope.report.adapter import build_report_model
+from tubescope.report.terminal import render_summary
+
+
+def analyze(
+    db_path: Path, ref: str, *, since: datetime | None = None, now: datetime | None = None
+) -> ChannelAnalysis:
+    """Every analysis of one collected channel as of ``now`` (default: the current time)."""
+    with open_for_reading(db_path) as warehouse:
+        channel_id = resolve_stored_channel(warehouse, ref)
+        frames = load_channel_frames(warehouse, [channel_id])
+    return analyze_channel(frames, channel_id, now or utc_now(), since=since)
+
+
+def compare(db_path: Path, refs: Sequence[str], *, now: datetime | None = None) -> list[BenchmarkResult]:
+    """Each channel's KPIs as percentiles among the other channels named (size-normalised KPIs)."""
+    if len(refs) < 2:
+        raise ConfigError("compare needs at least two channels")
+    with open_for_reading(db_path) as warehouse:
+        ids = list(dict.fromkeys(resolve_stored_channel(warehouse, ref) for ref in refs))
+        fleet = fleet_kpis_duckdb(warehouse.connection(), now or utc_now())
+    fleet = fleet[fleet["channel_id"].isin(ids)]
+    return [benchmark_channel(fleet, channel_id, peer_ids=ids) for channel_id in ids]
+
+
+def analysis_summary(
+    analysis: ChannelAnalysis, db_path: Path, *, now: datetime | None = None
+) -> RenderableType:
+    """The Rich summary of ``analysis`` a person reads in a terminal (the report's components)."""
+    with open_for_reading(db_path) as warehouse:
+        frames = load_channel_frames(warehouse, [analysis.channel_id])
+    model = build_report_model(analysis, frames, now=now or datetime.fromisoformat(analysis.now))
+    return render_summary(model)
+
+
+def comparison_table(results: Sequence[BenchmarkResult]) -> Table:
+    """KPI percentiles, one column per channel (derived metrics, labelled as such)."""
+    table = Table(title="Peer comparison — percentile among the channels named (derived metrics)")
+    table.add_column("KPI")
+    for result in results:
+        table.add_column(result.channel_id, justify="right")
+    for index, kpi in enumerate(results[0].kpis):
+        cells = []
+        for result in results:
+            own = result.kpis[index]
+            cells.append("n/a" if own.percentile is None else f"{own.value:.3g} (p{own.percentile:.0f})")
+        table.add_row(kpi.name, *cells)
+    return table

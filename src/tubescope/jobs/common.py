@@ -1,0 +1,73 @@
+"""What several jobs share: opening the warehouse for reading and finding a stored channel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tubescope.analysis.frames import ChannelFrames
+from tubescope.domain.refs import RefKind, parse_channel_ref
+from tubescope.errors import ChannelNotFound, ConfigError, InvalidChannelRef, StorageError
+from tubescope.warehouse.repository import Warehouse
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextmanager
+def open_for_reading(db_path: Path) -> Iterator[Warehouse]:
+    """The warehouse at ``db_path``, read-only; a clear error when nothing was collected yet."""
+    if not Path(db_path).is_file():
+        raise StorageError(f"no warehouse at {db_path}; collect some channels first (`tubescope collect`)")
+    with Warehouse.open(db_path, read_only=True) as warehouse:
+        yield warehouse
+
+
+def resolve_stored_channel(warehouse: Warehouse, ref: str) -> str:
+    """The id of a collected channel named by ``ref`` (UC… id, @handle, channel or video URL).
+
+    Looks only in the warehouse, so it costs no quota; a channel never collected is
+    :class:`ChannelNotFound` with the command that fixes it.
+    """
+    parsed = parse_channel_ref(ref)
+    if parsed.kind is RefKind.CHANNEL_ID:
+        rows = warehouse.query("SELECT channel_id FROM channels WHERE channel_id = ?", [parsed.value])
+    elif parsed.kind is RefKind.HANDLE:
+        rows = warehouse.query(
+            "SELECT channel_id FROM channels WHERE lower(handle) = lower(?)", [parsed.value]
+        )
+    elif parsed.kind is RefKind.VIDEO:
+        rows = warehouse.query("SELECT channel_id FROM videos WHERE video_id = ?", [parsed.value])
+    else:
+        raise InvalidChannelRef(ref, "use the channel's UC… id or @handle for a collected channel")
+    if rows.empty:
+        raise ChannelNotFound(f"{ref} is not in the warehouse; run `tubescope collect {ref}` first")
+    return str(rows.iloc[0, 0])
+
+
+def all_channel_ids(warehouse: Warehouse) -> list[str]:
+    return [
+        str(v) for v in warehouse.query("SELECT channel_id FROM channels ORDER BY channel_id")["channel_id"]
+    ]
+
+
+def load_channel_frames(warehouse: Warehouse, channel_ids: Sequence[str] | None = None) -> ChannelFrames:
+    frames = warehouse.load_frames(list(channel_ids) if channel_ids is not None else None)
+    return ChannelFrames(
+        channels=frames["channels"],
+        videos=frames["videos"],
+        video_snapshots=frames["video_snapshots"],
+        channel_snapshots=frames["channel_snapshots"],
+    )
+
+
+def parse_date(text: str) -> datetime:
+    """A date or ISO-8601 time from the command line, as aware UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"not a date: {text!r} (use YYYY-MM-DD or an ISO-8601 time)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
