@@ -156,7 +156,7 @@ async def test_an_invalid_key_fails_fast_with_one_request_and_is_named_by_finger
     async with client:
         with pytest.raises(ApiKeyInvalid) as caught:
             await client.videos_list(["Ks-_Mh1QhMc"])
-    assert len(recorder.requests) == 1 and fake_time.sleeps == []
+    assert len(recorder.requests) == 1 and fake_time.sleeps == [] and client.quota_spent == 0
     assert key_fingerprint(KEY) in str(caught.value) and KEY not in str(caught.value)
     assert caught.value.exit_code == 5
 
@@ -197,7 +197,8 @@ async def test_quota_exceeded_rotates_to_the_next_key() -> None:
         await client.videos_list(["b" * 11])
     assert recorder.keys == [KEY, KEY_B, KEY_B]
     assert fake_time.sleeps == []  # rotation is not a retry: no backoff
-    assert client.quota_by_key() == {key_fingerprint(KEY): 1, key_fingerprint(KEY_B): 2}
+    # the refused call is not billed: the spent key shows 0 units, the next key both calls
+    assert client.quota_by_key() == {key_fingerprint(KEY): 0, key_fingerprint(KEY_B): 2}
     assert client.exhausted_key_fingerprints == [key_fingerprint(KEY)]
 
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import structlog
@@ -51,6 +51,7 @@ STATS_PARTS: tuple[str, ...] = ("snippet", "statistics", "contentDetails")
 COMMENT_THREAD_PARTS: tuple[str, ...] = ("snippet", "replies")
 
 _log = structlog.get_logger("tubescope.youtube")
+_UNBILLED_FATAL = frozenset({FatalKind.KEY_INVALID, FatalKind.ACCESS_NOT_CONFIGURED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +146,8 @@ class YouTubeClient:
 
     @property
     def quota_spent(self) -> int:
-        """Units charged by this client (every request sent, including rejected ones)."""
+        """Units charged by this client: every request sent, rejected ones included, except those
+        refused for the key itself (out of quota, invalid, API not enabled), which bill nobody."""
         return self._ledger.spent
 
     @property
@@ -504,6 +506,9 @@ class YouTubeClient:
                 attempt += 1
                 continue
             self._breaker.record_success()
+            if verdict.action is Action.STOP_FOR_QUOTA or verdict.fatal_kind in _UNBILLED_FATAL:
+                # Refused for the key itself (spent, invalid, API disabled): no project is billed.
+                self._ledger.refund(method, fingerprint)
             if verdict.action is Action.STOP_FOR_QUOTA:
                 left = self._keys.mark_exhausted(key)
                 log.warning("youtube.key_out_of_quota", rotating=left, message=verdict.message)
@@ -571,21 +576,17 @@ _T = TypeVar("_T")
 
 
 async def _gather_or_fail(awaitables: list[Awaitable[_T]]) -> list[_T]:
-    """Run all; on the first failure cancel the rest and raise that failure (not an ExceptionGroup)."""
-    tasks = [asyncio.ensure_future(a) for a in awaitables]
-    if not tasks:
-        return []
-    try:
-        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in done:
-            if task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-        return [task.result() for task in tasks]
-    finally:
-        for task in tasks:
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    """Run all to the end, then raise the first failure (a typed error, not an ExceptionGroup).
+
+    Siblings are not cancelled mid-flight: a call cancelled after it was sent leaves the quota
+    ledger guessing whether the server billed it, while letting it finish keeps the ledger exact.
+    After a quota, budget or breaker stop the siblings fail fast without sending anything.
+    """
+    results = await asyncio.gather(*awaitables, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return cast("list[_T]", results)
 
 
 def _batch(ids: Sequence[str], what: str) -> list[str]:
