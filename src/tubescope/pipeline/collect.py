@@ -18,7 +18,7 @@ import asyncio
 import contextvars
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,6 +49,7 @@ from tubescope.pipeline.incremental import (
     decide_page,
     plan_channel,
     refresh_batches,
+    resolve_units,
 )
 from tubescope.pipeline.ports import BatchCounts, CollectApi, CollectStore, Page, Tombstone, VideoBatch
 from tubescope.pipeline.progress import CollectProgress, SilentProgress
@@ -147,12 +148,66 @@ async def run_collection(
     unique = list({ref.raw.strip(): ref for ref in refs}.values())
     if options.dry_run:
         return await _dry_run(unique, options, api=api, store=store)
+    if options.budget is not None:
+        api = BudgetedApi(api, options.budget)
     worker = _StoreWorker()
     try:
         collector = _Collector(options, api, store, worker, clock, progress or SilentProgress())
         return await collector.run(unique)
     finally:
         worker.close()
+
+
+class BudgetedApi:
+    """Refuses a call that could take the run past ``--budget``, before it is sent.
+
+    The client enforces the same budget on every attempt it sends (retries included); this guard
+    makes the pipeline safe with any :class:`CollectApi`. Reserving happens without an await in
+    between, so concurrent tasks cannot both take the last unit.
+    """
+
+    def __init__(self, api: CollectApi, budget: int) -> None:
+        self._api = api
+        self._budget = budget
+
+    @property
+    def key_fingerprints(self) -> Sequence[str]:
+        return self._api.key_fingerprints
+
+    @property
+    def quota_spent(self) -> int:
+        return self._api.quota_spent
+
+    def quota_by_key(self) -> Mapping[str, int]:
+        return self._api.quota_by_key()
+
+    def _reserve(self, units: int, what: str) -> None:
+        if self._api.quota_spent + units > self._budget:
+            raise BudgetExceeded(
+                f"the run's budget of {self._budget} quota units would be exceeded: "
+                f"{self._api.quota_spent} spent, {what} costs {units}; stopped at a checkpoint",
+                reason="budgetExceeded",
+            )
+
+    async def lookup_channel(self, ref: ChannelRef, *, allow_search: bool) -> Any | None:
+        self._reserve(1 + resolve_units(ref), "looking up a channel")
+        return await self._api.lookup_channel(ref, allow_search=allow_search)
+
+    async def playlist_page(self, playlist_id: str, page_token: str | None) -> Page:
+        self._reserve(1, "playlistItems.list")
+        return await self._api.playlist_page(playlist_id, page_token)
+
+    async def videos(self, video_ids: Sequence[str]) -> Sequence[Any]:
+        self._reserve(1, "videos.list")
+        return await self._api.videos(video_ids)
+
+    async def comment_threads(self, video_id: str, page_token: str | None, max_results: int) -> Page:
+        self._reserve(1, "commentThreads.list")
+        return await self._api.comment_threads(video_id, page_token, max_results)
+
+    async def comment_replies(self, parent_id: str, page_token: str | None) -> Page:
+        self._reserve(1, "comments.list")
+        return await self._api.comment_replies(parent_id, page_token)
 
 
 class _Collector:

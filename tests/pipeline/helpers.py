@@ -1,0 +1,86 @@
+"""Shared helpers: collect from a loopback emulator into a real DuckDB file and read it back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tubescope.domain.refs import parse_channel_ref
+from tubescope.pipeline.adapters import WarehouseStore, YouTubeApi
+from tubescope.pipeline.collect import run_collection
+from tubescope.pipeline.run import CollectOptions, CollectSummary
+from tubescope.testing import EmulatorHandle
+from tubescope.warehouse.repository import Warehouse
+from tubescope.youtube.client import ClientOptions, YouTubeClient
+
+FAST = ClientOptions(
+    requests_per_second=2000,
+    max_concurrency=8,
+    max_retries=6,
+    backoff_base_seconds=0.001,
+    backoff_max_seconds=0.005,
+    breaker_threshold=1000,
+)
+
+
+def collect(
+    emu: EmulatorHandle,
+    db: Path,
+    refs: Sequence[str],
+    *,
+    options: CollectOptions | None = None,
+    keys: Sequence[str] | None = None,
+    client_options: ClientOptions = FAST,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> CollectSummary:
+    async def go() -> CollectSummary:
+        with Warehouse.open(db, clock=emu.clock) as warehouse:
+            async with YouTubeClient(
+                emu.base_url, list(keys or emu.keys[:1]), client_options, transport=transport
+            ) as client:
+                return await run_collection(
+                    [parse_channel_ref(r) for r in refs],
+                    options or CollectOptions(),
+                    api=YouTubeApi(client),
+                    store=WarehouseStore(warehouse),
+                    clock=emu.clock,
+                )
+
+    return asyncio.run(go())
+
+
+def rows(db: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    with Warehouse.open(db, read_only=True) as warehouse:
+        return [tuple(r) for r in warehouse.connection().execute(sql, list(params)).fetchall()]
+
+
+def stored_data(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything a user would read back, without lineage columns that differ between runs."""
+    return {
+        "videos": rows(
+            db,
+            "SELECT video_id, channel_id, title, published_at, duration_seconds, video_format, tags,"
+            " is_deleted FROM videos ORDER BY video_id",
+        ),
+        "video_snapshots": rows(
+            db,
+            "SELECT video_id, observed_at, view_count, like_count, comment_count FROM video_snapshots"
+            " ORDER BY video_id, observed_at",
+        ),
+        "channels": rows(db, "SELECT channel_id, title, video_count, view_count FROM channels ORDER BY 1"),
+        "channel_snapshots": rows(
+            db, "SELECT channel_id, observed_at, view_count FROM channel_snapshots ORDER BY 1, 2"
+        ),
+    }
+
+
+def ledger_units(emu: EmulatorHandle, key: str | None = None) -> int:
+    return emu.ledger.total_units(key or emu.keys[0])
+
+
+def ledger_calls(emu: EmulatorHandle, key: str | None = None) -> dict[str, int]:
+    return {method: usage.calls for method, usage in emu.ledger.usage(key or emu.keys[0]).items()}
