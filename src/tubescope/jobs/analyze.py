@@ -9,9 +9,9 @@ from pathlib import Path
 from rich.console import RenderableType
 from rich.table import Table
 
-from tubescope.analysis.benchmark import BenchmarkResult, benchmark_channel
-from tubescope.analysis.summary import ChannelAnalysis, analyze_channel, fleet_kpis_duckdb
-from tubescope.errors import ConfigError
+from tubescope.analysis.benchmark import BenchmarkResult
+from tubescope.analysis.summary import ChannelAnalysis, analyze_channel
+from tubescope.jobs.catalog import peer_comparison
 from tubescope.jobs.common import load_channel_frames, open_for_reading, resolve_stored_channel, utc_now
 from tubescope.report.adapter import build_report_model
 from tubescope.report.terminal import render_summary
@@ -29,13 +29,8 @@ def analyze(
 
 def compare(db_path: Path, refs: Sequence[str], *, now: datetime | None = None) -> list[BenchmarkResult]:
     """Each channel's KPIs as percentiles among the other channels named (size-normalised KPIs)."""
-    if len(refs) < 2:
-        raise ConfigError("compare needs at least two channels")
     with open_for_reading(db_path) as warehouse:
-        ids = list(dict.fromkeys(resolve_stored_channel(warehouse, ref) for ref in refs))
-        fleet = fleet_kpis_duckdb(warehouse.connection(), now or utc_now())
-    fleet = fleet[fleet["channel_id"].isin(ids)]
-    return [benchmark_channel(fleet, channel_id, peer_ids=ids) for channel_id in ids]
+        return peer_comparison(warehouse, refs, now=now)
 
 
 def analysis_summary(
