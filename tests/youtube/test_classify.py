@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.youtube.conftest import KEY, error_body, fixture_bytes
 from tubescope.youtube.classify import Action, FatalKind, classify_response, parse_retry_after
@@ -179,3 +181,24 @@ def test_messages_echoing_the_request_url_lose_the_key() -> None:
     verdict = classify_response(400, error_body(400, "badRequest", message))
     assert KEY not in verdict.message
     assert "key=[REDACTED]" in verdict.message
+
+
+@given(
+    status=st.integers(100, 599),
+    body=st.one_of(
+        st.binary(max_size=300),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda children: (
+                st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+            ),
+            max_leaves=12,
+        ).map(lambda value: json.dumps({"error": value}).encode()),
+    ),
+)
+def test_any_response_gets_a_decision_and_never_an_exception(status: int, body: bytes) -> None:
+    verdict = classify_response(status, body)
+    assert verdict.status == status
+    assert (verdict.action is Action.OK) == (200 <= status < 300 and verdict.body is not None)
+    if verdict.action is Action.FATAL:
+        assert verdict.fatal_kind is not None

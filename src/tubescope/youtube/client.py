@@ -106,6 +106,8 @@ class YouTubeClient:
         rng: random.Random | None = None,
     ) -> None:
         self.options = options or ClientOptions()
+        if not api_base.startswith(("http://", "https://")):
+            raise ConfigError(f"the API base URL must start with http:// or https://, got {api_base!r}")
         self._base = api_base.rstrip("/")
         self._keys = KeyPool(keys)
         self._ledger = QuotaLedger(self.options.budget_units)
