@@ -138,13 +138,18 @@ def train(
     db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
     model_dir: Annotated[Path | None, typer.Option("--model-dir", help="Where models are stored.")] = None,
     horizon: Annotated[str, typer.Option("--horizon", help="Forecast age: 7d, 48h, 2w.")] = "7d",
+    trees: Annotated[
+        int, typer.Option("--trees", min=10, max=5000, help="Boosting rounds (the forest gets a third).")
+    ] = 300,
     as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
 ) -> None:
     """Train the view forecaster on the warehouse (time-based split) and store a new model version."""
     from tubescope.jobs import train as job
-    from tubescope.predict.model import parse_horizon
+    from tubescope.predict.model import ForecastOptions, parse_horizon
 
-    outcome = job.train(db_path=db, model_dir=model_dir, horizon_days=parse_horizon(horizon))
+    horizon_days = parse_horizon(horizon)
+    options = ForecastOptions(horizon_days=horizon_days, n_estimators=trees, forest_trees=trees // 3)
+    outcome = job.train(db_path=db, model_dir=model_dir, options=options)
     if as_json:
         typer.echo(json.dumps(outcome.to_dict(), indent=2, sort_keys=True))
     else:
@@ -226,6 +231,53 @@ def compare(
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2, sort_keys=True))
     else:
         Console().print(job.comparison_table(results))
+
+
+@app.command()
+def report(
+    ref: Annotated[str, typer.Argument(help="A collected channel: UC… id, @handle or URL.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write (one self-contained page).")] = Path(
+        "report.html"
+    ),
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
+    peers: Annotated[
+        list[str] | None,
+        typer.Option("--peers", help="A collected peer channel to compare with (repeatable)."),
+    ] = None,
+    report_format: Annotated[
+        str, typer.Option("--format", help="html, pdf or png (pdf/png need Chromium).")
+    ] = "html",
+    window_days: Annotated[int, typer.Option("--window-days", help="Days the KPIs cover.")] = 28,
+    now: Annotated[
+        str | None, typer.Option("--now", help="Report as of this date (default: the last observation).")
+    ] = None,
+    summary: Annotated[bool, typer.Option("--summary/--no-summary", help="Also print the summary.")] = True,
+) -> None:
+    """Executive report: KPIs, growth and forecast, timing, outliers, A/B, peers and recommendations."""
+    from tubescope.config import load_settings
+    from tubescope.jobs import report as job
+    from tubescope.jobs.common import parse_date
+    from tubescope.report.terminal import render_summary
+
+    settings = load_settings(db_path=db)
+    with stderr.status("building the report…") as status:
+        outcome = job.write_report(
+            settings.db_path,
+            ref,
+            out,
+            peers=peers or (),
+            report_format=report_format,
+            now=parse_date(now) if now else None,
+            window_days=window_days,
+            progress=lambda message: status.update(f"{message}…"),
+        )
+    if summary:
+        Console().print(render_summary(outcome.model))
+    stderr.print(
+        f"wrote {outcome.path} ({outcome.report_format.value}, {outcome.size_bytes / 1e6:.1f} MB, "
+        f"{outcome.n_recommendations} recommendations)",
+        highlight=False,
+    )
 
 
 def main() -> None:

@@ -33,6 +33,25 @@ CATEGORY_BOUNDS: tuple[tuple[float, str], ...] = ((0.75, "below"), (1.5, "expect
 """Upper bounds of the ratio forecast / channel median for each category; at or above 3x is a breakout."""
 
 
+_HORIZON_UNITS = {"d": 1.0, "h": 1.0 / 24.0, "w": 7.0}
+
+
+def parse_horizon(text: str) -> float:
+    """``7d``, ``48h``, ``2w`` or a bare number of days, as days; :class:`ConfigError` otherwise."""
+    raw = text.strip().lower()
+    unit = raw[-1:] if raw[-1:] in _HORIZON_UNITS else "d"
+    number = raw[:-1] if raw[-1:] in _HORIZON_UNITS else raw
+    try:
+        days = float(number) * _HORIZON_UNITS[unit]
+    except ValueError:
+        raise ConfigError(
+            f"invalid horizon {text!r}: use a number of days or hours such as 7d or 48h"
+        ) from None
+    if not math.isfinite(days) or days <= 0 or days > 3650:
+        raise ConfigError(f"invalid horizon {text!r}: it must be positive and at most ten years")
+    return days
+
+
 class PerformanceCategory(StrEnum):
     BELOW = "below"
     EXPECTED = "expected"
