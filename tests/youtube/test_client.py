@@ -468,3 +468,28 @@ async def test_a_call_cancelled_before_it_is_sent_costs_nothing() -> None:
 def test_impossible_options_are_a_config_error(bad: dict[str, float]) -> None:
     with pytest.raises(ConfigError, match="invalid client options"):
         ClientOptions(**bad)  # type: ignore[arg-type]
+
+
+async def test_a_spent_search_bucket_does_not_stop_the_cheap_calls() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        return quota_exceeded() if request.url.path.endswith("/search") else videos_ok()
+
+    client, recorder, _ = make_client(handle)
+    async with client:
+        with pytest.raises(QuotaExhausted, match=r"out of quota for search\.list"):
+            await client.search(query="anything")
+        await client.videos_list(["a" * 11])  # the same key still serves videos.list
+    assert recorder.paths == ["/search", "/videos"] and client.exhausted_key_fingerprints == []
+
+
+async def test_batch_get_stats_out_of_its_own_quota_falls_back_to_videos_list() -> None:
+    full = fixture_bytes("joostlek-python-youtube/video_response_1.json")
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return quota_exceeded() if request.url.path.endswith(":batchGetStats") else json_response(full)
+
+    client, recorder, _ = make_client(handle)
+    async with client:
+        stats = await client.batch_get_stats(["Ks-_Mh1QhMc", "GvgqDSnpRQM"])
+    assert recorder.paths == ["/videos:batchGetStats", "/videos"]
+    assert [s.id for s in stats] == ["Ks-_Mh1QhMc", "GvgqDSnpRQM"] and client.quota_spent == 1

@@ -30,6 +30,7 @@ from tubescope.errors import (
     ApiKeyInvalid,
     ChannelNotFound,
     ConfigError,
+    QuotaExhausted,
     TransientApiError,
     VideoNotFound,
 )
@@ -38,7 +39,7 @@ from tubescope.youtube import models as api
 from tubescope.youtube.classify import Action, FatalKind, Verdict, classify_response
 from tubescope.youtube.errors import RepeatedPageToken, ResourceUnavailable
 from tubescope.youtube.keys import KeyPool
-from tubescope.youtube.quota import COST, PAGE_SIZE, Method, QuotaLedger
+from tubescope.youtube.quota import COST, PAGE_SIZE, Method, QuotaLedger, bucket_of
 from tubescope.youtube.resilience import Backoff, CircuitBreaker, Clock, RateLimiter
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -170,7 +171,8 @@ class YouTubeClient:
 
     @property
     def exhausted_key_fingerprints(self) -> list[str]:
-        return self._keys.exhausted_fingerprints
+        """Keys out of the shared (non-search, non-batchGetStats) quota for today."""
+        return self._keys.exhausted_fingerprints()
 
     @property
     def breaker(self) -> CircuitBreaker:
@@ -178,7 +180,8 @@ class YouTubeClient:
 
     @property
     def batch_stats_supported(self) -> bool | None:
-        """None until :meth:`batch_get_stats` has been tried against this server."""
+        """None until :meth:`batch_get_stats` has been tried; False once the server lacked it or its
+        own daily quota bucket ran out on every key (the client then uses videos.list)."""
         return self._batch_stats_supported
 
     # ------------------------------------------------------------ endpoints
@@ -279,6 +282,10 @@ class YouTubeClient:
             params = {"part": _join(STATS_PARTS), "id": _join(wanted)}
             try:
                 body = await self._get(Method.VIDEOS_BATCH_GET_STATS, "/videos:batchGetStats", params)
+            except QuotaExhausted:
+                # Its own daily bucket is spent on every key; videos.list still has quota.
+                self._batch_stats_supported = False
+                _log.info("youtube.batch_get_stats_out_of_quota")
             except ApiError as exc:
                 if type(exc) not in (ApiError, ResourceUnavailable) or exc.status not in (400, 404, 405, 501):
                     raise
@@ -457,8 +464,9 @@ class YouTubeClient:
     async def _get(self, method: Method, path: str, params: dict[str, str]) -> dict[str, Any]:
         url = self._base + path
         attempt = 0
+        bucket = bucket_of(method)
         while True:
-            key = self._keys.current()
+            key = self._keys.current(bucket)
             fingerprint = key_fingerprint(key)
             self._ledger.ensure_affordable(method)
             self._breaker.before_request()
@@ -512,7 +520,7 @@ class YouTubeClient:
                 # Refused for the key itself (spent, invalid, API disabled): no project is billed.
                 self._ledger.refund(method, fingerprint)
             if verdict.action is Action.STOP_FOR_QUOTA:
-                left = self._keys.mark_exhausted(key)
+                left = self._keys.mark_exhausted(key, bucket)
                 log.warning("youtube.key_out_of_quota", rotating=left, message=verdict.message)
                 continue  # the next turn uses the next key, or raises QuotaExhausted
             if verdict.action is Action.SKIP:

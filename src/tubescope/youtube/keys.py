@@ -2,6 +2,9 @@
 
 Keys are plain strings here and never leave this module in readable form: everything that can be
 logged, raised or stored names a key by :func:`~tubescope.logging.key_fingerprint`.
+
+Quota runs out per *bucket*: since 2026-06 ``search.list`` and ``videos.batchGetStats`` have daily
+buckets of their own, so a key whose search bucket is spent still serves ``videos.list``.
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ from collections.abc import Sequence
 from tubescope.errors import ConfigError, QuotaExhausted
 from tubescope.logging import key_fingerprint, register_secret
 
+DEFAULT_BUCKET = "default"
+
 
 class KeyPool:
-    """Round the configured keys in order; a key that hits ``quotaExceeded`` is set aside for the day."""
+    """Use the configured keys in order; a key that hits ``quotaExceeded`` is set aside for the day
+    (in that bucket only) and the next live key takes over."""
 
     def __init__(self, keys: Sequence[str]) -> None:
         cleaned = [k.strip() for k in keys if k and k.strip()]
@@ -24,48 +30,50 @@ class KeyPool:
         for key in cleaned:
             register_secret(key)
         self._keys = cleaned
-        self._exhausted: set[int] = set()
-        self._current = 0
+        self._exhausted: dict[str, set[int]] = {}
+        self._current: dict[str, int] = {}
 
     def __repr__(self) -> str:
-        return f"KeyPool({', '.join(self.fingerprints)}; {len(self._exhausted)} exhausted)"
+        spent = len(self._exhausted.get(DEFAULT_BUCKET, ()))
+        return f"KeyPool({', '.join(self.fingerprints)}; {spent} exhausted)"
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
     @property
     def fingerprints(self) -> list[str]:
         return [key_fingerprint(k) for k in self._keys]
 
-    @property
-    def exhausted_fingerprints(self) -> list[str]:
-        return [key_fingerprint(self._keys[i]) for i in sorted(self._exhausted)]
+    def exhausted_fingerprints(self, bucket: str = DEFAULT_BUCKET) -> list[str]:
+        return [key_fingerprint(self._keys[i]) for i in sorted(self._exhausted.get(bucket, ()))]
 
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def current(self) -> str:
-        """The key to send with the next request; QuotaExhausted when every key is spent."""
-        if len(self._exhausted) == len(self._keys):
+    def current(self, bucket: str = DEFAULT_BUCKET) -> str:
+        """The key for the next request in ``bucket``; QuotaExhausted when every key is spent there."""
+        if not self.has_live_key(bucket):
+            which = "" if bucket == DEFAULT_BUCKET else f" for {bucket}"
             raise QuotaExhausted(
-                f"all {len(self._keys)} API key(s) are out of quota for today "
+                f"all {len(self._keys)} API key(s) are out of quota{which} for today "
                 f"({', '.join(self.fingerprints)}); the quota resets at midnight US Pacific time",
                 status=403,
                 reason="quotaExceeded",
             )
-        return self._keys[self._current]
+        return self._keys[self._current.get(bucket, 0)]
 
-    def mark_exhausted(self, key: str) -> bool:
-        """Set ``key`` aside and move to the next live key; False when none is left."""
+    def mark_exhausted(self, key: str, bucket: str = DEFAULT_BUCKET) -> bool:
+        """Set ``key`` aside in ``bucket`` and move on to the next live key; False when none is left."""
         try:
             index = self._keys.index(key)
         except ValueError:
-            return self.has_live_key()
-        self._exhausted.add(index)
-        if self._current == index or self._current in self._exhausted:
+            return self.has_live_key(bucket)
+        spent = self._exhausted.setdefault(bucket, set())
+        spent.add(index)
+        if self._current.get(bucket, 0) in spent:
             for step in range(1, len(self._keys) + 1):
                 candidate = (index + step) % len(self._keys)
-                if candidate not in self._exhausted:
-                    self._current = candidate
+                if candidate not in spent:
+                    self._current[bucket] = candidate
                     break
-        return self.has_live_key()
+        return self.has_live_key(bucket)
 
-    def has_live_key(self) -> bool:
-        return len(self._exhausted) < len(self._keys)
+    def has_live_key(self, bucket: str = DEFAULT_BUCKET) -> bool:
+        return len(self._exhausted.get(bucket, ())) < len(self._keys)

@@ -39,6 +39,17 @@ COST: dict[Method, int] = {
 }
 
 
+BUCKET: dict[Method, str] = {
+    Method.SEARCH_LIST: "search.list",
+    Method.VIDEOS_BATCH_GET_STATS: "videos.batchGetStats",
+}
+"""Methods with a daily quota bucket of their own (2026-06 revision); the rest share ``default``."""
+
+
+def bucket_of(method: Method) -> str:
+    return BUCKET.get(method, "default")
+
+
 def pages(n_items: int, page_size: int = PAGE_SIZE) -> int:
     return math.ceil(max(0, n_items) / page_size)
 
