@@ -280,6 +280,91 @@ def report(
     )
 
 
+@app.command("export")
+def export_tables(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the dataset (one sub-folder per table).")],
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (TUBESCOPE_DB_PATH).")] = None,
+    export_format: Annotated[str, typer.Option("--format", help="Output format: parquet.")] = "parquet",
+    table: Annotated[
+        list[str] | None,
+        typer.Option("--table", help="Table to export (repeatable; default: the analytic tables)."),
+    ] = None,
+) -> None:
+    """Export warehouse tables as Parquet, hive-partitioned by channel_id and snapshot_date."""
+    from tubescope.jobs import export as job
+
+    result = job.run_export(out, db_path=db, fmt=export_format, tables=table or (), console=stderr)
+    for item in result.tables:
+        typer.echo(f"{item.table}: {item.rows} rows in {item.files} files -> {item.path}")
+    stderr.print(f"exported {result.rows} rows in {result.seconds:.1f}s", highlight=False)
+
+
+@app.command()
+def serve(
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8000,
+) -> None:
+    """Serve the REST API (/v1, /health, /ready, /metrics, /docs) and the web dashboard."""
+    import uvicorn
+
+    from tubescope.config import load_settings
+    from tubescope.service.app import create_app
+
+    settings = load_settings(db_path=db)
+    stderr.print(f"tubescope API on http://{host}:{port} (docs at /docs) over {settings.db_path}")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+token_app = typer.Typer(help="API tokens for the REST service.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    scope: Annotated[str, typer.Option("--scope", help="read, write or admin.")] = "read",
+    name: Annotated[str, typer.Option("--name", help="A label to recognise the token by.")] = "",
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse the token grants access to.")] = None,
+) -> None:
+    """Create a token; it is printed once and stored only as a hash."""
+    from tubescope.config import load_settings
+    from tubescope.errors import ConfigError
+    from tubescope.jobs.tokens import Scope, token_store_for
+
+    try:
+        chosen = Scope(scope.lower())
+    except ValueError:
+        raise ConfigError(f"unknown scope {scope!r}; use read, write or admin") from None
+    token, info = token_store_for(load_settings(db_path=db).db_path).create(chosen, name)
+    stderr.print(f"created {info.scope.value} token {info.token_id} ({info.name}); it is shown only once:")
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(db: Annotated[Path | None, typer.Option("--db", help="Warehouse file.")] = None) -> None:
+    """List tokens (ids, names and scopes; never the tokens)."""
+    from tubescope.config import load_settings
+    from tubescope.jobs.tokens import token_store_for
+
+    for info in token_store_for(load_settings(db_path=db).db_path).list():
+        typer.echo(f"{info.token_id}\t{info.scope.value}\t{info.name}\t{info.created_at}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The id shown by `token list`.")],
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file.")] = None,
+) -> None:
+    """Revoke a token by id."""
+    from tubescope.config import load_settings
+    from tubescope.errors import NotFoundError
+    from tubescope.jobs.tokens import token_store_for
+
+    if not token_store_for(load_settings(db_path=db).db_path).revoke(token_id):
+        raise NotFoundError(f"no token with id {token_id}")
+    typer.echo(f"revoked {token_id}")
+
+
 def main() -> None:
     """Console-script entry point: maps anticipated errors to one line and an exit code."""
     try:
