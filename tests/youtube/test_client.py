@@ -493,3 +493,19 @@ async def test_batch_get_stats_out_of_its_own_quota_falls_back_to_videos_list() 
         stats = await client.batch_get_stats(["Ks-_Mh1QhMc", "GvgqDSnpRQM"])
     assert recorder.paths == ["/videos:batchGetStats", "/videos"]
     assert [s.id for s in stats] == ["Ks-_Mh1QhMc", "GvgqDSnpRQM"] and client.quota_spent == 1
+
+
+async def test_videos_many_refuses_up_front_when_the_budget_cannot_cover_every_batch() -> None:
+    client, recorder, _ = make_client(lambda _r: videos_ok(), budget_units=2)
+    async with client:
+        with pytest.raises(BudgetExceeded, match="needs 3"):
+            await client.videos_many([f"vid{n:08d}" for n in range(101)])
+    assert recorder.requests == [] and client.quota_spent == 0
+
+
+async def test_a_huge_retry_after_is_capped() -> None:
+    handler = sequence_handler(httpx.Response(503, headers={"Retry-After": "86400"}), videos_ok())
+    client, _, fake_time = make_client(handler, backoff_max_seconds=30.0)
+    async with client:
+        await client.videos_list(["Ks-_Mh1QhMc"])
+    assert fake_time.sleeps == [120.0]

@@ -263,10 +263,14 @@ class YouTubeClient:
         """All ``ids`` (any number) in batches of 50, up to ``max_concurrency`` batches at once.
 
         Results come back in the order of ``ids`` (duplicates dropped); ids the API does not return
-        (deleted, private) are absent. Costs ceil(len(unique ids)/50) units.
+        (deleted, private) are absent. Costs ceil(len(unique ids)/50) units; BudgetExceeded before
+        anything is sent when the budget cannot cover them all.
         """
         unique = list(dict.fromkeys(ids))
         batches = [unique[i : i + PAGE_SIZE] for i in range(0, len(unique), PAGE_SIZE)]
+        # All or nothing: refuse up front rather than spend quota on batches whose results would
+        # be thrown away when a later batch hits the budget.
+        self._ledger.ensure_affordable(Method.VIDEOS_LIST, times=len(batches))
         responses = await _gather_or_fail([self.videos_list(batch, parts=parts) for batch in batches])
         by_id = {video.id: video for response in responses for video in response.items}
         return [by_id[i] for i in unique if i in by_id]

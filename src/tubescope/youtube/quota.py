@@ -138,13 +138,13 @@ class QuotaLedger:
     def remaining(self) -> int | None:
         return None if self.budget_units is None else self.budget_units - self.spent
 
-    def ensure_affordable(self, method: Method) -> None:
-        """Raise BudgetExceeded if one more call of ``method`` would exceed the budget."""
-        cost = COST[method]
+    def ensure_affordable(self, method: Method, times: int = 1) -> None:
+        """Raise BudgetExceeded if ``times`` more calls of ``method`` would exceed the budget."""
+        cost = COST[method] * times
         if self.budget_units is not None and self.spent + cost > self.budget_units:
             raise BudgetExceeded(
                 f"the run's budget of {self.budget_units} quota units would be exceeded: "
-                f"{self.spent} spent, {method} costs {cost}; stopped at a checkpoint before sending it",
+                f"{self.spent} spent, {method} needs {cost}; stopped at a checkpoint before sending it",
                 reason="budgetExceeded",
             )
 
