@@ -46,8 +46,10 @@ async def test_channels_by_id_handle_and_username(client: httpx.AsyncClient, wor
 
 
 async def test_hidden_subscribers_are_absent_not_zero(client: httpx.AsyncClient) -> None:
-    world = World(seed=3, n_channels=60)
-    hidden = [c.channel_id for c in world.truth.channels if c.hidden_subscriber_count]
+    world = World(seed=3, n_channels=200)
+    hidden = [
+        world.channel_id(i) for i in range(world.n_channels) if world.channel_truth(i).hidden_subscriber_count
+    ][:1]
     assert hidden
     app = create_app(world, clock=EmulatorClock(NOW), keys={KEY: 100})
     async with httpx.AsyncClient(
@@ -187,3 +189,89 @@ def test_page_tokens_round_trip() -> None:
 
     assert decode_page_token(encode_page_token(150)) == 150
     assert decode_page_token("garbage") is None
+
+
+async def test_search_costs_a_hundred_units_and_stops_at_500(world: World) -> None:
+    big = World(seed=8, n_channels=1, videos_per_channel=900)
+    app = create_app(big, clock=EmulatorClock(datetime(2026, 12, 31, tzinfo=UTC)), keys={KEY: 10_000})
+    cid = big.channel_id(0)
+    seen: list[str] = []
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://e/youtube/v3"
+    ) as http:
+        params = {
+            "part": "id",
+            "channelId": cid,
+            "type": "video",
+            "order": "date",
+            "maxResults": "50",
+            "key": KEY,
+        }
+        token = None
+        while True:
+            body = (
+                await http.get("/search", params={**params, **({"pageToken": token} if token else {})})
+            ).json()
+            seen += [item["id"]["videoId"] for item in body["items"]]
+            token = body.get("nextPageToken")
+            if not token:
+                break
+    assert len(seen) == 500  # the channel has more than 850 visible uploads
+    assert app.state.ledger.usage(KEY)["search.list"].units == 100 * 10
+    after = [v for v in seen if big.observe(datetime(2026, 12, 31, tzinfo=UTC)).video(v) is not None]
+    assert after == seen
+
+
+async def test_comment_threads_disabled_missing_and_replies(client: httpx.AsyncClient, world: World) -> None:
+    observation = world.observe(NOW)
+    states = [v for cid in world.channel_ids() for v in observation.channel_video_states(cid)]
+    disabled = next(v for v in states if v.comments_disabled)
+    resp = await client.get(
+        "/commentThreads", params={"part": "snippet", "videoId": disabled.video_id, "key": KEY}
+    )
+    assert resp.status_code == 403 and resp.json()["error"]["errors"][0]["reason"] == "commentsDisabled"
+    resp = await client.get(
+        "/commentThreads", params={"part": "snippet", "videoId": "AAAAAAAAAAA", "key": KEY}
+    )
+    assert resp.status_code == 404 and resp.json()["error"]["errors"][0]["reason"] == "videoNotFound"
+    busy = next(v for v in states if not v.comments_disabled and 150 < (v.comment_count or 0) < 800)
+    threads: list[dict[str, object]] = []
+    token = None
+    while True:
+        params = {"part": "snippet,replies", "videoId": busy.video_id, "maxResults": "100", "key": KEY}
+        body = (
+            await client.get("/commentThreads", params={**params, **({"pageToken": token} if token else {})})
+        ).json()
+        threads += body["items"]
+        token = body.get("nextPageToken")
+        if not token:
+            break
+    assert len(threads) == observation.thread_count(busy.video_id)
+    assert busy.comment_count is not None and 0 < len(threads) <= busy.comment_count
+    times = [t["snippet"]["topLevelComment"]["snippet"]["publishedAt"] for t in threads]  # type: ignore[index]
+    assert times == sorted(times, reverse=True) and max(times) <= "2026-10-01T12:00:00Z"
+    with_replies = [t for t in threads if t["snippet"]["totalReplyCount"] > 5]  # type: ignore[index]
+    if with_replies:
+        thread = with_replies[0]
+        assert len(thread["replies"]["comments"]) == 5  # type: ignore[index]
+        replies = (
+            await client.get("/comments", params={"part": "snippet", "parentId": thread["id"], "key": KEY})
+        ).json()
+        assert len(replies["items"]) == thread["snippet"]["totalReplyCount"]  # type: ignore[index]
+
+
+async def test_same_seed_same_bytes(world: World) -> None:
+    bodies = []
+    for _ in range(2):
+        app = create_app(World(seed=11, n_channels=6), clock=EmulatorClock(NOW), keys={KEY: 100})
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://e/youtube/v3"
+        ) as http:
+            playlist = "UU" + world.channel_id(4)[2:]
+            page = await http.get(
+                "/playlistItems", params={"part": "snippet", "playlistId": playlist, "key": KEY}
+            )
+            ids = ",".join(i["snippet"]["resourceId"]["videoId"] for i in page.json()["items"])
+            videos = await http.get("/videos", params={"part": "snippet,statistics", "id": ids, "key": KEY})
+            bodies.append(page.content + videos.content)
+    assert bodies[0] == bodies[1]

@@ -9,6 +9,8 @@ id from another seed decode to ``None`` instead of to a wrong object.
 from __future__ import annotations
 
 import base64
+import hashlib
+from functools import cache
 
 _MASK64 = (1 << 64) - 1
 _MASK32 = (1 << 32) - 1
@@ -39,6 +41,7 @@ def unit_hash(*parts: int) -> float:
     return (acc >> 11) / float(1 << 53)
 
 
+@cache
 def _round_key(seed: int, round_no: int) -> int:
     return splitmix64((seed & _MASK64) ^ (0xA5A5_0000 + round_no))
 
@@ -129,8 +132,13 @@ _THREAD_SUFFIX = "4AaABAg"
 def thread_id(seed: int, channel_index: int, video_index: int, thread_no: int) -> str:
     """A top-level comment (thread) id: ``Ug`` + 22 characters + YouTube's usual tail."""
     head = _pack(seed, TAG_VIDEO, channel_index, video_index)
-    tail = _pack(seed, TAG_THREAD, thread_no, 0)
+    tail = _pack(_subkey(seed, head), TAG_THREAD, thread_no, 0)
     return "Ug" + _b64(head + tail) + _THREAD_SUFFIX
+
+
+def _subkey(seed: int, context: bytes) -> int:
+    """A per-parent key, so the same comment number looks different under every video/thread."""
+    return splitmix64(seed ^ int.from_bytes(context[:8].ljust(8, b"\0"), "big"))
 
 
 def decode_thread_id(seed: int, text: str) -> tuple[int, int, int] | None:
@@ -140,14 +148,19 @@ def decode_thread_id(seed: int, text: str) -> tuple[int, int, int] | None:
     if raw is None or len(raw) != 16:
         return None
     video = _unpack(seed, raw[:8], TAG_VIDEO)
-    thread = _unpack(seed, raw[8:], TAG_THREAD)
+    thread = _unpack(_subkey(seed, raw[:8]), raw[8:], TAG_THREAD)
     if video is None or thread is None:
         return None
     return video[0], video[1], thread[0]
 
 
 def reply_id(seed: int, parent: str, reply_no: int) -> str:
-    return parent + "." + _b64(_pack(seed, TAG_REPLY, reply_no, 0))
+    return parent + "." + _b64(_pack(_parent_key(seed, parent), TAG_REPLY, reply_no, 0))
+
+
+def _parent_key(seed: int, parent: str) -> int:
+    digest = hashlib.blake2b(parent.encode(), digest_size=8).digest()
+    return splitmix64(seed ^ int.from_bytes(digest, "big"))
 
 
 def decode_reply_id(seed: int, text: str) -> tuple[str, int] | None:
@@ -155,5 +168,5 @@ def decode_reply_id(seed: int, text: str) -> tuple[str, int] | None:
     raw = _unb64(tail) if tail else None
     if raw is None:
         return None
-    found = _unpack(seed, raw, TAG_REPLY)
+    found = _unpack(_parent_key(seed, parent), raw, TAG_REPLY)
     return None if found is None else (parent, found[0])

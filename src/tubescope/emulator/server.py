@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import html
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ from tubescope.emulator.faults import Fault, FaultConfig, FaultInjector
 from tubescope.emulator.quota import DEFAULT_DAILY_QUOTA, QuotaLedger
 from tubescope.emulator.world import (
     PLAYLIST_PREFIXES,
+    SEARCH_RESULT_LIMIT,
     ChannelState,
+    CommentState,
     PlaylistKind,
     VideoState,
     World,
@@ -666,6 +669,226 @@ def handle_batch_get_stats(call: Call) -> dict[str, Any]:
     }
 
 
+def comment_resource(comment: CommentState, *, plain_text: bool) -> dict[str, Any]:
+    original = comment.text
+    display = original if plain_text else html.escape(original, quote=False).replace("\n", "<br>")
+    snippet: dict[str, Any] = {
+        "channelId": comment.channel_id,
+        "videoId": comment.video_id,
+        "textDisplay": display,
+        "textOriginal": original,
+    }
+    if comment.parent_id:
+        snippet["parentId"] = comment.parent_id
+    author_slug = comment.author_name.lstrip("@")
+    snippet |= {
+        "authorDisplayName": comment.author_name,
+        "authorProfileImageUrl": f"https://yt3.ggpht.com/emulator/{author_slug}=s48-c-k-c0x00ffffff-no-rj",
+        "authorChannelUrl": f"http://www.youtube.com/{comment.author_name}",
+        "authorChannelId": {"value": comment.author_channel_id},
+        "canRate": True,
+        "viewerRating": "none",
+        "likeCount": comment.like_count,
+        "publishedAt": rfc3339(comment.published_at),
+        "updatedAt": rfc3339(comment.published_at),
+    }
+    return {
+        "kind": "youtube#comment",
+        "etag": etag(comment.comment_id, comment.like_count),
+        "id": comment.comment_id,
+        "snippet": snippet,
+    }
+
+
+_INLINE_REPLIES = 5
+
+
+def _plain_text(params: Params) -> bool:
+    fmt = params.get("textFormat") or "html"
+    if fmt not in ("html", "plainText"):
+        raise _bad_request(f"Invalid value '{fmt}' for textFormat.", "textFormat")
+    return fmt == "plainText"
+
+
+def handle_comment_threads(call: Call) -> dict[str, Any]:
+    params = call.params
+    parts = params.parts("commentThreads.list")
+    per_page = params.max_results(low=1, high=100, default=20)
+    plain = _plain_text(params)
+    video_id = params.get("videoId")
+    if not video_id:
+        raise ApiFailure(
+            400,
+            "missingRequiredParameter",
+            "No filter selected. Expected one of: allThreadsRelatedToChannelId, channelId, videoId, id",
+            domain="youtube.parameter",
+            status="INVALID_ARGUMENT",
+        )
+    offset = params.offset()
+    observation = call.observation
+    video = observation.video(video_id)
+    if video is None:
+        raise ApiFailure(
+            404,
+            "videoNotFound",
+            'The video identified by the <code><a href="/youtube/v3/docs/commentThreads/list#videoId">videoId'
+            "</a></code> parameter could not be found.",
+            domain="youtube.commentThread",
+            location="videoId",
+            status="NOT_FOUND",
+        )
+    if video.comments_disabled:
+        raise ApiFailure(
+            403,
+            "commentsDisabled",
+            'The video identified by the <code><a href="/youtube/v3/docs/commentThreads/list#videoId">videoId'
+            "</a></code> parameter has disabled comments.",
+            domain="youtube.commentThread",
+            location="videoId",
+            status="PERMISSION_DENIED",
+        )
+    total = observation.thread_count(video_id)
+    items = []
+    for comment in observation.comment_threads(video_id, offset, per_page):
+        item: dict[str, Any] = {
+            "kind": "youtube#commentThread",
+            "etag": etag("thread", comment.comment_id, comment.total_reply_count),
+            "id": comment.comment_id,
+        }
+        if "snippet" in parts:
+            item["snippet"] = {
+                "channelId": comment.channel_id,
+                "videoId": comment.video_id,
+                "topLevelComment": comment_resource(comment, plain_text=plain),
+                "canReply": True,
+                "totalReplyCount": comment.total_reply_count,
+                "isPublic": True,
+            }
+        if "replies" in parts and comment.total_reply_count:
+            replies, _ = observation.replies(comment.comment_id, 0, _INLINE_REPLIES)
+            item["replies"] = {"comments": [comment_resource(r, plain_text=plain) for r in replies]}
+        items.append(item)
+    next_token = encode_page_token(offset + per_page) if offset + per_page < total else None
+    return list_response(
+        "youtube#commentThreadListResponse", items, total=len(items), per_page=per_page, next_token=next_token
+    )
+
+
+def handle_comments(call: Call) -> dict[str, Any]:
+    params = call.params
+    params.parts("comments.list")
+    per_page = params.max_results(low=1, high=100, default=20)
+    plain = _plain_text(params)
+    parent_id = params.get("parentId")
+    observation = call.observation
+    if parent_id:
+        offset = params.offset()
+        replies, total = observation.replies(parent_id, offset, per_page)
+        items = [comment_resource(r, plain_text=plain) for r in replies]
+        next_token = encode_page_token(offset + per_page) if offset + per_page < total else None
+        return list_response(
+            "youtube#commentListResponse", items, total=len(items), per_page=per_page, next_token=next_token
+        )
+    wanted = params.ids("id")
+    if not wanted:
+        raise ApiFailure(
+            400,
+            "missingRequiredParameter",
+            "No filter selected. Expected one of: parentId, id",
+            domain="youtube.parameter",
+            status="INVALID_ARGUMENT",
+        )
+    items = []
+    for comment_id in wanted[:MAX_IDS]:
+        thread = observation.thread(comment_id)
+        if thread is not None:
+            items.append(comment_resource(thread, plain_text=plain))
+    return list_response("youtube#commentListResponse", items, total=len(items), per_page=per_page)
+
+
+def _rfc3339_param(params: Params, name: str) -> datetime | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise _bad_request(
+            f"Invalid value '{raw}'. Expected an RFC 3339 formatted date-time value (1970-01-01T00:00:00Z).",
+            name,
+        )
+    return moment
+
+
+def handle_search(call: Call) -> dict[str, Any]:
+    params = call.params
+    parts = params.parts("search.list")
+    per_page = params.max_results(low=0, high=50, default=5)
+    offset = params.offset()
+    kind = params.get("type") or "video,channel,playlist"
+    after = _rfc3339_param(params, "publishedAfter")
+    before = _rfc3339_param(params, "publishedBefore")
+    observation = call.observation
+    channel_id = params.get("channelId")
+    query = params.get("q") or ""
+    results: list[tuple[str, str]] = []
+    if channel_id and "video" in kind:
+        found = observation.search_channel_videos(channel_id, published_after=after, published_before=before)
+        results = [("youtube#video", v) for v in found]
+    elif query and "channel" in kind:
+        results = [("youtube#channel", c) for c in observation.search_channels(query)]
+    page = results[offset : offset + per_page]
+    items = []
+    for result_kind, result_id in page:
+        item: dict[str, Any] = {"kind": "youtube#searchResult", "etag": etag("search", result_id)}
+        if result_kind == "youtube#video":
+            item["id"] = {"kind": result_kind, "videoId": result_id}
+            video = observation.video(result_id)
+            if video is not None and "snippet" in parts:
+                item["snippet"] = {
+                    "publishedAt": rfc3339(video.published_at),
+                    "channelId": video.channel_id,
+                    "title": html.escape(video.title),
+                    "description": video.description[:160],
+                    "thumbnails": _video_thumbnails(video.video_id),
+                    "channelTitle": video.channel_title,
+                    "liveBroadcastContent": "none",
+                    "publishTime": rfc3339(video.published_at),
+                }
+        else:
+            item["id"] = {"kind": result_kind, "channelId": result_id}
+            channel = observation.channel(result_id)
+            if channel is not None and "snippet" in parts:
+                item["snippet"] = {
+                    "publishedAt": rfc3339(channel.published_at),
+                    "channelId": channel.channel_id,
+                    "title": channel.title,
+                    "description": channel.description,
+                    "thumbnails": _channel_thumbnails(channel.channel_id),
+                    "channelTitle": channel.title,
+                    "liveBroadcastContent": "none",
+                    "publishTime": rfc3339(channel.published_at),
+                }
+        items.append(item)
+    next_token = (
+        encode_page_token(offset + per_page) if per_page and offset + per_page < len(results) else None
+    )
+    prev_token = encode_page_token(max(offset - per_page, 0)) if offset > 0 else None
+    # like the real API, totalResults is an estimate that can exceed what paging will ever return
+    estimate = len(results) if len(results) < SEARCH_RESULT_LIMIT else 1_000_000
+    return list_response(
+        "youtube#searchListResponse",
+        items,
+        total=estimate,
+        per_page=per_page,
+        next_token=next_token,
+        prev_token=prev_token,
+        extra={"regionCode": "US"},
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # dispatch
 
@@ -810,6 +1033,9 @@ def create_app(
         ("playlistItems", "playlistItems.list", handle_playlist_items),
         ("videos", "videos.list", handle_videos),
         ("videos:batchGetStats", "videos.batchGetStats", handle_batch_get_stats),
+        ("commentThreads", "commentThreads.list", handle_comment_threads),
+        ("comments", "comments.list", handle_comments),
+        ("search", "search.list", handle_search),
     ]
     routes = [
         Route(f"{API_PREFIX}/{path}", ApiEndpoint(state, method, handler)) for path, method, handler in api

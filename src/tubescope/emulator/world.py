@@ -47,6 +47,9 @@ SHORTS_METHODOLOGY_MULTIPLIER = 1.25
 ALL_METHODOLOGY_MULTIPLIER = 1.15
 BREAKOUT_MULTIPLIER = 10.0
 UPLOADS_PLAYLIST_LIMIT = 20_000
+SEARCH_RESULT_LIMIT = 500
+MAX_THREADS_PER_VIDEO = 5_000
+TOP_LEVEL_SHARE = 0.75
 
 _DAY = 86_400.0
 _WEEK_ANCHOR = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday: weekday 0 of the effective clock
@@ -169,6 +172,22 @@ class VideoState:
     is_live: bool
 
 
+@dataclass(frozen=True, slots=True)
+class CommentState:
+    """A top-level comment (with its thread's reply count) or a reply (with ``parent_id``)."""
+
+    comment_id: str
+    video_id: str
+    channel_id: str
+    parent_id: str | None
+    author_name: str
+    author_channel_id: str
+    text: str
+    like_count: int
+    published_at: datetime
+    total_reply_count: int
+
+
 # --------------------------------------------------------------------------------------------
 # vocabulary
 
@@ -186,6 +205,26 @@ _ADJECTIVES = ("best", "worst", "cheapest", "fastest", "ultimate", "honest", "se
 _VERBS = ("tried", "built", "tested", "fixed", "ranked", "cooked", "learned", "broke")
 _VERB_BASES = ("try", "build", "test", "fix", "rank", "cook", "learn", "break")
 _EMOJI = (" 🔥", " 😱", " 🚀", " ✅", " 💀", " ✨")
+_COMMENTS = (
+    "Great video, thanks!",
+    "This helped me a lot with {noun}.",
+    "Who else is watching this in {year}?",
+    "Can you do a video about {noun} next?",
+    "{minute}:{second:02d} is the best part 😂",
+    "I tried this with my {noun} and it worked",
+    "Underrated channel. Keep going!",
+    "Not sure I agree about the {noun} part, but nice editing.",
+    "First!",
+    "The algorithm brought me here and I'm not mad",
+)
+_REPLIES = (
+    "Agreed!",
+    "Same here.",
+    "Thanks for watching! 🙏",
+    "Exactly what I was thinking",
+    "Source?",
+    "Lol this",
+)
 _NAME_A = ("cozy", "pixel", "rapid", "quiet", "golden", "urban", "lucky", "brave", "nova", "tiny")
 _NAME_B = ("kitchen", "lab", "forge", "garage", "studio", "trail", "signal", "corner", "academy")
 _COUNTRIES = ("US", "GB", "IN", "DE", "BR", "JP", "CA", "FR", "ES", "KR", None)
@@ -193,32 +232,35 @@ _LANGUAGES = {"US": "en", "GB": "en", "IN": "hi", "DE": "de", "BR": "pt", "JP": 
 _LANGUAGES |= {"FR": "fr", "ES": "es", "KR": "ko"}
 
 
-def _title(rng: np.random.Generator, words: tuple[str, ...], question: bool, year: int) -> str:
-    noun = str(rng.choice(words))
-    other = str(rng.choice(words))
-    adj = str(rng.choice(_ADJECTIVES))
-    n = int(rng.integers(3, 30))
+def _pick(options: tuple[str, ...], draw: float) -> str:
+    return options[int(draw * len(options))]
+
+
+def _title(u: list[float], words: tuple[str, ...], question: bool, year: int) -> str:
+    """A title from ten uniform draws (drawn in bulk: this runs once per video)."""
+    noun, other, adj = _pick(words, u[0]), _pick(words, u[1]), _pick(_ADJECTIVES, u[2])
+    n = 3 + int(u[3] * 27)
     if question:
         choices = (
             f"Why is {noun} so {adj}?",
             f"Is this the {adj} {noun} ever?",
             f"{noun.title()} vs {other}: which one wins?",
-            f"Can I {rng.choice(_VERB_BASES)} {n} {noun} in one day?",
+            f"Can I {_pick(_VERB_BASES, u[4])} {n} {noun} in one day?",
             f"What happens if you skip {noun}?",
         )
     else:
         choices = (
-            f"I {rng.choice(_VERBS)} {n} {noun} so you don't have to",
+            f"I {_pick(_VERBS, u[4])} {n} {noun} so you don't have to",
             f"The {adj} {noun} guide ({year})",
             f"TOP {n} {noun} tricks",
             f"{noun.title()} in {n} minutes",
             f"My {adj} {noun} setup - {other} edition",
         )
-    title = str(choices[int(rng.integers(len(choices)))])
-    if rng.random() < 0.12:
+    title = choices[int(u[5] * len(choices))]
+    if u[6] < 0.12:
         title = title.upper()
-    if rng.random() < 0.15:
-        title += str(rng.choice(_EMOJI))
+    if u[7] < 0.15:
+        title += _pick(_EMOJI, u[8])
     return title
 
 
@@ -575,17 +617,16 @@ class World:
 
         trng = np.random.default_rng([self.seed, index, 3])
         video_ids = tuple(ids.video_id(self.seed, index, i) for i in range(n))
-        titles = []
-        tags = []
-        for i in range(n):
-            year = _dt(float(pub_ts[i])).year
-            titles.append(_title(trng, words, bool(question[i]), year))
-            k = int(trng.integers(0, 13)) if trng.random() > 0.1 else 0
-            if k:
-                chosen = trng.choice(len(words), size=min(k, len(words)), replace=False)
-                tags.append(tuple([topic] + [words[int(j)] for j in chosen]))
-            else:
-                tags.append(())
+        draws = trng.random((n, 10)).tolist()
+        tag_order = np.argsort(trng.random((n, len(words))), axis=1).tolist()
+        tag_counts = np.where(trng.random(n) < 0.1, 0, trng.integers(0, 13, n)).tolist()
+        pub_years = [_dt(float(ts)).year for ts in pub_ts]
+        question_flags = question.tolist()
+        titles = [_title(draws[i], words, question_flags[i], pub_years[i]) for i in range(n)]
+        tags = [
+            (topic, *(words[j] for j in order[:count])) if count else ()
+            for order, count in zip(tag_order, tag_counts, strict=True)
+        ]
         breakout_ids = tuple(video_ids[i] for i in np.flatnonzero(breakout))
 
         truth = ChannelTruth(
@@ -695,6 +736,63 @@ class World:
 
 def _video_description(title: str, static: _ChannelStatic) -> str:
     return f"{title}\n\nMore from {static.title}: {static.handle}\n#{static.keywords.split()[0]}"
+
+
+def _thread_plan(static: _ChannelStatic, i: int) -> tuple[int, float]:
+    """(threads the video ends up with, their arrival time constant in seconds)."""
+    final_threads = min(
+        int(static.final[i] * static.comment_ratio[i] * TOP_LEVEL_SHARE), MAX_THREADS_PER_VIDEO
+    )
+    return final_threads, float(static.tau[i]) * 1.5 * _DAY
+
+
+def _threads_visible(static: _ChannelStatic, i: int, at_ts: float) -> int:
+    final_threads, tau = _thread_plan(static, i)
+    age = at_ts - float(static.pub_ts[i])
+    if age <= 0 or final_threads == 0:
+        return 0
+    return min(int((final_threads + 1) * (1.0 - math.exp(-age / tau))), final_threads)
+
+
+def _thread_time(static: _ChannelStatic, i: int, k: int) -> float:
+    """When comment ``k`` arrived: the inverse of the arrival curve, so ``k < visible(t)`` <=> time <= t."""
+    final_threads, tau = _thread_plan(static, i)
+    return float(static.pub_ts[i]) + math.ceil(-tau * math.log(1.0 - (k + 1) / (final_threads + 1)))
+
+
+def _reply_total(key: int, k: int) -> int:
+    draw = ids.unit_hash(key, k, 10)
+    return 0 if draw < 0.7 else 1 + int(-math.log(ids.unit_hash(key, k, 11) + 1e-12) * 3)
+
+
+def _reply_spacing(key: int, k: int) -> float:
+    return 600.0 + ids.unit_hash(key, k, 12) * 6 * 3600.0
+
+
+def _replies_visible(key: int, k: int, published: float, at_ts: float) -> int:
+    total = _reply_total(key, k)
+    if total == 0:
+        return 0
+    return max(0, min(total, int((at_ts - published) // _reply_spacing(key, k))))
+
+
+def _author(seed: int, key: int, k: int, j: int) -> str:
+    draw = ids.unit_hash(seed, key, k, j, 13)
+    a = _NAME_A[int(draw * len(_NAME_A))]
+    b = _NAME_B[int(ids.unit_hash(seed, key, k, j, 14) * len(_NAME_B))]
+    return f"@{a}{b}-{int(draw * 1e6) % 9973}"
+
+
+def _comment_text(key: int, k: int, static: _ChannelStatic) -> str:
+    template = _COMMENTS[int(ids.unit_hash(key, k, 15) * len(_COMMENTS))]
+    words = static.keywords.split()
+    noun = words[1 + int(ids.unit_hash(key, k, 16) * (len(words) - 1))] if len(words) > 1 else "this"
+    return template.format(
+        noun=noun,
+        year=2026,
+        minute=int(ids.unit_hash(key, k, 17) * 12),
+        second=int(ids.unit_hash(key, k, 18) * 60),
+    )
 
 
 def _split_name(name: str) -> list[str]:
@@ -902,6 +1000,131 @@ class WorldObservation:
             comments_disabled=comments < 0,
             is_live=fmt == FORMAT_LIVE,
         )
+
+    # ---- comments -----------------------------------------------------------------------
+
+    def thread_count(self, video_id: str) -> int:
+        """Top-level comments on a visible video with comments enabled (0 otherwise)."""
+        found = self.world.resolve_video(video_id)
+        if found is None:
+            return 0
+        static = self.world._static(found[0])
+        i = found[1]
+        if static.comments_disabled[i] or not self.world._observed(found[0], self._at_ts).visible[i]:
+            return 0
+        return _threads_visible(static, i, self._at_ts)
+
+    def comment_threads(self, video_id: str, offset: int = 0, limit: int = 20) -> list[CommentState]:
+        """Top-level comments, newest first (``offset``/``limit`` page through them)."""
+        found = self.world.resolve_video(video_id)
+        total = self.thread_count(video_id)
+        if found is None or total == 0:
+            return []
+        channel_index, video_index = found
+        static = self.world._static(channel_index)
+        numbers = range(total - 1 - offset, max(total - 1 - offset - limit, -1), -1)
+        return [self._thread(static, video_index, k) for k in numbers]
+
+    def thread(self, thread_id: str) -> CommentState | None:
+        """A top-level comment by id, if its video and the comment are visible now."""
+        found = ids.decode_thread_id(self.world.seed, thread_id)
+        if found is None or found[0] >= self.world.n_channels:
+            return None
+        channel_index, video_index, k = found
+        static = self.world._static(channel_index)
+        if video_index >= len(static.video_ids):
+            return None
+        if k >= self.thread_count(static.video_ids[video_index]):
+            return None
+        return self._thread(static, video_index, k)
+
+    def replies(self, thread_id: str, offset: int = 0, limit: int = 20) -> tuple[list[CommentState], int]:
+        """Replies to a thread, oldest first, and how many there are now."""
+        parent = self.thread(thread_id)
+        if parent is None:
+            return [], 0
+        found = ids.decode_thread_id(self.world.seed, thread_id)
+        assert found is not None
+        static = self.world._static(found[0])
+        total = parent.total_reply_count
+        out = [
+            self._reply(static, found[1], found[2], parent, j)
+            for j in range(offset, min(offset + limit, total))
+        ]
+        return out, total
+
+    def _thread(self, static: _ChannelStatic, i: int, k: int) -> CommentState:
+        seed = self.world.seed
+        published = _thread_time(static, i, k)
+        key = int(static.noise_key[i])
+        text = _comment_text(key, k, static)
+        return CommentState(
+            comment_id=ids.thread_id(seed, static.index, i, k),
+            video_id=static.video_ids[i],
+            channel_id=static.channel_id,
+            parent_id=None,
+            author_name=_author(seed, key, k, 0),
+            author_channel_id=ids.channel_id(seed ^ 0xC0FFEE, int(ids.unit_hash(key, k, 5) * 4_000_000)),
+            text=text,
+            like_count=int(ids.unit_hash(key, k, 6) ** 4 * 300),
+            published_at=_dt(published),
+            total_reply_count=_replies_visible(key, k, published, self._at_ts),
+        )
+
+    def _reply(self, static: _ChannelStatic, i: int, k: int, parent: CommentState, j: int) -> CommentState:
+        seed = self.world.seed
+        key = int(static.noise_key[i])
+        spacing = _reply_spacing(key, k)
+        return CommentState(
+            comment_id=ids.reply_id(seed, parent.comment_id, j),
+            video_id=parent.video_id,
+            channel_id=parent.channel_id,
+            parent_id=parent.comment_id,
+            author_name=_author(seed, key, k, j + 1),
+            author_channel_id=ids.channel_id(seed ^ 0xC0FFEE, int(ids.unit_hash(key, k, j, 7) * 4_000_000)),
+            text=_REPLIES[int(ids.unit_hash(key, k, j, 8) * len(_REPLIES))],
+            like_count=int(ids.unit_hash(key, k, j, 9) ** 6 * 50),
+            published_at=_dt(parent.published_at.timestamp() + (j + 1) * spacing),
+            total_reply_count=0,
+        )
+
+    # ---- search -------------------------------------------------------------------------
+
+    def search_channel_videos(
+        self,
+        channel_id: str,
+        *,
+        published_after: datetime | None = None,
+        published_before: datetime | None = None,
+    ) -> list[str]:
+        """What ``search.list?channelId=&type=video&order=date`` finds: newest first, at most 500."""
+        index = self.world.channel_index(channel_id)
+        if index is None:
+            return []
+        static = self.world._static(index)
+        order = self.world._observed(index, self._at_ts).newest_first["all"]
+        pub = static.pub_ts[order]
+        keep = np.ones(order.size, dtype=bool)
+        if published_after is not None:
+            keep &= pub >= _ts(published_after)
+        if published_before is not None:
+            keep &= pub < _ts(published_before)
+        return [static.video_ids[i] for i in order[keep][:SEARCH_RESULT_LIMIT].tolist()]
+
+    def search_channels(self, query: str, limit: int = SEARCH_RESULT_LIMIT) -> list[str]:
+        """Channels whose title or handle contains ``query`` (case and spaces ignored)."""
+        wanted = "".join(query.lower().split()).lstrip("@")
+        if not wanted:
+            return []
+        found = []
+        for index in range(self.world.n_channels):
+            handle = self.world.handle_of(index)[1:].lower()
+            if wanted in handle or wanted in handle.rstrip("0123456789"):
+                if self.world._static(index).created_ts <= self._at_ts:
+                    found.append(self.world.channel_id(index))
+                if len(found) >= limit:
+                    break
+        return found
 
     def channel_video_states(self, channel_id: str, *, include_removed: bool = False) -> list[VideoState]:
         """Every video published by now, oldest first (removed ones only when asked)."""
