@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from tubescope.domain.refs import parse_channel_ref
-from tubescope.errors import ApiKeyInvalid, QuotaExhausted
+from tubescope.errors import ApiKeyInvalid, BudgetExceeded, CircuitOpen, QuotaExhausted
 from tubescope.logging import key_fingerprint
 from tubescope.youtube.client import ClientOptions, YouTubeClient
 from tubescope.youtube.quota import QuotaPlanner
@@ -163,3 +163,39 @@ async def test_an_unknown_key_fails_fast(emulator: testing.EmulatorHandle) -> No
         with pytest.raises(ApiKeyInvalid, match=key_fingerprint("not-a-real-key-123")):
             await client.channels_list(for_handle="@anyone")
     assert client.requests_sent == 1
+
+
+async def test_a_budget_one_short_of_the_plan_stops_before_spending_past_it(
+    emulator: testing.EmulatorHandle,
+) -> None:
+    key = emulator.keys[1]
+    channel_id = emulator.world.channel_ids()[0]
+    n_uploads = len(emulator.world.observe(emulator.clock()).uploads(channel_id))
+    planned = planner.fresh_crawl(n_uploads).total
+    before = _emulator_units(emulator, key)
+    options = ClientOptions(requests_per_second=500, budget_units=planned - 1)
+    async with YouTubeClient(emulator.base_url, [key], options) as client:
+        with pytest.raises(BudgetExceeded, match=f"budget of {planned - 1}"):
+            await _crawl(client, channel_id)
+    # videos_many will not start batches it cannot finish, so the run stops after the listing
+    assert _emulator_units(emulator, key) - before == client.quota_spent <= planned - 1
+    assert "videos.list" not in client.quota_by_method()
+
+
+async def test_a_dead_server_opens_the_breaker_instead_of_retrying_forever(
+    emulator: testing.EmulatorHandle,
+) -> None:
+    async def no_wait(_seconds: float) -> None:
+        return None
+
+    emulator.set_faults(unavailable_rate=1.0)
+    try:
+        options = ClientOptions(requests_per_second=500, max_retries=20, breaker_threshold=4)
+        async with YouTubeClient(emulator.base_url, [emulator.keys[1]], options, sleep=no_wait) as client:
+            with pytest.raises(CircuitOpen):
+                await client.fetch_channel(emulator.world.channel_ids()[0])
+            with pytest.raises(CircuitOpen):
+                await client.fetch_channel(emulator.world.channel_ids()[0])
+    finally:
+        emulator.set_faults()
+    assert client.requests_sent == 4
