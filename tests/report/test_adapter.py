@@ -14,7 +14,7 @@ from tubescope.analysis.abtest import run_ab_test
 from tubescope.analysis.benchmark import benchmark_channel
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.summary import analyze_channel, fleet_kpis
-from tubescope.report.adapter import build_report_model
+from tubescope.report.adapter import ReportOptions, build_report_model
 from tubescope.report.html import build_charts, render_html
 from tubescope.report.model import ReportModel
 from tubescope.report.recommendations import build_recommendations
@@ -158,3 +158,14 @@ def test_full_report_from_planted_data_has_every_chart_and_escapes_titles(
     assert HOSTILE_TITLE not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert {o.title for o in model.outliers} & {HOSTILE_TITLE}
+
+
+def test_window_days_sets_both_compared_periods(
+    planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
+) -> None:
+    _, frames, _ = planted
+    week = ReportOptions(window_days=7)
+    analysis = analyze_channel(frames, "UCplanted000000000000000", NOW)
+    window = build_report_model(analysis, frames, now=NOW, options=week).window
+    assert window.end - window.start == window.previous_end - window.previous_start == timedelta(days=7)
+    assert window.previous_end == window.start and window.end == NOW

@@ -1,0 +1,292 @@
+"""The ``report`` job: warehouse -> analysis -> ReportModel -> one self-contained HTML (or PDF/PNG) file.
+
+The report's clock defaults to the last time the channel was observed, so a report built from an
+older collection describes that collection rather than an empty "last 28 days". PDF and PNG are
+printed by headless Chromium (through the ``playwright`` package when it is installed, else the
+``chromium`` command line); without a Chromium the job says which formats are available.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+import pandas as pd
+
+from tubescope.analysis.abtest import AbTestResult, run_ab_test
+from tubescope.analysis.benchmark import BenchmarkResult, benchmark_channel
+from tubescope.analysis.frames import ChannelFrames
+from tubescope.analysis.summary import analyze_channel, fleet_kpis
+from tubescope.errors import ConfigError, InvalidQuery, StorageError, TubescopeError
+from tubescope.jobs.common import load_channel_frames, open_for_reading, resolve_stored_channel, utc_now
+from tubescope.report.adapter import Lineage, ReportOptions, build_report_model
+from tubescope.report.html import render_html
+from tubescope.report.model import ReportModel
+from tubescope.report.recommendations import build_recommendations
+from tubescope.warehouse.repository import Warehouse
+
+DEFAULT_AB_FILTERS: tuple[str, ...] = ("title contains '?'", "tag_count >= 10")
+"""Comparisons every report runs (each against the rest of the channel's videos)."""
+CHROMIUM_CANDIDATES: tuple[str, ...] = (
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+)
+CHROMIUM_ARGS: tuple[str, ...] = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+)  # fmt: skip
+PRINT_TIMEOUT_SECONDS = 120
+
+Progress = Callable[[str], None]
+
+
+class ReportFormat(StrEnum):
+    HTML = "html"
+    PDF = "pdf"
+    PNG = "png"
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    path: Path
+    report_format: ReportFormat
+    channel_id: str
+    peer_ids: tuple[str, ...]
+    model: ReportModel
+    n_recommendations: int
+    size_bytes: int
+
+
+def write_report(
+    db_path: Path,
+    channel: str,
+    out: Path,
+    *,
+    peers: Sequence[str] = (),
+    report_format: ReportFormat | str = ReportFormat.HTML,
+    now: datetime | None = None,
+    window_days: int = 28,
+    ab_filters: Sequence[str] = DEFAULT_AB_FILTERS,
+    progress: Progress | None = None,
+    chromium: Path | None = None,
+) -> ReportOutcome:
+    """Analyse ``channel`` (UC… id, @handle or URL of a collected channel) and write its report to ``out``.
+
+    ``peers`` are other collected channels to position it against. Raises
+    :class:`~tubescope.errors.ChannelNotFound` for a channel never collected and
+    :class:`~tubescope.errors.ConfigError` for an unknown format or a missing Chromium.
+    """
+    chosen = _parse_format(report_format)
+    if window_days < 1:
+        raise ConfigError(f"--window-days must be at least 1, not {window_days}")
+    step = progress or (lambda _message: None)
+    if chosen is not ReportFormat.HTML:
+        _require_printer(chromium)  # fail before the analysis, not after it
+
+    step("loading the warehouse")
+    with open_for_reading(Path(db_path)) as warehouse:
+        channel_id = resolve_stored_channel(warehouse, channel)
+        peer_ids = tuple(dict.fromkeys(p for p in (resolve_stored_channel(warehouse, r) for r in peers)
+                                       if p != channel_id))  # fmt: skip
+        frames = load_channel_frames(warehouse, [channel_id, *peer_ids])
+        lineage = _lineage(warehouse, channel_id)
+    clock = now or _last_observed(frames, channel_id) or utc_now()
+
+    step("analysing the channel")
+    analysis = analyze_channel(frames, channel_id, clock)
+    benchmark, fleet = _benchmark(frames, channel_id, peer_ids, clock, step)
+    step("running A/B comparisons")
+    own = _only(frames, channel_id)
+    ab_tests = _ab_tests(own, ab_filters, clock)
+
+    step("building the report")
+    model = build_report_model(
+        analysis, frames, now=clock, benchmark=benchmark, fleet=fleet, ab_tests=ab_tests, lineage=lineage,
+        options=ReportOptions(window_days=window_days),
+    )  # fmt: skip
+    recommendations = build_recommendations(model)
+    page = render_html(model, recommendations)
+
+    step(f"writing {out}")
+    out = Path(out)
+    if chosen is ReportFormat.HTML:
+        _write_atomically(out, page.encode("utf-8"))
+    else:
+        _print_page(page, out, chosen, chromium)
+    return ReportOutcome(
+        path=out,
+        report_format=chosen,
+        channel_id=channel_id,
+        peer_ids=peer_ids,
+        model=model,
+        n_recommendations=len(recommendations),
+        size_bytes=out.stat().st_size,
+    )
+
+
+def _parse_format(value: ReportFormat | str) -> ReportFormat:
+    try:
+        return ReportFormat(str(value).lower())
+    except ValueError:
+        available = ", ".join(f.value for f in ReportFormat)
+        raise ConfigError(f"unknown report format {value!r}; available formats: {available}") from None
+
+
+def _last_observed(frames: ChannelFrames, channel_id: str) -> datetime | None:
+    snaps = frames.channel_snapshots
+    mine = snaps[snaps["channel_id"].astype(str) == channel_id]["observed_at"]
+    video_snaps = frames.video_snapshots
+    own_videos = frames.videos[frames.videos["channel_id"].astype(str) == channel_id]["video_id"]
+    theirs = video_snaps[video_snaps["video_id"].isin(own_videos)]["observed_at"]
+    moments = pd.concat([mine, theirs]).dropna()
+    if moments.empty:
+        return None
+    latest: datetime = pd.Timestamp(moments.max()).to_pydatetime()
+    return latest
+
+
+def _only(frames: ChannelFrames, channel_id: str) -> ChannelFrames:
+    videos = frames.videos[frames.videos["channel_id"].astype(str) == channel_id].reset_index(drop=True)
+    return ChannelFrames(
+        channels=frames.channels[frames.channels["channel_id"].astype(str) == channel_id],
+        videos=videos,
+        video_snapshots=frames.video_snapshots[frames.video_snapshots["video_id"].isin(videos["video_id"])],
+        channel_snapshots=frames.channel_snapshots[
+            frames.channel_snapshots["channel_id"].astype(str) == channel_id
+        ],
+    )
+
+
+def _benchmark(
+    frames: ChannelFrames, channel_id: str, peer_ids: Sequence[str], now: datetime, step: Progress
+) -> tuple[BenchmarkResult | None, pd.DataFrame | None]:
+    if not peer_ids:
+        return None, None
+    step(f"comparing with {len(peer_ids)} peer(s)")
+    fleet = fleet_kpis(frames, now, [channel_id, *peer_ids])
+    return benchmark_channel(fleet, channel_id, peer_ids=list(peer_ids)), fleet
+
+
+def _ab_tests(frames: ChannelFrames, filters: Sequence[str], now: datetime) -> list[AbTestResult]:
+    results = []
+    for expression in filters:
+        try:
+            results.append(run_ab_test(frames, expression, now=now))
+        except InvalidQuery:
+            raise
+        except TubescopeError:
+            continue  # e.g. no video matches: the comparison simply does not appear
+    return results
+
+
+def _lineage(warehouse: Warehouse, channel_id: str) -> Lineage:
+    runs = [
+        r for r in warehouse.run_summaries(limit=200) if not r.channel_refs or channel_id in r.channel_refs
+    ]
+    if not runs:
+        runs = warehouse.run_summaries(limit=20)
+    return Lineage(
+        sources=tuple(dict.fromkeys(r.source for r in runs)),
+        run_ids=tuple(f"#{r.run_id} ({r.status}, {r.started_at:%Y-%m-%d %H:%M})" for r in runs[:10]),
+    )
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write next to ``path`` and rename, so a failure never leaves half a report behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# -- PDF / PNG ------------------------------------------------------------------------------------
+
+
+def find_chromium(explicit: Path | None = None) -> Path | None:
+    """The Chromium to print with: ``explicit``, ``$TUBESCOPE_CHROMIUM``, or one on ``PATH``."""
+    candidates = [explicit] if explicit is not None else []
+    configured = os.environ.get("TUBESCOPE_CHROMIUM")
+    if configured:
+        candidates.append(Path(configured))
+    candidates.extend(Path(found) for name in CHROMIUM_CANDIDATES if (found := shutil.which(name)))
+    return next((c for c in candidates if c.is_file() and os.access(c, os.X_OK)), None)
+
+
+def _require_printer(chromium: Path | None) -> Path:
+    found = find_chromium(chromium)
+    if found is None:
+        raise ConfigError(
+            "PDF and PNG reports are printed by headless Chromium, which was not found "
+            "(install it with `make browser` or set TUBESCOPE_CHROMIUM); available formats here: html"
+        )
+    return found
+
+
+def _print_page(page: str, out: Path, chosen: ReportFormat, chromium: Path | None) -> None:
+    binary = _require_printer(chromium)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="tubescope-report-") as work:
+        source = Path(work) / "report.html"
+        source.write_text(page, encoding="utf-8")
+        target = Path(work) / f"report.{chosen.value}"
+        try:
+            _print_with_playwright(binary, source, target, chosen)
+        except ImportError:
+            _print_with_cli(binary, source, target, chosen, Path(work) / "profile")
+        if not target.is_file() or target.stat().st_size == 0:
+            raise StorageError(f"Chromium did not produce a {chosen.value.upper()} file")
+        _write_atomically(out, target.read_bytes())
+
+
+def _print_with_playwright(binary: Path, source: Path, target: Path, chosen: ReportFormat) -> None:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(binary), args=list(CHROMIUM_ARGS))
+            try:
+                tab = browser.new_page(viewport={"width": 1280, "height": 900})
+                tab.goto(source.as_uri(), wait_until="load")
+                tab.wait_for_function(
+                    "Array.from(document.querySelectorAll('.plotly-graph-div'))"
+                    ".every(div => div.querySelector('svg.main-svg'))",
+                    timeout=PRINT_TIMEOUT_SECONDS * 1000,
+                )
+                if chosen is ReportFormat.PDF:
+                    tab.emulate_media(media="screen")
+                    tab.pdf(path=str(target), format="A4", print_background=True, scale=0.7)
+                else:
+                    tab.screenshot(path=str(target), full_page=True)
+            finally:
+                browser.close()
+    except PlaywrightError as exc:
+        raise StorageError(f"Chromium could not print the report: {exc}") from None
+
+
+def _print_with_cli(binary: Path, source: Path, target: Path, chosen: ReportFormat, profile: Path) -> None:
+    command = [str(binary), *CHROMIUM_ARGS, f"--user-data-dir={profile}", "--virtual-time-budget=15000"]
+    if chosen is ReportFormat.PDF:
+        command += ["--no-pdf-header-footer", f"--print-to-pdf={target}"]
+    else:
+        command += ["--hide-scrollbars", "--window-size=1280,9000", f"--screenshot={target}"]
+    try:
+        subprocess.run(  # noqa: S603 - a fixed argument list, no shell
+            [*command, source.as_uri()], capture_output=True, timeout=PRINT_TIMEOUT_SECONDS, check=True
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        raise StorageError(f"Chromium could not print the report: {exc}") from None
