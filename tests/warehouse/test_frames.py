@@ -5,7 +5,12 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from tubescope.domain.frames import CHANNEL_COLUMNS, CHANNEL_SNAPSHOT_COLUMNS, VIDEO_COLUMNS, VIDEO_SNAPSHOT_COLUMNS
+from tubescope.domain.frames import (
+    CHANNEL_COLUMNS,
+    CHANNEL_SNAPSHOT_COLUMNS,
+    VIDEO_COLUMNS,
+    VIDEO_SNAPSHOT_COLUMNS,
+)
 from tubescope.errors import ConfigError
 from tubescope.warehouse import Warehouse
 
@@ -24,7 +29,9 @@ def _fleet(wh: Warehouse, clock: FixedClock, days: int = 3) -> None:
         wh.record_channel_snapshots(
             run, [csnap(A, at=at, views=1000 + day), csnap(B, at=at, subscribers=None, views=50 + day)]
         )
-        wh.upsert_videos(run, [video("vid_a_00001", A), video("vid_a_00002", A, tags=()), video("vid_b_00001", B)])
+        wh.upsert_videos(
+            run, [video("vid_a_00001", A), video("vid_a_00002", A, tags=()), video("vid_b_00001", B)]
+        )
         wh.record_video_snapshots(
             run,
             [
@@ -48,7 +55,12 @@ def test_frames_have_the_documented_columns_and_dtypes(wh: Warehouse, clock: Fix
     ]:
         assert set(columns) <= set(frames[name].columns), name
     ch, vids, vs, cs = (frames[k] for k in ("channels", "videos", "video_snapshots", "channel_snapshots"))
-    for frame, column in [(ch, "published_at"), (vids, "published_at"), (vs, "observed_at"), (cs, "observed_at")]:
+    for frame, column in [
+        (ch, "published_at"),
+        (vids, "published_at"),
+        (vs, "observed_at"),
+        (cs, "observed_at"),
+    ]:
         assert frame[column].dtype == UTC_NS, column
     for frame, column in [
         (ch, "subscriber_count"),

@@ -65,7 +65,7 @@ def test_snapshot_rules() -> None:
     assert _rules([vsnap("v", 100, at=T0 - DAY)], prev) == [Rule.OUT_OF_ORDER]
     assert _rules([vsnap("v", 100, at=T0 + 5 * DAY)], prev) == [Rule.OBSERVED_IN_FUTURE]
     assert _rules([vsnap("w", 1, at=T0 + DAY), vsnap("w", 2, at=T0 + DAY)], {}) == [Rule.DUPLICATE_IN_BATCH]
-    naive = VideoSnapshot("v", datetime(2026, 1, 1), 1, None, None)  # noqa: DTZ001 -- the point of the test
+    naive = VideoSnapshot("v", datetime(2026, 1, 1), 1, None, None)
     assert _rules([naive], {}) == [Rule.NAIVE_TIMESTAMP]
     # Hidden counts (None) are fine: hidden is not negative.
     assert _rules([vsnap("v", 150, at=T0 + DAY, likes=None, comments=None)], prev) == []

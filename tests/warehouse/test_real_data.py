@@ -29,7 +29,9 @@ def _daily() -> pd.DataFrame:
 
 def _monthly(month: str) -> pd.DataFrame:
     return pd.read_csv(
-        TRACKER / f"videos_2026-{month}.csv", encoding="utf-8-sig", dtype={"category_id": str, "video_id": str}
+        TRACKER / f"videos_2026-{month}.csv",
+        encoding="utf-8-sig",
+        dtype={"category_id": str, "video_id": str},
     )
 
 
@@ -146,7 +148,16 @@ def test_a_planted_view_drop_in_real_data_is_rejected_and_quarantined(tmp_path: 
         wh.upsert_videos(
             run,
             [
-                Video(r.video_id, r.channel_id, str(r.title), "", _ts(r.published_at), None, None, VideoFormat.LONG)
+                Video(
+                    r.video_id,
+                    r.channel_id,
+                    str(r.title),
+                    "",
+                    _ts(r.published_at),
+                    None,
+                    None,
+                    VideoFormat.LONG,
+                )
                 for r in jan.itertuples()
             ],
         )
@@ -156,7 +167,9 @@ def test_a_planted_view_drop_in_real_data_is_rejected_and_quarantined(tmp_path: 
         wh.finish_run(run, "completed")
         clock.now = later
         run2 = wh.start_run("csv", ["fleet"], [])
-        snaps = [VideoSnapshot(r.video_id, later, int(r.view_count) + 5, None, None) for r in jan.itertuples()]
+        snaps = [
+            VideoSnapshot(r.video_id, later, int(r.view_count) + 5, None, None) for r in jan.itertuples()
+        ]
         victim = snaps[3]
         snaps[3] = VideoSnapshot(victim.video_id, later, victim.view_count // 2, None, None)
         report = wh.load_checked_video_snapshots(run2, snaps)

@@ -24,7 +24,7 @@ class _LateProgress:
     Short exports print nothing but their summary; long ones show which table is being written.
     """
 
-    def __init__(self, console: Console | None, enabled: bool, delay: float = PROGRESS_DELAY_SECONDS) -> None:
+    def __init__(self, console: Console | None, enabled: bool, delay: float | None = None) -> None:
         self._enabled = enabled
         self._lock = threading.Lock()
         self._shown = False
@@ -38,7 +38,7 @@ class _LateProgress:
             transient=False,
         )
         self._task = self._progress.add_task("", total=None)
-        self._timer = threading.Timer(delay, self._show)
+        self._timer = threading.Timer(PROGRESS_DELAY_SECONDS if delay is None else delay, self._show)
         self._timer.daemon = True
 
     def __enter__(self) -> _LateProgress:
