@@ -14,6 +14,7 @@ from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.summary import (
     FLEET_KPI_COLUMNS,
     analyze_channel,
+    channel_kpis_duckdb,
     fleet_kpis,
     fleet_kpis_duckdb,
     fleet_kpis_sql,
@@ -129,6 +130,16 @@ def test_fleet_kpis_in_duckdb_equal_the_pandas_computation(tmp_path: Path) -> No
         rtol=1e-9,
         equal_nan=True,
     )
+    for channel_id in expected["channel_id"]:
+        fast = channel_kpis_duckdb(con, channel_id, NOW)
+        assert list(fast.columns) == list(FLEET_KPI_COLUMNS)
+        assert fast.iloc[0]["as_of"] == row.loc[channel_id, "as_of"]
+        assert np.allclose(
+            fast.iloc[0][list(FLEET_KPI_COLUMNS[2:])].to_numpy(dtype=float),
+            row.loc[channel_id, list(FLEET_KPI_COLUMNS[2:])].to_numpy(dtype=float),
+            rtol=1e-9,
+            equal_nan=True,
+        ), channel_id
     con.close()
 
 

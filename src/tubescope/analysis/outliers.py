@@ -191,7 +191,7 @@ def analyze_outliers(
         [x, np.log(np.nan_to_num(rates, nan=rate_fill) + 1e-6), np.log1p(np.nan_to_num(views, nan=0.0))]
     )
     forest = IsolationForest(
-        n_estimators=200, contamination=opts.isolation_contamination, random_state=opts.seed
+        n_estimators=100, contamination=opts.isolation_contamination, random_state=opts.seed
     ).fit(matrix)
     anomaly = -forest.score_samples(matrix)
     threshold = float(-forest.offset_)

@@ -72,7 +72,7 @@ class SameAgeResult(JsonMixin):
         return pd.DataFrame(
             {
                 "score": best["outlier_score"].to_numpy(),
-                "basis": ("same_age_" + best["age_label"]).to_numpy(),
+                "basis": ("same_age_" + best["age_label"].astype(str)).to_numpy(),
             },
             index=pd.Index(best["video_id"].to_numpy(), name="video_id"),
         )
