@@ -18,7 +18,7 @@ import asyncio
 import contextvars
 import dataclasses
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -210,6 +210,59 @@ class BudgetedApi:
         return await self._api.comment_replies(parent_id, page_token)
 
 
+class _Stop(Exception):
+    """Raised inside the collector once the run must stop (budget, quota): no new requests go out.
+
+    Requests already in flight were paid for; their batches still commit, so the run stops at a
+    checkpoint that includes everything it bought.
+    """
+
+
+class _StoppingApi:
+    """Turns the first budget or quota stop into :class:`_Stop` for every later call."""
+
+    def __init__(self, api: CollectApi) -> None:
+        self._api = api
+        self.stop_error: ApiError | None = None
+
+    @property
+    def key_fingerprints(self) -> Sequence[str]:
+        return self._api.key_fingerprints
+
+    @property
+    def quota_spent(self) -> int:
+        return self._api.quota_spent
+
+    def quota_by_key(self) -> Mapping[str, int]:
+        return self._api.quota_by_key()
+
+    async def _guard(self, call: Callable[[], Awaitable[R]]) -> R:
+        if self.stop_error is not None:
+            raise _Stop
+        try:
+            return await call()
+        except (BudgetExceeded, QuotaExhausted) as exc:
+            if self.stop_error is None:
+                self.stop_error = exc
+                _log.warning("collect.stopping", reason=exc.reason, message=str(exc))
+            raise _Stop from None
+
+    async def lookup_channel(self, ref: ChannelRef, *, allow_search: bool) -> Any | None:
+        return await self._guard(lambda: self._api.lookup_channel(ref, allow_search=allow_search))
+
+    async def playlist_page(self, playlist_id: str, page_token: str | None) -> Page:
+        return await self._guard(lambda: self._api.playlist_page(playlist_id, page_token))
+
+    async def videos(self, video_ids: Sequence[str]) -> Sequence[Any]:
+        return await self._guard(lambda: self._api.videos(video_ids))
+
+    async def comment_threads(self, video_id: str, page_token: str | None, max_results: int) -> Page:
+        return await self._guard(lambda: self._api.comment_threads(video_id, page_token, max_results))
+
+    async def comment_replies(self, parent_id: str, page_token: str | None) -> Page:
+        return await self._guard(lambda: self._api.comment_replies(parent_id, page_token))
+
+
 class _Collector:
     def __init__(
         self,
@@ -221,7 +274,8 @@ class _Collector:
         progress: CollectProgress,
     ) -> None:
         self.options = options
-        self.api = api
+        self.stopping = _StoppingApi(api)
+        self.api: CollectApi = self.stopping
         self.store = store
         self.worker = worker
         self.clock = clock
@@ -303,6 +357,8 @@ class _Collector:
                     group.create_task(one(ref))
         except BaseExceptionGroup as group_error:
             raise _most_severe(group_error) from None
+        if self.stopping.stop_error is not None:
+            raise self.stopping.stop_error
 
     def _report_quota(self) -> None:
         spent = self.api.quota_spent
@@ -315,6 +371,8 @@ class _Collector:
     async def _crawl_channel(self, ref: ChannelRef) -> None:
         try:
             item = await self.api.lookup_channel(ref, allow_search=self.options.allow_search)
+        except _Stop:
+            return
         except (ResourceUnavailable, NotFoundError) as exc:
             self._skip("channel", ref.raw, str(exc))
             return
@@ -346,23 +404,28 @@ class _Collector:
             self, channel_id, mode, known_ids, set(checkpoint.done_video_ids), checkpoint.pages_done
         )
         log.info("collect.channel", mode=str(mode), known=len(known_ids), resumed_pages=checkpoint.pages_done)
-        if not checkpoint.channel_done:
-            shorts = await self._shorts_ids(channel_id) if self.options.detect_shorts else None
-            crawl.shorts = shorts
-            if not checkpoint.walk_done and (
-                channel.video_count > 0 or checkpoint.pages_done > 0 or known_ids
-            ):
-                await crawl.walk(channel.uploads_playlist_id, checkpoint.page_token)
-            await crawl.refresh()
-            await self.worker.call(
-                self.store.finish_channel,
-                self.run_id,
-                channel_id,
-                full_walk=mode is WalkMode.FULL,
-                at=self.clock(),
-            )
-        if self.options.comments:
-            await self._comments(channel_id, set(checkpoint.comments_done_video_ids))
+        try:
+            if not checkpoint.channel_done:
+                crawl.shorts = await self._shorts_ids(channel_id) if self.options.detect_shorts else None
+                if not checkpoint.walk_done and (
+                    channel.video_count > 0 or checkpoint.pages_done > 0 or known_ids
+                ):
+                    await crawl.walk(channel.uploads_playlist_id, checkpoint.page_token)
+                await crawl.refresh()
+                if self.stopping.stop_error is not None:
+                    raise _Stop
+                await self.worker.call(
+                    self.store.finish_channel,
+                    self.run_id,
+                    channel_id,
+                    full_walk=mode is WalkMode.FULL,
+                    at=self.clock(),
+                )
+            if self.options.comments:
+                await self._comments(channel_id, set(checkpoint.comments_done_video_ids))
+            finished = self.stopping.stop_error is None
+        except _Stop:
+            finished = False
         stored = await self.worker.call(self.store.count_live_videos, channel_id)
         self.tally.completeness.append(
             channel_completeness(
@@ -372,7 +435,7 @@ class _Collector:
                 unavailable=crawl.unavailable,
                 tombstoned=crawl.tombstoned,
                 quarantined=crawl.quarantined,
-                finished=True,
+                finished=finished,
             )
         )
         self.progress.channel_finished(channel_id)
@@ -422,6 +485,12 @@ class _Collector:
                 group.create_task(one(video_id))
 
     async def _video_comments(self, channel_id: str, video_id: str) -> None:
+        try:
+            await self._video_comments_or_stop(channel_id, video_id)
+        except _Stop:
+            return  # nothing of this video's comments is written: it is fetched again on resume
+
+    async def _video_comments_or_stop(self, channel_id: str, video_id: str) -> None:
         limit = self.options.max_comments
         comments: list[Comment] = []
         rejected: list[Rejected] = []
@@ -562,6 +631,9 @@ class _ChannelCrawl:
     async def _page(self, playlist_id: str, token: str | None) -> Page | None:
         try:
             page = await self.c.api.playlist_page(playlist_id, token)
+        except _Stop:
+            # Leave the loop normally: batches already in flight finish and commit.
+            return None
         except ResourceUnavailable as exc:
             # A channel with no public uploads has no uploads playlist to list.
             self.c._skip("playlist", playlist_id, exc.reason or "unavailable")
@@ -574,6 +646,8 @@ class _ChannelCrawl:
         batches = refresh_batches(self.known_ids, frozenset(self.done_ids))
         async with asyncio.TaskGroup() as group:
             for batch in batches:
+                if self.c.stopping.stop_error is not None:
+                    break
                 self.done_ids.update(batch)
                 await self._gate.acquire()
                 group.create_task(self._fetch(batch, None))
@@ -593,7 +667,10 @@ class _ChannelCrawl:
 
     async def _fetch(self, ids: list[str], page_no: int | None) -> None:
         try:
-            batch = await self._fetch_batch(ids)
+            try:
+                batch = await self._fetch_batch(ids)
+            except _Stop:
+                return  # its page stays pending, so the checkpoint never moves past it
             advance = False
             frontier = self._frontier
             if page_no is not None:
