@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from tests.report.browser_helpers import CHROMIUM, CHROMIUM_ARGS
 from tubescope.report.model import (
     AbResult,
     ChannelHeader,
@@ -225,3 +228,14 @@ def build_model(*, title: str = HOSTILE_TITLE, channel: str = HOSTILE_CHANNEL) -
 @pytest.fixture
 def model() -> ReportModel:
     return build_model()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium not at /usr/bin/chromium: run `make browser` (needs root apt-get)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

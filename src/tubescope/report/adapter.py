@@ -310,7 +310,7 @@ def linear_forecast(daily: pd.Series, end: datetime, days: int, level: float) ->
         upper.append(float(centre + half))
     return ForecastBand(
         tuple(times), tuple(mean), tuple(lower), tuple(upper), level=level,
-        method=f"linear trend of the last {FORECAST_FIT_DAYS} days",
+        method=f"linear trend of the last {len(recent)} days",
     )  # fmt: skip
 
 
@@ -641,9 +641,10 @@ def _methods(
         notes.append(
             MethodNote(
                 "Forecast",
-                f"A least-squares line through the last {FORECAST_FIT_DAYS} days of daily values, "
-                "extended; the band is the 80% OLS prediction interval. It assumes the recent trend "
-                "continues and is a derived projection, not a YouTube figure.",
+                "A least-squares line through the daily values of the last "
+                f"{FORECAST_FIT_DAYS} days (all of them, when fewer), extended; the band is the 80% "
+                "OLS prediction interval. It assumes the recent trend continues and is a derived "
+                "projection, not a YouTube figure.",
             )
         )
     if ab_tests:
