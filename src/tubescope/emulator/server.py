@@ -384,7 +384,7 @@ def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> d
     }
     if "snippet" in parts:
         snippet: dict[str, Any] = {
-            "publishedAt": rfc3339(video.published_at),
+            "publishedAt": video.published_iso,
             "channelId": video.channel_id,
             "title": video.title,
             "description": video.description,
@@ -461,7 +461,7 @@ def playlist_item_resource(
     }
     if "snippet" in parts:
         item["snippet"] = {
-            "publishedAt": rfc3339(video.published_at),
+            "publishedAt": video.published_iso,
             "channelId": video.channel_id,
             "title": video.title,
             "description": video.description,
@@ -474,7 +474,7 @@ def playlist_item_resource(
             "videoOwnerChannelId": video.channel_id,
         }
     if "contentDetails" in parts:
-        item["contentDetails"] = {"videoId": video.video_id, "videoPublishedAt": rfc3339(video.published_at)}
+        item["contentDetails"] = {"videoId": video.video_id, "videoPublishedAt": video.published_iso}
     if "status" in parts:
         item["status"] = {"privacyStatus": "public"}
     return item
@@ -597,9 +597,8 @@ def handle_playlist_items(call: Call) -> dict[str, Any]:
     total = observation.uploads_count(channel_id, kind)
     if kind in ("short", "live") and total == 0:
         raise _playlist_not_found()
-    page_ids = observation.uploads(channel_id, kind)[offset : offset + per_page]
     items = []
-    for position, video in enumerate(observation.videos(page_ids), start=offset):
+    for position, video in enumerate(observation.uploads_page(channel_id, kind, offset, per_page), start=offset):
         items.append(playlist_item_resource(video, playlist_id, position, parts))
     next_token = encode_page_token(offset + per_page) if per_page and offset + per_page < total else None
     prev_token = encode_page_token(max(offset - per_page, 0)) if offset > 0 else None
@@ -651,7 +650,7 @@ def handle_batch_get_stats(call: Call) -> dict[str, Any]:
             "id": video.video_id,
         }
         if "snippet" in parts:
-            item["snippet"] = {"publishTime": rfc3339(video.published_at)}
+            item["snippet"] = {"publishTime": video.published_iso}
         if "contentDetails" in parts:
             item["contentDetails"] = {"duration": f"{video.duration_seconds or 0}s"}
         if "statistics" in parts:
@@ -848,14 +847,14 @@ def handle_search(call: Call) -> dict[str, Any]:
             video = observation.video(result_id)
             if video is not None and "snippet" in parts:
                 item["snippet"] = {
-                    "publishedAt": rfc3339(video.published_at),
+                    "publishedAt": video.published_iso,
                     "channelId": video.channel_id,
                     "title": html.escape(video.title),
                     "description": video.description[:160],
                     "thumbnails": _video_thumbnails(video.video_id),
                     "channelTitle": video.channel_title,
                     "liveBroadcastContent": "none",
-                    "publishTime": rfc3339(video.published_at),
+                    "publishTime": video.published_iso,
                 }
         else:
             item["id"] = {"kind": result_kind, "channelId": result_id}

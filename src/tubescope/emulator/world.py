@@ -57,6 +57,7 @@ _BUMPS = 12
 _EVERGREEN_TAU_DAYS = 365.0  # the slow tail that keeps a back catalogue earning views
 _CACHE_CHANNELS = 256
 _CACHE_OBSERVATIONS = 512
+_LOOKUP_LIMIT = 2_000_000
 
 FORMAT_SHORT, FORMAT_LONG, FORMAT_LIVE = 0, 1, 2
 FORMAT_NAMES = ("short", "long", "live")
@@ -159,6 +160,8 @@ class VideoState:
     title: str
     description: str
     published_at: datetime
+    published_iso: str
+    """``published_at`` as the API writes it (``2026-01-02T03:04:05Z``)."""
     duration_iso: str
     duration_seconds: int | None
     video_format: str
@@ -350,6 +353,11 @@ class _ChannelStatic:
     pub_eff: npt.NDArray[np.float64]
     base_at_shorts_change: npt.NDArray[np.float64]
     base_at_all_change: npt.NDArray[np.float64]
+    # plain-Python copies for the per-request path (numpy scalar access is slow)
+    published_iso: tuple[str, ...]
+    duration_iso: tuple[str, ...]
+    duration_list: tuple[int, ...]
+    fmt_list: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -363,6 +371,10 @@ class _Observed:
     newest_first: dict[str, npt.NDArray[np.int64]]
     total_views: int
     subscribers: int
+    views_list: list[int]
+    likes_list: list[int]
+    comments_list: list[int]
+    visible_list: list[bool]
 
 
 class World:
@@ -396,6 +408,7 @@ class World:
         self._observations: OrderedDict[tuple[int, float], _Observed] = OrderedDict()
         self._lock = Lock()
         self._truth: WorldTruth | None = None
+        self._video_lookup: dict[str, tuple[int, int]] = {}
 
     def __repr__(self) -> str:
         return f"World(seed={self.seed}, n_channels={self.n_channels}, start={self.start.isoformat()})"
@@ -450,6 +463,9 @@ class World:
 
     def resolve_video(self, video_id: str) -> tuple[int, int] | None:
         """(channel index, video index) of a video id of this world, else None."""
+        known = self._video_lookup.get(video_id)
+        if known is not None:
+            return known
         found = ids.decode_video_id(self.seed, video_id)
         if found is None or found[0] >= self.n_channels:
             return None
@@ -502,13 +518,15 @@ class World:
     # ---- generation ---------------------------------------------------------------------
 
     def _static(self, index: int) -> _ChannelStatic:
-        with self._lock:
-            cached = self._channels.get(index)
-            if cached is not None:
-                self._channels.move_to_end(index)
-                return cached
+        # Lock-free hit (a dict read is atomic); eviction is first-in-first-out, which is enough.
+        cached = self._channels.get(index)
+        if cached is not None:
+            return cached
         built = self._generate(index)
         with self._lock:
+            if len(self._video_lookup) > _LOOKUP_LIMIT:
+                self._video_lookup.clear()
+            self._video_lookup.update((vid, (index, i)) for i, vid in enumerate(built.video_ids))
             self._channels[index] = built
             while len(self._channels) > _CACHE_CHANNELS:
                 self._channels.popitem(last=False)
@@ -692,6 +710,12 @@ class World:
             pub_eff=_effective_days(pub_ts, week_cum, weekday),
             base_at_shorts_change=np.zeros(0),
             base_at_all_change=np.zeros(0),
+            published_iso=tuple(
+                s + "Z" for s in np.datetime_as_string(pub_ts.astype("datetime64[s]"), unit="s").tolist()
+            ),
+            duration_iso=tuple(format_iso_duration(d) for d in duration.tolist()),
+            duration_list=tuple(duration.tolist()),
+            fmt_list=tuple(fmt.tolist()),
         )
         shorts_base = _base_views(static, np.full(n, _ts(SHORTS_METHODOLOGY_CHANGE)))
         all_base = _base_views(static, np.full(n, _ts(ALL_METHODOLOGY_CHANGE)))
@@ -707,11 +731,9 @@ class World:
 
     def _observed(self, index: int, at_ts: float) -> _Observed:
         key = (index, at_ts)
-        with self._lock:
-            cached = self._observations.get(key)
-            if cached is not None:
-                self._observations.move_to_end(key)
-                return cached
+        cached = self._observations.get(key)
+        if cached is not None:
+            return cached
         static = self._static(index)
         built = _observe_channel(static, at_ts, self.start)
         with self._lock:
@@ -890,6 +912,10 @@ def _observe_channel(static: _ChannelStatic, at_ts: float, start: datetime) -> _
         newest_first=newest_first,
         total_views=int(_total_views(static, at_ts)),
         subscribers=_subscribers(static, at_ts, start),
+        views_list=views.tolist(),
+        likes_list=likes.tolist(),
+        comments_list=comments.tolist(),
+        visible_list=visible.tolist(),
     )
 
 
@@ -947,6 +973,17 @@ class WorldObservation:
         video_ids = static.video_ids
         return [video_ids[i] for i in order.tolist()]
 
+    def uploads_page(self, channel_id: str, kind: PlaylistKind, offset: int, limit: int) -> list[VideoState]:
+        """One page of :meth:`uploads`, as video states (what ``playlistItems.list`` pages through)."""
+        index = self.world.channel_index(channel_id)
+        if index is None:
+            return []
+        observed = self.world._observed(index, self._at_ts)
+        order = observed.newest_first[kind]
+        if kind == "all":
+            order = order[:UPLOADS_PLAYLIST_LIMIT]
+        return [self._video_state(index, i, observed) for i in order[offset : offset + limit].tolist()]
+
     def uploads_count(self, channel_id: str, kind: PlaylistKind = "all") -> int:
         index = self.world.channel_index(channel_id)
         if index is None:
@@ -961,7 +998,7 @@ class WorldObservation:
             return None
         channel_index, video_index = found
         observed = self.world._observed(channel_index, self._at_ts)
-        if not observed.visible[video_index]:
+        if not observed.visible_list[video_index]:
             return None
         return self._video_state(channel_index, video_index, observed)
 
@@ -976,25 +1013,27 @@ class WorldObservation:
 
     def _video_state(self, channel_index: int, i: int, observed: _Observed) -> VideoState:
         static = self.world._static(channel_index)
-        likes = int(observed.likes[i])
-        comments = int(observed.comments[i])
-        seconds = int(static.duration[i])
+        likes = observed.likes_list[i]
+        comments = observed.comments_list[i]
+        seconds = static.duration_list[i]
         title = static.titles[i]
-        fmt = int(static.fmt[i])
+        fmt = static.fmt_list[i]
+        published_iso = static.published_iso[i]
         return VideoState(
             video_id=static.video_ids[i],
             channel_id=static.channel_id,
             channel_title=static.title,
             title=title,
             description=_video_description(title, static),
-            published_at=_dt(float(static.pub_ts[i])),
-            duration_iso=format_iso_duration(seconds),
+            published_at=datetime.fromisoformat(published_iso),
+            published_iso=published_iso,
+            duration_iso=static.duration_iso[i],
             duration_seconds=seconds or None,
             video_format=FORMAT_NAMES[fmt],
             tags=static.tags[i],
             category_id=static.topic_category,
             default_language=static.language,
-            view_count=int(observed.views[i]),
+            view_count=observed.views_list[i],
             like_count=None if likes < 0 else likes,
             comment_count=None if comments < 0 else comments,
             comments_disabled=comments < 0,
