@@ -24,7 +24,7 @@ from tubescope.analysis.benchmark import BenchmarkResult, benchmark_channel
 from tubescope.analysis.query import parse_query
 from tubescope.analysis.summary import ChannelAnalysis, analyze_channel, fleet_kpis_duckdb
 from tubescope.errors import ChannelNotFound, ConfigError
-from tubescope.jobs.common import load_channel_frames, resolve_stored_channel, utc_now
+from tubescope.jobs.common import load_channel_frames, resolve_stored_channel, share_warehouse, utc_now
 from tubescope.warehouse.repository import Warehouse
 
 VIDEO_SORT_KEYS = ("published_at", "view_count", "like_count", "comment_count", "duration_seconds", "title")
@@ -37,6 +37,7 @@ class WarehousePool:
         self.db_path = Path(db_path)
         self._root = Warehouse.open(self.db_path)
         self._lock = threading.Lock()
+        share_warehouse(self.db_path, self.borrow)
 
     @contextmanager
     def borrow(self) -> Iterator[Warehouse]:
@@ -56,6 +57,7 @@ class WarehousePool:
         return {"schema_version": version, "tables": counts}
 
     def close(self) -> None:
+        share_warehouse(self.db_path, None)
         self._root.close()
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,9 +17,31 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+_shared: dict[Path, Callable[[], AbstractContextManager[Warehouse]]] = {}
+"""Warehouses a long-lived process (the service) keeps open, by resolved path.
+
+DuckDB refuses a read-only connection to a file this process already holds read-write, so jobs
+running inside the service borrow the shared connection instead of opening the file again.
+"""
+
+
+def share_warehouse(db_path: Path, borrow: Callable[[], AbstractContextManager[Warehouse]] | None) -> None:
+    """Register (or, with None, withdraw) the way to borrow an already open warehouse."""
+    key = Path(db_path).resolve()
+    if borrow is None:
+        _shared.pop(key, None)
+    else:
+        _shared[key] = borrow
+
+
 @contextmanager
 def open_for_reading(db_path: Path) -> Iterator[Warehouse]:
     """The warehouse at ``db_path``, read-only; a clear error when nothing was collected yet."""
+    borrow = _shared.get(Path(db_path).resolve())
+    if borrow is not None:
+        with borrow() as warehouse:
+            yield warehouse
+        return
     if not Path(db_path).is_file():
         raise StorageError(f"no warehouse at {db_path}; collect some channels first (`tubescope collect`)")
     with Warehouse.open(db_path, read_only=True) as warehouse:

@@ -1,0 +1,111 @@
+"""What one running service holds, and the FastAPI dependencies that hand it to routes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from tubescope.config import Settings
+from tubescope.jobs.background import JobManager
+from tubescope.jobs.catalog import WarehousePool
+from tubescope.jobs.common import load_channel_frames
+from tubescope.jobs.predict import Predictor
+from tubescope.jobs.tokens import Scope, TokenInfo, TokenStore
+from tubescope.service.cache import AnalysisCache
+from tubescope.service.metrics import ServiceMetrics
+from tubescope.service.ratelimit import TokenBucketLimiter
+from tubescope.warehouse.repository import Warehouse
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    db_path: Path
+    token_file: Path
+    rate_per_second: float = 50.0
+    rate_burst: int = 100
+    cache_ttl_seconds: float = 300.0
+
+
+@dataclass
+class ServiceState:
+    options: ServiceOptions
+    settings: Settings
+    pool: WarehousePool
+    tokens: TokenStore
+    limiter: TokenBucketLimiter
+    cache: AnalysisCache
+    metrics: ServiceMetrics
+    jobs: JobManager
+    started_at: float = field(default_factory=time.time)
+    _predictor: Predictor | None = None
+    _predictor_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def predictor(self) -> Predictor:
+        """The latest model with channel priors from the warehouse, loaded once per data change."""
+        with self._predictor_lock:
+            if self._predictor is None:
+                loaded = Predictor.load(self.settings.model_dir)
+                with self.pool.borrow() as warehouse:
+                    frames = load_channel_frames(warehouse)
+                self._predictor = Predictor(loaded.forecaster.with_history(frames), loaded.manifest)
+            return self._predictor
+
+    def data_changed(self, channel_ids: Iterable[str]) -> None:
+        """A run landed: forget what was computed from the old data."""
+        for channel_id in channel_ids:
+            self.cache.invalidate_channel(channel_id)
+        with self._predictor_lock:
+            self._predictor = None
+
+
+def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.tubescope
+    return state
+
+
+State = Annotated[ServiceState, Depends(get_state)]
+
+
+def get_warehouse(state: State) -> Iterator[Warehouse]:
+    with state.pool.borrow() as warehouse:
+        yield warehouse
+
+
+WarehouseDep = Annotated[Warehouse, Depends(get_warehouse)]
+
+
+def require(scope: Scope) -> Callable[[Request, ServiceState], TokenInfo]:
+    """A dependency admitting bearer tokens whose scope covers ``scope``, rate-limited per token."""
+
+    def dependency(request: Request, state: State) -> TokenInfo:
+        header = request.headers.get("authorization", "")
+        kind, _, token = header.partition(" ")
+        if kind.lower() != "bearer" or not token.strip():
+            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        info = state.tokens.verify(token.strip())
+        if info is None:
+            raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        if not info.scope.allows(scope):
+            raise HTTPException(
+                403, f"this token's scope '{info.scope.value}' does not allow '{scope.value}'"
+            )
+        wait = state.limiter.acquire(info.token_id)
+        if wait > 0:
+            state.metrics.rate_limited.inc()
+            raise HTTPException(
+                429, "rate limit exceeded", headers={"Retry-After": state.limiter.retry_after_header(wait)}
+            )
+        return info
+
+    return dependency
+
+
+ReadToken = Annotated[TokenInfo, Depends(require(Scope.READ))]
+WriteToken = Annotated[TokenInfo, Depends(require(Scope.WRITE))]
+AdminToken = Annotated[TokenInfo, Depends(require(Scope.ADMIN))]
