@@ -169,3 +169,35 @@ def test_window_days_sets_both_compared_periods(
     window = build_report_model(analysis, frames, now=NOW, options=week).window
     assert window.end - window.start == window.previous_end - window.previous_start == timedelta(days=7)
     assert window.previous_end == window.start and window.end == NOW
+
+
+def test_ab_p_values_are_holm_adjusted_like_statsmodels() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    from tubescope.report.adapter import holm_adjusted
+    from tubescope.report.model import AbResult
+
+    raw = [0.01, 0.04, 0.03, 0.5, 0.002]
+    results = [
+        AbResult(f"t{i}", "views", "a", "b", 30, 30, 1.0, 1.5, 1.5, 1.1, 2.0, p_value=p)
+        for i, p in enumerate(raw)
+    ]
+    expected = multipletests(raw, method="holm")[1]
+    assert [r.p_adjusted for r in holm_adjusted(results)] == pytest.approx(list(expected))
+    # 0.04 alone would pass; after adjusting for five comparisons it does not.
+    assert not holm_adjusted(results)[1].significant
+
+
+def test_analysis_summary_for_the_terminal(
+    planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
+) -> None:
+    from rich.console import Console
+
+    from tubescope.report.terminal import render_analysis_summary
+
+    _, frames, _ = planted
+    analysis = analyze_channel(frames, "UCplanted000000000000000", NOW)
+    console = Console(width=160, record=True, color_system=None)
+    console.print(render_analysis_summary(analysis, frames))
+    text = console.export_text()
+    assert "Planted channel" in text and "Key figures" in text and "Best publish time: Videos at Tue" in text

@@ -9,6 +9,7 @@ parameter. Nothing here decides what is significant: that comes from the analyse
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -143,7 +144,7 @@ def build_report_model(
         heatmap=_heatmap(videos, analysis),
         outliers=_outliers(videos, analysis),
         correlation=_correlation(analysis),
-        ab_tests=tuple(result for test in ab_tests for result in _ab_results(test)),
+        ab_tests=holm_adjusted([result for test in ab_tests for result in _ab_results(test)]),
         peers=_peers(frames, channel_id, benchmark, fleet),
         methods=_methods(analysis, benchmark, ab_tests, growth),
         warnings=_warnings(analysis, ab_tests),
@@ -560,6 +561,19 @@ def _ab_results(test: AbTestResult) -> list[AbResult]:
     return results
 
 
+def holm_adjusted(results: Sequence[AbResult]) -> tuple[AbResult, ...]:
+    """The comparisons with Holm-adjusted p-values: a report runs several, so one may win by chance."""
+    order = sorted(range(len(results)), key=lambda i: results[i].p_value)
+    adjusted = [1.0] * len(results)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(results) - rank) * results[i].p_value))
+        adjusted[i] = running
+    return tuple(
+        dataclasses.replace(result, p_adjusted=p) for result, p in zip(results, adjusted, strict=True)
+    )
+
+
 def _peers(
     frames: ChannelFrames, channel_id: str, benchmark: BenchmarkResult | None, fleet: pd.DataFrame | None
 ) -> PeerComparison | None:
@@ -653,7 +667,8 @@ def _methods(
                 "A/B comparisons",
                 "Videos matching a filter against the rest, within each format; effect = ratio of "
                 "geometric mean views (treatment / control) with a bootstrap interval; p from Welch's "
-                "t-test on log views. Observational: the groups were not randomised.",
+                "t-test on log views, Holm-adjusted over all comparisons in the report. Observational: "
+                "the groups were not randomised.",
             )
         )
     if benchmark is not None:

@@ -6,6 +6,8 @@ such as ``[bold]x[/bold]`` prints literally.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich import box
 from rich.console import Group, RenderableType
 from rich.padding import Padding
@@ -13,7 +15,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from tubescope.analysis.frames import ChannelFrames
+from tubescope.analysis.summary import ChannelAnalysis
 from tubescope.report import formatting as fmt
+from tubescope.report.adapter import ReportOptions, build_report_model
 from tubescope.report.model import Confidence, Recommendation, ReportModel
 from tubescope.report.recommendations import build_recommendations
 
@@ -39,6 +44,21 @@ def render_summary(
     for warning in (*model.warnings, *model.window.notes):
         parts.append(Text.assemble(("note: ", "yellow"), warning))
     return Group(*parts)
+
+
+def render_analysis_summary(
+    analysis: ChannelAnalysis,
+    frames: ChannelFrames,
+    *,
+    now: datetime | None = None,
+    options: ReportOptions | None = None,
+) -> RenderableType:
+    """The summary of one :func:`~tubescope.analysis.summary.analyze_channel` result (``tubescope analyze``).
+
+    ``now`` defaults to the analysis' own clock; ``frames`` are the frames it ran on.
+    """
+    clock = now or datetime.fromisoformat(analysis.now)
+    return render_summary(build_report_model(analysis, frames, now=clock, options=options))
 
 
 def _header(model: ReportModel) -> RenderableType:
