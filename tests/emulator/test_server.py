@@ -275,3 +275,18 @@ async def test_same_seed_same_bytes(world: World) -> None:
             videos = await http.get("/videos", params={"part": "snippet,statistics", "id": ids, "key": KEY})
             bodies.append(page.content + videos.content)
     assert bodies[0] == bodies[1]
+
+
+async def test_uploads_pages_end_at_the_twenty_thousand_item_cap() -> None:
+    from tubescope.emulator.server import encode_page_token
+
+    world = World(seed=1, n_channels=1, videos_per_channel=21_000)
+    app = create_app(world, clock=EmulatorClock(datetime(2026, 12, 31, tzinfo=UTC)), keys={KEY: 100})
+    playlist = "UU" + world.channel_id(0)[2:]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://e/youtube/v3") as http:
+        params = {"part": "id", "playlistId": playlist, "maxResults": "50", "key": KEY}
+        params["pageToken"] = encode_page_token(19_950)
+        last = (await http.get("/playlistItems", params=params)).json()
+    assert last["pageInfo"]["totalResults"] == 20_000
+    assert len(last["items"]) == 50 and "nextPageToken" not in last

@@ -168,3 +168,69 @@ def test_world_rejects_nonsense() -> None:
         World(n_channels=0)
     with pytest.raises(ValueError):
         World(start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2024, 1, 1, tzinfo=UTC))
+
+
+def test_trend_breaks_are_recoverable_from_video_views() -> None:
+    world = World(seed=9, n_channels=30)
+    late = datetime(2026, 12, 31, tzinfo=UTC)
+    estimated, planted = [], []
+    for truth in world.truth.channels:
+        if truth.trend_break_date is None:
+            continue
+        videos = [
+            v
+            for v in world.observe(late).channel_video_states(truth.channel_id)
+            if v.video_format == "long" and v.video_id not in truth.breakout_video_ids
+        ]
+        moment = datetime.combine(truth.trend_break_date, datetime.min.time(), UTC)
+        window = timedelta(days=150)
+        before = [np.log(v.view_count) for v in videos if moment - window <= v.published_at < moment]
+        after = [
+            np.log(v.view_count)
+            for v in videos
+            if moment <= v.published_at < moment + timedelta(days=150) and (late - v.published_at).days > 60
+        ]
+        if len(before) > 8 and len(after) > 8:
+            estimated.append(float(np.median(after) - np.median(before)))
+            planted.append(float(np.log(truth.trend_break_size)))
+    assert len(planted) >= 5
+    assert np.corrcoef(estimated, planted)[0, 1] > 0.8
+
+
+def test_methodology_changes_scale_only_views_accrued_after_them() -> None:
+    from tubescope.emulator.world import (
+        ALL_METHODOLOGY_CHANGE,
+        ALL_METHODOLOGY_MULTIPLIER,
+        FORMAT_LONG,
+        _base_views,
+        _counted_views,
+    )
+
+    world = World(seed=2, n_channels=3)
+    static = world._static(0)
+    n = static.pub_ts.size
+    change = ALL_METHODOLOGY_CHANGE.timestamp()
+    before = np.full(n, change - 86_400.0)
+    at = np.full(n, change)
+    later = np.full(n, change + 20 * 86_400.0)
+    old_long = (static.fmt == FORMAT_LONG) & (static.pub_ts < datetime(2025, 1, 1, tzinfo=UTC).timestamp())
+    assert old_long.any()
+    counted_at, counted_later = _counted_views(static, at), _counted_views(static, later)
+    base_at, base_later = _base_views(static, at), _base_views(static, later)
+    # before the change nothing differs for long-form; after it the new views count 1.15x
+    counted_before, base_before = _counted_views(static, before), _base_views(static, before)
+    np.testing.assert_allclose(counted_before[old_long], base_before[old_long])
+    np.testing.assert_allclose(
+        (counted_later - counted_at)[old_long], ALL_METHODOLOGY_MULTIPLIER * (base_later - base_at)[old_long]
+    )
+    assert {b.date.isoformat() for b in world.truth.methodology_breaks} == {"2025-03-31", "2026-08-27"}
+
+
+def test_uploads_playlist_stops_at_twenty_thousand() -> None:
+    world = World(seed=1, n_channels=1, videos_per_channel=21_000)
+    observation = world.observe(datetime(2026, 12, 31, tzinfo=UTC))
+    cid = world.channel_id(0)
+    assert observation.uploads_count(cid) == 20_000
+    assert len(observation.uploads(cid)) == 20_000
+    channel = observation.channel(cid)
+    assert channel is not None and channel.video_count > 20_000  # the channel still says how many exist

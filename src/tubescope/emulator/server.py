@@ -597,9 +597,8 @@ def handle_playlist_items(call: Call) -> dict[str, Any]:
     total = observation.uploads_count(channel_id, kind)
     if kind in ("short", "live") and total == 0:
         raise _playlist_not_found()
-    items = []
-    for position, video in enumerate(observation.uploads_page(channel_id, kind, offset, per_page), start=offset):
-        items.append(playlist_item_resource(video, playlist_id, position, parts))
+    page = observation.uploads_page(channel_id, kind, offset, per_page)
+    items = [playlist_item_resource(video, playlist_id, offset + n, parts) for n, video in enumerate(page)]
     next_token = encode_page_token(offset + per_page) if per_page and offset + per_page < total else None
     prev_token = encode_page_token(max(offset - per_page, 0)) if offset > 0 else None
     return list_response(
