@@ -119,13 +119,18 @@ def test_a_newer_database_is_refused_with_a_clear_message(db_path: Path) -> None
         Warehouse.open(db_path, read_only=True)
 
 
-def test_read_only_open_does_not_migrate_an_old_database(db_path: Path) -> None:
+def test_read_only_open_of_an_old_database_migrates_it_first_unless_told_not_to(db_path: Path) -> None:
     make_db_at(db_path, 1)
-    with pytest.raises(StorageError, match="needs migrating"):
-        Warehouse.open(db_path, read_only=True)
+    with pytest.raises(StorageError, match="needs migrating to v"):
+        Warehouse.open(db_path, read_only=True, migrate=False)
     con = duckdb.connect(str(db_path), read_only=True)
     assert con.execute("SELECT max(version) FROM schema_version").fetchone() == (1,)
     con.close()
+    with Warehouse.open(db_path, read_only=True) as wh:
+        assert wh.read_only and wh.schema_version == LATEST_VERSION
+        assert wh.load_frames()["videos"]["view_count"].tolist() == [500]
+        with pytest.raises(StorageError, match="read-only"):
+            wh.transaction()
 
 
 def test_a_failing_migration_leaves_the_old_schema_untouched(db_path: Path) -> None:

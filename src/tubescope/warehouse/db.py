@@ -17,6 +17,10 @@ DEFAULT_DB_PATH = Path("tubescope.duckdb")
 Clock = Callable[[], datetime]
 
 
+class NeedsMigration(StorageError):
+    """A read-only open met an older schema that it may not migrate itself."""
+
+
 def run_sql(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> list[Any]:
     """Execute and drain: DuckDB refuses further work while a result is left unfetched."""
     return con.execute(sql, params).fetchall()
@@ -60,9 +64,9 @@ def prepare_schema(con: duckdb.DuckDBPyConnection, path: Path, *, read_only: boo
     if version == migrations.LATEST_VERSION:
         return version
     if read_only:
-        raise StorageError(
+        raise NeedsMigration(
             f"{path} is at schema v{version} and needs migrating to v{migrations.LATEST_VERSION};"
-            " open it once without read_only"
+            " run a writing command (such as tubescope collect) once"
         )
     return migrations.migrate(con, now=now)
 

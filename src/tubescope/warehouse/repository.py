@@ -27,6 +27,7 @@ from tubescope.warehouse import frames as frame_sql
 from tubescope.warehouse.db import (
     DEFAULT_DB_PATH,
     Clock,
+    NeedsMigration,
     TransactionScope,
     connect,
     prepare_schema,
@@ -100,8 +101,13 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         read_only: bool = False,
         clock: Clock | None = None,
         memory_limit: str | None = None,
+        migrate: bool = True,
     ) -> Warehouse:
         """Open (creating if needed) and migrate the database at ``path``.
+
+        A read-only open of a database left by an older tubescope migrates it first (briefly
+        writable), so reading commands work right after an upgrade; ``migrate=False`` refuses
+        instead. ``memory_limit`` (e.g. ``"1GB"``) caps DuckDB's buffer pool; big sorts spill.
 
         Raises :class:`~tubescope.errors.SchemaVersionError` for a database written by a newer
         tubescope, and :class:`~tubescope.errors.StorageError` when the file cannot be opened.
@@ -111,6 +117,12 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         con = connect(db_path, read_only=read_only, memory_limit=memory_limit)
         try:
             prepare_schema(con, db_path, read_only=read_only, now=now())
+        except NeedsMigration:
+            con.close()
+            if not migrate:
+                raise
+            cls.open(db_path, clock=now, memory_limit=memory_limit).close()
+            return cls.open(db_path, read_only=True, clock=now, memory_limit=memory_limit, migrate=False)
         except BaseException:
             con.close()
             raise
