@@ -304,16 +304,30 @@ def serve(
     db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8000,
+    rate_limit: Annotated[
+        float | None,
+        typer.Option("--rate-limit", min=0.001, help="Requests per second per token (default 50)."),
+    ] = None,
+    rate_burst: Annotated[
+        int | None, typer.Option("--rate-burst", min=1, help="Burst allowed per token (default 100).")
+    ] = None,
 ) -> None:
     """Serve the REST API (/v1, /health, /ready, /metrics, /docs) and the web dashboard."""
+    import dataclasses
+
     import uvicorn
 
     from tubescope.config import load_settings
-    from tubescope.service.app import create_app
+    from tubescope.service.app import create_app, default_options
 
     settings = load_settings(db_path=db)
+    options = default_options(settings)
+    if rate_limit is not None:
+        options = dataclasses.replace(options, rate_per_second=rate_limit)
+    if rate_burst is not None:
+        options = dataclasses.replace(options, rate_burst=rate_burst)
     stderr.print(f"tubescope API on http://{host}:{port} (docs at /docs) over {settings.db_path}")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings, options), host=host, port=port, log_level="warning")
 
 
 token_app = typer.Typer(help="API tokens for the REST service.", no_args_is_help=True)
@@ -363,6 +377,28 @@ def token_revoke(
     if not token_store_for(load_settings(db_path=db).db_path).revoke(token_id):
         raise NotFoundError(f"no token with id {token_id}")
     typer.echo(f"revoked {token_id}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the warehouse, model and report.")] = Path(
+        "demo-output"
+    ),
+    seed: Annotated[int, typer.Option("--seed", help="World seed of the emulator.")] = 7,
+    peers: Annotated[int, typer.Option("--peers", min=1, max=20, help="Peer channels to compare with.")] = 3,
+    days: Annotated[int, typer.Option("--days", min=2, max=60, help="Daily collections to simulate.")] = 10,
+) -> None:
+    """Run the whole job offline on the built-in emulator and write the report."""
+    from tubescope.demo import run_demo
+
+    with stderr.status("starting the emulator…") as status:
+        outcome = run_demo(out, seed=seed, n_peers=peers, days=days, step=lambda m: status.update(m + "…"))
+    stderr.print(
+        f"collected {1 + len(outcome.peer_ids)} channels {outcome.collections} times "
+        f"({outcome.quota_used} quota units), trained model {outcome.model_version}"
+    )
+    stderr.print(f"warehouse: {outcome.db_path}")
+    typer.echo(f"report written to {outcome.report_path.resolve()}")
 
 
 def main() -> None:
