@@ -39,6 +39,13 @@ SQL_MEMORY_LIMIT = "256MB"
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident set: VmHWM, which (unlike ru_maxrss) a fork does not inherit."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
@@ -61,7 +68,8 @@ def generate(path: Path, rows: int) -> dict[str, Any]:
             INSERT INTO channels (channel_id, title, handle, description, published_at, country,
                 default_language, uploads_playlist_id, subscriber_count, hidden_subscriber_count,
                 view_count, video_count, first_seen_run_id, run_id, source, fetched_at)
-            SELECT printf('UC%022d', c), 'Channel ' || c, '@ch' || c, '', TIMESTAMPTZ '2024-01-01',
+            SELECT 'UC' || substr(md5(CAST(c AS VARCHAR)), 1, 22), 'Channel ' || c, '@ch' || c, '',
+                   TIMESTAMPTZ '2024-01-01',
                    NULL, NULL,
                    printf('UU%022d', c), CASE WHEN c % 10 = 0 THEN NULL ELSE 10000 + c * 37 END, c % 10 = 0,
                    0, {VIDEOS_PER_CHANNEL}, 1, 1, 'bench', TIMESTAMPTZ '2026-06-01'
@@ -71,8 +79,8 @@ def generate(path: Path, rows: int) -> dict[str, Any]:
         con.execute(
             f"""
             CREATE TEMP TABLE gen_videos AS
-            SELECT i, printf('v%010d', i) AS video_id,
-                   printf('UC%022d', i // {VIDEOS_PER_CHANNEL}) AS channel_id,
+            SELECT i, substr(md5('v' || i), 1, 5) || printf('%06d', i) AS video_id,
+                   'UC' || substr(md5(CAST(i // {VIDEOS_PER_CHANNEL} AS VARCHAR)), 1, 22) AS channel_id,
                    TIMESTAMPTZ '2025-01-01' + to_seconds(CAST((hash(i * 3 + 1) % 44582400) AS BIGINT))
                        AS published_at,
                    exp(7 + 3 * (hash(i * 3 + 2) % 1000000) / 1e6) AS final_views,
@@ -113,7 +121,8 @@ def generate(path: Path, rows: int) -> dict[str, Any]:
             f"""
             INSERT INTO channel_snapshots (channel_id, run_id, observed_at, subscriber_count, view_count,
                 video_count, source, fetched_at, subscribers_hidden)
-            SELECT printf('UC%022d', c), 1, TIMESTAMPTZ '2025-01-01 06:00:00' + to_days(CAST(d AS INTEGER)),
+            SELECT 'UC' || substr(md5(CAST(c AS VARCHAR)), 1, 22), 1,
+                   TIMESTAMPTZ '2025-01-01 06:00:00' + to_days(CAST(d AS INTEGER)),
                    CASE WHEN c % 10 = 0 THEN NULL ELSE 10000 + c * 37 + d * (5 + c % 7) END,
                    1000000 + d * (1000 + c * 13), {VIDEOS_PER_CHANNEL}, 'bench',
                    TIMESTAMPTZ '2025-01-01 06:00:00' + to_days(CAST(d AS INTEGER)), c % 10 = 0
@@ -139,10 +148,10 @@ def _channel(path: Path) -> str:
 
     with Warehouse.open(path, read_only=True) as warehouse:
         row = warehouse.connection().execute(
-            "SELECT min(channel_id) FROM channels WHERE channel_id LIKE '%1'"
+            "SELECT channel_id FROM channels ORDER BY channel_id LIMIT 1 OFFSET 1"
         )
         found = row.fetchone()
-    return str(found[0]) if found else "UC0000000000000000000001"
+    return str(found[0]) if found else ""
 
 
 def phase(name: str, path: Path, repeat: int) -> dict[str, Any]:

@@ -85,9 +85,12 @@ def _fleet_frames() -> ChannelFrames:
     channel_snaps.loc[hidden, "subscriber_count"] = pd.NA  # a hidden subscriber count
     # A snapshot after "now" must be ignored by both implementations.
     future = channel_snaps.iloc[[0]].assign(observed_at=NOW + timedelta(days=3), view_count=10**12)
-    return ChannelFrames(
-        frames.channels, frames.videos, frames.video_snapshots, pd.concat([channel_snaps, future])
-    )
+    # Likes visible for weeks, then hidden at the latest snapshot: the latest (hidden) state counts.
+    video_snaps = frames.video_snapshots.copy()
+    first_video = video_snaps["video_id"].iloc[0]
+    last_row = video_snaps.index[video_snaps["video_id"] == first_video][-1]
+    video_snaps.loc[last_row, "like_count"] = pd.NA
+    return ChannelFrames(frames.channels, frames.videos, video_snaps, pd.concat([channel_snaps, future]))
 
 
 def _to_duckdb(frames: ChannelFrames, path: Path) -> duckdb.DuckDBPyConnection:
@@ -120,6 +123,8 @@ def test_fleet_kpis_in_duckdb_equal_the_pandas_computation(tmp_path: Path) -> No
     row = expected.set_index("channel_id")
     assert np.isnan(row.loc["UCbbbb00000000000000000002", "subscriber_count"])  # hidden, not 0
     assert row.loc["UCbbbb00000000000000000002", "n_hidden_likes"] > 10
+    videos_a = frames.videos[frames.videos["channel_id"] == "UCaaaa00000000000000000001"]
+    assert row.loc["UCaaaa00000000000000000001", "n_hidden_likes"] == videos_a["like_count"].isna().sum() + 1
     assert np.isnan(row.loc["UCcccc00000000000000000003", "view_growth_28d"])  # 20 days of history
     assert row.loc["UCaaaa00000000000000000001", "total_views"] < 10**12  # the future snapshot ignored
     one = fleet_kpis_duckdb(con, NOW, channel_id="UCaaaa00000000000000000001")

@@ -304,16 +304,19 @@ def fleet_kpis_sql(
     # is spliced into the text.
     return f"""
 WITH latest AS (
-    SELECT channel_id, video_id,
-           arg_max({{'v': view_count, 'l': like_count, 'c': comment_count}}, observed_at) AS s
+    -- One key (a video belongs to one channel) and arg_max_null, which keeps a NULL (hidden)
+    -- latest count instead of skipping back to an older visible one.
+    SELECT video_id, any_value(channel_id) AS channel_id,
+           arg_max_null(view_count, observed_at) AS v, arg_max_null(like_count, observed_at) AS l,
+           arg_max_null(comment_count, observed_at) AS c
     FROM {vs}
     WHERE observed_at <= CAST($now AS TIMESTAMPTZ) {only}
-    GROUP BY channel_id, video_id
+    GROUP BY video_id
 ),
 per_video AS (
-    SELECT channel_id, CAST(s.v AS DOUBLE) AS views, s.l IS NULL AS hidden,
-           CASE WHEN s.v > 0 AND s.l IS NOT NULL
-                THEN (CAST(s.l AS DOUBLE) + coalesce(CAST(s.c AS DOUBLE), 0)) / s.v END AS rate
+    SELECT channel_id, CAST(v AS DOUBLE) AS views, l IS NULL AS hidden,
+           CASE WHEN v > 0 AND l IS NOT NULL
+                THEN (CAST(l AS DOUBLE) + coalesce(CAST(c AS DOUBLE), 0)) / v END AS rate
     FROM latest
 ),
 video_kpis AS (
@@ -397,11 +400,11 @@ def fleet_kpis_duckdb(
 
 
 _CHANNEL_VIDEOS_SQL = """
-SELECT CAST(s.v AS DOUBLE) AS v, CAST(s.l AS DOUBLE) AS l, CAST(s.c AS DOUBLE) AS c FROM (
-    SELECT arg_max({{'v': view_count, 'l': like_count, 'c': comment_count}}, observed_at) AS s
-    FROM {vs} WHERE channel_id = $channel_id AND observed_at <= CAST($now AS TIMESTAMPTZ)
-    GROUP BY video_id
-)
+SELECT CAST(arg_max_null(view_count, observed_at) AS DOUBLE) AS v,
+       CAST(arg_max_null(like_count, observed_at) AS DOUBLE) AS l,
+       CAST(arg_max_null(comment_count, observed_at) AS DOUBLE) AS c
+FROM {vs} WHERE channel_id = $channel_id AND observed_at <= CAST($now AS TIMESTAMPTZ)
+GROUP BY video_id
 """
 _CHANNEL_SNAPSHOTS_SQL = """
 SELECT observed_at, CAST(subscriber_count AS DOUBLE) AS subs, CAST(view_count AS DOUBLE) AS views
