@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import uvicorn
 
@@ -148,23 +150,34 @@ def world_frames(
     Keys ``channels``, ``videos``, ``video_snapshots``, ``channel_snapshots``; columns exactly as
     in :mod:`tubescope.domain.frames`. Values are what the HTTP emulator serves at those instants:
     videos are those its uploads playlist lists; ``videos`` holds each video's latest observed
-    stats and ``is_deleted`` for videos seen once and gone (private/deleted) by the last instant.
-    Channels that do not exist yet at an instant are absent from that instant.
+    stats and ``is_deleted`` for videos listed once and no longer listed at the channel's last
+    observation (made private or deleted). Channels that do not exist yet at an instant are
+    absent from that instant. Rows are grouped by channel (in ``channel_ids`` order), then by time;
+    videos oldest first.
     """
     times = sorted({t.astimezone(UTC) for t in observed_at})
     if not times:
         raise ValueError("world_frames needs at least one observation time")
     channel_rows: dict[str, dict[str, Any]] = {}
     channel_snaps: list[dict[str, Any]] = []
-    snapshot_parts: list[pd.DataFrame] = []
-    latest: dict[str, pd.DataFrame] = {}
-    seen_last: set[str] = set()
-    for at in times:
-        observation = world.observe(at)
-        seen_now: set[str] = set()
-        for channel_id in channel_ids:
+    snapshot_parts: list[tuple[npt.NDArray[Any], ...]] = []
+    snapshot_channels: list[tuple[str, int]] = []
+    video_parts: list[pd.DataFrame] = []
+    for channel_id in dict.fromkeys(channel_ids):
+        if world.channel_index(channel_id) is None:
+            continue
+        table = world.video_table(channel_id)
+        size = len(table)
+        latest_views = np.full(size, -2, dtype=np.int64)  # -2: never listed
+        latest_likes = np.full(size, -1, dtype=np.int64)
+        latest_comments = np.full(size, -1, dtype=np.int64)
+        listed_last = np.zeros(size, dtype=bool)
+        video_id_array = table["video_id"].to_numpy(dtype=object)
+        for at in times:
+            observation = world.observe(at)
             channel = observation.channel(channel_id)
-            if channel is None:
+            stats = observation.uploads_stats(channel_id)
+            if channel is None or stats is None:
                 continue
             channel_rows[channel_id] = {
                 "channel_id": channel.channel_id,
@@ -185,35 +198,67 @@ def world_frames(
                     "video_count": channel.video_count,
                 }
             )
-            uploads = observation.uploads_frame(channel_id)
-            if uploads.empty:
-                continue
-            seen_now.update(uploads["video_id"].tolist())
-            latest[f"{channel_id}@{at.isoformat()}"] = uploads
-            snap = uploads[["video_id", "channel_id", "view_count", "like_count", "comment_count"]].copy()
-            snap.insert(2, "observed_at", pd.Timestamp(at).as_unit("ns"))
-            snapshot_parts.append(snap)
-        seen_last = seen_now
+            positions = stats.positions
+            latest_views[positions] = stats.views
+            latest_likes[positions] = stats.likes
+            latest_comments[positions] = stats.comments
+            listed_last = np.zeros(size, dtype=bool)
+            listed_last[positions] = True
+            snapshot_parts.append(
+                (
+                    video_id_array[positions],
+                    np.full(positions.size, pd.Timestamp(at).value, dtype=np.int64),
+                    stats.views,
+                    stats.likes,
+                    stats.comments,
+                )
+            )
+            snapshot_channels.append((channel_id, positions.size))
+        seen = np.flatnonzero(latest_views >= 0)
+        if seen.size:
+            videos = table.take(seen).reset_index(drop=True)
+            videos["view_count"] = pd.array(latest_views[seen], dtype="Int64")
+            videos["like_count"] = _nullable(latest_likes[seen])
+            videos["comment_count"] = _nullable(latest_comments[seen])
+            videos["is_deleted"] = ~listed_last[seen]
+            video_parts.append(videos)
 
     channels = _frame(list(channel_rows.values()), CHANNEL_COLUMNS, _CHANNEL_DTYPES)
     channel_snapshots = _frame(channel_snaps, CHANNEL_SNAPSHOT_COLUMNS, _CHANNEL_SNAPSHOT_DTYPES)
     if snapshot_parts:
-        video_snapshots = pd.concat(snapshot_parts, ignore_index=True)
-        video_snapshots["observed_at"] = video_snapshots["observed_at"].astype("datetime64[ns, UTC]")
-        all_seen = pd.concat(list(latest.values()), ignore_index=True)
-        # frames were appended in time order: the last row per video is its latest observation
-        videos = all_seen.drop_duplicates("video_id", keep="last").reset_index(drop=True)
-        videos["is_deleted"] = ~videos["video_id"].isin(seen_last)
-        videos = videos.sort_values(["channel_id", "published_at"], kind="stable").reset_index(drop=True)
+        columns = [np.concatenate(parts) for parts in zip(*snapshot_parts, strict=True)]
+        video_snapshots = pd.DataFrame(
+            {
+                "video_id": pd.array(columns[0], dtype="str"),
+                "channel_id": pd.array(
+                    np.repeat([c for c, _ in snapshot_channels], [n for _, n in snapshot_channels]).astype(
+                        object
+                    ),
+                    dtype="str",
+                ),
+                "observed_at": pd.to_datetime(columns[1], unit="ns", utc=True).astype("datetime64[ns, UTC]"),
+                "view_count": pd.array(columns[2], dtype="Int64"),
+                "like_count": _nullable(columns[3]),
+                "comment_count": _nullable(columns[4]),
+            }
+        )
     else:
         video_snapshots = _frame([], VIDEO_SNAPSHOT_COLUMNS, _VIDEO_SNAPSHOT_DTYPES)
-        videos = _frame([], VIDEO_COLUMNS, _VIDEO_DTYPES)
+    if video_parts:
+        videos_frame = pd.concat(video_parts, ignore_index=True).astype(_VIDEO_DTYPES)
+    else:
+        videos_frame = _frame([], VIDEO_COLUMNS, _VIDEO_DTYPES)
     return {
         "channels": channels[list(CHANNEL_COLUMNS)],
-        "videos": videos[list(VIDEO_COLUMNS)],
+        "videos": videos_frame[list(VIDEO_COLUMNS)],
         "video_snapshots": video_snapshots[list(VIDEO_SNAPSHOT_COLUMNS)],
         "channel_snapshots": channel_snapshots[list(CHANNEL_SNAPSHOT_COLUMNS)],
     }
+
+
+def _nullable(values: npt.NDArray[np.int64]) -> pd.arrays.IntegerArray:
+    hidden = values < 0
+    return pd.arrays.IntegerArray(np.where(hidden, 0, values).astype(np.int64), hidden)
 
 
 _CHANNEL_DTYPES = {

@@ -29,6 +29,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from threading import Lock
 from typing import Literal
 
@@ -56,8 +57,9 @@ _WEEK_ANCHOR = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday: weekday 0 of the ef
 _BUMPS = 12
 _EVERGREEN_TAU_DAYS = 365.0  # the slow tail that keeps a back catalogue earning views
 _CACHE_CHANNELS = 256
-_CACHE_OBSERVATIONS = 512
+_CACHE_OBSERVATIONS = 256
 _LOOKUP_LIMIT = 2_000_000
+_CACHE_TABLES = 64
 
 FORMAT_SHORT, FORMAT_LONG, FORMAT_LIVE = 0, 1, 2
 FORMAT_NAMES = ("short", "long", "live")
@@ -360,21 +362,45 @@ class _ChannelStatic:
     fmt_list: tuple[int, ...]
 
 
-@dataclass(frozen=True)
 class _Observed:
     """Stats of every video of one channel at one instant (-1 = hidden/disabled)."""
 
-    views: npt.NDArray[np.int64]
-    likes: npt.NDArray[np.int64]
-    comments: npt.NDArray[np.int64]
-    visible: npt.NDArray[np.bool_]
-    newest_first: dict[str, npt.NDArray[np.int64]]
-    total_views: int
-    subscribers: int
-    views_list: list[int]
-    likes_list: list[int]
-    comments_list: list[int]
-    visible_list: list[bool]
+    def __init__(
+        self,
+        *,
+        views: npt.NDArray[np.int64],
+        likes: npt.NDArray[np.int64],
+        comments: npt.NDArray[np.int64],
+        visible: npt.NDArray[np.bool_],
+        newest_first: dict[str, npt.NDArray[np.int64]],
+        total_views: int,
+        subscribers: int,
+    ) -> None:
+        self.views = views
+        self.likes = likes
+        self.comments = comments
+        self.visible = visible
+        self.newest_first = newest_first
+        self.total_views = total_views
+        self.subscribers = subscribers
+
+    # Plain-Python copies for the per-request path (numpy scalar access is slow); made on first use
+    # so bulk readers (world_frames) do not pay for them.
+    @cached_property
+    def views_list(self) -> list[int]:
+        return list(self.views.tolist())
+
+    @cached_property
+    def likes_list(self) -> list[int]:
+        return list(self.likes.tolist())
+
+    @cached_property
+    def comments_list(self) -> list[int]:
+        return list(self.comments.tolist())
+
+    @cached_property
+    def visible_list(self) -> list[bool]:
+        return list(self.visible.tolist())
 
 
 class World:
@@ -409,6 +435,7 @@ class World:
         self._lock = Lock()
         self._truth: WorldTruth | None = None
         self._video_lookup: dict[str, tuple[int, int]] = {}
+        self._tables: dict[int, pd.DataFrame] = {}
 
     def __repr__(self) -> str:
         return f"World(seed={self.seed}, n_channels={self.n_channels}, start={self.start.isoformat()})"
@@ -742,6 +769,22 @@ class World:
                 self._observations.popitem(last=False)
         return built
 
+    def video_table(self, channel: int | str) -> pd.DataFrame:
+        """Static facts of every video the channel will ever publish, oldest first (row = position).
+
+        Columns: video_id, channel_id, title, published_at, duration_seconds (NaN for live),
+        video_format, tags ("|"-joined), tag_count, category_id. Cached per channel; do not mutate.
+        """
+        index = self._as_index(channel)
+        cached = self._tables.get(index)
+        if cached is None:
+            cached = _video_table(self._static(index))
+            with self._lock:
+                self._tables[index] = cached
+                while len(self._tables) > _CACHE_TABLES:
+                    self._tables.pop(next(iter(self._tables)))
+        return cached
+
     def channel_daily_views(self, channel: int | str, first: date, last: date) -> pd.Series:
         """Views the channel gained on each UTC day ``first..last`` (index: dates, name: views).
 
@@ -754,6 +797,56 @@ class World:
         gained = np.diff(totals)
         index = pd.DatetimeIndex(day_list[:-1]).date
         return pd.Series(np.round(gained).astype(np.int64), index=pd.Index(index, name="date"), name="views")
+
+
+@dataclass(frozen=True)
+class _TableFields:
+    video_ids: list[str]
+    channel_id: str
+    titles: list[str]
+    pub_ts: npt.NDArray[np.float64]
+    duration: npt.NDArray[np.int64]
+    fmt: list[int]
+    tags: list[tuple[str, ...]]
+    category_id: str
+
+
+_EMPTY_STATIC_FIELDS = _TableFields([], "", [], np.zeros(0), np.zeros(0, dtype=np.int64), [], [], "")
+
+
+def _video_table_from(fields: _TableFields) -> pd.DataFrame:
+    n = len(fields.video_ids)
+    duration = fields.duration.astype(np.float64)
+    return pd.DataFrame(
+        {
+            "video_id": pd.array(fields.video_ids, dtype="str"),
+            "channel_id": pd.array([fields.channel_id] * n, dtype="str"),
+            "title": pd.array(fields.titles, dtype="str"),
+            "published_at": pd.to_datetime(fields.pub_ts.astype(np.int64), unit="s", utc=True).astype(
+                "datetime64[ns, UTC]"
+            ),
+            "duration_seconds": np.where(duration > 0, duration, np.nan),
+            "video_format": pd.array([FORMAT_NAMES[f] for f in fields.fmt], dtype="str"),
+            "tags": pd.array(["|".join(t) for t in fields.tags], dtype="str"),
+            "tag_count": np.array([len(t) for t in fields.tags], dtype=np.int64),
+            "category_id": pd.array([fields.category_id] * n, dtype="str"),
+        }
+    )
+
+
+def _video_table(static: _ChannelStatic) -> pd.DataFrame:
+    return _video_table_from(
+        _TableFields(
+            video_ids=list(static.video_ids),
+            channel_id=static.channel_id,
+            titles=list(static.titles),
+            pub_ts=static.pub_ts,
+            duration=static.duration,
+            fmt=list(static.fmt_list),
+            tags=list(static.tags),
+            category_id=static.topic_category,
+        )
+    )
 
 
 def _video_description(title: str, static: _ChannelStatic) -> str:
@@ -912,10 +1005,6 @@ def _observe_channel(static: _ChannelStatic, at_ts: float, start: datetime) -> _
         newest_first=newest_first,
         total_views=int(_total_views(static, at_ts)),
         subscribers=_subscribers(static, at_ts, start),
-        views_list=views.tolist(),
-        likes_list=likes.tolist(),
-        comments_list=comments.tolist(),
-        visible_list=visible.tolist(),
     )
 
 
@@ -1188,63 +1277,58 @@ class WorldObservation:
         mask = (static.pub_ts <= self._at_ts) & (static.removed_ts <= self._at_ts)
         return [static.video_ids[int(i)] for i in np.flatnonzero(mask)]
 
+    def uploads_stats(self, channel_id: str) -> UploadsStats | None:
+        """Stats of the videos the uploads playlist lists now, as arrays (None: no such channel yet).
+
+        ``positions`` index :meth:`World.video_table`; hidden/disabled counts are -1.
+        """
+        index = self.world.channel_index(channel_id)
+        if index is None or self.world._static(index).created_ts > self._at_ts:
+            return None
+        observed = self.world._observed(index, self._at_ts)
+        order = observed.newest_first["all"][:UPLOADS_PLAYLIST_LIMIT]
+        return UploadsStats(
+            positions=order,
+            views=observed.views[order],
+            likes=observed.likes[order],
+            comments=observed.comments[order],
+        )
+
     def uploads_frame(self, channel_id: str) -> pd.DataFrame:
         """The channel's visible uploads with their stats, as a collector would store them.
 
         Exactly the videos the uploads playlist lists (newest first, at most 20,000), with the
         columns of :data:`tubescope.domain.frames.VIDEO_COLUMNS` except ``is_deleted``.
         """
-        index = self.world.channel_index(channel_id)
-        if index is None or self.world._static(index).created_ts > self._at_ts:
-            return _empty_uploads_frame()
-        static = self.world._static(index)
-        observed = self.world._observed(index, self._at_ts)
-        order = observed.newest_first["all"][:UPLOADS_PLAYLIST_LIMIT]
-        rows = order.tolist()
-        duration = static.duration[order].astype(np.float64)
-        likes = observed.likes[order]
-        comments = observed.comments[order]
-        tags = [static.tags[i] for i in rows]
-        return pd.DataFrame(
-            {
-                "video_id": pd.array([static.video_ids[i] for i in rows], dtype="str"),
-                "channel_id": pd.array([static.channel_id] * len(rows), dtype="str"),
-                "title": pd.array([static.titles[i] for i in rows], dtype="str"),
-                "published_at": pd.to_datetime(static.pub_ts[order] * 1e9, utc=True).astype(
-                    "datetime64[ns, UTC]"
-                ),
-                "duration_seconds": np.where(duration > 0, duration, np.nan),
-                "video_format": pd.array([FORMAT_NAMES[int(f)] for f in static.fmt[order]], dtype="str"),
-                "tags": pd.array(["|".join(t) for t in tags], dtype="str"),
-                "tag_count": np.array([len(t) for t in tags], dtype=np.int64),
-                "category_id": pd.array([static.topic_category] * len(rows), dtype="str"),
-                "view_count": pd.array(observed.views[order], dtype="Int64"),
-                "like_count": _nullable(likes),
-                "comment_count": _nullable(comments),
-            }
+        stats = self.uploads_stats(channel_id)
+        table = (
+            self.world.video_table(channel_id) if self.world.channel_index(channel_id) is not None else None
         )
+        if stats is None or table is None:
+            empty = _video_table_from(_EMPTY_STATIC_FIELDS)
+            return empty.assign(
+                view_count=pd.array([], dtype="Int64"),
+                like_count=pd.array([], dtype="Int64"),
+                comment_count=pd.array([], dtype="Int64"),
+            )
+        frame = table.take(stats.positions).reset_index(drop=True)
+        frame["view_count"] = pd.array(stats.views, dtype="Int64")
+        frame["like_count"] = _nullable(stats.likes)
+        frame["comment_count"] = _nullable(stats.comments)
+        return frame
+
+
+@dataclass(frozen=True)
+class UploadsStats:
+    """What one observation shows of a channel's uploads (see :meth:`WorldObservation.uploads_stats`)."""
+
+    positions: npt.NDArray[np.int64]
+    views: npt.NDArray[np.int64]
+    likes: npt.NDArray[np.int64]
+    comments: npt.NDArray[np.int64]
 
 
 def _nullable(values: npt.NDArray[np.int64]) -> pd.arrays.IntegerArray:
     """Int64 with <NA> where the world hides the count (stored as -1)."""
     hidden = values < 0
     return pd.arrays.IntegerArray(np.where(hidden, 0, values).astype(np.int64), hidden)
-
-
-def _empty_uploads_frame() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "video_id": pd.array([], dtype="str"),
-            "channel_id": pd.array([], dtype="str"),
-            "title": pd.array([], dtype="str"),
-            "published_at": pd.Series([], dtype="datetime64[ns, UTC]"),
-            "duration_seconds": pd.Series([], dtype="float64"),
-            "video_format": pd.array([], dtype="str"),
-            "tags": pd.array([], dtype="str"),
-            "tag_count": pd.Series([], dtype="int64"),
-            "category_id": pd.array([], dtype="str"),
-            "view_count": pd.array([], dtype="Int64"),
-            "like_count": pd.array([], dtype="Int64"),
-            "comment_count": pd.array([], dtype="Int64"),
-        }
-    )
