@@ -18,7 +18,7 @@ from typing import Any
 
 from tubescope.domain.models import Channel, ChannelSnapshot, Comment
 from tubescope.domain.refs import ChannelRef, RefKind
-from tubescope.pipeline.ports import BatchCounts, Checkpoint, Page, RunRecord, VideoBatch
+from tubescope.pipeline.ports import BatchCounts, Checkpoint, Page, PendingWrite, RunRecord
 from tubescope.pipeline.validate import Rejected
 from tubescope.warehouse.repository import Warehouse
 from tubescope.youtube.client import (
@@ -202,41 +202,47 @@ class WarehouseStore:
             self.warehouse.upsert_channel(run_id, channel, fetched_at=fetched_at)
             self.warehouse.record_channel_snapshot(run_id, snapshot, fetched_at=fetched_at)
 
-    def write_batch(
-        self,
-        run_id: int,
-        batch: VideoBatch,
-        *,
-        page_token: str | None,
-        pages_done: int,
-        advance_checkpoint: bool,
-        fetched_at: datetime,
+    def write_batches(
+        self, run_id: int, writes: Sequence[PendingWrite], *, fetched_at: datetime
     ) -> BatchCounts:
         w = self.warehouse
+        videos = [v for item in writes for v in item.batch.videos]
+        snapshots = [s for item in writes for s in item.batch.snapshots]
+        tombstones = [t for item in writes for t in item.batch.tombstones]
+        rejected = [r for item in writes for r in item.batch.rejected]
+        checkpoints: dict[str, tuple[str | None, int] | None] = {}
+        done: dict[str, list[str]] = {}
+        for item in writes:
+            channel_id = item.batch.channel_id
+            done.setdefault(channel_id, []).extend(item.batch.done_ids)
+            if item.advance_checkpoint:
+                checkpoints[channel_id] = (item.page_token, item.pages_done)
+            else:
+                checkpoints.setdefault(channel_id, None)
         with w.transaction():
-            upserted = w.upsert_videos(run_id, batch.videos, fetched_at=fetched_at)
-            snapshots = w.record_video_snapshots(run_id, batch.snapshots, fetched_at=fetched_at)
+            upserted = w.upsert_videos(run_id, videos, fetched_at=fetched_at)
+            stored = w.record_video_snapshots(run_id, snapshots, fetched_at=fetched_at)
             tombstoned = None
-            if batch.tombstones:
-                gone = [t.video_id for t in batch.tombstones]
-                tombstoned = w.mark_deleted(run_id, gone, fetched_at, batch.tombstones[0].reason)
-            quarantined = self._quarantine(run_id, batch.rejected)
-            if not advance_checkpoint:
-                current = w.load_checkpoint(run_id, batch.channel_id)
-                page_token = current.page_token if current else None
-                pages_done = current.pages_done if current else 0
-            w.save_checkpoint(
-                run_id,
-                batch.channel_id,
-                page_token=page_token,
-                pages_done=pages_done,
-                done_video_ids=batch.done_ids,
-            )
+            if tombstones:
+                gone = [t.video_id for t in tombstones]
+                tombstoned = w.mark_deleted(run_id, gone, fetched_at, tombstones[0].reason)
+            quarantined = self._quarantine(run_id, rejected)
+            for channel_id, position in checkpoints.items():
+                if position is None:
+                    current = w.load_checkpoint(run_id, channel_id)
+                    position = (current.page_token, current.pages_done) if current else (None, 0)
+                w.save_checkpoint(
+                    run_id,
+                    channel_id,
+                    page_token=position[0],
+                    pages_done=position[1],
+                    done_video_ids=done[channel_id],
+                )
         return BatchCounts(
             videos_new=upserted.inserted,
             videos_updated=upserted.updated,
-            snapshots=snapshots.inserted,
-            quarantined=quarantined + snapshots.quarantined + (tombstoned.quarantined if tombstoned else 0),
+            snapshots=stored.inserted,
+            quarantined=quarantined + stored.quarantined + (tombstoned.quarantined if tombstoned else 0),
             tombstoned=tombstoned.updated if tombstoned else 0,
         )
 

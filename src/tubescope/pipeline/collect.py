@@ -51,7 +51,15 @@ from tubescope.pipeline.incremental import (
     refresh_batches,
     resolve_units,
 )
-from tubescope.pipeline.ports import BatchCounts, CollectApi, CollectStore, Page, Tombstone, VideoBatch
+from tubescope.pipeline.ports import (
+    BatchCounts,
+    CollectApi,
+    CollectStore,
+    Page,
+    PendingWrite,
+    Tombstone,
+    VideoBatch,
+)
 from tubescope.pipeline.progress import CollectProgress, SilentProgress
 from tubescope.pipeline.run import CollectOptions, CollectSummary, RunState, Skip, state_for_error
 from tubescope.pipeline.validate import (
@@ -93,6 +101,51 @@ class _StoreWorker:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+class _GroupWriter:
+    """Group commit: batches that arrive while a write is running are stored together next.
+
+    A warehouse write costs about the same for one batch as for ten, so when fetching outpaces
+    writing the queue grows and each transaction takes all of it; when writing keeps up, every
+    batch is written on its own as soon as it arrives. Queue order is submission order, which is
+    what keeps each channel's checkpoint moving forward only.
+    """
+
+    def __init__(self, worker: _StoreWorker, store: CollectStore, tally: _Tally, clock: Clock) -> None:
+        self._worker = worker
+        self._store = store
+        self._tally = tally
+        self._clock = clock
+        self.run_id = 0
+        self._queue: list[tuple[PendingWrite, asyncio.Future[None]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def write(self, pending: PendingWrite) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((pending, done))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        await asyncio.shield(done)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            taken, self._queue = self._queue, []
+            try:
+                counts = await self._worker.call(
+                    self._store.write_batches, self.run_id, [p for p, _ in taken], fetched_at=self._clock()
+                )
+            except BaseException as exc:
+                for _, done in taken:
+                    if not done.done():
+                        done.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            self._tally.add(counts)
+            for _, done in taken:
+                if not done.done():
+                    done.set_result(None)
 
 
 @dataclass(slots=True)
@@ -281,6 +334,7 @@ class _Collector:
         self.clock = clock
         self.progress = progress
         self.tally = _Tally()
+        self.writer = _GroupWriter(worker, store, self.tally, clock)
         self.run_id = 0
         self._reported_quota = 0
 
@@ -293,6 +347,7 @@ class _Collector:
             started_at=self.clock(),
         )
         self.run_id = record.run_id
+        self.writer.run_id = record.run_id
         status = RunState.COMPLETED
         error: TubescopeError | None = None
         with structlog.contextvars.bound_contextvars(run_id=self.run_id):
@@ -655,53 +710,37 @@ class _ChannelCrawl:
     async def _advance_empty(self, page_no: int) -> None:
         """A page with nothing to fetch: move the checkpoint when no earlier page is still pending."""
         self._frontier = page_no
-        await self.c.worker.call(
-            self.c.store.write_batch,
-            self.c.run_id,
-            VideoBatch(self.channel_id),
-            page_token=self._token_after[page_no],
-            pages_done=page_no,
-            advance_checkpoint=True,
-            fetched_at=self.c.clock(),
-        )
+        write = PendingWrite(VideoBatch(self.channel_id), self._token_after[page_no], page_no, True)
+        await self.c.writer.write(write)
 
     async def _fetch(self, ids: list[str], page_no: int | None) -> None:
         try:
-            try:
-                batch = await self._fetch_batch(ids)
-            except _Stop:
-                return  # its page stays pending, so the checkpoint never moves past it
-            advance = False
-            frontier = self._frontier
-            if page_no is not None:
-                # Batches finish out of order: the checkpoint may only move over pages whose
-                # batches are all committed. No await between here and the write below, so
-                # writes reach the store in the order their frontiers were computed.
-                self._pending_pages.discard(page_no)
-                pending_below = min(self._pending_pages, default=None)
-                walked = max(self._token_after)
-                frontier = walked if pending_below is None else pending_below - 1
-                advance = frontier > self._frontier
-                if advance:
-                    self._frontier = frontier
-            counts = await self.c.worker.call(
-                self.c.store.write_batch,
-                self.c.run_id,
-                batch,
-                page_token=self._token_after.get(frontier),
-                pages_done=frontier,
-                advance_checkpoint=advance,
-                fetched_at=self.c.clock(),
-            )
-            self.c.tally.add(counts)
-            self.unavailable += len(batch.unavailable)
-            self.tombstoned += counts.tombstoned
-            self.quarantined += counts.quarantined
-            self.c.progress.videos_stored(self.channel_id, len(batch.videos))
-            for item in batch.rejected:
-                _log.warning("collect.quarantined", kind=item.kind, item=item.item_id, reason=item.reason)
+            batch = await self._fetch_batch(ids)
+        except _Stop:
+            return  # its page stays pending, so the checkpoint never moves past it
         finally:
+            # Free the slot as soon as the answer is in: writing may take longer than fetching.
             self._gate.release()
+        advance = False
+        frontier = self._frontier
+        if page_no is not None:
+            # Batches finish out of order: the checkpoint may only move over pages whose
+            # batches are all committed. No await between here and the write below, so
+            # writes reach the store in the order their frontiers were computed.
+            self._pending_pages.discard(page_no)
+            pending_below = min(self._pending_pages, default=None)
+            walked = max(self._token_after)
+            frontier = walked if pending_below is None else pending_below - 1
+            advance = frontier > self._frontier
+            if advance:
+                self._frontier = frontier
+        await self.c.writer.write(PendingWrite(batch, self._token_after.get(frontier), frontier, advance))
+        self.unavailable += len(batch.unavailable)
+        self.tombstoned += len(batch.tombstones)
+        self.quarantined += len(batch.rejected)
+        self.c.progress.videos_stored(self.channel_id, len(batch.videos))
+        for item in batch.rejected:
+            _log.warning("collect.quarantined", kind=item.kind, item=item.item_id, reason=item.reason)
 
     async def _fetch_batch(self, ids: list[str]) -> VideoBatch:
         batch = VideoBatch(self.channel_id)

@@ -94,6 +94,17 @@ class VideoBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingWrite:
+    """One batch and where the channel's checkpoint stands once it is stored."""
+
+    batch: VideoBatch
+    page_token: str | None
+    pages_done: int
+    advance_checkpoint: bool
+    """False: leave the page token as it is (refresh batches, pages still pending below)."""
+
+
+@dataclass(frozen=True, slots=True)
 class BatchCounts:
     """What a write actually changed (idempotent writes report 0 for rows already there)."""
 
@@ -152,16 +163,14 @@ class CollectStore(Protocol):
         self, run_id: int, channel: Channel, snapshot: ChannelSnapshot, *, fetched_at: datetime
     ) -> None: ...
 
-    def write_batch(
-        self,
-        run_id: int,
-        batch: VideoBatch,
-        *,
-        page_token: str | None,
-        pages_done: int,
-        advance_checkpoint: bool,
-        fetched_at: datetime,
-    ) -> BatchCounts: ...
+    def write_batches(
+        self, run_id: int, writes: Sequence[PendingWrite], *, fetched_at: datetime
+    ) -> BatchCounts:
+        """Store several batches (of any channels) and their checkpoints in ONE transaction.
+
+        Checkpoints apply in order: for each channel the last write that advances it wins.
+        """
+        ...
 
     def quarantine(self, run_id: int, rejected: Sequence[Rejected], *, at: datetime) -> int: ...
 

@@ -1,0 +1,160 @@
+"""Benchmark of ``tubescope collect``: a fresh crawl of many channels against a slow emulator.
+
+The emulator runs in a child process (so its CPU and memory are not the collector's) and adds a
+fixed latency to every API request. A request-bound crawl can at best keep ``max_concurrency``
+requests in flight, so its ceiling is ``max_concurrency / latency`` requests per second; the figure
+of merit is the achieved rate over that bound (goal >= 0.8). Peak RSS is the collector process's.
+
+A second, smaller crawl with no latency calibrates what this machine's CPUs allow (emulator and
+collector together). When that is below the latency bound, the bound cannot be reached here, and
+``ratio_to_attainable`` (achieved over the lower of the two) is the fair figure.
+
+Prints one JSON document with the figures and the machine. Defaults: 10 channels x 2,000 videos,
+50 ms latency, 8 requests in flight.
+
+    .venv/bin/python benchmarks/collect.py [--channels 10] [--videos 2000] [--latency-ms 50]
+                                           [--concurrency 8] [--no-calibrate]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+
+def _serve(conn: Connection, channels: int, videos: int, latency_ms: float) -> None:
+    from tubescope.emulator.faults import FaultConfig
+    from tubescope.emulator.world import World
+    from tubescope.testing import running_emulator
+
+    world = World(seed=2026, n_channels=channels, videos_per_channel=videos)
+    with running_emulator(world, faults=FaultConfig(latency_ms=latency_ms)) as emu:
+        listed = sum(len(world.observe(emu.clock.now()).uploads(cid)) for cid in world.channel_ids())
+        conn.send(
+            {"base_url": emu.base_url, "keys": emu.keys, "channels": world.channel_ids(), "listed": listed}
+        )
+        conn.recv()  # the collector is done
+        usage = {m: u.calls for m, u in emu.ledger.usage(emu.keys[0]).items()}
+        conn.send({"calls": usage, "units": emu.ledger.total_units(emu.keys[0])})
+
+
+@dataclass
+class Crawl:
+    listed: int
+    calls: dict[str, int]
+    units: int
+    status: str
+    videos_new: int
+    snapshots: int
+    seconds: float
+    db_bytes: int
+
+    @property
+    def requests(self) -> int:
+        return sum(self.calls.values())
+
+
+def crawl(channels: int, videos: int, latency_ms: float, concurrency: int) -> Crawl:
+    """One fresh crawl, through the collect job, against a fresh emulator process."""
+    from tubescope.config import Settings
+    from tubescope.jobs.collect import collect
+
+    ctx = mp.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    server = ctx.Process(target=_serve, args=(theirs, channels, videos, latency_ms), daemon=True)
+    server.start()
+    emulator: dict[str, Any] = ours.recv()
+    settings = Settings(
+        youtube_api_base=emulator["base_url"],
+        requests_per_second=100_000.0,  # the bound under test is concurrency / latency, not a rate cap
+        max_concurrency=concurrency,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "bench.duckdb"
+        started = time.perf_counter()
+        summary = collect(emulator["channels"], db_path=db, api_keys=emulator["keys"][:1], settings=settings)
+        seconds = time.perf_counter() - started
+        db_bytes = db.stat().st_size
+    ours.send("done")
+    ledger: dict[str, Any] = ours.recv()
+    server.join(timeout=30)
+    return Crawl(
+        listed=emulator["listed"],
+        calls=ledger["calls"],
+        units=ledger["units"],
+        status=str(summary.status),
+        videos_new=summary.videos_new,
+        snapshots=summary.snapshots,
+        seconds=seconds,
+        db_bytes=db_bytes,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--channels", type=int, default=10)
+    parser.add_argument("--videos", type=int, default=2000, help="uploads per channel over the world's span")
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (max_concurrency)")
+    parser.add_argument("--no-calibrate", action="store_true", help="skip the no-latency calibration crawl")
+    args = parser.parse_args()
+
+    from tubescope.logging import configure_logging
+
+    configure_logging("WARNING", json=True)
+    main_run = crawl(args.channels, args.videos, args.latency_ms, args.concurrency)
+    peak_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rate = main_run.requests / main_run.seconds
+    bound = args.concurrency / (args.latency_ms / 1000.0) if args.latency_ms > 0 else float("inf")
+    result: dict[str, Any] = {
+        "benchmark": "collect",
+        "machine": {
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "cpu_count": os.cpu_count(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
+        "parameters": {
+            "channels": args.channels,
+            "videos_per_channel": args.videos,
+            "latency_ms": args.latency_ms,
+            "max_concurrency": args.concurrency,
+        },
+        "status": main_run.status,
+        "videos_listed": main_run.listed,
+        "videos_stored": main_run.videos_new,
+        "snapshots": main_run.snapshots,
+        "requests": main_run.requests,
+        "requests_by_method": main_run.calls,
+        "quota_units": main_run.units,
+        "seconds": round(main_run.seconds, 3),
+        "videos_per_second": round(main_run.videos_new / main_run.seconds, 1),
+        "requests_per_second": round(rate, 1),
+        "bound_requests_per_second": round(bound, 1) if bound != float("inf") else None,
+        "ratio_to_bound": round(rate / bound, 3) if bound != float("inf") else None,
+        "peak_rss_mib": round(peak_rss_kb / 1024, 1),
+        "warehouse_mib": round(main_run.db_bytes / 2**20, 1),
+    }
+    if not args.no_calibrate:
+        calibration = crawl(max(1, args.channels // 5), args.videos, 0.0, args.concurrency)
+        cpu_rate = calibration.requests / calibration.seconds
+        result["cpu_bound_requests_per_second_no_latency"] = round(cpu_rate, 1)
+        result["ratio_to_attainable"] = round(rate / min(bound, cpu_rate), 3)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
