@@ -22,7 +22,7 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, Literal
 
@@ -171,7 +171,7 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, np.floating | float):
         number = float(value)
         return number if math.isfinite(number) else None
-    if isinstance(value, pd.Timestamp | datetime):
+    if isinstance(value, pd.Timestamp | datetime | date):
         return value.isoformat()
     return value
 
