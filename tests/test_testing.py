@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -98,3 +99,18 @@ def test_world_frames_mark_videos_that_disappeared_as_deleted() -> None:
     assert len(deleted) > 0
     final = world.observe(times[-1])
     assert all(final.video(v) is None for v in deleted["video_id"])
+
+
+def test_world_frames_carry_the_planted_weekly_season() -> None:
+    world = World(seed=9, n_channels=12)
+    truth = max(world.truth.channels, key=lambda c: max(c.weekday_multipliers) - min(c.weekday_multipliers))
+    start = datetime(2025, 6, 2, tzinfo=UTC)  # a Monday
+    times = [start + timedelta(days=d) for d in range(113)]
+    frames = world_frames(world, [truth.channel_id], times)
+    snaps = frames["video_snapshots"]
+    totals = snaps.groupby("observed_at")["view_count"].sum().astype("int64")
+    gained = totals.diff().dropna()  # gained[i] = views on the UTC day before observation i
+    by_weekday = gained.groupby((gained.index - pd.Timedelta(days=1)).day_of_week).mean()
+    observed = (by_weekday / by_weekday.mean()).to_numpy()
+    planted = np.array(truth.weekday_multipliers)
+    assert np.corrcoef(observed, planted)[0, 1] > 0.8

@@ -107,6 +107,8 @@ class ChannelTruth(BaseModel):
     breakout_multiplier: float
     hidden_subscriber_count: bool
     subscribers_at_start: int
+    publish_hour_utc: float
+    """The channel's typical upload hour (UTC); uploads scatter around it (sd 1.5 h)."""
     comments_disabled_share: float
     likes_hidden_share: float
 
@@ -696,6 +698,7 @@ class World:
             breakout_multiplier=BREAKOUT_MULTIPLIER,
             hidden_subscriber_count=hidden_subs,
             subscribers_at_start=int(subs_base),
+            publish_hour_utc=round(hour, 3),
             comments_disabled_share=comments_disabled_share,
             likes_hidden_share=likes_hidden_share,
         )
