@@ -197,3 +197,19 @@ def test_unknown_channels_are_skipped_with_a_reason(tmp_path: Path, channels: in
     assert summary.status is RunState.COMPLETED
     assert [s.item_id for s in summary.skipped] == ["@nobody-here"]
     assert len(summary.channels) == channels
+
+
+def test_detect_shorts_uses_uush_membership_and_counts_its_pages(tmp_path: Path) -> None:
+    world = World(seed=3, n_channels=2, videos_per_channel=150)
+    channel_id = world.channel_ids()[1]
+    db = tmp_path / "w.duckdb"
+    with running_emulator(world) as emu:
+        observation = world.observe(emu.clock.now())
+        uploads = observation.uploads(channel_id)
+        shorts = set(observation.uploads(channel_id, "short"))
+        collect(emu, db, [channel_id], options=CollectOptions(detect_shorts=True))
+        spent = ledger_units(emu)
+    assert shorts, "the chosen channel should publish Shorts"
+    assert spent == fresh_crawl_units(len(uploads)) + math.ceil(len(shorts) / 50)
+    stored_shorts = {r[0] for r in rows(db, "SELECT video_id FROM videos WHERE video_format = 'short'")}
+    assert stored_shorts == shorts
