@@ -29,7 +29,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 from statsmodels.stats.power import TTestIndPower
 
 from tubescope.analysis.frames import ChannelFrames
@@ -37,6 +37,8 @@ from tubescope.analysis.query import Query, parse_query
 from tubescope.errors import ConfigError, InvalidQuery
 
 FORMAT_ORDER: Final = ("short", "long", "live")
+_MAX_EFFECT: Final = 5.0
+"""Cohen's d beyond which a minimum detectable effect is not worth reporting."""
 ALL_FORMATS: Final = "all formats"
 
 FloatArray = npt.NDArray[np.float64]
@@ -363,23 +365,24 @@ def _power(
     """Power for the observed effect, and the smallest lift detectable with the target power."""
     analysis = TTestIndPower()
     with warnings.catch_warnings():
-        # statsmodels warns when its root finder struggles; a None result says the same thing.
+        # scipy warns from deep inside the noncentral t for extreme inputs; results are checked.
         warnings.simplefilter("ignore")
         achieved = _scalar(
             analysis.power(effect_size=abs(cohens_d), nobs1=n_a, alpha=options.alpha, ratio=n_b / n_a)
         )
-        try:
-            mde_d = _scalar(
-                analysis.solve_power(
-                    effect_size=None,
-                    nobs1=n_a,
-                    alpha=options.alpha,
-                    power=options.target_power,
-                    ratio=n_b / n_a,
-                )
+
+        def shortfall(effect: float) -> float:
+            power = _scalar(
+                analysis.power(effect_size=effect, nobs1=n_a, alpha=options.alpha, ratio=n_b / n_a)
             )
-        except (ValueError, RuntimeError, ArithmeticError):
+            # The noncentral t underflows to NaN for huge effects, where power is 1 in fact.
+            return (power if math.isfinite(power) else 1.0) - options.target_power
+
+        # statsmodels' solve_power searches its bracket with over a hundred power evaluations;
+        # power grows with the effect, so a plain bracketed root needs about a dozen.
+        if shortfall(_MAX_EFFECT) < 0:
             return achieved, None
+        mde_d = float(optimize.brentq(shortfall, 1e-6, _MAX_EFFECT, xtol=1e-6))
     if not math.isfinite(mde_d) or mde_d <= 0:
         return achieved, None
     return achieved, math.exp(mde_d * pooled_sd)
