@@ -290,3 +290,25 @@ async def test_uploads_pages_end_at_the_twenty_thousand_item_cap() -> None:
         last = (await http.get("/playlistItems", params=params)).json()
     assert last["pageInfo"]["totalResults"] == 20_000
     assert len(last["items"]) == 50 and "nextPageToken" not in last
+
+
+async def test_batch_get_stats_has_its_own_bucket(world: World) -> None:
+    app = create_app(world, clock=EmulatorClock(NOW), keys={"two-units": 2})
+    ids = ",".join(world.observe(NOW).uploads(world.channel_id(0))[:50])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://e/youtube/v3"
+    ) as http:
+        stats = {"part": "statistics", "id": ids, "key": "two-units"}
+        videos = {"part": "statistics", "id": ids, "key": "two-units"}
+        assert [(await http.get("/videos", params=videos)).status_code for _ in range(3)] == [200, 200, 403]
+        assert [(await http.get("/videos:batchGetStats", params=stats)).status_code for _ in range(3)] == [
+            200,
+            200,
+            403,
+        ]
+        body = (await http.get("/videos:batchGetStats", params={**stats, "key": "two-units"})).json()
+    assert body["error"]["errors"][0]["reason"] == "quotaExceeded"
+    ledger = app.state.ledger
+    assert ledger.usage("two-units")["videos.batchGetStats"].units == 2
+    assert ledger.used_today("two-units", NOW) == 2
+    assert ledger.used_today("two-units", NOW, "batchGetStats") == 2

@@ -3,6 +3,9 @@
 Days are counted in US/Pacific time of the emulator clock, like the real quota. A request the API
 rejects (bad parameters, unknown ids in an invalid form) still costs one unit; a request refused
 for lack of quota costs nothing more.
+
+``videos.batchGetStats`` draws on a bucket of its own (the 2026-06 revision gives it a separate
+daily allowance), the same size as the key's main quota; everything else shares the main bucket.
 """
 
 from __future__ import annotations
@@ -26,12 +29,19 @@ COST_TABLE: Mapping[str, int] = {
     "comments.list": 1,
     "search.list": 100,
 }
+MAIN_BUCKET = "default"
+BUCKETS: Mapping[str, str] = {"videos.batchGetStats": "batchGetStats"}
+"""Methods with their own daily allowance; the rest draw on :data:`MAIN_BUCKET`."""
 REJECTED_REQUEST_COST = 1
 
 
 def quota_day(now: datetime) -> date:
     """The quota day ``now`` falls in: the calendar date in US/Pacific."""
     return now.astimezone(PACIFIC).date()
+
+
+def bucket_of(method: str) -> str:
+    return BUCKETS.get(method, MAIN_BUCKET)
 
 
 def key_fingerprint(key: str) -> str:
@@ -55,7 +65,7 @@ class QuotaLedger:
     def __init__(self, keys: Mapping[str, int]) -> None:
         self._limits = dict(keys)
         self._day: dict[str, date] = {}
-        self._used_today: dict[str, int] = dict.fromkeys(self._limits, 0)
+        self._used: dict[str, dict[str, int]] = {key: {} for key in self._limits}
         self._usage: dict[str, dict[str, MethodUsage]] = {key: {} for key in self._limits}
         self._lock = Lock()
 
@@ -73,51 +83,58 @@ class QuotaLedger:
         today = quota_day(now)
         if self._day.get(key) != today:
             self._day[key] = today
-            self._used_today[key] = 0
+            self._used[key] = {}
 
-    def used_today(self, key: str, now: datetime) -> int:
+    def used_today(self, key: str, now: datetime, bucket: str = MAIN_BUCKET) -> int:
         with self._lock:
             self._roll(key, now)
-            return self._used_today[key]
+            return self._used[key].get(bucket, 0)
 
-    def remaining(self, key: str, now: datetime) -> int:
+    def remaining(self, key: str, now: datetime, bucket: str = MAIN_BUCKET) -> int:
         with self._lock:
             self._roll(key, now)
-            return max(self._limits[key] - self._used_today[key], 0)
+            return max(self._limits[key] - self._used[key].get(bucket, 0), 0)
+
+    def _affordable(self, key: str, bucket: str, cost: int) -> bool:
+        return self._used[key].get(bucket, 0) + cost <= self._limits[key]
+
+    def _spend(self, key: str, bucket: str, cost: int) -> None:
+        self._used[key][bucket] = self._used[key].get(bucket, 0) + cost
 
     def try_charge(self, key: str, method: str, now: datetime) -> bool:
         """Charge a served call; False (and nothing charged) when the key cannot afford it."""
         cost = COST_TABLE[method]
+        bucket = bucket_of(method)
         with self._lock:
             self._roll(key, now)
             usage = self._usage[key].setdefault(method, MethodUsage())
-            if self._used_today[key] + cost > self._limits[key]:
-                usage.calls += 1
+            usage.calls += 1
+            if not self._affordable(key, bucket, cost):
                 usage.rejected += 1
                 return False
-            self._used_today[key] += cost
+            self._spend(key, bucket, cost)
             usage.units += cost
-            usage.calls += 1
             return True
 
     def charge_rejected(self, key: str, method: str, now: datetime) -> None:
         """A request the API refused still costs a unit (while the key has any left)."""
+        bucket = bucket_of(method)
         with self._lock:
             self._roll(key, now)
             usage = self._usage[key].setdefault(method, MethodUsage())
             usage.calls += 1
             usage.rejected += 1
-            if self._used_today[key] + REJECTED_REQUEST_COST <= self._limits[key]:
-                self._used_today[key] += REJECTED_REQUEST_COST
+            if self._affordable(key, bucket, REJECTED_REQUEST_COST):
+                self._spend(key, bucket, REJECTED_REQUEST_COST)
                 usage.units += REJECTED_REQUEST_COST
 
     def exhausted(self, key: str, method: str, now: datetime) -> bool:
         with self._lock:
             self._roll(key, now)
-            return self._used_today[key] + COST_TABLE[method] > self._limits[key]
+            return not self._affordable(key, bucket_of(method), COST_TABLE[method])
 
     def usage(self, key: str) -> dict[str, MethodUsage]:
-        """Per-method spending of ``key`` (a copy)."""
+        """Per-method spending of ``key`` since start (a copy)."""
         with self._lock:
             return {method: MethodUsage(**asdict(u)) for method, u in self._usage[key].items()}
 
@@ -130,10 +147,12 @@ class QuotaLedger:
         with self._lock:
             for key, limit in self._limits.items():
                 self._roll(key, now)
+                used = self._used[key].get(MAIN_BUCKET, 0)
                 out["keys"][key_fingerprint(key)] = {
                     "daily_limit": limit,
-                    "used_today": self._used_today[key],
-                    "remaining_today": max(limit - self._used_today[key], 0),
+                    "used_today": used,
+                    "remaining_today": max(limit - used, 0),
+                    "buckets_used_today": dict(sorted(self._used[key].items())),
                     "methods": {m: asdict(u) for m, u in sorted(self._usage[key].items())},
                 }
         return out
