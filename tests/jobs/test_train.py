@@ -47,7 +47,7 @@ def test_train_job_reads_the_warehouse_and_stores_a_versioned_model(
     assert manifest.settings["horizon_days"] == 7.0
     assert outcome.report.model.mae < outcome.report.baseline_channel_median.mae
     rendered = report_table(outcome)
-    assert rendered.row_count == 5  # model, two baselines, two intervals
+    assert rendered.row_count == 6  # model, three baselines, two intervals
 
 
 def test_a_missing_warehouse_is_a_clear_storage_error(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ class TrainOutcome:
             "evaluation": self.report.to_dict(),
             "gain_over_channel_median": self.report.gain_over(self.report.baseline_channel_median),
             "gain_over_age_curve": self.report.gain_over(self.report.baseline_age_curve),
+            "gain_over_horizon_prior": self.report.gain_over(self.report.baseline_horizon_prior),
         }
 
 
@@ -99,6 +100,7 @@ def report_table(outcome: TrainOutcome) -> Table:
         ("ensemble", report.model),
         ("channel median (same format)", report.baseline_channel_median),
         ("channel median x age curve", report.baseline_age_curve),
+        ("channel median at horizon (model offset)", report.baseline_horizon_prior),
     ]
     for name, metrics in rows:
         gain = "" if metrics is report.model else f"{report.gain_over(metrics):+.1%}"

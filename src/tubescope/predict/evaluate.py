@@ -37,7 +37,11 @@ class EvaluationReport(JsonMixin):
     n_test: int
     model: PointMetrics
     baseline_channel_median: PointMetrics
+    """Median views of the channel's recent same-format uploads, as seen at publish (any age)."""
     baseline_age_curve: PointMetrics
+    """The same uploads' views moved to the horizon age along the age curve, then the median."""
+    baseline_horizon_prior: PointMetrics
+    """The model's own offset: same-format median of views *at the horizon* known at publish."""
     intervals: tuple[IntervalMetrics, ...]
     share_at_horizon: float
     """Share of test rows whose truth is interpolated at the horizon (the rest use their age)."""

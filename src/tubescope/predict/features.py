@@ -28,7 +28,7 @@ from tubescope.analysis import features as shared_features
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.errors import ConfigError, DataQualityError
 
-PREDICT_FEATURE_REVISION = 1
+PREDICT_FEATURE_REVISION = 2
 """Bumped whenever a feature computed here changes meaning."""
 
 FEATURE_VERSION = f"{shared_features.FEATURE_VERSION}.{PREDICT_FEATURE_REVISION}"
@@ -59,6 +59,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "prior_count",
     "prior_log_age",
     "channel_prior_median",
+    "prior_recent_gap",
+    "prior_style_gap",
     "log_subscribers",
     "log_upload_gap_days",
     "uploads_last_30d",
@@ -279,7 +281,7 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         )
         self.channel_codes_ = {str(c): i for i, c in enumerate(channel_ids)}
         self.targets_ = horizon_targets(videos, frames.video_snapshots, horizon_days=self.horizon_days)
-        self._fit_priors(self.targets_)
+        self._fit_priors(self.targets_, videos)
         self._fit_uploads(videos)
         self._fit_channels(frames.channels, frames.channel_snapshots)
         self.feature_names_in_ = np.asarray(["frames"], dtype=object)
@@ -292,14 +294,24 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         mapped = channel_ids.astype(str).map(self.channel_codes_)
         return np.asarray(mapped.fillna(-1).to_numpy(dtype=np.float64), dtype=np.int64)
 
-    def _fit_priors(self, targets: pd.DataFrame) -> None:
+    def _fit_priors(self, targets: pd.DataFrame, videos: pd.DataFrame) -> None:
         channel = self._codes(targets["channel_id"])
         fmt = targets["video_format"].map(FORMAT_CODES).fillna(1.0).to_numpy(dtype=np.int64)
         known = targets["known_at_s"].to_numpy(dtype=np.int64)
         log_views = targets["log_views"].to_numpy(dtype=np.float64)
         log_age = np.log1p(targets["age_days"].to_numpy(dtype=np.float64))
-        self.format_priors_ = self._rolling_index(channel * 3 + fmt, known, log_views, log_age)
-        self.channel_priors_ = self._rolling_index(channel, known, log_views, log_age)
+        titles = videos.drop_duplicates("video_id", keep="last").set_index("video_id")["title"]
+        asks = _asks(titles.reindex(targets.index)).astype(np.int64)
+        window = self.prior_window
+        self.format_priors_ = self._rolling_index(channel * 3 + fmt, known, log_views, log_age, window)
+        self.channel_priors_ = self._rolling_index(channel, known, log_views, log_age, window)
+        # A short window shows a level that moved recently (trend breaks); a title-style window
+        # shows whether this channel's audience answers question titles differently.
+        recent = min(5, window)
+        self.recent_priors_ = self._rolling_index(channel * 3 + fmt, known, log_views, log_age, recent)
+        self.style_priors_ = self._rolling_index(
+            channel * 6 + fmt * 2 + asks, known, log_views, log_age, window
+        )
 
     def _rolling_index(
         self,
@@ -307,8 +319,9 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         known: Array,
         log_views: Array,
         log_age: Array,
+        window: int,
     ) -> _AsOfIndex:
-        """Rolling summaries over each group's last ``prior_window`` observations, by known time."""
+        """Rolling summaries over each group's last ``window`` observations, by known time."""
         index = _AsOfIndex.build(groups, known, {"log_views": log_views, "log_age": log_age})
         frame = pd.DataFrame(
             {
@@ -317,11 +330,9 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 "log_age": index.values["log_age"],
             }
         )
-        rolling = frame.groupby("group", sort=False)[["log_views", "log_age"]].rolling(
-            self.prior_window, min_periods=1
-        )
+        rolling = frame.groupby("group", sort=False)[["log_views", "log_age"]].rolling(window, min_periods=1)
         median = rolling.median().reset_index(level=0, drop=True).sort_index()
-        views_roll = frame.groupby("group", sort=False)["log_views"].rolling(self.prior_window, min_periods=1)
+        views_roll = frame.groupby("group", sort=False)["log_views"].rolling(window, min_periods=1)
         q75 = views_roll.quantile(0.75).reset_index(level=0, drop=True).sort_index()
         q25 = views_roll.quantile(0.25).reset_index(level=0, drop=True).sort_index()
         count = views_roll.count().reset_index(level=0, drop=True).sort_index()
@@ -412,6 +423,14 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         out["prior_count"] = np.where(ok, out["prior_count"], 0.0)
         cpos, cok = self.channel_priors_.position(channel, published, strictly_before=False)
         out["channel_prior_median"] = _pick(self.channel_priors_.values["median"], cpos, cok)
+        rpos, rok = self.recent_priors_.position(
+            np.where(channel >= 0, channel * 3 + fmt.astype(np.int64), -1), published, strictly_before=False
+        )
+        out["prior_recent_gap"] = _pick(self.recent_priors_.values["median"], rpos, rok) - out["prior_median"]
+        asks = _asks(base["title"]).astype(np.int64)
+        style_group = np.where(channel >= 0, channel * 6 + fmt.astype(np.int64) * 2 + asks, -1)
+        ypos, yok = self.style_priors_.position(style_group, published, strictly_before=False)
+        out["prior_style_gap"] = _pick(self.style_priors_.values["median"], ypos, yok) - out["prior_median"]
 
         spos, sok = self.subscribers_.position(channel, published, strictly_before=False)
         out["log_subscribers"] = np.log1p(_pick(self.subscribers_.values["subscribers"], spos, sok))
@@ -428,6 +447,12 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def get_feature_names_out(self, input_features: Any = None) -> Array:
         return np.asarray(FEATURE_NAMES, dtype=object)
+
+
+def _asks(titles: pd.Series) -> Array:
+    """Whether each title asks a question (ASCII or full-width question mark)."""
+    text = titles.fillna("").astype(str)
+    return np.asarray((text.str.contains("?", regex=False) | text.str.contains("？", regex=False)).to_numpy())
 
 
 def _pick(

@@ -20,6 +20,7 @@ import pandas as pd
 from tubescope.analysis.features import JsonMixin, require_columns
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.errors import ConfigError, DataQualityError
+from tubescope.predict.baselines import baseline_forecasts, fit_age_curve
 from tubescope.predict.conformal import ConformalIntervals
 from tubescope.predict.ensemble import MEMBERS, ViewEnsemble
 from tubescope.predict.evaluate import EvaluationReport, interval_metrics, point_metrics
@@ -82,7 +83,7 @@ class ForecastOptions:
     learning_rate: float = 0.05
     forest_trees: int = 100
     forest_max_rows: int = 200_000
-    split: tuple[float, float, float, float] = (0.6, 0.15, 0.1, 0.15)
+    split: tuple[float, float, float, float] = (0.55, 0.15, 0.15, 0.15)
     levels: tuple[float, ...] = (0.8, 0.95)
     min_age_days: float | None = None
     """Videos observed only younger than this are left out (default: the horizon, so every target is
@@ -213,6 +214,10 @@ class ViewForecaster:
             handles_of(frames.channels),
         )
 
+    def predict_log(self, X: pd.DataFrame) -> FloatArray:
+        """Forecast of ``log1p(views)`` for feature rows from :attr:`features`."""
+        return np.asarray(self.baselines.age_curve(X) + self.ensemble.predict(X.to_numpy(dtype=np.float64)))
+
     def knows_channel(self, channel_id: str) -> bool:
         return channel_id in self.features.channel_codes_
 
@@ -221,7 +226,8 @@ class ViewForecaster:
         require_columns(videos, "videos", ("channel_id", "title", "published_at", "video_format"))
         X = self.features.transform(videos)
         contributions = self.ensemble.contributions(X.to_numpy(dtype=np.float64))
-        log_pred = contributions.sum(axis=1)
+        offset = self.baselines.age_curve(X)
+        log_pred = offset + contributions.sum(axis=1)
         groups = interval_groups(X)
         baseline = self.baselines.channel_median(X)
         bounds = {level: self.conformal.interval(log_pred, level, groups) for level in self.options.levels}
@@ -324,13 +330,15 @@ def train_forecaster(frames: ChannelFrames, options: ForecastOptions | None = No
         n_jobs=opts.n_jobs,
     )
     X_np = X.to_numpy(dtype=np.float64)
-    ensemble.fit(X_np[train], y[train], eval_set=(X_np[val], y[val]))
-    conformal = ConformalIntervals(levels=opts.levels).fit(
-        y[cal], ensemble.predict(X_np[cal]), interval_groups(X.iloc[cal])
-    )
+    # The ensemble learns how a video departs from its channel's baseline, not the level itself:
+    # trees cannot extrapolate a level, and a channel median is the strongest single predictor.
     baselines = ChannelMedianBaselines().fit(X.iloc[train], y[train])
-
-    test_pred = ensemble.predict(X_np[test])
+    offset = baselines.age_curve(X)
+    ensemble.fit(X_np[train], y[train] - offset[train], eval_set=(X_np[val], y[val] - offset[val]))
+    conformal = ConformalIntervals(levels=opts.levels).fit(
+        y[cal], offset[cal] + ensemble.predict(X_np[cal]), interval_groups(X.iloc[cal])
+    )
+    test_pred = offset[test] + ensemble.predict(X_np[test])
     X_test = X.iloc[test]
     groups = interval_groups(X_test)
     intervals = []
@@ -338,11 +346,23 @@ def train_forecaster(frames: ChannelFrames, options: ForecastOptions | None = No
         lo, hi = conformal.interval(test_pred, level, groups)
         intervals.append(interval_metrics(y[test], lo, hi, level))
     published = targets["published_at"]
+    train_targets = targets.iloc[train]
+    at_horizon = train_targets[train_targets["interpolated"]]["log_views"]
+    curve = fit_age_curve(frames, at_horizon, opts.horizon_days)
+    plain_median, curve_median = baseline_forecasts(
+        frames,
+        targets.iloc[test][["channel_id", "video_format", "published_at"]],
+        curve=curve,
+        format_medians=baselines.format_medians_,
+        fallback=baselines.global_median_,
+        window=opts.prior_window,
+    )
     report = EvaluationReport(
         n_test=len(test),
         model=point_metrics(y[test], test_pred),
-        baseline_channel_median=point_metrics(y[test], baselines.channel_median(X_test)),
-        baseline_age_curve=point_metrics(y[test], baselines.age_curve(X_test)),
+        baseline_channel_median=point_metrics(y[test], plain_median),
+        baseline_age_curve=point_metrics(y[test], curve_median),
+        baseline_horizon_prior=point_metrics(y[test], offset[test]),
         intervals=tuple(intervals),
         share_at_horizon=float(targets["interpolated"].iloc[test].mean()),
         split_sizes={name: len(p) for name, p in zip(names, parts, strict=True)},
