@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from tubescope.emulator.server import PARTS, create_app
 from tubescope.emulator.world import World
 
 from .conftest import KEY, NOW
-from .discovery import json_schema, response_schema_name
+from .discovery import REPO_ROOT, json_schema, response_schema_name
 
 WORLD = World(seed=31, n_channels=12)
 
@@ -160,3 +161,33 @@ async def test_only_requested_parts_are_present(http: httpx.AsyncClient) -> None
         body = (await http.get("/videos", params={"part": part, "id": video_id, "key": KEY})).json()
         extra = {"kind", "etag", "id"}
         assert set(body["items"][0]) == extra | ({part} - {"id"})
+
+
+_REAL_FIXTURES = (
+    REPO_ROOT.parent / "shared" / "data" / "real" / "api-fixtures" / "sns-sdks-python-youtube" / "apidata"
+)
+_FIXTURE_SCHEMAS = {
+    "channels": "ChannelListResponse",
+    "videos": "VideoListResponse",
+    "playlist_items": "PlaylistItemListResponse",
+    "comment_threads": "CommentThreadListResponse",
+    "comments": "CommentListResponse",
+    "search": "SearchListResponse",
+}
+
+
+def test_real_recorded_answers_pass_the_same_strict_schemas() -> None:
+    """If real answers failed, the converter would be stricter than the API and prove nothing."""
+    if not _REAL_FIXTURES.exists():
+        pytest.skip("../shared/data/real/api-fixtures is absent (real data lives outside the repository)")
+    checked = 0
+    for folder, schema_name in _FIXTURE_SCHEMAS.items():
+        validator = jsonschema.Draft7Validator(json_schema(schema_name))
+        for path in sorted((_REAL_FIXTURES / folder).glob("*.json")):
+            body = json.loads(path.read_text())
+            if not str(body.get("kind", "")).endswith("ListResponse"):
+                continue
+            errors = [e.message for e in validator.iter_errors(body)]
+            assert not errors, f"{path.name}: {errors[:3]}"
+            checked += 1
+    assert checked >= 20
