@@ -234,6 +234,36 @@ def compare(
 
 
 @app.command()
+def abtest(
+    ref: Annotated[str, typer.Argument(help="A collected channel: UC… id, @handle or URL.")],
+    group_a: Annotated[str, typer.Argument(help="Filter for group A, e.g. \"title contains '?'\".")],
+    versus: Annotated[
+        str | None,
+        typer.Option("--versus", "-b", help="Filter for group B (default: every other video)."),
+    ] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
+    confidence: Annotated[float, typer.Option("--confidence", help="Confidence level, e.g. 0.95.")] = 0.95,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap (reproducible).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """A/B test two groups of a channel's videos: view lift with confidence interval and a verdict.
+
+    Filters: fields title, tags, category, format, duration, tag_count, views, likes, comments,
+    title_length, published_at, weekday, hour; operators = != < <= > >= contains startswith in;
+    and/or/not and parentheses, e.g. "duration > 600 and not (title contains 'vs')".
+    """
+    from tubescope.config import load_settings
+    from tubescope.jobs import abtest as job
+
+    settings = load_settings(db_path=db)
+    result = job.abtest(settings.db_path, ref, group_a, versus, confidence=confidence, seed=seed)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+    else:
+        Console().print(job.abtest_summary(result))
+
+
+@app.command()
 def report(
     ref: Annotated[str, typer.Argument(help="A collected channel: UC… id, @handle or URL.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write (one self-contained page).")] = Path(
