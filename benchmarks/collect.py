@@ -44,9 +44,16 @@ def _serve(conn: Connection, channels: int, videos: int, latency_ms: float) -> N
         conn.send(
             {"base_url": emu.base_url, "keys": emu.keys, "channels": world.channel_ids(), "listed": listed}
         )
+        cpu_before = time.process_time()
         conn.recv()  # the collector is done
         usage = {m: u.calls for m, u in emu.ledger.usage(emu.keys[0]).items()}
-        conn.send({"calls": usage, "units": emu.ledger.total_units(emu.keys[0])})
+        conn.send(
+            {
+                "calls": usage,
+                "units": emu.ledger.total_units(emu.keys[0]),
+                "cpu_seconds": time.process_time() - cpu_before,
+            }
+        )
 
 
 @dataclass
@@ -59,6 +66,8 @@ class Crawl:
     snapshots: int
     seconds: float
     db_bytes: int
+    emulator_cpu_seconds: float
+    collector_cpu_seconds: float
 
     @property
     def requests(self) -> int:
@@ -83,8 +92,10 @@ def crawl(channels: int, videos: int, latency_ms: float, concurrency: int) -> Cr
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bench.duckdb"
         started = time.perf_counter()
+        cpu_before = time.process_time()
         summary = collect(emulator["channels"], db_path=db, api_keys=emulator["keys"][:1], settings=settings)
         seconds = time.perf_counter() - started
+        collector_cpu = time.process_time() - cpu_before
         db_bytes = db.stat().st_size
     ours.send("done")
     ledger: dict[str, Any] = ours.recv()
@@ -98,6 +109,8 @@ def crawl(channels: int, videos: int, latency_ms: float, concurrency: int) -> Cr
         snapshots=summary.snapshots,
         seconds=seconds,
         db_bytes=db_bytes,
+        emulator_cpu_seconds=ledger["cpu_seconds"],
+        collector_cpu_seconds=collector_cpu,
     )
 
 
@@ -146,6 +159,8 @@ def main() -> None:
         "bound_requests_per_second": round(bound, 1) if bound != float("inf") else None,
         "ratio_to_bound": round(rate / bound, 3) if bound != float("inf") else None,
         "peak_rss_mib": round(peak_rss_kb / 1024, 1),
+        "collector_cpu_seconds": round(main_run.collector_cpu_seconds, 2),
+        "emulator_cpu_seconds": round(main_run.emulator_cpu_seconds, 2),
         "warehouse_mib": round(main_run.db_bytes / 2**20, 1),
     }
     if not args.no_calibrate:

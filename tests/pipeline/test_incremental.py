@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tubescope.domain.refs import parse_channel_ref
@@ -41,6 +41,7 @@ def _simulate_incremental(new: int, known: int) -> int:
     return calls
 
 
+@settings(deadline=None, max_examples=60)
 @given(st.integers(0, 3000), st.integers(1, 3000))
 def test_incremental_cost_matches_a_simulated_walk_and_keeps_the_promised_bound(new: int, known: int) -> None:
     assert incremental_units(new, known) == _simulate_incremental(new, known)

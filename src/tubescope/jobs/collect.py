@@ -59,6 +59,7 @@ def collect(
     failure) still returns its summary; ``summary.exit_error`` says why.
     """
     parsed = parse_refs(refs)
+    cfg = settings or load_settings(db_path=db_path, youtube_api_base=api_base)
     options = CollectOptions(
         full=full,
         dry_run=dry_run,
@@ -67,8 +68,9 @@ def collect(
         max_comments=max_comments,
         allow_search=allow_search,
         detect_shorts=detect_shorts,
+        request_concurrency=cfg.max_concurrency,
+        channel_concurrency=max(4, 2 * cfg.max_concurrency),
     )
-    cfg = settings or load_settings(db_path=db_path, youtube_api_base=api_base)
     keys = [k for k in api_keys if k.strip()] or [k.get_secret_value() for k in cfg.api_keys]
     if not keys:
         raise ConfigError("no YouTube API key: pass --api-key or set TUBESCOPE_API_KEYS")

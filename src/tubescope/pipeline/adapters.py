@@ -18,7 +18,14 @@ from typing import Any
 
 from tubescope.domain.models import Channel, ChannelSnapshot, Comment
 from tubescope.domain.refs import ChannelRef, RefKind
-from tubescope.pipeline.ports import BatchCounts, Checkpoint, Page, PendingWrite, RunRecord
+from tubescope.pipeline.ports import (
+    BatchCounts,
+    ChannelStart,
+    Checkpoint,
+    Page,
+    PendingWrite,
+    RunRecord,
+)
 from tubescope.pipeline.validate import Rejected
 from tubescope.warehouse.repository import Warehouse
 from tubescope.youtube.client import (
@@ -195,12 +202,18 @@ class WarehouseStore:
             comments_done_video_ids=comments.done_video_ids if comments else frozenset(),
         )
 
-    def write_channel(
+    def begin_channel(
         self, run_id: int, channel: Channel, snapshot: ChannelSnapshot, *, fetched_at: datetime
-    ) -> None:
+    ) -> ChannelStart:
         with self.warehouse.transaction():
             self.warehouse.upsert_channel(run_id, channel, fetched_at=fetched_at)
             self.warehouse.record_channel_snapshot(run_id, snapshot, fetched_at=fetched_at)
+        channel_id = channel.channel_id
+        return ChannelStart(
+            checkpoint=self.checkpoint(run_id, channel_id),
+            known_ids=self.known_video_ids(channel_id, before_run=run_id),
+            crawl_complete=self.crawl_complete(channel_id),
+        )
 
     def write_batches(
         self, run_id: int, writes: Sequence[PendingWrite], *, fetched_at: datetime
@@ -255,7 +268,7 @@ class WarehouseStore:
         with self.warehouse.transaction():
             return self._quarantine(run_id, rejected)
 
-    def finish_channel(self, run_id: int, channel_id: str, *, full_walk: bool, at: datetime) -> None:
+    def finish_channel(self, run_id: int, channel_id: str, *, full_walk: bool, at: datetime) -> int:
         w = self.warehouse
         newest = (
             w.connection()
@@ -283,6 +296,7 @@ class WarehouseStore:
                 full_crawl=full_walk,
                 at=at,
             )
+        return self.count_live_videos(channel_id)
 
     def write_comments(
         self,

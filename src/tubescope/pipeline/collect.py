@@ -18,6 +18,8 @@ import asyncio
 import contextvars
 import dataclasses
 import functools
+import heapq
+import itertools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -271,11 +273,55 @@ class _Stop(Exception):
     """
 
 
-class _StoppingApi:
-    """Turns the first budget or quota stop into :class:`_Stop` for every later call."""
+class _PrioritySlots:
+    """At most ``size`` calls in flight; a freed slot goes to the most urgent waiter first.
 
-    def __init__(self, api: CollectApi) -> None:
+    Playlist pages are the crawl's critical path (each token comes from the page before), so they
+    jump the queue ahead of ``videos.list`` batches, which can wait without delaying anything.
+    Without this, the last channels' walks queue behind a backlog of batches and the crawl ends
+    with one request in flight at a time.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._sequence = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (priority, next(self._sequence), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # the slot was handed over just as we were cancelled
+            else:
+                self._waiting = [w for w in self._waiting if w[2] is not turn]
+                heapq.heapify(self._waiting)
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._free += 1
+
+
+URGENT, NORMAL, LATER = 0, 1, 2
+
+
+class _StoppingApi:
+    """Turns the first budget or quota stop into :class:`_Stop` for every later call, and keeps
+    the critical path (playlist pages) ahead of the rest."""
+
+    def __init__(self, api: CollectApi, concurrency: int) -> None:
         self._api = api
+        self._slots = _PrioritySlots(concurrency)
         self.stop_error: ApiError | None = None
 
     @property
@@ -289,31 +335,36 @@ class _StoppingApi:
     def quota_by_key(self) -> Mapping[str, int]:
         return self._api.quota_by_key()
 
-    async def _guard(self, call: Callable[[], Awaitable[R]]) -> R:
+    async def _guard(self, call: Callable[[], Awaitable[R]], priority: int) -> R:
         if self.stop_error is not None:
             raise _Stop
+        await self._slots.acquire(priority)
         try:
+            if self.stop_error is not None:
+                raise _Stop
             return await call()
         except (BudgetExceeded, QuotaExhausted) as exc:
             if self.stop_error is None:
                 self.stop_error = exc
                 _log.warning("collect.stopping", reason=exc.reason, message=str(exc))
             raise _Stop from None
+        finally:
+            self._slots.release()
 
     async def lookup_channel(self, ref: ChannelRef, *, allow_search: bool) -> Any | None:
-        return await self._guard(lambda: self._api.lookup_channel(ref, allow_search=allow_search))
+        return await self._guard(lambda: self._api.lookup_channel(ref, allow_search=allow_search), URGENT)
 
     async def playlist_page(self, playlist_id: str, page_token: str | None) -> Page:
-        return await self._guard(lambda: self._api.playlist_page(playlist_id, page_token))
+        return await self._guard(lambda: self._api.playlist_page(playlist_id, page_token), URGENT)
 
     async def videos(self, video_ids: Sequence[str]) -> Sequence[Any]:
-        return await self._guard(lambda: self._api.videos(video_ids))
+        return await self._guard(lambda: self._api.videos(video_ids), NORMAL)
 
     async def comment_threads(self, video_id: str, page_token: str | None, max_results: int) -> Page:
-        return await self._guard(lambda: self._api.comment_threads(video_id, page_token, max_results))
+        return await self._guard(lambda: self._api.comment_threads(video_id, page_token, max_results), LATER)
 
     async def comment_replies(self, parent_id: str, page_token: str | None) -> Page:
-        return await self._guard(lambda: self._api.comment_replies(parent_id, page_token))
+        return await self._guard(lambda: self._api.comment_replies(parent_id, page_token), LATER)
 
 
 class _Collector:
@@ -327,7 +378,7 @@ class _Collector:
         progress: CollectProgress,
     ) -> None:
         self.options = options
-        self.stopping = _StoppingApi(api)
+        self.stopping = _StoppingApi(api, options.request_concurrency)
         self.api: CollectApi = self.stopping
         self.store = store
         self.worker = worker
@@ -444,21 +495,22 @@ class _Collector:
         channel = checked.record.channel
         channel_id = channel.channel_id
         log = _log.bind(channel_id=channel_id)
-        await self.worker.call(
-            self.store.write_channel, self.run_id, channel, checked.record.snapshot, fetched_at=observed_at
+        start = await self.worker.call(
+            self.store.begin_channel, self.run_id, channel, checked.record.snapshot, fetched_at=observed_at
         )
         self.tally.channels.append(channel_id)
-        checkpoint = await self.worker.call(self.store.checkpoint, self.run_id, channel_id)
-        known_ids = await self.worker.call(self.store.known_video_ids, channel_id, before_run=self.run_id)
-        complete_before = await self.worker.call(self.store.crawl_complete, channel_id)
+        checkpoint, known_ids = start.checkpoint, start.known_ids
         mode = (
-            WalkMode.INCREMENTAL if complete_before and known_ids and not self.options.full else WalkMode.FULL
+            WalkMode.INCREMENTAL
+            if start.crawl_complete and known_ids and not self.options.full
+            else WalkMode.FULL
         )
         self.progress.channel_started(channel_id, channel.title, channel.video_count)
         crawl = _ChannelCrawl(
             self, channel_id, mode, known_ids, set(checkpoint.done_video_ids), checkpoint.pages_done
         )
         log.info("collect.channel", mode=str(mode), known=len(known_ids), resumed_pages=checkpoint.pages_done)
+        stored: int | None = None
         try:
             if not checkpoint.channel_done:
                 crawl.shorts = await self._shorts_ids(channel_id) if self.options.detect_shorts else None
@@ -469,7 +521,7 @@ class _Collector:
                 await crawl.refresh()
                 if self.stopping.stop_error is not None:
                     raise _Stop
-                await self.worker.call(
+                stored = await self.worker.call(
                     self.store.finish_channel,
                     self.run_id,
                     channel_id,
@@ -481,7 +533,8 @@ class _Collector:
             finished = self.stopping.stop_error is None
         except _Stop:
             finished = False
-        stored = await self.worker.call(self.store.count_live_videos, channel_id)
+        if stored is None:
+            stored = await self.worker.call(self.store.count_live_videos, channel_id)
         self.tally.completeness.append(
             channel_completeness(
                 channel_id=channel_id,

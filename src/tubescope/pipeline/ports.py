@@ -66,6 +66,16 @@ class Checkpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelStart:
+    """Everything the collector needs to know before crawling a channel, read in one go."""
+
+    checkpoint: Checkpoint
+    known_ids: frozenset[str]
+    """Live videos first stored by an earlier run (the incremental walk stops at these)."""
+    crawl_complete: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Tombstone:
     video_id: str
     reason: str
@@ -159,9 +169,11 @@ class CollectStore(Protocol):
 
     def checkpoint(self, run_id: int, channel_id: str) -> Checkpoint: ...
 
-    def write_channel(
+    def begin_channel(
         self, run_id: int, channel: Channel, snapshot: ChannelSnapshot, *, fetched_at: datetime
-    ) -> None: ...
+    ) -> ChannelStart:
+        """Store the channel and its snapshot, then read its checkpoint and incremental state."""
+        ...
 
     def write_batches(
         self, run_id: int, writes: Sequence[PendingWrite], *, fetched_at: datetime
@@ -174,7 +186,9 @@ class CollectStore(Protocol):
 
     def quarantine(self, run_id: int, rejected: Sequence[Rejected], *, at: datetime) -> int: ...
 
-    def finish_channel(self, run_id: int, channel_id: str, *, full_walk: bool, at: datetime) -> None: ...
+    def finish_channel(self, run_id: int, channel_id: str, *, full_walk: bool, at: datetime) -> int:
+        """Mark the channel's crawl done in this run; returns its live stored videos."""
+        ...
 
     def write_comments(
         self,

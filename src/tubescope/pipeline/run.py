@@ -84,10 +84,12 @@ class CollectOptions:
     """Most top-level comments (threads) stored per video; None for all."""
     allow_search: bool = False
     detect_shorts: bool = False
-    channel_concurrency: int = 4
+    channel_concurrency: int = 16
     """Channels crawled at once; requests inside them are bounded by the client's own limit."""
     video_batch_concurrency: int = 4
     """``videos.list`` batches of one channel in flight while its playlist walk goes on."""
+    request_concurrency: int = 8
+    """Requests the collector keeps in flight; set it to the client's ``max_concurrency``."""
     source: str = "youtube"
 
     def __post_init__(self) -> None:
@@ -97,7 +99,7 @@ class CollectOptions:
             raise ConfigError("--max-comments must not be negative")
         if self.max_comments is not None and not self.comments:
             raise ConfigError("--max-comments needs --comments")
-        if self.channel_concurrency < 1 or self.video_batch_concurrency < 1:
+        if min(self.channel_concurrency, self.video_batch_concurrency, self.request_concurrency) < 1:
             raise ConfigError("concurrency must be at least 1")
 
 
