@@ -21,10 +21,7 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -33,28 +30,10 @@ import httpx
 import psutil
 
 from tubescope.emulator.world import World
+from tubescope.testing import emulator_process
 
 NOW = "2026-12-31T00:00:00+00:00"
 KEY = "bench-key"
-
-SERVER = """
-import sys, uvicorn
-from datetime import datetime
-from tubescope.emulator.clock import EmulatorClock
-from tubescope.emulator.faults import FaultConfig
-from tubescope.emulator.server import create_app
-from tubescope.emulator.world import World
-port, channels, videos, now = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-world = World(seed=7, n_channels=channels, videos_per_channel=videos)
-app = create_app(world, clock=EmulatorClock(datetime.fromisoformat(now)), keys={"bench-key": 10**12})
-uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _machine() -> dict[str, Any]:
@@ -171,26 +150,11 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     args = parser.parse_args()
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(port), str(args.channels), str(args.videos), NOW],
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/_admin/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the emulator did not start")
-            time.sleep(0.1)
-        results = asyncio.run(_run(args, base, psutil.Process(server.pid)))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    now = datetime.fromisoformat(NOW)
+    with emulator_process(
+        seed=7, n_channels=args.channels, videos_per_channel=args.videos, keys={KEY: 10**12}, now=now
+    ) as emulator:
+        results = asyncio.run(_run(args, emulator.root_url, psutil.Process(emulator.pid)))
     print(
         json.dumps(
             {

@@ -114,3 +114,23 @@ def test_world_frames_carry_the_planted_weekly_season() -> None:
     observed = (by_weekday / by_weekday.mean()).to_numpy()
     planted = np.array(truth.weekday_multipliers)
     assert np.corrcoef(observed, planted)[0, 1] > 0.8
+
+
+def test_emulator_process_serves_the_same_world_and_takes_admin_commands() -> None:
+    from tubescope.testing import emulator_process
+
+    with emulator_process(seed=4, n_channels=2, keys={"proc-key": 50}, now=T0) as emu:
+        cid = emu.world.channel_id(1)
+        params = {"part": "statistics", "id": cid, "key": "proc-key"}
+        body = httpx.get(f"{emu.base_url}/channels", params=params).json()
+        expected = emu.world.observe(T0).channel(cid)
+        assert expected is not None
+        assert body["items"][0]["statistics"]["viewCount"] == str(expected.view_count)
+        emu.set_faults(unavailable_rate=1.0)
+        assert httpx.get(f"{emu.base_url}/channels", params=params).status_code == 503
+        emu.set_faults()
+        emu.advance(86_400 * 10)
+        later = httpx.get(f"{emu.base_url}/channels", params=params).json()
+        assert int(later["items"][0]["statistics"]["viewCount"]) > expected.view_count
+        # ten days later is a new Pacific quota day: only the last call counts today
+        assert next(iter(emu.quota()["keys"].values()))["used_today"] == 1

@@ -40,6 +40,8 @@ from tubescope.emulator.world import World
 
 __all__ = [
     "EmulatorHandle",
+    "EmulatorProcess",
+    "emulator_process",
     "emulator_transport",
     "fixed_clock",
     "running_emulator",
@@ -140,6 +142,94 @@ def running_emulator(
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@dataclass
+class EmulatorProcess:
+    """An emulator in a child process: no shared GIL with the code under test (for benchmarks).
+
+    ``world`` is a local twin of the served world (same seed and sizes: same answers); the clock,
+    faults and ledger live in the child and are reached through the admin routes.
+    """
+
+    base_url: str
+    root_url: str
+    keys: list[str]
+    world: World
+    pid: int
+
+    def set_faults(self, config: FaultConfig | None = None, **settings: Any) -> None:
+        payload = (config or FaultConfig(**settings)).to_dict()
+        httpx.post(f"{self.root_url}/_admin/faults", json=payload, timeout=10).raise_for_status()
+
+    def set_now(self, now: datetime) -> None:
+        httpx.post(
+            f"{self.root_url}/_admin/clock", json={"now": now.isoformat()}, timeout=10
+        ).raise_for_status()
+
+    def advance(self, seconds: float) -> None:
+        body = {"advance_seconds": seconds}
+        httpx.post(f"{self.root_url}/_admin/clock", json=body, timeout=10).raise_for_status()
+
+    def quota(self) -> dict[str, Any]:
+        """The ledger as ``GET /_admin/quota`` shows it (keys by fingerprint)."""
+        answer: dict[str, Any] = httpx.get(f"{self.root_url}/_admin/quota", timeout=10).json()
+        return answer
+
+
+@contextmanager
+def emulator_process(
+    *,
+    seed: int = 7,
+    n_channels: int = 5,
+    videos_per_channel: int | None = None,
+    keys: Mapping[str, int] | None = None,
+    faults: FaultConfig | None = None,
+    now: datetime | None = None,
+    startup_timeout: float = 30.0,
+) -> Iterator[EmulatorProcess]:
+    """Serve ``World(seed, n_channels, videos_per_channel=...)`` from a child process on loopback."""
+    import json
+    import subprocess
+    import sys
+
+    chosen_keys = dict(keys) if keys is not None else dict(DEMO_KEYS)
+    with _free_socket() as probe:
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "tubescope.emulator", "--port", str(port), "--seed", str(seed)]
+    command += ["--channels", str(n_channels), "--keys", json.dumps(chosen_keys)]
+    command += ["--now", (now or DEFAULT_NOW).isoformat()]
+    if videos_per_channel is not None:
+        command += ["--videos-per-channel", str(videos_per_channel)]
+    if faults is not None:
+        command += ["--faults", json.dumps(faults.to_dict())]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 - our own interpreter and module
+    root = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            try:
+                if httpx.get(f"{root}/_admin/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the emulator process did not start")
+            time.sleep(0.05)
+        yield EmulatorProcess(
+            base_url=root + API_PREFIX,
+            root_url=root,
+            keys=list(chosen_keys),
+            world=World(seed=seed, n_channels=n_channels, videos_per_channel=videos_per_channel),
+            pid=child.pid,
+        )
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(timeout=10)
 
 
 def world_frames(
