@@ -21,6 +21,7 @@ from tubescope.analysis.timeseries import (
     InsufficientHistory,
     SeasonalDecomposition,
     ViewsForecast,
+    analyze_timeseries,
     daily_channel_views,
     decompose_weekly,
     detect_change_points,
@@ -134,18 +135,46 @@ def test_choosing_among_several_channels_is_explicit() -> None:
     assert daily_channel_views(both, "UCb").channel_id == "UCb"
 
 
-def test_daily_views_from_the_emulator_match_its_own_daily_series() -> None:
+@pytest.fixture(scope="module")
+def emulator_channel() -> tuple[ChannelFrames, str, pd.Series]:
+    """Sixty daily collections of one emulator channel, and the daily views the world generated."""
     from tubescope.emulator.world import World
     from tubescope.testing import world_frames
 
     world = World(seed=5, n_channels=8)
     channel_id = world.channel_id(2)
-    times = [datetime(2025, 5, 1, tzinfo=UTC) + timedelta(days=k) for k in range(36)]
+    times = [datetime(2025, 5, 1, tzinfo=UTC) + timedelta(days=k) for k in range(61)]
     frames = ChannelFrames(**world_frames(world, [channel_id], times))
+    return frames, channel_id, world.channel_daily_views(channel_id, date(2025, 5, 1), date(2025, 6, 29))
+
+
+def test_daily_views_from_the_emulator_match_its_own_daily_series(
+    emulator_channel: tuple[ChannelFrames, str, pd.Series],
+) -> None:
+    frames, channel_id, truth = emulator_channel
     daily = daily_channel_views(frames.channel_snapshots, channel_id)
-    truth = world.channel_daily_views(channel_id, date(2025, 5, 1), date(2025, 6, 4))
-    assert daily.n_days == 35
+    assert daily.n_days == 60
     assert daily.views.to_numpy() == pytest.approx(truth.to_numpy(dtype="float64"), abs=1.0)
+
+
+def test_everything_at_once_is_one_plain_json_document(
+    emulator_channel: tuple[ChannelFrames, str, pd.Series],
+) -> None:
+    frames, channel_id, _ = emulator_channel
+    result = analyze_timeseries(frames, channel_id=channel_id, now=datetime(2025, 6, 20, tzinfo=UTC), rng=4)
+    assert result.daily.n_days == 50  # snapshots after "now" are not looked at
+    assert isinstance(result.season, SeasonalDecomposition)
+    assert isinstance(result.forecast, ViewsForecast)
+    assert [total.days for total in result.forecast.totals] == [30, 90]
+    assert result.forecast.totals[0].median < result.forecast.totals[1].median
+    assert isinstance(result.change_points, ChangePointResult)
+    payload = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert payload["forecast"]["dates"][0] == "2025-06-20"
+    assert payload["season"]["peak_weekday"] in WEEKDAY_NAMES
+    unknown = analyze_timeseries(
+        frames, channel_id="UCnot0collected000000000", now=datetime(2025, 7, 1, tzinfo=UTC)
+    )
+    assert isinstance(unknown.season, InsufficientHistory) and unknown.daily.n_days == 0
 
 
 def test_real_daily_channel_snapshots_become_a_gap_free_series() -> None:
@@ -251,6 +280,7 @@ def simulated_ets(seed: int, days: int, horizon: int) -> tuple[DailyViews, np.nd
     return DailyViews("UCsim", history, 0, 0), np.expm1(np.array(values[days:]))
 
 
+@pytest.mark.slow
 def test_forecast_intervals_cover_held_out_days_at_about_their_nominal_rate() -> None:
     inside = {0.8: 0, 0.95: 0}
     totals_inside = 0

@@ -26,7 +26,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
@@ -38,6 +38,7 @@ from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from statsmodels.tsa.seasonal import STL
 
 from tubescope.analysis.abtest import json_safe
+from tubescope.analysis.frames import ChannelFrames
 from tubescope.domain.frames import VIEW_METHODOLOGY_CHANGES
 from tubescope.errors import ConfigError
 
@@ -259,8 +260,9 @@ class PredictionInterval:
 
 @dataclass(frozen=True)
 class TotalForecast:
-    """Views over the whole horizon: median and intervals from simulated paths."""
+    """Views over the next ``days`` days: median and intervals from simulated paths."""
 
+    days: int
     median: float
     intervals: tuple[tuple[float, float, float], ...]
     """(level, lower, upper) for each requested level."""
@@ -275,12 +277,18 @@ class ViewsForecast:
     median: tuple[float, ...]
     """Median forecast of daily views (the exponentiated log-scale forecast)."""
     intervals: tuple[PredictionInterval, ...]
-    total: TotalForecast
+    totals: tuple[TotalForecast, ...]
+    """Total views over 30 and 90 days (those within the horizon) and over the whole horizon."""
     notes: tuple[str, ...] = ()
 
     @property
     def horizon_days(self) -> int:
         return len(self.dates)
+
+    @property
+    def total(self) -> TotalForecast:
+        """Total views over the whole horizon."""
+        return self.totals[-1]
 
     def interval(self, level: float) -> PredictionInterval:
         for candidate in self.intervals:
@@ -293,6 +301,24 @@ class ViewsForecast:
         data["status"] = "ok"
         data["dates"] = [d.isoformat() for d in self.dates]
         return data
+
+
+TOTAL_SPANS: Final = (30, 90)
+
+
+def _total(sums: FloatArray, days: int, levels: Sequence[float]) -> TotalForecast:
+    return TotalForecast(
+        days=days,
+        median=float(np.median(sums)),
+        intervals=tuple(
+            (
+                float(level),
+                float(np.quantile(sums, (1 - level) / 2)),
+                float(np.quantile(sums, (1 + level) / 2)),
+            )
+            for level in levels
+        ),
+    )
 
 
 def forecast_views(
@@ -349,18 +375,9 @@ def forecast_views(
         paths = np.asarray(
             fitted.simulate(horizon_days, anchor="end", repetitions=n_paths, rng=generator), dtype="float64"
         ).reshape(horizon_days, -1)
-    totals = np.maximum(np.expm1(paths), 0.0).sum(axis=0)
-    total = TotalForecast(
-        median=float(np.median(totals)),
-        intervals=tuple(
-            (
-                float(level),
-                float(np.quantile(totals, (1 - level) / 2)),
-                float(np.quantile(totals, 1 - (1 - level) / 2)),
-            )
-            for level in levels
-        ),
-    )
+    daily_paths = np.maximum(np.expm1(paths), 0.0)
+    spans = sorted({d for d in TOTAL_SPANS if d < horizon_days} | {horizon_days})
+    totals = tuple(_total(daily_paths[:days].sum(axis=0), days, levels) for days in spans)
     last = log_views.index[-1].date()
     return ViewsForecast(
         channel_id=daily.channel_id,
@@ -369,7 +386,7 @@ def forecast_views(
         dates=tuple(last + timedelta(days=k) for k in range(1, horizon_days + 1)),
         median=tuple(float(v) for v in np.maximum(np.expm1(mean), 0.0)),
         intervals=tuple(intervals),
-        total=total,
+        totals=totals,
         notes=tuple(notes),
     )
 
@@ -586,3 +603,53 @@ def _nearest_change(
 ) -> MethodologyChange | None:
     close = [change for change in changes if abs((day - change.date).days) <= tolerance_days]
     return min(close, key=lambda change: abs((day - change.date).days)) if close else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Everything at once
+
+
+@dataclass(frozen=True)
+class TimeSeriesAnalysis:
+    """Daily views of one channel with its weekly season, forecast and breaks."""
+
+    channel_id: str
+    daily: DailyViews
+    season: SeasonalDecomposition | InsufficientHistory
+    forecast: ViewsForecast | InsufficientHistory
+    change_points: ChangePointResult | InsufficientHistory
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "channel_id": self.channel_id,
+            "daily_views": self.daily.to_dict(),
+            "season": self.season.to_dict(),
+            "forecast": self.forecast.to_dict(),
+            "change_points": self.change_points.to_dict(),
+        }
+
+
+def analyze_timeseries(
+    frames: ChannelFrames,
+    *,
+    channel_id: str,
+    now: datetime,
+    horizon_days: int = 90,
+    rng: np.random.Generator | int = 0,
+) -> TimeSeriesAnalysis:
+    """Season, forecast (with 30- and 90-day totals) and change points of a channel's daily
+    views, from the channel snapshots observed up to ``now``."""
+    snapshots = frames.channel_snapshots
+    if not snapshots.empty:
+        observed = pd.to_datetime(snapshots["observed_at"], utc=True)
+        snapshots = snapshots[
+            (snapshots["channel_id"].astype(str) == channel_id) & (observed <= pd.Timestamp(now))
+        ]
+    daily = daily_channel_views(snapshots, channel_id) if not snapshots.empty else _no_days(channel_id)
+    return TimeSeriesAnalysis(
+        channel_id=channel_id,
+        daily=daily,
+        season=decompose_weekly(daily),
+        forecast=forecast_views(daily, horizon_days=horizon_days, rng=rng),
+        change_points=detect_change_points(daily),
+    )
