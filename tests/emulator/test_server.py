@@ -312,3 +312,17 @@ async def test_batch_get_stats_has_its_own_bucket(world: World) -> None:
     assert ledger.usage("two-units")["videos.batchGetStats"].units == 2
     assert ledger.used_today("two-units", NOW) == 2
     assert ledger.used_today("two-units", NOW, "batchGetStats") == 2
+
+
+async def test_repeated_reads_are_identical_and_each_is_charged(app: EmulatorApp, world: World) -> None:
+    ids = ",".join(world.observe(NOW).uploads(world.channel_id(1))[:50])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://e/youtube/v3") as http:
+        params = {"part": "statistics", "id": ids, "key": KEY}
+        first = await http.get("/videos", params=params)
+        again = await http.get("/videos", params={"key": KEY, "id": ids, "part": "statistics"})
+        app.state.clock.advance(3 * 86_400)
+        later = await http.get("/videos", params=params)
+    assert first.content == again.content
+    assert later.content != first.content  # a moved clock is a different answer
+    assert app.state.ledger.usage(KEY)["videos.list"].units == 3
