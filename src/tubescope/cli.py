@@ -277,7 +277,10 @@ def report(
     report_format: Annotated[
         str, typer.Option("--format", help="html, pdf or png (pdf/png need Chromium).")
     ] = "html",
-    window_days: Annotated[int, typer.Option("--window-days", help="Days the KPIs cover.")] = 28,
+    window_days: Annotated[
+        int | None,
+        typer.Option("--window-days", help="Days the KPIs cover (default 28; half the data if shorter)."),
+    ] = None,
     now: Annotated[
         str | None, typer.Option("--now", help="Report as of this date (default: the last observation).")
     ] = None,

@@ -39,17 +39,22 @@ def real_model() -> tuple[str, ReportModel]:
 def test_kpis_agree_with_the_raw_daily_file(real_model: tuple[str, ReportModel]) -> None:
     channel_id, model = real_model
     daily = pd.read_csv(TRACKER / "youtube_daily_snapshots.csv", encoding="utf-8-sig")
-    mine = daily[daily["channel_id"] == channel_id].sort_values("date_utc")
-    in_window = mine[pd.to_datetime(mine["date_utc"], utc=True) + pd.Timedelta(hours=12) <= NOW]
-    start_day = (model.window.start - pd.Timedelta(hours=12)).strftime("%Y-%m-%d")
-    at_start = mine[mine["date_utc"] <= start_day]
+    mine = daily[daily["channel_id"] == channel_id].assign(
+        at=lambda d: pd.to_datetime(d["date_utc"], utc=True) + pd.Timedelta(hours=12)
+    )
+
+    def at(moment: object, column: str) -> int:
+        return int(mine[mine["at"] <= moment].sort_values("at")[column].iloc[-1])
+
+    window = model.window
+    # 29 days from the first to the last snapshot: the last 14 days against the 14 before, said so.
+    assert window.end - window.start == window.previous_end - window.previous_start == pd.Timedelta(days=14)
+    assert any(w.startswith("Only 29 days of channel snapshots") for w in model.warnings)
     kpis = {k.key: k for k in model.kpis}
-    if len(at_start):
-        expected = in_window["subscribers"].iloc[-1] - at_start["subscribers"].iloc[-1]
-        assert kpis["subscribers_gained"].value == expected
-    # The tracker starts 2026-01-17: the previous period has no start value, so no made-up delta.
-    assert kpis["views_gained"].previous is None and kpis["views_gained"].delta is None
-    assert model.header.subscriber_count == int(in_window["subscribers"].iloc[-1])
+    for key, column in (("views_gained", "views"), ("subscribers_gained", "subscribers")):
+        assert kpis[key].value == at(window.end, column) - at(window.start, column)
+        assert kpis[key].previous == at(window.start, column) - at(window.previous_start, column)
+    assert model.header.subscriber_count == at(window.end, "subscribers")
 
 
 def test_real_report_has_growth_timing_formats_and_peers(real_model: tuple[str, ReportModel]) -> None:

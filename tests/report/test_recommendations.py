@@ -79,10 +79,12 @@ def test_significant_ab_result_is_a_recommendation_and_null_results_are_labelled
     assert len(strong) == 1
     assert "1.40x" in strong[0].evidence and "95% CI 1.15–1.70" in strong[0].evidence
     assert "p=0.003 adjusted" in strong[0].evidence and "n=60 vs 90" in strong[0].evidence
+    assert strong[0].headline == "Prefer videos where title contains '?' (shorts)"
+    assert strong[0].evidence.startswith("Shorts: title contains '?' vs the rest: 1.40x views at 7 days")
     weak = [r for r in ab if r.confidence is Confidence.LOW]
     assert (
         len(weak) == 1
-        and "Emoji in title" in weak[0].evidence
+        and "title contains '!' vs the rest" in weak[0].evidence
         and "no significant difference" in weak[0].headline
     )
 
@@ -112,7 +114,7 @@ def test_harmful_treatment_is_advised_against(model: ReportModel) -> None:
     )
     changed = dataclasses.replace(model, ab_tests=(harmful,))
     (rec,) = [r for r in build_recommendations(changed) if r.topic == "ab"]
-    assert rec.headline.startswith("Avoid all caps") and "0.60x" in rec.evidence
+    assert rec.headline == "Avoid videos where all caps" and "0.60x" in rec.evidence
 
 
 def test_overlapping_format_intervals_give_no_format_advice(model: ReportModel) -> None:

@@ -74,7 +74,7 @@ def write_report(
     peers: Sequence[str] = (),
     report_format: ReportFormat | str = ReportFormat.HTML,
     now: datetime | None = None,
-    window_days: int = 28,
+    window_days: int | None = None,
     ab_filters: Sequence[str] = DEFAULT_AB_FILTERS,
     progress: Progress | None = None,
     chromium: Path | None = None,
@@ -86,7 +86,7 @@ def write_report(
     :class:`~tubescope.errors.ConfigError` for an unknown format or a missing Chromium.
     """
     chosen = _parse_format(report_format)
-    if window_days < 1:
+    if window_days is not None and window_days < 1:
         raise ConfigError(f"--window-days must be at least 1, not {window_days}")
     step = progress or (lambda _message: None)
     if chosen is not ReportFormat.HTML:
@@ -111,7 +111,7 @@ def write_report(
     step("building the report")
     model = build_report_model(
         analysis, frames, now=clock, benchmark=benchmark, fleet=fleet, ab_tests=ab_tests, lineage=lineage,
-        options=ReportOptions(window_days=window_days),
+        options=ReportOptions(window_days=window_days), generated_at=utc_now(),
     )  # fmt: skip
     recommendations = build_recommendations(model)
     page = render_html(model, recommendations)

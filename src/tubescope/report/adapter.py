@@ -26,6 +26,13 @@ from tubescope.analysis.engagement import engagement_rates
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.same_age import views_at_ages
 from tubescope.analysis.summary import ChannelAnalysis
+from tubescope.analysis.timeseries import (
+    ChangePointResult,
+    ViewsForecast,
+    daily_channel_views,
+    detect_change_points,
+    forecast_views,
+)
 from tubescope.analysis.timing import WEEKDAYS, TimingDimension
 from tubescope.domain.frames import VIEW_METHODOLOGY_CHANGES
 from tubescope.report import formatting as fmt
@@ -55,6 +62,8 @@ from tubescope.report.model import (
 BAND_AGES_DAYS: tuple[float, ...] = (1, 2, 3, 5, 7, 10, 14, 21, 28)
 BAND_PERCENTILES: tuple[int, ...] = (10, 25, 50, 75, 90)
 MIN_VIDEOS_PER_AGE = 5
+DEFAULT_WINDOW_DAYS = 28
+_FORMATS = ("short", "long", "live")
 MAX_OUTLIER_ROWS = 12
 FORECAST_FIT_DAYS = 56
 _PEER_METRICS: Mapping[str, tuple[str, Unit]] = {
@@ -78,7 +87,8 @@ class Lineage:
 
 @dataclass(frozen=True)
 class ReportOptions:
-    window_days: int = 28
+    window_days: int | None = None
+    """Days the KPIs cover; None: 28, or half the observed span when the data is shorter."""
     forecast_days: int = 28
     forecast_level: float = 0.8
     seed: int = 0
@@ -94,6 +104,7 @@ def build_report_model(
     ab_tests: Sequence[AbTestResult] = (),
     lineage: Lineage | None = None,
     options: ReportOptions | None = None,
+    generated_at: datetime | None = None,
 ) -> ReportModel:
     """The report of ``analysis.channel_id`` as of ``now``.
 
@@ -105,8 +116,6 @@ def build_report_model(
     lineage = lineage or Lineage()
     clock = pd.Timestamp(now).tz_convert(UTC) if pd.Timestamp(now).tzinfo else pd.Timestamp(now, tz=UTC)
     end = clock.to_pydatetime()
-    start = end - timedelta(days=opts.window_days)
-    previous_start = start - timedelta(days=opts.window_days)
     channel_id = analysis.channel_id
 
     videos = _own_videos(frames, channel_id, clock)
@@ -118,15 +127,18 @@ def build_report_model(
         (frames.channel_snapshots["channel_id"].astype(str) == channel_id)
         & (frames.channel_snapshots["observed_at"] <= clock)
     ].sort_values("observed_at")
+    window_days, window_note = _window_days(channel_snaps, end, opts.window_days)
+    start = end - timedelta(days=window_days)
+    previous_start = start - timedelta(days=window_days)
     rng = np.random.default_rng(opts.seed)
-    growth = _growth(channel_snaps, end, opts)
+    growth = _growth(channel_snaps, end, opts, channel_id)
 
     window = DataWindow(
         start=start,
         end=end,
         previous_start=previous_start,
         previous_end=start,
-        generated_at=end,
+        generated_at=generated_at or end,
         n_videos=len(videos),
         n_video_snapshots=len(video_snaps),
         n_channel_snapshots=len(channel_snaps),
@@ -147,7 +159,8 @@ def build_report_model(
         ab_tests=holm_adjusted([result for test in ab_tests for result in _ab_results(test)]),
         peers=_peers(frames, channel_id, benchmark, fleet),
         methods=_methods(analysis, benchmark, ab_tests, growth),
-        warnings=_warnings(analysis, ab_tests),
+        warnings=(*((window_note,) if window_note else ()), *_warnings(analysis)),
+        ab_notes=_ab_notes(ab_tests),
     )
 
 
@@ -236,14 +249,29 @@ def _kpis(
     )  # fmt: skip
 
 
+def _window_days(snaps: pd.DataFrame, end: datetime, requested: int | None) -> tuple[int, str | None]:
+    if requested is not None:
+        return requested, None
+    if snaps.empty:
+        return DEFAULT_WINDOW_DAYS, None
+    span = (end - pd.Timestamp(snaps["observed_at"].min()).to_pydatetime()).total_seconds() / 86400
+    if span >= 2 * DEFAULT_WINDOW_DAYS:
+        return DEFAULT_WINDOW_DAYS, None
+    days = max(1, int(span // 2))
+    return days, (
+        f"Only {span:.0f} days of channel snapshots: the key figures compare the last {days} day(s) "
+        f"with the {days} before, not {DEFAULT_WINDOW_DAYS} with {DEFAULT_WINDOW_DAYS}."
+    )
+
+
 def _methodology_notes(since: datetime, until: datetime) -> tuple[str, ...]:
     notes = []
     for day, formats, what in VIEW_METHODOLOGY_CHANGES:
         when = datetime.fromisoformat(day).replace(tzinfo=UTC)
         if since <= when <= until:
-            scope = "Shorts" if formats == "short" else "all formats"
+            scope = "Shorts: " if formats == "short" else ""
             notes.append(
-                f"YouTube changed how views are counted on {day} ({scope}: {what}); "
+                f"YouTube changed how views are counted on {day} ({scope}{what}); "
                 "views before and after that date are not directly comparable."
             )
     return tuple(notes)
@@ -263,7 +291,45 @@ def _daily(snaps: pd.DataFrame, column: str) -> pd.Series:
     return frame.groupby("day")["v"].last().astype(float)
 
 
-def _growth(snaps: pd.DataFrame, end: datetime, opts: ReportOptions) -> tuple[GrowthTrajectory, ...]:
+def _daily_views(snaps: pd.DataFrame, channel_id: str, opts: ReportOptions) -> GrowthTrajectory | None:
+    """Views gained per day with the time-series analysis' ETS forecast and change points."""
+    if len(snaps) < 2:
+        return None
+    daily = daily_channel_views(snaps, channel_id)
+    if daily.n_days < 2:
+        return None
+    times = tuple(_utc_day(day) for day in daily.views.index)
+    observed = TimeSeries("Daily views", times, tuple(float(v) for v in daily.views.to_numpy(dtype=float)))
+    forecast = forecast_views(
+        daily, horizon_days=opts.forecast_days, levels=(opts.forecast_level,), rng=opts.seed
+    )
+    band = None
+    if isinstance(forecast, ViewsForecast):
+        interval = forecast.interval(opts.forecast_level)
+        band = ForecastBand(
+            times=tuple(_utc_day(day) for day in forecast.dates),
+            mean=forecast.median,
+            lower=interval.lower,
+            upper=interval.upper,
+            level=opts.forecast_level,
+            method=forecast.model,
+        )
+    breaks = detect_change_points(daily)
+    changepoints = (
+        tuple(_utc_day(point.date) for point in breaks.change_points)
+        if isinstance(breaks, ChangePointResult)
+        else ()
+    )
+    return GrowthTrajectory("Daily views", observed, band, changepoints)
+
+
+def _utc_day(day: Any) -> datetime:
+    return pd.Timestamp(day).tz_localize(None).tz_localize(UTC).to_pydatetime()
+
+
+def _growth(
+    snaps: pd.DataFrame, end: datetime, opts: ReportOptions, channel_id: str
+) -> tuple[GrowthTrajectory, ...]:
     trajectories = []
     for column, metric in (("subscriber_count", "Subscribers"), ("view_count", "Total views")):
         daily = _daily(snaps, column)
@@ -277,6 +343,9 @@ def _growth(snaps: pd.DataFrame, end: datetime, opts: ReportOptions) -> tuple[Gr
                 forecast=linear_forecast(daily, end, opts.forecast_days, opts.forecast_level),
             )
         )
+    daily_views = _daily_views(snaps, channel_id, opts)
+    if daily_views is not None:
+        trajectories.append(daily_views)
     return tuple(trajectories)
 
 
@@ -542,7 +611,8 @@ def _ab_results(test: AbTestResult) -> list[AbResult]:
         # The analysis reports lift as A over B; the report puts the tested feature (A) as treatment.
         results.append(
             AbResult(
-                name=f"{test.group_a} ({comparison.stratum})",
+                name=test.group_a,
+                scope=fmt.format_name(comparison.stratum) if comparison.stratum in _FORMATS else "",
                 metric=test.metric_description,
                 group_a=comparison.group_b.label,
                 group_b=comparison.group_a.label,
@@ -651,7 +721,17 @@ def _methods(
         ),
         MethodNote("Derived metrics", analysis.derived_note),
     ]
-    if any(t.forecast is not None for t in growth):
+    if any(t.metric == "Daily views" and t.forecast is not None for t in growth):
+        notes.append(
+            MethodNote(
+                "Daily views and their forecast",
+                "Daily views are the day-to-day gain of the channel's total view count, interpolated "
+                "to UTC midnights; the forecast is ETS(A,Ad,A) on log1p(daily views) with a weekly "
+                "season, and the band its 80% prediction interval mapped back from the log scale. "
+                "Dotted lines mark structural breaks found by PELT on deseasonalised log views.",
+            )
+        )
+    if any(t.metric != "Daily views" and t.forecast is not None for t in growth):
         notes.append(
             MethodNote(
                 "Forecast",
@@ -683,13 +763,19 @@ def _methods(
     return tuple(notes)
 
 
-def _warnings(analysis: ChannelAnalysis, ab_tests: Sequence[AbTestResult]) -> tuple[str, ...]:
-    warnings = [f"Outlier method skipped: {reason}" for reason in analysis.outliers.skipped]
+def _warnings(analysis: ChannelAnalysis) -> tuple[str, ...]:
+    return tuple(f"Outlier method skipped: {reason}" for reason in analysis.outliers.skipped)
+
+
+def _ab_notes(ab_tests: Sequence[AbTestResult]) -> tuple[str, ...]:
+    notes: list[str] = []
     for test in ab_tests:
-        warnings.extend(f"A/B “{test.group_a}”: {note}" for note in test.notes)
-        if test.headline is None:
-            warnings.append(f"A/B “{test.group_a}”: {test.verdict}")
-    return tuple(warnings)
+        notes.extend(f"“{test.group_a}”: {note}" for note in test.notes)
+        insufficient = [c for c in test.comparisons if c.status != "ok"]
+        notes.extend(f"“{test.group_a}”, {c.stratum}: {c.verdict}" for c in insufficient)
+        if not test.comparisons:
+            notes.append(f"“{test.group_a}”: {test.verdict}")
+    return tuple(notes)
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -235,7 +235,7 @@ def correlation_chart(matrix: CorrelationMatrix, chart_id: str) -> Chart:
 
 
 def ab_chart(tests: tuple[AbResult, ...], chart_id: str) -> Chart:
-    names = [label(f"{t.name}: {t.group_b} vs {t.group_a}") for t in tests]
+    names = [label(f"{t.scope + ': ' if t.scope else ''}{t.group_b} vs {t.group_a}") for t in tests]
     fig = go.Figure(
         go.Scatter(
             x=[t.effect for t in tests],

@@ -250,6 +250,7 @@ class AbResult:
     ci_level: float = 0.95
     method: str = ""
     effect_scale: str = "ratio"  # "ratio" (null = 1) or "difference" (null = 0)
+    scope: str = ""  # the videos compared, e.g. "Shorts"; "" for all
 
     @property
     def null_effect(self) -> float:
@@ -341,6 +342,7 @@ class ReportModel:
     peers: PeerComparison | None = None
     methods: tuple[MethodNote, ...] = ()
     warnings: tuple[str, ...] = field(default=())  # caveats shown at the top of the report
+    ab_notes: tuple[str, ...] = ()  # how the A/B comparisons were run, shown beside them
 
 
 def _finite(value: float | None) -> bool:

@@ -133,6 +133,11 @@ def _ab_effect(test: AbResult) -> str:
     return f"{test.effect:+.3g} {test.metric}"
 
 
+def _ab_label(test: AbResult) -> str:
+    scope = f"{test.scope}: " if test.scope else ""
+    return f"{scope}{test.group_b} vs {test.group_a}"
+
+
 def _ab_interval(test: AbResult) -> str:
     return fmt.interval(test.ci_low, test.ci_high, test.ci_level, as_ratio=test.effect_scale == "ratio")
 
@@ -148,12 +153,12 @@ def _ab_tests(model: ReportModel) -> list[Recommendation]:
         adjusted = " adjusted" if test.p_adjusted is not None else ""
         helps = test.effect > test.null_effect
         strong = p < 0.01 and min(test.n_a, test.n_b) >= 30
+        scope = f" ({test.scope.lower()})" if test.scope else ""
         found.append(
             Recommendation(
-                headline=f"{'Prefer' if helps else 'Avoid'} {test.group_b} ({test.name})",
+                headline=f"{'Prefer' if helps else 'Avoid'} videos where {test.group_b}{scope}",
                 evidence=(
-                    f"{test.group_b} get {_ab_effect(test)} vs {test.group_a} "
-                    f"({_ab_interval(test)}, "
+                    f"{_ab_label(test)}: {_ab_effect(test)} ({_ab_interval(test)}, "
                     f"{fmt.p_value(p)}{adjusted}, n={test.n_b} vs {test.n_a})"
                 ),
                 confidence=Confidence.HIGH if strong else Confidence.MEDIUM,
@@ -162,7 +167,7 @@ def _ab_tests(model: ReportModel) -> list[Recommendation]:
         )
     if inconclusive:
         listed = "; ".join(
-            f"{t.name}: {_ab_effect(t)} "
+            f"{_ab_label(t)}: {_ab_effect(t)} "
             f"({_ab_interval(t)}, "
             f"{fmt.p_value(t.p_adjusted if t.p_adjusted is not None else t.p_value)}, n={t.n_b} vs {t.n_a})"
             for t in inconclusive[:4]
@@ -278,10 +283,11 @@ def _peers(model: ReportModel) -> list[Recommendation]:
 
 def _growth(model: ReportModel) -> list[Recommendation]:
     found: list[Recommendation] = []
+    has_daily = any(t.metric == "Daily views" and t.forecast is not None for t in model.growth)
     for trajectory in model.growth:
         band = trajectory.forecast
-        if band is None or not band.times:
-            continue
+        if band is None or not band.times or (has_daily and trajectory.metric == "Total views"):
+            continue  # the total is the running sum of the daily views: one forecast of them is enough
         mean, low, high = band.mean[-1], band.lower[-1], band.upper[-1]
         if mean <= 0:
             continue
