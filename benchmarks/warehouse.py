@@ -30,7 +30,7 @@ import pandas as pd
 import psutil
 
 from tubescope.domain.models import Channel, Video, VideoFormat, VideoSnapshot
-from tubescope.warehouse import Warehouse
+from tubescope.warehouse import DEFAULT_MEMORY_LIMIT, Warehouse
 from tubescope.warehouse.export import export_parquet
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -183,25 +183,43 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=50)
     parser.add_argument("--videos-per-channel", type=int, default=200)
     parser.add_argument("--batch", type=int, default=5_000, help="snapshots per write call")
-    parser.add_argument("--memory-limit", default=None, help="DuckDB memory_limit, e.g. 1GB")
+    parser.add_argument(
+        "--memory-limit",
+        default=DEFAULT_MEMORY_LIMIT,
+        help="DuckDB memory_limit ('none': DuckDB's 80%% of RAM)",
+    )
+    parser.add_argument("--reuse", type=Path, default=None, help="measure reads on this existing database")
     parser.add_argument("--keep", type=Path, default=None, help="keep the database at this path")
     parser.add_argument("--no-export", action="store_true", help="skip the Parquet export timing")
     args = parser.parse_args()
+    if args.memory_limit == "none":
+        args.memory_limit = None
 
     workdir = Path(tempfile.mkdtemp(prefix="tubescope-bench-"))
-    db = args.keep or workdir / "bench.duckdb"
+    db = args.reuse or args.keep or workdir / "bench.duckdb"
     try:
-        with Warehouse.open(db, memory_limit=args.memory_limit) as wh:
-            figures: dict[str, object] = fill(
-                wh,
-                rows=args.rows,
-                channels=args.channels,
-                videos_per_channel=args.videos_per_channel,
-                batch=args.batch,
-            )
+        figures: dict[str, object] = {}
+        if args.reuse is None:
+            with Warehouse.open(db, memory_limit=args.memory_limit) as wh:
+                figures = fill(
+                    wh,
+                    rows=args.rows,
+                    channels=args.channels,
+                    videos_per_channel=args.videos_per_channel,
+                    batch=args.batch,
+                )
+        else:
+            with Warehouse.open(db, read_only=True) as wh:
+                counts = wh.table_counts()
+            figures = {
+                "snapshot_rows": counts["video_snapshots"],
+                "videos": counts["videos"],
+                "reused": str(db),
+            }
         figures["db_file_mb"] = round(db.stat().st_size / 2**20, 1)
         with Warehouse.open(db, read_only=True, memory_limit=args.memory_limit) as wh:
-            figures.update(measure_reads(wh, args.channels))
+            channels = int(wh.query("SELECT count(DISTINCT channel_id) AS n FROM videos")["n"].iloc[0])
+            figures.update(measure_reads(wh, channels))
             if not args.no_export:
                 began = time.perf_counter()
                 result = export_parquet(wh, workdir / "lake", ["video_snapshots"])

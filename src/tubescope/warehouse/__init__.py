@@ -3,7 +3,7 @@
 Open with ``Warehouse.open(path)``; see :mod:`tubescope.warehouse.repository` for the API.
 """
 
-from tubescope.warehouse.db import DEFAULT_DB_PATH
+from tubescope.warehouse.db import DEFAULT_DB_PATH, DEFAULT_MEMORY_LIMIT
 from tubescope.warehouse.lineage import RESUMABLE_STATUSES, RunStatus, RunSummary
 from tubescope.warehouse.migrations import LATEST_VERSION
 from tubescope.warehouse.quality import QualityIssue, QualityReport, QualityRules, Rule, Severity
@@ -13,6 +13,7 @@ from tubescope.warehouse.state import Checkpoint, IncrementalState, PruneResult,
 
 __all__ = [
     "DEFAULT_DB_PATH",
+    "DEFAULT_MEMORY_LIMIT",
     "LATEST_VERSION",
     "RESUMABLE_STATUSES",
     "Checkpoint",

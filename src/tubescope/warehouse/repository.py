@@ -26,6 +26,7 @@ from tubescope.errors import ConfigError, DataQualityError, NotFoundError, Stora
 from tubescope.warehouse import frames as frame_sql
 from tubescope.warehouse.db import (
     DEFAULT_DB_PATH,
+    DEFAULT_MEMORY_LIMIT,
     Clock,
     NeedsMigration,
     TransactionScope,
@@ -100,14 +101,15 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         *,
         read_only: bool = False,
         clock: Clock | None = None,
-        memory_limit: str | None = None,
+        memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
         migrate: bool = True,
     ) -> Warehouse:
         """Open (creating if needed) and migrate the database at ``path``.
 
         A read-only open of a database left by an older tubescope migrates it first (briefly
         writable), so reading commands work right after an upgrade; ``migrate=False`` refuses
-        instead. ``memory_limit`` (e.g. ``"1GB"``) caps DuckDB's buffer pool; big sorts spill.
+        instead. ``memory_limit`` caps DuckDB's working memory (big sorts and aggregations spill
+        to ``<db>.tmp``); ``None`` leaves DuckDB's default of 80% of RAM.
 
         Raises :class:`~tubescope.errors.SchemaVersionError` for a database written by a newer
         tubescope, and :class:`~tubescope.errors.StorageError` when the file cannot be opened.
@@ -1008,7 +1010,12 @@ class Warehouse(AbstractContextManager["Warehouse"]):
 
         Columns as :mod:`tubescope.domain.frames` documents (plus lineage extras). ``since``
         limits the two snapshot frames to observations at or after it; video counts in
-        ``videos`` are always the latest observed.
+        ``videos`` are always the latest observed. Rows are sorted: channels by id, videos by
+        channel and publication, snapshots by channel, video (or channel) and time.
+
+        For fleet-wide KPIs over millions of snapshots prefer :meth:`query` (aggregate in
+        DuckDB) or :meth:`iter_video_snapshots`; a full frame costs about 85 MB per million
+        snapshot rows.
         """
         if isinstance(channel_ids, str):
             raise ConfigError("channel_ids must be a sequence of ids, not one string")
@@ -1025,9 +1032,19 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         }
         result: dict[str, pd.DataFrame] = {}
         for name, (sql, params) in queries.items():
-            table = self.query_arrow(sql, params)
+            table = self._fetch_arrow_streamed(sql, params)
             result[name] = frame_sql.arrow_to_frame(table, frame_sql.CONTRACT_COLUMNS[name])
         return result
+
+    def _fetch_arrow_streamed(self, sql: str, params: Sequence[Any]) -> pa.Table:
+        """Arrow via a record-batch stream: DuckDB never materialises the whole result itself,
+        so peak memory is the Arrow table plus DuckDB's (capped) working memory."""
+        try:
+            reader = self._idle().sql(sql, params=params).to_arrow_reader(1_000_000)
+            batches = list(reader)
+            return pa.Table.from_batches(batches, schema=reader.schema)
+        except duckdb.Error as exc:
+            raise StorageError(f"query failed: {exc}") from None
 
     def iter_video_snapshots(
         self,
