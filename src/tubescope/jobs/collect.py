@@ -136,10 +136,10 @@ class RichProgress:
         self._pages: TaskID = self._progress.add_task("pages", total=None)
         self._quota: TaskID = self._progress.add_task("quota", total=budget)
         self._expected = 0
+        self._started = False
 
     def __enter__(self) -> RichProgress:
-        self._progress.start()
-        return self
+        return self  # the bars appear with the first channel, so a dry run shows none
 
     def __exit__(
         self,
@@ -147,9 +147,13 @@ class RichProgress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._progress.stop()
+        if self._started:
+            self._progress.stop()
 
     def channel_started(self, channel_id: str, title: str, expected_videos: int) -> None:
+        if not self._started:
+            self._started = True
+            self._progress.start()
         self._expected += expected_videos
         self._progress.update(self._videos, total=self._expected)
         self._progress.update(self._pages, total=self._expected // 50 + 1 if self._expected else None)

@@ -63,7 +63,14 @@ from tubescope.pipeline.ports import (
     VideoBatch,
 )
 from tubescope.pipeline.progress import CollectProgress, SilentProgress
-from tubescope.pipeline.run import CollectOptions, CollectSummary, RunState, Skip, state_for_error
+from tubescope.pipeline.run import (
+    CollectOptions,
+    CollectSummary,
+    RunState,
+    Skip,
+    error_for_state,
+    state_for_error,
+)
 from tubescope.pipeline.validate import (
     Accepted,
     InvalidItem,
@@ -436,7 +443,7 @@ class _Collector:
             resumed=record.resumed,
             quota_by_key=dict(self.api.quota_by_key()),
             error=message,
-            exit_error=error,
+            exit_error=_with_hint(status, error),
         )
 
     async def _finish(self, status: RunState, message: str | None) -> None:
@@ -836,6 +843,13 @@ class _ChannelCrawl:
             else:
                 batch.unavailable.append(video_id)
         return batch
+
+
+def _with_hint(status: RunState, error: TubescopeError | None) -> TubescopeError | None:
+    """Budget and quota stops tell the user how to resume; other errors speak for themselves."""
+    if error is not None and status in (RunState.BUDGET_STOPPED, RunState.QUOTA_STOPPED):
+        return error_for_state(status, str(error))
+    return error
 
 
 def _with_reply_count(comment: Comment, total: int) -> Comment:
