@@ -13,7 +13,8 @@ import pytest
 
 from tests.pipeline.helpers import collect, ledger_calls, ledger_units, rows, stored_data
 from tubescope.emulator.world import World
-from tubescope.errors import BudgetExceeded, QuotaExhausted
+from tubescope.errors import BudgetExceeded, ConfigError, QuotaExhausted
+from tubescope.logging import key_fingerprint
 from tubescope.pipeline.incremental import fresh_crawl_units, incremental_bound, incremental_units
 from tubescope.pipeline.run import CollectOptions, RunState
 from tubescope.testing import fixed_clock, running_emulator
@@ -213,3 +214,32 @@ def test_detect_shorts_uses_uush_membership_and_counts_its_pages(tmp_path: Path)
     assert spent == fresh_crawl_units(len(uploads)) + math.ceil(len(shorts) / 50)
     stored_shorts = {r[0] for r in rows(db, "SELECT video_id FROM videos WHERE video_format = 'short'")}
     assert stored_shorts == shorts
+
+
+def test_a_custom_url_needs_allow_search_and_then_costs_one_search(tmp_path: Path) -> None:
+    world = _world()
+    with running_emulator(world) as emu:
+        channel_id = world.channel_ids()[0]
+        observation = world.observe(emu.clock.now())
+        vanity = observation.channel(channel_id).handle.lstrip("@")
+        ref = f"https://www.youtube.com/c/{vanity}"
+        with pytest.raises(ConfigError, match="--allow-search"):
+            collect(emu, tmp_path / "w.duckdb", [ref])
+        assert ledger_units(emu) == 0  # refused before any request
+        summary = collect(emu, tmp_path / "w.duckdb", [ref], options=CollectOptions(allow_search=True))
+        assert summary.channels == (channel_id,)
+        assert ledger_units(emu) == 100 + fresh_crawl_units(len(observation.uploads(channel_id)))
+
+
+def test_a_key_out_of_quota_rotates_to_the_next_and_lineage_names_both(tmp_path: Path) -> None:
+    world = _world()
+    db = tmp_path / "w.duckdb"
+    keys = {"first-key-0001": 5, "second-key-0002": 10_000}
+    with running_emulator(world, keys=keys) as emu:
+        summary = collect(emu, db, world.channel_ids(), keys=list(keys))
+    assert summary.status is RunState.COMPLETED
+    assert set(summary.quota_by_key) == {key_fingerprint(k) for k in keys}
+    stored = rows(db, "SELECT key_fingerprints, CAST(quota_spent AS VARCHAR) FROM collection_runs")
+    fingerprints, spent = stored[0]
+    assert sorted(fingerprints) == sorted(key_fingerprint(k) for k in keys)
+    assert all(k not in spent for k in keys)

@@ -208,6 +208,13 @@ async def run_collection(
     if not refs:
         raise ConfigError("collect needs at least one channel reference")
     unique = list({ref.raw.strip(): ref for ref in refs}.values())
+    costly = [ref.raw for ref in unique if ref.needs_search]
+    if costly and not options.allow_search:
+        raise ConfigError(
+            f"{', '.join(costly)}: a /c/ custom URL can only be resolved with search.list "
+            "(100 quota units each); pass --allow-search to spend "
+            "them, or use the channel's @handle or UC… id (0 extra units)"
+        )
     if options.dry_run:
         return await _dry_run(unique, options, api=api, store=store)
     if options.budget is not None:
