@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -39,6 +40,7 @@ from tubescope.testing import emulator_process
 
 NOW = "2026-12-31T00:00:00+00:00"
 KEY = "bench-key"
+_NONCE = itertools.count()
 
 
 def _machine() -> dict[str, Any]:
@@ -75,7 +77,7 @@ async def _scenario(
             if cold:
                 # quotaUser (a standard Google parameter the emulator ignores) makes every request
                 # distinct, so none is served from the emulator's answer cache
-                params = {**params, "quotaUser": f"bench-{counter}"}
+                params = {**params, "quotaUser": f"bench-{next(_NONCE)}"}
             counter += 1
             started = time.perf_counter()
             resp = await http.get(path, params=params)
@@ -142,6 +144,9 @@ async def _run(args: argparse.Namespace, base: str, server: psutil.Process) -> d
             results[f"{name}@{concurrency}"] = await _scenario(
                 server, base, requests, path, concurrency, args.seconds
             )
+        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+            for params in video_batches:  # fill the answer cache first
+                await http.get("/youtube/v3/videos", params=params)
         results[f"videos_warm_cache@{concurrency}"] = await _scenario(
             server, base, video_batches, "/youtube/v3/videos", concurrency, args.seconds, cold=False
         )
