@@ -547,7 +547,12 @@ def _slot(dimension: TimingDimension) -> TimeSlotEffect | None:
 def _outliers(videos: pd.DataFrame, analysis: ChannelAnalysis) -> tuple[OutlierRow, ...]:
     by_id = {str(video["video_id"]): video for video in videos.to_dict("records")}
     rows = []
-    flagged = sorted(analysis.outliers.outliers, key=lambda o: (not o.consensus, -abs(_robust_z(o.flags))))
+    # A single method's flag (isolation forest marks a share of every channel) is not an outlier a
+    # reader should act on: the table keeps videos the methods agree on, or robust z flagged.
+    agreed = [
+        o for o in analysis.outliers.outliers if o.consensus or any(f.method == "robust_z" for f in o.flags)
+    ]
+    flagged = sorted(agreed, key=lambda o: (not o.consensus, -abs(_robust_z(o.flags))))
     for outlier in flagged:
         video = by_id.get(outlier.video_id)
         if video is None or outlier.performance <= 0:
