@@ -168,6 +168,10 @@ def test_world_rejects_nonsense() -> None:
         World(n_channels=0)
     with pytest.raises(ValueError):
         World(start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2024, 1, 1, tzinfo=UTC))
+    with pytest.raises(ValueError):
+        World(start=datetime(2024, 1, 1))  # naive: which timezone?
+    with pytest.raises(ValueError):
+        World(n_channels=2).observe(datetime(2026, 1, 1))
 
 
 def test_trend_breaks_are_recoverable_from_video_views() -> None:

@@ -421,6 +421,8 @@ class World:
         end: datetime = DEFAULT_END,
         videos_per_channel: int | None = None,
     ) -> None:
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("start and end must be timezone-aware (UTC)")
         if n_channels < 1 or n_channels > (1 << 22):
             raise ValueError(f"n_channels must be between 1 and {1 << 22}, got {n_channels}")
         if end <= start:
