@@ -217,7 +217,14 @@ def test_stl_finds_the_planted_peak_weekday(peak: int) -> None:
     assert result.trough_weekday in {WEEKDAY_NAMES[(peak + 3) % 7], WEEKDAY_NAMES[(peak + 4) % 7]}
     # A cosine of amplitude 0.25 on the log scale: the peak day is about e^0.25 = 1.28x typical.
     assert result.weekday_factors[WEEKDAY_NAMES[peak]] == pytest.approx(math.exp(0.25), rel=0.15)
-    assert result.seasonal_strength > 0.5
+    assert result.seasonal_strength > 0.5 and result.clear_weekly_pattern
+
+
+def test_a_flat_week_is_not_dressed_up_as_a_pattern() -> None:
+    result = decompose_weekly(simulated_daily(4, days=120, amplitude=0.0))
+    assert isinstance(result, SeasonalDecomposition)
+    assert not result.clear_weekly_pattern
+    assert any("No clear weekly pattern" in note for note in result.notes)
 
 
 def test_the_emulators_weekly_season_is_recovered_from_daily_snapshots() -> None:

@@ -181,6 +181,9 @@ class SeasonalDecomposition:
     trough_weekday: str
     seasonal_strength: float
     """1 - var(remainder) / var(season + remainder), 0..1 (Hyndman's measure)."""
+    clear_weekly_pattern: bool
+    """Strength at least 0.1 and the best weekday at least 5% above the worst; otherwise the
+    peak weekday is noise and should not be acted on."""
     trend: pd.Series
     """Trend of daily views (back from the log scale)."""
     seasonal: pd.Series
@@ -199,6 +202,7 @@ class SeasonalDecomposition:
             "peak_weekday": self.peak_weekday,
             "trough_weekday": self.trough_weekday,
             "seasonal_strength": json_safe(self.seasonal_strength),
+            "clear_weekly_pattern": self.clear_weekly_pattern,
             "dates": [d.date().isoformat() for d in self.trend.index],
             "trend": json_safe(self.trend.tolist()),
             "seasonal": json_safe(self.seasonal.tolist()),
@@ -231,6 +235,10 @@ def decompose_weekly(daily: DailyViews, *, min_days: int = 21) -> SeasonalDecomp
     strength = (
         max(0.0, 1.0 - float(np.var(remainder.to_numpy())) / detrended_var) if detrended_var > 0 else 0.0
     )
+    clear = strength >= 0.1 and max(factors.values()) >= 1.05 * min(factors.values())
+    notes = (
+        daily.notes if clear else (*daily.notes, "No clear weekly pattern: the weekday factors are noise.")
+    )
     return SeasonalDecomposition(
         channel_id=daily.channel_id,
         start=log_views.index[0].date(),
@@ -239,11 +247,12 @@ def decompose_weekly(daily: DailyViews, *, min_days: int = 21) -> SeasonalDecomp
         peak_weekday=max(factors, key=lambda name: factors[name]),
         trough_weekday=min(factors, key=lambda name: factors[name]),
         seasonal_strength=strength,
+        clear_weekly_pattern=clear,
         trend=pd.Series(np.maximum(np.expm1(trend.to_numpy()), 0.0), index=trend.index),
         seasonal=seasonal,
         remainder=remainder,
         interpolated_days=daily.interpolated_days,
-        notes=daily.notes,
+        notes=notes,
     )
 
 
