@@ -10,8 +10,10 @@ from typing import Any
 import httpx
 
 from tubescope.domain.refs import parse_channel_ref
+from tubescope.errors import TubescopeError
 from tubescope.pipeline.adapters import WarehouseStore, YouTubeApi
 from tubescope.pipeline.collect import run_collection
+from tubescope.pipeline.progress import CollectProgress, SilentProgress
 from tubescope.pipeline.run import CollectOptions, CollectSummary
 from tubescope.testing import EmulatorHandle
 from tubescope.warehouse.repository import Warehouse
@@ -36,6 +38,7 @@ def collect(
     keys: Sequence[str] | None = None,
     client_options: ClientOptions = FAST,
     transport: httpx.AsyncBaseTransport | None = None,
+    progress: CollectProgress | None = None,
 ) -> CollectSummary:
     async def go() -> CollectSummary:
         with Warehouse.open(db, clock=emu.clock) as warehouse:
@@ -48,6 +51,7 @@ def collect(
                     api=YouTubeApi(client),
                     store=WarehouseStore(warehouse),
                     clock=emu.clock,
+                    progress=progress,
                 )
 
     return asyncio.run(go())
@@ -84,3 +88,15 @@ def ledger_units(emu: EmulatorHandle, key: str | None = None) -> int:
 
 def ledger_calls(emu: EmulatorHandle, key: str | None = None) -> dict[str, int]:
     return {method: usage.calls for method, usage in emu.ledger.usage(key or emu.keys[0]).items()}
+
+
+class CancelAfterPages(SilentProgress):
+    """A progress hook that cancels the run (as a service job does) after some playlist pages."""
+
+    def __init__(self, pages: int) -> None:
+        self.pages = pages
+
+    def page_walked(self, channel_id: str) -> None:
+        self.pages -= 1
+        if self.pages == 0:
+            raise TubescopeError("cancelled by the caller")

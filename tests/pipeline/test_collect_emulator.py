@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline.helpers import collect, ledger_calls, ledger_units, rows, stored_data
+from tests.pipeline.helpers import CancelAfterPages, collect, ledger_calls, ledger_units, rows, stored_data
 from tubescope.emulator.world import World
 from tubescope.errors import BudgetExceeded, ConfigError, QuotaExhausted
 from tubescope.logging import key_fingerprint
@@ -243,3 +243,18 @@ def test_a_key_out_of_quota_rotates_to_the_next_and_lineage_names_both(tmp_path:
     fingerprints, spent = stored[0]
     assert sorted(fingerprints) == sorted(key_fingerprint(k) for k in keys)
     assert all(k not in spent for k in keys)
+
+
+def test_a_progress_hook_can_cancel_a_run_which_then_resumes_to_the_same_data(tmp_path: Path) -> None:
+    world = _world()
+    db = tmp_path / "w.duckdb"
+    with running_emulator(world) as emu:
+        ids = world.channel_ids()
+        first = collect(emu, db, ids, progress=CancelAfterPages(2))
+        assert first.status is RunState.INTERRUPTED
+        assert first.exit_error is not None and "cancelled by the caller" in str(first.exit_error)
+        assert rows(db, "SELECT status FROM collection_runs") == [("interrupted",)]
+        second = collect(emu, db, ids)
+        assert second.status is RunState.COMPLETED and second.run_id == first.run_id
+        collect(emu, tmp_path / "clean.duckdb", ids)
+    assert stored_data(db) == stored_data(tmp_path / "clean.duckdb")

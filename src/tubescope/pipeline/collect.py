@@ -287,6 +287,42 @@ class _Stop(Exception):
     """
 
 
+class _CancellingProgress:
+    """Lets a progress hook cancel the run by raising a :class:`TubescopeError`.
+
+    The run then stops like it does for a budget: no new requests, batches in flight commit, and
+    the run is left ``interrupted`` (resumable); the hook's error becomes the summary's error.
+    """
+
+    def __init__(self, inner: CollectProgress, stopping: _StoppingApi) -> None:
+        self._inner = inner
+        self._stopping = stopping
+
+    def _call(self, hook: Callable[[], None]) -> None:
+        try:
+            hook()
+        except TubescopeError as exc:
+            if self._stopping.stop_error is None:
+                self._stopping.stop_error = exc
+                self._stopping.cancelled = True
+                _log.warning("collect.cancelled", message=str(exc))
+
+    def channel_started(self, channel_id: str, title: str, expected_videos: int) -> None:
+        self._call(lambda: self._inner.channel_started(channel_id, title, expected_videos))
+
+    def page_walked(self, channel_id: str) -> None:
+        self._call(lambda: self._inner.page_walked(channel_id))
+
+    def videos_stored(self, channel_id: str, count: int) -> None:
+        self._call(lambda: self._inner.videos_stored(channel_id, count))
+
+    def quota_spent(self, units: int) -> None:
+        self._call(lambda: self._inner.quota_spent(units))
+
+    def channel_finished(self, channel_id: str) -> None:
+        self._call(lambda: self._inner.channel_finished(channel_id))
+
+
 class _PrioritySlots:
     """At most ``size`` calls in flight; a freed slot goes to the most urgent waiter first.
 
@@ -336,7 +372,8 @@ class _StoppingApi:
     def __init__(self, api: CollectApi, concurrency: int) -> None:
         self._api = api
         self._slots = _PrioritySlots(concurrency)
-        self.stop_error: ApiError | None = None
+        self.stop_error: TubescopeError | None = None
+        self.cancelled = False
 
     @property
     def key_fingerprints(self) -> Sequence[str]:
@@ -397,7 +434,7 @@ class _Collector:
         self.store = store
         self.worker = worker
         self.clock = clock
-        self.progress = progress
+        self.progress: CollectProgress = _CancellingProgress(progress, self.stopping)
         self.tally = _Tally()
         self.writer = _GroupWriter(worker, store, self.tally, clock)
         self.run_id = 0
@@ -423,6 +460,8 @@ class _Collector:
                 await self._crawl_all(refs)
             except TubescopeError as exc:
                 status, error = state_for_error(exc), exc
+                if self.stopping.cancelled:
+                    status = RunState.INTERRUPTED
             except asyncio.CancelledError:
                 await self._finish(RunState.INTERRUPTED, "the run was cancelled")
                 raise
