@@ -15,7 +15,6 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import xgboost as xgb
-from scipy import sparse
 from scipy.optimize import nnls
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import RandomForestRegressor
@@ -155,10 +154,11 @@ class ViewEnsemble(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def _build_forest_attribution(self) -> None:
-        """Stack, for every node of every tree, its value change attributed to its parent's split."""
-        blocks = []
+        """For every node of every tree (stacked): its parent, and the value change from the parent
+        attributed to the parent's split feature. A leaf's path sums these up to the root."""
+        parents, deltas, features, offsets = [], [], [], []
         bias = 0.0
-        n_features = self.n_features_in_
+        offset = 0
         for estimator in self.forest_.estimators_:
             tree = estimator.tree_
             values = tree.value[:, 0, 0].astype(np.float64)
@@ -166,18 +166,38 @@ class ViewEnsemble(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             internal = np.flatnonzero(tree.children_left >= 0)
             parent[tree.children_left[internal]] = internal
             parent[tree.children_right[internal]] = internal
-            child = np.flatnonzero(parent >= 0)
-            delta = values[child] - values[parent[child]]
-            feature = tree.feature[parent[child]]
-            blocks.append(
-                sparse.csr_matrix(
-                    (delta, (child, feature)), shape=(tree.node_count, n_features), dtype=np.float64
-                )
-            )
+            has_parent = parent >= 0
+            delta = np.zeros(tree.node_count)
+            delta[has_parent] = values[has_parent] - values[parent[has_parent]]
+            feature = np.where(has_parent, tree.feature[np.maximum(parent, 0)], 0).astype(np.int64)
+            parents.append(np.where(has_parent, parent + offset, -1))
+            deltas.append(delta)
+            features.append(feature)
+            offsets.append(offset)
+            offset += tree.node_count
             bias += float(values[0])
         n_trees = len(self.forest_.estimators_)
-        self.forest_attribution_ = sparse.vstack(blocks, format="csr") / n_trees
+        self.forest_parent_ = np.concatenate(parents)
+        self.forest_delta_ = np.concatenate(deltas) / n_trees
+        self.forest_feature_ = np.concatenate(features)
+        self.forest_offsets_ = np.asarray(offsets, dtype=np.int64)
         self.forest_bias_ = bias / n_trees
+
+    def _forest_contributions(self, X: FloatArray) -> FloatArray:
+        # Tree.apply per tree avoids the thread pool the forest's own apply starts for every call.
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        leaves = np.column_stack([est.tree_.apply(X32) for est in self.forest_.estimators_])
+        nodes = leaves.astype(np.int64) + self.forest_offsets_[None, :]
+        rows = np.broadcast_to(np.arange(X.shape[0])[:, None], nodes.shape)
+        out = np.zeros((X.shape[0], X.shape[1] + 1))
+        active = nodes >= 0
+        while active.any():
+            current = nodes[active]
+            np.add.at(out, (rows[active], self.forest_feature_[current]), self.forest_delta_[current])
+            nodes = np.where(active, self.forest_parent_[np.maximum(nodes, 0)], -1)
+            active = nodes >= 0
+        out[:, -1] = self.forest_bias_
+        return out
 
     def _member_predictions(self, X: FloatArray) -> FloatArray:
         return np.column_stack(
@@ -197,15 +217,16 @@ class ViewEnsemble(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         """Per-row additive contributions, shape ``(n, n_features + 1)``; the last column is the bias."""
         check_is_fitted(self, "weights_")
         X_arr = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
-        lgb_part = np.asarray(self.lightgbm_.predict(X_arr, pred_contrib=True), dtype=np.float64)
-        xgb_part = np.asarray(
-            self.xgboost_.get_booster().predict(xgb.DMatrix(X_arr, missing=np.nan), pred_contribs=True),
-            dtype=np.float64,
+        # One thread for small batches: starting a pool costs more than a handful of rows.
+        threads = 1 if X_arr.shape[0] < 1000 else self.n_jobs
+        lgb_part = np.asarray(
+            self.lightgbm_.predict(X_arr, pred_contrib=True, num_threads=threads), dtype=np.float64
         )
-        indicator, _ = self.forest_.decision_path(X_arr)
-        forest_part = np.zeros((X_arr.shape[0], X_arr.shape[1] + 1))
-        forest_part[:, :-1] = np.asarray((indicator @ self.forest_attribution_).todense())
-        forest_part[:, -1] = self.forest_bias_
+        booster = self.xgboost_.get_booster()
+        booster.set_param({"nthread": threads})
+        matrix = xgb.DMatrix(X_arr, missing=np.nan, nthread=threads)
+        xgb_part = np.asarray(booster.predict(matrix, pred_contribs=True), dtype=np.float64)
+        forest_part = self._forest_contributions(X_arr)
         w = self.weights_
         return np.asarray(w[0] * lgb_part + w[1] * xgb_part + w[2] * forest_part, dtype=np.float64)
 

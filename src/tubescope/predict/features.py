@@ -383,28 +383,37 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         shared_features.require_columns(
             videos, "videos", ("channel_id", "published_at", "title", "video_format")
         )
-        base = videos.copy()
-        if "video_id" not in base.columns:
-            base["video_id"] = [f"new{i}" for i in range(len(base))]
-        shared = shared_features.video_features(base)
-        n = len(base)
-        published = to_seconds(base["published_at"])
-        channel = self._codes(base["channel_id"])
-        fmt_text = base["video_format"].astype(str)
-        if not fmt_text.isin(list(FORMAT_CODES)).all():
-            bad = sorted(set(fmt_text) - set(FORMAT_CODES))
+        # Plain lists and numpy rather than pandas column operations: a single-video forecast
+        # must take milliseconds, and pandas' per-call overhead would dominate it.
+        n = len(videos)
+        published = to_seconds(videos["published_at"])
+        stamps = pd.DatetimeIndex(pd.to_datetime(videos["published_at"], utc=True))
+        channel_text = [str(c) for c in videos["channel_id"]]
+        channel = np.asarray([self.channel_codes_.get(c, -1) for c in channel_text], dtype=np.int64)
+        fmt_text = [str(f) for f in videos["video_format"]]
+        bad = sorted(set(fmt_text) - set(FORMAT_CODES))
+        if bad:
             raise DataQualityError(
                 f"unknown video format(s): {', '.join(bad)} (expected short, long or live)"
             )
-        fmt = fmt_text.map(FORMAT_CODES).to_numpy(dtype=np.float64)
-        out: dict[str, Array] = {col: shared[col].to_numpy(dtype=np.float64) for col in TITLE_COLUMNS}
-        out["log_duration_seconds"] = np.log1p(shared["duration_seconds"].to_numpy(dtype=np.float64))
+        fmt = np.asarray([FORMAT_CODES[f] for f in fmt_text], dtype=np.float64)
+        title_text = [t if isinstance(t, str) else "" for t in videos["title"]]
+        titles = [shared_features.title_features(t) for t in title_text]
+        out: dict[str, Array] = {
+            "title_length": np.asarray([t.length for t in titles], dtype=np.float64),
+            "title_word_count": np.asarray([t.word_count for t in titles], dtype=np.float64),
+            "title_caps_ratio": np.asarray([t.caps_ratio for t in titles], dtype=np.float64),
+            "title_has_question": np.asarray([t.has_question for t in titles], dtype=np.float64),
+            "title_digit_count": np.asarray([t.digit_count for t in titles], dtype=np.float64),
+            "title_emoji_count": np.asarray([t.emoji_count for t in titles], dtype=np.float64),
+        }
+        duration = _numeric_column(videos, "duration_seconds", n)
+        out["log_duration_seconds"] = np.log1p(duration)
         out["video_format"] = fmt
-        out["publish_hour"] = shared["publish_hour"].to_numpy(dtype=np.float64)
-        out["publish_weekday"] = shared["publish_weekday"].to_numpy(dtype=np.float64)
-        out["tag_count"] = shared["tag_count"].to_numpy(dtype=np.float64)
-        category = base["category_id"] if "category_id" in base.columns else pd.Series([None] * n)
-        out["category_id"] = pd.to_numeric(category, errors="coerce").to_numpy(dtype=np.float64)
+        out["publish_hour"] = np.asarray(stamps.hour, dtype=np.float64)
+        out["publish_weekday"] = np.asarray(stamps.weekday, dtype=np.float64)
+        out["tag_count"] = np.nan_to_num(_numeric_column(videos, "tag_count", n), nan=0.0)
+        out["category_id"] = _numeric_column(videos, "category_id", n)
         ages = np.broadcast_to(
             np.asarray(self.horizon_days if age_days is None else age_days, dtype=np.float64), (n,)
         )
@@ -427,7 +436,7 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             np.where(channel >= 0, channel * 3 + fmt.astype(np.int64), -1), published, strictly_before=False
         )
         out["prior_recent_gap"] = _pick(self.recent_priors_.values["median"], rpos, rok) - out["prior_median"]
-        asks = _asks(base["title"]).astype(np.int64)
+        asks = out["title_has_question"].astype(np.int64)
         style_group = np.where(channel >= 0, channel * 6 + fmt.astype(np.int64) * 2 + asks, -1)
         ypos, yok = self.style_priors_.position(style_group, published, strictly_before=False)
         out["prior_style_gap"] = _pick(self.style_priors_.values["median"], ypos, yok) - out["prior_median"]
@@ -441,12 +450,22 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         out["uploads_last_30d"] = self.uploads_.count_since(channel, published - int(30 * _DAY), published)
         first = np.where(uok, self.uploads_.group_start[upos], upos + 1)
         out["prior_uploads"] = np.where(uok, upos - first + 1, 0).astype(np.float64)
-        created = base["channel_id"].astype(str).map(self.channel_created_s_).to_numpy(dtype=np.float64)
+        created = np.asarray([self.channel_created_s_.get(c, np.nan) for c in channel_text], dtype=np.float64)
         out["log_channel_age_days"] = np.log1p(np.maximum(published - created, 0.0) / _DAY)
         return pd.DataFrame({name: out[name] for name in FEATURE_NAMES}, index=videos.index)
 
     def get_feature_names_out(self, input_features: Any = None) -> Array:
         return np.asarray(FEATURE_NAMES, dtype=object)
+
+
+def _numeric_column(videos: pd.DataFrame, name: str, n: int) -> Array:
+    """A column as float64 with NaN for missing or unparsable values (all NaN when absent)."""
+    if name not in videos.columns:
+        return np.full(n, np.nan)
+    column = videos[name]
+    if column.dtype.kind in "fi":
+        return column.to_numpy(dtype=np.float64)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _asks(titles: pd.Series) -> Array:

@@ -170,8 +170,9 @@ class ChannelMedianBaselines:
         return self
 
     def channel_median(self, X: pd.DataFrame) -> FloatArray:
-        fallback = (
-            X["video_format"].map(self.format_medians_).fillna(self.global_median_).to_numpy(dtype=np.float64)
+        fallback = np.asarray(
+            [self.format_medians_.get(float(f), self.global_median_) for f in X["video_format"].to_numpy()],
+            dtype=np.float64,
         )
         prior = X["prior_median"].to_numpy(dtype=np.float64)
         channel = X["channel_prior_median"].to_numpy(dtype=np.float64)
@@ -225,7 +226,9 @@ class ViewForecaster:
         """Forecasts at the horizon for ``videos`` (columns as in ``VIDEO_COLUMNS``; ids optional)."""
         require_columns(videos, "videos", ("channel_id", "title", "published_at", "video_format"))
         X = self.features.transform(videos)
-        contributions = self.ensemble.contributions(X.to_numpy(dtype=np.float64))
+        X_np = X.to_numpy(dtype=np.float64)
+        prior_column = FEATURE_NAMES.index("prior_median")
+        contributions = self.ensemble.contributions(X_np)
         offset = self.baselines.age_curve(X)
         log_pred = offset + contributions.sum(axis=1)
         groups = interval_groups(X)
@@ -235,14 +238,14 @@ class ViewForecaster:
         published = pd.to_datetime(videos["published_at"], utc=True)
         for i in range(len(videos)):
             expected = float(np.expm1(log_pred[i]))
-            prior = float(X["prior_median"].iloc[i])
+            prior = float(X_np[i, prior_column])
             median = float(np.expm1(prior)) if math.isfinite(prior) else None
             effects = contributions[i, :-1]
             order = np.argsort(-np.abs(effects))[:top_k]
             top = tuple(
                 Contribution(
                     feature=FEATURE_NAMES[j],
-                    value=_finite(float(X.iloc[i, j])),
+                    value=_finite(float(X_np[i, j])),
                     effect=float(effects[j]),
                 )
                 for j in order
