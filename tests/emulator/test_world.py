@@ -238,3 +238,18 @@ def test_uploads_playlist_stops_at_twenty_thousand() -> None:
     assert len(observation.uploads(cid)) == 20_000
     channel = observation.channel(cid)
     assert channel is not None and channel.video_count > 20_000  # the channel still says how many exist
+
+
+def test_comment_threads_and_replies_add_up_to_about_the_comment_count(world: World) -> None:
+    observation = world.observe(NOW)
+    ratios = []
+    for cid in world.channel_ids()[:4]:
+        for video in observation.videos(observation.uploads(cid)[::15][:15]):
+            if video.comment_count is None or video.comment_count < 20:
+                continue
+            threads = observation.comment_threads(video.video_id, 0, 10_000)
+            listed = len(threads) + sum(t.total_reply_count for t in threads)
+            ratios.append(listed / video.comment_count)
+            assert all(t.published_at <= NOW for t in threads)
+    assert len(ratios) >= 10
+    assert 0.7 < float(np.median(ratios)) < 1.4

@@ -50,7 +50,7 @@ BREAKOUT_MULTIPLIER = 10.0
 UPLOADS_PLAYLIST_LIMIT = 20_000
 SEARCH_RESULT_LIMIT = 500
 MAX_THREADS_PER_VIDEO = 5_000
-TOP_LEVEL_SHARE = 0.75
+TOP_LEVEL_SHARE = 0.5  # with ~1 reply per thread on average, threads + replies ~ commentCount
 
 _DAY = 86_400.0
 _WEEK_ANCHOR = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday: weekday 0 of the effective clock
