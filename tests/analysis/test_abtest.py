@@ -24,7 +24,7 @@ from tubescope.analysis.abtest import (
 )
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.domain.durations import parse_duration_seconds
-from tubescope.errors import ConfigError, InvalidQuery
+from tubescope.errors import ConfigError, DataQualityError, InvalidQuery
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 REAL_VIDEOS = (
@@ -341,6 +341,16 @@ def test_bad_filters_and_options_raise_typed_errors() -> None:
         run_ab_test(frames, pd.Series([True, False]), now=NOW)
     with pytest.raises(ConfigError):
         AbTestOptions(confidence=1.5)
+    with pytest.raises(ConfigError, match="timezone-aware"):
+        run_ab_test(frames, "duration > 5", now=datetime(2026, 1, 1))
+    without_views = ChannelFrames(
+        frames.channels,
+        frames.videos.drop(columns=["view_count"]),
+        frames.video_snapshots,
+        frames.channel_snapshots,
+    )
+    with pytest.raises(DataQualityError, match="view_count"):
+        run_ab_test(without_views, "duration > 5", now=NOW)
 
 
 def test_a_test_on_real_videos_gives_a_readable_answer() -> None:

@@ -27,7 +27,7 @@ from tubescope.analysis.timeseries import (
     detect_change_points,
     forecast_views,
 )
-from tubescope.errors import ConfigError
+from tubescope.errors import ConfigError, DataQualityError
 
 REAL_DAILY = (
     Path(__file__).resolve().parents[2]
@@ -133,6 +133,10 @@ def test_choosing_among_several_channels_is_explicit() -> None:
     with pytest.raises(ConfigError, match="UCc"):
         daily_channel_views(both, "UCc")
     assert daily_channel_views(both, "UCb").channel_id == "UCb"
+    with pytest.raises(ConfigError, match="no channel snapshots"):
+        daily_channel_views(pd.DataFrame())
+    with pytest.raises(DataQualityError, match="view_count"):
+        daily_channel_views(both.drop(columns=["view_count"]))
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Final, Literal
 
@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import optimize, stats
 from statsmodels.stats.power import TTestIndPower
 
+from tubescope.analysis.features import require_aware, require_columns
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.query import Query, parse_query
 from tubescope.errors import ConfigError, InvalidQuery
@@ -462,6 +463,9 @@ def run_ab_test(
     options = options or AbTestOptions()
     generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     videos = frames.videos
+    require_columns(videos, "videos", ("video_id", "published_at", "video_format", "view_count"))
+    if not frames.video_snapshots.empty:
+        require_columns(frames.video_snapshots, "video_snapshots", ("video_id", "observed_at", "view_count"))
     label_a, mask_a, fields_a = _resolve(group_a, videos)
     if group_b is None:
         label_b, mask_b, fields_b = "the rest", ~mask_a, frozenset[str]()
@@ -474,8 +478,7 @@ def run_ab_test(
     mask_a, mask_b = mask_a & ~overlap, mask_b & ~overlap
 
     published = pd.to_datetime(videos["published_at"], utc=True)
-    cutoff = pd.Timestamp(now - timedelta(days=options.same_age_days))
-    cutoff = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff.tz_convert("UTC")
+    cutoff = require_aware(now) - pd.Timedelta(days=options.same_age_days)
     eligible = (published <= cutoff).to_numpy(dtype=bool)
     if "is_deleted" in videos.columns:
         eligible = eligible & ~videos["is_deleted"].fillna(False).astype(bool).to_numpy()

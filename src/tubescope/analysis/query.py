@@ -197,7 +197,7 @@ class DateLiteral:
     def render(self) -> str:
         if self.day_only:
             return str(self.timestamp.strftime("%Y-%m-%d"))
-        return str(self.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return str(self.timestamp.isoformat())
 
 
 Scalar: TypeAlias = str | float | DateLiteral

@@ -38,6 +38,7 @@ from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from statsmodels.tsa.seasonal import STL
 
 from tubescope.analysis.abtest import json_safe
+from tubescope.analysis.features import require_aware, require_columns
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.domain.frames import VIEW_METHODOLOGY_CHANGES
 from tubescope.errors import ConfigError
@@ -107,7 +108,10 @@ def daily_channel_views(channel_snapshots: pd.DataFrame, channel_id: str | None 
     :class:`~tubescope.errors.ConfigError` when the channel is absent or ambiguous.
     """
     frame = channel_snapshots
-    ids = frame["channel_id"].astype(str).unique() if not frame.empty else np.array([], dtype=str)
+    if frame.empty:
+        raise ConfigError("no channel snapshots" + (f" for {channel_id}" if channel_id else ""))
+    require_columns(frame, "channel_snapshots", ("channel_id", "observed_at", "view_count"))
+    ids = frame["channel_id"].astype(str).unique()
     if channel_id is None:
         if len(ids) != 1:
             raise ConfigError(f"choose a channel: the snapshots hold {len(ids)} channels")
@@ -652,7 +656,7 @@ def analyze_timeseries(
     if not snapshots.empty:
         observed = pd.to_datetime(snapshots["observed_at"], utc=True)
         snapshots = snapshots[
-            (snapshots["channel_id"].astype(str) == channel_id) & (observed <= pd.Timestamp(now))
+            (snapshots["channel_id"].astype(str) == channel_id) & (observed <= require_aware(now))
         ]
     daily = daily_channel_views(snapshots, channel_id) if not snapshots.empty else _no_days(channel_id)
     return TimeSeriesAnalysis(
