@@ -236,3 +236,20 @@ def test_daily_views_come_with_the_ets_forecast(
     assert gains.min() <= band.mean[0] <= gains.max()
     assert daily.observed.values[-1] == pytest.approx(gains.iloc[-1], rel=0.35)
     assert any("daily views" in r.headline for r in build_recommendations(model) if r.topic == "growth")
+
+
+def test_without_young_snapshots_the_bands_are_a_labelled_cross_section(
+    planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
+) -> None:
+    subject, frames, _ = planted
+    last_only = frames.video_snapshots.sort_values("observed_at").drop_duplicates("video_id", keep="last")
+    sparse = dataclasses.replace(frames, video_snapshots=last_only)
+    model = build_report_model(analyze_channel(sparse, "UCplanted000000000000000", NOW), sparse, now=NOW)
+    bands = model.percentile_bands
+    assert bands is not None and "cross-section" in bands.reference
+    # Independent: the median of long-form videos aged 30-60 days, from the raw frame.
+    videos = subject.frames.videos[subject.frames.videos["video_format"] == "long"]
+    age = (pd.Timestamp(NOW) - pd.to_datetime(videos["published_at"], utc=True)).dt.total_seconds() / 86400
+    expected = float(np.median(videos[(age >= 30) & (age < 60)]["view_count"].astype(float)))
+    median = dict(zip(bands.percentiles, bands.bands, strict=True))[50]
+    assert median[bands.age_days.index(pytest.approx((30 * 60) ** 0.5))] == pytest.approx(expected)

@@ -10,6 +10,7 @@ parameter. Nothing here decides what is significant: that comes from the analyse
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ from tubescope.report.model import (
 
 BAND_AGES_DAYS: tuple[float, ...] = (1, 2, 3, 5, 7, 10, 14, 21, 28)
 BAND_PERCENTILES: tuple[int, ...] = (10, 25, 50, 75, 90)
+CROSS_SECTION_EDGES_DAYS: tuple[float, ...] = (1, 3, 7, 14, 30, 60, 120, 240, 480, 960, 1920, 3840)
 MIN_VIDEOS_PER_AGE = 5
 DEFAULT_WINDOW_DAYS = 28
 _FORMATS = ("short", "long", "live")
@@ -403,7 +405,7 @@ def _percentile_bands(
             kept_ages.append(age)
             rows.append(np.percentile(values, BAND_PERCENTILES))
     if len(kept_ages) < 2:
-        return None
+        return _cross_section_bands(own, main_format, end)
     bands = tuple(tuple(float(max(row[i], 0.0)) for row in rows) for i in range(len(BAND_PERCENTILES)))
     recent = own.sort_values("published_at", ascending=False).head(3)
     highlights = []
@@ -435,6 +437,62 @@ def _percentile_bands(
         percentiles=BAND_PERCENTILES,
         bands=bands,
         reference=f"this channel's {fmt.format_name(main_format).lower()} at the same age",
+        highlights=tuple(highlights),
+    )
+
+
+def _cross_section_bands(own: pd.DataFrame, main_format: str, end: datetime) -> PercentileBands | None:
+    """Bands from each video's latest views at its current age, when few videos were watched young.
+
+    Snapshots taken only after most videos had aged cannot give views *at* 1..28 days; every video
+    still has one (age, views) point now. Grouped into age brackets, those give a cross-section:
+    older videos had different channel conditions, which the reference text says.
+    """
+    views = _latest_views(own)
+    age_days = (pd.Timestamp(end) - own["published_at"]).dt.total_seconds() / 86400
+    frame = pd.DataFrame({"age": age_days.to_numpy(), "views": views.to_numpy()}).dropna()
+    frame = frame[frame["age"] > 0]
+    kept_ages, rows = [], []
+    for low, high in itertools.pairwise(CROSS_SECTION_EDGES_DAYS):
+        values = frame[(frame["age"] >= low) & (frame["age"] < high)]["views"].to_numpy(dtype=float)
+        if len(values) >= MIN_VIDEOS_PER_AGE:
+            kept_ages.append(float(math.sqrt(low * high)))
+            rows.append(np.percentile(values, BAND_PERCENTILES))
+    if len(kept_ages) < 2:
+        return None
+    bands = tuple(tuple(float(max(row[i], 0.0)) for row in rows) for i in range(len(BAND_PERCENTILES)))
+    highlights = []
+    for video in own.sort_values("published_at", ascending=False).head(3).to_dict("records"):
+        views_now = _float_or_none(video.get("view_count"))
+        age = (pd.Timestamp(end) - pd.Timestamp(video["published_at"])).total_seconds() / 86400
+        if views_now is None or age <= 0:
+            continue
+        bracket = next(
+            ((lo, hi) for lo, hi in itertools.pairwise(CROSS_SECTION_EDGES_DAYS) if lo <= age < hi), None
+        )
+        peers = (
+            frame[(frame["age"] >= bracket[0]) & (frame["age"] < bracket[1])] if bracket else frame.iloc[0:0]
+        )
+        highlights.append(
+            VideoTrajectory(
+                video_id=str(video["video_id"]),
+                title=str(video["title"]),
+                age_days=(float(age),),
+                values=(views_now,),
+                percentile_now=float(stats.percentileofscore(peers["views"], views_now, kind="mean"))
+                if len(peers) >= MIN_VIDEOS_PER_AGE
+                else None,
+            )
+        )
+    return PercentileBands(
+        metric="Views",
+        age_days=tuple(kept_ages),
+        percentiles=BAND_PERCENTILES,
+        bands=bands,
+        reference=(
+            f"this channel's {fmt.format_name(main_format).lower()} by current age "
+            "(cross-section of latest views)"
+        ),
         highlights=tuple(highlights),
     )
 
@@ -700,7 +758,9 @@ def _methods(
             "Same-age percentile bands",
             "Views of the channel's videos of its most common format interpolated at each age; bands "
             "show the 10th-90th and 25th-75th percentiles over videos with a value at that age (ages "
-            f"with fewer than {MIN_VIDEOS_PER_AGE} videos are left out).",
+            f"with fewer than {MIN_VIDEOS_PER_AGE} videos are left out). When too few videos were "
+            "watched while young, the bands are a cross-section instead: each video's latest views, "
+            "grouped by its current age.",
         ),
         MethodNote(
             "Best publish time",

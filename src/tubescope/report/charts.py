@@ -105,6 +105,11 @@ def growth_chart(trajectory: GrowthTrajectory, chart_id: str) -> Chart:
                 name="Forecast (derived)",
             )
         )
+        # A log-scale interval can reach far above anything observed; keep the data readable and
+        # let the reader zoom out (the band's full extent is in the hover and the evidence text).
+        ceiling = max([*observed.values, *band.mean], default=0.0) * 2.5
+        if ceiling > 0 and max(band.upper) > ceiling:
+            fig.update_yaxes(range=[0, ceiling])
     for moment in trajectory.changepoints:
         fig.add_vline(x=moment.timestamp() * 1000, line={"dash": "dot", "color": "#999"})
     fig.update_layout(
@@ -156,6 +161,7 @@ def percentile_chart(bands: PercentileBands, chart_id: str) -> Chart:
         xaxis_title="Days since publishing",
         yaxis_title=bands.metric,
         yaxis_type="log",
+        xaxis_type="log" if bands.age_days and max(bands.age_days) > 90 else "linear",
     )
     return Chart(chart_id, "Same-age percentile bands", fig)
 
