@@ -13,7 +13,7 @@ from tests.analysis.planted_frames import NOW, Planted, PlantedChannel, build_ch
 from tubescope.analysis.abtest import run_ab_test
 from tubescope.analysis.benchmark import benchmark_channel
 from tubescope.analysis.frames import ChannelFrames
-from tubescope.analysis.summary import analyze_channel, fleet_kpis
+from tubescope.analysis.summary import ChannelAnalysis, analyze_channel, fleet_kpis
 from tubescope.report.adapter import ReportOptions, build_report_model
 from tubescope.report.html import build_charts, render_html
 from tubescope.report.model import ReportModel
@@ -22,6 +22,7 @@ from tubescope.report.recommendations import build_recommendations
 from .conftest import HOSTILE_TITLE
 
 TUESDAY = 1
+_ANALYSES: dict[str, ChannelAnalysis] = {}  # the fixture's analysis, for tests that re-map it
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,7 @@ def planted() -> tuple[PlantedChannel, ChannelFrames, ReportModel]:
     frames = combine(subject, *peers)
     channel_id = "UCplanted000000000000000"
     analysis = analyze_channel(frames, channel_id, NOW)
+    _ANALYSES[channel_id] = analysis
     fleet = fleet_kpis(frames, NOW)
     ab = run_ab_test(combine(subject), "weekday = tue", now=NOW)
     model = build_report_model(
@@ -166,7 +168,7 @@ def test_window_days_sets_both_compared_periods(
 ) -> None:
     _, frames, _ = planted
     week = ReportOptions(window_days=7)
-    analysis = analyze_channel(frames, "UCplanted000000000000000", NOW)
+    analysis = _ANALYSES["UCplanted000000000000000"]
     window = build_report_model(analysis, frames, now=NOW, options=week).window
     assert window.end - window.start == window.previous_end - window.previous_start == timedelta(days=7)
     assert window.previous_end == window.start and window.end == NOW
@@ -197,7 +199,7 @@ def test_analysis_summary_for_the_terminal(
     from tubescope.report.terminal import render_analysis_summary
 
     _, frames, _ = planted
-    analysis = analyze_channel(frames, "UCplanted000000000000000", NOW)
+    analysis = _ANALYSES["UCplanted000000000000000"]
     console = Console(width=160, record=True, color_system=None)
     console.print(render_analysis_summary(analysis, frames))
     text = console.export_text()
