@@ -58,7 +58,7 @@ _BUMPS = 12
 _EVERGREEN_TAU_DAYS = 365.0  # the slow tail that keeps a back catalogue earning views
 _CACHE_CHANNELS = 256
 _CACHE_OBSERVATIONS = 256
-_LOOKUP_LIMIT = 2_000_000
+_LOOKUP_LIMIT = 300_000  # id -> position shortcuts; beyond this ids are decoded (exact, slower)
 _CACHE_TABLES = 64
 
 FORMAT_SHORT, FORMAT_LONG, FORMAT_LIVE = 0, 1, 2
