@@ -255,3 +255,35 @@ def test_without_young_snapshots_the_bands_are_a_labelled_cross_section(
     expected = float(np.median(videos[(age >= 30) & (age < 60)]["view_count"].astype(float)))
     median = dict(zip(bands.percentiles, bands.bands, strict=True))[50]
     assert median[bands.age_days.index(pytest.approx((30 * 60) ** 0.5))] == pytest.approx(expected)
+
+
+def _small() -> ChannelFrames:
+    return build_channel(Planted(n_videos=30, days=40)).frames
+
+
+def test_a_channel_without_videos_still_gets_a_report() -> None:
+    frames = _small()
+    empty = dataclasses.replace(
+        frames, videos=frames.videos.iloc[0:0], video_snapshots=frames.video_snapshots.iloc[0:0]
+    )
+    model = build_report_model(analyze_channel(empty, "UCplanted000000000000000", NOW), empty, now=NOW)
+    assert model.formats == () and model.heatmap is None and model.outliers == ()
+    assert next(k for k in model.kpis if k.key == "uploads").value == 0
+    assert "No videos in the window." in render_html(model)
+
+
+def test_hidden_subscribers_are_shown_as_hidden_not_zero() -> None:
+    frames = _small()
+    hidden = dataclasses.replace(
+        frames,
+        channels=frames.channels.assign(hidden_subscriber_count=True),
+        channel_snapshots=frames.channel_snapshots.assign(subscriber_count=pd.NA).astype(
+            {"subscriber_count": "Int64"}
+        ),
+    )
+    model = build_report_model(analyze_channel(hidden, "UCplanted000000000000000", NOW), hidden, now=NOW)
+    assert model.header.subscriber_count is None
+    kpis = {k.key: k for k in model.kpis}
+    assert kpis["subscribers"].value is None and kpis["subscribers_gained"].value is None
+    assert "subscribers hidden" in render_html(model)
+    assert all(g.metric != "Subscribers" for g in model.growth)
