@@ -61,7 +61,7 @@ class YouTubeApi:
     async def _raw(self, method: Method, path: str, params: dict[str, str]) -> dict[str, Any]:
         # The client's single request path; the typed wrappers would turn a bad item into a
         # validation error for the whole page instead of one quarantined item.
-        return await self.client._get(method, path, params)
+        return await self.client.get_json(method, path, params)
 
     async def lookup_channel(self, ref: ChannelRef, *, allow_search: bool) -> Any | None:
         parts = ",".join(CHANNEL_PARTS)
