@@ -238,9 +238,9 @@ def _kpis(
 
     return (
         Kpi("views_gained", "Views gained", _gain(channel_snaps, "view_count", start, end),
-            _gain(channel_snaps, "view_count", previous_start, start)),
+            _gain(channel_snaps, "view_count", previous_start, start), derived=True),
         Kpi("subscribers_gained", "Subscribers gained", _gain(channel_snaps, "subscriber_count", start, end),
-            _gain(channel_snaps, "subscriber_count", previous_start, start)),
+            _gain(channel_snaps, "subscriber_count", previous_start, start), derived=True),
         Kpi("subscribers", "Subscribers at period end", _value_at(channel_snaps, "subscriber_count", end),
             _value_at(channel_snaps, "subscriber_count", start)),
         Kpi("uploads", "Uploads", float(len(current)), float(len(previous))),
@@ -751,6 +751,11 @@ def _methods(
             "Median 7-day views of uploads",
             "Each upload's views interpolated to exactly 7 days after publishing from its snapshots; "
             "the median over uploads of the period that have reached 7 days. Derived.",
+        ),
+        MethodNote(
+            "Uploads, subscribers at period end",
+            "Uploads: videos published in the period and still public. Subscribers: YouTube's public "
+            "(rounded) count at the last snapshot of the period; hidden counts stay empty, never 0.",
         ),
         MethodNote("Engagement rate", analysis.engagement.definition),
         MethodNote("Same-age performance", analysis.same_age.definition),
