@@ -411,7 +411,7 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         out["log_duration_seconds"] = np.log1p(duration)
         out["video_format"] = fmt
         out["publish_hour"] = np.asarray(stamps.hour, dtype=np.float64)
-        out["publish_weekday"] = np.asarray(stamps.weekday, dtype=np.float64)
+        out["publish_weekday"] = np.asarray(stamps.day_of_week, dtype=np.float64)
         out["tag_count"] = np.nan_to_num(_numeric_column(videos, "tag_count", n), nan=0.0)
         out["category_id"] = _numeric_column(videos, "category_id", n)
         ages = np.broadcast_to(

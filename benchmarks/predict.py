@@ -1,0 +1,190 @@
+"""View-forecast benchmark: training time and peak memory, one-video latency, simulator accuracy.
+
+    python benchmarks/predict.py                      # 100k synthetic videos
+    python benchmarks/predict.py --million            # also 1M videos (minutes, several GB)
+    python benchmarks/predict.py --simulator 120      # accuracy on the world simulator
+
+Each training size runs in a fresh child process so its peak RSS is its own. Prints JSON with the
+figures and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def child(n_videos: int, latency_calls: int) -> dict[str, Any]:
+    from tubescope.jobs.predict import PlannedVideo, Predictor
+    from tubescope.jobs.train import MODEL_KIND
+    from tubescope.predict.features import FEATURE_VERSION
+    from tubescope.predict.model import ForecastOptions, train_forecaster
+    from tubescope.predict.synthetic import synthetic_frames
+    from tubescope.warehouse.model_store import save_model
+
+    videos_per_channel = 100
+    started = time.perf_counter()
+    world = synthetic_frames(
+        n_channels=max(1, n_videos // videos_per_channel), videos_per_channel=videos_per_channel
+    )
+    generate_s = time.perf_counter() - started
+    rss_before = peak_rss_mb()
+    started = time.perf_counter()
+    result = train_forecaster(world.frames, ForecastOptions())
+    train_s = time.perf_counter() - started
+    rss_after = peak_rss_mb()
+    with tempfile.TemporaryDirectory() as folder:
+        manifest = save_model(
+            result.forecaster, Path(folder), kind=MODEL_KIND, feature_version=FEATURE_VERSION
+        )
+        model_bytes = sum(p.stat().st_size for p in (Path(folder) / manifest.version).iterdir())
+        started = time.perf_counter()
+        predictor = Predictor.load(Path(folder))
+        load_s = time.perf_counter() - started
+    channel = str(world.frames.channels["channel_id"].iloc[0])
+    last = world.frames.videos["published_at"].max()
+    video = PlannedVideo(
+        channel=channel,
+        title="Why is this the best setup?",
+        duration_seconds=630.0,
+        published_at=(last + timedelta(days=1)).to_pydatetime(),
+        tags=("setup", "review"),
+    )
+    for _ in range(5):
+        predictor.predict(video)
+    timings = []
+    for _ in range(latency_calls):
+        started = time.perf_counter()
+        predictor.predict(video)
+        timings.append((time.perf_counter() - started) * 1000)
+    report = result.report
+    return {
+        "videos": n_videos,
+        "training_rows": result.data_window["n_videos"],
+        "snapshots": len(world.frames.video_snapshots),
+        "generate_s": round(generate_s, 1),
+        "train_s": round(train_s, 1),
+        "peak_rss_mb_before_training": round(rss_before),
+        "peak_rss_mb": round(rss_after),
+        "model_file_mb": round(model_bytes / 1e6, 2),
+        "model_load_s": round(load_s, 2),
+        "latency_ms": {
+            "median": round(float(np.median(timings)), 2),
+            "p95": round(float(np.percentile(timings, 95)), 2),
+            "calls": latency_calls,
+        },
+        "synthetic_accuracy": _accuracy(report),
+    }
+
+
+def _accuracy(report: Any) -> dict[str, Any]:
+    return {
+        "n_test": report.n_test,
+        "mae_log": {
+            "model": round(report.model.mae, 4),
+            "channel_median": round(report.baseline_channel_median.mae, 4),
+            "channel_median_x_age_curve": round(report.baseline_age_curve.mae, 4),
+            "channel_median_at_horizon": round(report.baseline_horizon_prior.mae, 4),
+        },
+        "median_ape_log_pct": {
+            "model": round(report.model.median_ape, 3),
+            "channel_median": round(report.baseline_channel_median.median_ape, 3),
+            "channel_median_x_age_curve": round(report.baseline_age_curve.median_ape, 3),
+            "channel_median_at_horizon": round(report.baseline_horizon_prior.median_ape, 3),
+        },
+        "gain_vs_channel_median": round(report.gain_over(report.baseline_channel_median), 4),
+        "gain_vs_age_curve": round(report.gain_over(report.baseline_age_curve), 4),
+        "gain_vs_channel_median_at_horizon": round(report.gain_over(report.baseline_horizon_prior), 4),
+        "coverage": {f"{i.level:.2f}": round(i.coverage, 4) for i in report.intervals},
+        "mean_width_log": {f"{i.level:.2f}": round(i.mean_width, 3) for i in report.intervals},
+        "ensemble_weights": {k: round(v, 3) for k, v in report.ensemble_weights.items()},
+        "split_sizes": report.split_sizes,
+    }
+
+
+def simulator(n_channels: int, seed: int) -> dict[str, Any]:
+    from tubescope.analysis.frames import ChannelFrames
+    from tubescope.emulator.world import World
+    from tubescope.predict.model import ForecastOptions, train_forecaster
+    from tubescope.testing import world_frames
+
+    world = World(seed=seed, n_channels=n_channels)
+    first = datetime(2024, 3, 1, tzinfo=UTC)
+    times = [first + timedelta(days=3.5 * k) for k in range(95)]
+    started = time.perf_counter()
+    frames = ChannelFrames(**world_frames(world, world.channel_ids(), times))
+    observe_s = time.perf_counter() - started
+    started = time.perf_counter()
+    result = train_forecaster(frames, ForecastOptions())
+    return {
+        "channels": n_channels,
+        "seed": seed,
+        "videos": len(frames.videos),
+        "observations": len(times),
+        "observe_s": round(observe_s, 1),
+        "train_s": round(time.perf_counter() - started, 1),
+        "accuracy": _accuracy(result.report),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--videos", type=int, default=100_000, help="synthetic videos (default 100k)")
+    parser.add_argument("--million", action="store_true", help="also train on 1,000,000 videos")
+    parser.add_argument("--latency-calls", type=int, default=200)
+    parser.add_argument("--simulator", type=int, default=0, help="channels of a simulated world to score")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[5, 21, 33])
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.latency_calls)))
+        return
+    sizes = [args.videos] + ([1_000_000] if args.million else [])
+    runs = []
+    for size in sizes:
+        completed = subprocess.run(
+            [sys.executable, __file__, "--child", str(size), "--latency-calls", str(args.latency_calls)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode != 0:
+            runs.append({"videos": size, "error": completed.stderr.strip().splitlines()[-1:]})
+            continue
+        runs.append(json.loads(completed.stdout.strip().splitlines()[-1]))
+    output: dict[str, Any] = {"benchmark": "predict", "machine": machine(), "training": runs}
+    if args.simulator:
+        output["simulator"] = [simulator(args.simulator, seed) for seed in args.seeds]
+    output["machine_after"] = {"load_average": [round(x, 2) for x in os.getloadavg()]}
+    print(json.dumps(output, indent=2))
+
+
+if __name__ == "__main__":
+    main()
