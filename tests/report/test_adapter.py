@@ -287,3 +287,14 @@ def test_hidden_subscribers_are_shown_as_hidden_not_zero() -> None:
     assert kpis["subscribers"].value is None and kpis["subscribers_gained"].value is None
     assert "subscribers hidden" in render_html(model)
     assert all(g.metric != "Subscribers" for g in model.growth)
+
+
+def test_a_report_dated_after_the_last_collection_says_so_and_invents_no_gains(
+    planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
+) -> None:
+    _, frames, _ = planted
+    later = NOW + timedelta(days=40)
+    model = build_report_model(_ANALYSES["UCplanted000000000000000"], frames, now=later)
+    kpis = {k.key: k for k in model.kpis}
+    assert kpis["views_gained"].value is None and kpis["subscribers_gained"].value is None
+    assert any("40 days before this report's date" in w for w in model.warnings)

@@ -65,6 +65,7 @@ BAND_PERCENTILES: tuple[int, ...] = (10, 25, 50, 75, 90)
 CROSS_SECTION_EDGES_DAYS: tuple[float, ...] = (1, 3, 7, 14, 30, 60, 120, 240, 480, 960, 1920, 3840)
 MIN_VIDEOS_PER_AGE = 5
 DEFAULT_WINDOW_DAYS = 28
+STALE_AFTER_DAYS = 2.0
 _FORMATS = ("short", "long", "live")
 MAX_OUTLIER_ROWS = 12
 FORECAST_FIT_DAYS = 56
@@ -161,7 +162,7 @@ def build_report_model(
         ab_tests=holm_adjusted([result for test in ab_tests for result in _ab_results(test)]),
         peers=_peers(frames, channel_id, benchmark, fleet),
         methods=_methods(analysis, benchmark, ab_tests, growth),
-        warnings=(*((window_note,) if window_note else ()), *_warnings(analysis)),
+        warnings=(*(n for n in (window_note, _staleness(channel_snaps, end)) if n), *_warnings(analysis)),
         ab_notes=_ab_notes(ab_tests),
     )
 
@@ -214,6 +215,10 @@ def _value_at(snaps: pd.DataFrame, column: str, at: datetime) -> float | None:
 
 
 def _gain(snaps: pd.DataFrame, column: str, start: datetime, end: datetime) -> float | None:
+    """Change over (start, end]; None unless observed at or before ``start`` and again inside."""
+    inside = snaps[(snaps["observed_at"] > start) & (snaps["observed_at"] <= end)] if len(snaps) else snaps
+    if inside.empty:
+        return None  # nothing seen in the period: "no change" would be a guess
     first, last = _value_at(snaps, column, start), _value_at(snaps, column, end)
     return None if first is None or last is None else last - first
 
@@ -263,6 +268,19 @@ def _window_days(snaps: pd.DataFrame, end: datetime, requested: int | None) -> t
     return days, (
         f"Only {span:.0f} days of channel snapshots: the key figures compare the last {days} day(s) "
         f"with the {days} before, not {DEFAULT_WINDOW_DAYS} with {DEFAULT_WINDOW_DAYS}."
+    )
+
+
+def _staleness(snaps: pd.DataFrame, end: datetime) -> str | None:
+    if snaps.empty:
+        return "No channel snapshots: growth and the key figures need at least two collections."
+    last = pd.Timestamp(snaps["observed_at"].max()).to_pydatetime()
+    days = (end - last).total_seconds() / 86400
+    if days < STALE_AFTER_DAYS:
+        return None
+    return (
+        f"The latest snapshot is from {last:%Y-%m-%d}, {days:.0f} days before this report's date; "
+        "figures after it are unknown, not zero. Collect again for current numbers."
     )
 
 
