@@ -272,7 +272,7 @@ def report(
     db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
     peers: Annotated[
         list[str] | None,
-        typer.Option("--peers", help="A collected peer channel to compare with (repeatable)."),
+        typer.Option("--peers", help="Collected peer channels to compare with (repeat, or a,b,c)."),
     ] = None,
     report_format: Annotated[
         str, typer.Option("--format", help="html, pdf or png (pdf/png need Chromium).")
@@ -298,7 +298,7 @@ def report(
             settings.db_path,
             ref,
             out,
-            peers=peers or (),
+            peers=[p.strip() for given in peers or () for p in given.split(",") if p.strip()],
             report_format=report_format,
             now=parse_date(now) if now else None,
             window_days=window_days,

@@ -112,11 +112,16 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_report_command_writes_the_file_and_prints_the_summary(warehouse: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli.html"
-    result = _cli("report", "@planted", "--db", str(warehouse), "--peers", PEER, "--out", str(out))
+    # Peers may be repeated or comma-separated; the same channel named twice counts once.
+    result = _cli(
+        "report", "@planted", "--db", str(warehouse), "--peers", f"{PEER},@peerchannel", "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr
     assert out.is_file() and out.stat().st_size > 1_000_000
     assert "Key figures" in result.stdout and "Recommendations" in result.stdout
     assert f"wrote {out}" in result.stderr
+    assert "Peer <b>channel</b>" not in out.read_text(encoding="utf-8")
+    assert out.read_text(encoding="utf-8").count('class="num peer-name"') == 2
 
 
 def test_report_command_errors_are_one_line_with_the_exit_code(warehouse: Path, tmp_path: Path) -> None:
