@@ -88,9 +88,11 @@ class Predictor:
             raise ModelError(f"{loaded.path}: not a view forecaster")
         return cls(loaded.model, loaded.manifest)
 
-    def refreshed(self, db_path: Path) -> Predictor:
-        """The same model with channel priors recomputed from the warehouse's current data."""
-        return Predictor(self.forecaster.with_history(load_warehouse_frames(db_path)), self.manifest)
+    def refreshed(self, db_path: Path, channel_ids: Sequence[str] | None = None) -> Predictor:
+        """The same model with channel priors recomputed from the warehouse's current data
+        (of ``channel_ids`` only, when given: enough to forecast for those channels)."""
+        frames = load_warehouse_frames(db_path, channel_ids)
+        return Predictor(self.forecaster.with_history(frames), self.manifest)
 
     def resolve_channel(self, ref: str) -> str:
         parsed = parse_channel_ref(ref)
@@ -155,7 +157,11 @@ def predict(
     predictor = Predictor.load(model_dir or cfg.model_dir)
     db = db_path or cfg.db_path
     if db.is_file():
-        predictor = predictor.refreshed(db)
+        try:
+            channel_ids: list[str] | None = [predictor.resolve_channel(video.channel)]
+        except ChannelNotFound:
+            channel_ids = None  # collected after training: look for it in the whole warehouse
+        predictor = predictor.refreshed(db, channel_ids)
     elif db_path is not None:
         raise ConfigError(f"no warehouse at {db_path}")
     return predictor.predict(video, horizon_days=horizon_days)

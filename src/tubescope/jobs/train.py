@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,12 +42,12 @@ class TrainOutcome:
         }
 
 
-def load_warehouse_frames(db_path: Path) -> ChannelFrames:
-    """All frames of the warehouse at ``db_path``, opened read-only."""
+def load_warehouse_frames(db_path: Path, channel_ids: Sequence[str] | None = None) -> ChannelFrames:
+    """The frames of the warehouse at ``db_path`` (all channels, or ``channel_ids``), read-only."""
     if not db_path.is_file():
         raise StorageError(f"no warehouse at {db_path}; collect some channels first (`tubescope collect`)")
     with Warehouse.open(db_path, read_only=True) as warehouse:
-        frames = warehouse.load_frames()
+        frames = warehouse.load_frames(list(channel_ids) if channel_ids is not None else None)
     return ChannelFrames(
         channels=frames["channels"],
         videos=frames["videos"],
