@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,16 @@ def test_report_command_errors_are_one_line_with_the_exit_code(warehouse: Path, 
     missing = _cli("report", "@nobodyhere", "--db", str(warehouse), "--out", str(tmp_path / "x.html"))
     assert missing.returncode == 3 and "Traceback" not in missing.stderr
     assert "not in the warehouse" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_render_report_serves_from_an_open_warehouse_without_writing(warehouse: Path, tmp_path: Path) -> None:
+    from tubescope.jobs.report import render_report
+    from tubescope.warehouse.repository import Warehouse
+
+    before = set(tmp_path.iterdir())
+    with Warehouse.open(warehouse, read_only=True) as open_warehouse:
+        rendered = render_report(open_warehouse, SUBJECT, peers=[PEER], window_days=14)
+    assert rendered.channel_id == SUBJECT and rendered.peer_ids == (PEER,)
+    assert rendered.html.startswith("<!DOCTYPE html>") and "Planted channel" in rendered.html
+    assert rendered.model.window.end - rendered.model.window.start == timedelta(days=14)
+    assert len(rendered.recommendations) >= 1 and set(tmp_path.iterdir()) == before

@@ -28,7 +28,7 @@ from tubescope.errors import ConfigError, InvalidQuery, StorageError, TubescopeE
 from tubescope.jobs.common import load_channel_frames, open_for_reading, resolve_stored_channel, utc_now
 from tubescope.report.adapter import Lineage, ReportOptions, build_report_model
 from tubescope.report.html import render_html
-from tubescope.report.model import ReportModel
+from tubescope.report.model import Recommendation, ReportModel
 from tubescope.report.recommendations import build_recommendations
 from tubescope.warehouse.repository import Warehouse
 
@@ -66,6 +66,53 @@ class ReportOutcome:
     size_bytes: int
 
 
+@dataclass(frozen=True)
+class RenderedReport:
+    """A report in memory: for callers that serve it rather than write it (the web service)."""
+
+    channel_id: str
+    peer_ids: tuple[str, ...]
+    model: ReportModel
+    recommendations: tuple[Recommendation, ...]
+    html: str
+
+
+def render_report(
+    warehouse: Warehouse,
+    channel: str,
+    *,
+    peers: Sequence[str] = (),
+    now: datetime | None = None,
+    window_days: int | None = None,
+    ab_filters: Sequence[str] = DEFAULT_AB_FILTERS,
+    progress: Progress | None = None,
+) -> RenderedReport:
+    """The report of ``channel`` from an open warehouse, as an HTML string (nothing is written)."""
+    if window_days is not None and window_days < 1:
+        raise ConfigError(f"--window-days must be at least 1, not {window_days}")
+    step = progress or (lambda _message: None)
+    channel_id = resolve_stored_channel(warehouse, channel)
+    peer_ids = tuple(dict.fromkeys(p for p in (resolve_stored_channel(warehouse, r) for r in peers)
+                                   if p != channel_id))  # fmt: skip
+    frames = load_channel_frames(warehouse, [channel_id, *peer_ids])
+    lineage = _lineage(warehouse, channel_id)
+    clock = now or _last_observed(frames, channel_id) or utc_now()
+
+    step("analysing the channel")
+    analysis = analyze_channel(frames, channel_id, clock)
+    benchmark, fleet = _benchmark(frames, channel_id, peer_ids, clock, step)
+    step("running A/B comparisons")
+    ab_tests = _ab_tests(_only(frames, channel_id), ab_filters, clock)
+
+    step("building the report")
+    model = build_report_model(
+        analysis, frames, now=clock, benchmark=benchmark, fleet=fleet, ab_tests=ab_tests, lineage=lineage,
+        options=ReportOptions(window_days=window_days), generated_at=utc_now(),
+    )  # fmt: skip
+    recommendations = build_recommendations(model)
+    return RenderedReport(channel_id, peer_ids, model, recommendations, render_html(model, recommendations))
+
+
 def write_report(
     db_path: Path,
     channel: str,
@@ -94,41 +141,24 @@ def write_report(
 
     step("loading the warehouse")
     with open_for_reading(Path(db_path)) as warehouse:
-        channel_id = resolve_stored_channel(warehouse, channel)
-        peer_ids = tuple(dict.fromkeys(p for p in (resolve_stored_channel(warehouse, r) for r in peers)
-                                       if p != channel_id))  # fmt: skip
-        frames = load_channel_frames(warehouse, [channel_id, *peer_ids])
-        lineage = _lineage(warehouse, channel_id)
-    clock = now or _last_observed(frames, channel_id) or utc_now()
-
-    step("analysing the channel")
-    analysis = analyze_channel(frames, channel_id, clock)
-    benchmark, fleet = _benchmark(frames, channel_id, peer_ids, clock, step)
-    step("running A/B comparisons")
-    own = _only(frames, channel_id)
-    ab_tests = _ab_tests(own, ab_filters, clock)
-
-    step("building the report")
-    model = build_report_model(
-        analysis, frames, now=clock, benchmark=benchmark, fleet=fleet, ab_tests=ab_tests, lineage=lineage,
-        options=ReportOptions(window_days=window_days), generated_at=utc_now(),
-    )  # fmt: skip
-    recommendations = build_recommendations(model)
-    page = render_html(model, recommendations)
+        rendered = render_report(
+            warehouse, channel, peers=peers, now=now, window_days=window_days, ab_filters=ab_filters,
+            progress=step,
+        )  # fmt: skip
 
     step(f"writing {out}")
     out = Path(out)
     if chosen is ReportFormat.HTML:
-        _write_atomically(out, page.encode("utf-8"))
+        _write_atomically(out, rendered.html.encode("utf-8"))
     else:
-        _print_page(page, out, chosen, chromium)
+        _print_page(rendered.html, out, chosen, chromium)
     return ReportOutcome(
         path=out,
         report_format=chosen,
-        channel_id=channel_id,
-        peer_ids=peer_ids,
-        model=model,
-        n_recommendations=len(recommendations),
+        channel_id=rendered.channel_id,
+        peer_ids=rendered.peer_ids,
+        model=rendered.model,
+        n_recommendations=len(rendered.recommendations),
         size_bytes=out.stat().st_size,
     )
 
