@@ -70,7 +70,7 @@ _FORMATS = ("short", "long", "live")
 MAX_OUTLIER_ROWS = 12
 FORECAST_FIT_DAYS = 56
 _PEER_METRICS: Mapping[str, tuple[str, Unit]] = {
-    "views_per_subscriber": ("Median views per subscriber", Unit.RATIO),
+    "views_per_subscriber": ("Median views per subscriber", Unit.COUNT),
     "engagement_median": ("Median engagement rate", Unit.PERCENT),
     "uploads_per_week_90d": ("Uploads per week (90 days)", Unit.PER_WEEK),
     "subscriber_growth_28d": ("Subscriber growth (28 days)", Unit.PERCENT),
