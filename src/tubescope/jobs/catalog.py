@@ -9,7 +9,7 @@ process is refused.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,26 +18,39 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from tubescope.analysis.abtest import AbTestResult, run_ab_test
 from tubescope.analysis.benchmark import BenchmarkResult, benchmark_channel
 from tubescope.analysis.query import parse_query
 from tubescope.analysis.summary import ChannelAnalysis, analyze_channel, fleet_kpis_duckdb
+from tubescope.domain.refs import RefKind, parse_channel_ref
 from tubescope.errors import ChannelNotFound, ConfigError
 from tubescope.jobs.common import load_channel_frames, resolve_stored_channel, share_warehouse, utc_now
+from tubescope.warehouse import frames as frame_sql
 from tubescope.warehouse.repository import Warehouse
 
 VIDEO_SORT_KEYS = ("published_at", "view_count", "like_count", "comment_count", "duration_seconds", "title")
 
 
+_live_pools: dict[Path, list[WarehousePool]] = {}
+_live_lock = threading.Lock()
+
+
 class WarehousePool:
-    """One open warehouse, a fresh cursor-backed :class:`Warehouse` per use."""
+    """One open warehouse, a fresh cursor-backed :class:`Warehouse` per use.
+
+    Jobs borrow the newest live pool of their file; closing one pool hands the file to the
+    pools still open on it (two services in one process, as in tests), never to nobody.
+    """
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
         self._root = Warehouse.open(self.db_path)
         self._lock = threading.Lock()
-        share_warehouse(self.db_path, self.borrow)
+        with _live_lock:
+            _live_pools.setdefault(self.db_path.resolve(), []).append(self)
+            share_warehouse(self.db_path, self.borrow)
 
     @contextmanager
     def borrow(self) -> Iterator[Warehouse]:
@@ -57,7 +70,10 @@ class WarehousePool:
         return {"schema_version": version, "tables": counts}
 
     def close(self) -> None:
-        share_warehouse(self.db_path, None)
+        with _live_lock:
+            others = [p for p in _live_pools.get(self.db_path.resolve(), []) if p is not self]
+            _live_pools[self.db_path.resolve()] = others
+            share_warehouse(self.db_path, others[-1].borrow if others else None)
         self._root.close()
 
 
@@ -109,21 +125,81 @@ VIDEO_FIELDS = (
 )
 
 
+_CHANNEL_ROWS_SQL = (
+    f"SELECT {', '.join(CHANNEL_FIELDS)} FROM channels {{where}} ORDER BY lower(title), channel_id"  # noqa: S608 -- fixed column names
+)
+
+_VIDEO_PAGE_SQL = """
+SELECT video_id, title, published_at, CAST(duration_seconds AS DOUBLE) AS duration_seconds, video_format,
+       array_to_string(tags, '|') AS tags, category_id, latest_view_count AS view_count,
+       latest_like_count AS like_count, latest_comment_count AS comment_count, is_deleted
+FROM videos WHERE channel_id = ?
+ORDER BY {sort} {direction} NULLS LAST, published_at, video_id
+LIMIT ? OFFSET ?
+"""
+"""A page without a filter, in the order the pandas path gives: ties keep the frame's order."""
+
+_RESOLVE_SQL = {
+    RefKind.CHANNEL_ID: "SELECT channel_id FROM channels WHERE channel_id = ?",
+    RefKind.HANDLE: "SELECT channel_id FROM channels WHERE lower(handle) = lower(?)",
+    RefKind.VIDEO: "SELECT channel_id FROM videos WHERE video_id = ?",
+}
+
+KpiSource = Callable[[str], pd.DataFrame]
+"""Gives the fleet-KPI table row of one stored channel id (the service passes a cached one)."""
+
+VideoFrameSource = Callable[[str], pd.DataFrame]
+"""Gives the ``videos`` frame of one stored channel id (the service passes a cached one)."""
+
+
+def resolve_channel(warehouse: Warehouse, ref: str) -> str:
+    """:func:`resolve_stored_channel` without its pandas round trip, which costs more than the
+    lookup itself and runs on every request; failures go through it for the same errors."""
+    parsed = parse_channel_ref(ref)
+    sql = _RESOLVE_SQL.get(parsed.kind)
+    if sql is not None:
+        found = warehouse.query_arrow(sql, [parsed.value])
+        if found.num_rows:
+            return str(found.column(0)[0].as_py())
+    return resolve_stored_channel(warehouse, ref)
+
+
+def arrow_records(table: pa.Table) -> list[dict[str, Any]]:
+    """JSON-safe rows of an Arrow result, as :func:`records` gives them for the same frame."""
+    return [{k: _clean(v) for k, v in row.items()} for row in table.to_pylist()]
+
+
 def list_channels(warehouse: Warehouse) -> list[dict[str, Any]]:
-    frame = warehouse.load_frames(since=utc_now())["channels"]
-    return records(frame.sort_values("title", key=lambda s: s.str.lower()), CHANNEL_FIELDS)
+    """Every stored channel, by title; reads only the channels table."""
+    return arrow_records(warehouse.query_arrow(_CHANNEL_ROWS_SQL.format(where="")))
 
 
 def channel_row(warehouse: Warehouse, ref: str) -> dict[str, Any]:
-    channel_id = resolve_stored_channel(warehouse, ref)
-    frame = warehouse.load_frames([channel_id], since=utc_now())["channels"]
-    return records(frame, CHANNEL_FIELDS)[0]
+    channel_id = resolve_channel(warehouse, ref)
+    table = warehouse.query_arrow(_CHANNEL_ROWS_SQL.format(where="WHERE channel_id = ?"), [channel_id])
+    return arrow_records(table)[0]
 
 
-def channel_kpis(warehouse: Warehouse, ref: str, *, now: datetime | None = None) -> dict[str, Any]:
+def channel_videos_frame(warehouse: Warehouse, channel_id: str) -> pd.DataFrame:
+    """The ``videos`` frame of one stored channel id (latest counts included)."""
+    where_sql, params = frame_sql.where_clause([channel_id], None, time_column=None)
+    return frame_sql.arrow_to_frame(
+        warehouse.query_arrow(frame_sql.VIDEOS_SQL.format(where=where_sql), params),
+        frame_sql.CONTRACT_COLUMNS["videos"],
+    )
+
+
+def channel_kpi_table(warehouse: Warehouse, channel_id: str, *, now: datetime | None = None) -> pd.DataFrame:
+    """The fleet-KPI table restricted to one stored channel id (empty before any statistics)."""
+    return fleet_kpis_duckdb(warehouse.connection(), now or utc_now(), channel_id=channel_id)
+
+
+def channel_kpis(
+    warehouse: Warehouse, ref: str, *, now: datetime | None = None, kpi_table: KpiSource | None = None
+) -> dict[str, Any]:
     """The fleet KPI row of one channel (derived metrics, computed in DuckDB)."""
-    channel_id = resolve_stored_channel(warehouse, ref)
-    frame = fleet_kpis_duckdb(warehouse.connection(), now or utc_now(), channel_id=channel_id)
+    channel_id = resolve_channel(warehouse, ref)
+    frame = (kpi_table or (lambda cid: channel_kpi_table(warehouse, cid, now=now)))(channel_id)
     if frame.empty:
         raise ChannelNotFound(f"no statistics stored for {ref} yet")
     row = records(frame, list(frame.columns))[0]
@@ -148,14 +224,26 @@ def list_videos(
     sort: str = "published_at",
     descending: bool = True,
     where: str | None = None,
+    videos_frame: VideoFrameSource | None = None,
 ) -> VideoPage:
-    """One page of a channel's videos, sorted and filtered with the safe filter language."""
+    """One page of a channel's videos, sorted and filtered with the safe filter language.
+
+    A filter is evaluated on the channel's frame (the filter language works on pandas and is
+    never pasted into SQL), from ``videos_frame`` when given; without either, the page is cut
+    in DuckDB and only its rows are fetched.
+    """
     if sort not in VIDEO_SORT_KEYS:
         raise ConfigError(f"cannot sort by {sort!r}; choose one of {', '.join(VIDEO_SORT_KEYS)}")
-    channel_id = resolve_stored_channel(warehouse, ref)
-    videos = warehouse.load_frames([channel_id], since=utc_now())["videos"]
-    if where:
-        videos = videos[parse_query(where).mask(videos).to_numpy(dtype=bool)]
+    channel_id = resolve_channel(warehouse, ref)
+    if not where and videos_frame is None:
+        sql = _VIDEO_PAGE_SQL.format(sort=sort, direction="DESC" if descending else "ASC")
+        table = warehouse.query_arrow(sql, [channel_id, page_size, (page - 1) * page_size])
+        count = warehouse.query_arrow("SELECT count(*) FROM videos WHERE channel_id = ?", [channel_id])
+        return VideoPage(arrow_records(table), int(count.column(0)[0].as_py()), page, page_size)
+    query = parse_query(where) if where else None
+    videos = (videos_frame or (lambda cid: channel_videos_frame(warehouse, cid)))(channel_id)
+    if query is not None:
+        videos = videos[query.mask(videos).to_numpy(dtype=bool)]
     videos = videos.sort_values(sort, ascending=not descending, na_position="last", kind="stable")
     start = (page - 1) * page_size
     items = records(videos.iloc[start : start + page_size], VIDEO_FIELDS)
@@ -176,11 +264,17 @@ def channel_ab_test(
 
 
 def peer_comparison(
-    warehouse: Warehouse, refs: Sequence[str], *, now: datetime | None = None
+    warehouse: Warehouse,
+    refs: Sequence[str],
+    *,
+    now: datetime | None = None,
+    kpi_table: KpiSource | None = None,
 ) -> list[BenchmarkResult]:
+    """Each channel's KPIs as percentiles among the others named; KPIs are computed per channel,
+    so a comparison costs what its channels cost, not what the whole fleet does."""
     if len(refs) < 2:
         raise ConfigError("a comparison needs at least two channels")
-    ids = list(dict.fromkeys(resolve_stored_channel(warehouse, ref) for ref in refs))
-    fleet = fleet_kpis_duckdb(warehouse.connection(), now or utc_now())
-    fleet = fleet[fleet["channel_id"].isin(ids)]
+    ids = list(dict.fromkeys(resolve_channel(warehouse, ref) for ref in refs))
+    source = kpi_table or (lambda cid: channel_kpi_table(warehouse, cid, now=now))
+    fleet = pd.concat([source(channel_id) for channel_id in ids], ignore_index=True)
     return [benchmark_channel(fleet, channel_id, peer_ids=ids) for channel_id in ids]

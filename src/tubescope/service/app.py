@@ -21,11 +21,14 @@ from tubescope.service.routers import channels, dashboard, health, jobs, predict
 from tubescope.service.state import ServiceOptions, ServiceState
 
 
+def default_options(settings: Settings) -> ServiceOptions:
+    """The service's options for ``settings``: its warehouse and the token file beside it."""
+    return ServiceOptions(db_path=settings.db_path, token_file=token_store_for(settings.db_path).path)
+
+
 def create_app(settings: Settings, options: ServiceOptions | None = None) -> FastAPI:
     """A service over the warehouse named by ``settings.db_path`` (opened when the app starts)."""
-    opts = options or ServiceOptions(
-        db_path=settings.db_path, token_file=token_store_for(settings.db_path).path
-    )
+    opts = options or default_options(settings)
     metrics = ServiceMetrics()
     holder: dict[str, ServiceState] = {}
 

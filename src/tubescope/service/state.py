@@ -17,7 +17,7 @@ from tubescope.jobs.catalog import WarehousePool
 from tubescope.jobs.common import load_channel_frames
 from tubescope.jobs.predict import Predictor
 from tubescope.jobs.tokens import Scope, TokenInfo, TokenStore
-from tubescope.service.cache import AnalysisCache
+from tubescope.service.cache import FLEET, AnalysisCache
 from tubescope.service.metrics import ServiceMetrics
 from tubescope.service.ratelimit import TokenBucketLimiter
 from tubescope.warehouse.repository import Warehouse
@@ -60,6 +60,7 @@ class ServiceState:
         """A run landed: forget what was computed from the old data."""
         for channel_id in channel_ids:
             self.cache.invalidate_channel(channel_id)
+        self.cache.invalidate_channel(FLEET)
         with self._predictor_lock:
             self._predictor = None
 

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+import pandas as pd
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field, TypeAdapter
 
 from tubescope.jobs import catalog
-from tubescope.jobs.common import resolve_stored_channel
-from tubescope.service.state import ReadToken, State, WarehouseDep, WriteToken
+from tubescope.service.cache import FLEET
+from tubescope.service.state import ReadToken, ServiceState, State, WarehouseDep, WriteToken
+from tubescope.warehouse.repository import Warehouse
 
 router = APIRouter(prefix="/v1", tags=["channels"])
 
 RefPath = Annotated[str, "A collected channel's UC… id or @handle"]
+
+_ANY_JSON: TypeAdapter[Any] = TypeAdapter(Any)
+
+
+def _encoded(value: Any) -> bytes:
+    """JSON bytes, kept in the cache so a hit costs no serialisation (an analysis is ~0.4 MB)."""
+    return _ANY_JSON.dump_json(value)
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 class AddChannel(BaseModel):
@@ -26,10 +39,24 @@ class AbTestRequest(BaseModel):
     group_b: str | None = Field(default=None, max_length=500, description="Default: every other video")
 
 
-@router.get("/channels")
-def list_channels(_: ReadToken, warehouse: WarehouseDep) -> dict[str, Any]:
-    items = catalog.list_channels(warehouse)
-    return {"items": items, "total": len(items)}
+def _kpi_source(state: ServiceState, warehouse: Warehouse) -> catalog.KpiSource:
+    """Per-channel KPI rows from the cache: they change only when a run lands (or the TTL ends)."""
+
+    def kpi_table(channel_id: str) -> pd.DataFrame:
+        return state.cache.get_or_compute(
+            channel_id, "kpis", lambda: catalog.channel_kpi_table(warehouse, channel_id)
+        )[1]
+
+    return kpi_table
+
+
+@router.get("/channels", response_model=dict[str, Any])
+def list_channels(_: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
+    def listing() -> bytes:
+        items = catalog.list_channels(warehouse)
+        return _encoded({"items": items, "total": len(items)})
+
+    return _json(state.cache.get_or_compute(FLEET, "channels", listing)[1])
 
 
 @router.post("/channels", status_code=status.HTTP_202_ACCEPTED)
@@ -38,16 +65,23 @@ def add_channel(body: AddChannel, _: WriteToken, state: State) -> dict[str, Any]
     return state.jobs.start([body.ref], full=body.full).to_dict()
 
 
-@router.get("/channels/{ref}")
-def get_channel(ref: RefPath, _: ReadToken, warehouse: WarehouseDep) -> dict[str, Any]:
-    row = catalog.channel_row(warehouse, ref)
-    return {**row, "kpis": catalog.channel_kpis(warehouse, ref)}
+@router.get("/channels/{ref}", response_model=dict[str, Any])
+def get_channel(ref: RefPath, _: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
+    channel_id = catalog.resolve_channel(warehouse, ref)
+
+    def detail() -> bytes:
+        row = catalog.channel_row(warehouse, channel_id)
+        kpis = catalog.channel_kpis(warehouse, channel_id, kpi_table=_kpi_source(state, warehouse))
+        return _encoded({**row, "kpis": kpis})
+
+    return _json(state.cache.get_or_compute(channel_id, "detail", detail)[1])
 
 
 @router.get("/channels/{ref}/videos")
 def list_videos(
     ref: RefPath,
     _: ReadToken,
+    state: State,
     warehouse: WarehouseDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -61,24 +95,29 @@ def list_videos(
     ] = None,
 ) -> dict[str, Any]:
     result = catalog.list_videos(
-        warehouse, ref, page=page, page_size=page_size, sort=sort, descending=order == "desc", where=where
+        warehouse,
+        ref,
+        page=page,
+        page_size=page_size,
+        sort=sort,
+        descending=order == "desc",
+        where=where,
+        videos_frame=lambda channel_id: state.cache.get_or_compute(
+            channel_id, "videos", lambda: catalog.channel_videos_frame(warehouse, channel_id)
+        )[1],
     )
     return {"items": result.items, "total": result.total, "page": result.page, "page_size": result.page_size}
 
 
-@router.get("/channels/{ref}/analysis")
-def get_analysis(ref: RefPath, _: ReadToken, state: State, warehouse: WarehouseDep) -> dict[str, Any]:
+@router.get("/channels/{ref}/analysis", response_model=dict[str, Any])
+def get_analysis(ref: RefPath, _: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
     """Every analysis of the channel (derived metrics); cached until a new run lands for it."""
-    channel_id = resolve_stored_channel(warehouse, ref)
-    hit, cached = state.cache.get(channel_id, "analysis")
-    if hit:
-        state.metrics.cache_hits.inc()
-        result: dict[str, Any] = cached
-        return result
-    state.metrics.cache_misses.inc()
-    result = catalog.channel_analysis(warehouse, channel_id).to_dict()
-    state.cache.put(channel_id, "analysis", result)
-    return result
+    channel_id = catalog.resolve_channel(warehouse, ref)
+    hit, body = state.cache.get_or_compute(
+        channel_id, "analysis", lambda: _encoded(catalog.channel_analysis(warehouse, channel_id).to_dict())
+    )
+    (state.metrics.cache_hits if hit else state.metrics.cache_misses).inc()
+    return _json(body)
 
 
 @router.post("/channels/{ref}/abtests")
@@ -87,11 +126,17 @@ def ab_test(ref: RefPath, body: AbTestRequest, _: ReadToken, warehouse: Warehous
     return catalog.channel_ab_test(warehouse, ref, body.group_a, body.group_b).to_dict()
 
 
-@router.get("/compare")
+@router.get("/compare", response_model=dict[str, Any])
 def compare(
     _: ReadToken,
+    state: State,
     warehouse: WarehouseDep,
     channel: Annotated[list[str], Query(min_length=2, max_length=20, description="Two or more channels")],
-) -> dict[str, Any]:
-    results = catalog.peer_comparison(warehouse, channel)
-    return {"items": [r.to_dict() for r in results], "derived": True}
+) -> Response:
+    """Each channel's KPIs as percentiles among the others; a peer set is cached until data lands."""
+
+    def comparison() -> bytes:
+        results = catalog.peer_comparison(warehouse, channel, kpi_table=_kpi_source(state, warehouse))
+        return _encoded({"items": [r.to_dict() for r in results], "derived": True})
+
+    return _json(state.cache.get_or_compute(FLEET, ("compare", tuple(channel)), comparison)[1])
