@@ -246,6 +246,7 @@ def machine() -> dict[str, Any]:
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "duckdb": duckdb.__version__,
         "pandas": pd.__version__,
+        "load_average_1m_5m_15m": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -262,6 +263,7 @@ def main() -> None:
     if args.phase:
         print(json.dumps(phase(args.phase, args.db, args.repeat)))
         return
+    load_before = [round(x, 2) for x in os.getloadavg()]
     workdir = Path(tempfile.mkdtemp(prefix="tubescope-bench-"))
     path = args.db or workdir / f"bench_{args.rows}.duckdb"
     generated = generate(path, args.rows) if not path.exists() else {"reused": str(path)}
@@ -281,7 +283,8 @@ def main() -> None:
                 "fleet_at_least_5x_faster_than_pandas": pandas_["total_s"] / sql["warm_median_s"] >= 5,
             },
         }
-    print(json.dumps({"benchmark": "analyze", "rows": args.rows, "machine": machine(), "generated": generated,
+    print(json.dumps({"benchmark": "analyze", "rows": args.rows, "machine": machine(),
+                      "load_average_at_start": load_before, "generated": generated,
                       "results": results, "summary": summary}, indent=2))  # fmt: skip
     if not args.keep and args.db is None:
         path.unlink(missing_ok=True)

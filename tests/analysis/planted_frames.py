@@ -7,6 +7,7 @@ daily at 06:00 UTC for the first 60 days of a video, weekly afterwards.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from tubescope.analysis.frames import ChannelFrames
+from tubescope.emulator.world import World
+from tubescope.testing import world_frames
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -170,4 +173,22 @@ def combine(*channels: PlantedChannel) -> ChannelFrames:
         pd.concat([c.frames.videos for c in channels], ignore_index=True),
         pd.concat([c.frames.video_snapshots for c in channels], ignore_index=True),
         pd.concat([c.frames.channel_snapshots for c in channels], ignore_index=True),
+    )
+
+
+# --- the emulator's world, through the same frames a warehouse would hold ---------------------
+
+EMULATOR_NOW = datetime(2026, 6, 1, tzinfo=UTC)
+EMULATOR_SEEDS = (11, 13)
+
+
+@functools.cache
+def emulator_frames(seed: int, n_channels: int = 10) -> tuple[World, ChannelFrames]:
+    """A collector's view of a seeded world: daily for the last 91 days, weekly for a year before."""
+    world = World(seed=seed, n_channels=n_channels)
+    times = [EMULATOR_NOW - timedelta(days=d) for d in range(91)]
+    times += [EMULATOR_NOW - timedelta(days=91 + 7 * k) for k in range(1, 53)]
+    frames = world_frames(world, world.channel_ids(), times)
+    return world, ChannelFrames(
+        frames["channels"], frames["videos"], frames["video_snapshots"], frames["channel_snapshots"]
     )

@@ -6,9 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.analysis.planted_frames import NOW, Planted, build_channel
+from tests.analysis.planted_frames import (
+    EMULATOR_NOW,
+    EMULATOR_SEEDS,
+    NOW,
+    Planted,
+    build_channel,
+    emulator_frames,
+)
 from tubescope.analysis.outliers import OutlierOptions, analyze_outliers
 from tubescope.analysis.same_age import analyze_same_age
+from tubescope.analysis.summary import OUTLIER_AGES
 from tubescope.errors import ConfigError
 
 
@@ -40,7 +48,7 @@ def test_each_flag_says_which_method_score_and_threshold() -> None:
         for flag in outlier.flags:
             assert flag.method in outlier.reason and flag.rule
             if flag.method == "robust_z":
-                assert abs(flag.score) > flag.threshold == 3.5
+                assert abs(flag.score) > flag.threshold == OutlierOptions().robust_z_threshold
     top = result.outliers[0]
     assert top.video_id in channel.breakout_ids and top.direction == "high" and top.consensus
     payload = json.loads(json.dumps(result.to_dict(), allow_nan=False))
@@ -88,3 +96,21 @@ def test_too_few_videos_skips_rather_than_fails() -> None:
 def test_invalid_options_raise_config_error(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
         OutlierOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_breakouts_planted_by_the_emulator_are_recovered() -> None:
+    planted: set[str] = set()
+    flagged: set[str] = set()
+    for seed in EMULATOR_SEEDS:
+        world, frames = emulator_frames(seed)
+        for channel_id in world.channel_ids():
+            videos = frames.videos[frames.videos["channel_id"] == channel_id].reset_index(drop=True)
+            snaps = frames.video_snapshots[frames.video_snapshots["channel_id"] == channel_id]
+            perf = analyze_same_age(videos, snaps, EMULATOR_NOW).performance_index(preferred=OUTLIER_AGES)
+            result = analyze_outliers(videos, perf, now=EMULATOR_NOW)
+            planted |= set(world.channel_truth(channel_id).breakout_video_ids) & set(videos["video_id"])
+            flagged |= set(result.breakouts())
+    true_positive = len(planted & flagged)
+    assert len(planted) >= 30
+    assert true_positive / len(flagged) >= 0.9, (true_positive, len(flagged))  # precision
+    assert true_positive / len(planted) >= 0.9, (true_positive, len(planted))  # recall

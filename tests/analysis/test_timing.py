@@ -7,8 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tubescope.analysis.growth import DailyGain
-from tubescope.analysis.timing import TimingOptions, analyze_daily_season, analyze_timing
+from tests.analysis.planted_frames import EMULATOR_NOW, EMULATOR_SEEDS, emulator_frames
+from tubescope.analysis.growth import DailyGain, analyze_growth
+from tubescope.analysis.timing import (
+    WEEKDAYS,
+    TimingOptions,
+    analyze_daily_season,
+    analyze_timing,
+    daily_season_from_videos,
+)
 from tubescope.errors import ConfigError
 
 START = datetime(2025, 1, 6, tzinfo=UTC)  # a Monday
@@ -85,3 +92,31 @@ def test_the_weekly_season_of_daily_views_is_recovered() -> None:
 def test_invalid_options_raise_config_error(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
         TimingOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_emulators_planted_weekly_season_is_recovered() -> None:
+    strong = matched = claims = right_claims = 0
+    for seed in EMULATOR_SEEDS:
+        world, frames = emulator_frames(seed)
+        for channel_id in world.channel_ids():
+            truth = world.channel_truth(channel_id)
+            videos = frames.videos[frames.videos["channel_id"] == channel_id]
+            snaps = frames.video_snapshots[frames.video_snapshots["channel_id"] == channel_id]
+            channel_snaps = frames.channel_snapshots[frames.channel_snapshots["channel_id"] == channel_id]
+            season = daily_season_from_videos(videos, snaps, EMULATOR_NOW) or analyze_daily_season(
+                analyze_growth(channel_snaps, videos, snaps, EMULATOR_NOW).daily
+            )
+            multipliers = np.array(truth.weekday_multipliers)
+            ranked = np.argsort(multipliers)[::-1]
+            if season.significant:
+                claims += 1
+                best = WEEKDAYS.index(season.best)  # type: ignore[arg-type]
+                # A claimed best day must really be watched more than the rest of the week.
+                right_claims += multipliers[best] > np.delete(multipliers, best).mean()
+            # Strong: a clear single peak on a channel big enough for daily counts to show it.
+            if multipliers[ranked[0]] - multipliers[ranked[1]] >= 0.03 and truth.median_views >= 5000:
+                strong += 1
+                matched += season.best == WEEKDAYS[ranked[0]]
+    assert strong >= 4
+    assert matched == strong, (matched, strong)
+    assert claims >= 10 and right_claims == claims, (claims, right_claims)

@@ -23,10 +23,15 @@ from tubescope.analysis.features import (
 )
 
 GROWTH_WINDOWS_DAYS: tuple[int, ...] = (7, 28, 90)
+MAX_DAILY_BRACKET_NS = 48 * 3600 * 10**9
+"""Daily gains are reported only for days whose midnights lie between snapshots at most 48 h apart."""
 
 
 @dataclass(frozen=True)
 class DailyGain(JsonMixin):
+    """Gain over one UTC day, from counts interpolated at its two midnights (days whose
+    midnights fall between snapshots more than 48 h apart are not listed)."""
+
     day: str
     """UTC date (YYYY-MM-DD) the gain accrued on, midnight to midnight."""
     view_gain: float | None
@@ -103,8 +108,16 @@ def daily_gains(channel_snapshots: pd.DataFrame, now: pd.Timestamp) -> tuple[Dai
     at = epoch_ns(midnights)
     views = _interp(t, as_float_array(snaps["view_count"]), at)
     subs = _interp(t, as_float_array(snaps["subscriber_count"]), at)
+    # A midnight between snapshots days apart would smear a week into equal days: such days are
+    # left out instead of reported as flat.
+    after = np.clip(np.searchsorted(t, at, side="left"), 0, len(t) - 1)
+    before = np.clip(after - 1, 0, len(t) - 1)
+    exact = t[after] == at
+    close = exact | (t[after] - t[before] <= MAX_DAILY_BRACKET_NS)
     out = []
     for i in range(1, len(at)):
+        if not (close[i] and close[i - 1]):
+            continue
         dv, ds = views[i] - views[i - 1], subs[i] - subs[i - 1]
         out.append(
             DailyGain(

@@ -37,7 +37,7 @@ from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.growth import GrowthResult, analyze_growth
 from tubescope.analysis.outliers import OutlierOptions, OutlierResult, analyze_outliers
 from tubescope.analysis.same_age import SameAgeResult, analyze_same_age
-from tubescope.analysis.timing import TimingOptions, TimingResult, analyze_timing
+from tubescope.analysis.timing import TimingOptions, TimingResult, analyze_timing, daily_season_from_videos
 from tubescope.errors import ChannelNotFound, ConfigError
 
 DERIVED_NOTE = (
@@ -64,6 +64,9 @@ FLEET_KPI_COLUMNS: tuple[str, ...] = (
     "view_gain_28d",
     "view_growth_28d",
 )
+
+OUTLIER_AGES = ("28d", "7d", "24h")
+"""Outliers prefer the oldest same age: view curves differ least once most views are in."""
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
@@ -127,12 +130,21 @@ def _optional_extras(frames: ChannelFrames, channel_id: str, now: datetime) -> d
     extras: dict[str, Any] = {}
     timeseries = _companion("tubescope.analysis.timeseries", "analyze_timeseries")
     if timeseries is not None:
-        extras["timeseries"] = json_safe(timeseries(frames, channel_id=channel_id, now=now))
+        extras["timeseries"] = _guarded(lambda: timeseries(frames, channel_id=channel_id, now=now))
     ab_test = _companion("tubescope.analysis.abtest", "run_ab_test")
     if ab_test is not None and len(frames.videos):
         # The one A/B question every channel can ask of its titles; custom ones go through the CLI.
-        extras["ab_question_titles"] = json_safe(ab_test(frames, "title contains '?'", now=now))
+        extras["ab_question_titles"] = _guarded(lambda: ab_test(frames, "title contains '?'", now=now))
     return extras
+
+
+def _guarded(compute: Callable[[], Any]) -> Any:
+    """An optional extra's JSON-safe result; its failure is reported in place, never fatal to
+    the core analysis the user asked for."""
+    try:
+        return json_safe(compute())
+    except Exception as exc:  # any failure of an optional companion is contained, not raised
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def analyze_channel(
@@ -173,8 +185,11 @@ def analyze_channel(
             opts.timing,
             metric="same-age outlier score (24h, else 7d/28d), else views / same-format median",
             daily=growth.daily,
+            season=daily_season_from_videos(videos, video_snaps, clock, opts.timing),
         ),
-        outliers=analyze_outliers(videos, performance, opts.outliers),
+        outliers=analyze_outliers(
+            videos, same_age.performance_index(preferred=OUTLIER_AGES), opts.outliers, now=clock
+        ),
         correlation=analyze_correlation(
             videos, performance["score"] if len(performance) else None, alpha=opts.correlation_alpha
         ),

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from tubescope.analysis.features import JsonMixin, require_columns
+from tubescope.analysis.features import JsonMixin, epoch_ns, require_aware, require_columns
 from tubescope.analysis.growth import DailyGain
 from tubescope.errors import ConfigError
 
@@ -78,8 +79,9 @@ class TimingResult(JsonMixin):
     """Publish weekday vs the performance of the videos published on it."""
     hour: TimingDimension
     daily_views_weekday: TimingDimension | None = None
-    """The weekly season of the channel's daily view gains (which UTC weekday gets most views),
-    each day's gain divided by the centred 7-day mean around it so growth does not bias it."""
+    """The weekly season of views (which UTC weekday the audience watches most): from mature
+    videos' daily snapshots when there are enough (:func:`daily_season_from_videos`), else from the
+    channel's daily view gains over their centred 7-day mean (:func:`analyze_daily_season`)."""
 
 
 def _bootstrap_medians(values: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -106,6 +108,11 @@ def _dimension(
     in_best = labels == best
     eligible_mask = np.isin(labels, eligible)
     best_values, rest_values = perf[in_best], perf[eligible_mask & ~in_best]
+    if np.median(rest_values) <= 0:
+        return TimingDimension(
+            dimension, metric, tuple(groups), None, 0, 0, None, None, None, None, float(h), float(p), False,
+            f"not enough data: the typical {dimension}'s value is 0",
+        )  # fmt: skip
     ratio = float(np.median(best_values) / np.median(rest_values))
     rng = np.random.default_rng(opts.seed)
     boot = _bootstrap_medians(best_values, opts.n_bootstrap, rng) / _bootstrap_medians(
@@ -148,6 +155,71 @@ def analyze_daily_season(daily: Sequence[DailyGain], options: TimingOptions | No
     return _dimension("weekday", weekday[ok], list(WEEKDAYS), ratio[ok], metric, opts)
 
 
+def daily_season_from_videos(
+    videos: pd.DataFrame,
+    video_snapshots: pd.DataFrame,
+    now: datetime,
+    options: TimingOptions | None = None,
+    min_age_days: float = 28.0,
+    min_daily_views: float = 20.0,
+) -> TimingDimension | None:
+    """The weekly season of views, read from the channel's mature videos.
+
+    A new upload's first days swamp a channel's daily total, so this looks only at videos at
+    least ``min_age_days`` old, whose curves are smooth: each video's views over each
+    (roughly daily) snapshot interval are divided by its centred 7-interval mean, the day's value
+    is the median of those ratios across videos, and the days are compared by weekday (UTC, by
+    the interval's midpoint). One value per day keeps the test honest: videos watched on the
+    same day are not independent evidence. Videos averaging under ``min_daily_views`` a day are
+    ignored. None when there are too few daily snapshots.
+    """
+    opts = options or TimingOptions()
+    clock = require_aware(now)
+    require_columns(video_snapshots, "video_snapshots", ("video_id", "observed_at", "view_count"))
+    require_columns(videos, "videos", ("video_id", "published_at"))
+    snaps = video_snapshots[video_snapshots["observed_at"] <= clock]
+    published = pd.Series(
+        pd.to_datetime(videos["published_at"], utc=True).to_numpy(),
+        index=videos["video_id"].astype(str).to_numpy(),
+    )
+    frame = pd.DataFrame(
+        {
+            "video_id": snaps["video_id"].astype(str).to_numpy(),
+            "t": epoch_ns(snaps["observed_at"]),
+            "views": pd.to_numeric(snaps["view_count"], errors="coerce").to_numpy(dtype=float),
+        }
+    ).dropna()
+    frame["published"] = epoch_ns(frame["video_id"].map(published))
+    frame = frame.sort_values(["video_id", "t"], kind="stable")
+    same = frame["video_id"].eq(frame["video_id"].shift())
+    hours = (frame["t"] - frame["t"].shift()) / 3.6e12
+    gained = frame["views"] - frame["views"].shift()
+    mature = (frame["t"].shift() - frame["published"]) / 8.64e13 >= min_age_days
+    daily = same & mature & hours.between(20, 28) & (gained >= 0)
+    intervals = pd.DataFrame(
+        {
+            "video_id": frame["video_id"][daily],
+            "rate": (gained / hours)[daily],
+            "mid": (frame["t"][daily] - (hours[daily] * 1.8e12).round()).astype("int64"),
+        }
+    )
+    if len(intervals) < 7 * opts.min_group_size:
+        return None
+    level = intervals.groupby("video_id")["rate"].transform(
+        lambda r: r.rolling(7, center=True, min_periods=7).mean()
+    )
+    intervals["ratio"] = intervals["rate"] / level
+    # Counts are integers: a video gaining a handful of views a day cannot show a 10% weekly swing.
+    intervals = intervals[np.isfinite(intervals["ratio"]) & (level * 24 >= min_daily_views)]
+    if intervals.empty:
+        return None
+    day = pd.to_datetime(intervals["mid"], utc=True).dt.floor("D")
+    per_day = intervals["ratio"].groupby(day).median()
+    weekday = pd.DatetimeIndex(per_day.index).day_of_week.to_numpy()
+    metric = f"median over videos {min_age_days:g}+ days old of daily views / their centred 7-day mean"
+    return _dimension("weekday", weekday, list(WEEKDAYS), per_day.to_numpy(dtype=float), metric, opts)
+
+
 def default_performance(videos: pd.DataFrame) -> pd.Series:
     """Views over the median views of the same format in the same frame (age-biased; a fallback)."""
     require_columns(videos, "videos", ("video_id", "video_format", "view_count"))
@@ -163,6 +235,7 @@ def analyze_timing(
     options: TimingOptions | None = None,
     metric: str = "views / channel median views of the same format",
     daily: Sequence[DailyGain] | None = None,
+    season: TimingDimension | None = None,
 ) -> TimingResult:
     """Best weekday and hour bucket (UTC) by the median of ``performance`` (a positive ratio per video)."""
     opts = options or TimingOptions()
@@ -185,5 +258,5 @@ def analyze_timing(
     return TimingResult(
         weekday=_dimension("weekday", weekday, list(WEEKDAYS), values, metric, opts),
         hour=_dimension("hour", bucket, bucket_names, values, metric, opts),
-        daily_views_weekday=analyze_daily_season(daily, opts) if daily else None,
+        daily_views_weekday=season or (analyze_daily_season(daily, opts) if daily else None),
     )
