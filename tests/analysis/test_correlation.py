@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
@@ -81,3 +83,12 @@ def test_many_null_features_rarely_survive_correction() -> None:
         result = analyze_correlation(_videos(80, seed=50 + seed, duration_effect=0.0))
         hits += sum(c.significant for c in result.cells)
     assert hits <= 2
+
+
+@given(st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=60))
+def test_bh_q_values_are_at_least_p_capped_and_order_preserving(p_values: list[float]) -> None:
+    p = np.array(p_values)
+    q = benjamini_hochberg(p)
+    assert np.all(q >= p - 1e-12) and np.all(q <= 1.0)
+    order = np.argsort(p, kind="stable")
+    assert np.all(np.diff(q[order]) >= -1e-12)

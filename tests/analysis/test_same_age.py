@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tubescope.analysis.same_age import OUTLIER_SCORE_DEFINITION, analyze_same_age, views_at_ages
 
@@ -89,3 +91,39 @@ def test_percentile_bands_cover_a_large_format_group() -> None:
     assert frame.loc["v099", "band"] == "top 10%" and frame.loc["v000", "band"] == "bottom 10%"
     assert frame.loc["v050", "band"] == "middle 50%"
     assert frame["band"].value_counts()["top 10%"] == 10
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    increments=st.lists(st.integers(min_value=0, max_value=10_000), min_size=2, max_size=12),
+    gaps=st.lists(st.floats(min_value=1.0, max_value=40.0), min_size=12, max_size=12),
+)
+def test_interpolated_views_never_leave_the_bracketing_snapshots(
+    increments: list[int], gaps: list[float]
+) -> None:
+    published = NOW - timedelta(days=90)
+    hours = np.cumsum(gaps[: len(increments)])
+    views = np.cumsum(increments)
+    videos = pd.DataFrame({"video_id": ["p"], "published_at": pd.to_datetime([published], utc=True),
+                           "video_format": ["long"]})  # fmt: skip
+    snaps = pd.DataFrame(
+        {
+            "video_id": "p",
+            "observed_at": pd.to_datetime([published + timedelta(hours=float(h)) for h in hours], utc=True),
+            "view_count": views,
+        }
+    )
+    ages = (("a", 5.0), ("b", 24.0), ("c", 100.0))
+    at = views_at_ages(videos, snaps, NOW, ages)
+    known_hours = np.concatenate([[0.0], hours])
+    known_views = np.concatenate([[0], views])
+    for label, age in ages:
+        value = at.loc["p", label]
+        if age > known_hours[-1]:
+            assert np.isnan(value)  # never extrapolated
+            continue
+        if np.isnan(value):
+            continue  # a bracket too wide to trust
+        upper = int(np.searchsorted(known_hours, age))
+        lower = max(upper - 1, 0)
+        assert known_views[lower] - 1e-6 <= value <= known_views[upper] + 1e-6
