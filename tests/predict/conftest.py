@@ -5,7 +5,7 @@ import pytest
 from tubescope.predict.model import ForecastOptions, TrainingResult, train_forecaster
 from tubescope.predict.synthetic import SyntheticWorld, synthetic_frames
 
-SMALL = ForecastOptions(n_estimators=120, forest_trees=30, n_jobs=2)
+SMALL = ForecastOptions(n_estimators=120, forest_trees=30)
 
 
 @pytest.fixture(scope="session")

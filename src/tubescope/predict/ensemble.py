@@ -36,6 +36,9 @@ class ViewEnsemble(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         Trees in the random forest.
     forest_max_rows:
         Rows each forest tree samples at most (keeps training time flat on millions of rows).
+    n_jobs:
+        Threads per member. One by default: on a small shared machine, OpenMP threads that wait
+        for a busy core make training several times slower than one thread.
     validation_fraction:
         When ``fit`` gets no ``eval_set``, the last fraction of rows (rows are taken to be in time
         order) chooses the weights.
@@ -46,11 +49,11 @@ class ViewEnsemble(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         n_estimators: int = 300,
         learning_rate: float = 0.05,
         forest_trees: int = 100,
-        forest_max_rows: int = 200_000,
+        forest_max_rows: int = 50_000,
         min_leaf: int = 40,
         validation_fraction: float = 0.2,
         random_state: int = 0,
-        n_jobs: int = 2,
+        n_jobs: int = 1,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -125,12 +128,14 @@ class ViewEnsemble(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             n_jobs=self.n_jobs,
             verbosity=0,
         ).fit(X_fit, y_fit, eval_set=[(X_val, y_val)], verbose=False)
-        max_rows = min(len(y_fit), self.forest_max_rows)
+        # Each tree sees half the rows, at most forest_max_rows: the forest's share of the
+        # ensemble is small and its cost grows fastest with rows.
+        max_rows = max(1, min(len(y_fit) // 2, self.forest_max_rows))
         self.forest_ = RandomForestRegressor(
             n_estimators=self.forest_trees,
             min_samples_leaf=max(1, min_leaf // 2),
             max_features=0.5,
-            max_samples=max_rows if max_rows < len(y_fit) else None,
+            max_samples=max_rows if len(y_fit) >= 20 else None,
             random_state=self.random_state,
             n_jobs=self.n_jobs,
         ).fit(X_fit, y_fit)

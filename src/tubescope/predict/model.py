@@ -82,14 +82,14 @@ class ForecastOptions:
     n_estimators: int = 300
     learning_rate: float = 0.05
     forest_trees: int = 100
-    forest_max_rows: int = 200_000
+    forest_max_rows: int = 50_000
     split: tuple[float, float, float, float] = (0.55, 0.15, 0.15, 0.15)
     levels: tuple[float, ...] = (0.8, 0.95)
     min_age_days: float | None = None
     """Videos observed only younger than this are left out (default: the horizon, so every target is
     views at the horizon or, failing a bracketing snapshot, at an older age)."""
     random_state: int = 0
-    n_jobs: int = 2
+    n_jobs: int = 1
 
     def __post_init__(self) -> None:
         if self.horizon_days <= 0:
