@@ -386,8 +386,10 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         # Plain lists and numpy rather than pandas column operations: a single-video forecast
         # must take milliseconds, and pandas' per-call overhead would dominate it.
         n = len(videos)
-        published = to_seconds(videos["published_at"])
         stamps = pd.DatetimeIndex(pd.to_datetime(videos["published_at"], utc=True))
+        if stamps.hasnans:
+            raise DataQualityError("published_at must not be missing")
+        published = np.floor((stamps - _EPOCH).total_seconds().to_numpy(dtype=np.float64)).astype(np.int64)
         channel_text = [str(c) for c in videos["channel_id"]]
         channel = np.asarray([self.channel_codes_.get(c, -1) for c in channel_text], dtype=np.int64)
         fmt_text = [str(f) for f in videos["video_format"]]
@@ -452,7 +454,8 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         out["prior_uploads"] = np.where(uok, upos - first + 1, 0).astype(np.float64)
         created = np.asarray([self.channel_created_s_.get(c, np.nan) for c in channel_text], dtype=np.float64)
         out["log_channel_age_days"] = np.log1p(np.maximum(published - created, 0.0) / _DAY)
-        return pd.DataFrame({name: out[name] for name in FEATURE_NAMES}, index=videos.index)
+        matrix = np.column_stack([np.asarray(out[name], dtype=np.float64) for name in FEATURE_NAMES])
+        return pd.DataFrame(matrix, columns=list(FEATURE_NAMES), index=videos.index)
 
     def get_feature_names_out(self, input_features: Any = None) -> Array:
         return np.asarray(FEATURE_NAMES, dtype=object)
