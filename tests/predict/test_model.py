@@ -82,3 +82,15 @@ def test_too_little_data_is_a_clear_error() -> None:
         train_forecaster(tiny)
     with pytest.raises(ConfigError):
         ForecastOptions(split=(0.5, 0.5, 0.1, 0.1))
+
+
+def test_horizons_parse_in_days_hours_or_weeks() -> None:
+    from tubescope.predict.model import parse_horizon
+
+    assert parse_horizon("7d") == 7.0
+    assert parse_horizon("48h") == 2.0
+    assert parse_horizon("2w") == 14.0
+    assert parse_horizon("3") == 3.0
+    for bad in ("", "soon", "-1d", "0h", "nand"):
+        with pytest.raises(ConfigError):
+            parse_horizon(bad)
