@@ -40,3 +40,18 @@ def test_fingerprint_is_stable_and_does_not_contain_the_key() -> None:
     assert key_fingerprint(KEY) == key_fingerprint(KEY)
     assert KEY[-8:] not in key_fingerprint(KEY)
     assert key_fingerprint(KEY) != key_fingerprint(KEY + "x")
+
+
+def test_logging_survives_the_stream_it_was_configured_with_being_closed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import sys
+
+    temporary = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", temporary)
+    configure_logging("INFO", json=True)
+    temporary.close()
+    monkeypatch.undo()
+    structlog.get_logger().info("after the swap", n=1)
+    assert "after the swap" in capsys.readouterr().err
