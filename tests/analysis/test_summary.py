@@ -39,7 +39,9 @@ def test_full_channel_analysis_bundles_every_part_and_is_json_safe(planted: Plan
     assert result.growth.rate("views", 28).rate is not None
     assert result.cadence.stats("all").n_uploads == 280
     assert result.same_age.definition.startswith("outlier_score = views at age a")
-    assert "ab_question_titles" in result.extras  # the companion A/B module is present in this checkout
+    # The companion modules (time series, A/B tests) are present in this checkout: their results ride along.
+    for extra in ("timeseries", "ab_question_titles"):
+        assert extra in result.extras and "error" not in result.extras[extra]
     text = json.dumps(result.to_dict(), allow_nan=False)
     payload = json.loads(text)
     assert "derived" in payload["derived_note"]
@@ -152,3 +154,10 @@ def test_fleet_kpi_sql_refuses_odd_table_names() -> None:
     assert "$channel_id" in fleet_kpis_sql(one_channel=True)
     with pytest.raises(ConfigError):
         fleet_kpis_sql(videos="videos; DROP TABLE videos")
+
+
+def test_a_failing_optional_companion_is_reported_not_raised() -> None:
+    from tubescope.analysis.summary import _guarded
+
+    assert _guarded(lambda: 1 / 0) == {"error": "ZeroDivisionError: division by zero"}
+    assert _guarded(lambda: {"value": float("nan")}) == {"value": None}
