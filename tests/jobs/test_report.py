@@ -65,6 +65,9 @@ def test_report_is_one_self_contained_page_about_the_channel_and_its_peer(
     assert uploads.value and uploads.value > 0
     assert last.tzinfo is not None
     assert [p.name for p in out.parent.iterdir()] == ["report.html"], "no temporary file left behind"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_unknown_channel_missing_warehouse_and_bad_format_are_clear_errors(
