@@ -64,3 +64,16 @@ def test_peer_median_excludes_the_subject() -> None:
     assert peers.peer_median(metric) == 20.0
     with pytest.raises(ValueError, match="exactly one channel"):
         PeerComparison(channels=(PeerChannel("a", "A"),), metrics=())
+
+
+def test_model_serialises_to_plain_json(model: object) -> None:
+    import json
+
+    from tubescope.report.model import ReportModel
+
+    assert isinstance(model, ReportModel)
+    data = json.loads(json.dumps(model.to_dict(), allow_nan=False))
+    assert data["header"]["title"] == model.header.title
+    assert data["window"]["end"] == model.window.end.isoformat()
+    assert data["kpis"][0]["key"] == "views" and data["kpis"][0]["unit"] == "count"
+    assert len(data["heatmap"]["values"]) == 7

@@ -12,10 +12,12 @@ as the 2026 developer policies ask.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 WEEKDAY_NAMES: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -343,6 +345,23 @@ class ReportModel:
     methods: tuple[MethodNote, ...] = ()
     warnings: tuple[str, ...] = field(default=())  # caveats shown at the top of the report
     ab_notes: tuple[str, ...] = ()  # how the A/B comparisons were run, shown beside them
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: datetimes as ISO-8601, NaN/inf as None, tuples as lists."""
+        result: dict[str, Any] = _plain(dataclasses.asdict(self))
+        return result
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _finite(value: float | None) -> bool:
