@@ -27,6 +27,7 @@ from tubescope.analysis.timeseries import (
     detect_change_points,
     forecast_views,
 )
+from tubescope.emulator.world import World
 from tubescope.errors import ConfigError, DataQualityError
 
 REAL_DAILY = (
@@ -394,3 +395,61 @@ def test_breaks_are_checked_against_the_view_counting_changes() -> None:
     payload = json.loads(json.dumps(elsewhere.to_dict(), allow_nan=False))
     assert payload["change_points"][0]["description"].startswith("2025-")
     assert "coincides_with_methodology_change" in payload["change_points"][0]
+
+
+def _daily_collections(world: World, channel_id: str, middle: date, half_days: int = 60) -> DailyViews:
+    """Daily views from a collector that read the channel's total at 01:00 UTC every day."""
+    first = datetime.combine(middle, datetime.min.time(), UTC) - timedelta(days=half_days, hours=-1)
+    rows = []
+    for day in range(2 * half_days + 1):
+        at = first + timedelta(days=day)
+        channel = world.observe(at).channel(channel_id)
+        assert channel is not None
+        rows.append({"channel_id": channel_id, "observed_at": at, "view_count": channel.view_count})
+    return daily_channel_views(pd.DataFrame(rows))
+
+
+@pytest.fixture(scope="module")
+def steady_uploaders() -> World:
+    """Channels that upload about ten times a week for three years.
+
+    A channel that uploads once a week has daily views made of one or two recent videos, and a
+    x2 break is no bigger than its swings from one upload to the next; breaks are a question for
+    channels whose daily views are not one video's curve.
+    """
+    return World(seed=9, n_channels=40, videos_per_channel=1500)
+
+
+def test_the_emulators_planted_trend_breaks_are_located_within_a_few_days(steady_uploaders: World) -> None:
+    world = steady_uploaders
+    offsets: dict[str, list[int]] = {}
+    for truth in world.truth.channels:
+        planted = truth.trend_break_date
+        if planted is None or truth.published_at.date() > planted - timedelta(days=60):
+            continue
+        result = detect_change_points(_daily_collections(world, truth.channel_id, planted))
+        assert isinstance(result, ChangePointResult)
+        offsets[truth.channel_id] = [(point.date - planted).days for point in result.change_points]
+        near = [p for p in result.change_points if abs((p.date - planted).days) <= 5]
+        if near:
+            # the step goes the planted way (sizes are x0.41-0.55 or x1.8-2.5)
+            assert (near[0].level_ratio > 1) == (truth.trend_break_size > 1), (truth, near)
+    located = sum(any(abs(offset) <= 5 for offset in found) for found in offsets.values())
+    assert len(offsets) >= 15
+    assert located / len(offsets) >= 0.8, offsets
+
+
+def test_channels_without_a_planted_break_rarely_show_one_near_a_random_date(steady_uploaders: World) -> None:
+    world = steady_uploaders
+    rng = np.random.default_rng(9)
+    near_random, checked = 0, 0
+    for truth in world.truth.channels:
+        day = date(2024, 8, 1) + timedelta(days=int(rng.integers(0, 700)))
+        if truth.trend_break_date is not None or truth.published_at.date() > day - timedelta(days=60):
+            continue
+        result = detect_change_points(_daily_collections(world, truth.channel_id, day))
+        assert isinstance(result, ChangePointResult)
+        checked += 1
+        near_random += any(abs((point.date - day).days) <= 5 for point in result.change_points)
+    assert checked >= 15
+    assert near_random / checked <= 0.3, (near_random, checked)

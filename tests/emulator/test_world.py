@@ -210,8 +210,9 @@ def test_methodology_changes_scale_only_views_accrued_after_them() -> None:
         _counted_views,
     )
 
-    world = World(seed=2, n_channels=3)
-    static = world._static(0)
+    world = World(seed=2, n_channels=4)
+    static = world._static(3)
+    assert static.truth.trend_break_date is None  # a break would compound with the change
     n = static.pub_ts.size
     change = ALL_METHODOLOGY_CHANGE.timestamp()
     before = np.full(n, change - 86_400.0)
@@ -228,6 +229,46 @@ def test_methodology_changes_scale_only_views_accrued_after_them() -> None:
         (counted_later - counted_at)[old_long], ALL_METHODOLOGY_MULTIPLIER * (base_later - base_at)[old_long]
     )
     assert {b.date.isoformat() for b in world.truth.methodology_breaks} == {"2025-03-31", "2026-08-27"}
+
+
+def test_a_trend_break_scales_the_views_every_video_accrues_from_its_date() -> None:
+    from tubescope.emulator.world import FORMAT_LONG, _base_views, _counted_views
+
+    world = World(seed=2, n_channels=4)
+    static = world._static(0)
+    truth = static.truth
+    assert truth.trend_break_date == date(2025, 7, 9) and truth.trend_break_size > 1.5
+    assert static.break_size == pytest.approx(truth.trend_break_size, abs=1e-4)
+    n = static.pub_ts.size
+    start = datetime.combine(truth.trend_break_date, datetime.min.time(), UTC).timestamp()
+    before, at, later = (np.full(n, start + days * 86_400.0) for days in (-20, 0, 20))
+    # long-form videos published well before the break: their views since the break count x size
+    old_long = (static.fmt == FORMAT_LONG) & (static.pub_ts < start - 60 * 86_400.0)
+    assert old_long.sum() > 50
+    counted = {
+        name: _counted_views(static, t)[old_long] for name, t in (("b", before), ("a", at), ("l", later))
+    }
+    base = {name: _base_views(static, t)[old_long] for name, t in (("b", before), ("a", at), ("l", later))}
+    np.testing.assert_allclose(counted["a"] - counted["b"], base["a"] - base["b"])
+    np.testing.assert_allclose(counted["l"] - counted["a"], static.break_size * (base["l"] - base["a"]))
+    assert (counted["l"] >= counted["a"]).all()
+
+
+def test_channel_daily_views_step_by_the_break_size_on_the_break_date() -> None:
+    world = World(seed=9, n_channels=20)
+    steps = []
+    for truth in world.truth.channels:
+        if truth.trend_break_date is None:
+            continue
+        day = truth.trend_break_date
+        series = world.channel_daily_views(truth.channel_id, day - timedelta(days=1), day)
+        weekday = (
+            truth.weekday_multipliers[day.weekday()] / truth.weekday_multipliers[(day.weekday() - 1) % 7]
+        )
+        steps.append(float(np.log(series.iloc[1] / series.iloc[0] / weekday / truth.trend_break_size)))
+    assert len(steps) >= 6
+    # an upload on either day moves single channels; the step itself is the planted size
+    assert abs(float(np.median(steps))) < 0.15, steps
 
 
 def test_uploads_playlist_stops_at_twenty_thousand() -> None:

@@ -576,22 +576,22 @@ class _PiecewiseLinearCost(BaseCost):  # type: ignore[misc]  # ruptures ships no
         return float(max(cyy - explained, 0.0))
 
 
-def _noise_scale(signal: FloatArray, block_days: int = 56) -> tuple[float, float]:
-    """Robust noise sd and lag-1 autocorrelation of ``signal`` around coarse straight lines.
+def _noise_scale(signal: FloatArray, block_days: int = 56, edge_days: int = 7) -> tuple[float, float]:
+    """Robust noise sd and lag-1 autocorrelation of ``signal`` around coarse broken lines.
 
     Daily views wander (an upload lifts several days at once), so the noise is autocorrelated
     and an independent-noise penalty would call every wander a break; the penalty uses the
-    long-run variance ``sd^2 (1 + rho) / (1 - rho)``. Lines are fitted on blocks of
-    ``block_days`` so that trends and the breaks themselves do not count as noise.
+    long-run variance ``sd^2 (1 + rho) / (1 - rho)``. Each block of ``block_days`` is fitted
+    with a line that may step once (at least ``edge_days`` from its ends), so that trends and
+    the breaks themselves do not count as noise: with plain lines, a break inside a block
+    inflated the noise and the penalty until the break itself went unseen.
     """
     residuals: list[FloatArray] = []
     for start in range(0, signal.size, block_days):
         block = signal[start : start + block_days]
         if block.size < 4:
             continue
-        x = np.arange(block.size, dtype="float64")
-        slope, intercept = np.polyfit(x, block, 1)
-        residuals.append(block - (intercept + slope * x))
+        residuals.append(_broken_line_residual(block, edge_days))
     if not residuals:
         return 1e-3, 0.0
     residual = np.concatenate(residuals)
@@ -601,6 +601,24 @@ def _noise_scale(signal: FloatArray, block_days: int = 56) -> tuple[float, float
     denominator = float(np.dot(centred, centred))
     rho = float(np.dot(centred[1:], centred[:-1]) / denominator) if denominator > 0 else 0.0
     return max(sd, 1e-3), float(np.clip(rho, 0.0, 0.9))
+
+
+def _line_residual(values: FloatArray) -> FloatArray:
+    x = np.arange(values.size, dtype="float64")
+    slope, intercept = np.polyfit(x, values, 1) if values.size >= 2 else (0.0, float(values.mean()))
+    return np.asarray(values - (intercept + slope * x), dtype="float64")
+
+
+def _broken_line_residual(block: FloatArray, edge_days: int) -> FloatArray:
+    """Residuals of the best fit of ``block`` by one line or by two lines split at one day."""
+    best = _line_residual(block)
+    best_sse = float(np.dot(best, best))
+    for split in range(edge_days, block.size - edge_days + 1):
+        candidate = np.concatenate([_line_residual(block[:split]), _line_residual(block[split:])])
+        sse = float(np.dot(candidate, candidate))
+        if sse < best_sse:
+            best, best_sse = candidate, sse
+    return best
 
 
 def _segment_value_at(signal: FloatArray, time_index: FloatArray, start: int, stop: int, at: int) -> float:

@@ -8,16 +8,18 @@ few channels it was asked about (an LRU cache keeps the recently used ones).
 How numbers are made (the planted truth is in :attr:`World.truth`):
 
 * final views of a video = channel median level x format multiplier (Shorts, live)
-  x ``exp(growth_per_year * years since world start)`` x trend-break size (videos published on or
-  after the break date) x title lift (titles containing ``?`` on channels that have one)
-  x 10 for breakout videos x lognormal noise (sigma 0.5);
+  x ``exp(growth_per_year * years since world start)`` x title lift (titles containing ``?`` on
+  channels that have one) x 10 for breakout videos x lognormal noise (sigma 0.5), before any of
+  the rate changes below;
 * views at time t follow a saturating curve
   ``final * (0.7 (1 - exp(-a/tau)) + 0.2 (1 - exp(-a/365)) + 0.1 S(a))`` where
   ``a`` is the video's age in *effective* days (calendar days weighted by the channel's weekday
   multipliers, so daily views have a weekly season) and ``S`` is a per-video random step function:
   day-to-day noise that is deterministic and never makes views go down;
-* view-count methodology changes (Shorts from 2025-03-31, all formats from 2026-08-27) multiply the
-  views accrued after the change date: a step in counting, still monotone;
+* rate changes multiply the views every affected video accrues after their date: the view-count
+  methodology changes (Shorts from 2025-03-31, all formats from 2026-08-27) and a channel's trend
+  break (all its videos, from UTC midnight of the break date, like a recommendation change). The
+  channel's daily views step by the multiplier on that day; views stay monotone;
 * likes and comments are noisy ratios of views (noise keyed by video and UTC day); some videos hide
   likes, some disable comments, some become private/deleted on a date and vanish from then on;
 * subscribers grow with the channel and are rounded down to three significant figures above 1,000.
@@ -98,8 +100,11 @@ class ChannelTruth(BaseModel):
     growth_per_year: float
     """Log growth of the view level per year of publish date (0.2 = x e^0.2 a year later)."""
     trend_break_date: date | None
+    """First UTC day of the channel's structural break (None: no break planted)."""
     trend_break_size: float
-    """Multiplicative level change for videos published on/after the break (1.0 without one)."""
+    """From the break date on, every video of the channel (old and new) accrues views at this
+    multiple of its previous rate, so the channel's daily views step by this factor on that day
+    (1.0 without a break; otherwise about x0.4-0.67 or x1.5-2.5)."""
     title_feature: str
     title_lift: float
     """True multiplicative view lift of titles with the feature (1.0: no effect on this channel)."""
@@ -355,8 +360,10 @@ class _ChannelStatic:
     removed_ts: npt.NDArray[np.float64]
     noise_key: npt.NDArray[np.uint64]
     pub_eff: npt.NDArray[np.float64]
-    base_at_shorts_change: npt.NDArray[np.float64]
-    base_at_all_change: npt.NDArray[np.float64]
+    rate_change_bases: npt.NDArray[np.float64]
+    """(changes, videos): base views of each video at each rate change, in time order."""
+    era_multipliers: npt.NDArray[np.float64]
+    """(changes + 1, videos): how much a view accrued in each era between rate changes counts."""
     # plain-Python copies for the per-request path (numpy scalar access is slow)
     published_iso: tuple[str, ...]
     duration_iso: tuple[str, ...]
@@ -603,7 +610,7 @@ class World:
             break_day = float(rng.uniform(200, (end_ts - _ts(self.start)) / _DAY - 200))
             break_date = (self.start + timedelta(days=break_day)).date()
             break_ts = _ts(datetime(break_date.year, break_date.month, break_date.day, tzinfo=UTC))
-            break_size = float(np.exp(rng.choice([-1, 1]) * rng.uniform(0.4, 0.9)))
+            break_size = float(np.exp(rng.choice([-1, 1]) * rng.uniform(0.6, 0.9)))
         else:
             break_date, break_ts, break_size = None, math.inf, 1.0
         has_lift = rng.random() < 0.5
@@ -650,7 +657,6 @@ class World:
             median_views
             * fmt_mult
             * np.exp(growth * years)
-            * np.where(pub_ts >= break_ts, break_size, 1.0)
             * np.where(question, title_lift, 1.0)
             * np.where(breakout, BREAKOUT_MULTIPLIER, 1.0)
             * vrng.lognormal(0.0, 0.5, n)
@@ -740,8 +746,8 @@ class World:
             removed_ts=removed_ts,
             noise_key=(np.arange(n, dtype=np.uint64) + np.uint64((self.seed * 1_000_003 + index) << 24)),
             pub_eff=_effective_days(pub_ts, week_cum, weekday),
-            base_at_shorts_change=np.zeros(0),
-            base_at_all_change=np.zeros(0),
+            rate_change_bases=np.zeros((0, n)),
+            era_multipliers=np.ones((1, n)),
             published_iso=tuple(
                 s + "Z" for s in np.datetime_as_string(pub_ts.astype("datetime64[s]"), unit="s").tolist()
             ),
@@ -749,10 +755,9 @@ class World:
             duration_list=tuple(duration.tolist()),
             fmt_list=tuple(fmt.tolist()),
         )
-        shorts_base = _base_views(static, np.full(n, _ts(SHORTS_METHODOLOGY_CHANGE)))
-        all_base = _base_views(static, np.full(n, _ts(ALL_METHODOLOGY_CHANGE)))
-        object.__setattr__(static, "base_at_shorts_change", shorts_base)
-        object.__setattr__(static, "base_at_all_change", all_base)
+        bases, multipliers = _rate_eras(static)
+        object.__setattr__(static, "rate_change_bases", bases)
+        object.__setattr__(static, "era_multipliers", multipliers)
         return static
 
     # ---- observation --------------------------------------------------------------------
@@ -860,8 +865,10 @@ def _video_description(title: str, static: _ChannelStatic) -> str:
 
 def _thread_plan(static: _ChannelStatic, i: int) -> tuple[int, float]:
     """(threads the video ends up with, their arrival time constant in seconds)."""
+    # Threads follow the audience a video was published to: a trend break before it scales them.
+    audience = static.break_size if static.pub_ts[i] >= static.break_ts else 1.0
     final_threads = min(
-        int(static.final[i] * static.comment_ratio[i] * TOP_LEVEL_SHARE), MAX_THREADS_PER_VIDEO
+        int(static.final[i] * audience * static.comment_ratio[i] * TOP_LEVEL_SHARE), MAX_THREADS_PER_VIDEO
     )
     return final_threads, float(static.tau[i]) * 1.5 * _DAY
 
@@ -945,21 +952,43 @@ def _base_views(static: _ChannelStatic, at_ts: npt.NDArray[np.float64]) -> npt.N
     return np.asarray(static.final * (0.7 * smooth + 0.1 * steps + 0.2 * evergreen), dtype=np.float64)
 
 
+def _rate_eras(static: _ChannelStatic) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Base views at each rate change and the multiplier of each era between them, per video.
+
+    The rate changes are the methodology changes (all videos, or Shorts only) and the channel's
+    trend break (all videos); each multiplies the views accrued after it, so they compound.
+    """
+    n = static.pub_ts.size
+    everyone = np.ones(n, dtype=bool)
+    changes = [
+        (_ts(SHORTS_METHODOLOGY_CHANGE), SHORTS_METHODOLOGY_MULTIPLIER, static.fmt == FORMAT_SHORT),
+        (_ts(ALL_METHODOLOGY_CHANGE), ALL_METHODOLOGY_MULTIPLIER, everyone),
+    ]
+    if math.isfinite(static.break_ts):
+        changes.append((static.break_ts, static.break_size, everyone))
+    changes.sort(key=lambda change: change[0])
+    bases = np.array([_base_views(static, np.full(n, when)) for when, _, _ in changes]).reshape(
+        len(changes), n
+    )
+    multipliers = [np.ones(n)]
+    for _, multiplier, affected in changes:
+        multipliers.append(multipliers[-1] * np.where(affected, multiplier, 1.0))
+    return bases, np.array(multipliers)
+
+
 def _counted_views(static: _ChannelStatic, at_ts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Views as counted, with the methodology steps applied to views accrued after each change."""
+    """Views as counted: the views accrued in each era between rate changes times its multiplier.
+
+    Base views only grow with time, so the views accrued before a change are the base at it.
+    """
     base = _base_views(static, at_ts)
-    is_short = static.fmt == FORMAT_SHORT
-    extra_short = (SHORTS_METHODOLOGY_MULTIPLIER - 1.0) * np.where(
-        is_short, np.maximum(base - static.base_at_shorts_change, 0.0), 0.0
-    )
-    after_short = base + extra_short
-    all_ref = static.base_at_all_change + (SHORTS_METHODOLOGY_MULTIPLIER - 1.0) * np.where(
-        is_short, np.maximum(static.base_at_all_change - static.base_at_shorts_change, 0.0), 0.0
-    )
-    return np.asarray(
-        after_short + (ALL_METHODOLOGY_MULTIPLIER - 1.0) * np.maximum(after_short - all_ref, 0.0),
-        dtype=np.float64,
-    )
+    counted = np.zeros_like(base)
+    lower = np.zeros_like(base)
+    for era, multiplier in enumerate(static.era_multipliers):
+        upper = static.rate_change_bases[era] if era < len(static.rate_change_bases) else base
+        counted += multiplier * np.maximum(np.minimum(base, upper) - lower, 0.0)
+        lower = upper
+    return np.asarray(counted, dtype=np.float64)
 
 
 def _total_views(static: _ChannelStatic, at_ts: float) -> float:
