@@ -134,6 +134,21 @@ def collect(
 
 
 @app.command()
+def prune(
+    older_than_days: Annotated[
+        int, typer.Option("--older-than-days", help="Delete snapshots observed more than N days ago.")
+    ],
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (TUBESCOPE_DB_PATH).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was pruned as JSON.")] = False,
+) -> None:
+    """Drop old statistics snapshots; each video's and channel's latest one is kept."""
+    from tubescope.jobs import retention as job
+
+    outcome = job.prune(db, older_than_days=older_than_days)
+    typer.echo(json.dumps(outcome.as_dict(), indent=2, sort_keys=True) if as_json else outcome.text())
+
+
+@app.command()
 def train(
     db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
     model_dir: Annotated[Path | None, typer.Option("--model-dir", help="Where models are stored.")] = None,

@@ -8,6 +8,7 @@ CLI and the service call this job and only the CLI wants a bar.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +21,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from tubescope.config import Settings, load_settings
 from tubescope.domain.refs import ChannelRef, parse_channel_ref
 from tubescope.errors import ConfigError
+from tubescope.jobs.retention import prune_warehouse
 from tubescope.pipeline.adapters import WarehouseStore, YouTubeApi
 from tubescope.pipeline.collect import run_collection
 from tubescope.pipeline.progress import CollectProgress
-from tubescope.pipeline.run import CollectOptions, CollectSummary
+from tubescope.pipeline.run import CollectOptions, CollectSummary, RunState
 from tubescope.warehouse.repository import Warehouse
 from tubescope.youtube.client import ClientOptions, YouTubeClient
 
@@ -84,8 +86,18 @@ def collect(
         budget_units=budget,
     )
     target = db_path or cfg.db_path
+    retention_days = None if dry_run else cfg.retention_days
     job = _collect(
-        parsed, options, target, cfg.youtube_api_base, keys, client_options, progress, transport, clock
+        parsed,
+        options,
+        target,
+        cfg.youtube_api_base,
+        keys,
+        client_options,
+        progress,
+        transport,
+        clock,
+        retention_days,
     )
     return asyncio.run(job)
 
@@ -100,10 +112,13 @@ async def _collect(
     progress: CollectProgress | None,
     transport: httpx.AsyncBaseTransport | None,
     clock: Clock,
+    retention_days: int | None,
 ) -> CollectSummary:
-    with Warehouse.open(db_path, clock=clock) as warehouse:
+    # Many small transactions: DuckDB's extra worker threads would only compete with the event
+    # loop for the cores (measured: about 10% less CPU per video with one).
+    with Warehouse.open(db_path, clock=clock, threads=1) as warehouse:
         async with YouTubeClient(api_base, keys, client_options, transport=transport) as client:
-            return await run_collection(
+            summary = await run_collection(
                 refs,
                 options,
                 api=YouTubeApi(client),
@@ -111,6 +126,11 @@ async def _collect(
                 clock=clock,
                 progress=progress,
             )
+        if retention_days is not None and summary.status is RunState.COMPLETED:
+            # Only after a completed run: a stopped one is resumed first, and prunes then.
+            pruned = prune_warehouse(warehouse, retention_days, now=clock())
+            summary = dataclasses.replace(summary, retention=pruned.as_dict())
+        return summary
 
 
 def parse_refs(refs: Sequence[str]) -> list[ChannelRef]:
@@ -192,6 +212,12 @@ def summary_text(summary: CollectSummary) -> str:
             f"snapshots {summary.snapshots}, quarantined {summary.quarantined}, "
             f"tombstoned {summary.tombstoned}, comments {summary.comments}",
         ]
+        if summary.retention is not None:
+            lines.append(
+                f"  retention: pruned {summary.retention['video_snapshots_deleted']} video and "
+                f"{summary.retention['channel_snapshots_deleted']} channel snapshot(s) older than "
+                f"{summary.retention['older_than_days']} days"
+            )
         for report in summary.completeness:
             lines.append(f"  {report.channel_id}: {report.found} of {report.expected} videos stored")
             lines.extend(f"    - {reason}" for reason in report.reasons)

@@ -234,23 +234,15 @@ class WarehouseStore:
                 checkpoints.setdefault(channel_id, None)
         with w.transaction():
             upserted = w.upsert_videos(run_id, videos, fetched_at=fetched_at)
-            stored = w.record_video_snapshots(run_id, snapshots, fetched_at=fetched_at)
+            stored = w.record_video_snapshots(
+                run_id, snapshots, fetched_at=fetched_at, stored_video_ids={v.video_id for v in videos}
+            )
             tombstoned = None
             if tombstones:
                 gone = [t.video_id for t in tombstones]
                 tombstoned = w.mark_deleted(run_id, gone, fetched_at, tombstones[0].reason)
             quarantined = self._quarantine(run_id, rejected)
-            for channel_id, position in checkpoints.items():
-                if position is None:
-                    current = w.load_checkpoint(run_id, channel_id)
-                    position = (current.page_token, current.pages_done) if current else (None, 0)
-                w.save_checkpoint(
-                    run_id,
-                    channel_id,
-                    page_token=position[0],
-                    pages_done=position[1],
-                    done_video_ids=done[channel_id],
-                )
+            w.record_checkpoints(run_id, checkpoints, done)
         return BatchCounts(
             videos_new=upserted.inserted,
             videos_updated=upserted.updated,

@@ -133,6 +133,8 @@ class CollectSummary:
     resumed: bool = False
     quota_by_key: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    retention: dict[str, Any] | None = None
+    """What the retention prune after a completed run removed (None: no prune ran)."""
     exit_error: TubescopeError | None = field(default=None, compare=False, repr=False)
     """The error behind a run that did not complete; the CLI maps it to an exit code."""
 
@@ -155,6 +157,7 @@ class CollectSummary:
             "channels": list(self.channels),
             "resumed": self.resumed,
             "error": self.error,
+            "retention": self.retention,
             "completeness": [c.as_dict() for c in self.completeness],
             "plan": {
                 "total_units": self.planned_units,

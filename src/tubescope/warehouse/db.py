@@ -33,8 +33,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def connect(path: Path, *, read_only: bool, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    """A connection with UTC session time, or a :class:`StorageError` saying what is wrong."""
+def connect(
+    path: Path, *, read_only: bool, memory_limit: str | None = None, threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A connection with UTC session time, or a :class:`StorageError` saying what is wrong.
+
+    ``threads`` caps DuckDB's worker threads (``None``: one per core).
+    """
     if read_only and not path.is_file():
         raise StorageError(f"no warehouse at {path}: run `tubescope collect` first or pass --db")
     if path.is_dir():
@@ -44,6 +49,8 @@ def connect(path: Path, *, read_only: bool, memory_limit: str | None = None) -> 
     config: dict[str, str | bool | int | float | list[str]] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
+    if threads is not None:
+        config["threads"] = threads
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
@@ -84,6 +91,9 @@ class TransactionScope:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
         self._depth = 0
+        self.generation = 0
+        """Counts outermost transactions begun, so facts checked inside one can be reused
+        until it ends (and never carried into the next)."""
 
     @property
     def active(self) -> bool:
@@ -99,6 +109,7 @@ class TransactionScope:
                 self._depth -= 1
             return
         run_sql(self._con, "BEGIN TRANSACTION")
+        self.generation += 1
         self._depth = 1
         try:
             yield self._con

@@ -10,7 +10,7 @@ One process writes at a time (DuckDB's rule); a ``Warehouse`` is used from one t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -58,6 +58,32 @@ from tubescope.warehouse.state import Checkpoint, IncrementalState, PruneResult,
 
 _TS = pa.timestamp("us", tz="UTC")
 
+_VIDEO_INSERT = """
+    INSERT INTO videos (video_id, channel_id, title, description, published_at,
+        duration_seconds, duration_raw, video_format, tags, category_id,
+        default_language, live_broadcast_content, privacy_status,
+        first_seen_run_id, run_id, source, fetched_at, is_deleted)
+    SELECT video_id, channel_id, title, description, published_at, duration_seconds,
+           duration_raw, video_format, tags, category_id, default_language,
+           live_broadcast_content, privacy_status, ?, ?, ?, ?, false
+    FROM _video_batch
+"""
+# The metadata refresh of videos already stored (the plain insert skips it when none are).
+_VIDEO_UPSERT = """
+    ON CONFLICT (video_id) DO UPDATE SET
+        channel_id = excluded.channel_id, title = excluded.title,
+        description = excluded.description, published_at = excluded.published_at,
+        duration_seconds = excluded.duration_seconds,
+        duration_raw = excluded.duration_raw, video_format = excluded.video_format,
+        tags = excluded.tags, category_id = excluded.category_id,
+        default_language = excluded.default_language,
+        live_broadcast_content = excluded.live_broadcast_content,
+        privacy_status = excluded.privacy_status, run_id = excluded.run_id,
+        source = excluded.source, fetched_at = excluded.fetched_at,
+        is_deleted = false, deleted_at = NULL, deleted_reason = NULL,
+        deleted_run_id = NULL
+"""
+
 SNAPSHOT_TABLES = ("video_snapshots", "channel_snapshots")
 USER_TABLES = (
     "collection_runs",
@@ -91,6 +117,9 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         self._clock = clock
         self._transaction = TransactionScope(con)
         self._run_sources: dict[int, str] = {}
+        # run_id -> (transaction generation, source): a run checked writable inside the current
+        # transaction stays writable until it ends (only finish_run/resume_run change a status).
+        self._writable_checked: dict[int, tuple[int, str]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -103,28 +132,33 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         clock: Clock | None = None,
         memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
         migrate: bool = True,
+        threads: int | None = None,
     ) -> Warehouse:
         """Open (creating if needed) and migrate the database at ``path``.
 
         A read-only open of a database left by an older tubescope migrates it first (briefly
         writable), so reading commands work right after an upgrade; ``migrate=False`` refuses
         instead. ``memory_limit`` caps DuckDB's working memory (big sorts and aggregations spill
-        to ``<db>.tmp``); ``None`` leaves DuckDB's default of 80% of RAM.
+        to ``<db>.tmp``); ``None`` leaves DuckDB's default of 80% of RAM. ``threads`` caps
+        DuckDB's worker threads (``None``: one per core); a writer of many small transactions,
+        like the collector, spends less CPU with one.
 
         Raises :class:`~tubescope.errors.SchemaVersionError` for a database written by a newer
         tubescope, and :class:`~tubescope.errors.StorageError` when the file cannot be opened.
         """
         db_path = Path(path)
         now = clock or utc_now
-        con = connect(db_path, read_only=read_only, memory_limit=memory_limit)
+        con = connect(db_path, read_only=read_only, memory_limit=memory_limit, threads=threads)
         try:
             prepare_schema(con, db_path, read_only=read_only, now=now())
         except NeedsMigration:
             con.close()
             if not migrate:
                 raise
-            cls.open(db_path, clock=now, memory_limit=memory_limit).close()
-            return cls.open(db_path, read_only=True, clock=now, memory_limit=memory_limit, migrate=False)
+            cls.open(db_path, clock=now, memory_limit=memory_limit, threads=threads).close()
+            return cls.open(
+                db_path, read_only=True, clock=now, memory_limit=memory_limit, migrate=False, threads=threads
+            )
         except BaseException:
             con.close()
             raise
@@ -299,6 +333,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         fingerprints = sorted({*run.key_fingerprints, *spent})
         at = finished_at or self._clock()
         _require_aware("finished_at", [at])
+        self._writable_checked.pop(run_id, None)
         with self.transaction() as con:
             run_sql(
                 con,
@@ -318,6 +353,10 @@ class Warehouse(AbstractContextManager["Warehouse"]):
 
     def _writable_run(self, run_id: int) -> str:
         """The run's source; refuses writes to unknown or finished runs (lineage must be true)."""
+        scope = self._transaction
+        checked = self._writable_checked.get(run_id)
+        if scope.active and checked is not None and checked[0] == scope.generation:
+            return checked[1]
         row = self._db.execute(
             "SELECT source, status FROM collection_runs WHERE run_id = ?", [run_id]
         ).fetchone()
@@ -325,6 +364,8 @@ class Warehouse(AbstractContextManager["Warehouse"]):
             raise StorageError(f"no collection run {run_id}: start_run first")
         if row[1] != RunStatus.RUNNING.value:
             raise StorageError(f"run {run_id} is {row[1]}; resume_run before writing to it")
+        if scope.active:
+            self._writable_checked[run_id] = (scope.generation, str(row[0]))
         return str(row[0])
 
     # -- quarantine ------------------------------------------------------------------------------
@@ -556,56 +597,42 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         try:
             with self.transaction() as con:
                 existing = con.execute(
-                    "SELECT count(*) FROM videos WHERE video_id IN (SELECT video_id FROM _video_batch)"
+                    "SELECT count(*), count(*) FILTER (WHERE is_deleted) FROM videos"
+                    " WHERE video_id IN (SELECT video_id FROM _video_batch)"
                 ).fetchone()
-                run_sql(
-                    con,
-                    """
-                    INSERT INTO video_status_events
-                    SELECT v.video_id, ?, ?, 'restored', 'seen again by a collection run'
-                    FROM videos v SEMI JOIN _video_batch b USING (video_id)
-                    WHERE v.is_deleted
-                    """,
-                    [run_id, at],
-                )
-                run_sql(
-                    con,
-                    """
-                    INSERT INTO videos (video_id, channel_id, title, description, published_at,
-                        duration_seconds, duration_raw, video_format, tags, category_id,
-                        default_language, live_broadcast_content, privacy_status,
-                        first_seen_run_id, run_id, source, fetched_at, is_deleted)
-                    SELECT video_id, channel_id, title, description, published_at, duration_seconds,
-                           duration_raw, video_format, tags, category_id, default_language,
-                           live_broadcast_content, privacy_status, ?, ?, ?, ?, false
-                    FROM _video_batch
-                    ON CONFLICT (video_id) DO UPDATE SET
-                        channel_id = excluded.channel_id, title = excluded.title,
-                        description = excluded.description, published_at = excluded.published_at,
-                        duration_seconds = excluded.duration_seconds,
-                        duration_raw = excluded.duration_raw, video_format = excluded.video_format,
-                        tags = excluded.tags, category_id = excluded.category_id,
-                        default_language = excluded.default_language,
-                        live_broadcast_content = excluded.live_broadcast_content,
-                        privacy_status = excluded.privacy_status, run_id = excluded.run_id,
-                        source = excluded.source, fetched_at = excluded.fetched_at,
-                        is_deleted = false, deleted_at = NULL, deleted_reason = NULL,
-                        deleted_run_id = NULL
-                    """,
-                    [run_id, run_id, source, at],
-                )
+                if existing and existing[1]:
+                    run_sql(
+                        con,
+                        """
+                        INSERT INTO video_status_events
+                        SELECT v.video_id, ?, ?, 'restored', 'seen again by a collection run'
+                        FROM videos v SEMI JOIN _video_batch b USING (video_id)
+                        WHERE v.is_deleted
+                        """,
+                        [run_id, at],
+                    )
+                # A plain insert costs DuckDB far less than an upsert; a first crawl is all new.
+                conflict = _VIDEO_UPSERT if existing and existing[0] else ""
+                run_sql(con, _VIDEO_INSERT + conflict, [run_id, run_id, source, at])
         finally:
             self._unregister("_video_batch")
         updated = int(existing[0]) if existing else 0
         return WriteResult(inserted=len(items) - updated, updated=updated, skipped=len(videos) - len(items))
 
     def record_video_snapshots(
-        self, run_id: int, snapshots: Sequence[VideoSnapshot], *, fetched_at: datetime | None = None
+        self,
+        run_id: int,
+        snapshots: Sequence[VideoSnapshot],
+        *,
+        fetched_at: datetime | None = None,
+        stored_video_ids: Collection[str] = (),
     ) -> WriteResult:
         """Store view/like/comment counts; at most one snapshot per (video, run).
 
         A snapshot of a video this warehouse has no metadata for is quarantined (call
         :meth:`upsert_videos` first); a second snapshot of a video within one batch too.
+        ``stored_video_ids`` are videos the caller upserted in the same transaction: when they
+        cover every snapshot, the lookup for unknown videos is skipped.
         """
         source = self._writable_run(run_id)
         unique: dict[str, VideoSnapshot] = {}
@@ -634,12 +661,16 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         self._register("_video_snapshot_batch", table)
         try:
             with self.transaction() as con:
-                unknown = [
-                    r[0]
-                    for r in con.execute(
-                        "SELECT video_id FROM _video_snapshot_batch ANTI JOIN videos USING (video_id)"
-                    ).fetchall()
-                ]
+                unknown = (
+                    []
+                    if stored_video_ids and all(vid in stored_video_ids for vid in unique)
+                    else [
+                        r[0]
+                        for r in con.execute(
+                            "SELECT video_id FROM _video_snapshot_batch ANTI JOIN videos USING (video_id)"
+                        ).fetchall()
+                    ]
+                )
                 row = con.execute(
                     """
                     INSERT INTO video_snapshots (video_id, channel_id, run_id, observed_at, view_count,
@@ -891,6 +922,84 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         checkpoint = self.load_checkpoint(run_id, channel_id)
         assert checkpoint is not None
         return checkpoint
+
+    def record_checkpoints(
+        self,
+        run_id: int,
+        positions: Mapping[str, tuple[str | None, int] | None],
+        done_video_ids: Mapping[str, Sequence[str]],
+    ) -> None:
+        """Move several channels' checkpoints at once (the collector's group commit).
+
+        ``positions`` maps a channel to its new ``(page_token, pages_done)``, or to None to leave
+        its position where it is (a new checkpoint starts at the beginning); ``done_video_ids``
+        accumulate per channel as in :meth:`save_checkpoint`. Nothing is read back.
+        """
+        self._writable_run(run_id)
+        now = self._clock()
+        moving = {cid: pos for cid, pos in positions.items() if pos is not None}
+        staying = [cid for cid, pos in positions.items() if pos is None]
+        done = sorted({(cid, vid) for cid, ids in done_video_ids.items() for vid in ids})
+        with self.transaction() as con:
+            if moving:
+                self._register(
+                    "_checkpoint_batch",
+                    pa.table(
+                        {
+                            "channel_id": pa.array(list(moving), pa.string()),
+                            "page_token": pa.array([p[0] for p in moving.values()], pa.string()),
+                            "pages_done": pa.array([p[1] for p in moving.values()], pa.int32()),
+                        }
+                    ),
+                )
+                try:
+                    run_sql(
+                        con,
+                        """
+                        INSERT INTO collection_checkpoints
+                        SELECT ?, channel_id, page_token, pages_done, false, ? FROM _checkpoint_batch
+                        ON CONFLICT (run_id, channel_id) DO UPDATE SET
+                            page_token = excluded.page_token, pages_done = excluded.pages_done,
+                            channel_done = false, updated_at = excluded.updated_at
+                        """,
+                        [run_id, now],
+                    )
+                finally:
+                    self._unregister("_checkpoint_batch")
+            if staying:
+                run_sql(
+                    con,
+                    """
+                    INSERT INTO collection_checkpoints
+                    SELECT ?, unnest(?), NULL, 0, false, ?
+                    ON CONFLICT (run_id, channel_id) DO UPDATE SET
+                        channel_done = false, updated_at = excluded.updated_at
+                    """,
+                    [run_id, staying, now],
+                )
+            if done:
+                self._register(
+                    "_done_batch",
+                    pa.table(
+                        {
+                            "channel_id": pa.array([d[0] for d in done], pa.string()),
+                            "video_id": pa.array([d[1] for d in done], pa.string()),
+                        }
+                    ),
+                )
+                try:
+                    run_sql(
+                        con,
+                        """
+                        INSERT INTO checkpoint_videos_done
+                        SELECT ?, b.channel_id, b.video_id FROM _done_batch b
+                        WHERE NOT EXISTS (SELECT 1 FROM checkpoint_videos_done d WHERE d.run_id = ?
+                                          AND d.channel_id = b.channel_id AND d.video_id = b.video_id)
+                        """,
+                        [run_id, run_id],
+                    )
+                finally:
+                    self._unregister("_done_batch")
 
     def load_checkpoint(self, run_id: int, channel_id: str) -> Checkpoint | None:
         return self.run_checkpoints(run_id, channel_id=channel_id).get(channel_id)
