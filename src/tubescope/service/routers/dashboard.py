@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
@@ -14,7 +12,7 @@ from markupsafe import Markup
 
 from tubescope.errors import TubescopeError
 from tubescope.jobs import catalog
-from tubescope.jobs.report import write_report
+from tubescope.jobs.report import render_report
 from tubescope.jobs.tokens import Scope
 from tubescope.service.state import ServiceState, State
 
@@ -89,10 +87,8 @@ def channel_list(request: Request, state: State) -> Response:
 def channel_page(ref: str, request: Request, state: State) -> Response:
     if not _signed_in(request, state):
         return _to_login(request)
-    with tempfile.TemporaryDirectory(prefix="tubescope-dashboard-") as folder:
-        out = Path(folder) / "page.html"
-        write_report(state.options.db_path, ref, out)
-        page = out.read_text(encoding="utf-8")
+    with state.pool.borrow() as warehouse:
+        page = render_report(warehouse, ref).html
     return HTMLResponse(page.replace("<body>", "<body>" + _NAV, 1))
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from tubescope.jobs.report import write_report
-from tubescope.service.state import ReadToken, State
+from tubescope.jobs.report import render_report
+from tubescope.service.state import ReadToken, WarehouseDep
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -19,12 +17,9 @@ router = APIRouter(prefix="/v1", tags=["reports"])
 def report(
     ref: str,
     _: ReadToken,
-    state: State,
+    warehouse: WarehouseDep,
     peer: Annotated[list[str] | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    with tempfile.TemporaryDirectory(prefix="tubescope-report-") as folder:
-        out = Path(folder) / "report.html"
-        outcome = write_report(state.options.db_path, ref, out, peers=peer or ())
-        page = out.read_text(encoding="utf-8")
-    filename = f"tubescope-{outcome.channel_id}.html"
-    return HTMLResponse(page, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    rendered = render_report(warehouse, ref, peers=peer or ())
+    filename = f"tubescope-{rendered.channel_id}.html"
+    return HTMLResponse(rendered.html, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
