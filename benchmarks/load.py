@@ -440,69 +440,95 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
+def measure(
+    base_url: str, token: str, channel_ids: list[str], clients: int, args: argparse.Namespace, pid: int | None
+) -> dict[str, Any]:
+    """One closed-loop run at ``clients`` concurrency, with the server's memory and CPU when local."""
+    sampler = ProcessSampler(pid) if pid else None
+    if sampler:
+        sampler.start()
+        cpu_before = sampler.process.cpu_times()
+    own_before = psutil.Process().cpu_times()
+    results, elapsed = asyncio.run(
+        drive(base_url, token, channel_ids, clients, args.seconds, args.think_ms / 1000, args.seed)
+    )
+    own_after = psutil.Process().cpu_times()
+    out: dict[str, Any] = {"clients": clients, **summarise(results, elapsed)}
+    if sampler:
+        cpu_after = sampler.process.cpu_times()
+        sampler.stop()
+        server_cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+        out["server"] = {
+            "peak_rss_mb": sampler.peak_mb,
+            "rss_samples": sampler.samples,
+            "cpu_s": round(server_cpu, 1),
+            "cpu_ms_per_request": round(server_cpu * 1000 / max(1, out["requests"]), 2),
+            "threads": sampler.process.num_threads(),
+        }
+    own_cpu = (own_after.user + own_after.system) - (own_before.user + own_before.system)
+    out["load_generator_cpu_s"] = round(own_cpu, 1)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="video snapshot rows to generate")
     parser.add_argument("--channels", type=int, default=100, help="channels the snapshots spread over")
-    parser.add_argument("--clients", type=int, default=200, help="concurrent clients")
-    parser.add_argument("--seconds", type=float, default=60.0, help="length of the measured run")
+    parser.add_argument(
+        "--clients", default="200", help="concurrent clients; a comma list (10,50,200) runs each in turn"
+    )
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each measured run")
     parser.add_argument("--think-ms", type=float, default=0.0, help="mean pause between a client's requests")
     parser.add_argument("--no-prime", action="store_true", help="do not fill the analysis cache first")
     parser.add_argument("--rate-limit", type=float, default=1_000_000.0, help="server's per-token req/s")
     parser.add_argument("--db", type=Path, help="warehouse file (generated when missing; default: temporary)")
     parser.add_argument("--keep", action="store_true", help="keep the generated warehouse")
+    parser.add_argument("--url", help="drive a service already running here (a container, say) instead")
+    parser.add_argument("--token", help="read token for --url")
+    parser.add_argument("--server-pid", type=int, help="with --url: the local server process to sample")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    levels = [int(n) for n in str(args.clients).split(",") if n.strip()]
 
+    report: dict[str, Any] = {"benchmark": "load", "machine": machine()}
     workdir = Path(tempfile.mkdtemp(prefix="tubescope-load-"))
-    db = args.db or workdir / f"load_{args.rows}.duckdb"
-    generated = generate(db, args.rows, args.channels) if not db.exists() else {"reused": str(db)}
-    token = create_token(db)
-    port = free_port()
-    log = workdir / "server.log"
-    server = start_server(db, port, args.rate_limit, log)
-    base_url = f"http://127.0.0.1:{port}"
-    report: dict[str, Any] = {"benchmark": "load", "machine": machine(), "generated": generated}
+    server: subprocess.Popen[bytes] | None = None
     try:
-        sampler = ProcessSampler(server.pid)
-        sampler.start()
-        with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}) as probe:
+        if args.url:
+            if not args.token:
+                raise SystemExit("--url needs --token")
+            base_url, token, pid = args.url.rstrip("/"), args.token, args.server_pid
+        else:
+            db = args.db or workdir / f"load_{args.rows}.duckdb"
+            report["generated"] = (
+                generate(db, args.rows, args.channels) if not db.exists() else {"reused": str(db)}
+            )
+            token = create_token(db)
+            port = free_port()
+            server = start_server(db, port, args.rate_limit, workdir / "server.log")
+            base_url, pid = f"http://127.0.0.1:{port}", server.pid
+        with httpx.Client(
+            base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as probe:
             channel_ids = [item["channel_id"] for item in probe.get("/v1/channels").json()["items"]]
         report["prime_analysis_cache"] = None if args.no_prime else prime(base_url, token, channel_ids)
-        cpu_before = sampler.process.cpu_times()
-        own_before = psutil.Process().cpu_times()
-        results, elapsed = asyncio.run(
-            drive(base_url, token, channel_ids, args.clients, args.seconds, args.think_ms / 1000, args.seed)
-        )
-        cpu_after = sampler.process.cpu_times()
-        own_after = psutil.Process().cpu_times()
-        sampler.stop()
         report["config"] = {
-            "clients": args.clients,
             "seconds": args.seconds,
             "think_ms": args.think_ms,
             "mix": dict(ENDPOINT_MIX),
             "channels": len(channel_ids),
             "closed_loop": True,
         }
-        report["results"] = summarise(results, elapsed)
-        report["server"] = {
-            "peak_rss_mb": sampler.peak_mb,
-            "rss_samples": sampler.samples,
-            "cpu_s": round((cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system), 1),
-            "threads": sampler.process.num_threads(),
-        }
-        report["load_generator_cpu_s"] = round(
-            (own_after.user + own_after.system) - (own_before.user + own_before.system), 1
-        )
+        report["runs"] = [measure(base_url, token, channel_ids, n, args, pid) for n in levels]
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
         if not args.keep and args.db is None:
             shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(report, indent=2))

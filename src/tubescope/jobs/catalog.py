@@ -46,7 +46,11 @@ class WarehousePool:
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
-        self._root = Warehouse.open(self.db_path)
+        # One DuckDB worker thread: the service runs many small queries at once, so requests
+        # are its parallelism; and DuckDB refuses a second connection to the file with another
+        # configuration, so this must match the collection job's open (``threads=1``), which
+        # runs inside the service too.
+        self._root = Warehouse.open(self.db_path, threads=1)
         self._lock = threading.Lock()
         with _live_lock:
             _live_pools.setdefault(self.db_path.resolve(), []).append(self)
@@ -148,9 +152,6 @@ _RESOLVE_SQL = {
 KpiSource = Callable[[str], pd.DataFrame]
 """Gives the fleet-KPI table row of one stored channel id (the service passes a cached one)."""
 
-VideoFrameSource = Callable[[str], pd.DataFrame]
-"""Gives the ``videos`` frame of one stored channel id (the service passes a cached one)."""
-
 
 def resolve_channel(warehouse: Warehouse, ref: str) -> str:
     """:func:`resolve_stored_channel` without its pandas round trip, which costs more than the
@@ -215,6 +216,56 @@ class VideoPage:
     page_size: int
 
 
+class ChannelVideos:
+    """One channel's videos made ready for paging: JSON rows and sort orders computed once.
+
+    A page is then a filter mask, an index walk and a slice; filtering a stable sort order
+    gives exactly the order of sorting the filtered rows, so the answer is the one a fresh
+    ``filter -> sort_values(kind="stable") -> slice`` would give. Safe to share between threads.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame.reset_index(drop=True)
+        self.rows = records(self.frame, VIDEO_FIELDS)
+        self._orders: dict[tuple[str, bool], np.ndarray[Any, np.dtype[np.intp]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def order(self, sort: str, descending: bool) -> np.ndarray[Any, np.dtype[np.intp]]:
+        if sort not in VIDEO_SORT_KEYS:
+            raise ConfigError(f"cannot sort by {sort!r}; choose one of {', '.join(VIDEO_SORT_KEYS)}")
+        key = (sort, descending)
+        found = self._orders.get(key)
+        if found is None:  # two threads may both compute it; either result is the same
+            ordered = self.frame.sort_values(
+                sort, ascending=not descending, na_position="last", kind="stable"
+            )
+            found = self._orders[key] = ordered.index.to_numpy(dtype=np.intp)
+        return found
+
+    def page(
+        self,
+        *,
+        page: int = 1,
+        page_size: int = 50,
+        sort: str = "published_at",
+        descending: bool = True,
+        where: str | None = None,
+    ) -> VideoPage:
+        positions = self.order(sort, descending)
+        if where:
+            mask = parse_query(where).mask(self.frame).to_numpy(dtype=bool)
+            positions = positions[mask[positions]]
+        start = (page - 1) * page_size
+        items = [self.rows[i] for i in positions[start : start + page_size]]
+        return VideoPage(items, len(positions), page, page_size)
+
+
+def channel_videos(warehouse: Warehouse, channel_id: str) -> ChannelVideos:
+    return ChannelVideos(channel_videos_frame(warehouse, channel_id))
+
+
 def list_videos(
     warehouse: Warehouse,
     ref: str,
@@ -224,30 +275,24 @@ def list_videos(
     sort: str = "published_at",
     descending: bool = True,
     where: str | None = None,
-    videos_frame: VideoFrameSource | None = None,
 ) -> VideoPage:
     """One page of a channel's videos, sorted and filtered with the safe filter language.
 
     A filter is evaluated on the channel's frame (the filter language works on pandas and is
-    never pasted into SQL), from ``videos_frame`` when given; without either, the page is cut
-    in DuckDB and only its rows are fetched.
+    never pasted into SQL); without one the page is cut in DuckDB and only its rows fetched.
+    A long-lived caller keeps :func:`channel_videos` and pages it instead.
     """
     if sort not in VIDEO_SORT_KEYS:
         raise ConfigError(f"cannot sort by {sort!r}; choose one of {', '.join(VIDEO_SORT_KEYS)}")
     channel_id = resolve_channel(warehouse, ref)
-    if not where and videos_frame is None:
-        sql = _VIDEO_PAGE_SQL.format(sort=sort, direction="DESC" if descending else "ASC")
-        table = warehouse.query_arrow(sql, [channel_id, page_size, (page - 1) * page_size])
-        count = warehouse.query_arrow("SELECT count(*) FROM videos WHERE channel_id = ?", [channel_id])
-        return VideoPage(arrow_records(table), int(count.column(0)[0].as_py()), page, page_size)
-    query = parse_query(where) if where else None
-    videos = (videos_frame or (lambda cid: channel_videos_frame(warehouse, cid)))(channel_id)
-    if query is not None:
-        videos = videos[query.mask(videos).to_numpy(dtype=bool)]
-    videos = videos.sort_values(sort, ascending=not descending, na_position="last", kind="stable")
-    start = (page - 1) * page_size
-    items = records(videos.iloc[start : start + page_size], VIDEO_FIELDS)
-    return VideoPage(items, len(videos), page, page_size)
+    if where:
+        parse_query(where)  # a bad filter is reported before any data is read
+        videos = channel_videos(warehouse, channel_id)
+        return videos.page(page=page, page_size=page_size, sort=sort, descending=descending, where=where)
+    sql = _VIDEO_PAGE_SQL.format(sort=sort, direction="DESC" if descending else "ASC")
+    table = warehouse.query_arrow(sql, [channel_id, page_size, (page - 1) * page_size])
+    count = warehouse.query_arrow("SELECT count(*) FROM videos WHERE channel_id = ?", [channel_id])
+    return VideoPage(arrow_records(table), int(count.column(0)[0].as_py()), page, page_size)
 
 
 def channel_analysis(warehouse: Warehouse, ref: str, *, now: datetime | None = None) -> ChannelAnalysis:

@@ -39,6 +39,11 @@ class AbTestRequest(BaseModel):
     group_b: str | None = Field(default=None, max_length=500, description="Default: every other video")
 
 
+def _channel_id(state: ServiceState, warehouse: Warehouse, ref: str) -> str:
+    """The stored channel ``ref`` names, remembered until data lands: every request starts here."""
+    return state.cache.get_or_compute(FLEET, ("ref", ref), lambda: catalog.resolve_channel(warehouse, ref))[1]
+
+
 def _kpi_source(state: ServiceState, warehouse: Warehouse) -> catalog.KpiSource:
     """Per-channel KPI rows from the cache: they change only when a run lands (or the TTL ends)."""
 
@@ -67,7 +72,7 @@ def add_channel(body: AddChannel, _: WriteToken, state: State) -> dict[str, Any]
 
 @router.get("/channels/{ref}", response_model=dict[str, Any])
 def get_channel(ref: RefPath, _: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
-    channel_id = catalog.resolve_channel(warehouse, ref)
+    channel_id = _channel_id(state, warehouse, ref)
 
     def detail() -> bytes:
         row = catalog.channel_row(warehouse, channel_id)
@@ -77,7 +82,7 @@ def get_channel(ref: RefPath, _: ReadToken, state: State, warehouse: WarehouseDe
     return _json(state.cache.get_or_compute(channel_id, "detail", detail)[1])
 
 
-@router.get("/channels/{ref}/videos")
+@router.get("/channels/{ref}/videos", response_model=dict[str, Any])
 def list_videos(
     ref: RefPath,
     _: ReadToken,
@@ -93,26 +98,20 @@ def list_videos(
     where: Annotated[
         str | None, Query(max_length=500, description="e.g. format = short and views > 1000")
     ] = None,
-) -> dict[str, Any]:
-    result = catalog.list_videos(
-        warehouse,
-        ref,
-        page=page,
-        page_size=page_size,
-        sort=sort,
-        descending=order == "desc",
-        where=where,
-        videos_frame=lambda channel_id: state.cache.get_or_compute(
-            channel_id, "videos", lambda: catalog.channel_videos_frame(warehouse, channel_id)
-        )[1],
-    )
-    return {"items": result.items, "total": result.total, "page": result.page, "page_size": result.page_size}
+) -> Response:
+    channel_id = _channel_id(state, warehouse, ref)
+    videos: catalog.ChannelVideos = state.cache.get_or_compute(
+        channel_id, "videos", lambda: catalog.channel_videos(warehouse, channel_id)
+    )[1]
+    result = videos.page(page=page, page_size=page_size, sort=sort, descending=order == "desc", where=where)
+    body = {"items": result.items, "total": result.total, "page": result.page, "page_size": result.page_size}
+    return _json(_encoded(body))
 
 
 @router.get("/channels/{ref}/analysis", response_model=dict[str, Any])
 def get_analysis(ref: RefPath, _: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
     """Every analysis of the channel (derived metrics); cached until a new run lands for it."""
-    channel_id = catalog.resolve_channel(warehouse, ref)
+    channel_id = _channel_id(state, warehouse, ref)
     hit, body = state.cache.get_or_compute(
         channel_id, "analysis", lambda: _encoded(catalog.channel_analysis(warehouse, channel_id).to_dict())
     )
@@ -135,8 +134,10 @@ def compare(
 ) -> Response:
     """Each channel's KPIs as percentiles among the others; a peer set is cached until data lands."""
 
+    ids = tuple(dict.fromkeys(_channel_id(state, warehouse, ref) for ref in channel))
+
     def comparison() -> bytes:
         results = catalog.peer_comparison(warehouse, channel, kpi_table=_kpi_source(state, warehouse))
         return _encoded({"items": [r.to_dict() for r in results], "derived": True})
 
-    return _json(state.cache.get_or_compute(FLEET, ("compare", tuple(channel)), comparison)[1])
+    return _json(state.cache.get_or_compute(FLEET, ("compare", ids), comparison)[1])
