@@ -28,7 +28,7 @@ from tubescope.analysis import features as shared_features
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.errors import ConfigError, DataQualityError
 
-PREDICT_FEATURE_REVISION = 2
+PREDICT_FEATURE_REVISION = 3
 """Bumped whenever a feature computed here changes meaning."""
 
 FEATURE_VERSION = f"{shared_features.FEATURE_VERSION}.{PREDICT_FEATURE_REVISION}"
@@ -61,6 +61,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "channel_prior_median",
     "prior_recent_gap",
     "prior_style_gap",
+    "prior_trend_shift",
     "log_subscribers",
     "log_upload_gap_days",
     "uploads_last_30d",
@@ -303,7 +304,8 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         titles = videos.drop_duplicates("video_id", keep="last").set_index("video_id")["title"]
         asks = _asks(titles.reindex(targets.index)).astype(np.int64)
         window = self.prior_window
-        self.format_priors_ = self._rolling_index(channel * 3 + fmt, known, log_views, log_age, window)
+        years = (to_seconds(targets["published_at"]) / (365.25 * _DAY)).astype(np.float64)
+        self.format_priors_ = self._rolling_index(channel * 3 + fmt, known, log_views, log_age, window, years)
         self.channel_priors_ = self._rolling_index(channel, known, log_views, log_age, window)
         # A short window shows a level that moved recently (trend breaks); a title-style window
         # shows whether this channel's audience answers question titles differently.
@@ -320,14 +322,21 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         log_views: Array,
         log_age: Array,
         window: int,
+        published_years: Array | None = None,
     ) -> _AsOfIndex:
-        """Rolling summaries over each group's last ``window`` observations, by known time."""
-        index = _AsOfIndex.build(groups, known, {"log_views": log_views, "log_age": log_age})
+        """Rolling summaries over each group's last ``window`` observations, by known time.
+
+        With ``published_years``, also the least-squares trend of log views on publish date
+        (per year) and the window's mean publish date, so a lagging median can be extrapolated.
+        """
+        years = published_years if published_years is not None else np.zeros(len(groups))
+        index = _AsOfIndex.build(groups, known, {"log_views": log_views, "log_age": log_age, "years": years})
         frame = pd.DataFrame(
             {
                 "group": index.keys // _GROUP_SHIFT,
                 "log_views": index.values["log_views"],
                 "log_age": index.values["log_age"],
+                "years": index.values["years"],
             }
         )
         rolling = frame.groupby("group", sort=False)[["log_views", "log_age"]].rolling(window, min_periods=1)
@@ -342,6 +351,20 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             "count": count.to_numpy(dtype=np.float64),
             "log_age": median["log_age"].to_numpy(dtype=np.float64),
         }
+        if published_years is not None:
+            frame["years_views"] = frame["years"] * frame["log_views"]
+            frame["years_sq"] = frame["years"] ** 2
+            columns = ["years", "log_views", "years_views", "years_sq"]
+            means = frame.groupby("group", sort=False)[columns].rolling(window, min_periods=1).mean()
+            means = means.reset_index(level=0, drop=True).sort_index()
+            variance = (means["years_sq"] - means["years"] ** 2).to_numpy(dtype=np.float64)
+            covariance = (means["years_views"] - means["years"] * means["log_views"]).to_numpy(
+                dtype=np.float64
+            )
+            enough = (values["count"] >= 5) & (variance > 1e-4)
+            slope = np.where(enough, covariance / np.where(enough, variance, 1.0), np.nan)
+            values["trend"] = np.clip(slope, -3.0, 3.0)
+            values["mean_years"] = means["years"].to_numpy(dtype=np.float64)
         return _AsOfIndex(index.keys, values, index.group_start)
 
     def _fit_uploads(self, videos: pd.DataFrame) -> None:
@@ -432,6 +455,9 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         ):
             out[column] = _pick(self.format_priors_.values[name], pos, ok)
         out["prior_count"] = np.where(ok, out["prior_count"], 0.0)
+        trend = _pick(self.format_priors_.values["trend"], pos, ok)
+        mean_years = _pick(self.format_priors_.values["mean_years"], pos, ok)
+        out["prior_trend_shift"] = trend * (published / (365.25 * _DAY) - mean_years)
         cpos, cok = self.channel_priors_.position(channel, published, strictly_before=False)
         out["channel_prior_median"] = _pick(self.channel_priors_.values["median"], cpos, cok)
         rpos, rok = self.recent_priors_.position(
