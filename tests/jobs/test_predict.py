@@ -50,6 +50,8 @@ def test_unknown_channels_and_wrong_horizons_are_refused(predictor: Predictor) -
         predictor.predict(_video("@synth8c2"), horizon_days=14.0)
     with pytest.raises(ConfigError):
         predictor.predict(_video("@synth8c2", title="   "))
+    with pytest.raises(ConfigError, match="timezone"):
+        predictor.predict(_video("@synth8c2", published_at=datetime(2025, 12, 30, 17)))
 
 
 def test_durations_and_publish_times_parse_like_people_write_them() -> None:

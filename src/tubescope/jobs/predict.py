@@ -122,6 +122,10 @@ class Predictor:
             )
         if not video.title.strip():
             raise ConfigError("the title must not be empty")
+        if video.published_at.tzinfo is None or video.published_at.utcoffset() is None:
+            raise ConfigError("published_at must be timezone-aware (UTC)")
+        if video.duration_seconds is not None and not video.duration_seconds > 0:
+            raise ConfigError(f"duration must be positive, got {video.duration_seconds}")
         channel_id = self.resolve_channel(video.channel)
         row = pd.DataFrame(
             {
