@@ -13,5 +13,5 @@ def test_the_youtube_source_is_registered_through_its_entry_point() -> None:
 
 
 def test_an_unknown_source_names_the_installed_ones() -> None:
-    with pytest.raises(ConfigError, match="installed: .*youtube"):
+    with pytest.raises(ConfigError, match=r"installed: .*youtube"):
         load_source("myspace")
