@@ -3,11 +3,14 @@
 Generates a warehouse of ``--rows`` video snapshots directly with DuckDB SQL (the schema comes
 from ``Warehouse.open``, so the real migrations), creates a read token with
 ``tubescope token create``, starts ``tubescope serve`` as a separate process and drives
-``--clients`` concurrent clients (asyncio + httpx, one shared pool with one connection per
-client) for ``--seconds`` over a weighted mix of read endpoints:
+``--clients`` concurrent clients (asyncio + httpx, one client and keep-alive connection each)
+for ``--seconds`` over a weighted mix of read endpoints:
 
     /health, /v1/channels, /v1/channels/{id}, /v1/channels/{id}/videos (paging, sorting,
     filters), /v1/channels/{id}/analysis (cached after the first call), /v1/compare
+
+Comparisons use one of ``TEAMS`` fixed peer sets (a team's saved comparison) and, one time in
+five, an ad-hoc random set of 2-4 channels, which the service has to compute afresh.
 
 Each client sends its next request as soon as the previous answer arrives (closed loop, no
 think time unless ``--think-ms``), so with N clients the mean latency is N / throughput: the
@@ -67,6 +70,10 @@ VIDEO_FILTERS = (
     "format = long and likes > 100",
     "published_at >= 2025-06-01",
 )
+TEAMS = 20
+"""Distinct saved peer sets; a comparison uses one of them unless it is ad hoc."""
+AD_HOC_COMPARISONS = 0.2
+"""Share of comparisons over a random set of 2-4 channels (a cache miss nearly every time)."""
 VIDEO_SORTS = ("published_at", "view_count", "like_count", "comment_count", "duration_seconds", "title")
 
 
@@ -288,6 +295,13 @@ class Results:
                 self.error_examples.append(f"{endpoint}: {problem}")
 
 
+def team_peer_sets(channel_ids: list[str]) -> list[list[str]]:
+    """The peer sets teams compare against: fixed per run, like a dashboard's saved comparison."""
+    rng = random.Random(len(channel_ids))
+    k = min(len(channel_ids), 4)
+    return [rng.sample(channel_ids, k=k) for _ in range(TEAMS)]
+
+
 def _request_for(endpoint: str, rng: random.Random, channel_ids: list[str]) -> tuple[str, dict[str, Any]]:
     channel = rng.choice(channel_ids)
     if endpoint == "health":
@@ -310,7 +324,10 @@ def _request_for(endpoint: str, rng: random.Random, channel_ids: list[str]) -> t
     if endpoint == "analysis":
         return f"/v1/channels/{channel}/analysis", {}
     if endpoint == "compare":
-        peers = rng.sample(channel_ids, k=min(len(channel_ids), rng.randint(2, 4)))
+        if rng.random() < AD_HOC_COMPARISONS:
+            peers = rng.sample(channel_ids, k=min(len(channel_ids), rng.randint(2, 4)))
+        else:
+            peers = rng.choice(team_peer_sets(channel_ids))
         return "/v1/compare", {"channel": peers}
     raise AssertionError(endpoint)
 
@@ -346,23 +363,35 @@ async def _client(
 async def drive(
     base_url: str, token: str, channel_ids: list[str], clients: int, seconds: float, think: float, seed: int
 ) -> tuple[Results, float]:
+    """``clients`` closed-loop clients, each with its own keep-alive connection.
+
+    One ``AsyncClient`` per client rather than one shared pool: httpx's pool scans its
+    connections on every request, which with hundreds of them makes the load generator, not
+    the server, the bottleneck (and adds its queueing to every measured latency).
+    """
     results = Results()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=base_url,
-        headers={"Authorization": f"Bearer {token}"},
-        limits=limits,
-        timeout=httpx.Timeout(60.0, pool=60.0),
-    ) as client:
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    pool = [
+        httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            limits=limits,
+            timeout=httpx.Timeout(60.0, pool=60.0),
+        )
+        for _ in range(clients)
+    ]
+    try:
         started = time.perf_counter()
         stop_at = started + seconds
         await asyncio.gather(
             *(
                 _client(client, seed * 100_003 + i, channel_ids, stop_at, think, results)
-                for i in range(clients)
+                for i, client in enumerate(pool)
             )
         )
         elapsed = time.perf_counter() - started
+    finally:
+        await asyncio.gather(*(client.aclose() for client in pool))
     return results, elapsed
 
 

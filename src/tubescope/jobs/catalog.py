@@ -26,7 +26,13 @@ from tubescope.analysis.query import parse_query
 from tubescope.analysis.summary import ChannelAnalysis, analyze_channel, fleet_kpis_duckdb
 from tubescope.domain.refs import RefKind, parse_channel_ref
 from tubescope.errors import ChannelNotFound, ConfigError
-from tubescope.jobs.common import load_channel_frames, resolve_stored_channel, share_warehouse, utc_now
+from tubescope.jobs.common import (
+    last_observed,
+    load_channel_frames,
+    resolve_stored_channel,
+    share_warehouse,
+    utc_now,
+)
 from tubescope.warehouse import frames as frame_sql
 from tubescope.warehouse.repository import Warehouse
 
@@ -224,10 +230,27 @@ class ChannelVideos:
     ``filter -> sort_values(kind="stable") -> slice`` would give. Safe to share between threads.
     """
 
+    MAX_FILTERS = 64
+    """Filter masks kept per channel (dashboards reuse a few filters; the rest come and go)."""
+
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame.reset_index(drop=True)
         self.rows = records(self.frame, VIDEO_FIELDS)
         self._orders: dict[tuple[str, bool], np.ndarray[Any, np.dtype[np.intp]]] = {}
+        self._masks: dict[str, np.ndarray[Any, np.dtype[np.bool_]]] = {}
+
+    def has_filter(self, where: str) -> bool:
+        """Whether ``where`` was evaluated already, so a page with it is only index work."""
+        return where in self._masks
+
+    def mask(self, where: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        found = self._masks.get(where)
+        if found is None:
+            found = parse_query(where).mask(self.frame).to_numpy(dtype=bool)
+            if len(self._masks) >= self.MAX_FILTERS:
+                self._masks.clear()
+            self._masks[where] = found
+        return found
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -255,8 +278,7 @@ class ChannelVideos:
     ) -> VideoPage:
         positions = self.order(sort, descending)
         if where:
-            mask = parse_query(where).mask(self.frame).to_numpy(dtype=bool)
-            positions = positions[mask[positions]]
+            positions = positions[self.mask(where)[positions]]
         start = (page - 1) * page_size
         items = [self.rows[i] for i in positions[start : start + page_size]]
         return VideoPage(items, len(positions), page, page_size)
@@ -297,7 +319,8 @@ def list_videos(
 
 def channel_analysis(warehouse: Warehouse, ref: str, *, now: datetime | None = None) -> ChannelAnalysis:
     channel_id = resolve_stored_channel(warehouse, ref)
-    return analyze_channel(load_channel_frames(warehouse, [channel_id]), channel_id, now or utc_now())
+    frames = load_channel_frames(warehouse, [channel_id])
+    return analyze_channel(frames, channel_id, now or last_observed(frames, channel_id) or utc_now())
 
 
 def channel_ab_test(
@@ -320,6 +343,8 @@ def peer_comparison(
     if len(refs) < 2:
         raise ConfigError("a comparison needs at least two channels")
     ids = list(dict.fromkeys(resolve_channel(warehouse, ref) for ref in refs))
+    if len(ids) < 2:
+        raise ConfigError("a comparison needs at least two different channels")
     source = kpi_table or (lambda cid: channel_kpi_table(warehouse, cid, now=now))
     fleet = pd.concat([source(channel_id) for channel_id in ids], ignore_index=True)
     return [benchmark_channel(fleet, channel_id, peer_ids=ids) for channel_id in ids]

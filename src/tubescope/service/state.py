@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -65,7 +65,9 @@ class ServiceState:
             self._predictor = None
 
 
-def get_state(request: Request) -> ServiceState:
+# The dependencies below are ``async`` though they never await: FastAPI runs a plain ``def``
+# dependency in the thread pool, and three thread hops per request cost more than the work.
+async def get_state(request: Request) -> ServiceState:
     state: ServiceState = request.app.state.tubescope
     return state
 
@@ -73,18 +75,18 @@ def get_state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(get_state)]
 
 
-def get_warehouse(state: State) -> Iterator[Warehouse]:
-    with state.pool.borrow() as warehouse:
+async def get_warehouse(state: State) -> AsyncIterator[Warehouse]:
+    with state.pool.borrow() as warehouse:  # a cursor: opening and closing it does no IO
         yield warehouse
 
 
 WarehouseDep = Annotated[Warehouse, Depends(get_warehouse)]
 
 
-def require(scope: Scope) -> Callable[[Request, ServiceState], TokenInfo]:
+def require(scope: Scope) -> Callable[[Request, ServiceState], Awaitable[TokenInfo]]:
     """A dependency admitting bearer tokens whose scope covers ``scope``, rate-limited per token."""
 
-    def dependency(request: Request, state: State) -> TokenInfo:
+    async def dependency(request: Request, state: State) -> TokenInfo:
         header = request.headers.get("authorization", "")
         kind, _, token = header.partition(" ")
         if kind.lower() != "bearer" or not token.strip():

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import functools
+from collections.abc import Callable, Hashable
+from typing import Annotated, Any, Literal, TypeVar
 
 import pandas as pd
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field, TypeAdapter
+from starlette.concurrency import run_in_threadpool
 
 from tubescope.jobs import catalog
 from tubescope.service.cache import FLEET
@@ -18,6 +21,7 @@ router = APIRouter(prefix="/v1", tags=["channels"])
 RefPath = Annotated[str, "A collected channel's UC… id or @handle"]
 
 _ANY_JSON: TypeAdapter[Any] = TypeAdapter(Any)
+T = TypeVar("T")
 
 
 def _encoded(value: Any) -> bytes:
@@ -39,9 +43,21 @@ class AbTestRequest(BaseModel):
     group_b: str | None = Field(default=None, max_length=500, description="Default: every other video")
 
 
-def _channel_id(state: ServiceState, warehouse: Warehouse, ref: str) -> str:
+async def _cached(
+    state: ServiceState, channel_id: str, key: Hashable, compute: Callable[[], T]
+) -> tuple[bool, T]:
+    """A cache hit answered on the event loop; only a miss (which reads the warehouse or
+    computes) takes a worker thread. The read routes are ``async`` for this: a hit is a few
+    microseconds of work, and a thread hop per request costs more than that under load."""
+    hit, value = state.cache.get(channel_id, key)
+    if hit:
+        return True, value
+    return await run_in_threadpool(state.cache.get_or_compute, channel_id, key, compute)
+
+
+async def _channel_id(state: ServiceState, warehouse: Warehouse, ref: str) -> str:
     """The stored channel ``ref`` names, remembered until data lands: every request starts here."""
-    return state.cache.get_or_compute(FLEET, ("ref", ref), lambda: catalog.resolve_channel(warehouse, ref))[1]
+    return (await _cached(state, FLEET, ("ref", ref), lambda: catalog.resolve_channel(warehouse, ref)))[1]
 
 
 def _kpi_source(state: ServiceState, warehouse: Warehouse) -> catalog.KpiSource:
@@ -56,12 +72,12 @@ def _kpi_source(state: ServiceState, warehouse: Warehouse) -> catalog.KpiSource:
 
 
 @router.get("/channels", response_model=dict[str, Any])
-def list_channels(_: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
+async def list_channels(_: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
     def listing() -> bytes:
         items = catalog.list_channels(warehouse)
         return _encoded({"items": items, "total": len(items)})
 
-    return _json(state.cache.get_or_compute(FLEET, "channels", listing)[1])
+    return _json((await _cached(state, FLEET, "channels", listing))[1])
 
 
 @router.post("/channels", status_code=status.HTTP_202_ACCEPTED)
@@ -71,19 +87,19 @@ def add_channel(body: AddChannel, _: WriteToken, state: State) -> dict[str, Any]
 
 
 @router.get("/channels/{ref}", response_model=dict[str, Any])
-def get_channel(ref: RefPath, _: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
-    channel_id = _channel_id(state, warehouse, ref)
+async def get_channel(ref: RefPath, _: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
+    channel_id = await _channel_id(state, warehouse, ref)
 
     def detail() -> bytes:
         row = catalog.channel_row(warehouse, channel_id)
         kpis = catalog.channel_kpis(warehouse, channel_id, kpi_table=_kpi_source(state, warehouse))
         return _encoded({**row, "kpis": kpis})
 
-    return _json(state.cache.get_or_compute(channel_id, "detail", detail)[1])
+    return _json((await _cached(state, channel_id, "detail", detail))[1])
 
 
 @router.get("/channels/{ref}/videos", response_model=dict[str, Any])
-def list_videos(
+async def list_videos(
     ref: RefPath,
     _: ReadToken,
     state: State,
@@ -99,21 +115,29 @@ def list_videos(
         str | None, Query(max_length=500, description="e.g. format = short and views > 1000")
     ] = None,
 ) -> Response:
-    channel_id = _channel_id(state, warehouse, ref)
-    videos: catalog.ChannelVideos = state.cache.get_or_compute(
-        channel_id, "videos", lambda: catalog.channel_videos(warehouse, channel_id)
+    channel_id = await _channel_id(state, warehouse, ref)
+    videos: catalog.ChannelVideos = (
+        await _cached(state, channel_id, "videos", lambda: catalog.channel_videos(warehouse, channel_id))
     )[1]
-    result = videos.page(page=page, page_size=page_size, sort=sort, descending=order == "desc", where=where)
+    cut = functools.partial(
+        videos.page, page=page, page_size=page_size, sort=sort, descending=order == "desc", where=where
+    )
+    # A new filter is a few pandas operations (milliseconds): off the event loop. A page with a
+    # filter seen before, or none, is index work.
+    result = await run_in_threadpool(cut) if where and not videos.has_filter(where) else cut()
     body = {"items": result.items, "total": result.total, "page": result.page, "page_size": result.page_size}
     return _json(_encoded(body))
 
 
 @router.get("/channels/{ref}/analysis", response_model=dict[str, Any])
-def get_analysis(ref: RefPath, _: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
+async def get_analysis(ref: RefPath, _: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
     """Every analysis of the channel (derived metrics); cached until a new run lands for it."""
-    channel_id = _channel_id(state, warehouse, ref)
-    hit, body = state.cache.get_or_compute(
-        channel_id, "analysis", lambda: _encoded(catalog.channel_analysis(warehouse, channel_id).to_dict())
+    channel_id = await _channel_id(state, warehouse, ref)
+    hit, body = await _cached(
+        state,
+        channel_id,
+        "analysis",
+        lambda: _encoded(catalog.channel_analysis(warehouse, channel_id).to_dict()),
     )
     (state.metrics.cache_hits if hit else state.metrics.cache_misses).inc()
     return _json(body)
@@ -126,7 +150,7 @@ def ab_test(ref: RefPath, body: AbTestRequest, _: ReadToken, warehouse: Warehous
 
 
 @router.get("/compare", response_model=dict[str, Any])
-def compare(
+async def compare(
     _: ReadToken,
     state: State,
     warehouse: WarehouseDep,
@@ -134,10 +158,10 @@ def compare(
 ) -> Response:
     """Each channel's KPIs as percentiles among the others; a peer set is cached until data lands."""
 
-    ids = tuple(dict.fromkeys(_channel_id(state, warehouse, ref) for ref in channel))
+    ids = tuple(dict.fromkeys([await _channel_id(state, warehouse, ref) for ref in channel]))
 
     def comparison() -> bytes:
-        results = catalog.peer_comparison(warehouse, channel, kpi_table=_kpi_source(state, warehouse))
+        results = catalog.peer_comparison(warehouse, ids, kpi_table=_kpi_source(state, warehouse))
         return _encoded({"items": [r.to_dict() for r in results], "derived": True})
 
-    return _json(state.cache.get_or_compute(FLEET, ("compare", ids), comparison)[1])
+    return _json((await _cached(state, FLEET, ("compare", ids), comparison))[1])

@@ -14,7 +14,7 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/health")
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:  # async: a probe must not queue behind busy worker threads
     """Liveness: the process answers."""
     return {"status": "ok"}
 
