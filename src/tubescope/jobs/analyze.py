@@ -12,7 +12,13 @@ from rich.table import Table
 from tubescope.analysis.benchmark import BenchmarkResult
 from tubescope.analysis.summary import ChannelAnalysis, analyze_channel
 from tubescope.jobs.catalog import peer_comparison
-from tubescope.jobs.common import load_channel_frames, open_for_reading, resolve_stored_channel, utc_now
+from tubescope.jobs.common import (
+    last_observed,
+    load_channel_frames,
+    open_for_reading,
+    resolve_stored_channel,
+    utc_now,
+)
 from tubescope.report.adapter import build_report_model
 from tubescope.report.terminal import render_summary
 
@@ -24,7 +30,9 @@ def analyze(
     with open_for_reading(db_path) as warehouse:
         channel_id = resolve_stored_channel(warehouse, ref)
         frames = load_channel_frames(warehouse, [channel_id])
-    return analyze_channel(frames, channel_id, now or utc_now(), since=since)
+    return analyze_channel(
+        frames, channel_id, now or last_observed(frames, channel_id) or utc_now(), since=since
+    )
 
 
 def compare(db_path: Path, refs: Sequence[str], *, now: datetime | None = None) -> list[BenchmarkResult]:

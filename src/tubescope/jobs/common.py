@@ -7,6 +7,8 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
+
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.domain.refs import RefKind, parse_channel_ref
 from tubescope.errors import ChannelNotFound, ConfigError, InvalidChannelRef, StorageError
@@ -93,3 +95,18 @@ def parse_date(text: str) -> datetime:
     except ValueError:
         raise ConfigError(f"not a date: {text!r} (use YYYY-MM-DD or an ISO-8601 time)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def last_observed(frames: ChannelFrames, channel_id: str) -> datetime | None:
+    """When the channel was last observed: the analysis clock that makes "the last 28 days" mean
+    the last 28 days of data, not of the calendar (a channel collected a month ago is not idle)."""
+    snaps = frames.channel_snapshots
+    mine = snaps[snaps["channel_id"].astype(str) == channel_id]["observed_at"]
+    video_snaps = frames.video_snapshots
+    own_videos = frames.videos[frames.videos["channel_id"].astype(str) == channel_id]["video_id"]
+    theirs = video_snaps[video_snaps["video_id"].isin(own_videos)]["observed_at"]
+    moments = pd.concat([mine, theirs]).dropna()
+    if moments.empty:
+        return None
+    latest: datetime = pd.Timestamp(moments.max()).to_pydatetime()
+    return latest

@@ -25,7 +25,13 @@ from tubescope.analysis.benchmark import BenchmarkResult, benchmark_channel
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.summary import analyze_channel, fleet_kpis
 from tubescope.errors import ConfigError, InvalidQuery, StorageError, TubescopeError
-from tubescope.jobs.common import load_channel_frames, open_for_reading, resolve_stored_channel, utc_now
+from tubescope.jobs.common import (
+    last_observed,
+    load_channel_frames,
+    open_for_reading,
+    resolve_stored_channel,
+    utc_now,
+)
 from tubescope.report.adapter import Lineage, ReportOptions, build_report_model
 from tubescope.report.html import render_html
 from tubescope.report.model import Recommendation, ReportModel
@@ -96,7 +102,7 @@ def render_report(
                                    if p != channel_id))  # fmt: skip
     frames = load_channel_frames(warehouse, [channel_id, *peer_ids])
     lineage = _lineage(warehouse, channel_id)
-    clock = now or _last_observed(frames, channel_id) or utc_now()
+    clock = now or last_observed(frames, channel_id) or utc_now()
 
     step("analysing the channel")
     analysis = analyze_channel(frames, channel_id, clock)
@@ -169,19 +175,6 @@ def _parse_format(value: ReportFormat | str) -> ReportFormat:
     except ValueError:
         available = ", ".join(f.value for f in ReportFormat)
         raise ConfigError(f"unknown report format {value!r}; available formats: {available}") from None
-
-
-def _last_observed(frames: ChannelFrames, channel_id: str) -> datetime | None:
-    snaps = frames.channel_snapshots
-    mine = snaps[snaps["channel_id"].astype(str) == channel_id]["observed_at"]
-    video_snaps = frames.video_snapshots
-    own_videos = frames.videos[frames.videos["channel_id"].astype(str) == channel_id]["video_id"]
-    theirs = video_snaps[video_snaps["video_id"].isin(own_videos)]["observed_at"]
-    moments = pd.concat([mine, theirs]).dropna()
-    if moments.empty:
-        return None
-    latest: datetime = pd.Timestamp(moments.max()).to_pydatetime()
-    return latest
 
 
 def _only(frames: ChannelFrames, channel_id: str) -> ChannelFrames:
