@@ -160,6 +160,11 @@ def main() -> None:
         "ratio_to_bound": round(rate / bound, 3) if bound != float("inf") else None,
         "peak_rss_mib": round(peak_rss_kb / 1024, 1),
         "collector_cpu_seconds": round(main_run.collector_cpu_seconds, 2),
+        # user+sys of the collecting process per stored video: the figure that does not move
+        # with the machine's load
+        "collector_cpu_us_per_video": round(
+            1e6 * main_run.collector_cpu_seconds / max(1, main_run.videos_new)
+        ),
         "emulator_cpu_seconds": round(main_run.emulator_cpu_seconds, 2),
         "warehouse_mib": round(main_run.db_bytes / 2**20, 1),
     }
