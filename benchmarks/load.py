@@ -286,9 +286,12 @@ class Results:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     error_examples: list[str] = field(default_factory=list)
+    finished_at: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    started: float = 0.0
 
     def record(self, endpoint: str, seconds: float, problem: str | None) -> None:
         self.latencies[endpoint].append(seconds)
+        self.finished_at[endpoint].append(time.perf_counter())
         if problem is not None:
             self.errors[endpoint] += 1
             if len(self.error_examples) < 10:
@@ -370,6 +373,7 @@ async def drive(
     the server, the bottleneck (and adds its queueing to every measured latency).
     """
     results = Results()
+    results.started = time.perf_counter()
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     pool = [
         httpx.AsyncClient(
@@ -381,7 +385,7 @@ async def drive(
         for _ in range(clients)
     ]
     try:
-        started = time.perf_counter()
+        started = results.started = time.perf_counter()
         stop_at = started + seconds
         await asyncio.gather(
             *(
@@ -403,6 +407,18 @@ def _percentiles_ms(values: list[float]) -> dict[str, float]:
         return round(ordered[index] * 1000, 1)
 
     return {"p50_ms": at(50), "p90_ms": at(90), "p99_ms": at(99), "max_ms": round(ordered[-1] * 1000, 1)}
+
+
+def steady_state(results: Results, started: float, warmup: float) -> dict[str, Any]:
+    """Latency of the requests sent after the first ``warmup`` seconds, when the per-channel
+    caches (detail, KPIs, video pages, filters) are filled; the whole run includes filling them."""
+    kept = [
+        latency
+        for name, values in results.latencies.items()
+        for latency, done in zip(values, results.finished_at[name], strict=True)
+        if done - latency >= started + warmup
+    ]
+    return {"after_s": warmup, "requests": len(kept), **(_percentiles_ms(kept) if kept else {})}
 
 
 def summarise(results: Results, elapsed: float) -> dict[str, Any]:
@@ -483,6 +499,7 @@ def measure(
     )
     own_after = psutil.Process().cpu_times()
     out: dict[str, Any] = {"clients": clients, **summarise(results, elapsed)}
+    out["steady_state"] = steady_state(results, results.started, min(args.warmup, args.seconds / 2))
     if sampler:
         cpu_after = sampler.process.cpu_times()
         sampler.stop()
@@ -510,6 +527,9 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each measured run")
     parser.add_argument("--think-ms", type=float, default=0.0, help="mean pause between a client's requests")
+    parser.add_argument(
+        "--warmup", type=float, default=10.0, help="seconds left out of the steady-state figures"
+    )
     parser.add_argument("--no-prime", action="store_true", help="do not fill the analysis cache first")
     parser.add_argument("--rate-limit", type=float, default=1_000_000.0, help="server's per-token req/s")
     parser.add_argument("--db", type=Path, help="warehouse file (generated when missing; default: temporary)")

@@ -113,3 +113,14 @@ def test_latency_metrics_are_labelled_by_route_template(service: Service) -> Non
         client.get(f"/v1/channels/{service.channel_ids[0]}/videos")
         metrics = client.get("/metrics").text
     assert 'route="/v1/channels/{ref}/videos",status="2xx"' in metrics
+
+
+def test_a_large_answer_is_gzipped_for_clients_that_accept_it(service: Service) -> None:
+    path = f"/v1/channels/{service.channel_ids[2]}/analysis"
+    with service.client() as client:
+        plain = client.get(path, headers={"Accept-Encoding": "identity"})
+        zipped = client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert plain.status_code == zipped.status_code == 200
+    assert "content-encoding" not in plain.headers and zipped.headers["content-encoding"] == "gzip"
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 2
+    assert zipped.json() == plain.json() and plain.json()["channel_id"] == service.channel_ids[2]

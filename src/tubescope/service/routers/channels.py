@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import gzip
 from collections.abc import Callable, Hashable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 import pandas as pd
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field, TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
@@ -24,13 +25,31 @@ _ANY_JSON: TypeAdapter[Any] = TypeAdapter(Any)
 T = TypeVar("T")
 
 
-def _encoded(value: Any) -> bytes:
-    """JSON bytes, kept in the cache so a hit costs no serialisation (an analysis is ~0.4 MB)."""
-    return _ANY_JSON.dump_json(value)
+GZIP_FROM_BYTES = 32 * 1024
+"""Bodies this large are kept gzipped too (an analysis is ~0.4 MB of JSON and ~60 kB gzipped)."""
 
 
-def _json(body: bytes) -> Response:
-    return Response(body, media_type="application/json")
+class Encoded(NamedTuple):
+    """A JSON body, kept in the cache so a hit costs no serialisation or compression."""
+
+    raw: bytes
+    gzipped: bytes | None
+
+
+def _encoded(value: Any, *, compress: bool = True) -> Encoded:
+    raw = _ANY_JSON.dump_json(value)
+    gzipped = gzip.compress(raw, 6, mtime=0) if compress and len(raw) >= GZIP_FROM_BYTES else None
+    return Encoded(raw, gzipped)
+
+
+def _json(request: Request, body: Encoded) -> Response:
+    if body.gzipped is None:
+        return Response(body.raw, media_type="application/json")
+    headers = {"Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", "").lower():
+        headers["Content-Encoding"] = "gzip"
+        return Response(body.gzipped, media_type="application/json", headers=headers)
+    return Response(body.raw, media_type="application/json", headers=headers)
 
 
 class AddChannel(BaseModel):
@@ -72,12 +91,12 @@ def _kpi_source(state: ServiceState, warehouse: Warehouse) -> catalog.KpiSource:
 
 
 @router.get("/channels", response_model=dict[str, Any])
-async def list_channels(_: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
-    def listing() -> bytes:
+async def list_channels(request: Request, _: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
+    def listing() -> Encoded:
         items = catalog.list_channels(warehouse)
         return _encoded({"items": items, "total": len(items)})
 
-    return _json((await _cached(state, FLEET, "channels", listing))[1])
+    return _json(request, (await _cached(state, FLEET, "channels", listing))[1])
 
 
 @router.post("/channels", status_code=status.HTTP_202_ACCEPTED)
@@ -87,20 +106,23 @@ def add_channel(body: AddChannel, _: WriteToken, state: State) -> dict[str, Any]
 
 
 @router.get("/channels/{ref}", response_model=dict[str, Any])
-async def get_channel(ref: RefPath, _: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
+async def get_channel(
+    ref: RefPath, request: Request, _: ReadToken, state: State, warehouse: WarehouseDep
+) -> Response:
     channel_id = await _channel_id(state, warehouse, ref)
 
-    def detail() -> bytes:
+    def detail() -> Encoded:
         row = catalog.channel_row(warehouse, channel_id)
         kpis = catalog.channel_kpis(warehouse, channel_id, kpi_table=_kpi_source(state, warehouse))
         return _encoded({**row, "kpis": kpis})
 
-    return _json((await _cached(state, channel_id, "detail", detail))[1])
+    return _json(request, (await _cached(state, channel_id, "detail", detail))[1])
 
 
 @router.get("/channels/{ref}/videos", response_model=dict[str, Any])
 async def list_videos(
     ref: RefPath,
+    request: Request,
     _: ReadToken,
     state: State,
     warehouse: WarehouseDep,
@@ -126,11 +148,13 @@ async def list_videos(
     # filter seen before, or none, is index work.
     result = await run_in_threadpool(cut) if where and not videos.has_filter(where) else cut()
     body = {"items": result.items, "total": result.total, "page": result.page, "page_size": result.page_size}
-    return _json(_encoded(body))
+    return _json(request, _encoded(body, compress=False))
 
 
 @router.get("/channels/{ref}/analysis", response_model=dict[str, Any])
-async def get_analysis(ref: RefPath, _: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
+async def get_analysis(
+    ref: RefPath, request: Request, _: ReadToken, state: State, warehouse: WarehouseDep
+) -> Response:
     """Every analysis of the channel (derived metrics); cached until a new run lands for it."""
     channel_id = await _channel_id(state, warehouse, ref)
     hit, body = await _cached(
@@ -140,7 +164,7 @@ async def get_analysis(ref: RefPath, _: ReadToken, state: State, warehouse: Ware
         lambda: _encoded(catalog.channel_analysis(warehouse, channel_id).to_dict()),
     )
     (state.metrics.cache_hits if hit else state.metrics.cache_misses).inc()
-    return _json(body)
+    return _json(request, body)
 
 
 @router.post("/channels/{ref}/abtests")
@@ -151,6 +175,7 @@ def ab_test(ref: RefPath, body: AbTestRequest, _: ReadToken, warehouse: Warehous
 
 @router.get("/compare", response_model=dict[str, Any])
 async def compare(
+    request: Request,
     _: ReadToken,
     state: State,
     warehouse: WarehouseDep,
@@ -160,8 +185,8 @@ async def compare(
 
     ids = tuple(dict.fromkeys([await _channel_id(state, warehouse, ref) for ref in channel]))
 
-    def comparison() -> bytes:
+    def comparison() -> Encoded:
         results = catalog.peer_comparison(warehouse, ids, kpi_table=_kpi_source(state, warehouse))
         return _encoded({"items": [r.to_dict() for r in results], "derived": True})
 
-    return _json((await _cached(state, FLEET, ("compare", ids), comparison))[1])
+    return _json(request, (await _cached(state, FLEET, ("compare", ids), comparison))[1])
