@@ -119,9 +119,10 @@ class _GroupWriter:
     """Group commit: batches that arrive while a write is running are stored together next.
 
     A warehouse write costs about the same for one batch as for ten, so when fetching outpaces
-    writing the queue grows and each transaction takes all of it; when writing keeps up, every
-    batch is written on its own as soon as it arrives. Queue order is submission order, which is
-    what keeps each channel's checkpoint moving forward only.
+    writing the queue grows and each transaction takes all of it; when few batches are queued the
+    write first lingers briefly (``GROUP_LINGER_SECONDS``) so that more can join. No batch is
+    acknowledged before its transaction commits. Queue order is submission order, which is what
+    keeps each channel's checkpoint moving forward only.
     """
 
     def __init__(
