@@ -124,3 +124,26 @@ def test_a_large_answer_is_gzipped_for_clients_that_accept_it(service: Service) 
     assert "content-encoding" not in plain.headers and zipped.headers["content-encoding"] == "gzip"
     assert int(zipped.headers["content-length"]) < len(plain.content) / 2
     assert zipped.json() == plain.json() and plain.json()["channel_id"] == service.channel_ids[2]
+
+
+def test_an_expired_entry_is_served_while_one_caller_refreshes_it() -> None:
+    now = [0.0]
+    cache = AnalysisCache(ttl_seconds=10, clock=lambda: now[0])
+    cache.put("UC1", "analysis", "old")
+    now[0] = 11.0
+    refreshing, release = threading.Event(), threading.Event()
+
+    def slow_refresh() -> str:
+        refreshing.set()
+        release.wait(5)
+        return "new"
+
+    refresher = threading.Thread(target=lambda: cache.get_or_compute("UC1", "analysis", slow_refresh))
+    refresher.start()
+    assert refreshing.wait(5)
+    assert cache.get_or_compute("UC1", "analysis", lambda: "never") == (True, "old")
+    release.set()
+    refresher.join()
+    assert cache.get("UC1", "analysis") == (True, "new")
+    cache.invalidate_channel("UC1")  # data landed: nobody gets the old value any more
+    assert cache.get_or_compute("UC1", "analysis", lambda: "fresh") == (False, "fresh")

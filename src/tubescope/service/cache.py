@@ -61,26 +61,41 @@ class AnalysisCache:
     def get_or_compute(self, channel_id: str, key: Hashable, compute: Callable[[], T]) -> tuple[bool, T]:
         """``(hit, value)``; on a miss one caller runs ``compute`` and the others wait for it.
 
-        A value computed while the channel was invalidated is returned to its caller but not
-        stored, so a run that lands mid-computation is never hidden behind a stale entry. An
-        exception reaches the caller that computed and is not cached: the next caller retries.
+        An entry past its TTL (the data did not change; only time passed) is refreshed by one
+        caller while the others keep getting it meanwhile, so a fleet of analyses expiring
+        together does not stall every request. A value computed while the channel was
+        invalidated is returned to its caller but not stored, so a run that lands
+        mid-computation is never hidden. An exception reaches the caller that computed and is
+        not cached: the next caller retries.
         """
-        hit, value = self.get(channel_id, key)
-        if hit:
-            return True, value
+        full_key = (channel_id, key)
         with self._lock:
-            gate = self._gates.setdefault((channel_id, key), threading.Lock())
+            entry = self._entries.get(full_key)
+            if entry is not None and self._clock() - entry[0] <= self.ttl:
+                self._entries.move_to_end(full_key)
+                return True, entry[1]
+            gate = self._gates.setdefault(full_key, threading.Lock())
+        if entry is not None:  # expired: refresh it here unless another caller already does
+            if not gate.acquire(blocking=False):
+                return True, entry[1]
+            try:
+                return self._compute_and_store(channel_id, key, compute)
+            finally:
+                gate.release()
         with gate:
             hit, value = self.get(channel_id, key)
             if hit:
                 return True, value
-            with self._lock:
-                generation = self._generations.get(channel_id, 0)
-            computed = compute()
-            with self._lock:
-                if self._generations.get(channel_id, 0) == generation:
-                    self._store((channel_id, key), computed)
-            return False, computed
+            return self._compute_and_store(channel_id, key, compute)
+
+    def _compute_and_store(self, channel_id: str, key: Hashable, compute: Callable[[], T]) -> tuple[bool, T]:
+        with self._lock:
+            generation = self._generations.get(channel_id, 0)
+        computed = compute()
+        with self._lock:
+            if self._generations.get(channel_id, 0) == generation:
+                self._store((channel_id, key), computed)
+        return False, computed
 
     def invalidate_channel(self, channel_id: str) -> int:
         with self._lock:
