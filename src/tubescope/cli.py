@@ -164,7 +164,8 @@ def train(
 
     horizon_days = parse_horizon(horizon)
     options = ForecastOptions(horizon_days=horizon_days, n_estimators=trees, forest_trees=trees // 3)
-    outcome = job.train(db_path=db, model_dir=model_dir, options=options)
+    with stderr.status("training the ensemble (LightGBM, XGBoost, random forest)…"):
+        outcome = job.train(db_path=db, model_dir=model_dir, options=options)
     if as_json:
         typer.echo(json.dumps(outcome.to_dict(), indent=2, sort_keys=True))
     else:
@@ -201,7 +202,8 @@ def predict(
         category_id=category,
     )
     horizon_days = parse_horizon(horizon) if horizon is not None else None
-    forecast = job.predict(video, horizon_days=horizon_days, db_path=db, model_dir=model_dir)
+    with stderr.status("loading the model and forecasting…"):
+        forecast = job.predict(video, horizon_days=horizon_days, db_path=db, model_dir=model_dir)
     if as_json:
         typer.echo(json.dumps(forecast.to_dict(), indent=2, sort_keys=True))
     else:
@@ -241,7 +243,8 @@ def compare(
     from tubescope.config import load_settings
     from tubescope.jobs import analyze as job
 
-    results = job.compare(load_settings(db_path=db).db_path, refs)
+    with stderr.status("comparing…"):
+        results = job.compare(load_settings(db_path=db).db_path, refs)
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2, sort_keys=True))
     else:
@@ -271,7 +274,8 @@ def abtest(
     from tubescope.jobs import abtest as job
 
     settings = load_settings(db_path=db)
-    result = job.abtest(settings.db_path, ref, group_a, versus, confidence=confidence, seed=seed)
+    with stderr.status("testing…"):
+        result = job.abtest(settings.db_path, ref, group_a, versus, confidence=confidence, seed=seed)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     else:
