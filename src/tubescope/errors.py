@@ -7,10 +7,13 @@ wrong in terms of what the user can do about it, and carries the process exit co
     ├── ConfigError                   2  bad settings, flags or files
     │   └── InvalidChannelRef         2  a channel reference that cannot be parsed
     ├── InvalidQuery                  2  a filter/A-B expression that does not parse
+    │   └── QuerySyntaxError          2  … located at a column, with what was expected there
     ├── NotFoundError                 3
     │   ├── ChannelNotFound           3  the API (or the warehouse) has no such channel
     │   └── VideoNotFound             3
     ├── ApiError                      4  the Data API answered with an error we cannot work around
+    │   ├── ResourceUnavailable       4  one item is gone, private or closed: skipped, reason kept
+    │   ├── RepeatedPageToken         4  the API repeated a page token: following it would loop
     │   ├── ApiKeyInvalid             5  the key was refused; fix the key, do not retry
     │   ├── ApiAccessNotConfigured    5  the project has not enabled the API
     │   ├── QuotaExhausted            6  every key is out of quota; resume after Pacific midnight
@@ -51,6 +54,19 @@ class InvalidQuery(TubescopeError):
     exit_code = 2
 
 
+class QuerySyntaxError(InvalidQuery):
+    """A filter expression that cannot be understood, located at a 1-based column."""
+
+    def __init__(self, query: str, column: int, expected: str, found: str | None = None) -> None:
+        shown = query if len(query) <= 80 else query[:77] + "..."
+        where = f"{expected} at column {column}" + (f" (found {found})" if found else "")
+        super().__init__(f"{where} in filter {shown!r}")
+        self.query = query
+        self.column = column
+        self.expected = expected
+        self.found = found
+
+
 class NotFoundError(TubescopeError):
     exit_code = 3
 
@@ -70,6 +86,18 @@ class ApiError(TubescopeError):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+
+class ResourceUnavailable(ApiError):
+    """One video, playlist, channel or comment thread is gone, private or closed.
+
+    The caller skips the item, records ``reason`` (``videoNotFound``, ``commentsDisabled``…) and
+    carries on with the rest of the crawl.
+    """
+
+
+class RepeatedPageToken(ApiError):
+    """The API handed back a page token it had already given: following it would loop forever."""
 
 
 class ApiKeyInvalid(ApiError):

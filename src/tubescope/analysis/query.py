@@ -47,23 +47,10 @@ from typing import Final, TypeAlias
 import numpy as np
 import pandas as pd
 
-from tubescope.errors import InvalidQuery
+from tubescope.errors import InvalidQuery, QuerySyntaxError
 
 MAX_QUERY_LENGTH: Final = 2000
 MAX_NESTING: Final = 50
-
-
-class QuerySyntaxError(InvalidQuery):
-    """A filter expression that cannot be understood, located at a 1-based column."""
-
-    def __init__(self, query: str, column: int, expected: str, found: str | None = None) -> None:
-        shown = query if len(query) <= 80 else query[:77] + "..."
-        where = f"{expected} at column {column}" + (f" (found {found})" if found else "")
-        super().__init__(f"{where} in filter {shown!r}")
-        self.query = query
-        self.column = column
-        self.expected = expected
-        self.found = found
 
 
 class FieldKind(StrEnum):
