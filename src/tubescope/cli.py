@@ -438,7 +438,7 @@ def demo(
     ),
     seed: Annotated[int, typer.Option("--seed", help="World seed of the emulator.")] = 7,
     peers: Annotated[int, typer.Option("--peers", min=1, max=20, help="Peer channels to compare with.")] = 3,
-    days: Annotated[int, typer.Option("--days", min=2, max=60, help="Daily collections to simulate.")] = 10,
+    days: Annotated[int, typer.Option("--days", min=2, max=90, help="Daily collections to simulate.")] = 30,
 ) -> None:
     """Run the whole job offline on the built-in emulator and write the report."""
     from tubescope.demo import run_demo

@@ -37,7 +37,7 @@ def run_demo(
     *,
     seed: int = 7,
     n_peers: int = 3,
-    days: int = 10,
+    days: int = 30,
     step: Callable[[str], None] = lambda _message: None,
 ) -> DemoOutcome:
     """Collect ``1 + n_peers`` emulated channels once a day for ``days`` days, then analyse,
