@@ -125,6 +125,60 @@ def _negatives(values: Iterable[tuple[str, int | None]]) -> list[str]:
     return [name for name, value in values if value is not None and value < 0]
 
 
+S = TypeVar("S", VideoSnapshot, ChannelSnapshot)
+
+
+def _previous_if_sound(
+    out: _Collector[S],
+    snap: S,
+    entity_id: str,
+    counts: Sequence[tuple[str, int | None]],
+    seen: set[str],
+    previous: Mapping[str, S],
+    now: datetime,
+    rules: QualityRules,
+) -> S | None:
+    """The checks every snapshot kind shares. Returns the stored snapshot to compare ``snap`` with,
+    or None when ``snap`` was rejected here or is the first one of its entity."""
+    if entity_id in seen:
+        out.add(
+            snap,
+            entity_id,
+            Rule.DUPLICATE_IN_BATCH,
+            f"two snapshots of one {out.entity.removesuffix('_snapshot')} in one batch",
+        )
+        return None
+    seen.add(entity_id)
+    negative = _negatives(counts)
+    if negative:
+        out.add(snap, entity_id, Rule.NEGATIVE_COUNT, f"negative {', '.join(negative)}")
+        return None
+    if not _aware(snap.observed_at):
+        out.add(snap, entity_id, Rule.NAIVE_TIMESTAMP, "observed_at has no time zone")
+        return None
+    if snap.observed_at > now + rules.future_tolerance:
+        out.add(snap, entity_id, Rule.OBSERVED_IN_FUTURE, f"observed_at {snap.observed_at.isoformat()} > now")
+        return None
+    before = previous.get(entity_id)
+    if before is None:
+        return None
+    if snap.observed_at == before.observed_at:
+        out.add(
+            snap, entity_id, Rule.DUPLICATE_SNAPSHOT, "a snapshot with this observed_at is already stored"
+        )
+        return None
+    if snap.observed_at < before.observed_at:
+        out.add(
+            snap,
+            entity_id,
+            Rule.OUT_OF_ORDER,
+            f"observed_at {snap.observed_at.isoformat()} is older than the stored "
+            f"{before.observed_at.isoformat()}",
+        )
+        return None
+    return before
+
+
 def methodology_change_between(
     earlier: datetime, later: datetime, video_format: VideoFormat | None, rules: QualityRules
 ) -> str | None:
@@ -208,40 +262,13 @@ def check_video_snapshots(
     seen: set[str] = set()
     for out.position, snap in enumerate(snapshots):
         vid = snap.video_id
-        if vid in seen:
-            out.add(snap, vid, Rule.DUPLICATE_IN_BATCH, "two snapshots of one video in one batch")
-            continue
-        seen.add(vid)
-        negative = _negatives(
-            [
-                ("view_count", snap.view_count),
-                ("like_count", snap.like_count),
-                ("comment_count", snap.comment_count),
-            ]
-        )
-        if negative:
-            out.add(snap, vid, Rule.NEGATIVE_COUNT, f"negative {', '.join(negative)}")
-            continue
-        if not _aware(snap.observed_at):
-            out.add(snap, vid, Rule.NAIVE_TIMESTAMP, "observed_at has no time zone")
-            continue
-        if snap.observed_at > now + rules.future_tolerance:
-            out.add(snap, vid, Rule.OBSERVED_IN_FUTURE, f"observed_at {snap.observed_at.isoformat()} > now")
-            continue
-        before = previous.get(vid)
+        counts = [
+            ("view_count", snap.view_count),
+            ("like_count", snap.like_count),
+            ("comment_count", snap.comment_count),
+        ]
+        before = _previous_if_sound(out, snap, vid, counts, seen, previous, now, rules)
         if before is None:
-            continue
-        if snap.observed_at == before.observed_at:
-            out.add(snap, vid, Rule.DUPLICATE_SNAPSHOT, "a snapshot with this observed_at is already stored")
-            continue
-        if snap.observed_at < before.observed_at:
-            out.add(
-                snap,
-                vid,
-                Rule.OUT_OF_ORDER,
-                f"observed_at {snap.observed_at.isoformat()} is older than the stored "
-                f"{before.observed_at.isoformat()}",
-            )
             continue
         drop = before.view_count - snap.view_count
         if drop > 0:
@@ -278,34 +305,15 @@ def check_channel_snapshots(
     seen: set[str] = set()
     for out.position, snap in enumerate(snapshots):
         cid = snap.channel_id
-        if cid in seen:
-            out.add(snap, cid, Rule.DUPLICATE_IN_BATCH, "two snapshots of one channel in one batch")
-            continue
-        seen.add(cid)
-        negative = _negatives(
-            [
-                ("subscriber_count", snap.subscriber_count),
-                ("view_count", snap.view_count),
-                ("video_count", snap.video_count),
-            ]
-        )
-        if negative:
-            out.add(snap, cid, Rule.NEGATIVE_COUNT, f"negative {', '.join(negative)}")
-            continue
-        if not _aware(snap.observed_at):
-            out.add(snap, cid, Rule.NAIVE_TIMESTAMP, "observed_at has no time zone")
-            continue
-        if snap.observed_at > now + rules.future_tolerance:
-            out.add(snap, cid, Rule.OBSERVED_IN_FUTURE, f"observed_at {snap.observed_at.isoformat()} > now")
-            continue
-        before = previous.get(cid)
+        counts = [
+            ("subscriber_count", snap.subscriber_count),
+            ("view_count", snap.view_count),
+            ("video_count", snap.video_count),
+        ]
+        before = _previous_if_sound(out, snap, cid, counts, seen, previous, now, rules)
         if before is None:
             continue
-        if snap.observed_at == before.observed_at:
-            out.add(snap, cid, Rule.DUPLICATE_SNAPSHOT, "a snapshot with this observed_at is already stored")
-        elif snap.observed_at < before.observed_at:
-            out.add(snap, cid, Rule.OUT_OF_ORDER, "older than the latest stored snapshot")
-        elif snap.view_count < before.view_count or snap.video_count < before.video_count:
+        if snap.view_count < before.view_count or snap.video_count < before.video_count:
             # Deleting or privating uploads lowers both totals: stored, but worth a look.
             out.add(
                 snap,
