@@ -1,0 +1,250 @@
+"""Private PostgreSQL and Redis servers on free loopback ports, for tests, benchmarks and the demo.
+
+Each helper starts a real server from Debian's packages in a temporary folder and stops it on exit::
+
+    with postgres_server() as pg:          # initdb + pg_ctl, trust auth on 127.0.0.1 only
+        url = pg.create_database()         # a fresh, empty database: postgresql://…/tubescope_xxxx
+    with redis_server() as redis:          # redis-server --port N --save ""
+        redis.url                          # redis://127.0.0.1:N/0
+
+When a binary is missing, :class:`ServerUnavailable` says which and how to install it
+(``make servers``); test fixtures turn that into a skip with that reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "PostgresServer",
+    "RedisServer",
+    "ServerUnavailable",
+    "free_port",
+    "postgres_server",
+    "redis_server",
+]
+
+_PG_BIN_DIRS = tuple(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True))
+
+
+class ServerUnavailable(RuntimeError):
+    """The server's binary is not installed here (the message says how to get it)."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for_port(port: int, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
+
+
+def _pg_binary(name: str) -> str:
+    for folder in _PG_BIN_DIRS:
+        if (folder / name).is_file():
+            return str(folder / name)
+    found = shutil.which(name)
+    if found is None:
+        raise ServerUnavailable(f"PostgreSQL's {name} is not installed (run `make servers` as root)")
+    return found
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """A running private PostgreSQL: ``url`` is its ``postgres`` database (superuser, no password)."""
+
+    host: str
+    port: int
+    user: str
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return self.database_url("postgres")
+
+    def database_url(self, name: str) -> str:
+        """The ``postgresql://`` URL of database ``name`` on this server."""
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{name}"
+
+    def create_database(self, name: str | None = None) -> str:
+        """Create an empty database (a random name unless given) and return its URL."""
+        db_name = name or f"tubescope_{secrets.token_hex(4)}"
+        subprocess.run(  # noqa: S603 - fixed argv, no shell
+            [
+                _pg_binary("psql"),
+                "-q",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                "postgres",
+                "-c",
+                f'CREATE DATABASE "{db_name}"',
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        return self.database_url(db_name)
+
+
+def _as_postgres_user() -> tuple[list[str], str]:
+    """initdb refuses to run as root: as root, run the server as the ``postgres`` system user."""
+    if os.geteuid() != 0:
+        import getpass
+
+        return [], getpass.getuser()
+    runuser = shutil.which("runuser")
+    if runuser is None:
+        raise ServerUnavailable("running as root without `runuser`; cannot start PostgreSQL as a plain user")
+    try:
+        import pwd
+
+        pwd.getpwnam("postgres")
+    except KeyError:
+        raise ServerUnavailable("no `postgres` system user (run `make servers`)") from None
+    return [runuser, "-u", "postgres", "--"], "postgres"
+
+
+@contextmanager
+def postgres_server(*, timeout: float = 60.0) -> Iterator[PostgresServer]:
+    """Start PostgreSQL (initdb + pg_ctl) on a free loopback port in a temporary folder; stop it on exit."""
+    initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
+    prefix, user = _as_postgres_user()
+    folder = Path(tempfile.mkdtemp(prefix="tubescope-pg-"))
+    data_dir = folder / "data"
+    if prefix:
+        shutil.chown(folder, user="postgres", group="postgres")
+    port = free_port()
+    log = folder / "server.log"
+    try:
+        subprocess.run(  # noqa: S603
+            [
+                *prefix,
+                initdb,
+                "-D",
+                str(data_dir),
+                "-U",
+                user,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--locale=C",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={folder}"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        subprocess.run(  # noqa: S603
+            [
+                *prefix,
+                pg_ctl,
+                "-D",
+                str(data_dir),
+                "-l",
+                str(log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=timeout + 10,
+        )
+        _wait_for_port(port, timeout, "PostgreSQL")
+        yield PostgresServer(host="127.0.0.1", port=port, user=user, data_dir=data_dir)
+    finally:
+        if (data_dir / "postmaster.pid").exists():
+            subprocess.run(  # noqa: S603
+                [*prefix, pg_ctl, "-D", str(data_dir), "-m", "immediate", "-w", "stop"],
+                check=False,
+                capture_output=True,
+                timeout=60,
+            )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class RedisServer:
+    """A running private redis-server (no persistence)."""
+
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+
+@contextmanager
+def redis_server(*, timeout: float = 20.0) -> Iterator[RedisServer]:
+    """Start ``redis-server --port N --save ""`` on loopback in a temporary folder; stop it on exit."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ServerUnavailable("redis-server is not installed (run `make servers` as root)")
+    folder = Path(tempfile.mkdtemp(prefix="tubescope-redis-"))
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port, timeout, "redis-server")
+        yield RedisServer(host="127.0.0.1", port=port, process=process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,56 @@
+"""The private servers really start, answer and stop."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tubescope.servers import PostgresServer, RedisServer, free_port, postgres_server, redis_server
+
+
+def test_free_port_is_bindable() -> None:
+    import socket
+
+    port = free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+def test_redis_answers_and_is_emptied_per_test(redis: RedisServer, redis_url: str) -> None:
+    import redis as redis_client
+
+    client = redis_client.Redis.from_url(redis_url)
+    assert client.ping()
+    assert client.dbsize() == 0
+    client.set("k", "v")
+    assert client.get("k") == b"v"
+    client.close()
+
+
+def test_postgres_databases_are_separate(postgres: PostgresServer) -> None:
+    first, second = postgres.create_database(), postgres.create_database()
+    assert first != second
+    out = subprocess.run(
+        ["psql", first, "-tAc", "SELECT current_database()"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == first.rsplit("/", 1)[1]
+
+
+def test_servers_stop_on_exit() -> None:
+    import socket
+
+    try:
+        with redis_server() as server:
+            port = server.port
+    except Exception as exc:  # pragma: no cover - only where redis-server is missing
+        pytest.skip(str(exc))
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        pass
+    try:
+        with postgres_server() as pg:
+            port = pg.port
+    except Exception as exc:  # pragma: no cover
+        pytest.skip(str(exc))
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        pass
