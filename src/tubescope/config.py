@@ -32,6 +32,21 @@ class Settings(BaseSettings):
     retention_days: int | None = Field(default=None, ge=1)
     model_dir: Path = Path("models")
     log_level: str = "INFO"
+    # Shared state (caches, rate limits, queue) for several processes: TUBESCOPE_REDIS_URL.
+    # None: everything stays in one process (the embedded default needs no server).
+    redis_url: str | None = None
+    redis_prefix: str = "tubescope:"
+    # Cache tiers: memory LRU -> Redis (with redis_url) -> disk -> compute, each with a TTL and
+    # a size bound. cache_dir None: the disk tier lives beside the warehouse (<db>.cache);
+    # cache_disk_max_mb 0 turns the disk tier off.
+    cache_dir: Path | None = None
+    cache_memory_ttl_seconds: float = Field(default=300.0, gt=0)
+    cache_memory_max_entries: int = Field(default=2048, ge=1)
+    cache_memory_max_mb: int = Field(default=256, ge=1)
+    cache_redis_ttl_seconds: float = Field(default=3600.0, gt=0)
+    cache_redis_max_mb: int = Field(default=256, ge=1)
+    cache_disk_ttl_seconds: float = Field(default=7 * 86400.0, gt=0)
+    cache_disk_max_mb: int = Field(default=1024, ge=0)
     log_json: bool | None = None
 
 

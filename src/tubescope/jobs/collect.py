@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 import httpx
+import structlog
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from tubescope.config import Settings, load_settings
 from tubescope.domain.refs import ChannelRef, parse_channel_ref
 from tubescope.errors import ConfigError
+from tubescope.jobs.cache import announce_run
 from tubescope.jobs.retention import prune_warehouse
 from tubescope.pipeline.adapters import WarehouseStore, YouTubeApi
 from tubescope.pipeline.collect import run_collection
@@ -30,6 +34,7 @@ from tubescope.warehouse.repository import Warehouse
 from tubescope.youtube.client import ClientOptions, YouTubeClient
 
 Clock = Callable[[], datetime]
+_log = structlog.get_logger("tubescope.jobs.collect")
 
 
 def utc_now() -> datetime:
@@ -99,7 +104,19 @@ def collect(
         clock,
         retention_days,
     )
-    return asyncio.run(job)
+    summary = asyncio.run(job)
+    if not dry_run and summary.channels:
+        _announce(cfg.model_copy(update={"db_path": target}), summary.channels)
+    return summary
+
+
+def _announce(settings: Settings, channel_ids: Sequence[str]) -> None:
+    """Tell the caches shared with other processes that these channels have new data; a cache
+    that cannot be reached is no reason to fail a collection that landed."""
+    try:
+        announce_run(settings, channel_ids)
+    except (RedisError, OSError, sqlite3.Error) as exc:
+        _log.warning("cache_invalidation_failed", error=type(exc).__name__)
 
 
 async def _collect(

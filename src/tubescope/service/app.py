@@ -12,12 +12,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tubescope import __version__
 from tubescope.config import Settings
 from tubescope.jobs.background import CollectionJob, JobManager
+from tubescope.jobs.cache import open_settings_cache, redis_client
 from tubescope.jobs.catalog import WarehousePool
 from tubescope.jobs.tokens import TokenStore, token_store_for
-from tubescope.service.cache import AnalysisCache
 from tubescope.service.errors import install_error_handlers
 from tubescope.service.metrics import ServiceMetrics
-from tubescope.service.ratelimit import TokenBucketLimiter
+from tubescope.service.ratelimit import RateLimiter, SharedRateLimiter, TokenBucketLimiter
 from tubescope.service.routers import channels, dashboard, health, jobs, predictions, reports
 from tubescope.service.state import ServiceOptions, ServiceState
 
@@ -74,14 +74,24 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = WarehousePool(opts.db_path)
+        client = redis_client(settings)
+        cache = open_settings_cache(settings, client)
+        metrics.watch_cache(cache)
+        limiter: RateLimiter = (
+            SharedRateLimiter(
+                settings.redis_url, opts.rate_per_second, opts.rate_burst, prefix=settings.redis_prefix
+            )
+            if settings.redis_url
+            else TokenBucketLimiter(opts.rate_per_second, opts.rate_burst)
+        )
         manager = JobManager(opts.db_path, settings, on_finished=finished, on_quota=metrics.quota_spent.inc)
         state = ServiceState(
             options=opts,
             settings=settings,
             pool=pool,
             tokens=TokenStore(opts.token_file),
-            limiter=TokenBucketLimiter(opts.rate_per_second, opts.rate_burst),
-            cache=AnalysisCache(opts.cache_ttl_seconds),
+            limiter=limiter,
+            cache=cache,
             metrics=metrics,
             jobs=manager,
         )
@@ -92,6 +102,9 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
         finally:
             manager.shutdown()
             pool.close()
+            cache.close()
+            if client is not None:
+                client.close()
 
     app = FastAPI(
         title="tubescope",

@@ -1,4 +1,14 @@
-"""Per-token token-bucket rate limiting (answers 429 with Retry-After)."""
+"""Per-token rate limiting (answers 429 with Retry-After), in one process or across replicas.
+
+- :class:`TokenBucketLimiter`: ``rate`` requests per second with bursts up to ``burst``, in this
+  process (the default: no server needed).
+- :class:`SharedRateLimiter`: the same budget held in Redis by the ``limits`` library, so every
+  replica draws from one allowance per token. It is a moving window of ``burst`` requests per
+  ``burst / rate`` seconds: the same burst and long-run rate as the bucket, counted atomically in
+  Redis (the library's Lua script), so two replicas together still answer 429 at the limit.
+  While Redis cannot be reached it falls back to an in-process bucket (a per-replica limit)
+  rather than refusing or admitting everything.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +17,26 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
+
+from redis.exceptions import RedisError
+
+
+class RateLimiter(Protocol):
+    """What the service asks of a limiter."""
+
+    def acquire(self, key: str) -> float:
+        """0 when allowed; otherwise the seconds to wait before the next request is allowed."""
+        ...
+
+    def retry_after_header(self, wait: float) -> str:
+        """The ``Retry-After`` value for a wait of ``wait`` seconds."""
+        ...
+
+
+def retry_after(wait: float) -> str:
+    """Whole seconds, at least 1 (``Retry-After`` takes an integer)."""
+    return str(max(1, math.ceil(wait)))
 
 
 @dataclass
@@ -39,4 +69,39 @@ class TokenBucketLimiter:
 
     @staticmethod
     def retry_after_header(wait: float) -> str:
-        return str(max(1, math.ceil(wait)))
+        """The ``Retry-After`` value for a wait of ``wait`` seconds."""
+        return retry_after(wait)
+
+
+class SharedRateLimiter:
+    """``burst`` requests per ``burst / rate`` seconds per key, counted in Redis for all replicas."""
+
+    def __init__(self, redis_url: str, rate: float, burst: int, *, prefix: str = "tubescope:") -> None:
+        from limits import RateLimitItemPerSecond
+        from limits.storage import RedisStorage
+        from limits.strategies import MovingWindowRateLimiter
+
+        self.rate = rate
+        self.burst = burst
+        window = max(1, math.ceil(burst / rate))
+        self._item = RateLimitItemPerSecond(burst, window)
+        self._storage = RedisStorage(
+            redis_url, key_prefix=f"{prefix}limits", socket_timeout=2.0, socket_connect_timeout=2.0
+        )
+        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._fallback = TokenBucketLimiter(rate, burst)
+
+    def acquire(self, key: str) -> float:
+        """0 when allowed; otherwise the seconds until the oldest request in the window expires."""
+        try:
+            if self._limiter.hit(self._item, key):
+                return 0.0
+            reset_at, _ = self._limiter.get_window_stats(self._item, key)
+        except (RedisError, OSError):
+            return self._fallback.acquire(key)
+        return max(reset_at - time.time(), 1e-3)
+
+    @staticmethod
+    def retry_after_header(wait: float) -> str:
+        """The ``Retry-After`` value for a wait of ``wait`` seconds."""
+        return retry_after(wait)

@@ -17,9 +17,9 @@ from tubescope.jobs.catalog import WarehousePool
 from tubescope.jobs.common import load_channel_frames
 from tubescope.jobs.predict import Predictor
 from tubescope.jobs.tokens import Scope, TokenInfo, TokenStore
-from tubescope.service.cache import FLEET, AnalysisCache
+from tubescope.service.cache import FLEET, TieredCache
 from tubescope.service.metrics import ServiceMetrics
-from tubescope.service.ratelimit import TokenBucketLimiter
+from tubescope.service.ratelimit import RateLimiter
 from tubescope.warehouse.repository import Warehouse
 
 
@@ -29,7 +29,6 @@ class ServiceOptions:
     token_file: Path
     rate_per_second: float = 50.0
     rate_burst: int = 100
-    cache_ttl_seconds: float = 300.0
 
 
 @dataclass
@@ -38,8 +37,8 @@ class ServiceState:
     settings: Settings
     pool: WarehousePool
     tokens: TokenStore
-    limiter: TokenBucketLimiter
-    cache: AnalysisCache
+    limiter: RateLimiter
+    cache: TieredCache
     metrics: ServiceMetrics
     jobs: JobManager
     started_at: float = field(default_factory=time.time)
@@ -57,10 +56,8 @@ class ServiceState:
             return self._predictor
 
     def data_changed(self, channel_ids: Iterable[str]) -> None:
-        """A run landed: forget what was computed from the old data."""
-        for channel_id in channel_ids:
-            self.cache.invalidate_channel(channel_id)
-        self.cache.invalidate_channel(FLEET)
+        """A run landed: every cache tier of every replica forgets what came from the old data."""
+        self.cache.invalidate([*channel_ids, FLEET])
         with self._predictor_lock:
             self._predictor = None
 

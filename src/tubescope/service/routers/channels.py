@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import struct
 from collections.abc import Callable, Hashable
 from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field, TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
+from tubescope.cache import Codec
 from tubescope.jobs import catalog
 from tubescope.service.cache import FLEET
 from tubescope.service.state import ReadToken, ServiceState, State, WarehouseDep, WriteToken
@@ -34,6 +36,22 @@ class Encoded(NamedTuple):
 
     raw: bytes
     gzipped: bytes | None
+
+
+def _pack(body: Encoded) -> bytes:
+    """``len(raw)`` in 4 bytes, the raw body, then the gzipped one (if any)."""
+    return struct.pack(">I", len(body.raw)) + body.raw + (body.gzipped or b"")
+
+
+def _unpack(data: bytes) -> Encoded:
+    (size,) = struct.unpack_from(">I", data)
+    if len(data) < 4 + size:
+        raise ValueError("truncated cache entry")
+    return Encoded(data[4 : 4 + size], data[4 + size :] or None)
+
+
+ENCODED: Codec[Encoded] = Codec(_pack, _unpack)
+"""How a JSON body goes to the shared cache tiers (Redis, disk) and back."""
 
 
 def _encoded(value: Any, *, compress: bool = True) -> Encoded:
@@ -63,15 +81,20 @@ class AbTestRequest(BaseModel):
 
 
 async def _cached(
-    state: ServiceState, channel_id: str, key: Hashable, compute: Callable[[], T]
+    state: ServiceState,
+    channel_id: str,
+    key: Hashable,
+    compute: Callable[[], T],
+    codec: Codec[T] | None = None,
 ) -> tuple[bool, T]:
-    """A cache hit answered on the event loop; only a miss (which reads the warehouse or
-    computes) takes a worker thread. The read routes are ``async`` for this: a hit is a few
-    microseconds of work, and a thread hop per request costs more than that under load."""
+    """A memory hit answered on the event loop; only a miss (which reads Redis or the disk
+    tier, or reads the warehouse and computes) takes a worker thread. The read routes are
+    ``async`` for this: a hit is a few microseconds of work, and a thread hop per request costs
+    more than that under load. With a ``codec`` the answer is shared through the lower tiers."""
     hit, value = state.cache.get(channel_id, key)
     if hit:
         return True, value
-    return await run_in_threadpool(state.cache.get_or_compute, channel_id, key, compute)
+    return await run_in_threadpool(state.cache.get_or_compute, channel_id, key, compute, codec)
 
 
 async def _channel_id(state: ServiceState, warehouse: Warehouse, ref: str) -> str:
@@ -96,7 +119,7 @@ async def list_channels(request: Request, _: ReadToken, state: State, warehouse:
         items = catalog.list_channels(warehouse)
         return _encoded({"items": items, "total": len(items)})
 
-    return _json(request, (await _cached(state, FLEET, "channels", listing))[1])
+    return _json(request, (await _cached(state, FLEET, "channels", listing, ENCODED))[1])
 
 
 @router.post("/channels", status_code=status.HTTP_202_ACCEPTED)
@@ -116,7 +139,7 @@ async def get_channel(
         kpis = catalog.channel_kpis(warehouse, channel_id, kpi_table=_kpi_source(state, warehouse))
         return _encoded({**row, "kpis": kpis})
 
-    return _json(request, (await _cached(state, channel_id, "detail", detail))[1])
+    return _json(request, (await _cached(state, channel_id, "detail", detail, ENCODED))[1])
 
 
 @router.get("/channels/{ref}/videos", response_model=dict[str, Any])
@@ -162,6 +185,7 @@ async def get_analysis(
         channel_id,
         "analysis",
         lambda: _encoded(catalog.channel_analysis(warehouse, channel_id).to_dict()),
+        ENCODED,
     )
     (state.metrics.cache_hits if hit else state.metrics.cache_misses).inc()
     return _json(request, body)
@@ -189,4 +213,4 @@ async def compare(
         results = catalog.peer_comparison(warehouse, ids, kpi_table=_kpi_source(state, warehouse))
         return _encoded({"items": [r.to_dict() for r in results], "derived": True})
 
-    return _json(request, (await _cached(state, FLEET, ("compare", ids), comparison))[1])
+    return _json(request, (await _cached(state, FLEET, ("compare", ids), comparison, ENCODED))[1])

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
+from tubescope.cache import TEXT
 from tubescope.errors import TubescopeError
 from tubescope.jobs import catalog
 from tubescope.jobs.report import render_report
@@ -88,7 +89,11 @@ def channel_page(ref: str, request: Request, state: State) -> Response:
     if not _signed_in(request, state):
         return _to_login(request)
     with state.pool.borrow() as warehouse:
-        page = render_report(warehouse, ref).html
+        channel_id = catalog.resolve_channel(warehouse, ref)
+        # the page cache: shared through every tier (Redis, disk) until a run lands for the channel
+        _, page = state.cache.get_or_compute(
+            channel_id, "report-page", lambda: render_report(warehouse, channel_id).html, TEXT
+        )
     return HTMLResponse(page.replace("<body>", "<body>" + _NAV, 1))
 
 

@@ -1,0 +1,138 @@
+"""Per-channel generations: the version folded into every cache key.
+
+Invalidation works by versioned keys, not by deleting entries or by pub/sub. Each channel (and
+the fleet pseudo channel) has a generation token; every key of every tier carries the token
+current when it was stored. When a run lands, :meth:`Generations.bump` replaces the token, and
+from that instant every tier of every replica misses the old entries: they are unreachable and
+age out under their tier's TTL and size bound.
+
+Why versioned keys rather than pub/sub clearing the memory tier:
+
+- it is not lossy: a replica that was reconnecting, restarting or not yet started when the run
+  landed still reads the new token on its next lookup. A pub/sub message missed is a stale
+  answer served until the TTL;
+- it covers the disk tier across restarts: a restarted server reads the same token from Redis
+  (or from the disk store) and gets its warm entries back, while entries stored before a run
+  stay unreachable;
+- any process can invalidate with one atomic write and no subscription: a CLI collect, a queue
+  worker or a replica.
+
+The cost is one small read per lookup (a Redis GET on loopback, tens of microseconds; a SQLite
+read for the disk store). Tokens are random, not counters: if Redis loses its data (restarted
+without persistence), a missing token is replaced by a new random one, so entries stored under
+the lost token can never be mistaken for current ones.
+
+Stores: :class:`RedisGenerations` (every replica, with Redis configured), :class:`DiskGenerations`
+(processes on one host sharing the disk tier's directory; survives restarts), and
+:class:`LocalGenerations` (one process, nothing shared).
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["DiskGenerations", "Generations", "LocalGenerations", "RedisGenerations"]
+
+
+def _token() -> str:
+    return secrets.token_hex(6)
+
+
+class Generations(Protocol):
+    """Where each channel's current generation token lives."""
+
+    def current(self, channel_id: str) -> str:
+        """The channel's token now (created on first use). Raises when the store is unreachable."""
+        ...
+
+    def bump(self, channel_ids: Iterable[str]) -> None:
+        """Give each channel a new token: every entry stored under the old one is unreachable."""
+        ...
+
+
+class LocalGenerations:
+    """Tokens in this process only (no Redis, no disk tier)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def current(self, channel_id: str) -> str:
+        """The channel's token, created on first use."""
+        token = self._tokens.get(channel_id)
+        if token is None:
+            with self._lock:
+                token = self._tokens.setdefault(channel_id, _token())
+        return token
+
+    def bump(self, channel_ids: Iterable[str]) -> None:
+        """New tokens for ``channel_ids``."""
+        with self._lock:
+            for channel_id in channel_ids:
+                self._tokens[channel_id] = _token()
+
+
+class DiskGenerations:
+    """Tokens in a diskcache directory: shared by the processes of one host, kept across restarts.
+
+    Its own directory (never culled), beside the disk tier's entries.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        import diskcache
+
+        self._store = diskcache.Cache(str(directory), eviction_policy="none")
+
+    def current(self, channel_id: str) -> str:
+        """The channel's token, created on first use (``add`` wins once across processes)."""
+        token = self._store.get(channel_id)
+        if isinstance(token, str):
+            return token
+        self._store.add(channel_id, _token())
+        stored = self._store.get(channel_id)
+        if not isinstance(stored, str):
+            raise sqlite3.OperationalError("the generation store lost a token it just wrote")
+        return stored
+
+    def bump(self, channel_ids: Iterable[str]) -> None:
+        """New tokens for ``channel_ids``."""
+        for channel_id in channel_ids:
+            self._store.set(channel_id, _token())
+
+    def close(self) -> None:
+        """Close the SQLite connections."""
+        self._store.close()
+
+
+class RedisGenerations:
+    """Tokens in Redis under ``{prefix}gen:{channel}``: one set for every replica and worker."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "tubescope:") -> None:
+        self._client = client
+        self._prefix = f"{prefix}gen:"
+
+    def current(self, channel_id: str) -> str:
+        """The channel's token; a missing one (first use, or Redis lost its data) is created."""
+        key = self._prefix + channel_id
+        token = self._client.get(key)
+        if token is None:
+            self._client.set(key, _token(), nx=True)
+            token = self._client.get(key)
+            if token is None:
+                raise ConnectionError("Redis dropped a generation token it just stored")
+        return token.decode() if isinstance(token, bytes) else str(token)
+
+    def bump(self, channel_ids: Iterable[str]) -> None:
+        """New tokens for ``channel_ids``, in one round trip."""
+        pipe = self._client.pipeline(transaction=False)
+        for channel_id in channel_ids:
+            pipe.set(self._prefix + channel_id, _token())
+        pipe.execute()
