@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,10 +81,17 @@ class TieredCache:
         memory: MemoryTier[Any],
         shared: Sequence[CacheTier[bytes]] = (),
         generations: Generations | None = None,
+        *,
+        retry_seconds: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.memory = memory
         self.shared = tuple(shared)
         self.generations: Generations = generations or LocalGenerations()
+        self.retry_seconds = retry_seconds
+        self._clock = clock
+        self._down_until = 0.0
+        self._pending: set[str] = set()
         self.generation_errors = 0
         self.decode_errors = 0
         self._gates: dict[Hashable, threading.Lock] = {}
@@ -97,13 +105,38 @@ class TieredCache:
     def __len__(self) -> int:
         return len(self.memory)
 
+    @property
+    def tier_names(self) -> list[str]:
+        """The tiers in lookup order."""
+        return [self.memory.name, *(tier.name for tier in self.shared)]
+
     def _generation(self, channel_id: str) -> str | None:
+        """The channel's token; None while the store is down (the caller computes, uncached).
+
+        After a failure the store is left alone for ``retry_seconds``, so a stalled Redis costs
+        one timeout, not one per request. Invalidations that could not be written are written
+        first when it answers again.
+        """
+        if self._down_until and self._clock() < self._down_until:
+            return None
         try:
-            return self.generations.current(channel_id)
+            if self._pending:
+                with self._lock:
+                    pending, self._pending = self._pending, set()
+                try:
+                    self.generations.bump(pending)
+                except _StoreErrors:
+                    with self._lock:
+                        self._pending |= pending
+                    raise
+            token = self.generations.current(channel_id)
         except _StoreErrors:
             with self._lock:
                 self.generation_errors += 1
+                self._down_until = self._clock() + self.retry_seconds
             return None
+        self._down_until = 0.0
+        return token
 
     @staticmethod
     def _shared_key(channel_id: str, generation: str, key: Hashable) -> str:
@@ -209,17 +242,26 @@ class TieredCache:
                 self.decode_errors += 1
             return None
 
-    def invalidate(self, channel_ids: Iterable[str]) -> None:
-        """A run landed for ``channel_ids``: every tier of every replica stops serving their entries."""
-        ids = list(dict.fromkeys(channel_ids))
-        self.generations.bump(ids)
-        gone = set(ids)
-        self.memory.drop(lambda k: isinstance(k, tuple) and k[0] in gone)
+    def invalidate(self, channel_ids: Iterable[str]) -> int:
+        """A run landed for ``channel_ids``: every tier of every replica stops serving their entries.
+
+        Returns how many entries this process's memory tier dropped. When the generation store
+        cannot be written, this process serves no cached answer until it can, and then writes
+        the new generations before anything else.
+        """
+        gone = set(channel_ids)
+        try:
+            self.generations.bump(gone)
+        except _StoreErrors:
+            with self._lock:
+                self.generation_errors += 1
+                self._pending |= gone
+                self._down_until = self._clock() + self.retry_seconds
+        return self.memory.drop(lambda k: isinstance(k, tuple) and k[0] in gone)
 
     def invalidate_channel(self, channel_id: str) -> int:
         """Invalidate one channel; how many of its entries this process's memory tier dropped."""
-        self.generations.bump([channel_id])
-        return self.memory.drop(lambda k: isinstance(k, tuple) and k[0] == channel_id)
+        return self.invalidate([channel_id])
 
     def stats(self) -> list[TierStats]:
         """Each tier's counters and bytes, memory first."""

@@ -26,7 +26,7 @@ def ready(state: State) -> dict[str, Any] | JSONResponse:
         facts = state.pool.ready()
     except TubescopeError as exc:
         return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
-    return {"status": "ready", **facts}
+    return {"status": "ready", **facts, "cache_tiers": state.cache.tier_names}
 
 
 @router.get("/metrics", response_class=Response)
