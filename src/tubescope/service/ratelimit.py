@@ -21,6 +21,9 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
+RETRY_SECONDS = 2.0
+"""How long the shared limiter uses its in-process fallback after Redis failed."""
+
 
 class RateLimiter(Protocol):
     """What the service asks of a limiter."""
@@ -90,14 +93,18 @@ class SharedRateLimiter:
         )
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._fallback = TokenBucketLimiter(rate, burst)
+        self._down_until = 0.0
 
     def acquire(self, key: str) -> float:
         """0 when allowed; otherwise the seconds until the oldest request in the window expires."""
+        if time.monotonic() < self._down_until:  # Redis failed a moment ago: one timeout is enough
+            return self._fallback.acquire(key)
         try:
             if self._limiter.hit(self._item, key):
                 return 0.0
             reset_at, _ = self._limiter.get_window_stats(self._item, key)
         except (RedisError, OSError):
+            self._down_until = time.monotonic() + RETRY_SECONDS
             return self._fallback.acquire(key)
         return max(reset_at - time.time(), 1e-3)
 
