@@ -83,29 +83,55 @@ class LocalGenerations:
 class DiskGenerations:
     """Tokens in a diskcache directory: shared by the processes of one host, kept across restarts.
 
-    Its own directory (never culled), beside the disk tier's entries.
+    Its own directory (never culled), beside the disk tier's entries. Reading SQLite on every
+    lookup would cost tens of microseconds of the event loop per request, so each process keeps
+    the tokens it read and asks the file system (one ``stat``) whether any changed: every bump
+    appends one byte to a ``changes`` file after writing the new tokens, and a size this process
+    has not seen drops what it kept.
     """
 
     def __init__(self, directory: Path) -> None:
         import diskcache
 
         self._store = diskcache.Cache(str(directory), eviction_policy="none")
+        self._changes = directory / "changes"
+        self._seen = -1
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _changed_size(self) -> int:
+        try:
+            return self._changes.stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def current(self, channel_id: str) -> str:
         """The channel's token, created on first use (``add`` wins once across processes)."""
-        token = self._store.get(channel_id)
-        if isinstance(token, str):
+        seen = self._changed_size()
+        if seen != self._seen:
+            with self._lock:
+                self._tokens = {}
+                self._seen = seen
+        token = self._tokens.get(channel_id)
+        if token is not None:
             return token
-        self._store.add(channel_id, _token())
         stored = self._store.get(channel_id)
         if not isinstance(stored, str):
-            raise sqlite3.OperationalError("the generation store lost a token it just wrote")
+            self._store.add(channel_id, _token())
+            stored = self._store.get(channel_id)
+            if not isinstance(stored, str):
+                raise sqlite3.OperationalError("the generation store lost a token it just wrote")
+        with self._lock:
+            if self._seen == seen:
+                self._tokens[channel_id] = stored
         return stored
 
     def bump(self, channel_ids: Iterable[str]) -> None:
-        """New tokens for ``channel_ids``."""
+        """New tokens for ``channel_ids``, then one byte more in the changes file."""
         for channel_id in channel_ids:
             self._store.set(channel_id, _token())
+        with self._changes.open("ab") as changes:
+            changes.write(b".")
 
     def close(self) -> None:
         """Close the SQLite connections."""
