@@ -382,6 +382,35 @@ def serve(
     uvicorn.run(create_app(settings, options), host=host, port=port, log_level="warning")
 
 
+@app.command()
+def worker(
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse the jobs write to.")] = None,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis-url", help="The job queue (default: TUBESCOPE_REDIS_URL).")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", min=1, max=64, help="Jobs run at once (default 1).")
+    ] = None,
+    burst: Annotated[bool, typer.Option("--burst", help="Exit once the queue is empty.")] = False,
+) -> None:
+    """Run queued jobs (collect, train, report, export) from Redis; start as many as you like."""
+    import logging
+
+    from tubescope.config import load_settings
+    from tubescope.jobs.queue import safe_url
+    from tubescope.jobs.worker import run_worker
+
+    settings = load_settings(db_path=db, redis_url=redis_url)
+    # arq reports each job's start and end through the standard logging module.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("arq").setLevel(logging.DEBUG if _state["debug"] else logging.INFO)
+    stderr.print(
+        f"tubescope worker on {safe_url(settings.redis_url or '')} over {settings.db_path}"
+        + (" (burst)" if burst else "")
+    )
+    run_worker(settings, burst=burst, concurrency=concurrency)
+
+
 token_app = typer.Typer(help="API tokens for the REST service.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 

@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     cache_redis_max_mb: int = Field(default=256, ge=1)
     cache_disk_ttl_seconds: float = Field(default=7 * 86400.0, gt=0)
     cache_disk_max_mb: int = Field(default=1024, ge=0)
+    # Durable jobs (with redis_url): `tubescope worker` runs them from an arq queue in Redis.
+    key_daily_quota: int = Field(default=10_000, ge=1)
+    """Daily quota units of each API key (and of each separate bucket), shared by all workers."""
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    """A worker that stops renewing a job's lease for this long (killed) gives the job up."""
+    job_timeout_seconds: float = Field(default=6 * 3600.0, gt=0)
+    job_max_tries: int = Field(default=5, ge=1)
+    worker_concurrency: int = Field(default=1, ge=1, le=64)
+    output_dir: Path = Path("outputs")
+    """Where report and export jobs run by a worker write their files (one folder per job)."""
     log_json: bool | None = None
 
 

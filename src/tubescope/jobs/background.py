@@ -1,4 +1,10 @@
-"""Collection jobs started by the service: run in a worker thread, progress visible, cancellable."""
+"""Jobs run by the service itself when there is no Redis: one at a time in a background thread.
+
+The embedded default (one process, one DuckDB file) needs no server. Records live in this
+process only, so a restart forgets them; a stopped collection still resumes its run on the next
+job over the same channels. With ``TUBESCOPE_REDIS_URL`` the service uses
+:class:`~tubescope.jobs.queue.RedisJobs` and ``tubescope worker`` instead.
+"""
 
 from __future__ import annotations
 
@@ -8,101 +14,71 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from tubescope.config import Settings
-from tubescope.errors import NotFoundError, TubescopeError
-from tubescope.jobs.collect import collect, parse_refs
+from tubescope.errors import NotFoundError
 from tubescope.jobs.common import utc_now
+from tubescope.jobs.queue import LIST_LIMIT, JobKind, JobSpec, JobState, collect_spec
+from tubescope.jobs.runner import JobProgress, JobStopped, execute
 from tubescope.logging import redact_text
 
+__all__ = ["CollectionJob", "JobCancelled", "JobManager", "JobState", "LocalJobs"]
 
-class JobState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+JobCancelled = JobStopped
+"""The error a cancelled collection stops with (kept under its old name)."""
 
 
-class JobCancelled(TubescopeError):
-    """Raised inside a running collection when its job was cancelled; the run stops at a checkpoint."""
+class _MeteredProgress(JobProgress):
+    def __init__(self, on_quota: Callable[[int], None]) -> None:
+        super().__init__()
+        self._on_quota = on_quota
+
+    def quota_spent(self, units: int) -> None:
+        super().quota_spent(units)
+        self._on_quota(units)
 
 
 @dataclass
 class CollectionJob:
+    """One job run by this process (any kind; the name is historical)."""
+
     job_id: str
-    refs: tuple[str, ...]
+    spec: JobSpec
     created_at: datetime
+    progress: JobProgress = field(repr=False)
     state: JobState = JobState.QUEUED
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    channels_total: int = 0
-    channels_done: int = 0
-    videos_expected: int = 0
-    videos_stored: int = 0
-    pages_walked: int = 0
-    quota_used: int = 0
     result: dict[str, Any] | None = None
     error: str | None = None
-    cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        return self.spec.refs
 
     def to_dict(self) -> dict[str, Any]:
+        """The same JSON shape as a job record in Redis."""
         return {
             "job_id": self.job_id,
+            "kind": self.spec.kind.value,
             "refs": list(self.refs),
+            "params": dict(self.spec.params),
             "state": self.state.value,
             "created_at": self.created_at.isoformat(),
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-            "progress": {
-                "channels_total": self.channels_total,
-                "channels_done": self.channels_done,
-                "videos_expected": self.videos_expected,
-                "videos_stored": self.videos_stored,
-                "pages_walked": self.pages_walked,
-                "quota_used": self.quota_used,
-            },
+            "attempts": 0 if self.started_at is None else 1,
+            "worker": None,
+            "progress": {"channels_total": len(self.refs), **self.progress.snapshot()},
             "result": self.result,
             "error": self.error,
         }
 
 
-class _JobProgress:
-    """Feeds the pipeline's progress events into the job record and honours cancellation."""
-
-    def __init__(self, job: CollectionJob, on_quota: Callable[[int], None]) -> None:
-        self.job = job
-        self._on_quota = on_quota
-
-    def _check(self) -> None:
-        if self.job.cancel_requested.is_set():
-            raise JobCancelled(f"collection job {self.job.job_id} was cancelled")
-
-    def channel_started(self, channel_id: str, title: str, expected_videos: int) -> None:
-        self.job.videos_expected += expected_videos
-        self._check()
-
-    def page_walked(self, channel_id: str) -> None:
-        self.job.pages_walked += 1
-        self._check()
-
-    def videos_stored(self, channel_id: str, count: int) -> None:
-        self.job.videos_stored += count
-        self._check()
-
-    def quota_spent(self, units: int) -> None:
-        self.job.quota_used += units
-        self._on_quota(units)
-
-    def channel_finished(self, channel_id: str) -> None:
-        self.job.channels_done += 1
-
-
 class JobManager:
-    """Runs collections one at a time (the warehouse has a single writer) in a background thread."""
+    """Runs jobs one at a time (the warehouse has a single writer) in a background thread."""
 
     def __init__(
         self,
@@ -113,44 +89,40 @@ class JobManager:
         on_quota: Callable[[int], None] = lambda _units: None,
     ) -> None:
         self.db_path = db_path
-        self.settings = settings
+        self.settings = settings.model_copy(update={"db_path": db_path})
         self._on_finished = on_finished
         self._on_quota = on_quota
         self._jobs: dict[str, CollectionJob] = {}
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job")
         self._lock = threading.Lock()
 
     def start(self, refs: Sequence[str], *, full: bool = False, budget: int | None = None) -> CollectionJob:
-        parse_refs(refs)  # a typo is a 422 now, not a failed job later
-        job = CollectionJob(job_id=secrets.token_hex(8), refs=tuple(refs), created_at=utc_now())
-        job.channels_total = len(refs)
+        """Start a collection of ``refs`` (a typo is an error now, not a failed job later)."""
+        return self.submit(collect_spec(refs, full=full, budget=budget))
+
+    def submit(self, spec: JobSpec) -> CollectionJob:
+        """Queue ``spec`` behind the jobs already waiting."""
+        spec.validated()
+        job = CollectionJob(secrets.token_hex(8), spec, utc_now(), _MeteredProgress(self._on_quota))
         with self._lock:
             self._jobs[job.job_id] = job
-        self._executor.submit(self._run, job, full, budget)
+        self._executor.submit(self._run, job)
         return job
 
-    def _run(self, job: CollectionJob, full: bool, budget: int | None) -> None:
-        if job.cancel_requested.is_set():
+    def _run(self, job: CollectionJob) -> None:
+        if job.progress.stopping:
             job.state, job.finished_at = JobState.CANCELLED, utc_now()
             return
         job.state, job.started_at = JobState.RUNNING, utc_now()
         try:
-            summary = collect(
-                job.refs,
-                db_path=self.db_path,
-                full=full,
-                budget=budget,
-                settings=self.settings,
-                progress=_JobProgress(job, self._on_quota),
-            )
-            job.result = summary.as_dict()
-            if summary.exit_error is not None:
-                raise summary.exit_error
-            job.state = JobState.COMPLETED
-        except JobCancelled:
-            job.state = JobState.CANCELLED
-        except TubescopeError as exc:
-            job.state, job.error = JobState.FAILED, redact_text(str(exc))
+            outcome = execute(job.spec, self.settings, job.progress, job.job_id)
+            job.result = outcome.result
+            if outcome.stopped:
+                job.state = JobState.CANCELLED
+            elif outcome.error is not None:
+                job.state, job.error = JobState.FAILED, redact_text(str(outcome.error))
+            else:
+                job.state = JobState.COMPLETED
         except Exception as exc:  # a job thread must never die silently
             job.state, job.error = JobState.FAILED, redact_text(f"{type(exc).__name__}: {exc}")
         finally:
@@ -158,30 +130,75 @@ class JobManager:
             self._on_finished(job)
 
     def get(self, job_id: str) -> CollectionJob:
+        """The job ``job_id``; :class:`NotFoundError` when this process never ran it."""
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None:
-            raise NotFoundError(f"no collection job {job_id}")
+            raise NotFoundError(f"no job {job_id}")
         return job
 
     def list(self) -> list[CollectionJob]:
+        """The newest jobs first."""
         with self._lock:
             return sorted(self._jobs.values(), key=lambda j: j.created_at, reverse=True)
 
     def cancel(self, job_id: str) -> CollectionJob:
+        """Stop the job: a queued one now, a running collection at its next checkpoint."""
         job = self.get(job_id)
-        job.cancel_requested.set()
+        job.progress.stop("cancelled by request")
         if job.state is JobState.QUEUED:
             job.state = JobState.CANCELLED
         return job
 
     def counts(self) -> dict[str, int]:
+        """Jobs per state."""
         counts = {state.value: 0 for state in JobState}
         for job in self.list():
             counts[job.state.value] += 1
         return counts
 
     def shutdown(self) -> None:
+        """Stop every job at its next checkpoint and wait for the thread."""
         for job in self.list():
-            job.cancel_requested.set()
+            job.progress.stop("the service is shutting down")
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class LocalJobs:
+    """:class:`~tubescope.jobs.queue.JobQueue` over a :class:`JobManager` (no Redis)."""
+
+    def __init__(self, manager: JobManager) -> None:
+        self.manager = manager
+
+    async def submit(self, spec: JobSpec) -> dict[str, Any]:
+        """Run ``spec`` in this process's job thread."""
+        return self.manager.submit(spec).to_dict()
+
+    async def get(self, job_id: str) -> dict[str, Any]:
+        """The job's record."""
+        return self.manager.get(job_id).to_dict()
+
+    async def list(self, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+        """The newest jobs first."""
+        return [job.to_dict() for job in self.manager.list()[:limit]]
+
+    async def cancel(self, job_id: str) -> dict[str, Any]:
+        """Stop the job."""
+        return self.manager.cancel(job_id).to_dict()
+
+    async def counts(self) -> dict[str, int]:
+        """Jobs per state."""
+        return self.manager.counts()
+
+    async def depth(self) -> int:
+        """Jobs queued or running in this process."""
+        return sum(j.state in (JobState.QUEUED, JobState.RUNNING) for j in self.manager.list())
+
+    async def aclose(self) -> None:
+        """Stop the job thread."""
+        self.manager.shutdown()
+
+
+def is_collect(job: CollectionJob) -> bool:
+    """True for a collection job (the ones whose end changes the warehouse)."""
+    return job.spec.kind is JobKind.COLLECT

@@ -11,9 +11,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tubescope import __version__
 from tubescope.config import Settings
-from tubescope.jobs.background import CollectionJob, JobManager
+from tubescope.jobs.background import CollectionJob, JobManager, LocalJobs, is_collect
 from tubescope.jobs.cache import open_settings_cache, redis_client
 from tubescope.jobs.catalog import WarehousePool
+from tubescope.jobs.queue import JobQueue, RedisJobs
 from tubescope.jobs.tokens import TokenStore, token_store_for
 from tubescope.service.errors import install_error_handlers
 from tubescope.service.metrics import ServiceMetrics
@@ -68,7 +69,7 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
 
     def finished(job: CollectionJob) -> None:
         state = holder.get("state")
-        if state is not None and job.result is not None:
+        if state is not None and job.result is not None and is_collect(job):
             state.data_changed(job.result.get("channels", []))
 
     @asynccontextmanager
@@ -84,7 +85,12 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
             if settings.redis_url
             else TokenBucketLimiter(opts.rate_per_second, opts.rate_burst)
         )
-        manager = JobManager(opts.db_path, settings, on_finished=finished, on_quota=metrics.quota_spent.inc)
+        job_queue: JobQueue
+        if settings.redis_url:  # durable: `tubescope worker` processes run them
+            job_queue = await RedisJobs.connect(settings.redis_url)
+        else:
+            on_quota = metrics.quota_spent.inc
+            job_queue = LocalJobs(JobManager(opts.db_path, settings, on_finished=finished, on_quota=on_quota))
         state = ServiceState(
             options=opts,
             settings=settings,
@@ -93,14 +99,14 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
             limiter=limiter,
             cache=cache,
             metrics=metrics,
-            jobs=manager,
+            jobs=job_queue,
         )
         holder["state"] = state
         app.state.tubescope = state
         try:
             yield
         finally:
-            manager.shutdown()
+            await job_queue.aclose()
             pool.close()
             cache.close()
             if client is not None:

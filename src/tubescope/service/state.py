@@ -12,10 +12,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from tubescope.config import Settings
-from tubescope.jobs.background import JobManager
 from tubescope.jobs.catalog import WarehousePool
 from tubescope.jobs.common import load_channel_frames
 from tubescope.jobs.predict import Predictor
+from tubescope.jobs.queue import JobQueue
 from tubescope.jobs.tokens import Scope, TokenInfo, TokenStore
 from tubescope.service.cache import FLEET, TieredCache
 from tubescope.service.metrics import ServiceMetrics
@@ -40,7 +40,8 @@ class ServiceState:
     limiter: RateLimiter
     cache: TieredCache
     metrics: ServiceMetrics
-    jobs: JobManager
+    jobs: JobQueue
+    """Arq in Redis with ``redis_url`` (any replica sees every job), else this process's thread."""
     started_at: float = field(default_factory=time.time)
     _predictor: Predictor | None = None
     _predictor_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -41,6 +41,7 @@ from tubescope.youtube.errors import RepeatedPageToken, ResourceUnavailable
 from tubescope.youtube.keys import KeyPool
 from tubescope.youtube.quota import COST, PAGE_SIZE, Method, QuotaLedger, bucket_of
 from tubescope.youtube.resilience import Backoff, CircuitBreaker, Clock, RateLimiter
+from tubescope.youtube.shared_quota import SharedQuota
 
 Sleep = Callable[[float], Awaitable[None]]
 ItemT = TypeVar("ItemT", bound=api.ApiModel)
@@ -105,8 +106,10 @@ class YouTubeClient:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        shared_quota: SharedQuota | None = None,
     ) -> None:
         self.options = options or ClientOptions()
+        self._shared = shared_quota
         if not api_base.startswith(("http://", "https://")):
             raise ConfigError(f"the API base URL must start with http:// or https://, got {api_base!r}")
         self._base = api_base.rstrip("/")
@@ -143,7 +146,10 @@ class YouTubeClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the HTTP connections and the shared quota ledger the client was given."""
         await self._http.aclose()
+        if self._shared is not None:
+            await self._shared.aclose()
 
     # ------------------------------------------------------------ quota and health
 
@@ -473,7 +479,13 @@ class YouTubeClient:
             key = self._keys.current(bucket)
             fingerprint = key_fingerprint(key)
             self._ledger.ensure_affordable(method)
-            self._breaker.before_request()
+            if not await self._reserve_shared(key, fingerprint, bucket, method):
+                continue  # the next turn uses the next key, or raises QuotaExhausted
+            try:
+                self._breaker.before_request()
+            except BaseException:
+                await self._release_shared(fingerprint, bucket, method)
+                raise
             # Charged before waiting for a slot so that concurrent calls cannot overrun the budget
             # together; handed back if this call is cancelled before it is sent.
             self._ledger.charge(method, fingerprint)
@@ -493,6 +505,7 @@ class YouTubeClient:
             except BaseException:
                 if not sent:
                     self._ledger.refund(method, fingerprint)
+                    await asyncio.shield(self._release_shared(fingerprint, bucket, method))
                 self._breaker.release_probe()
                 raise
             log = _log.bind(
@@ -523,7 +536,10 @@ class YouTubeClient:
             if verdict.action is Action.STOP_FOR_QUOTA or verdict.fatal_kind in _UNBILLED_FATAL:
                 # Refused for the key itself (spent, invalid, API disabled): no project is billed.
                 self._ledger.refund(method, fingerprint)
+                await self._release_shared(fingerprint, bucket, method)
             if verdict.action is Action.STOP_FOR_QUOTA:
+                if self._shared is not None:
+                    await self._shared.exhaust(fingerprint, bucket)
                 left = self._keys.mark_exhausted(key, bucket)
                 log.warning("youtube.key_out_of_quota", rotating=left, message=verdict.message)
                 continue  # the next turn uses the next key, or raises QuotaExhausted
@@ -534,6 +550,23 @@ class YouTubeClient:
                 )
             log.error("youtube.fatal", message=verdict.message)
             raise _fatal_error(method, verdict, fingerprint)
+
+    async def _reserve_shared(self, key: str, fingerprint: str, bucket: str, method: Method) -> bool:
+        """Reserve the call's cost on the ledger shared with other processes (if any).
+
+        False when the key's daily units are spent there: the key is set aside for the day in
+        this bucket, as if the API had said ``quotaExceeded``, without sending anything.
+        """
+        if self._shared is None or await self._shared.reserve(fingerprint, bucket, COST[method]):
+            return True
+        left = self._keys.mark_exhausted(key, bucket)
+        _log.info("youtube.key_spent_in_shared_ledger", key_fingerprint=fingerprint, bucket=bucket,
+                  rotating=left)  # fmt: skip
+        return False
+
+    async def _release_shared(self, fingerprint: str, bucket: str, method: Method) -> None:
+        if self._shared is not None:
+            await self._shared.release(fingerprint, bucket, COST[method])
 
 
 def _fatal_error(method: Method, verdict: Verdict, fingerprint: str) -> ApiError:

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tubescope.cache import Codec
 from tubescope.jobs import catalog
+from tubescope.jobs.queue import collect_spec
 from tubescope.service.cache import FLEET
 from tubescope.service.state import ReadToken, ServiceState, State, WarehouseDep, WriteToken
 from tubescope.warehouse.repository import Warehouse
@@ -123,9 +124,9 @@ async def list_channels(request: Request, _: ReadToken, state: State, warehouse:
 
 
 @router.post("/channels", status_code=status.HTTP_202_ACCEPTED)
-def add_channel(body: AddChannel, _: WriteToken, state: State) -> dict[str, Any]:
+async def add_channel(body: AddChannel, _: WriteToken, state: State) -> dict[str, Any]:
     """Start collecting a channel; follow the returned job under /v1/jobs/{job_id}."""
-    return state.jobs.start([body.ref], full=body.full).to_dict()
+    return await state.jobs.submit(collect_spec([body.ref], full=body.full))
 
 
 @router.get("/channels/{ref}", response_model=dict[str, Any])

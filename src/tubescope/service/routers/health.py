@@ -30,7 +30,7 @@ def ready(state: State) -> dict[str, Any] | JSONResponse:
 
 
 @router.get("/metrics", response_class=Response)
-def metrics(state: State) -> Response:
-    for name, count in state.jobs.counts().items():
+async def metrics(state: State) -> Response:
+    for name, count in (await state.jobs.counts()).items():
         state.metrics.jobs.labels(state=name).set(count)
     return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -1,0 +1,378 @@
+"""Durable jobs: what a job is, and its queue and state in Redis (arq) for workers to run.
+
+A job is a :class:`JobSpec` (kind and parameters). With ``TUBESCOPE_REDIS_URL`` the service puts
+it on an `arq <https://arq-docs.helpmanual.io/>`_ queue and ``tubescope worker`` processes run it
+(:mod:`tubescope.jobs.worker`); without Redis the service runs it in its own thread
+(:mod:`tubescope.jobs.background`). Either way callers see the same JSON record.
+
+In Redis a job is two things:
+
+* arq's own entry (``tubescope:queue`` and ``arq:job:<id>``): delivery. It stays in the queue
+  until a worker finishes it, and a worker holds it through arq's in-progress key, renewed as a
+  short lease while the job runs: a worker that is killed stops renewing, the lease lapses and
+  another worker takes the job up again;
+* a hash ``tubescope:job:<id>``: the record any replica reads (state, progress, result, error,
+  attempts), written by whoever holds the job. Records expire a week after their last change.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix
+from redis.exceptions import RedisError
+
+from tubescope.errors import ConfigError, NotFoundError, StorageError
+from tubescope.jobs.common import utc_now
+from tubescope.logging import redact_text
+
+QUEUE_NAME = "tubescope:queue"
+ARQ_FUNCTION = "tubescope_job"
+RECORD_PREFIX = "tubescope:job:"
+INDEX_KEY = "tubescope:jobs"
+RECORD_TTL = timedelta(days=7)
+LIST_LIMIT = 200
+
+
+class JobKind(StrEnum):
+    COLLECT = "collect"
+    TRAIN = "train"
+    REPORT = "report"
+    EXPORT = "export"
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job to run: its kind and JSON-ready parameters (checked by :meth:`validated`)."""
+
+    kind: JobKind
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        """The channel references of a collect job (empty for the other kinds)."""
+        return tuple(self.params.get("refs", ())) if self.kind is JobKind.COLLECT else ()
+
+    def validated(self) -> JobSpec:
+        """This spec, or a :class:`ConfigError` saying what is wrong, before anything is queued."""
+        from tubescope.jobs.collect import parse_refs
+        from tubescope.warehouse.export import FORMATS, resolve_tables
+
+        params = dict(self.params)
+        if self.kind is JobKind.COLLECT:
+            parse_refs(list(params.get("refs", [])))
+        elif self.kind is JobKind.REPORT:
+            if not str(params.get("channel", "")).strip():
+                raise ConfigError("a report job needs the channel to report on")
+        elif self.kind is JobKind.EXPORT:
+            if params.get("format", "parquet") not in FORMATS:
+                raise ConfigError(f"unknown export format; supported: {', '.join(FORMATS)}")
+            resolve_tables(list(params.get("tables", [])))
+        elif self.kind is JobKind.TRAIN and float(params.get("horizon_days", 7.0)) <= 0:
+            raise ConfigError("horizon_days must be > 0")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": self.kind.value, "params": dict(self.params)}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> JobSpec:
+        data = json.loads(text)
+        return cls(JobKind(data["kind"]), dict(data.get("params", {})))
+
+
+def collect_spec(refs: Sequence[str], *, full: bool = False, budget: int | None = None) -> JobSpec:
+    """A collect job over ``refs``."""
+    return JobSpec(JobKind.COLLECT, {"refs": list(refs), "full": full, "budget": budget})
+
+
+class JobQueue(Protocol):
+    """Where the service sends jobs: arq in Redis (:class:`RedisJobs`) or its own thread."""
+
+    async def submit(self, spec: JobSpec) -> dict[str, Any]:
+        """Queue ``spec``; returns the new job's record."""
+        ...
+
+    async def get(self, job_id: str) -> dict[str, Any]:
+        """The job's record; :class:`NotFoundError` for an unknown id."""
+        ...
+
+    async def list(self, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+        """The newest jobs first."""
+        ...
+
+    async def cancel(self, job_id: str) -> dict[str, Any]:
+        """Ask the job to stop (at its next checkpoint); returns its record."""
+        ...
+
+    async def counts(self) -> dict[str, int]:
+        """Jobs per state (of the newest :data:`LIST_LIMIT`)."""
+        ...
+
+    async def depth(self) -> int:
+        """Jobs waiting on the queue or held by a worker (not yet finished)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; running jobs are not affected."""
+        ...
+
+
+def redis_settings(url: str) -> RedisSettings:
+    """arq's connection settings for ``url`` (``redis://``, ``rediss://`` or ``unix://``)."""
+    try:
+        return RedisSettings.from_dsn(url)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"not a Redis URL: {safe_url(url)} (use redis://host:port/db)") from None
+
+
+def safe_url(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        host = parts.hostname or ""
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _json_dumps(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def _json_loads(data: bytes) -> Any:
+    return json.loads(data)
+
+
+async def connect(url: str) -> ArqRedis:
+    """An arq connection pool on ``url``; :class:`StorageError` when Redis cannot be reached."""
+    settings = redis_settings(url)
+    settings.conn_retries = 2
+    try:
+        return await create_pool(
+            settings,
+            default_queue_name=QUEUE_NAME,
+            job_serializer=_json_dumps,
+            job_deserializer=_json_loads,
+        )
+    except (RedisError, OSError) as exc:
+        raise StorageError(f"cannot reach Redis at {safe_url(url)}: {type(exc).__name__}") from None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def record_to_dict(job_id: str, raw: Mapping[Any, Any]) -> dict[str, Any]:
+    """The API's JSON shape of a job from its Redis hash."""
+    fields = {_text(k) or "": _text(v) for k, v in raw.items()}
+    spec = JobSpec.from_json(fields.get("spec") or "{}")
+
+    def loads(name: str) -> Any:
+        text = fields.get(name)
+        return json.loads(text) if text else None
+
+    return {
+        "job_id": job_id,
+        "kind": spec.kind.value,
+        "refs": list(spec.refs),
+        "params": dict(spec.params),
+        "state": fields.get("state"),
+        "created_at": fields.get("created_at"),
+        "started_at": fields.get("started_at") or None,
+        "finished_at": fields.get("finished_at") or None,
+        "attempts": int(fields.get("attempts") or 0),
+        "worker": fields.get("worker") or None,
+        "progress": loads("progress") or {},
+        "result": loads("result"),
+        "error": fields.get("error") or None,
+    }
+
+
+class RedisJobs:
+    """Jobs on arq's queue with their records in Redis: shared by every replica and worker."""
+
+    def __init__(self, redis: ArqRedis) -> None:
+        self.redis = redis
+        # redis-py's asyncio stubs type most commands as "Awaitable | value"; one Any handle.
+        self._r: Any = redis
+
+    @classmethod
+    async def connect(cls, url: str) -> RedisJobs:
+        """Jobs on the Redis at ``url``."""
+        return cls(await connect(url))
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.redis.aclose()
+
+    # -- what the service does ---------------------------------------------------------------------
+
+    async def submit(self, spec: JobSpec) -> dict[str, Any]:
+        """Record the job as ``queued`` and put it on the queue (validated first)."""
+        spec.validated()
+        job_id = secrets.token_hex(8)
+        now = utc_now()
+        key = RECORD_PREFIX + job_id
+        record = {"spec": spec.to_json(), "state": JobState.QUEUED.value, "created_at": now.isoformat()}
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=record)
+            pipe.expire(key, RECORD_TTL)
+            pipe.zadd(INDEX_KEY, {job_id: now.timestamp()})
+            await pipe.execute()
+        queued = await self.redis.enqueue_job(ARQ_FUNCTION, job_id, _job_id=job_id, _expires=RECORD_TTL)
+        if queued is None:  # pragma: no cover - ids are random; a clash is a bug
+            raise StorageError(f"job {job_id} is already queued")
+        return await self.get(job_id)
+
+    async def get(self, job_id: str) -> dict[str, Any]:
+        """The record of ``job_id``; :class:`NotFoundError` when unknown or expired."""
+        raw = await self._r.hgetall(RECORD_PREFIX + job_id)
+        if not raw:
+            raise NotFoundError(f"no job {job_id}")
+        return record_to_dict(job_id, raw)
+
+    async def list(self, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+        """The newest ``limit`` jobs first; records that expired drop out of the index."""
+        ids = [_text(i) or "" for i in await self._r.zrevrange(INDEX_KEY, 0, limit - 1)]
+        async with self._r.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hgetall(RECORD_PREFIX + job_id)
+            raws = await pipe.execute()
+        gone = [job_id for job_id, raw in zip(ids, raws, strict=True) if not raw]
+        if gone:
+            await self._r.zrem(INDEX_KEY, *gone)
+        return [record_to_dict(job_id, raw) for job_id, raw in zip(ids, raws, strict=True) if raw]
+
+    async def cancel(self, job_id: str) -> dict[str, Any]:
+        """Ask the job to stop: a queued job is cancelled now, a running one at its next checkpoint."""
+        key = RECORD_PREFIX + job_id
+        await self.get(job_id)
+        await self._r.hset(key, "cancel", "1")
+        # Only a job nobody holds yet moves to cancelled here; the worker running one does it.
+        await self._transition(job_id, {JobState.QUEUED}, JobState.CANCELLED)
+        return await self.get(job_id)
+
+    async def counts(self) -> dict[str, int]:
+        """Jobs per state among the newest :data:`LIST_LIMIT`."""
+        counts = {state.value: 0 for state in JobState}
+        for job in await self.list():
+            counts[job["state"]] = counts.get(job["state"], 0) + 1
+        return counts
+
+    async def depth(self) -> int:
+        """Jobs on the queue: waiting, or held by a worker and not finished."""
+        return int(await self._r.zcard(QUEUE_NAME))
+
+    # -- what a worker does ------------------------------------------------------------------------
+
+    async def claim(self, job_id: str, worker: str, max_attempts: int) -> JobSpec | None:
+        """Mark the job running on ``worker``; None when it must not run (finished, cancelled,
+        unknown, or out of attempts: then it is marked failed)."""
+        key = RECORD_PREFIX + job_id
+        raw = await self._r.hgetall(key)
+        if not raw:
+            return None
+        job = record_to_dict(job_id, raw)
+        if JobState(job["state"]) in FINAL_STATES:
+            return None
+        now = utc_now().isoformat()
+        if raw.get(b"cancel"):
+            await self.finish(job_id, JobState.CANCELLED, None, None)
+            return None
+        if job["attempts"] >= max_attempts:
+            error = f"gave up after {job['attempts']} attempt(s): the worker running it stopped each time"
+            await self.finish(job_id, JobState.FAILED, job["result"], error)
+            return None
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"state": JobState.RUNNING.value, "worker": worker})
+            pipe.hsetnx(key, "started_at", now)
+            pipe.hincrby(key, "attempts", 1)
+            pipe.expire(key, RECORD_TTL)
+            await pipe.execute()
+        return JobSpec.from_json(_text(raw[b"spec"]) or "{}")
+
+    async def heartbeat(self, job_id: str, lease_seconds: float, progress: Mapping[str, Any]) -> bool:
+        """Renew the worker's hold on the job and store its progress; True when cancel was asked."""
+        key = RECORD_PREFIX + job_id
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.pexpire(in_progress_key_prefix + job_id, int(lease_seconds * 1000))
+            pipe.hset(key, "progress", json.dumps(dict(progress)))
+            pipe.hget(key, "cancel")
+            results = await pipe.execute()
+        return bool(results[-1])
+
+    async def requeue(self, job_id: str, progress: Mapping[str, Any]) -> None:
+        """The worker stops (shutdown) before the job is done: it waits on the queue again."""
+        await self._r.hset(
+            RECORD_PREFIX + job_id,
+            mapping={"state": JobState.QUEUED.value, "worker": "", "progress": json.dumps(dict(progress))},
+        )
+
+    async def finish(
+        self,
+        job_id: str,
+        state: JobState,
+        result: Mapping[str, Any] | None,
+        error: str | None,
+        progress: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record the job's final state, result and error (redacted)."""
+        mapping: dict[str, str] = {"state": state.value, "finished_at": utc_now().isoformat()}
+        if result is not None:
+            mapping["result"] = json.dumps(dict(result), default=str)
+        if error is not None:
+            mapping["error"] = redact_text(error)
+        if progress is not None:
+            mapping["progress"] = json.dumps(dict(progress))
+        key = RECORD_PREFIX + job_id
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=mapping)
+            pipe.expire(key, RECORD_TTL)
+            await pipe.execute()
+
+    async def _transition(self, job_id: str, frm: set[JobState], to: JobState) -> bool:
+        key = RECORD_PREFIX + job_id
+        async with self._r.pipeline(transaction=True) as pipe:
+            await pipe.watch(key)
+            state = _text(await pipe.hget(key, "state"))
+            if state is None or JobState(state) not in frm:
+                await pipe.reset()
+                return False
+            pipe.multi()
+            pipe.hset(key, mapping={"state": to.value, "finished_at": utc_now().isoformat()})
+            try:
+                await pipe.execute()
+            except RedisError:
+                return False
+        return True
+
+
+async def queue_depth(url: str) -> int:
+    """How many jobs wait on (or are held from) the queue at ``url``: for metrics and probes."""
+    jobs = await RedisJobs.connect(url)
+    try:
+        return await jobs.depth()
+    finally:
+        await jobs.aclose()

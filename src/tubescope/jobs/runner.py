@@ -1,0 +1,179 @@
+"""Run one :class:`~tubescope.jobs.queue.JobSpec` to its end: the job functions, called by kind.
+
+Shared by ``tubescope worker`` and the service's in-process jobs. Runs synchronously (in a
+thread of the caller's choosing); progress goes to a :class:`JobProgress`, which also carries
+the request to stop: a collection then stops at its next checkpoint, its run left resumable.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tubescope.config import Settings
+from tubescope.errors import TubescopeError
+from tubescope.jobs.queue import JobKind, JobSpec
+
+
+class JobStopped(TubescopeError):
+    """Raised inside a running collection asked to stop; the run stops at a checkpoint."""
+
+
+class JobProgress:
+    """Counters a job updates as it goes (read by another thread) and a stop request.
+
+    Implements :class:`~tubescope.pipeline.progress.CollectProgress`.
+    """
+
+    def __init__(self) -> None:
+        self.counters: dict[str, int] = {
+            "channels_done": 0,
+            "videos_expected": 0,
+            "videos_stored": 0,
+            "pages_walked": 0,
+            "quota_used": 0,
+        }
+        self.stop_reason: str | None = None
+        self._stop = threading.Event()
+
+    def stop(self, reason: str) -> None:
+        """Ask the job to stop at its next checkpoint (the first reason given wins)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def snapshot(self) -> dict[str, int]:
+        """A copy of the counters."""
+        return dict(self.counters)
+
+    def _check(self) -> None:
+        if self._stop.is_set():
+            raise JobStopped(f"job stopped: {self.stop_reason}")
+
+    def channel_started(self, channel_id: str, title: str, expected_videos: int) -> None:
+        self.counters["videos_expected"] += expected_videos
+        self._check()
+
+    def page_walked(self, channel_id: str) -> None:
+        self.counters["pages_walked"] += 1
+        self._check()
+
+    def videos_stored(self, channel_id: str, count: int) -> None:
+        self.counters["videos_stored"] += count
+        self._check()
+
+    def quota_spent(self, units: int) -> None:
+        self.counters["quota_used"] += units
+
+    def channel_finished(self, channel_id: str) -> None:
+        self.counters["channels_done"] += 1
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a job left: its result (JSON-ready) and, when it did not complete, why."""
+
+    result: dict[str, Any] | None
+    error: TubescopeError | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """True when the job stopped because it was asked to (it can be resumed)."""
+        return isinstance(self.error, JobStopped)
+
+
+def execute(spec: JobSpec, settings: Settings, progress: JobProgress, job_id: str) -> JobOutcome:
+    """Run ``spec`` with ``settings`` (its warehouse, keys and folders) and return its outcome.
+
+    Anticipated failures come back in the outcome; anything else is raised.
+    """
+    try:
+        if spec.kind is JobKind.COLLECT:
+            return _collect(spec, settings, progress)
+        if spec.kind is JobKind.TRAIN:
+            return _train(spec, settings)
+        if spec.kind is JobKind.REPORT:
+            return _report(spec, settings, job_id)
+        return _export(spec, settings, job_id)
+    except TubescopeError as exc:
+        return JobOutcome(None, exc)
+
+
+def _collect(spec: JobSpec, settings: Settings, progress: JobProgress) -> JobOutcome:
+    from tubescope.jobs.collect import collect
+
+    budget = spec.params.get("budget")
+    summary = collect(
+        list(spec.params["refs"]),
+        full=bool(spec.params.get("full", False)),
+        budget=int(budget) if budget is not None else None,
+        settings=settings,
+        progress=progress,
+    )
+    error = summary.exit_error
+    if progress.stopping and error is not None:
+        error = JobStopped(f"job stopped: {progress.stop_reason}")
+    return JobOutcome(summary.as_dict(), error)
+
+
+def _train(spec: JobSpec, settings: Settings) -> JobOutcome:
+    from tubescope.jobs.train import train
+
+    outcome = train(settings=settings, horizon_days=float(spec.params.get("horizon_days", 7.0)))
+    return JobOutcome(outcome.to_dict())
+
+
+def _job_dir(settings: Settings, job_id: str) -> Path:
+    return settings.output_dir / job_id
+
+
+def _report(spec: JobSpec, settings: Settings, job_id: str) -> JobOutcome:
+    from tubescope.jobs.report import ReportFormat, write_report
+
+    chosen = ReportFormat(str(spec.params.get("format", "html")))
+    out = _job_dir(settings, job_id) / f"report.{chosen.value}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    outcome = write_report(
+        settings.db_path,
+        str(spec.params["channel"]),
+        out,
+        peers=list(spec.params.get("peers", [])),
+        report_format=chosen,
+    )
+    return JobOutcome(
+        {
+            "path": str(outcome.path),
+            "format": outcome.report_format.value,
+            "channel_id": outcome.channel_id,
+            "peer_ids": list(outcome.peer_ids),
+            "recommendations": outcome.n_recommendations,
+            "size_bytes": outcome.size_bytes,
+        }
+    )
+
+
+def _export(spec: JobSpec, settings: Settings, job_id: str) -> JobOutcome:
+    from tubescope.jobs.export import run_export
+
+    out = _job_dir(settings, job_id) / "export"
+    result = run_export(
+        out,
+        db_path=settings.db_path,
+        fmt=str(spec.params.get("format", "parquet")),
+        tables=list(spec.params.get("tables", [])),
+        progress=False,
+    )
+    return JobOutcome(
+        {
+            "out_dir": str(result.out_dir),
+            "rows": result.rows,
+            "tables": [t.table for t in result.tables],
+            "seconds": round(result.seconds, 3),
+        }
+    )

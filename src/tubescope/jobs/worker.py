@@ -1,0 +1,153 @@
+"""``tubescope worker``: an arq worker that runs queued jobs; start as many as you like.
+
+Each job runs in a thread (the job functions are synchronous) while the worker's event loop
+keeps the job's lease: every third of ``job_lease_seconds`` it renews arq's in-progress key,
+stores the job's progress in its record and looks for a cancel request. What happens when:
+
+* the job ends: its record says ``completed``, ``failed`` or ``cancelled``, and arq drops it;
+* the worker is asked to stop (SIGTERM, SIGINT): a collection stops at its next checkpoint,
+  other kinds run to their end; an unfinished job goes back to ``queued`` and arq hands it to the
+  next free worker at once;
+* the worker is killed (SIGKILL, power): nothing is written, the lease lapses within
+  ``job_lease_seconds`` and another worker takes the job up. A collection then resumes its
+  unfinished run from the checkpoints (same run id, no row written twice).
+
+Several workers share a warehouse safely on PostgreSQL; on a DuckDB file (one writer at a time)
+give each worker its own file, or run one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from typing import Any
+
+from arq.worker import Worker, func
+
+from tubescope.config import Settings
+from tubescope.jobs.queue import ARQ_FUNCTION, QUEUE_NAME, JobState, RedisJobs, connect, redis_settings
+from tubescope.jobs.runner import JobOutcome, JobProgress, execute
+from tubescope.logging import redact_text
+
+_log = logging.getLogger("tubescope.worker")
+_SHUTDOWN = "the worker is shutting down"
+_CANCELLED = "cancelled by request"
+_ARQ_TRIES = 10_000  # our own attempt count (job_max_tries) decides when to give up
+
+
+def worker_name() -> str:
+    """``host:pid``: which worker holds a job, as shown in its record."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def run_queued_job(ctx: dict[str, Any], job_id: str) -> str:
+    """arq's entry point for every job: claim it, run it in a thread under a lease, record the end."""
+    jobs: RedisJobs = ctx["jobs"]
+    settings: Settings = ctx["settings"]
+    spec = await jobs.claim(job_id, worker_name(), settings.job_max_tries)
+    if spec is None:
+        return "skipped"
+    progress = JobProgress()
+    lease = asyncio.create_task(_keep_lease(jobs, job_id, progress, settings.job_lease_seconds))
+    running = asyncio.ensure_future(asyncio.to_thread(execute, spec, settings, progress, job_id))
+    try:
+        outcome = await _wait_through_shutdown(running, progress)
+    except Exception as exc:  # a job must never leave its record running
+        lease.cancel()
+        await jobs.finish(job_id, JobState.FAILED, None, f"{type(exc).__name__}: {exc}", progress.snapshot())
+        raise
+    finally:
+        lease.cancel()
+    return await _record(jobs, job_id, outcome, progress)
+
+
+async def _wait_through_shutdown(running: asyncio.Future[JobOutcome], progress: JobProgress) -> JobOutcome:
+    """The job's outcome; a cancel of this task (shutdown) asks the job to stop and still waits."""
+    while True:
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            if running.done():
+                raise
+            progress.stop(_SHUTDOWN)
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+
+
+async def _record(jobs: RedisJobs, job_id: str, outcome: JobOutcome, progress: JobProgress) -> str:
+    counters = progress.snapshot()
+    if outcome.stopped and progress.stop_reason == _SHUTDOWN:
+        await jobs.requeue(job_id, counters)
+        raise asyncio.CancelledError  # arq keeps the job queued for the next worker
+    if outcome.stopped:
+        await jobs.finish(job_id, JobState.CANCELLED, outcome.result, None, counters)
+        return JobState.CANCELLED.value
+    if outcome.error is not None:
+        error = redact_text(str(outcome.error))
+        await jobs.finish(job_id, JobState.FAILED, outcome.result, error, counters)
+        return JobState.FAILED.value
+    await jobs.finish(job_id, JobState.COMPLETED, outcome.result, None, counters)
+    return JobState.COMPLETED.value
+
+
+async def _keep_lease(jobs: RedisJobs, job_id: str, progress: JobProgress, lease_seconds: float) -> None:
+    interval = lease_seconds / 3
+    while True:
+        try:
+            if await jobs.heartbeat(job_id, lease_seconds, progress.snapshot()):
+                progress.stop(_CANCELLED)
+        except Exception:  # Redis gone for a moment: try again next beat; the job keeps running
+            _log.warning("worker.heartbeat_failed", exc_info=True)
+        await asyncio.sleep(interval)
+
+
+async def _startup(ctx: dict[str, Any]) -> None:
+    ctx["jobs"] = RedisJobs(ctx["redis"])
+
+
+def build_worker(settings: Settings, *, burst: bool = False, concurrency: int | None = None) -> Worker:
+    """An arq worker over ``settings.redis_url`` running tubescope jobs (not started)."""
+    if not settings.redis_url:
+        from tubescope.errors import ConfigError
+
+        raise ConfigError(
+            "the worker needs Redis: set TUBESCOPE_REDIS_URL (for example redis://localhost:6379/0)"
+        )
+    return Worker(
+        functions=[
+            func(
+                run_queued_job,
+                name=ARQ_FUNCTION,
+                timeout=settings.job_timeout_seconds,
+                max_tries=_ARQ_TRIES,
+            )
+        ],
+        queue_name=QUEUE_NAME,
+        redis_settings=redis_settings(settings.redis_url),
+        on_startup=_startup,
+        max_jobs=concurrency or settings.worker_concurrency,
+        burst=burst,
+        poll_delay=0.25,
+        keep_result=60,
+        job_serializer=lambda value: json.dumps(value).encode(),
+        job_deserializer=json.loads,
+        ctx={"settings": settings},
+    )
+
+
+def run_worker(settings: Settings, *, burst: bool = False, concurrency: int | None = None) -> None:
+    """Run jobs until SIGTERM/SIGINT (or, with ``burst``, until the queue is empty)."""
+    worker = build_worker(settings, burst=burst, concurrency=concurrency)
+    # Fail with a readable error, not arq's start-up retries, when Redis is not there.
+    assert settings.redis_url is not None
+    worker.loop.run_until_complete(_probe(settings.redis_url))
+    worker.run()
+
+
+async def _probe(url: str) -> None:
+    pool = await connect(url)
+    await pool.aclose()
