@@ -204,6 +204,24 @@ def test_two_workers_never_spend_more_than_a_keys_daily_quota_between_them(
     assert all("quota" in (j["error"] or "") for j in stopped)  # ...and says why
 
 
+def test_two_jobs_over_the_same_channels_run_one_after_the_other(tmp_path: Path, redis_url: str) -> None:
+    world = World(seed=8, n_channels=1, videos_per_channel=150)
+    with running_emulator(world) as emu:
+        emu.set_faults(latency_ms=30)
+        refs = world.channel_ids()
+        job_ids = [_jobs(redis_url, lambda q: q.submit(collect_spec(refs)))["job_id"] for _ in range(2)]
+        extra = {"TUBESCOPE_REQUESTS_PER_SECOND": "20", "TUBESCOPE_MAX_CONCURRENCY": "1"}
+        with (
+            _worker(_env(emu, redis_url, tmp_path / "a.duckdb", emu.keys[:1], **extra), tmp_path),
+            _worker(_env(emu, redis_url, tmp_path / "b.duckdb", emu.keys[:1], **extra), tmp_path),
+        ):
+            first, second = sorted(
+                (_wait_for(redis_url, job_id, _finished) for job_id in job_ids), key=lambda j: j["started_at"]
+            )
+    assert first["state"] == second["state"] == "completed"
+    assert first["finished_at"] <= second["started_at"]
+
+
 def test_export_and_report_jobs_run_on_a_worker_and_write_under_the_output_dir(
     tmp_path: Path, redis_url: str
 ) -> None:

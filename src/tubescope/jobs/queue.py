@@ -17,6 +17,7 @@ In Redis a job is two things:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,7 @@ from redis.exceptions import RedisError
 from tubescope.errors import ConfigError, NotFoundError, StorageError
 from tubescope.jobs.common import utc_now
 from tubescope.logging import redact_text
+from tubescope.warehouse.lineage import normalise_refs
 
 QUEUE_NAME = "tubescope:queue"
 ARQ_FUNCTION = "tubescope_job"
@@ -40,6 +42,17 @@ RECORD_PREFIX = "tubescope:job:"
 INDEX_KEY = "tubescope:jobs"
 RECORD_TTL = timedelta(days=7)
 LIST_LIMIT = 200
+RUN_LOCK_PREFIX = "tubescope:lock:collect:"
+
+# Extend or drop a lock only while it is still ours (KEYS[1] the lock, ARGV[1] the owner).
+_RENEW_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_DROP_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 class JobKind(StrEnum):
@@ -71,6 +84,14 @@ class JobSpec:
     def refs(self) -> tuple[str, ...]:
         """The channel references of a collect job (empty for the other kinds)."""
         return tuple(self.params.get("refs", ())) if self.kind is JobKind.COLLECT else ()
+
+    @property
+    def run_lock(self) -> str | None:
+        """The lock that keeps two collections of the same channels from resuming one run at once."""
+        if self.kind is not JobKind.COLLECT:
+            return None
+        identity = "\n".join(normalise_refs(self.refs))
+        return RUN_LOCK_PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:24]
 
     def validated(self) -> JobSpec:
         """This spec, or a :class:`ConfigError` saying what is wrong, before anything is queued."""
@@ -286,6 +307,26 @@ class RedisJobs:
         return int(await self._r.zcard(QUEUE_NAME))
 
     # -- what a worker does ------------------------------------------------------------------------
+
+    async def spec(self, job_id: str) -> JobSpec | None:
+        """What ``job_id`` runs; None when its record is gone."""
+        text = _text(await self._r.hget(RECORD_PREFIX + job_id, "spec"))
+        return JobSpec.from_json(text) if text else None
+
+    async def take_lock(self, name: str, owner: str, lease_seconds: float) -> bool:
+        """Hold lock ``name`` for ``owner`` (a job id) for a lease; True if free or already ``owner``'s."""
+        ms = int(lease_seconds * 1000)
+        if await self._r.set(name, owner, nx=True, px=ms):
+            return True
+        return bool(await self._r.eval(_RENEW_LOCK, 1, name, owner, ms))
+
+    async def renew_lock(self, name: str, owner: str, lease_seconds: float) -> None:
+        """Extend ``owner``'s lease on lock ``name``."""
+        await self._r.eval(_RENEW_LOCK, 1, name, owner, int(lease_seconds * 1000))
+
+    async def drop_lock(self, name: str, owner: str) -> None:
+        """Release lock ``name`` if ``owner`` holds it."""
+        await self._r.eval(_DROP_LOCK, 1, name, owner)
 
     async def claim(self, job_id: str, worker: str, max_attempts: int) -> JobSpec | None:
         """Mark the job running on ``worker``; None when it must not run (finished, cancelled,

@@ -25,7 +25,7 @@ import os
 import socket
 from typing import Any
 
-from arq.worker import Worker, func
+from arq.worker import Retry, Worker, func
 
 from tubescope.config import Settings
 from tubescope.jobs.queue import ARQ_FUNCTION, QUEUE_NAME, JobState, RedisJobs, connect, redis_settings
@@ -47,11 +47,26 @@ async def run_queued_job(ctx: dict[str, Any], job_id: str) -> str:
     """arq's entry point for every job: claim it, run it in a thread under a lease, record the end."""
     jobs: RedisJobs = ctx["jobs"]
     settings: Settings = ctx["settings"]
+    queued = await jobs.spec(job_id)
+    lock = queued.run_lock if queued is not None else None
+    if lock is not None and not await jobs.take_lock(lock, job_id, settings.job_lease_seconds):
+        # Another job is collecting the same channels (the same run): wait on the queue.
+        raise Retry(defer=max(1.0, settings.job_lease_seconds / 3))
+    try:
+        return await _run_claimed(jobs, settings, job_id)
+    finally:
+        if lock is not None:
+            await asyncio.shield(jobs.drop_lock(lock, job_id))
+
+
+async def _run_claimed(jobs: RedisJobs, settings: Settings, job_id: str) -> str:
     spec = await jobs.claim(job_id, worker_name(), settings.job_max_tries)
     if spec is None:
         return "skipped"
     progress = JobProgress()
-    lease = asyncio.create_task(_keep_lease(jobs, job_id, progress, settings.job_lease_seconds))
+    lease = asyncio.create_task(
+        _keep_lease(jobs, job_id, spec.run_lock, progress, settings.job_lease_seconds)
+    )
     running = asyncio.ensure_future(asyncio.to_thread(execute, spec, settings, progress, job_id))
     try:
         outcome = await _wait_through_shutdown(running, progress)
@@ -94,12 +109,16 @@ async def _record(jobs: RedisJobs, job_id: str, outcome: JobOutcome, progress: J
     return JobState.COMPLETED.value
 
 
-async def _keep_lease(jobs: RedisJobs, job_id: str, progress: JobProgress, lease_seconds: float) -> None:
+async def _keep_lease(
+    jobs: RedisJobs, job_id: str, lock: str | None, progress: JobProgress, lease_seconds: float
+) -> None:
     interval = lease_seconds / 3
     while True:
         try:
             if await jobs.heartbeat(job_id, lease_seconds, progress.snapshot()):
                 progress.stop(_CANCELLED)
+            if lock is not None:
+                await jobs.renew_lock(lock, job_id, lease_seconds)
         except Exception:  # Redis gone for a moment: try again next beat; the job keeps running
             _log.warning("worker.heartbeat_failed", exc_info=True)
         await asyncio.sleep(interval)
