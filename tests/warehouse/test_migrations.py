@@ -182,7 +182,7 @@ def test_a_database_held_by_another_process_is_a_storage_error(db_path: Path) ->
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(StorageError, match="another process"):
-            Warehouse.open(db_path)
+            Warehouse.open(db_path, wait_seconds=0.5)
     finally:
         assert holder.stdin is not None
         holder.stdin.close()

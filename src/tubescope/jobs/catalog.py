@@ -9,6 +9,7 @@ process is refused.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from tubescope.analysis.benchmark import BenchmarkResult, benchmark_channel
 from tubescope.analysis.query import parse_query
 from tubescope.analysis.summary import ChannelAnalysis, analyze_channel, fleet_kpis_duckdb
 from tubescope.domain.refs import RefKind, parse_channel_ref
-from tubescope.errors import ChannelNotFound, ConfigError
+from tubescope.errors import ChannelNotFound, ConfigError, StorageError
 from tubescope.jobs.common import (
     last_observed,
     load_channel_frames,
@@ -34,6 +35,7 @@ from tubescope.jobs.common import (
     utc_now,
 )
 from tubescope.warehouse import frames as frame_sql
+from tubescope.warehouse.filelease import DEFAULT_WAIT_SECONDS, knocking
 from tubescope.warehouse.repository import Warehouse
 
 VIDEO_SORT_KEYS = ("published_at", "view_count", "like_count", "comment_count", "duration_seconds", "title")
@@ -48,29 +50,114 @@ class WarehousePool:
 
     Jobs borrow the newest live pool of their file; closing one pool hands the file to the
     pools still open on it (two services in one process, as in tests), never to nobody.
+
+    The pool shares its DuckDB file with other processes (:mod:`tubescope.warehouse.filelease`):
+    when a CLI command knocks, the pool stops lending, waits for the uses in flight to end,
+    closes the file and reopens it on the next use, after the other process is done with it.
+    A watcher thread lets go of an idle pool's file within :data:`WATCH_INTERVAL`. On each reopen
+    the pool compares the runs table with what it saw before and, when another process started or
+    landed a run, calls ``on_change`` with every stored channel id, so caches built on the old data
+    are dropped.
     """
 
-    def __init__(self, db_path: Path) -> None:
+    WATCH_INTERVAL = 0.05
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        on_change: Callable[[list[str]], None] | None = None,
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    ) -> None:
         self.db_path = Path(db_path)
+        self._on_change = on_change
+        self._wait_seconds = wait_seconds
+        self._cond = threading.Condition()
+        self._active = 0
+        self._closed = False
+        self.handovers = 0
+        """How often the file was handed to another process (for tests and metrics)."""
+        self._root: Warehouse | None = self._open_root()
+        self._signature = self._runs_signature(self._root)
+        with _live_lock:
+            _live_pools.setdefault(self.db_path.resolve(), []).append(self)
+            share_warehouse(self.db_path, self.borrow)
+        self._watcher = threading.Thread(target=self._watch, name="warehouse-lease", daemon=True)
+        self._watcher.start()
+
+    def _open_root(self) -> Warehouse:
         # One DuckDB worker thread: the service runs many small queries at once, so requests
         # are its parallelism; and DuckDB refuses a second connection to the file with another
         # configuration, so this must match the collection job's open (``threads=1``), which
         # runs inside the service too.
-        self._root = Warehouse.open(self.db_path, threads=1)
-        self._lock = threading.Lock()
-        with _live_lock:
-            _live_pools.setdefault(self.db_path.resolve(), []).append(self)
-            share_warehouse(self.db_path, self.borrow)
+        return Warehouse.open(self.db_path, threads=1, wait_seconds=self._wait_seconds)
+
+    @staticmethod
+    def _runs_signature(warehouse: Warehouse) -> tuple[Any, ...]:
+        row = (
+            warehouse.connection()
+            .execute(
+                "SELECT count(*), max(run_id), max(finished_at), count(*) FILTER (WHERE status = 'running')"
+                " FROM collection_runs"
+            )
+            .fetchone()
+        )
+        return tuple(row) if row else ()
+
+    @staticmethod
+    def _channel_ids(warehouse: Warehouse) -> list[str]:
+        rows = warehouse.connection().execute("SELECT channel_id FROM channels").fetchall()
+        return [str(row[0]) for row in rows]
+
+    def _release(self) -> None:
+        """Close the file (caller holds the condition, nothing borrowed)."""
+        if self._root is not None:
+            self._root.close()
+            self._root = None
+            self.handovers += 1
+
+    def _acquire(self) -> Warehouse:
+        """The open root, handing the file over first when another process knocks."""
+        if self._closed:
+            raise StorageError(f"the service's warehouse pool for {self.db_path} is closed")
+        if self._root is not None and knocking(self.db_path):
+            while self._active > 0:
+                self._cond.wait(timeout=self.WATCH_INTERVAL)
+            self._release()
+        if self._root is None:
+            self._root = self._open_root()
+            signature = self._runs_signature(self._root)
+            if signature != self._signature:
+                self._signature = signature
+                if self._on_change is not None:
+                    self._on_change(self._channel_ids(self._root))
+        return self._root
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(self.WATCH_INTERVAL)
+            with self._cond:
+                if self._closed:
+                    return
+                if self._root is not None and self._active == 0 and knocking(self.db_path):
+                    self._release()
 
     @contextmanager
     def borrow(self) -> Iterator[Warehouse]:
-        with self._lock:
-            cursor = self._root.connection().cursor()
+        """A warehouse for one use (one request or one job step); opening it does no IO while
+        this process holds the file."""
+        with self._cond:
+            root = self._acquire()
+            cursor = root.connection().cursor()
+            self._active += 1
         warehouse = Warehouse(cursor, self.db_path, read_only=False, clock=utc_now)
         try:
             yield warehouse
         finally:
             warehouse.close()
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
 
     def ready(self) -> dict[str, Any]:
         """Readiness facts: the database answers and its schema is the one this program writes."""
@@ -80,11 +167,17 @@ class WarehousePool:
         return {"schema_version": version, "tables": counts}
 
     def close(self) -> None:
+        """Close the file for good and hand in-process jobs to another live pool of it, if any."""
         with _live_lock:
             others = [p for p in _live_pools.get(self.db_path.resolve(), []) if p is not self]
             _live_pools[self.db_path.resolve()] = others
             share_warehouse(self.db_path, others[-1].borrow if others else None)
-        self._root.close()
+        with self._cond:
+            self._closed = True
+            if self._root is not None:
+                self._root.close()
+                self._root = None
+            self._cond.notify_all()
 
 
 def _clean(value: Any) -> Any:

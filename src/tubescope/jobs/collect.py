@@ -143,7 +143,8 @@ async def _collect(
     # loop for the cores (measured: about 10% less CPU per video with one).
     # With Redis, the keys' daily quota is one ledger for every process (the client closes it).
     ledger = RedisQuotaLedger.from_url(*shared_quota) if shared_quota is not None else None
-    with Warehouse.open(db_path, clock=clock, threads=1) as warehouse:
+    # leased: a running `tubescope serve` or another command gets the file between batches
+    with Warehouse.open(db_path, clock=clock, threads=1, lease=True) as warehouse:
         async with YouTubeClient(
             api_base, keys, client_options, transport=transport, shared_quota=ledger
         ) as client:

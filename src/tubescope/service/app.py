@@ -74,7 +74,12 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = WarehousePool(opts.db_path)
+        def changed_elsewhere(channel_ids: list[str]) -> None:
+            state = holder.get("state")
+            if state is not None:
+                state.data_changed(channel_ids)
+
+        pool = WarehousePool(opts.db_path, on_change=changed_elsewhere)
         client = redis_client(settings)
         cache = open_settings_cache(settings, client)
         metrics.watch_cache(cache)

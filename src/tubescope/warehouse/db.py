@@ -12,6 +12,7 @@ import duckdb
 
 from tubescope.errors import StorageError
 from tubescope.warehouse import migrations
+from tubescope.warehouse.filelease import WarehouseLocked
 
 DEFAULT_DB_PATH = Path("tubescope.duckdb")
 DEFAULT_MEMORY_LIMIT = "512MB"
@@ -56,9 +57,7 @@ def connect(
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
-            raise StorageError(
-                f"{path} is open in another process (DuckDB allows one writer); close it and retry"
-            ) from None
+            raise WarehouseLocked(path, text) from None
         raise StorageError(f"cannot open {path}: {text}") from None
     except duckdb.Error as exc:
         raise StorageError(f"{path} is not a usable DuckDB file: {exc}") from None
@@ -88,8 +87,17 @@ class TransactionScope:
     write method stays atomic when called on its own.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection | Callable[[], duckdb.DuckDBPyConnection],
+        *,
+        after_commit: Callable[[], object] | None = None,
+    ) -> None:
+        # A callable is asked for the connection at each outermost BEGIN: a leased warehouse
+        # reopens its file there after handing it to another process.
+        self._connection = con if callable(con) else (lambda: con)
+        self._after_commit = after_commit
+        self._con: duckdb.DuckDBPyConnection | None = None
         self._depth = 0
         self.generation = 0
         """Counts outermost transactions begun, so facts checked inside one can be reused
@@ -103,24 +111,28 @@ class TransactionScope:
     def __call__(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if self._depth:
             self._depth += 1
+            assert self._con is not None
             try:
                 yield self._con
             finally:
                 self._depth -= 1
             return
-        run_sql(self._con, "BEGIN TRANSACTION")
+        con = self._con = self._connection()
+        run_sql(con, "BEGIN TRANSACTION")
         self.generation += 1
         self._depth = 1
         try:
-            yield self._con
+            yield con
         except BaseException as exc:
             self._depth = 0
-            run_sql(self._con, "ROLLBACK")
+            run_sql(con, "ROLLBACK")
             if isinstance(exc, duckdb.Error):
                 raise StorageError(f"warehouse write failed and was rolled back: {exc}") from exc
             raise
         self._depth = 0
         try:
-            run_sql(self._con, "COMMIT")
+            run_sql(con, "COMMIT")
         except duckdb.Error as exc:
             raise StorageError(f"warehouse commit failed: {exc}") from exc
+        if self._after_commit is not None:
+            self._after_commit()

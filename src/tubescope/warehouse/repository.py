@@ -10,7 +10,7 @@ One process writes at a time (DuckDB's rule); a ``Warehouse`` is used from one t
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,6 +35,7 @@ from tubescope.warehouse.db import (
     run_sql,
     utc_now,
 )
+from tubescope.warehouse.filelease import DEFAULT_WAIT_SECONDS, WarehouseLocked, knocking, wait_for_file
 from tubescope.warehouse.lineage import (
     RESUMABLE_STATUSES,
     RUN_COLUMNS,
@@ -110,12 +111,24 @@ def _require_aware(name: str, values: Sequence[datetime | None]) -> None:
 class Warehouse(AbstractContextManager["Warehouse"]):
     """Open with :meth:`open`; close with :meth:`close` or a ``with`` block."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool, clock: Clock) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        *,
+        read_only: bool,
+        clock: Clock,
+        reopen: Callable[[], duckdb.DuckDBPyConnection] | None = None,
+    ) -> None:
         self._con: duckdb.DuckDBPyConnection | None = con
         self.path = path
         self.read_only = read_only
         self._clock = clock
-        self._transaction = TransactionScope(con)
+        self._reopen = reopen
+        """Set for a leased warehouse: how to take the file back after handing it over."""
+        self._transaction = TransactionScope(
+            lambda: self._db, after_commit=self.release_if_wanted if reopen is not None else None
+        )
         self._run_sources: dict[int, str] = {}
         # run_id -> (transaction generation, source): a run checked writable inside the current
         # transaction stays writable until it ends (only finish_run/resume_run change a status).
@@ -125,6 +138,58 @@ class Warehouse(AbstractContextManager["Warehouse"]):
 
     @classmethod
     def open(
+        cls,
+        path: str | Path = DEFAULT_DB_PATH,
+        *,
+        read_only: bool = False,
+        clock: Clock | None = None,
+        memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+        migrate: bool = True,
+        threads: int | None = None,
+        lease: bool = False,
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
+        on_wait: Callable[[WarehouseLocked], None] | None = None,
+    ) -> Warehouse:
+        """Open (creating if needed) and migrate the database at ``path``, waiting for the file.
+
+        When another process (``tubescope serve``, a running collect) holds the file, this asks it
+        to let go and waits up to ``wait_seconds`` (see :mod:`tubescope.warehouse.filelease`);
+        ``on_wait`` is told once that it waits. With ``lease=True`` this warehouse lets go of
+        the file itself at the end of any transaction while another process waits for it, and
+        takes it back on its next use: long writers (the collector) open it so.
+
+        See :meth:`open_now` for the other options.
+        """
+        db_path = Path(path)
+
+        def attempt() -> Warehouse:
+            return cls.open_now(
+                db_path,
+                read_only=read_only,
+                clock=clock,
+                memory_limit=memory_limit,
+                migrate=migrate,
+                threads=threads,
+            )
+
+        warehouse = wait_for_file(db_path, attempt, wait_seconds=wait_seconds, on_wait=on_wait)
+        if lease:
+
+            def reopen() -> duckdb.DuckDBPyConnection:
+                return wait_for_file(
+                    db_path,
+                    lambda: connect(db_path, read_only=read_only, memory_limit=memory_limit, threads=threads),
+                    wait_seconds=wait_seconds,
+                )
+
+            warehouse._reopen = reopen
+            warehouse._transaction = TransactionScope(
+                lambda: warehouse._db, after_commit=warehouse.release_if_wanted
+            )
+        return warehouse
+
+    @classmethod
+    def open_now(
         cls,
         path: str | Path = DEFAULT_DB_PATH,
         *,
@@ -155,8 +220,8 @@ class Warehouse(AbstractContextManager["Warehouse"]):
             con.close()
             if not migrate:
                 raise
-            cls.open(db_path, clock=now, memory_limit=memory_limit, threads=threads).close()
-            return cls.open(
+            cls.open_now(db_path, clock=now, memory_limit=memory_limit, threads=threads).close()
+            return cls.open_now(
                 db_path, read_only=True, clock=now, memory_limit=memory_limit, migrate=False, threads=threads
             )
         except BaseException:
@@ -165,9 +230,22 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         return cls(con, db_path, read_only=read_only, clock=now)
 
     def close(self) -> None:
+        """Close for good (a leased warehouse does not reopen after this)."""
+        self._reopen = None
         if self._con is not None:
             self._con.close()
             self._con = None
+
+    def release_if_wanted(self) -> bool:
+        """A leased warehouse closes its file when another process waits for it and no
+        transaction is open; it reopens on its next use. Returns whether it let go."""
+        if self._reopen is None or self._con is None or self._transaction.active:
+            return False
+        if not knocking(self.path):
+            return False
+        self._con.close()
+        self._con = None
+        return True
 
     def __exit__(
         self,
@@ -183,7 +261,9 @@ class Warehouse(AbstractContextManager["Warehouse"]):
     @property
     def _db(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            raise StorageError(f"warehouse {self.path} is closed")
+            if self._reopen is None:
+                raise StorageError(f"warehouse {self.path} is closed")
+            self._con = self._reopen()
         return self._con
 
     def connection(self) -> duckdb.DuckDBPyConnection:
