@@ -23,6 +23,7 @@ load generator runs on the same machine as the server and competes with it for t
     .venv/bin/python benchmarks/load.py                        # 1M snapshots, 200 clients, 60 s
     .venv/bin/python benchmarks/load.py --seconds 20 --clients 50
     .venv/bin/python benchmarks/load.py --rows 10000000 --db /tmp/big.duckdb --keep
+    .venv/bin/python benchmarks/load.py --team --replicas 2      # PostgreSQL + Redis, 2 API processes
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,6 +202,38 @@ def generate(path: Path, rows: int, channels: int) -> dict[str, Any]:
     }
 
 
+TEAM_TABLES = ("collection_runs", "channels", "videos", "video_snapshots", "channel_snapshots")
+
+
+def copy_to_postgres(db: Path, url: str) -> dict[str, Any]:
+    """The generated DuckDB warehouse's rows, copied into a migrated PostgreSQL warehouse."""
+    import duckdb
+    import psycopg
+
+    from tubescope.warehouse.repository import Warehouse
+
+    Warehouse.open(url).close()  # the real PostgreSQL migrations
+    started = time.perf_counter()
+    source = duckdb.connect(str(db), read_only=True)
+    copied: dict[str, Any] = {}
+    try:
+        with psycopg.connect(url) as target:
+            for table in TEAM_TABLES:
+                columns = [row[0] for row in source.execute(f"DESCRIBE {table}").fetchall()]
+                names = ", ".join(columns)
+                result = source.execute(f"SELECT {names} FROM {table}")  # noqa: S608 -- fixed names
+                with target.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                    while batch := result.fetchmany(50_000):
+                        for row in batch:
+                            copy.write_row(row)
+                copied[table] = source.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            with target.cursor() as cur:
+                cur.execute("ANALYZE")
+    finally:
+        source.close()
+    return {"seconds": round(time.perf_counter() - started, 1), "rows": copied}
+
+
 # -- server process ----------------------------------------------------------------------------------
 
 
@@ -211,7 +245,7 @@ def _tubescope() -> str:
     return found
 
 
-def create_token(db: Path) -> str:
+def create_token(db: Path | str) -> str:
     done = subprocess.run(
         [_tubescope(), "token", "create", "--scope", "read", "--name", "load-benchmark", "--db", str(db)],
         capture_output=True,
@@ -227,11 +261,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(db: Path, port: int, rate_limit: float, log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    db: Path | str, port: int, rate_limit: float, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     command = [_tubescope(), "serve", "--db", str(db), "--port", str(port)]
     command += ["--rate-limit", str(rate_limit), "--rate-burst", str(int(rate_limit))]
     with log.open("wb") as sink:
-        server = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -364,9 +400,16 @@ async def _client(
 
 
 async def drive(
-    base_url: str, token: str, channel_ids: list[str], clients: int, seconds: float, think: float, seed: int
+    base_urls: list[str],
+    token: str,
+    channel_ids: list[str],
+    clients: int,
+    seconds: float,
+    think: float,
+    seed: int,
 ) -> tuple[Results, float]:
-    """``clients`` closed-loop clients, each with its own keep-alive connection.
+    """``clients`` closed-loop clients, each with its own keep-alive connection; client ``i``
+    talks to replica ``i mod len(base_urls)`` (what a round-robin proxy does, without its hop).
 
     One ``AsyncClient`` per client rather than one shared pool: httpx's pool scans its
     connections on every request, which with hundreds of them makes the load generator, not
@@ -377,12 +420,12 @@ async def drive(
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     pool = [
         httpx.AsyncClient(
-            base_url=base_url,
+            base_url=base_urls[i % len(base_urls)],
             headers={"Authorization": f"Bearer {token}"},
             limits=limits,
             timeout=httpx.Timeout(60.0, pool=60.0),
         )
-        for _ in range(clients)
+        for i in range(clients)
     ]
     try:
         started = results.started = time.perf_counter()
@@ -486,30 +529,38 @@ def _cpu_model() -> str:
 
 
 def measure(
-    base_url: str, token: str, channel_ids: list[str], clients: int, args: argparse.Namespace, pid: int | None
+    base_urls: list[str],
+    token: str,
+    channel_ids: list[str],
+    clients: int,
+    args: argparse.Namespace,
+    pids: list[int],
 ) -> dict[str, Any]:
-    """One closed-loop run at ``clients`` concurrency, with the server's memory and CPU when local."""
-    sampler = ProcessSampler(pid) if pid else None
-    if sampler:
+    """One closed-loop run at ``clients`` concurrency, with the servers' memory and CPU when local."""
+    samplers = [ProcessSampler(pid) for pid in pids]
+    cpu_before = []
+    for sampler in samplers:
         sampler.start()
-        cpu_before = sampler.process.cpu_times()
+        cpu_before.append(sampler.process.cpu_times())
     own_before = psutil.Process().cpu_times()
     results, elapsed = asyncio.run(
-        drive(base_url, token, channel_ids, clients, args.seconds, args.think_ms / 1000, args.seed)
+        drive(base_urls, token, channel_ids, clients, args.seconds, args.think_ms / 1000, args.seed)
     )
     own_after = psutil.Process().cpu_times()
     out: dict[str, Any] = {"clients": clients, **summarise(results, elapsed)}
     out["steady_state"] = steady_state(results, results.started, min(args.warmup, args.seconds / 2))
-    if sampler:
-        cpu_after = sampler.process.cpu_times()
-        sampler.stop()
-        server_cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    if samplers:
+        server_cpu = 0.0
+        for sampler, before in zip(samplers, cpu_before, strict=True):
+            after = sampler.process.cpu_times()
+            sampler.stop()
+            server_cpu += (after.user + after.system) - (before.user + before.system)
         out["server"] = {
-            "peak_rss_mb": sampler.peak_mb,
-            "rss_samples": sampler.samples,
+            "processes": len(samplers),
+            "peak_rss_mb": [sampler.peak_mb for sampler in samplers],
             "cpu_s": round(server_cpu, 1),
             "cpu_ms_per_request": round(server_cpu * 1000 / max(1, out["requests"]), 2),
-            "threads": sampler.process.num_threads(),
+            "threads": [sampler.process.num_threads() for sampler in samplers],
         }
     own_cpu = (own_after.user + own_after.system) - (own_before.user + own_before.system)
     out["load_generator_cpu_s"] = round(own_cpu, 1)
@@ -538,48 +589,75 @@ def main() -> None:
     parser.add_argument("--token", help="read token for --url")
     parser.add_argument("--server-pid", type=int, help="with --url: the local server process to sample")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--team",
+        action="store_true",
+        help="serve from PostgreSQL + Redis (private servers), not DuckDB",
+    )
+    parser.add_argument("--replicas", type=int, default=1, help="API processes (clients spread round-robin)")
     args = parser.parse_args()
     levels = [int(n) for n in str(args.clients).split(",") if n.strip()]
 
-    report: dict[str, Any] = {"benchmark": "load", "machine": machine()}
+    report: dict[str, Any] = {"benchmark": "load", "machine": machine(), "load_average": os.getloadavg()}
     workdir = Path(tempfile.mkdtemp(prefix="tubescope-load-"))
-    server: subprocess.Popen[bytes] | None = None
-    try:
-        if args.url:
-            if not args.token:
-                raise SystemExit("--url needs --token")
-            base_url, token, pid = args.url.rstrip("/"), args.token, args.server_pid
-        else:
-            db = args.db or workdir / f"load_{args.rows}.duckdb"
-            report["generated"] = (
-                generate(db, args.rows, args.channels) if not db.exists() else {"reused": str(db)}
+    servers: list[subprocess.Popen[bytes]] = []
+    with ExitStack() as stack:
+        try:
+            if args.url:
+                if not args.token:
+                    raise SystemExit("--url needs --token")
+                base_urls, token = [args.url.rstrip("/")], args.token
+                pids = [args.server_pid] if args.server_pid else []
+            else:
+                db = args.db or workdir / f"load_{args.rows}.duckdb"
+                report["generated"] = (
+                    generate(db, args.rows, args.channels) if not db.exists() else {"reused": str(db)}
+                )
+                target: Path | str = db
+                env = dict(os.environ)
+                if args.team:
+                    from tubescope.servers import postgres_server, redis_server
+
+                    postgres = stack.enter_context(postgres_server())
+                    redis = stack.enter_context(redis_server())
+                    target = postgres.create_database("tubescope_load")
+                    report["copied_to_postgres"] = copy_to_postgres(db, target)
+                    env.update(TUBESCOPE_DB_URL=target, TUBESCOPE_REDIS_URL=redis.url)
+                report["shape"] = {
+                    "backend": "postgresql+redis" if args.team else "duckdb",
+                    "replicas": args.replicas,
+                }
+                token = create_token(target)
+                ports = [free_port() for _ in range(args.replicas)]
+                for n, port in enumerate(ports):
+                    log = workdir / f"server-{n}.log"
+                    servers.append(start_server(target, port, args.rate_limit, log, env))
+                base_urls = [f"http://127.0.0.1:{port}" for port in ports]
+                pids = [server.pid for server in servers]
+            with httpx.Client(
+                base_url=base_urls[0], headers={"Authorization": f"Bearer {token}"}, timeout=60
+            ) as probe:
+                channel_ids = [item["channel_id"] for item in probe.get("/v1/channels").json()["items"]]
+            report["prime_analysis_cache"] = (
+                None if args.no_prime else [prime(url, token, channel_ids) for url in base_urls]
             )
-            token = create_token(db)
-            port = free_port()
-            server = start_server(db, port, args.rate_limit, workdir / "server.log")
-            base_url, pid = f"http://127.0.0.1:{port}", server.pid
-        with httpx.Client(
-            base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-        ) as probe:
-            channel_ids = [item["channel_id"] for item in probe.get("/v1/channels").json()["items"]]
-        report["prime_analysis_cache"] = None if args.no_prime else prime(base_url, token, channel_ids)
-        report["config"] = {
-            "seconds": args.seconds,
-            "think_ms": args.think_ms,
-            "mix": dict(ENDPOINT_MIX),
-            "channels": len(channel_ids),
-            "closed_loop": True,
-        }
-        report["runs"] = [measure(base_url, token, channel_ids, n, args, pid) for n in levels]
-    finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        if not args.keep and args.db is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+            report["config"] = {
+                "seconds": args.seconds,
+                "think_ms": args.think_ms,
+                "mix": dict(ENDPOINT_MIX),
+                "channels": len(channel_ids),
+                "closed_loop": True,
+            }
+            report["runs"] = [measure(base_urls, token, channel_ids, n, args, pids) for n in levels]
+        finally:
+            for server in servers:
+                server.terminate()
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+            if not args.keep and args.db is None:
+                shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(report, indent=2))
 
 
