@@ -111,17 +111,22 @@ def _accuracy(report: Any) -> dict[str, Any]:
             "model": round(report.model.mae, 4),
             "channel_median": round(report.baseline_channel_median.mae, 4),
             "channel_median_x_age_curve": round(report.baseline_age_curve.mae, 4),
-            "channel_median_at_horizon": round(report.baseline_horizon_prior.mae, 4),
+            "ensemble": round(report.ensemble.mae, 4),
         },
         "median_ape_log_pct": {
             "model": round(report.model.median_ape, 3),
             "channel_median": round(report.baseline_channel_median.median_ape, 3),
             "channel_median_x_age_curve": round(report.baseline_age_curve.median_ape, 3),
-            "channel_median_at_horizon": round(report.baseline_horizon_prior.median_ape, 3),
         },
         "gain_vs_channel_median": round(report.gain_over(report.baseline_channel_median), 4),
         "gain_vs_age_curve": round(report.gain_over(report.baseline_age_curve), 4),
-        "gain_vs_channel_median_at_horizon": round(report.gain_over(report.baseline_horizon_prior), 4),
+        "served": report.served,
+        "served_minus_best_baseline": None
+        if report.served_vs_best is None
+        else {
+            "mae_difference": round(report.served_vs_best.difference, 4),
+            "ci": [round(report.served_vs_best.low, 4), round(report.served_vs_best.high, 4)],
+        },
         "coverage": {f"{i.level:.2f}": round(i.coverage, 4) for i in report.intervals},
         "mean_width_log": {f"{i.level:.2f}": round(i.mean_width, 3) for i in report.intervals},
         "ensemble_weights": {k: round(v, 3) for k, v in report.ensemble_weights.items()},

@@ -15,6 +15,7 @@ features, conformal intervals. Prints JSON.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -28,6 +29,14 @@ import pandas as pd
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.domain.durations import parse_duration_seconds
 from tubescope.errors import DataQualityError
+from tubescope.predict.baselines import seasonal_naive
+from tubescope.predict.evaluate import (
+    ClusterBootstrap,
+    Comparison,
+    IntervalMetrics,
+    PointMetrics,
+    WindowReport,
+)
 from tubescope.predict.model import ForecastOptions, train_forecaster
 
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real"
@@ -111,12 +120,10 @@ def tracker_frames(folder: Path) -> ChannelFrames:
     return ChannelFrames(channels, videos, snapshots, channel_snapshots)
 
 
-def trending_frames(folder: Path) -> ChannelFrames:
-    parts = []
-    for country in ("US", "GB", "IN"):
-        path = next(folder.glob(f"trending_{country}_*.csv"))
-        parts.append(pd.read_csv(path, dtype={"video_id": str, "category_id": str, "channel_id": str}))
-    rows = pd.concat(parts, ignore_index=True)
+def trending_frames(folder: Path, country: str) -> ChannelFrames:
+    """One country's mostPopular lists; a video's repeated appearances are its snapshots."""
+    path = next(folder.glob(f"trending_{country}_*.csv"))
+    rows = pd.read_csv(path, dtype={"video_id": str, "category_id": str, "channel_id": str})
     rows["fetched_at"] = pd.to_datetime(rows["fetched_at"], utc=True, format="mixed")
     rows["published_at"] = pd.to_datetime(rows["published_at"], utc=True, format="mixed")
     rows = rows[pd.to_numeric(rows["views"], errors="coerce") > 0].sort_values("fetched_at")
@@ -152,10 +159,58 @@ def trending_frames(folder: Path) -> ChannelFrames:
     return ChannelFrames(channels, videos, snapshots, _empty_channel_snapshots())
 
 
-def evaluate(name: str, frames: ChannelFrames, horizon: float) -> dict[str, Any]:
+def _mae(metrics: PointMetrics) -> dict[str, float | None]:
+    return {"mae": round(metrics.mae, 4), "ci": _ci(metrics.mae_low, metrics.mae_high)}
+
+
+def _ci(low: float | None, high: float | None, digits: int = 4) -> list[float] | None:
+    return None if low is None or high is None else [round(low, digits), round(high, digits)]
+
+
+def _comparison(item: Comparison | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    return {
+        "against": item.reference,
+        "mae_difference": round(item.difference, 4),
+        "ci": [round(item.low, 4), round(item.high, 4)],
+        "verdict": item.verdict(),
+    }
+
+
+def _coverage(intervals: tuple[IntervalMetrics, ...]) -> dict[str, Any]:
+    return {
+        f"{i.level:.2f}": {
+            "coverage": round(i.coverage, 4),
+            "ci": _ci(i.coverage_low, i.coverage_high),
+            "off_nominal_points": round(100 * (i.coverage - i.level), 2),
+            "mean_width_log": round(i.mean_width, 3),
+        }
+        for i in intervals
+    }
+
+
+def _window(window: WindowReport) -> dict[str, Any]:
+    return {
+        "origin": window.origin,
+        "test_to": window.test_to,
+        "n_train": window.n_train,
+        "n_test": window.n_test,
+        "served": window.served,
+        "mae_log": {name: _mae(metrics) for name, metrics in window.mae.items()},
+        "best_baseline": window.best_baseline,
+        "served_minus_best_baseline": _comparison(window.served_vs_best),
+        "ensemble_minus_best_baseline": _comparison(window.ensemble_vs_best),
+        "coverage": _coverage(window.intervals),
+        "baseline_history": {k: round(v, 3) for k, v in window.baseline_levels.items()},
+    }
+
+
+def evaluate(name: str, frames: ChannelFrames, horizon: float, options: ForecastOptions) -> dict[str, Any]:
+    """Rolling-origin figures of the whole training procedure on one dataset, and the final choice."""
     started = time.perf_counter()
     try:
-        result = train_forecaster(frames, ForecastOptions(horizon_days=horizon))
+        result = train_forecaster(frames, dataclasses.replace(options, horizon_days=horizon))
     except DataQualityError as exc:
         return {"dataset": name, "horizon_days": horizon, "skipped": str(exc)}
     report = result.report
@@ -164,52 +219,157 @@ def evaluate(name: str, frames: ChannelFrames, horizon: float) -> dict[str, Any]
         "horizon_days": horizon,
         "videos": len(frames.videos),
         "channels": int(frames.videos["channel_id"].nunique()),
-        "training_rows": result.data_window["n_videos"],
-        "share_of_test_at_horizon": round(report.share_at_horizon, 3),
+        "scored_videos": result.data_window["n_videos"],
         "train_s": round(time.perf_counter() - started, 1),
-        "n_test": report.n_test,
-        "mae_log": {
-            "model": round(report.model.mae, 4),
-            "channel_median": round(report.baseline_channel_median.mae, 4),
-            "channel_median_x_age_curve": round(report.baseline_age_curve.mae, 4),
-            "channel_median_at_horizon": round(report.baseline_horizon_prior.mae, 4),
+        "windows": [_window(w) for w in report.windows],
+        "pooled": {
+            "n_test": report.n_test,
+            "mae_log": {
+                "served": _mae(report.model),
+                "ensemble": _mae(report.ensemble),
+                "channel_median": _mae(report.baseline_channel_median),
+                "channel_median_x_age_curve": _mae(report.baseline_age_curve),
+            },
+            "served_minus_best_baseline": _comparison(report.served_vs_best),
+            "coverage": _coverage(report.intervals),
+            "share_at_horizon": round(report.share_at_horizon, 3),
         },
-        "median_ape_log_pct": {
-            "model": round(report.model.median_ape, 3),
-            "channel_median": round(report.baseline_channel_median.median_ape, 3),
-            "channel_median_x_age_curve": round(report.baseline_age_curve.median_ape, 3),
+        "final_model": {
+            "served": report.served,
+            "skill": report.skill.statement,
+            "ensemble_minus_best_baseline_on_newest": _comparison(report.skill.ensemble_vs_best),
+            "calibration": report.calibration,
         },
-        "gain_vs_channel_median": round(report.gain_over(report.baseline_channel_median), 4),
-        "gain_vs_age_curve": round(report.gain_over(report.baseline_age_curve), 4),
-        "coverage": {f"{i.level:.2f}": round(i.coverage, 4) for i in report.intervals},
-        "mean_width_log": {f"{i.level:.2f}": round(i.mean_width, 3) for i in report.intervals},
-        "split_bounds": report.split_bounds,
     }
+
+
+def _daily_views(folder: Path) -> dict[str, np.ndarray[Any, Any]]:
+    """log1p views gained per day for each tracked channel (from the cumulative channel views)."""
+    daily = pd.read_csv(
+        folder / "youtube_daily_snapshots.csv", encoding="utf-8-sig", dtype={"channel_id": str}
+    )
+    daily = daily.sort_values(["channel_id", "date_utc"])
+    out = {}
+    for channel, rows in daily.groupby("channel_id"):
+        gained = np.diff(pd.to_numeric(rows["views"], errors="coerce").to_numpy(dtype=np.float64))
+        if gained.size and np.isfinite(gained).all():
+            out[str(channel)] = np.log1p(np.maximum(gained, 0.0))
+    return out
+
+
+def daily_forecast_backtest(folder: Path, *, hold: int = 7, min_days: int = 14) -> dict[str, Any]:
+    """Rolling-origin coverage of daily-views forecasts on the real channel series.
+
+    For every channel with at least ``min_days + hold`` days, and every origin from ``min_days``
+    to the end less ``hold``, each forecast is scored on the ``hold`` days after its origin:
+    the seasonal-naive baseline (intervals from the series' own past errors) and the report's ETS
+    forecast (``analysis.timeseries.forecast_views``, when it has enough days).
+    """
+    from tubescope.analysis.timeseries import DailyViews, ViewsForecast, forecast_views
+
+    series = _daily_views(folder)
+    levels = (0.8, 0.95)
+    hits: dict[str, dict[float, list[float]]] = {"seasonal_naive": {lv: [] for lv in levels}}
+    hits["ets"] = {lv: [] for lv in levels}
+    clusters: dict[str, list[str]] = {"seasonal_naive": [], "ets": []}
+    n_channels = 0
+    for channel, values in series.items():
+        if values.size < min_days + hold:
+            continue
+        n_channels += 1
+        for origin in range(min_days, values.size - hold + 1, hold):
+            past, future = values[:origin], values[origin : origin + hold]
+            naive = seasonal_naive(past, hold, levels=levels)
+            for lv in levels:
+                hits["seasonal_naive"][lv].extend(
+                    ((future >= naive.lower[lv]) & (future <= naive.upper[lv])).astype(float).tolist()
+                )
+            clusters["seasonal_naive"].extend([channel] * hold)
+            days = pd.date_range("2026-01-01", periods=origin, freq="D")
+            daily = DailyViews(channel, pd.Series(np.expm1(past), index=days), 0, 0)
+            fc = forecast_views(daily, horizon_days=hold, levels=levels, min_days=min_days)
+            if isinstance(fc, ViewsForecast):
+                for lv in levels:
+                    band = fc.interval(lv)
+                    lo = np.log1p(np.asarray(band.lower))
+                    hi = np.log1p(np.asarray(band.upper))
+                    hits["ets"][lv].extend(
+                        ((future >= lo - 1e-9) & (future <= hi + 1e-9)).astype(float).tolist()
+                    )
+                clusters["ets"].extend([channel] * hold)
+    out: dict[str, Any] = {"channels": n_channels, "hold_days": hold, "min_days": min_days}
+    for name, per_level in hits.items():
+        boot = ClusterBootstrap(clusters[name], n_boot=500)
+        out[name] = {
+            f"{lv:.2f}": dict(
+                zip(("coverage", "low", "high"), (round(v, 4) for v in boot.mean(per_level[lv])), strict=True)
+            )
+            for lv in levels
+            if per_level[lv]
+        }
+        out[name]["n_days_scored"] = len(clusters[name])
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--horizons", type=float, nargs="*", default=[7.0, 2.0])
     parser.add_argument("--data", type=Path, default=REAL)
+    parser.add_argument("--tracker-horizon", type=float, default=7.0)
+    parser.add_argument("--trending-horizon", type=float, default=2.0)
+    parser.add_argument("--origins", type=int, default=3)
+    parser.add_argument("--window-share", type=float, default=0.1)
+    parser.add_argument("--trees", type=int, default=150, help="Boosting rounds (the forest gets a third).")
+    parser.add_argument("--countries", nargs="*", default=["US", "GB", "IN"])
     args = parser.parse_args()
+    options = ForecastOptions(
+        n_estimators=args.trees,
+        forest_trees=max(10, args.trees // 3),
+        n_origins=args.origins,
+        window_share=args.window_share,
+    )
     output: dict[str, Any] = {
         "benchmark": "predict_real",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "settings": {
+            "origins": args.origins,
+            "window_share": args.window_share,
+            "trees": args.trees,
+            "bootstrap": "paired, resampling channels, 95% percentile CI",
+        },
+        "before": BEFORE,
         "results": [],
     }
-    sources = {
-        "yt-channel-tracker-2026": tracker_frames,
-        "yt-trending-daily-2026": trending_frames,
-    }
-    for name, build in sources.items():
-        folder = args.data / name
-        if not folder.is_dir():
-            output["results"].append({"dataset": name, "skipped": f"{folder} is absent"})
+    tracker = args.data / "yt-channel-tracker-2026"
+    trending = args.data / "yt-trending-daily-2026"
+    if tracker.is_dir():
+        output["results"].append(
+            evaluate("yt-channel-tracker-2026", tracker_frames(tracker), args.tracker_horizon, options)
+        )
+        output["daily_forecast"] = daily_forecast_backtest(tracker)
+    else:
+        output["results"].append({"dataset": "yt-channel-tracker-2026", "skipped": f"{tracker} is absent"})
+    for country in args.countries:
+        name = f"yt-trending-daily-2026/{country}"
+        if not trending.is_dir():
+            output["results"].append({"dataset": name, "skipped": f"{trending} is absent"})
             continue
-        frames = build(folder)
-        for horizon in args.horizons:
-            output["results"].append(evaluate(name, frames, horizon))
+        output["results"].append(
+            evaluate(name, trending_frames(trending, country), args.trending_horizon, options)
+        )
     print(json.dumps(output, indent=2))
+
+
+BEFORE = {
+    "source": "issue 14 (an independent check of the previous code) and the previous benchmark",
+    "tracker_mae_log": {"ensemble": [1.47, 1.52], "channel_median_x_age_curve": [0.99, 1.10]},
+    "tracker_channel_median_equal_to_age_curve": 2.0261,
+    "tracker_channel_median_fell_back_to_format_median": 0.987,
+    "later_split_coverage": {"0.80": 0.759, "0.95": 0.899},
+    "daily_forecast_coverage_7_days_130_channels": {
+        "ets": {"0.80": 0.616, "0.95": 0.786},
+        "naive": {"0.80": 0.704, "0.95": 0.895},
+    },
+}
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ from tubescope.warehouse.model_store import save_model
 @pytest.fixture(scope="module")
 def predictor(tmp_path_factory: pytest.TempPathFactory) -> Predictor:
     world = synthetic_frames(n_channels=30, videos_per_channel=50, seed=8)
-    result = train_forecaster(world.frames, ForecastOptions(n_estimators=60, forest_trees=15))
+    result = train_forecaster(
+        world.frames, ForecastOptions(n_estimators=60, forest_trees=15, n_bootstrap=200)
+    )
     models = tmp_path_factory.mktemp("models")
     save_model(result.forecaster, models, kind=MODEL_KIND, feature_version=result.forecaster.feature_version)
     return Predictor.load(models)

@@ -15,7 +15,7 @@ from tubescope.predict.model import ForecastOptions
 from tubescope.predict.synthetic import synthetic_frames
 from tubescope.warehouse.model_store import list_versions, read_manifest
 
-FAST = ForecastOptions(n_estimators=60, forest_trees=15)
+FAST = ForecastOptions(n_estimators=60, forest_trees=15, n_bootstrap=200)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +46,13 @@ def test_train_job_reads_the_warehouse_and_stores_a_versioned_model(
     assert manifest.metrics["model"]["mae"] == pytest.approx(outcome.report.model.mae)
     assert manifest.settings["horizon_days"] == 7.0
     assert outcome.report.model.mae < outcome.report.baseline_channel_median.mae
+    # The manifest says plainly what is served and why, with the figures.
+    assert manifest.metrics["served"] == outcome.report.served
+    assert manifest.metrics["skill"]["statement"] == outcome.report.skill.statement
+    assert "best baseline" in outcome.report.skill.statement
     rendered = report_table(outcome)
-    assert rendered.row_count == 6  # model, three baselines, two intervals
+    assert rendered.row_count == 6  # served, ensemble, two baselines, two intervals
+    assert outcome.report.skill.statement in str(rendered.caption)
 
 
 def test_a_missing_warehouse_is_a_clear_storage_error(tmp_path: Path) -> None:
@@ -62,8 +67,13 @@ def test_train_and_predict_commands_work_end_to_end(warehouse_path: Path, tmp_pa
         "train", "--db", str(warehouse_path), "--model-dir", str(models), "--trees", "40", "--json"
     )
     assert trained.returncode == 0, trained.stderr
-    evaluation = json.loads(trained.stdout)["evaluation"]
-    assert {"model", "baseline_channel_median", "baseline_age_curve", "intervals"} <= set(evaluation)
+    payload = json.loads(trained.stdout)
+    evaluation = payload["evaluation"]
+    assert {"model", "baseline_channel_median", "baseline_age_curve", "intervals", "windows"} <= set(
+        evaluation
+    )
+    assert payload["served"] in {"ensemble", "channel_median", "channel_median_x_age_curve"}
+    assert "best baseline" in payload["skill"]
 
     assert len(list_versions(models)) == 1
 
@@ -85,10 +95,13 @@ def test_train_and_predict_commands_work_end_to_end(warehouse_path: Path, tmp_pa
     low95, high95 = forecast["intervals"][1]["low"], forecast["intervals"][1]["high"]
     assert low95 <= low80 <= forecast["expected_views"] <= high80 <= high95
     assert forecast["category"] in {"below", "expected", "above", "breakout"}
-    assert len(forecast["top_contributions"]) == 5
+    assert forecast["served_by"] == payload["served"] and forecast["skill"] == payload["skill"]
+    assert len(forecast["top_contributions"]) == (5 if forecast["served_by"] == "ensemble" else 0)
+    assert all(0.0 <= i["measured_coverage"] <= 1.0 for i in forecast["intervals"])
 
     human = run_cli(*args, "--model-dir", str(models))
     assert human.returncode == 0 and "80% interval" in human.stdout and "category" in human.stdout
+    assert "served by" in human.stdout and "in backtests" in human.stdout
 
     no_model = run_cli(*args, "--model-dir", str(tmp_path / "none"))
     assert no_model.returncode == 12 and "tubescope train" in no_model.stderr

@@ -41,9 +41,11 @@ def test_intervals_cover_within_two_points_of_nominal(
 def test_forecasts_beat_both_baselines(simulated: tuple[ChannelFrames, TrainingResult, object]) -> None:
     _, result, _ = simulated
     report = result.report
-    assert report.gain_over(report.baseline_channel_median) > 0.10
-    assert report.gain_over(report.baseline_age_curve) > 0.03
-    assert report.model.mae <= report.baseline_horizon_prior.mae
+    assert report.gain_over(report.baseline_channel_median) > 0.10, report.served_vs_best
+    # The channel median x age curve is strong on this world (it sees every earlier upload at the
+    # video's age); the ensemble must still beat it with a CI that excludes 0.
+    assert report.served_vs_best is not None and report.served_vs_best.better
+    assert report.served == "ensemble"
 
 
 def test_question_titles_gain_on_channels_with_a_planted_lift(

@@ -172,12 +172,20 @@ def predict(
 
 
 def forecast_table(forecast: Forecast, tags: Sequence[str] = ()) -> Table:
+    """The forecast as a Rich table, with what served it and the measured coverage."""
     table = Table(title=f"{forecast.title!r}: views at {forecast.horizon_days:g} days", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
     table.add_row("expected views", f"{forecast.expected_views:,.0f}")
     for interval in forecast.intervals:
-        table.add_row(f"{interval.level:.0%} interval", f"{interval.low:,.0f} - {interval.high:,.0f}")
+        measured = (
+            ""
+            if interval.measured_coverage is None
+            else f" (held {interval.measured_coverage:.0%} in backtests)"
+        )
+        table.add_row(
+            f"{interval.level:.0%} interval", f"{interval.low:,.0f} - {interval.high:,.0f}{measured}"
+        )
     median = forecast.channel_median_views
     table.add_row("channel median (same format)", "unknown" if median is None else f"{median:,.0f}")
     ratio = "" if forecast.ratio_to_median is None else f" ({forecast.ratio_to_median:.2f}x median)"
@@ -185,4 +193,7 @@ def forecast_table(forecast: Forecast, tags: Sequence[str] = ()) -> Table:
     for item in forecast.top_contributions:
         value = "n/a" if item.value is None else f"{item.value:.3g}"
         table.add_row(f"  {item.feature} = {value}", f"x{item.factor:.2f}")
+    table.add_row("served by", forecast.served_by.replace("_", " "))
+    if forecast.skill:
+        table.caption = forecast.skill
     return table

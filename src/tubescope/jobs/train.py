@@ -14,7 +14,7 @@ from rich.table import Table
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.config import Settings, load_settings
 from tubescope.errors import StorageError
-from tubescope.predict.evaluate import EvaluationReport, PointMetrics
+from tubescope.predict.evaluate import Comparison, EvaluationReport, PointMetrics
 from tubescope.predict.features import FEATURE_VERSION
 from tubescope.predict.model import ForecastOptions, train_forecaster
 from tubescope.warehouse.model_store import ModelManifest, save_model
@@ -35,10 +35,11 @@ class TrainOutcome:
             "version": self.manifest.version,
             "feature_version": self.manifest.feature_version,
             "data_window": self.manifest.data_window,
+            "served": self.report.served,
+            "skill": self.report.skill.statement,
             "evaluation": self.report.to_dict(),
             "gain_over_channel_median": self.report.gain_over(self.report.baseline_channel_median),
             "gain_over_age_curve": self.report.gain_over(self.report.baseline_age_curve),
-            "gain_over_horizon_prior": self.report.gain_over(self.report.baseline_horizon_prior),
         }
 
 
@@ -85,32 +86,50 @@ def train(
     return TrainOutcome(manifest, result.report, target_dir)
 
 
+def _mae(metrics: PointMetrics) -> str:
+    if metrics.mae_low is None or metrics.mae_high is None:
+        return f"{metrics.mae:.3f}"
+    return f"{metrics.mae:.3f} [{metrics.mae_low:.3f}, {metrics.mae_high:.3f}]"
+
+
+def _difference(comparison: Comparison | None) -> str:
+    if comparison is None:
+        return ""
+    return f"{comparison.difference:+.3f} [{comparison.low:+.3f}, {comparison.high:+.3f}]"
+
+
 def report_table(outcome: TrainOutcome) -> Table:
-    """The evaluation as a Rich table: the model against both baselines on the test period."""
+    """The evaluation as a Rich table: served forecast, ensemble and baselines over the rolling
+    origins, the paired difference with the best baseline, interval coverage, and what is served."""
     report = outcome.report
+    windows = len(report.windows)
     table = Table(
-        title=f"View forecast at {outcome.manifest.settings.get('horizon_days', '?')} days "
-        f"- test set of {report.n_test} videos (model {outcome.manifest.version})",
-        caption="errors on log(1 + views); coverage = share of test videos inside the interval",
+        title=f"View forecast at {outcome.manifest.settings.get('horizon_days', '?')} days - "
+        f"{report.n_test} videos in {windows} rolling-origin windows (model {outcome.manifest.version})",
+        caption="errors on log(1 + views), [95% CI] by a paired bootstrap over channels; "
+        f"coverage = share of scored videos inside the interval.\nServed: {report.served}. "
+        f"{report.skill.statement}",
     )
     table.add_column("forecast")
-    table.add_column("MAE (log)", justify="right")
-    table.add_column("median APE %", justify="right")
-    table.add_column("gain vs model", justify="right")
-    rows: list[tuple[str, PointMetrics]] = [
-        ("ensemble", report.model),
-        ("channel median (same format)", report.baseline_channel_median),
-        ("channel median x age curve", report.baseline_age_curve),
-        ("channel median at horizon (model offset)", report.baseline_horizon_prior),
+    table.add_column("MAE (log) [CI]", justify="right")
+    table.add_column("minus best baseline [CI]", justify="right")
+    rows: list[tuple[str, PointMetrics, Comparison | None]] = [
+        ("served forecast", report.model, report.served_vs_best),
+        ("ensemble", report.ensemble, None),
+        ("channel median (same format)", report.baseline_channel_median, None),
+        ("channel median x age curve", report.baseline_age_curve, None),
     ]
-    for name, metrics in rows:
-        gain = "" if metrics is report.model else f"{report.gain_over(metrics):+.1%}"
-        table.add_row(name, f"{metrics.mae:.3f}", f"{metrics.median_ape:.2f}", gain)
+    for name, metrics, comparison in rows:
+        table.add_row(name, _mae(metrics), _difference(comparison))
     for interval in report.intervals:
+        ci = (
+            ""
+            if interval.coverage_low is None or interval.coverage_high is None
+            else f" [{interval.coverage_low:.1%}, {interval.coverage_high:.1%}]"
+        )
         table.add_row(
             f"{interval.level:.0%} interval",
             f"width {interval.mean_width:.2f}",
-            f"coverage {interval.coverage:.1%}",
-            "",
+            f"coverage {interval.coverage:.1%}{ci}",
         )
     return table

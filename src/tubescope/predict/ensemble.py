@@ -88,57 +88,22 @@ class ViewEnsemble(RegressorMixin, BaseEstimator):  # type: ignore[misc]
                 X_fit, y_fit, X_val, y_val = X_arr, y_arr, X_arr, y_arr
 
         min_leaf = max(1, min(self.min_leaf, len(y_fit) // 10))
+        self.min_leaf_ = min_leaf
+        stop = max(10, self.n_estimators // 10)
         # Huber losses: breakout videos (ten times the usual views) would otherwise dominate the
         # fit. Boosting stops early on the validation rows; the rounds are a ceiling.
-        self.lightgbm_ = lgb.LGBMRegressor(
-            objective="huber",
-            alpha=1.0,
-            n_estimators=self.n_estimators,
-            learning_rate=self.learning_rate,
-            num_leaves=15,
-            min_child_samples=min_leaf,
-            subsample=0.8,
-            subsample_freq=1,
-            colsample_bytree=0.8,
-            reg_lambda=1.0,
-            random_state=self.random_state,
-            n_jobs=self.n_jobs,
-            verbose=-1,
-        ).fit(
+        self.lightgbm_ = self._lightgbm(self.n_estimators).fit(
             X_fit,
             y_fit,
             eval_X=(X_val,),
             eval_y=(y_val,),
             eval_metric="l1",
-            callbacks=[lgb.early_stopping(max(10, self.n_estimators // 10), verbose=False)],
+            callbacks=[lgb.early_stopping(stop, verbose=False)],
         )
-        self.xgboost_ = xgb.XGBRegressor(
-            objective="reg:pseudohubererror",
-            huber_slope=1.0,
-            n_estimators=self.n_estimators,
-            learning_rate=self.learning_rate,
-            max_depth=4,
-            min_child_weight=float(max(1, min_leaf // 4)),
-            subsample=0.8,
-            colsample_bytree=0.8,
-            tree_method="hist",
-            eval_metric="mae",
-            early_stopping_rounds=max(10, self.n_estimators // 10),
-            random_state=self.random_state,
-            n_jobs=self.n_jobs,
-            verbosity=0,
-        ).fit(X_fit, y_fit, eval_set=[(X_val, y_val)], verbose=False)
-        # Each tree sees half the rows, at most forest_max_rows: the forest's share of the
-        # ensemble is small and its cost grows fastest with rows.
-        max_rows = max(1, min(len(y_fit) // 2, self.forest_max_rows))
-        self.forest_ = RandomForestRegressor(
-            n_estimators=self.forest_trees,
-            min_samples_leaf=max(1, min_leaf // 2),
-            max_features=0.5,
-            max_samples=max_rows if len(y_fit) >= 20 else None,
-            random_state=self.random_state,
-            n_jobs=self.n_jobs,
-        ).fit(X_fit, y_fit)
+        self.xgboost_ = self._xgboost(self.n_estimators, early_stopping=stop).fit(
+            X_fit, y_fit, eval_set=[(X_val, y_val)], verbose=False
+        )
+        self.forest_ = self._forest(len(y_fit)).fit(X_fit, y_fit)
         self.forest_.set_params(n_jobs=1)  # one-row predictions are faster without a thread pool
         self._build_forest_attribution()
 
@@ -156,6 +121,72 @@ class ViewEnsemble(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.member_validation_mae_ = {
             name: float(np.mean(np.abs(member_val[:, i] - y_val))) for i, name in enumerate(MEMBERS)
         }
+        return self
+
+    def _lightgbm(self, rounds: int) -> lgb.LGBMRegressor:
+        return lgb.LGBMRegressor(
+            objective="huber",
+            alpha=1.0,
+            n_estimators=rounds,
+            learning_rate=self.learning_rate,
+            num_leaves=15,
+            min_child_samples=self.min_leaf_,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.8,
+            reg_lambda=1.0,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+            verbose=-1,
+        )
+
+    def _xgboost(self, rounds: int, early_stopping: int | None = None) -> xgb.XGBRegressor:
+        return xgb.XGBRegressor(
+            objective="reg:pseudohubererror",
+            huber_slope=1.0,
+            n_estimators=rounds,
+            learning_rate=self.learning_rate,
+            max_depth=4,
+            min_child_weight=float(max(1, self.min_leaf_ // 4)),
+            subsample=0.8,
+            colsample_bytree=0.8,
+            tree_method="hist",
+            eval_metric="mae",
+            early_stopping_rounds=early_stopping,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+            verbosity=0,
+        )
+
+    def _forest(self, n_rows: int) -> RandomForestRegressor:
+        # Each tree sees half the rows, at most forest_max_rows: the forest's share of the
+        # ensemble is small and its cost grows fastest with rows.
+        max_rows = max(1, min(n_rows // 2, self.forest_max_rows))
+        return RandomForestRegressor(
+            n_estimators=self.forest_trees,
+            min_samples_leaf=max(1, self.min_leaf_ // 2),
+            max_features=0.5,
+            max_samples=max_rows if n_rows >= 20 else None,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+        )
+
+    def refit(self, X: Any, y: Any) -> ViewEnsemble:
+        """Fit the members again on all of ``X``, ``y`` (the newest rows included) with the
+        boosting rounds that early stopping chose in :meth:`fit` and the same member weights."""
+        check_is_fitted(self, "weights_")
+        X_arr, y_arr = validate_data(
+            self, X, y, reset=False, ensure_all_finite="allow-nan", y_numeric=True, dtype=np.float64
+        )
+        y_arr = np.asarray(y_arr, dtype=np.float64)
+        lgb_rounds = int(getattr(self.lightgbm_, "best_iteration_", 0) or self.n_estimators)
+        best_xgb = getattr(self.xgboost_, "best_iteration", None)
+        xgb_rounds = int(best_xgb) + 1 if best_xgb is not None else self.n_estimators
+        self.lightgbm_ = self._lightgbm(lgb_rounds).fit(X_arr, y_arr)
+        self.xgboost_ = self._xgboost(xgb_rounds).fit(X_arr, y_arr, verbose=False)
+        self.forest_ = self._forest(len(y_arr)).fit(X_arr, y_arr)
+        self.forest_.set_params(n_jobs=1)
+        self._build_forest_attribution()
         return self
 
     def _build_forest_attribution(self) -> None:

@@ -1,10 +1,21 @@
-"""The view forecaster: features, ensemble, conformal intervals and baselines, trained as one.
+"""The view forecaster: baselines, features, ensemble and conformal intervals, trained as one.
 
-:func:`train_forecaster` splits the videos by publish date into train / validation / calibration
-/ test, fits the ensemble on train, chooses member weights on validation, calibrates the
-intervals on calibration and reports on test. The saved :class:`ViewForecaster` is exactly the
-one evaluated; its channel history (the priors) covers all the frames it was given and can be
-refreshed with newer frames by :meth:`ViewForecaster.with_history` without retraining.
+The procedure (:func:`fit_procedure`), given videos published before some time:
+
+1. learns the age curve of the baselines (:mod:`tubescope.predict.baselines`) on them;
+2. fits the ensemble on how each video departs from its channel-median x age-curve baseline,
+   on all but the newest ``validation_share`` of them;
+3. on those newest videos, compares the ensemble with the best baseline by a paired bootstrap over
+   channels: the ensemble is served only if its MAE is lower with a CI excluding 0, otherwise the
+   best baseline is served and every output says so;
+4. calibrates conformal intervals on the served forecast's errors on those newest videos, per
+   group and weighted toward the most recent (drift);
+5. refits the ensemble on all the videos, the newest included, with the rounds chosen in 2.
+
+:func:`train_forecaster` scores that whole procedure by rolling origins (``n_origins`` windows of
+``window_share`` of the videos each, in publish order, each fitted on everything before it),
+then runs it once on all videos: that is the stored model. Its channel history can be refreshed
+with newer frames by :meth:`ViewForecaster.with_history` without retraining.
 """
 
 from __future__ import annotations
@@ -20,15 +31,38 @@ import pandas as pd
 from tubescope.analysis.features import JsonMixin, require_columns
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.errors import ConfigError, DataQualityError
-from tubescope.predict.baselines import baseline_forecasts, fit_age_curve
+from tubescope.predict.baselines import (
+    BASELINE_FEATURES,
+    BASELINE_NAMES,
+    LEVEL_CHANNEL,
+    LEVEL_CHANNEL_FORMAT,
+    LEVEL_FORMAT,
+    BaselineFrame,
+    ChannelBaselines,
+)
 from tubescope.predict.conformal import ConformalIntervals
 from tubescope.predict.ensemble import MEMBERS, ViewEnsemble
-from tubescope.predict.evaluate import EvaluationReport, interval_metrics, point_metrics
+from tubescope.predict.evaluate import (
+    ClusterBootstrap,
+    Comparison,
+    EvaluationReport,
+    IntervalMetrics,
+    PointMetrics,
+    SkillCheck,
+    WindowReport,
+)
 from tubescope.predict.features import FEATURE_NAMES, FEATURE_VERSION, VideoFeatures
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 MIN_TRAINING_VIDEOS = 100
+
+MODEL_FEATURES: tuple[str, ...] = (*FEATURE_NAMES, *BASELINE_FEATURES)
+"""Columns the ensemble sees: the video features, then what the baselines rest on."""
+
+ENSEMBLE = "ensemble"
+
+_NO_METRICS = PointMetrics(float("nan"), float("nan"))
 
 CATEGORY_BOUNDS: tuple[tuple[float, str], ...] = ((0.75, "below"), (1.5, "expected"), (3.0, "above"))
 """Upper bounds of the ratio forecast / channel median for each category; at or above 3x is a breakout."""
@@ -79,23 +113,45 @@ class ForecastOptions:
 
     horizon_days: float = 7.0
     prior_window: int = 20
+    """How many of the channel's earlier same-format uploads the baselines and priors use."""
     n_estimators: int = 300
     learning_rate: float = 0.05
     forest_trees: int = 100
     forest_max_rows: int = 50_000
-    split: tuple[float, float, float, float] = (0.55, 0.15, 0.15, 0.15)
+    validation_share: float = 0.2
+    """Newest share of the training videos that decides ensemble or baseline and calibrates the
+    intervals (then the ensemble is refitted on everything)."""
+    n_origins: int = 3
+    """Rolling-origin windows scored before the final fit (0 skips the evaluation)."""
+    window_share: float = 0.1
+    """Share of the videos in each rolling-origin window."""
     levels: tuple[float, ...] = (0.8, 0.95)
+    calibration_half_life: float = 0.5
+    """Calibration weights halve every this fraction of the calibration window, back from its newest video."""
+    max_drift: float = 1.25
+    """Largest widening of the intervals for errors growing across the calibration window (1 = off)."""
     min_age_days: float | None = None
     """Videos observed only younger than this are left out (default: the horizon, so every target is
     views at the horizon or, failing a bracketing snapshot, at an older age)."""
+    n_bootstrap: int = 500
+    confidence: float = 0.95
     random_state: int = 0
     n_jobs: int = 1
 
     def __post_init__(self) -> None:
         if self.horizon_days <= 0:
             raise ConfigError(f"horizon must be positive, got {self.horizon_days} days")
-        if len(self.split) != 4 or any(s <= 0 for s in self.split) or abs(sum(self.split) - 1.0) > 1e-6:
-            raise ConfigError(f"split must be four positive shares summing to 1, got {self.split}")
+        if not 0.05 <= self.validation_share <= 0.5:
+            raise ConfigError(f"validation_share must be between 0.05 and 0.5, got {self.validation_share}")
+        if self.n_origins < 0 or not 0.0 < self.window_share * max(self.n_origins, 1) < 0.8:
+            raise ConfigError(
+                f"rolling origins must leave at least 20% of the videos for the first fit, got "
+                f"{self.n_origins} windows of {self.window_share:.0%}"
+            )
+        if self.calibration_half_life <= 0:
+            raise ConfigError("calibration_half_life must be positive")
+        if not 0.5 <= self.confidence < 1.0 or self.n_bootstrap < 50:
+            raise ConfigError("confidence must be in [0.5, 1) and n_bootstrap at least 50")
 
 
 @dataclass(frozen=True)
@@ -107,6 +163,7 @@ class Contribution(JsonMixin):
 
     @property
     def factor(self) -> float:
+        """The multiplicative effect on views."""
         return math.exp(self.effect)
 
 
@@ -115,6 +172,8 @@ class Interval(JsonMixin):
     level: float
     low: float
     high: float
+    measured_coverage: float | None = None
+    """Share of videos inside such intervals in the rolling-origin evaluation (None if not run)."""
 
 
 @dataclass(frozen=True)
@@ -131,138 +190,123 @@ class Forecast(JsonMixin):
     intervals: tuple[Interval, ...]
     category: PerformanceCategory
     channel_median_views: float | None
-    """Median views at the horizon of the channel's recent same-format videos, as known at publish."""
+    """Median views at the horizon of the channel's earlier same-format uploads (age-adjusted)."""
     ratio_to_median: float | None
     top_contributions: tuple[Contribution, ...]
+    """What moved the ensemble away from the baseline (empty when the baseline is served)."""
     baseline_views: float | None
-    """What the channel-median baseline would have said."""
+    """What the best baseline says."""
+    served_by: str = ENSEMBLE
+    """``ensemble`` or the name of the baseline served because the ensemble showed no skill."""
+    skill: str = ""
+    """One plain sentence on whether the served forecast beats the best baseline, with figures."""
 
     def interval(self, level: float) -> Interval:
+        """The interval at ``level``."""
         for item in self.intervals:
             if abs(item.level - level) < 1e-9:
                 return item
         raise KeyError(level)
 
 
-class ChannelMedianBaselines:
-    """The two baselines: the channel's same-format median, and that median moved along an age curve.
+def interval_groups(fmt: Any, level: Any, log_age: Any, horizon_days: float) -> np.ndarray[Any, Any]:
+    """Mondrian groups for the intervals: format x baseline level x target age band.
 
-    Fallbacks when a channel has no same-format history: its all-format median, then the
-    training median of the format. The age curve is one slope of log views on log age, fitted on
-    training rows.
+    The age band separates targets near the horizon (all a served forecast asks for) from the
+    older ages some training targets fall back to.
     """
-
-    def fit(self, X: pd.DataFrame, y: FloatArray) -> ChannelMedianBaselines:
-        fmt = X["video_format"].to_numpy()
-        self.format_medians_ = {
-            float(code): float(np.median(y[fmt == code])) for code in np.unique(fmt) if (fmt == code).any()
-        }
-        self.global_median_ = float(np.median(y)) if len(y) else 0.0
-        base = self.channel_median(X)
-        delta_age = (X["log_age_days"] - X["prior_log_age"]).to_numpy(dtype=np.float64)
-        usable = np.isfinite(delta_age) & np.isfinite(base)
-        denominator = float(np.sum(delta_age[usable] ** 2))
-        self.age_slope_ = (
-            float(np.sum(delta_age[usable] * (y[usable] - base[usable])) / denominator)
-            if denominator > 1e-6
-            else 0.0
-        )
-        return self
-
-    def channel_median(self, X: pd.DataFrame) -> FloatArray:
-        fallback = np.asarray(
-            [self.format_medians_.get(float(f), self.global_median_) for f in X["video_format"].to_numpy()],
-            dtype=np.float64,
-        )
-        prior = X["prior_median"].to_numpy(dtype=np.float64)
-        channel = X["channel_prior_median"].to_numpy(dtype=np.float64)
-        return np.where(np.isfinite(prior), prior, np.where(np.isfinite(channel), channel, fallback))
-
-    def age_curve(self, X: pd.DataFrame) -> FloatArray:
-        delta_age = (X["log_age_days"] - X["prior_log_age"]).to_numpy(dtype=np.float64)
-        return np.asarray(self.channel_median(X) + self.age_slope_ * np.nan_to_num(delta_age, nan=0.0))
-
-
-def interval_groups(X: pd.DataFrame) -> np.ndarray[Any, np.dtype[Any]]:
-    """Mondrian groups for the intervals: format x whether the channel had same-format history."""
-    fmt = X["video_format"].to_numpy(dtype=np.float64).astype(int).astype(str)
-    known = np.where(X["prior_count"].to_numpy() > 0, "known", "new")
-    return np.char.add(np.char.add(fmt, ":"), known)
+    fmt_text = np.asarray(fmt, dtype=np.float64).astype(int).astype(str)
+    level_text = np.asarray(level, dtype=np.float64).astype(int).astype(str)
+    near = np.asarray(log_age, dtype=np.float64) <= math.log1p(2.0 * horizon_days) + 1e-9
+    band = np.where(near, "h", "o")
+    return np.char.add(np.char.add(np.char.add(fmt_text, ":"), np.char.add(level_text, ":")), band)
 
 
 @dataclass
 class ViewForecaster:
-    """Everything needed to forecast: fitted features (with channel history), ensemble, intervals."""
+    """Everything needed to forecast: features, baselines, ensemble, intervals, and what is served."""
 
     options: ForecastOptions
     features: VideoFeatures
     ensemble: ViewEnsemble
     conformal: ConformalIntervals
-    baselines: ChannelMedianBaselines
+    baselines: ChannelBaselines
     feature_version: str = FEATURE_VERSION
     channel_handles: dict[str, str] = field(default_factory=dict)
+    served: str = ENSEMBLE
+    best_baseline: str = BASELINE_NAMES[1]
+    skill: str = ""
+    measured_coverage: dict[float, float] = field(default_factory=dict)
 
     def with_history(self, frames: ChannelFrames) -> ViewForecaster:
-        """The same trained model with channel priors recomputed from newer frames."""
+        """The same trained model with channel history recomputed from newer frames."""
         features = VideoFeatures(self.options.horizon_days, self.options.prior_window).fit(frames)
         return ViewForecaster(
             self.options,
             features,
             self.ensemble,
             self.conformal,
-            self.baselines,
+            self.baselines.with_history(history_of(frames)),
             self.feature_version,
             handles_of(frames.channels),
+            self.served,
+            self.best_baseline,
+            self.skill,
+            dict(self.measured_coverage),
         )
 
-    def predict_log(self, X: pd.DataFrame) -> FloatArray:
-        """Forecast of ``log1p(views)`` for feature rows from :attr:`features`."""
-        return np.asarray(self.baselines.age_curve(X) + self.ensemble.predict(X.to_numpy(dtype=np.float64)))
-
     def knows_channel(self, channel_id: str) -> bool:
+        """Whether the channel is in the model's data."""
         return channel_id in self.features.channel_codes_
 
     def forecast(self, videos: pd.DataFrame, *, top_k: int = 5) -> list[Forecast]:
         """Forecasts at the horizon for ``videos`` (columns as in ``VIDEO_COLUMNS``; ids optional)."""
         require_columns(videos, "videos", ("channel_id", "title", "published_at", "video_format"))
+        horizon = self.options.horizon_days
         X = self.features.transform(videos)
-        X_np = X.to_numpy(dtype=np.float64)
-        prior_column = FEATURE_NAMES.index("prior_median")
-        contributions = self.ensemble.contributions(X_np)
-        offset = self.baselines.age_curve(X)
-        log_pred = offset + contributions.sum(axis=1)
-        groups = interval_groups(X)
-        baseline = self.baselines.channel_median(X)
+        base = self.baselines.predict(videos, horizon)
+        F = np.column_stack([X.to_numpy(dtype=np.float64), base.features()])
+        if self.served == ENSEMBLE:
+            contributions = self.ensemble.contributions(F)
+            log_pred = base.age_curve + contributions.sum(axis=1)
+        else:
+            contributions = np.zeros((len(videos), F.shape[1] + 1))
+            log_pred = base.get(self.served)
+        groups = interval_groups(
+            F[:, MODEL_FEATURES.index("video_format")], base.level, math.log1p(horizon), horizon
+        )
         bounds = {level: self.conformal.interval(log_pred, level, groups) for level in self.options.levels}
+        reference = base.get(self.best_baseline)
         out = []
         published = pd.to_datetime(videos["published_at"], utc=True)
         for i in range(len(videos)):
             expected = float(np.expm1(log_pred[i]))
-            prior = float(X_np[i, prior_column])
-            median = float(np.expm1(prior)) if math.isfinite(prior) else None
-            effects = contributions[i, :-1]
-            order = np.argsort(-np.abs(effects))[:top_k]
-            top = tuple(
-                Contribution(
-                    feature=FEATURE_NAMES[j],
-                    value=_finite(float(X_np[i, j])),
-                    effect=float(effects[j]),
+            known = base.level[i] == LEVEL_CHANNEL_FORMAT
+            median = float(np.expm1(base.age_curve[i])) if known else None
+            top: tuple[Contribution, ...] = ()
+            if self.served == ENSEMBLE:
+                effects = contributions[i, :-1]
+                order = np.argsort(-np.abs(effects))[:top_k]
+                top = tuple(
+                    Contribution(
+                        feature=MODEL_FEATURES[j], value=_finite(float(F[i, j])), effect=float(effects[j])
+                    )
+                    for j in order
                 )
-                for j in order
-            )
             out.append(
                 Forecast(
                     channel_id=str(videos["channel_id"].iloc[i]),
                     title=str(videos["title"].iloc[i]),
                     video_format=str(videos["video_format"].iloc[i]),
                     published_at=published.iloc[i].isoformat(),
-                    horizon_days=self.options.horizon_days,
+                    horizon_days=horizon,
                     expected_views=max(expected, 0.0),
                     intervals=tuple(
                         Interval(
                             level=level,
                             low=max(float(np.expm1(lo[i])), 0.0),
                             high=float(np.expm1(hi[i])),
+                            measured_coverage=self.measured_coverage.get(float(level)),
                         )
                         for level, (lo, hi) in bounds.items()
                     ),
@@ -270,7 +314,9 @@ class ViewForecaster:
                     channel_median_views=median,
                     ratio_to_median=expected / median if median else None,
                     top_contributions=top,
-                    baseline_views=float(np.expm1(baseline[i])),
+                    baseline_views=float(np.expm1(reference[i])),
+                    served_by=self.served,
+                    skill=self.skill,
                 )
             )
         return out
@@ -281,6 +327,16 @@ class TrainingResult:
     forecaster: ViewForecaster
     report: EvaluationReport
     data_window: dict[str, Any]
+
+
+def history_of(frames: ChannelFrames) -> pd.DataFrame:
+    """Every video snapshot with its video's channel, format and publish time (the baselines' input)."""
+    videos = frames.videos.drop_duplicates("video_id", keep="last")
+    meta = videos[["video_id", "channel_id", "published_at"]].assign(
+        video_format=videos["video_format"].astype(str) if "video_format" in videos else "long"
+    )
+    snaps = frames.video_snapshots[["video_id", "observed_at", "view_count"]]
+    return snaps.merge(meta, on="video_id", how="inner")
 
 
 def handles_of(channels: pd.DataFrame) -> dict[str, str]:
@@ -307,23 +363,97 @@ def training_rows(
     return X, targets["log_views"].to_numpy(dtype=np.float64), targets
 
 
-def train_forecaster(frames: ChannelFrames, options: ForecastOptions | None = None) -> TrainingResult:
-    """Fit and evaluate a forecaster on ``frames`` with a time-based four-way split."""
-    opts = options or ForecastOptions()
-    features = VideoFeatures(opts.horizon_days, opts.prior_window).fit(frames)
-    min_age = opts.horizon_days if opts.min_age_days is None else opts.min_age_days
-    X, y, targets = training_rows(frames, features, min_age - 1e-6)
-    if len(y) < MIN_TRAINING_VIDEOS:
-        raise DataQualityError(
-            f"need at least {MIN_TRAINING_VIDEOS} videos with snapshots to train; the frames have {len(y)}"
-        )
-    cuts = np.floor(np.cumsum(opts.split)[:-1] * len(y)).astype(int)
-    parts = np.split(np.arange(len(y)), cuts)
-    names = ("train", "validation", "calibration", "test")
-    if min(len(p) for p in parts) < 10:
-        raise DataQualityError(f"too few videos for a four-way split: {[len(p) for p in parts]}")
-    train, val, cal, test = parts
+@dataclass(frozen=True)
+class TrainingData:
+    """Feature rows, log-view targets and what the baselines need, in publish order."""
 
+    X: FloatArray
+    y: FloatArray
+    targets: pd.DataFrame
+    history: pd.DataFrame
+
+    @property
+    def ages(self) -> FloatArray:
+        """Each target's age in days."""
+        return np.asarray(self.targets["age_days"].to_numpy(dtype=np.float64))
+
+    @property
+    def channels(self) -> np.ndarray[Any, Any]:
+        """Each row's channel id (the bootstrap's clusters)."""
+        return np.asarray(self.targets["channel_id"].astype(str).to_numpy())
+
+
+def training_data(frames: ChannelFrames, features: VideoFeatures, min_age_days: float) -> TrainingData:
+    """Every video with a usable target, in publish order, with its features."""
+    X, y, targets = training_rows(frames, features, min_age_days)
+    return TrainingData(X.to_numpy(dtype=np.float64), y, targets, history_of(frames))
+
+
+@dataclass(frozen=True)
+class FittedProcedure:
+    """What :func:`fit_procedure` learns from the videos before one time."""
+
+    baselines: ChannelBaselines
+    ensemble: ViewEnsemble
+    conformal: ConformalIntervals
+    skill: SkillCheck
+    calibration: dict[str, Any] = field(default_factory=dict)
+    """The calibration rows: ``y``, ``pred``, ``groups``, ``weights`` (for diagnostics)."""
+
+    @property
+    def served(self) -> str:
+        """``ensemble`` or the baseline served."""
+        return self.skill.served
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Every candidate forecast of log views for some rows, and the served one's intervals."""
+
+    served: FloatArray
+    ensemble: FloatArray
+    baselines: BaselineFrame
+    bounds: dict[float, tuple[FloatArray, FloatArray]]
+
+
+def _model_matrix(data: TrainingData, rows: np.ndarray[Any, Any], base: BaselineFrame) -> FloatArray:
+    return np.column_stack([data.X[rows], base.features()])
+
+
+def _groups(data: TrainingData, rows: np.ndarray[Any, Any], base: BaselineFrame, horizon: float) -> Any:
+    fmt = data.X[rows, FEATURE_NAMES.index("video_format")]
+    return interval_groups(fmt, base.level, np.log1p(data.ages[rows]), horizon)
+
+
+def _recency_weights(published: pd.Series, half_life: float) -> FloatArray:
+    seconds = pd.to_datetime(published, utc=True).astype("int64").to_numpy(dtype=np.float64) / 1e9
+    span = max(float(seconds.max() - seconds.min()), 1.0)
+    return np.asarray(0.5 ** ((seconds.max() - seconds) / (half_life * span)), dtype=np.float64)
+
+
+def fit_procedure(
+    data: TrainingData,
+    rows: np.ndarray[Any, Any],
+    opts: ForecastOptions,
+    *,
+    evidence: WindowReport | None = None,
+) -> FittedProcedure:
+    """Steps 1-5 of the module docstring on ``rows`` (positions in publish order).
+
+    ``evidence``: the pooled rolling-origin windows scored before this fit, if any. Then the
+    ensemble is served when it beat the best baseline there (CI excluding 0) and is not shown
+    worse on the newest validation window; without them, when it beats it on that window.
+    """
+    targets = data.targets.iloc[rows]
+    baselines = ChannelBaselines(opts.prior_window).fit(targets, data.history)
+    base = baselines.predict(targets, data.ages[rows])
+    F = _model_matrix(data, rows, base)
+    y = data.y[rows]
+    residual = y - base.age_curve
+    n_val = max(int(len(rows) * opts.validation_share), 20)
+    if len(rows) - n_val < 50:
+        raise DataQualityError(f"too few videos to fit and validate: {len(rows)}")
+    fit, val = np.arange(len(rows) - n_val), np.arange(len(rows) - n_val, len(rows))
     ensemble = ViewEnsemble(
         n_estimators=opts.n_estimators,
         learning_rate=opts.learning_rate,
@@ -331,61 +461,243 @@ def train_forecaster(frames: ChannelFrames, options: ForecastOptions | None = No
         forest_max_rows=opts.forest_max_rows,
         random_state=opts.random_state,
         n_jobs=opts.n_jobs,
+    ).fit(F[fit], residual[fit])
+    ensemble_val = base.age_curve[val] + ensemble.predict(F[val])
+    candidates = {name: base.get(name)[val] for name in BASELINE_NAMES}
+    best = min(BASELINE_NAMES, key=lambda name: float(np.mean(np.abs(candidates[name] - y[val]))))
+    boot = ClusterBootstrap(
+        data.channels[rows][val], n_boot=opts.n_bootstrap, confidence=opts.confidence, seed=opts.random_state
     )
-    X_np = X.to_numpy(dtype=np.float64)
-    # The ensemble learns how a video departs from its channel's baseline, not the level itself:
-    # trees cannot extrapolate a level, and a channel median is the strongest single predictor.
-    baselines = ChannelMedianBaselines().fit(X.iloc[train], y[train])
-    offset = baselines.age_curve(X)
-    ensemble.fit(X_np[train], y[train] - offset[train], eval_set=(X_np[val], y[val] - offset[val]))
-    conformal = ConformalIntervals(levels=opts.levels).fit(
-        y[cal], offset[cal] + ensemble.predict(X_np[cal]), interval_groups(X.iloc[cal])
+    comparison = boot.compare(y[val], ensemble_val, candidates[best], best)
+    if evidence is None:
+        served = ENSEMBLE if comparison.better else best
+        statement = skill_statement(comparison, served)
+    else:
+        served = ENSEMBLE if evidence.ensemble_vs_best.better and not comparison.worse else best
+        statement = skill_statement(comparison, served, evidence.ensemble_vs_best)
+    served_val = ensemble_val if served == ENSEMBLE else candidates[best]
+    calibration = {
+        "y": y[val],
+        "pred": served_val,
+        "groups": _groups(data, rows[val], base.subset(val), opts.horizon_days),
+        "weights": _recency_weights(targets["published_at"].iloc[val], opts.calibration_half_life),
+        "spread": base.spread[val],
+        "count": base.count[val],
+    }
+    conformal = ConformalIntervals(levels=opts.levels, max_drift=opts.max_drift).fit(
+        calibration["y"], calibration["pred"], calibration["groups"], calibration["weights"]
     )
-    test_pred = offset[test] + ensemble.predict(X_np[test])
-    X_test = X.iloc[test]
-    groups = interval_groups(X_test)
-    intervals = []
-    for level in opts.levels:
-        lo, hi = conformal.interval(test_pred, level, groups)
-        intervals.append(interval_metrics(y[test], lo, hi, level))
-    published = targets["published_at"]
-    train_targets = targets.iloc[train]
-    at_horizon = train_targets[train_targets["interpolated"]]["log_views"]
-    curve = fit_age_curve(frames, at_horizon, opts.horizon_days)
-    plain_median, curve_median = baseline_forecasts(
-        frames,
-        targets.iloc[test][["channel_id", "video_format", "published_at"]],
-        curve=curve,
-        format_medians=baselines.format_medians_,
-        fallback=baselines.global_median_,
-        window=opts.prior_window,
+    ensemble.refit(F, residual)
+    skill = SkillCheck(best, comparison, served, statement)
+    return FittedProcedure(baselines, ensemble, conformal, skill, calibration)
+
+
+def _figures(comparison: Comparison, where: str) -> str:
+    return (
+        f"MAE on log views {comparison.difference:+.3f} against {comparison.reference.replace('_', ' ')} "
+        f"{where} ({comparison.confidence:.0%} CI {comparison.low:+.3f} to {comparison.high:+.3f})"
     )
+
+
+def skill_statement(comparison: Comparison, served: str, rolling: Comparison | None = None) -> str:
+    """One plain sentence: what is served and why, with the figures."""
+    figures = _figures(comparison, f"on the newest {comparison.n} videos")
+    if rolling is not None:
+        figures = _figures(rolling, f"over {rolling.n} videos in rolling-origin windows") + "; " + figures
+    if served == ENSEMBLE:
+        return f"The ensemble beats the best baseline: {figures}."
+    return (
+        f"The ensemble did not show that it beats the best baseline: {figures}; so this forecast is "
+        f"the {served.replace('_', ' ')} baseline, and no skill beyond it is claimed."
+    )
+
+
+def predict_rows(
+    fitted: FittedProcedure, data: TrainingData, rows: np.ndarray[Any, Any], opts: ForecastOptions
+) -> Predictions:
+    """Every candidate forecast for ``rows`` from a procedure fitted on earlier rows."""
+    base = fitted.baselines.predict(data.targets.iloc[rows], data.ages[rows])
+    F = _model_matrix(data, rows, base)
+    ensemble = base.age_curve + fitted.ensemble.predict(F)
+    served = ensemble if fitted.served == ENSEMBLE else base.get(fitted.served)
+    groups = _groups(data, rows, base, opts.horizon_days)
+    bounds = {level: fitted.conformal.interval(served, level, groups) for level in opts.levels}
+    return Predictions(served, ensemble, base, bounds)
+
+
+def score_window(
+    y: FloatArray,
+    channels: np.ndarray[Any, Any],
+    predictions: Predictions,
+    opts: ForecastOptions,
+    *,
+    served: str,
+    origin: str,
+    test_to: str,
+    n_train: int,
+) -> WindowReport:
+    """MAE of every forecast with CIs, paired comparisons with the best baseline, coverage."""
+    boot = ClusterBootstrap(
+        channels, n_boot=opts.n_bootstrap, confidence=opts.confidence, seed=opts.random_state
+    )
+    forecasts = {"served": predictions.served, ENSEMBLE: predictions.ensemble}
+    forecasts |= {name: predictions.baselines.get(name) for name in BASELINE_NAMES}
+    mae = {name: boot.point(y, values) for name, values in forecasts.items()}
+    best = min(BASELINE_NAMES, key=lambda name: mae[name].mae)
+    level = predictions.baselines.level
+    return WindowReport(
+        origin=origin,
+        test_to=test_to,
+        n_train=n_train,
+        n_test=int(y.size),
+        served=served,
+        mae=mae,
+        best_baseline=best,
+        served_vs_best=boot.compare(y, predictions.served, forecasts[best], best),
+        ensemble_vs_best=boot.compare(y, predictions.ensemble, forecasts[best], best),
+        intervals=tuple(boot.coverage(y, lo, hi, lv) for lv, (lo, hi) in predictions.bounds.items()),
+        baseline_levels={
+            "channel_same_format": float(np.mean(level == LEVEL_CHANNEL_FORMAT)),
+            "channel_any_format": float(np.mean(level == LEVEL_CHANNEL)),
+            "no_channel_history": float(np.mean(level == LEVEL_FORMAT)),
+        },
+    )
+
+
+def _concat(parts: list[Predictions]) -> Predictions:
+    bounds = {
+        level: (
+            np.concatenate([p.bounds[level][0] for p in parts]),
+            np.concatenate([p.bounds[level][1] for p in parts]),
+        )
+        for level in parts[0].bounds
+    }
+    return Predictions(
+        np.concatenate([p.served for p in parts]),
+        np.concatenate([p.ensemble for p in parts]),
+        BaselineFrame.concat([p.baselines for p in parts]),
+        bounds,
+    )
+
+
+def rolling_windows(n: int, opts: ForecastOptions) -> list[tuple[int, int]]:
+    """(start, stop) positions of the rolling-origin test windows, oldest first."""
+    width = round(n * opts.window_share)
+    out = []
+    for k in range(opts.n_origins, 0, -1):
+        start = n - k * width
+        stop = n if k == 1 else start + width
+        if start >= MIN_TRAINING_VIDEOS and stop - start >= 20:
+            out.append((start, stop))
+    return out
+
+
+def evaluate_rolling(
+    data: TrainingData, opts: ForecastOptions
+) -> tuple[list[WindowReport], WindowReport | None]:
+    """Fit the procedure before each rolling origin and score it on the window after; pooled too."""
+    published = data.targets["published_at"]
+    windows, parts, truth, channels = [], [], [], []
+    for start, stop in rolling_windows(len(data.y), opts):
+        fitted = fit_procedure(data, np.arange(start), opts)
+        test = np.arange(start, stop)
+        predictions = predict_rows(fitted, data, test, opts)
+        windows.append(
+            score_window(
+                data.y[test],
+                data.channels[test],
+                predictions,
+                opts,
+                served=fitted.served,
+                origin=pd.Timestamp(published.iloc[start]).isoformat(),
+                test_to=pd.Timestamp(published.iloc[stop - 1]).isoformat(),
+                n_train=start,
+            )
+        )
+        parts.append(predictions)
+        truth.append(data.y[test])
+        channels.append(data.channels[test])
+    if not windows:
+        return [], None
+    pooled = score_window(
+        np.concatenate(truth),
+        np.concatenate(channels),
+        _concat(parts),
+        opts,
+        served="as each origin decided",
+        origin=windows[0].origin,
+        test_to=windows[-1].test_to,
+        n_train=windows[0].n_train,
+    )
+    return windows, pooled
+
+
+def train_forecaster(frames: ChannelFrames, options: ForecastOptions | None = None) -> TrainingResult:
+    """Score the training procedure by rolling origins, then fit it on every video: the model to store."""
+    opts = options or ForecastOptions()
+    features = VideoFeatures(opts.horizon_days, opts.prior_window).fit(frames)
+    min_age = opts.horizon_days if opts.min_age_days is None else opts.min_age_days
+    data = training_data(frames, features, min_age - 1e-6)
+    n = len(data.y)
+    if n < MIN_TRAINING_VIDEOS:
+        raise DataQualityError(
+            f"need at least {MIN_TRAINING_VIDEOS} videos with snapshots to train; the frames have {n}"
+        )
+    windows, pooled = evaluate_rolling(data, opts)
+    final = fit_procedure(data, np.arange(n), opts, evidence=pooled)
+    published = data.targets["published_at"]
+    n_val = max(int(n * opts.validation_share), 20)
+    parts = {"fit": np.arange(n - n_val), "validation": np.arange(n - n_val, n)}
     report = EvaluationReport(
-        n_test=len(test),
-        model=point_metrics(y[test], test_pred),
-        baseline_channel_median=point_metrics(y[test], plain_median),
-        baseline_age_curve=point_metrics(y[test], curve_median),
-        baseline_horizon_prior=point_metrics(y[test], offset[test]),
-        intervals=tuple(intervals),
-        share_at_horizon=float(targets["interpolated"].iloc[test].mean()),
-        split_sizes={name: len(p) for name, p in zip(names, parts, strict=True)},
+        n_test=pooled.n_test if pooled else 0,
+        model=pooled.mae["served"] if pooled else _NO_METRICS,
+        baseline_channel_median=pooled.mae[BASELINE_NAMES[0]] if pooled else _NO_METRICS,
+        baseline_age_curve=pooled.mae[BASELINE_NAMES[1]] if pooled else _NO_METRICS,
+        ensemble=pooled.mae[ENSEMBLE] if pooled else _NO_METRICS,
+        intervals=pooled.intervals
+        if pooled
+        else tuple(IntervalMetrics(lv, float("nan"), float("nan")) for lv in opts.levels),
+        served=final.served,
+        skill=final.skill,
+        served_vs_best=pooled.served_vs_best if pooled else None,
+        windows=tuple(windows),
+        share_at_horizon=float(data.targets["interpolated"].iloc[windows[0].n_train :].mean())
+        if windows
+        else float("nan"),
+        split_sizes={name: len(p) for name, p in parts.items()},
         split_bounds={
             name: f"{published.iloc[p[0]].isoformat()} .. {published.iloc[p[-1]].isoformat()}"
-            for name, p in zip(names, parts, strict=True)
+            for name, p in parts.items()
         },
-        ensemble_weights={name: float(w) for name, w in zip(MEMBERS, ensemble.weights_, strict=True)},
+        ensemble_weights={name: float(w) for name, w in zip(MEMBERS, final.ensemble.weights_, strict=True)},
+        calibration={
+            "rows": int(final.conformal.n_calibration_),
+            "half_life_share": opts.calibration_half_life,
+            "drift_factors": {f"{k:.2f}": v for k, v in final.conformal.drift_factors_.items()},
+            "groups": dict(final.conformal.group_sizes_),
+        },
     )
     observed = frames.video_snapshots["observed_at"]
     data_window = {
         "published_from": published.iloc[0].isoformat(),
         "published_to": published.iloc[-1].isoformat(),
         "observed_to": pd.Timestamp(observed.max()).isoformat() if len(observed) else None,
-        "n_videos": len(y),
-        "n_channels": int(targets["channel_id"].nunique()),
+        "n_videos": n,
+        "n_channels": int(data.targets["channel_id"].nunique()),
         "splits": report.split_sizes,
     }
     forecaster = ViewForecaster(
-        opts, features, ensemble, conformal, baselines, FEATURE_VERSION, handles_of(frames.channels)
+        opts,
+        features,
+        final.ensemble,
+        final.conformal,
+        final.baselines,
+        FEATURE_VERSION,
+        handles_of(frames.channels),
+        served=final.served,
+        best_baseline=final.skill.best_baseline,
+        skill=final.skill.statement,
+        measured_coverage={float(i.level): i.coverage for i in pooled.intervals} if pooled else {},
     )
     return TrainingResult(forecaster, report, data_window)
 
