@@ -35,6 +35,7 @@ from statsmodels.stats.power import TTestIndPower
 from tubescope.analysis.features import require_aware, require_columns
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.query import Query, parse_query
+from tubescope.analysis.resample import bootstrap_medians
 from tubescope.errors import ConfigError, InvalidQuery
 
 FORMAT_ORDER: Final = ("short", "long", "live")
@@ -273,19 +274,13 @@ def _bootstrap_median_ratio(
     if median_b <= 0:
         return None, None, None
     point = float(np.median(views_a)) / median_b
-    ratios: list[FloatArray] = []
-    # Chunks keep memory flat for large catalogues: B x n indices at once would be gigabytes.
-    chunk = max(1, min(options.n_bootstrap, 4_000_000 // max(views_a.size, views_b.size, 1)))
-    remaining = options.n_bootstrap
-    while remaining > 0:
-        size = min(chunk, remaining)
-        med_a = np.median(views_a[rng.integers(0, views_a.size, (size, views_a.size))], axis=1)
-        med_b = np.median(views_b[rng.integers(0, views_b.size, (size, views_b.size))], axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratios.append(np.where(med_b > 0, med_a / med_b, np.inf))
-        remaining -= size
+    # Exact bootstrap draws of each median (sorted resampling): O(n log n + B), not B x n.
+    med_a = bootstrap_medians(views_a, options.n_bootstrap, rng)
+    med_b = bootstrap_medians(views_b, options.n_bootstrap, rng)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(med_b > 0, med_a / med_b, np.inf)
     tail = options.alpha / 2 * 100
-    low, high = np.percentile(np.concatenate(ratios), [tail, 100 - tail])
+    low, high = np.percentile(ratios, [tail, 100 - tail])
     return (
         point,
         float(low) if math.isfinite(low) else None,

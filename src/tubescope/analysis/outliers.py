@@ -214,11 +214,12 @@ def analyze_outliers(
     # Imported here: scikit-learn adds ~90 MB to every process that merely imports analysis.
     from sklearn.ensemble import IsolationForest
 
-    forest = IsolationForest(
-        n_estimators=100, contamination=opts.isolation_contamination, random_state=opts.seed
-    ).fit(matrix)
-    anomaly = -forest.score_samples(matrix)
-    threshold = float(-forest.offset_)
+    # contamination="auto" only skips fit()'s own scoring pass (the trees are the same); the
+    # threshold is then the contamination percentile of the scores, exactly as fit() sets offset_.
+    forest = IsolationForest(n_estimators=100, contamination="auto", random_state=opts.seed).fit(matrix)
+    scores = forest.score_samples(matrix)
+    anomaly = -scores
+    threshold = float(-np.percentile(scores, 100.0 * opts.isolation_contamination))
     ran.append("isolation_forest")
     for i in np.flatnonzero(anomaly > threshold):
         rule = "IsolationForest anomaly score > fitted threshold (log perf, log engagement, log views)"

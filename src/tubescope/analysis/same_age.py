@@ -56,10 +56,16 @@ class SameAgeResult(JsonMixin):
     derived: bool = True
 
     def frame(self) -> pd.DataFrame:
-        columns = ["video_id", "video_format", "age_label", "age_hours", "views", "percentile", "band"]
-        data = {c: [getattr(r, c) for r in self.rows] for c in columns}
-        data["outlier_score"] = [np.nan if r.outlier_score is None else r.outlier_score for r in self.rows]
-        return pd.DataFrame(data, columns=[*columns, "outlier_score"])
+        """The rows as a table (built once per result; each call returns a fresh copy)."""
+        cached: pd.DataFrame | None = self.__dict__.get("_frame")
+        if cached is None:
+            columns = ["video_id", "video_format", "age_label", "age_hours", "views", "percentile", "band"]
+            data = {c: [getattr(r, c) for r in self.rows] for c in columns}
+            scores = [np.nan if r.outlier_score is None else r.outlier_score for r in self.rows]
+            data["outlier_score"] = scores
+            cached = pd.DataFrame(data, columns=[*columns, "outlier_score"])
+            object.__setattr__(self, "_frame", cached)  # a cache, not a field: eq and to_dict ignore it
+        return cached.copy()
 
     def performance_index(self, preferred: tuple[str, ...] = ("7d", "24h", "28d")) -> pd.DataFrame:
         """Each video's outlier score at the first preferred age it has (columns score, basis)."""
@@ -149,21 +155,56 @@ def analyze_same_age(
 ) -> SameAgeResult:
     require_columns(videos, "videos", ("video_id", "published_at", "video_format"))
     at_age = views_at_ages(videos, video_snapshots, now, ages_hours)
-    fmt = pd.Series(videos["video_format"].astype(str).to_numpy(), index=at_age.index)
+    fmt = videos["video_format"].astype(str).to_numpy()
+    ids = at_age.index.to_numpy()
     medians: list[FormatAgeMedian] = []
-    rows: list[SameAgeRow] = []
+    parts: list[pd.DataFrame] = []
     for label, hours in ages_hours:
-        column = at_age[label]
+        column = at_age[label].to_numpy(dtype=float)
         for name in FORMATS:
-            values = column[(fmt == name).to_numpy()].dropna()
-            median = float(values.median()) if len(values) else None
+            members = np.flatnonzero((fmt == name) & ~np.isnan(column))
+            values = column[members]
+            median = float(np.median(values)) if len(values) else None
             medians.append(FormatAgeMedian(name, label, len(values), median))
-            if values.empty:
+            if not len(values):
                 continue
-            pct = (values.rank(method="average").to_numpy() - 0.5) / len(values) * 100.0
-            for video_id, views, p in zip(values.index, values.to_numpy(), pct, strict=True):
-                score = float(views / median) if median else None
-                rows.append(
-                    SameAgeRow(str(video_id), name, label, hours, float(views), float(p), band_of(p), score)
+            pct = (pd.Series(values).rank(method="average").to_numpy() - 0.5) / len(values) * 100.0
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "video_id": ids[members].astype(str),
+                        "video_format": name,
+                        "age_label": label,
+                        "age_hours": hours,
+                        "views": values,
+                        "percentile": pct,
+                        "band": np.select(
+                            [pct >= 90, pct >= 75, pct > 25, pct > 10],
+                            ["top 10%", "top 25%", "middle 50%", "bottom 25%"],
+                            "bottom 10%",
+                        ),
+                        "outlier_score": values / median if median else np.nan,
+                    }
                 )
-    return SameAgeResult(ages=tuple(a for a, _ in ages_hours), medians=tuple(medians), rows=tuple(rows))
+            )
+    table = pd.concat(parts, ignore_index=True) if parts else None
+    rows: tuple[SameAgeRow, ...] = ()
+    if table is not None:
+        scores = [None if not np.isfinite(v) else float(v) for v in table["outlier_score"].to_numpy()]
+        rows = tuple(
+            map(
+                SameAgeRow,
+                table["video_id"].tolist(),
+                table["video_format"].tolist(),
+                table["age_label"].tolist(),
+                table["age_hours"].astype(float).tolist(),
+                table["views"].astype(float).tolist(),
+                table["percentile"].astype(float).tolist(),
+                table["band"].tolist(),
+                scores,
+            )
+        )
+    result = SameAgeResult(ages=tuple(a for a, _ in ages_hours), medians=tuple(medians), rows=rows)
+    if table is not None:
+        object.__setattr__(result, "_frame", table)  # the same rows, already a table
+    return result

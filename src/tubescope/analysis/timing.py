@@ -20,6 +20,7 @@ from scipy import stats
 
 from tubescope.analysis.features import JsonMixin, epoch_ns, require_aware, require_columns
 from tubescope.analysis.growth import DailyGain
+from tubescope.analysis.resample import bootstrap_medians
 from tubescope.errors import ConfigError
 
 WEEKDAYS: tuple[str, ...] = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -84,11 +85,6 @@ class TimingResult(JsonMixin):
     channel's daily view gains over their centred 7-day mean (:func:`analyze_daily_season`)."""
 
 
-def _bootstrap_medians(values: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    picks = rng.integers(0, len(values), size=(n, len(values)))
-    return np.asarray(np.median(values[picks], axis=1), dtype=float)
-
-
 def _dimension(
     dimension: str, labels: np.ndarray, names: list[str], perf: np.ndarray, metric: str, opts: TimingOptions
 ) -> TimingDimension:
@@ -115,14 +111,14 @@ def _dimension(
         )  # fmt: skip
     ratio = float(np.median(best_values) / np.median(rest_values))
     rng = np.random.default_rng(opts.seed)
-    boot = _bootstrap_medians(best_values, opts.n_bootstrap, rng) / _bootstrap_medians(
+    boot = bootstrap_medians(best_values, opts.n_bootstrap, rng) / bootstrap_medians(
         rest_values, opts.n_bootstrap, rng
     )
     tail = (1 - opts.confidence) / 2 * 100
     ci_low, ci_high = (float(x) for x in np.percentile(boot, [tail, 100 - tail]))
     # Which group wins is a coarser question than the CI: a few hundred resamples settle it.
     n_stability = min(opts.n_bootstrap, 400)
-    boot_group_medians = np.column_stack([_bootstrap_medians(s, n_stability, rng) for s in samples])
+    boot_group_medians = np.column_stack([bootstrap_medians(s, n_stability, rng) for s in samples])
     stability = float(np.mean(np.asarray(eligible)[np.argmax(boot_group_medians, axis=1)] == best))
     significant = bool(p < opts.alpha and ci_low > 1.0)
     name = groups[best].label
