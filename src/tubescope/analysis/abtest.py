@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import optimize, stats
 from statsmodels.stats.power import TTestIndPower
 
-from tubescope.analysis.features import require_aware, require_columns
+from tubescope.analysis.features import epoch_ns, id_positions, require_aware, require_columns
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.query import Query, parse_query
 from tubescope.analysis.resample import bootstrap_medians
@@ -199,45 +199,45 @@ def views_at_age(
     result = pd.Series(np.nan, index=videos.index, dtype="float64")
     if video_snapshots.empty or videos.empty:
         return result
-    published = pd.DataFrame(
-        {
-            "video_id": videos["video_id"].astype(str).to_numpy(),
-            "published_at": pd.to_datetime(videos["published_at"], utc=True).to_numpy(),
-        }
-    ).drop_duplicates("video_id")
-    snaps = video_snapshots[["video_id", "observed_at", "view_count"]].copy()
-    snaps["video_id"] = snaps["video_id"].astype(str)
-    snaps["observed_at"] = pd.to_datetime(snaps["observed_at"], utc=True)
-    snaps["views"] = pd.to_numeric(snaps["view_count"], errors="coerce").astype("float64")
-    snaps = snaps.dropna(subset=["views"]).merge(published, on="video_id", how="inner")
-    if snaps.empty:
+    # Videos as integer positions (first occurrence of each id), matched by Arrow's hash kernel.
+    row_video = id_positions(videos["video_id"], videos["video_id"])
+    published_ns = epoch_ns(videos["published_at"])
+    snap_video = id_positions(video_snapshots["video_id"], videos["video_id"])
+    views = pd.to_numeric(video_snapshots["view_count"], errors="coerce").to_numpy(dtype="float64")
+    dated = pd.to_datetime(videos["published_at"], utc=True).notna().to_numpy()
+    observed = pd.to_datetime(video_snapshots["observed_at"], utc=True)
+    keep = (snap_video >= 0) & ~np.isnan(views) & observed.notna().to_numpy()
+    keep[keep] &= dated[snap_video[keep]]
+    if not keep.any():
         return result
-    elapsed = pd.to_datetime(snaps["observed_at"], utc=True) - pd.to_datetime(snaps["published_at"], utc=True)
-    snaps["age"] = elapsed.dt.total_seconds() / 86_400.0
-    snaps = snaps.sort_values(["video_id", "age"])
-    before = snaps[snaps["age"] <= age_days].groupby("video_id")[["age", "views"]].last()
-    after = snaps[snaps["age"] >= age_days].groupby("video_id")[["age", "views"]].first()
-    joined = before.add_suffix("_before").join(after.add_suffix("_after"), how="outer")
+    snap_video, views = snap_video[keep], views[keep]
+    age = (epoch_ns(observed)[keep] - published_ns[snap_video]) / 1e9 / 86_400.0
+    order = np.lexsort((age, snap_video))
+    snap_video, age, views = snap_video[order], age[order], views[order]
+    n = len(videos)
+    age_before, views_before = np.full(n, np.nan), np.full(n, np.nan)
+    age_after, views_after = np.full(n, np.nan), np.full(n, np.nan)
+    # The last snapshot at or before the target age, and the first at or after it, per video.
+    before = np.flatnonzero(age <= age_days)
+    if before.size:
+        last = before[np.append(snap_video[before][1:] != snap_video[before][:-1], True)]
+        age_before[snap_video[last]], views_before[snap_video[last]] = age[last], views[last]
+    after = np.flatnonzero(age >= age_days)
+    if after.size:
+        first = after[np.insert(snap_video[after][1:] != snap_video[after][:-1], 0, True)]
+        age_after[snap_video[first]], views_after[snap_video[first]] = age[first], views[first]
     exact_hour = 1.0 / 24.0
-    near_before = (age_days - joined["age_before"]) <= exact_hour
-    near_after = (joined["age_after"] - age_days) <= exact_hour
-    bracketed = ((age_days - joined["age_before"]) <= tolerance_days) & (
-        (joined["age_after"] - age_days) <= tolerance_days
-    )
-    span = (joined["age_after"] - joined["age_before"]).to_numpy(dtype="float64")
-    weight = np.divide(
-        age_days - joined["age_before"].to_numpy(dtype="float64"),
-        span,
-        out=np.zeros_like(span),
-        where=span > 0,
-    )
-    interpolated = joined["views_before"] + weight * (joined["views_after"] - joined["views_before"])
-    value = pd.Series(np.nan, index=joined.index, dtype="float64")
-    value[bracketed] = interpolated[bracketed]
-    value[near_after & value.isna()] = joined["views_after"][near_after & value.isna()]
-    value[near_before & value.isna()] = joined["views_before"][near_before & value.isna()]
-    mapped = videos["video_id"].astype(str).map(value)
-    return pd.Series(mapped.to_numpy(dtype="float64"), index=videos.index, dtype="float64")
+    with np.errstate(invalid="ignore"):
+        near_before = (age_days - age_before) <= exact_hour
+        near_after = (age_after - age_days) <= exact_hour
+        bracketed = ((age_days - age_before) <= tolerance_days) & ((age_after - age_days) <= tolerance_days)
+        span = age_after - age_before
+        weight = np.divide(age_days - age_before, span, out=np.zeros_like(span), where=span > 0)
+    value = np.where(bracketed, views_before + weight * (views_after - views_before), np.nan)
+    value = np.where(near_after & np.isnan(value), views_after, value)
+    value = np.where(near_before & np.isnan(value), views_before, value)
+    mapped = np.where(row_video >= 0, value[np.maximum(row_video, 0)], np.nan)
+    return pd.Series(mapped, index=videos.index, dtype="float64")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,13 +8,22 @@ wider than ``max(a, 48 h)`` is refused, so a value always rests on nearby observ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tubescope.analysis.features import FORMATS, JsonMixin, epoch_ns, require_aware, require_columns
+from tubescope.analysis.features import (
+    FORMATS,
+    JsonMixin,
+    epoch_ns,
+    id_positions,
+    require_aware,
+    require_columns,
+)
 
 DEFAULT_AGES_HOURS: tuple[tuple[str, float], ...] = (("24h", 24.0), ("7d", 168.0), ("28d", 672.0))
 MIN_BRACKET_HOURS = 48.0
@@ -67,6 +76,27 @@ class SameAgeResult(JsonMixin):
             object.__setattr__(self, "_frame", cached)  # a cache, not a field: eq and to_dict ignore it
         return cached.copy()
 
+    def to_dict(self) -> dict[str, Any]:
+        """What :class:`JsonMixin` gives, with the rows serialised straight from their table."""
+        table: pd.DataFrame | None = self.__dict__.get("_frame")
+        if table is None:
+            return super().to_dict()
+        names = [f.name for f in fields(SameAgeRow) if f.name != "derived"]
+        columns = [table[name].tolist() for name in names]
+        scores = columns[names.index("outlier_score")]
+        columns[names.index("outlier_score")] = [v if math.isfinite(v) else None for v in scores]
+        rows = [
+            {**dict(zip(names, values, strict=True)), "derived": True}
+            for values in zip(*columns, strict=True)
+        ]
+        return {
+            "ages": list(self.ages),
+            "medians": [m.to_dict() for m in self.medians],
+            "rows": rows,
+            "definition": self.definition,
+            "derived": self.derived,
+        }
+
     def performance_index(self, preferred: tuple[str, ...] = ("7d", "24h", "28d")) -> pd.DataFrame:
         """Each video's outlier score at the first preferred age it has (columns score, basis)."""
         frame = self.frame().dropna(subset=["outlier_score"])
@@ -110,13 +140,12 @@ def views_at_ages(
     out = pd.DataFrame(index=pd.Index(ids, name="video_id"), columns=[a for a, _ in ages_hours], dtype=float)
     if len(ids) == 0:
         return out
-    index_of = pd.Series(np.arange(len(ids)), index=ids)
     published_ns = epoch_ns(videos["published_at"])
     snaps = video_snapshots[video_snapshots["observed_at"] <= clock]
-    vidx = snaps["video_id"].astype(str).map(index_of).to_numpy(dtype=float)
+    vidx = id_positions(snaps["video_id"], videos["video_id"])
     views = pd.to_numeric(snaps["view_count"], errors="coerce").to_numpy(dtype=float)
-    keep = ~np.isnan(vidx) & ~np.isnan(views)
-    vidx_i = vidx[keep].astype(np.int64)
+    keep = (vidx >= 0) & ~np.isnan(views)
+    vidx_i = vidx[keep]
     age = (epoch_ns(snaps["observed_at"])[keep] - published_ns[vidx_i]) / 3.6e12
     views = views[keep]
     ok = age >= 0

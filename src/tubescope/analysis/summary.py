@@ -32,7 +32,14 @@ import pandas as pd
 from tubescope.analysis.cadence import CadenceResult, analyze_cadence
 from tubescope.analysis.correlation import CorrelationResult, analyze_correlation
 from tubescope.analysis.engagement import EngagementResult, analyze_engagement
-from tubescope.analysis.features import JsonMixin, epoch_ns, json_safe, require_aware, require_columns
+from tubescope.analysis.features import (
+    JsonMixin,
+    epoch_ns,
+    id_positions,
+    json_safe,
+    require_aware,
+    require_columns,
+)
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.growth import GrowthResult, analyze_growth
 from tubescope.analysis.outliers import OutlierOptions, OutlierResult, analyze_outliers
@@ -103,16 +110,19 @@ def _channel_frames(frames: ChannelFrames, channel_id: str, since: pd.Timestamp 
     require_columns(frames.video_snapshots, "video_snapshots", ("video_id", "observed_at", "view_count"))
     require_columns(frames.channel_snapshots, "channel_snapshots", ("channel_id", "observed_at"))
     require_columns(frames.channels, "channels", ("channel_id",))
-    known = set(frames.channels["channel_id"].astype(str)) | set(frames.videos["channel_id"].astype(str))
-    if channel_id not in known:
+    in_videos = (frames.videos["channel_id"].astype(str) == channel_id).to_numpy(dtype=bool)
+    in_channels = (frames.channels["channel_id"].astype(str) == channel_id).to_numpy(dtype=bool)
+    if not in_videos.any() and not in_channels.any():
         raise ChannelNotFound(f"channel {channel_id} is not in the frames given to the analysis")
-    videos = frames.videos[frames.videos["channel_id"].astype(str) == channel_id]
+    videos = frames.videos[in_videos]
     channel_snaps = frames.channel_snapshots[frames.channel_snapshots["channel_id"].astype(str) == channel_id]
     if since is not None:
         videos = videos[pd.to_datetime(videos["published_at"], utc=True) >= since]
         channel_snaps = channel_snaps[channel_snaps["observed_at"] >= since]
-    video_snaps = frames.video_snapshots[frames.video_snapshots["video_id"].isin(videos["video_id"])]
-    channels = frames.channels[frames.channels["channel_id"].astype(str) == channel_id]
+    video_snaps = frames.video_snapshots[
+        id_positions(frames.video_snapshots["video_id"], videos["video_id"]) >= 0
+    ]
+    channels = frames.channels[in_channels]
     return ChannelFrames(channels, videos.reset_index(drop=True), video_snaps, channel_snaps)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from tubescope.analysis.features import JsonMixin, epoch_ns, require_aware, require_columns
+from tubescope.analysis.features import JsonMixin, epoch_ns, id_positions, require_aware, require_columns
 from tubescope.analysis.growth import DailyGain
 from tubescope.analysis.resample import bootstrap_medians
 from tubescope.errors import ConfigError
@@ -174,36 +174,38 @@ def daily_season_from_videos(
     require_columns(video_snapshots, "video_snapshots", ("video_id", "observed_at", "view_count"))
     require_columns(videos, "videos", ("video_id", "published_at"))
     snaps = video_snapshots[video_snapshots["observed_at"] <= clock]
-    published = pd.Series(
-        pd.to_datetime(videos["published_at"], utc=True).to_numpy(),
-        index=videos["video_id"].astype(str).to_numpy(),
-    )
-    frame = pd.DataFrame(
-        {
-            "video_id": snaps["video_id"].astype(str).to_numpy(),
-            "t": epoch_ns(snaps["observed_at"]),
-            "views": pd.to_numeric(snaps["view_count"], errors="coerce").to_numpy(dtype=float),
-        }
-    ).dropna()
-    frame["published"] = epoch_ns(frame["video_id"].map(published))
-    frame = frame.sort_values(["video_id", "t"], kind="stable")
-    same = frame["video_id"].eq(frame["video_id"].shift())
-    hours = (frame["t"] - frame["t"].shift()) / 3.6e12
-    gained = frame["views"] - frame["views"].shift()
-    mature = (frame["t"].shift() - frame["published"]) / 8.64e13 >= min_age_days
-    daily = same & mature & hours.between(20, 28) & (gained >= 0)
-    intervals = pd.DataFrame(
-        {
-            "video_id": frame["video_id"][daily],
-            "rate": (gained / hours)[daily],
-            "mid": (frame["t"][daily] - (hours[daily] * 1.8e12).round()).astype("int64"),
-        }
-    )
+    # Videos as integer positions (Arrow's hash kernel), not strings: one sort, no string groupby.
+    vidx = id_positions(snaps["video_id"], videos["video_id"])
+    views = pd.to_numeric(snaps["view_count"], errors="coerce").to_numpy(dtype=float)
+    keep = (vidx >= 0) & ~np.isnan(views)
+    vid, t, views = vidx[keep], epoch_ns(snaps["observed_at"])[keep], views[keep]
+    order = np.lexsort((t, vid))
+    vid, t, views = vid[order], t[order], views[order]
+    published_ns = epoch_ns(videos["published_at"])[vid]
+    same = np.zeros(len(vid), dtype=bool)
+    same[1:] = vid[1:] == vid[:-1]
+    prev_t = np.concatenate([[0], t[:-1]])
+    hours = (t - prev_t) / 3.6e12
+    gained = views - np.concatenate([[np.nan], views[:-1]])
+    mature = (prev_t - published_ns) / 8.64e13 >= min_age_days
+    with np.errstate(invalid="ignore"):
+        daily = same & mature & (hours >= 20) & (hours <= 28) & (gained >= 0)
+    rows = np.flatnonzero(daily)
+    interval_vid = vid[rows]
+    rate = gained[rows] / hours[rows]
+    intervals = pd.DataFrame({"rate": rate, "mid": t[rows] - np.round(hours[rows] * 1.8e12).astype(np.int64)})
     if len(intervals) < 7 * opts.min_group_size:
         return None
-    level = intervals.groupby("video_id")["rate"].transform(
-        lambda r: r.rolling(7, center=True, min_periods=7).mean()
+    # Centred 7-interval mean within each video: a rolling mean over all intervals (in video
+    # order), kept only where the whole window lies inside one video.
+    rolled = np.full(len(rows), np.nan)
+    rolled[3:-3] = np.lib.stride_tricks.sliding_window_view(rate, 7).mean(axis=1)
+    position = np.arange(3, len(rows) - 3)
+    inside = (interval_vid[position - 3] == interval_vid[position]) & (
+        interval_vid[position + 3] == interval_vid[position]
     )
+    rolled[position[~inside]] = np.nan
+    level = pd.Series(rolled, index=intervals.index)
     intervals["ratio"] = intervals["rate"] / level
     # Counts are integers: a video gaining a handful of views a day cannot show a 10% weekly swing.
     intervals = intervals[np.isfinite(intervals["ratio"]) & (level * 24 >= min_daily_views)]

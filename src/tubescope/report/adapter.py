@@ -428,9 +428,9 @@ def _percentile_bands(
     recent = own.sort_values("published_at", ascending=False).head(3)
     highlights = []
     labels = [label for (label, _), age in zip(ages, BAND_AGES_DAYS, strict=True) if age in kept_ages]
-    by_video: dict[Any, dict[Any, Any]] = at_ages.to_dict("index")
     for video in recent.to_dict("records"):
-        series = by_video.get(str(video["video_id"]), {})
+        key = str(video["video_id"])
+        series: dict[Any, Any] = at_ages.loc[key].to_dict() if key in at_ages.index else {}
         points = [
             (age, float(series[label]))
             for label, age in zip(labels, kept_ages, strict=True)
@@ -621,7 +621,6 @@ def _slot(dimension: TimingDimension) -> TimeSlotEffect | None:
 
 
 def _outliers(videos: pd.DataFrame, analysis: ChannelAnalysis) -> tuple[OutlierRow, ...]:
-    by_id = {str(video["video_id"]): video for video in videos.to_dict("records")}
     rows = []
     # A single method's flag (isolation forest marks a share of every channel) is not an outlier a
     # reader should act on: the table keeps videos the methods agree on, or robust z flagged.
@@ -629,6 +628,8 @@ def _outliers(videos: pd.DataFrame, analysis: ChannelAnalysis) -> tuple[OutlierR
         o for o in analysis.outliers.outliers if o.consensus or any(f.method == "robust_z" for f in o.flags)
     ]
     flagged = sorted(agreed, key=lambda o: (not o.consensus, -abs(_robust_z(o.flags))))
+    wanted = videos[videos["video_id"].astype(str).isin({o.video_id for o in flagged})]
+    by_id = {str(video["video_id"]): video for video in wanted.to_dict("records")}
     for outlier in flagged:
         video = by_id.get(outlier.video_id)
         if video is None or outlier.performance <= 0:
