@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     cache_memory_max_mb: int = Field(default=256, ge=1)
     cache_redis_ttl_seconds: float = Field(default=3600.0, gt=0)
     cache_redis_max_mb: int = Field(default=256, ge=1)
+    # how long a replica reuses a channel's generation read from Redis (another replica's run
+    # is seen within it; its own at once)
+    cache_generation_max_age_seconds: float = Field(default=0.5, ge=0, le=60)
     cache_disk_ttl_seconds: float = Field(default=7 * 86400.0, gt=0)
     cache_disk_max_mb: int = Field(default=1024, ge=0)
     # Durable jobs (with redis_url): `tubescope worker` runs them from an arq queue in Redis.

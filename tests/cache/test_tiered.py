@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import redis as redis_lib
@@ -84,8 +85,8 @@ def test_a_run_announced_by_another_process_reaches_the_disk_tier_and_survives_r
 
 def test_two_replicas_share_answers_and_invalidations_through_redis(redis_url: str, tmp_path: Path) -> None:
     client = redis_lib.Redis.from_url(redis_url)
-    one = open_cache(CacheOptions(disk_dir=tmp_path / "one"), client)
-    two = open_cache(CacheOptions(disk_dir=tmp_path / "two"), client)
+    one = open_cache(CacheOptions(disk_dir=tmp_path / "one", generation_max_age_seconds=0), client)
+    two = open_cache(CacheOptions(disk_dir=tmp_path / "two", generation_max_age_seconds=0), client)
     compute = Counter("analysis")
     assert one.get_or_compute("UC1", "analysis", compute, TEXT) == (False, "analysis")
     assert two.get_or_compute("UC1", "analysis", compute, TEXT) == (True, "analysis")
@@ -97,6 +98,23 @@ def test_two_replicas_share_answers_and_invalidations_through_redis(redis_url: s
     assert two.get_or_compute("UC1", "analysis", Counter("fresh"), TEXT) == (False, "fresh")
     assert one.get_or_compute("UC1", "analysis", Counter("never"), TEXT) == (True, "fresh")
     assert one.get_or_compute("UC2", "analysis", Counter("other"), TEXT) == (False, "other")
+    one.close()
+    two.close()
+    client.close()
+
+
+def test_a_replica_sees_another_replicas_run_within_the_generation_max_age(
+    redis_url: str, tmp_path: Path
+) -> None:
+    client = redis_lib.Redis.from_url(redis_url)
+    one = open_cache(CacheOptions(generation_max_age_seconds=0.3), client)
+    two = open_cache(CacheOptions(generation_max_age_seconds=0.3), client)
+    two.get_or_compute("UC1", "analysis", Counter("old"), TEXT)
+    one.invalidate(["UC1"])
+    assert one.get("UC1", "analysis") == (False, None)  # its own invalidation: at once
+    time.sleep(0.35)
+    assert two.get("UC1", "analysis") == (False, None)
+    assert two.get_or_compute("UC1", "analysis", Counter("new"), TEXT) == (False, "new")
     one.close()
     two.close()
     client.close()

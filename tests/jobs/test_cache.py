@@ -33,7 +33,9 @@ def test_a_run_announced_without_redis_reaches_a_server_on_this_host(tmp_path: P
 
 
 def test_a_run_announced_through_redis_reaches_every_replica(tmp_path: Path, redis_url: str) -> None:
-    settings = load_settings(db_path=tmp_path / "w.duckdb", redis_url=redis_url)
+    settings = load_settings(
+        db_path=tmp_path / "w.duckdb", redis_url=redis_url, cache_generation_max_age_seconds=0
+    )
     client = redis_client(settings)
     assert client is not None
     replica = open_settings_cache(settings, client)

@@ -181,6 +181,7 @@ def test_a_run_landing_on_one_replica_invalidates_the_other(
         time.sleep(0.2)
         job = _get(one, f"/v1/jobs/{job['job_id']}", data.tokens["read"]).json()
     assert job["state"] == "completed", job
+    time.sleep(0.5)  # replicas reuse a generation read from Redis for up to 0.5 s (the default)
 
     assert _get(two, path, data.tokens["read"]).status_code == 200
     assert two.metric("tubescope_cache_misses_total") == misses_before + 1  # not its old memory entry

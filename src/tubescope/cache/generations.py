@@ -3,8 +3,9 @@
 Invalidation works by versioned keys, not by deleting entries or by pub/sub. Each channel (and
 the fleet pseudo channel) has a generation token; every key of every tier carries the token
 current when it was stored. When a run lands, :meth:`Generations.bump` replaces the token, and
-from that instant every tier of every replica misses the old entries: they are unreachable and
-age out under their tier's TTL and size bound.
+every tier of every replica misses the old entries from then on (other replicas within the
+short time they reuse a token read from Redis): they are unreachable and age out under their
+tier's TTL and size bound.
 
 Why versioned keys rather than pub/sub clearing the memory tier:
 
@@ -17,10 +18,11 @@ Why versioned keys rather than pub/sub clearing the memory tier:
 - any process can invalidate with one atomic write and no subscription: a CLI collect, a queue
   worker or a replica.
 
-The cost is one small read per lookup (a Redis GET on loopback, tens of microseconds; a SQLite
-read for the disk store). Tokens are random, not counters: if Redis loses its data (restarted
-without persistence), a missing token is replaced by a new random one, so entries stored under
-the lost token can never be mistaken for current ones.
+The cost is one small read per lookup: a Redis GET (reused for a fraction of a second, so
+other replicas see a run within that bound), or one ``stat`` for the disk store. Tokens are
+random, not counters: if Redis loses its data (restarted without persistence), a missing token
+is replaced by a new random one, so entries stored under the lost token can never be mistaken
+for current ones.
 
 Stores: :class:`RedisGenerations` (every replica, with Redis configured), :class:`DiskGenerations`
 (processes on one host sharing the disk tier's directory; survives restarts), and
@@ -32,6 +34,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -139,14 +142,28 @@ class DiskGenerations:
 
 
 class RedisGenerations:
-    """Tokens in Redis under ``{prefix}gen:{channel}``: one set for every replica and worker."""
+    """Tokens in Redis under ``{prefix}gen:{channel}``: one set for every replica and worker.
 
-    def __init__(self, client: redis.Redis, *, prefix: str = "tubescope:") -> None:
+    A token read is reused for ``max_age_seconds``: the memory tier's hits are answered on the
+    event loop, and a Redis round trip there for every lookup would block it (under load, a
+    round trip to another process costs milliseconds on a busy host). So another replica's run
+    is seen within ``max_age_seconds``; this process's own invalidations are seen at once.
+    """
+
+    def __init__(
+        self, client: redis.Redis, *, prefix: str = "tubescope:", max_age_seconds: float = 0.0
+    ) -> None:
         self._client = client
         self._prefix = f"{prefix}gen:"
+        self.max_age_seconds = max_age_seconds
+        self._read: dict[str, tuple[str, float]] = {}
 
     def current(self, channel_id: str) -> str:
         """The channel's token; a missing one (first use, or Redis lost its data) is created."""
+        now = time.monotonic()
+        known = self._read.get(channel_id)
+        if known is not None and now - known[1] <= self.max_age_seconds:
+            return known[0]
         key = self._prefix + channel_id
         token = self._client.get(key)
         if token is None:
@@ -154,11 +171,17 @@ class RedisGenerations:
             token = self._client.get(key)
             if token is None:
                 raise ConnectionError("Redis dropped a generation token it just stored")
-        return token.decode() if isinstance(token, bytes) else str(token)
+        text = token.decode() if isinstance(token, bytes) else str(token)
+        self._read[channel_id] = (text, now)
+        return text
 
     def bump(self, channel_ids: Iterable[str]) -> None:
         """New tokens for ``channel_ids``, in one round trip."""
+        fresh = {channel_id: _token() for channel_id in channel_ids}
         pipe = self._client.pipeline(transaction=False)
-        for channel_id in channel_ids:
-            pipe.set(self._prefix + channel_id, _token())
+        for channel_id, token in fresh.items():
+            pipe.set(self._prefix + channel_id, token)
         pipe.execute()
+        now = time.monotonic()
+        for channel_id, token in fresh.items():
+            self._read[channel_id] = (token, now)

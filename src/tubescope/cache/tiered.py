@@ -71,6 +71,8 @@ class CacheOptions:
     disk_ttl_seconds: float = 7 * 86400.0
     disk_max_bytes: int = 1024 * 1024 * 1024
     prefix: str = "tubescope:"
+    generation_max_age_seconds: float = 0.5
+    """How long a generation read from Redis is reused: other replicas' runs are seen within it."""
 
 
 class TieredCache:
@@ -298,7 +300,9 @@ def open_cache(options: CacheOptions, client: redis.Redis | None = None) -> Tier
                 prefix=options.prefix,
             )
         )
-        generations = RedisGenerations(client, prefix=options.prefix)
+        generations = RedisGenerations(
+            client, prefix=options.prefix, max_age_seconds=options.generation_max_age_seconds
+        )
     if options.disk_dir is not None:
         options.disk_dir.mkdir(parents=True, exist_ok=True)
         shared.append(

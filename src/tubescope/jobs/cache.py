@@ -62,6 +62,7 @@ def cache_options(settings: Settings) -> CacheOptions:
         disk_ttl_seconds=settings.cache_disk_ttl_seconds,
         disk_max_bytes=settings.cache_disk_max_mb * _MB,
         prefix=settings.redis_prefix,
+        generation_max_age_seconds=settings.cache_generation_max_age_seconds,
     )
 
 
