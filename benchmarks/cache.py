@@ -82,7 +82,8 @@ def main() -> None:
             full = open_cache(CacheOptions(disk_dir=folder / "full"), client)
             body = answer(full)()[1]
             cold = _p50_ms(answer(full), lambda: full.invalidate([channel_id]), args.cold_repeat)
-            redis_only = TieredCache(MemoryTier(300), [RedisTier(client)], RedisGenerations(client))
+            generations = RedisGenerations(client, max_age_seconds=0.5)  # as the service reads them
+            redis_only = TieredCache(MemoryTier(300), [RedisTier(client)], generations)
             disk_only = open_cache(CacheOptions(disk_dir=folder / "disk"))
             answer(redis_only)()
             answer(disk_only)()
