@@ -9,8 +9,6 @@ import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
-import structlog
-
 _KEY_PARAM = re.compile(r"(?i)([?&;]key=)[^&\s\"']+")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _GOOGLE_KEY = re.compile(r"AIza[0-9A-Za-z_-]{35}")
@@ -90,6 +88,9 @@ class _CurrentStderr:
 
 def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
     """JSON lines when stderr is not a terminal, coloured console output when it is."""
+    # Imported here: structlog (with asyncio and rich's tracebacks) is a third of a bare CLI start.
+    import structlog
+
     as_json = (not sys.stderr.isatty()) if json is None else json
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,

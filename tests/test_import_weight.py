@@ -1,0 +1,54 @@
+"""The CLI and the package start without the heavy libraries (a functional check, not a timing).
+
+``tubescope --help``, ``version`` and the commands that need no analysis must not pay for scipy,
+plotly, statsmodels, scikit-learn, pandas, LightGBM, XGBoost or DuckDB: each is imported where it
+is used. Each check runs in a fresh interpreter and lists what ``sys.modules`` holds afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("scipy", "plotly", "statsmodels", "sklearn", "pandas", "numpy", "lightgbm", "xgboost", "duckdb")
+
+
+def _loaded_after(code: str) -> set[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    command = [sys.executable, "-c", probe]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import tubescope",
+        "import tubescope.cli",
+        "import tubescope.logging",
+        # What `tubescope --help` and `tubescope version` run, in process (typer exits via SystemExit).
+        "from tubescope.cli import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n    pass",
+        "from tubescope.cli import app\ntry:\n    app(['version'])\nexcept SystemExit:\n    pass",
+        "from tubescope.cli import app\ntry:\n    app(['report', '--help'])\nexcept SystemExit:\n    pass",
+    ],
+)
+def test_starting_the_cli_loads_no_heavy_library(code: str) -> None:
+    heavy = sorted(_loaded_after(code) & set(HEAVY))
+    assert heavy == [], f"{code!r} imported {heavy}"
+
+
+def test_the_probe_sees_a_heavy_import() -> None:
+    """The check has teeth: importing the analysis does load scipy and pandas."""
+    assert {"scipy", "pandas"} <= _loaded_after("import tubescope.analysis.timing")
+
+
+def test_the_package_namespace_stays_lazy() -> None:
+    import tubescope
+
+    with pytest.raises(AttributeError):
+        _ = tubescope.no_such_name  # type: ignore[attr-defined]
+    assert "__version__" in dir(tubescope)
