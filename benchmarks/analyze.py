@@ -56,11 +56,11 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def generate(path: Path, rows: int) -> dict[str, Any]:
+def generate(path: Path, rows: int, per_channel: int = VIDEOS_PER_CHANNEL) -> dict[str, Any]:
     from tubescope.warehouse.repository import Warehouse
 
     n_videos = max(1, rows // SNAPSHOTS_PER_VIDEO)
-    n_channels = max(1, n_videos // VIDEOS_PER_CHANNEL)
+    n_channels = max(1, n_videos // per_channel)
     started = time.perf_counter()
     with Warehouse.open(path) as warehouse:
         con = warehouse.connection()
@@ -73,7 +73,7 @@ def generate(path: Path, rows: int) -> dict[str, Any]:
                    TIMESTAMPTZ '2024-01-01',
                    NULL, NULL,
                    printf('UU%022d', c), CASE WHEN c % 10 = 0 THEN NULL ELSE 10000 + c * 37 END, c % 10 = 0,
-                   0, {VIDEOS_PER_CHANNEL}, 1, 1, 'bench', TIMESTAMPTZ '2026-06-01'
+                   0, {per_channel}, 1, 1, 'bench', TIMESTAMPTZ '2026-06-01'
             FROM range({n_channels}) t(c)
             """  # noqa: S608 - integers formatted by this script
         )
@@ -81,7 +81,7 @@ def generate(path: Path, rows: int) -> dict[str, Any]:
             f"""
             CREATE TEMP TABLE gen_videos AS
             SELECT i, substr(md5('v' || i), 1, 5) || printf('%06d', i) AS video_id,
-                   'UC' || substr(md5(CAST(i // {VIDEOS_PER_CHANNEL} AS VARCHAR)), 1, 22) AS channel_id,
+                   'UC' || substr(md5(CAST(i // {per_channel} AS VARCHAR)), 1, 22) AS channel_id,
                    TIMESTAMPTZ '2025-01-01' + to_seconds(CAST((hash(i * 3 + 1) % 44582400) AS BIGINT))
                        AS published_at,
                    exp(7 + 3 * (hash(i * 3 + 2) % 1000000) / 1e6) AS final_views,
@@ -125,7 +125,7 @@ def generate(path: Path, rows: int) -> dict[str, Any]:
             SELECT 'UC' || substr(md5(CAST(c AS VARCHAR)), 1, 22), 1,
                    TIMESTAMPTZ '2025-01-01 06:00:00' + to_days(CAST(d AS INTEGER)),
                    CASE WHEN c % 10 = 0 THEN NULL ELSE 10000 + c * 37 + d * (5 + c % 7) END,
-                   1000000 + d * (1000 + c * 13), {VIDEOS_PER_CHANNEL}, 'bench',
+                   1000000 + d * (1000 + c * 13), {per_channel}, 'bench',
                    TIMESTAMPTZ '2025-01-01 06:00:00' + to_days(CAST(d AS INTEGER)), c % 10 = 0
             FROM range({n_channels}) t(c), range(540) s(d)
             ORDER BY 1, 3

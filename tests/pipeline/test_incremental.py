@@ -15,18 +15,20 @@ from tubescope.pipeline.incremental import (
     incremental_units,
     plan_channel,
     refresh_batches,
+    stats_units,
 )
 
 CHANNEL = "UC" + "a" * 22
 
 
-def _simulate_incremental(new: int, known: int) -> int:
+def _simulate_incremental(new: int, known: int, *, stats_bucket: bool = False) -> int:
     """Walk a newest-first playlist of `new` unknown then `known` known ids page by page, as the
     collector does, and count the calls: an independent check of the closed-form cost."""
     playlist = [f"n{i:010d}" for i in range(new)] + [f"k{i:010d}" for i in range(known)]
     known_ids = frozenset(playlist[new:])
     calls = 1  # channels.list
     done: set[str] = set()
+    deferred: tuple[str, ...] = ()
     for start in range(0, max(len(playlist), 1), 50):
         page = playlist[start : start + 50]
         token = "t" if start + 50 < len(playlist) else None
@@ -35,17 +37,43 @@ def _simulate_incremental(new: int, known: int) -> int:
         if decision.fetch_ids:
             calls += 1
             done.update(decision.fetch_ids)
+        deferred = deferred or decision.deferred
         if decision.stop:
             break
-    calls += len(refresh_batches(known_ids, frozenset(done)))
-    return calls
+    if stats_bucket:  # new ones through videos.list, known ones counted in their own bucket
+        return calls + len(refresh_batches((), frozenset(done), deferred=deferred))
+    return calls + len(refresh_batches(known_ids, frozenset(done), deferred=deferred))
 
 
 @settings(deadline=None, max_examples=60)
-@given(st.integers(0, 3000), st.integers(1, 3000))
-def test_incremental_cost_matches_a_simulated_walk_and_keeps_the_promised_bound(new: int, known: int) -> None:
-    assert incremental_units(new, known) == _simulate_incremental(new, known)
-    assert incremental_units(new, known) <= incremental_bound(new, new + known)
+@given(st.integers(0, 3000), st.integers(1, 3000), st.booleans())
+def test_incremental_cost_matches_a_simulated_walk_and_keeps_the_promised_bound(
+    new: int, known: int, stats_bucket: bool
+) -> None:
+    units = incremental_units(new, known, stats_bucket=stats_bucket)
+    assert units == _simulate_incremental(new, known, stats_bucket=stats_bucket)
+    assert units <= incremental_bound(new, new + known)
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.integers(1, 3000), st.integers(1, 3000))
+def test_a_rerun_fetches_n_videos_in_the_least_videos_list_calls(new: int, known: int) -> None:
+    """New videos join the refresh batches: videos.list calls are ceil(N/50), no more, and the
+    main bucket pays 2 + ceil(N/50) while fewer than 50 uploads are new."""
+    walked = new // 50 + 1
+    assert incremental_units(new, known) == 1 + walked + math.ceil((new + known) / 50)
+    if new < 50:
+        assert incremental_units(new, known) == 2 + math.ceil((new + known) / 50)
+    # With videos.batchGetStats the known ones leave the main bucket for their own.
+    assert incremental_units(new, known, stats_bucket=True) == 1 + walked + math.ceil(new / 50)
+    assert stats_units(known) == math.ceil(known / 50)
+
+
+def test_the_stop_page_defers_its_new_ids_to_the_refresh_batches() -> None:
+    known = frozenset({"k1", "k2"})
+    decision = decide_page(WalkMode.INCREMENTAL, ["n1", "n2", "k1", "k2"], known, "next")
+    assert decision.stop and decision.fetch_ids == () and decision.deferred == ("n1", "n2")
+    assert refresh_batches(known, frozenset(), 3, deferred=decision.deferred) == [["n1", "n2", "k1"], ["k2"]]
 
 
 @given(st.integers(1, 25_000))
@@ -65,7 +93,7 @@ def test_full_mode_fetches_every_id_not_yet_done_and_stops_only_at_the_end() -> 
 def test_incremental_mode_stops_at_the_first_known_video_and_leaves_it_for_the_refresh() -> None:
     known = frozenset({"k" * 11})
     decision = decide_page(WalkMode.INCREMENTAL, ["n" * 11, "k" * 11], known, "more", frozenset())
-    assert decision.fetch_ids == ("n" * 11,)
+    assert decision.fetch_ids == () and decision.deferred == ("n" * 11,)  # joins the refresh
     assert decision.known_seen == ("k" * 11,)
     assert decision.stop
 

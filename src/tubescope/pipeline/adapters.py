@@ -94,6 +94,10 @@ class YouTubeApi:
         params = {"part": ",".join(VIDEO_PARTS), "id": ",".join(video_ids), "maxResults": str(PAGE_SIZE)}
         return _items(await self._raw(Method.VIDEOS_LIST, "/videos", params))
 
+    async def video_stats(self, video_ids: Sequence[str]) -> Sequence[Any] | None:
+        body = await self.client.batch_get_stats_json(video_ids)
+        return None if body is None else _items(body)
+
     async def comment_threads(self, video_id: str, page_token: str | None, max_results: int) -> Page:
         params = {
             "part": ",".join(COMMENT_THREAD_PARTS),

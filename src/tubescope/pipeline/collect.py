@@ -80,6 +80,7 @@ from tubescope.pipeline.validate import (
     validate_channel,
     validate_comment,
     validate_video,
+    validate_video_stat,
 )
 from tubescope.youtube.errors import ResourceUnavailable
 
@@ -289,6 +290,10 @@ class BudgetedApi:
         self._reserve(1, "videos.list")
         return await self._api.videos(video_ids)
 
+    async def video_stats(self, video_ids: Sequence[str]) -> Sequence[Any] | None:
+        self._reserve(1, "videos.batchGetStats")
+        return await self._api.video_stats(video_ids)
+
     async def comment_threads(self, video_id: str, page_token: str | None, max_results: int) -> Page:
         self._reserve(1, "commentThreads.list")
         return await self._api.comment_threads(video_id, page_token, max_results)
@@ -429,6 +434,9 @@ class _StoppingApi:
 
     async def videos(self, video_ids: Sequence[str]) -> Sequence[Any]:
         return await self._guard(lambda: self._api.videos(video_ids), NORMAL)
+
+    async def video_stats(self, video_ids: Sequence[str]) -> Sequence[Any] | None:
+        return await self._guard(lambda: self._api.video_stats(video_ids), NORMAL)
 
     async def comment_threads(self, video_id: str, page_token: str | None, max_results: int) -> Page:
         return await self._guard(lambda: self._api.comment_threads(video_id, page_token, max_results), LATER)
@@ -773,6 +781,9 @@ class _ChannelCrawl:
         self._pending_pages: set[int] = set()
         self._frontier = pages_before
         self._gate = asyncio.Semaphore(collector.options.video_batch_concurrency)
+        self.deferred: list[str] = []
+        """New ids on the page where the incremental walk stopped: they join the refresh."""
+        self._deferred_page: int | None = None
 
     async def walk(self, playlist_id: str, start_token: str | None) -> None:
         token = start_token
@@ -791,6 +802,10 @@ class _ChannelCrawl:
                 after = None if decision.stop else page.next_page_token
                 self._token_after[page_no] = after
                 self.c.progress.page_walked(self.channel_id)
+                if decision.deferred:
+                    # Fetched with the refresh; the checkpoint waits for them.
+                    self._pending_pages.add(page_no)
+                    self.deferred, self._deferred_page = list(decision.deferred), page_no
                 if decision.fetch_ids:
                     self._pending_pages.add(page_no)
                     self.done_ids.update(decision.fetch_ids)
@@ -823,14 +838,86 @@ class _ChannelCrawl:
         return page
 
     async def refresh(self) -> None:
-        batches = refresh_batches(self.known_ids, frozenset(self.done_ids))
+        """Fetch the walk's deferred new videos and refresh the known ones, at the least quota.
+
+        Known videos' statistics go through ``videos.batchGetStats`` (its own quota bucket) where
+        the server has it, and the new ones through ``videos.list``. Where it lacks it (the first
+        stats batch tells, before any main-bucket unit is spent), new and known share full
+        ``videos.list`` batches.
+        """
+        done = frozenset(self.done_ids)
+        deferred = [i for i in dict.fromkeys(self.deferred) if i not in done]
+        known = refresh_batches(self.known_ids, done | set(deferred))
+        listed: list[list[str]] = []
+        if known and self.c.stopping.stop_error is None:
+            try:
+                first = await self.c.api.video_stats(known[0])
+            except _Stop:
+                return
+            finally:
+                self.c._report_quota()
+            if first is None:
+                listed = refresh_batches(self.known_ids, done, deferred=deferred)
+                known = []
+            else:
+                self.done_ids.update(known[0])
+                await self._store_stats(known[0], first)
+                known = known[1:]
+        if not listed:
+            listed = refresh_batches((), done, deferred=deferred)
         async with asyncio.TaskGroup() as group:
-            for batch in batches:
+            for index, batch in enumerate(listed):
                 if self.c.stopping.stop_error is not None:
                     break
                 self.done_ids.update(batch)
                 await self._gate.acquire()
-                group.create_task(self._fetch(batch, None))
+                # The batch holding the deferred ids completes the page the walk stopped on.
+                page_no = self._deferred_page if index == 0 and deferred else None
+                group.create_task(self._fetch(batch, page_no))
+            for batch in known:
+                if self.c.stopping.stop_error is not None:
+                    break
+                self.done_ids.update(batch)
+                await self._gate.acquire()
+                group.create_task(self._fetch_stats(batch))
+
+    async def _fetch_stats(self, ids: list[str]) -> None:
+        try:
+            items = await self.c.api.video_stats(ids)
+        except _Stop:
+            return
+        finally:
+            self._gate.release()
+            self.c._report_quota()
+        if items is None:  # its bucket ran out mid-run: these few go through videos.list
+            await self._gate.acquire()
+            await self._fetch(ids, None)
+            return
+        await self._store_stats(ids, items)
+
+    async def _store_stats(self, ids: list[str], items: Sequence[Any]) -> None:
+        """Snapshots of known videos from stats items; known ids missing from the answer are gone."""
+        batch = VideoBatch(self.channel_id)
+        observed_at = self.c.clock()
+        returned: set[str] = set()
+        for item in items:
+            checked = validate_video_stat(item, observed_at=observed_at)
+            if isinstance(checked, Accepted):
+                video_id = checked.record.video_id
+                if video_id not in ids or video_id in returned:
+                    batch.rejected.append(Rejected("video_stat", video_id, "not requested or repeated", item))
+                    continue
+                returned.add(video_id)
+                batch.snapshots.append(checked.record)
+            else:
+                if checked.item_id:
+                    returned.add(checked.item_id)
+                batch.rejected.append(checked)
+        batch.tombstones.extend(Tombstone(v, TOMBSTONE_REASON) for v in ids if v not in returned)
+        await self.c.writer.write(PendingWrite(batch, None, self._frontier, False))
+        self.tombstoned += len(batch.tombstones)
+        self.quarantined += len(batch.rejected)
+        self.c.progress.videos_stored(self.channel_id, len(batch.snapshots))
 
     async def _advance_empty(self, page_no: int) -> None:
         """A page with nothing to fetch: move the checkpoint when no earlier page is still pending."""

@@ -5,9 +5,15 @@ Quota arithmetic of one channel (every call below costs one unit):
 * fresh crawl of N uploads: ``channels.list`` + ceil(N/50) ``playlistItems.list`` pages + ceil(N/50)
   ``videos.list`` batches, so ``1 + 2*ceil(N/50)``;
 * re-run with k new uploads over K known ones (N = K + k): ``channels.list`` + the pages up to and
-  including the first known video (``floor(k/50) + 1``) + ``videos.list`` for the new ones, one batch
-  per page that holds them + ceil(K/50) refresh batches, which never exceeds
-  ``2 + ceil(k/50) + ceil(N/50)``;
+  including the first known video (``floor(k/50) + 1``). Full pages of new videos are fetched as
+  they are walked; the new videos on the page where the walk stops join the refresh. Then:
+
+  - where the server has ``videos.batchGetStats``, the known videos' daily statistics go through
+    it, in a quota bucket of its own: ceil(K/50) units there, and ``videos.list`` only for the
+    new videos, ceil(k/50); the main bucket pays ``1 + floor(k/50) + 1 + ceil(k/50)``;
+  - otherwise new and known videos share ``videos.list`` batches: ceil(N/50), the least any
+    fetch of N videos can cost, so the main bucket pays ``1 + floor(k/50) + 1 + ceil(N/50)``
+    (``2 + ceil(N/50)`` while fewer than 50 videos are new);
 * resolving a reference: 0 units for a ``UC…`` id, 0 extra units for ``@handle`` and ``/user/`` (the
   ``channels.list`` lookup that resolves them is the one that fetches the channel), 1 unit for a
   video URL (``videos.list`` tells whose video it is), 100 units (or one search call) for a
@@ -66,28 +72,26 @@ def fresh_crawl_units(uploads: int) -> int:
     return 1 + 2 * pages(uploads)
 
 
-def incremental_units(new: int, known: int) -> int:
-    """Exact cost of a re-run that finds ``new`` uploads above ``known`` stored, live videos.
+def incremental_units(new: int, known: int, *, stats_bucket: bool = False) -> int:
+    """Exact main-bucket cost of a re-run that finds ``new`` uploads above ``known`` stored videos.
 
     Pages walked: every page of new videos plus the one where the first known video shows up
-    (when there is a known video to find). New ids are fetched in one ``videos.list`` per page that
-    held them; the known ones are refreshed in batches of 50.
+    (when there is a known video to find). With ``stats_bucket`` (the server has
+    ``videos.batchGetStats``) only the new videos go through ``videos.list``; the known ones cost
+    :func:`stats_units` in their own bucket. Without it, new and known share full batches.
     """
     if new < 0 or known < 0:
         raise ValueError("counts must not be negative")
     if known == 0:
         return fresh_crawl_units(new)
     walked = new // PAGE_SIZE + 1
-    return 1 + walked + new_id_batches(new) + pages(known)
+    fetched = pages(new) if stats_bucket else pages(new + known)
+    return 1 + walked + fetched
 
 
-def new_id_batches(new: int) -> int:
-    """``videos.list`` calls for ``new`` ids that arrive in playlist order, page by page.
-
-    The new ids fill whole pages, then part of the page where the first known video appears: one
-    call per page that holds any.
-    """
-    return pages(new)
+def stats_units(known: int) -> int:
+    """``videos.batchGetStats`` units of a re-run's refresh of ``known`` videos (its own bucket)."""
+    return pages(known)
 
 
 def incremental_bound(new: int, total: int) -> int:
@@ -186,10 +190,14 @@ def plan_channel(
         mode = WalkMode.INCREMENTAL
         walked = new // PAGE_SIZE + 1
         playlist = walked
-        videos = new_id_batches(new) + pages(known_count)
+        videos = pages(new + known_count)
         notes.append(
             f"about {new} new upload(s) above {known_count} known: re-run bound "
             f"{incremental_bound(new, new + known_count)} units"
+        )
+        notes.append(
+            f"where the server has videos.batchGetStats, {stats_units(known_count)} of the videos.list "
+            "units move to its own quota bucket"
         )
     else:
         mode = WalkMode.FULL
@@ -228,6 +236,8 @@ class PageDecision:
     """Known ids on the page left for the refresh phase (incremental mode only)."""
     stop: bool
     """True when the walk ends after this page."""
+    deferred: tuple[str, ...] = ()
+    """New ids on the page where an incremental walk stops: fetched with the refresh batches."""
 
 
 def decide_page(
@@ -258,12 +268,21 @@ def decide_page(
         else:
             fetch.append(video_id)
     stop = next_page_token is None or (mode is WalkMode.INCREMENTAL and reached_known)
+    if mode is WalkMode.INCREMENTAL and reached_known:
+        # The partial page of new videos fills the refresh's batches instead of a call of its own.
+        return PageDecision((), tuple(known_seen), stop, tuple(fetch))
     return PageDecision(tuple(fetch), tuple(known_seen), stop)
 
 
 def refresh_batches(
-    known_ids: Iterable[str], done_ids: frozenset[str], size: int = PAGE_SIZE
+    known_ids: Iterable[str],
+    done_ids: frozenset[str],
+    size: int = PAGE_SIZE,
+    *,
+    deferred: Sequence[str] = (),
 ) -> list[list[str]]:
-    """Known, live ids not fetched yet by this crawl, in stable order, in ``videos.list`` batches."""
-    remaining = sorted(set(known_ids) - done_ids)
-    return list(chunked(remaining, size))
+    """``deferred`` new ids, then known, live ids not fetched yet by this crawl, in stable order,
+    in full ``videos.list`` batches."""
+    first = [i for i in dict.fromkeys(deferred) if i not in done_ids]
+    remaining = sorted(set(known_ids) - done_ids - set(first))
+    return list(chunked([*first, *remaining], size))

@@ -45,6 +45,11 @@ class CollectApi(Protocol):
 
     async def videos(self, video_ids: Sequence[str]) -> Sequence[Any]: ...
 
+    async def video_stats(self, video_ids: Sequence[str]) -> Sequence[Any] | None:
+        """Statistics items of up to 50 known videos from ``videos.batchGetStats`` (its own quota
+        bucket); None when the server lacks it or that bucket is spent: use :meth:`videos`."""
+        ...
+
     async def comment_threads(self, video_id: str, page_token: str | None, max_results: int) -> Page: ...
 
     async def comment_replies(self, parent_id: str, page_token: str | None) -> Page: ...
@@ -95,12 +100,14 @@ class VideoBatch:
 
     @property
     def done_ids(self) -> list[str]:
-        return (
+        ids = (
             [v.video_id for v in self.videos]
+            + [s.video_id for s in self.snapshots]
             + [t.video_id for t in self.tombstones]
             + list(self.unavailable)
             + [r.item_id for r in self.rejected if r.item_id]
         )
+        return list(dict.fromkeys(ids))
 
 
 @dataclass(frozen=True, slots=True)

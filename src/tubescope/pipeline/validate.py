@@ -195,6 +195,32 @@ def _video(item: Any, channel_id: str, observed_at: datetime, in_shorts_playlist
     return ValidVideo(video, snapshot)
 
 
+def validate_video_stat(item: Any, *, observed_at: datetime) -> Accepted[VideoSnapshot] | Rejected:
+    """Check one ``videos.batchGetStats`` item (or a ``videos.list`` one) and build its snapshot.
+
+    Only the statistics are read: a known video's metadata is not refreshed by its daily stats.
+    """
+    try:
+        if not isinstance(item, Mapping):
+            raise InvalidItem("the item is not an object")
+        video_id = item.get("id")
+        if not isinstance(video_id, str) or not VIDEO_ID.match(video_id):
+            raise InvalidItem(f"id is not an 11-character video id: {video_id!r}")
+        stats = _section(item, "statistics")
+        views = parse_count(stats.get("viewCount"), "statistics.viewCount", required=True)
+        assert views is not None
+        snapshot = VideoSnapshot(
+            video_id=video_id,
+            observed_at=observed_at,
+            view_count=views,
+            like_count=parse_count(stats.get("likeCount"), "statistics.likeCount", required=False),
+            comment_count=parse_count(stats.get("commentCount"), "statistics.commentCount", required=False),
+        )
+    except InvalidItem as exc:
+        return Rejected("video_stat", _item_id(item), str(exc), item)
+    return Accepted(snapshot)
+
+
 def validate_channel(item: Any, *, observed_at: datetime) -> Accepted[ValidChannel] | Rejected:
     """Check one ``channels.list`` item and build the channel and its snapshot."""
     try:

@@ -288,24 +288,36 @@ class YouTubeClient:
         client remembers and falls back to ``videos.list part=snippet,statistics,contentDetails``.
         """
         wanted = _batch(ids, "video")
-        if self._batch_stats_supported is not False:
-            params = {"part": _join(STATS_PARTS), "id": _join(wanted)}
-            try:
-                body = await self._get(Method.VIDEOS_BATCH_GET_STATS, "/videos:batchGetStats", params)
-            except QuotaExhausted:
-                # Its own daily bucket is spent on every key; videos.list still has quota.
-                self._batch_stats_supported = False
-                _log.info("youtube.batch_get_stats_out_of_quota")
-            except ApiError as exc:
-                if type(exc) not in (ApiError, ResourceUnavailable) or exc.status not in (400, 404, 405, 501):
-                    raise
-                self._batch_stats_supported = False
-                _log.info("youtube.batch_get_stats_unsupported", status=exc.status, reason=exc.reason)
-            else:
-                self._batch_stats_supported = True
-                return list(api.VideoStatListResponse.model_validate(body).items)
+        body = await self.batch_get_stats_json(wanted)
+        if body is not None:
+            return list(api.VideoStatListResponse.model_validate(body).items)
         response = await self.videos_list(wanted, parts=STATS_PARTS)
         return [api.VideoStat.from_video(video) for video in response.items]
+
+    async def batch_get_stats_json(self, ids: Sequence[str]) -> dict[str, Any] | None:
+        """The raw ``videos.batchGetStats`` answer for up to 50 ids (1 unit of its own bucket).
+
+        None, without spending anything from the main bucket, once the server turned out to lack
+        the method or its bucket is spent on every key: the caller then uses ``videos.list``.
+        """
+        if self._batch_stats_supported is False:
+            return None
+        params = {"part": _join(STATS_PARTS), "id": _join(_batch(ids, "video"))}
+        try:
+            body = await self._get(Method.VIDEOS_BATCH_GET_STATS, "/videos:batchGetStats", params)
+        except QuotaExhausted:
+            # Its own daily bucket is spent on every key; videos.list still has quota.
+            self._batch_stats_supported = False
+            _log.info("youtube.batch_get_stats_out_of_quota")
+            return None
+        except ApiError as exc:
+            if type(exc) not in (ApiError, ResourceUnavailable) or exc.status not in (400, 404, 405, 501):
+                raise
+            self._batch_stats_supported = False
+            _log.info("youtube.batch_get_stats_unsupported", status=exc.status, reason=exc.reason)
+            return None
+        self._batch_stats_supported = True
+        return body
 
     async def comment_threads(
         self,
