@@ -30,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from tubescope.emulator.clock import EmulatorClock
 from tubescope.emulator.faults import Fault, FaultConfig, FaultInjector
+from tubescope.emulator.hub import WebSubHub, hub_routes_handlers
 from tubescope.emulator.quota import DEFAULT_DAILY_QUOTA, QuotaLedger
 from tubescope.emulator.world import (
     PLAYLIST_PREFIXES,
@@ -1063,8 +1064,15 @@ def create_app(
     routes = [
         Route(f"{API_PREFIX}/{path}", ApiEndpoint(state, method, handler)) for path, method, handler in api
     ]
-    routes += _admin_routes(state)
+    hub = WebSubHub(world)
+    hub_endpoint, hub_admin = hub_routes_handlers(hub, state.clock.now)
+    routes += [
+        Route("/websub/hub", hub_endpoint, methods=["POST"]),
+        Route("/_admin/websub", hub_admin),
+    ]
+    routes += _admin_routes(state, hub)
     app = EmulatorApp(routes=routes)
+    app.state.hub = hub
     app.state.emulator = state
     app.state.world = world
     app.state.clock = state.clock
@@ -1073,7 +1081,7 @@ def create_app(
     return app
 
 
-def _admin_routes(state: EmulatorState) -> list[Route]:
+def _admin_routes(state: EmulatorState, hub: WebSubHub | None = None) -> list[Route]:
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok", "now": state.clock.now().isoformat(), "seed": state.world.seed})
 
@@ -1082,6 +1090,7 @@ def _admin_routes(state: EmulatorState) -> list[Route]:
 
     async def clock(request: Request) -> Response:
         if request.method == "POST":
+            before = state.clock.now()
             try:
                 data = await request.json()
                 if "now" in data:
@@ -1092,6 +1101,9 @@ def _admin_routes(state: EmulatorState) -> list[Route]:
                     raise ValueError("send {'now': iso-8601} or {'advance_seconds': n}")
             except (ValueError, TypeError, json.JSONDecodeError) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
+            if hub is not None:  # the world published videos meanwhile: the hub pushes them
+                pushed = await hub.publish_between(before, state.clock.now())
+                return JSONResponse({"now": state.clock.now().isoformat(), "websub_pushes": pushed})
         return JSONResponse({"now": state.clock.now().isoformat()})
 
     async def faults(request: Request) -> Response:
