@@ -30,6 +30,7 @@ from tubescope.analysis.frames import ChannelFrames
 from tubescope.domain.durations import parse_duration_seconds
 from tubescope.errors import DataQualityError
 from tubescope.predict.baselines import seasonal_naive
+from tubescope.predict.daily import Backtest, DailyIntervalCalibration, backtest
 from tubescope.predict.evaluate import (
     ClusterBootstrap,
     Comparison,
@@ -257,57 +258,90 @@ def _daily_views(folder: Path) -> dict[str, np.ndarray[Any, Any]]:
     return out
 
 
-def daily_forecast_backtest(folder: Path, *, hold: int = 7, min_days: int = 14) -> dict[str, Any]:
-    """Rolling-origin coverage of daily-views forecasts on the real channel series.
+def _coverage_ci(clusters: np.ndarray[Any, Any], hits: np.ndarray[Any, Any]) -> dict[str, Any]:
+    mean, low, high = ClusterBootstrap(clusters, n_boot=500).mean(hits)
+    return {"coverage": round(mean, 4), "ci": [round(low, 4), round(high, 4)]}
 
-    For every channel with at least ``min_days + hold`` days, and every origin from ``min_days``
-    to the end less ``hold``, each forecast is scored on the ``hold`` days after its origin:
-    the seasonal-naive baseline (intervals from the series' own past errors) and the report's ETS
-    forecast (``analysis.timeseries.forecast_views``, when it has enough days).
+
+def daily_forecast_backtest(
+    folder: Path, *, hold: int = 7, min_days: int = 14, folds: int = 5
+) -> dict[str, Any]:
+    """Rolling-origin coverage of daily-views forecasts on the real channel series (log1p views/day).
+
+    Every channel with at least ``min_days + hold`` days is forecast from every origin from
+    ``min_days`` on and scored on up to ``hold`` days after it:
+
+    * ``calibrated_last_week_median`` (``predict.daily``): intervals from the fleet's scaled
+      backtest errors, cross-fitted over channel folds (each channel's intervals come from the
+      other channels' errors);
+    * ``seasonal_naive``: the same weekday a week earlier, intervals from the series' own past errors;
+    * ``ets_report_forecast``: the report's ETS forecast (``analysis.timeseries.forecast_views``),
+      from every ``hold``-th origin where it has enough days (it is slow).
     """
     from tubescope.analysis.timeseries import DailyViews, ViewsForecast, forecast_views
 
-    series = _daily_views(folder)
+    series = [v for v in _daily_views(folder).values() if v.size >= min_days + hold]
     levels = (0.8, 0.95)
-    hits: dict[str, dict[float, list[float]]] = {"seasonal_naive": {lv: [] for lv in levels}}
-    hits["ets"] = {lv: [] for lv in levels}
-    clusters: dict[str, list[str]] = {"seasonal_naive": [], "ets": []}
-    n_channels = 0
-    for channel, values in series.items():
-        if values.size < min_days + hold:
-            continue
-        n_channels += 1
-        for origin in range(min_days, values.size - hold + 1, hold):
+    out: dict[str, Any] = {"channels": len(series), "hold_days": hold, "min_days": min_days}
+
+    scores = backtest(series, horizon=hold, min_days=min_days, method="last_week_median")
+    fold = np.random.default_rng(0).integers(0, folds, len(series))[scores.series]
+    inside = {lv: np.zeros(scores.scores.size) for lv in levels}
+    for k in range(folds):
+        train = fold != k
+        calibration = DailyIntervalCalibration("last_week_median", levels).fit(
+            Backtest(scores.scores[train], scores.leads[train], scores.series[train], scores.errors[train])
+        )
+        for lv, quantiles in calibration.quantiles_.items():
+            inside[lv][~train] = scores.scores[~train] <= quantiles[scores.leads[~train] - 1]
+    out["calibrated_last_week_median"] = {
+        "mae_log": round(float(np.mean(np.abs(scores.errors))), 4),
+        "days_scored": int(scores.scores.size),
+        **{f"{lv:.2f}": _coverage_ci(scores.series, inside[lv]) for lv in levels},
+    }
+
+    naive_hits: dict[float, list[float]] = {lv: [] for lv in levels}
+    naive_errors, naive_owner = [], []
+    ets_hits: dict[float, list[float]] = {lv: [] for lv in levels}
+    ets_errors, ets_owner = [], []
+    for index, values in enumerate(series):
+        for origin in range(min_days, values.size):
             past, future = values[:origin], values[origin : origin + hold]
-            naive = seasonal_naive(past, hold, levels=levels)
+            naive = seasonal_naive(past, future.size, levels=levels)
+            naive_errors.extend((future - naive.mean).tolist())
+            naive_owner.extend([index] * future.size)
             for lv in levels:
-                hits["seasonal_naive"][lv].extend(
-                    ((future >= naive.lower[lv]) & (future <= naive.upper[lv])).astype(float).tolist()
-                )
-            clusters["seasonal_naive"].extend([channel] * hold)
+                naive_hits[lv].extend(((future >= naive.lower[lv]) & (future <= naive.upper[lv])).tolist())
+            if (origin - min_days) % hold:
+                continue
             days = pd.date_range("2026-01-01", periods=origin, freq="D")
-            daily = DailyViews(channel, pd.Series(np.expm1(past), index=days), 0, 0)
-            fc = forecast_views(daily, horizon_days=hold, levels=levels, min_days=min_days)
+            fc = forecast_views(
+                DailyViews(str(index), pd.Series(np.expm1(past), index=days), 0, 0),
+                horizon_days=future.size,
+                levels=levels,
+                min_days=min_days,
+            )
             if isinstance(fc, ViewsForecast):
+                ets_errors.extend((future - np.log1p(np.asarray(fc.median))).tolist())
+                ets_owner.extend([index] * future.size)
                 for lv in levels:
                     band = fc.interval(lv)
-                    lo = np.log1p(np.asarray(band.lower))
-                    hi = np.log1p(np.asarray(band.upper))
-                    hits["ets"][lv].extend(
-                        ((future >= lo - 1e-9) & (future <= hi + 1e-9)).astype(float).tolist()
-                    )
-                clusters["ets"].extend([channel] * hold)
-    out: dict[str, Any] = {"channels": n_channels, "hold_days": hold, "min_days": min_days}
-    for name, per_level in hits.items():
-        boot = ClusterBootstrap(clusters[name], n_boot=500)
+                    lo, hi = np.log1p(np.asarray(band.lower)), np.log1p(np.asarray(band.upper))
+                    ets_hits[lv].extend(((future >= lo - 1e-9) & (future <= hi + 1e-9)).tolist())
+    for name, hits, errors, owner in (
+        ("seasonal_naive", naive_hits, naive_errors, naive_owner),
+        ("ets_report_forecast", ets_hits, ets_errors, ets_owner),
+    ):
+        clusters = np.asarray(owner)
         out[name] = {
-            f"{lv:.2f}": dict(
-                zip(("coverage", "low", "high"), (round(v, 4) for v in boot.mean(per_level[lv])), strict=True)
-            )
-            for lv in levels
-            if per_level[lv]
+            "mae_log": round(float(np.mean(np.abs(errors))), 4) if errors else None,
+            "days_scored": len(errors),
+            **{
+                f"{lv:.2f}": _coverage_ci(clusters, np.asarray(hits[lv], dtype=np.float64))
+                for lv in levels
+                if hits[lv]
+            },
         }
-        out[name]["n_days_scored"] = len(clusters[name])
     return out
 
 

@@ -41,6 +41,11 @@ def test_a_loaded_predictor_forecasts_by_id_or_handle(predictor: Predictor) -> N
     by_handle = predictor.predict(_video("@SYNTH8C2"))
     assert by_id.expected_views == pytest.approx(by_handle.expected_views)
     assert by_id.video_format == "short" and by_id.horizon_days == 7.0
+    # What /v1/predictions returns says what served the forecast and how it fared against the baseline.
+    payload = by_id.to_dict()
+    assert payload["served_by"] == predictor.forecaster.served and payload["skill"]
+    assert {i["level"] for i in payload["intervals"]} == {0.8, 0.95}
+    assert all(i["measured_coverage"] is not None for i in payload["intervals"])
 
 
 def test_unknown_channels_and_wrong_horizons_are_refused(predictor: Predictor) -> None:
