@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,19 @@ from rich.console import Console
 from tubescope import __version__
 from tubescope.errors import TubescopeError
 from tubescope.logging import configure_logging, redact_text
+
+if TYPE_CHECKING:
+    from tubescope.warehouse.target import WarehouseTarget
+
+DB_HELP = "Warehouse: a DuckDB file or a postgresql:// URL (TUBESCOPE_DB_PATH, TUBESCOPE_DB_URL)."
+
+
+def _db_target(db: str | None) -> WarehouseTarget | None:
+    """``--db`` as a warehouse target (None: the configured one); a URL's password is never shown."""
+    from tubescope.warehouse.target import parse_target
+
+    return parse_target(db) if db else None
+
 
 app = typer.Typer(
     name="tubescope",
@@ -81,7 +94,7 @@ def emulator_serve(
 @app.command()
 def collect(
     refs: Annotated[list[str], typer.Argument(help="Channels: UC… ids, @handles, channel or video URLs.")],
-    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (TUBESCOPE_DB_PATH).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     api_key: Annotated[
         list[str] | None, typer.Option("--api-key", help="API key; repeat for several (TUBESCOPE_API_KEYS).")
     ] = None,
@@ -113,7 +126,7 @@ def collect(
     with job.RichProgress(Console(stderr=True), budget=budget) as progress:
         summary = job.collect(
             refs,
-            db_path=db,
+            db_path=_db_target(db),
             api_keys=api_key or (),
             api_base=api_base,
             budget=budget,
@@ -138,19 +151,19 @@ def prune(
     older_than_days: Annotated[
         int, typer.Option("--older-than-days", help="Delete snapshots observed more than N days ago.")
     ],
-    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (TUBESCOPE_DB_PATH).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was pruned as JSON.")] = False,
 ) -> None:
     """Drop old statistics snapshots; each video's and channel's latest one is kept."""
     from tubescope.jobs import retention as job
 
-    outcome = job.prune(db, older_than_days=older_than_days)
+    outcome = job.prune(_db_target(db), older_than_days=older_than_days)
     typer.echo(json.dumps(outcome.as_dict(), indent=2, sort_keys=True) if as_json else outcome.text())
 
 
 @app.command()
 def train(
-    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     model_dir: Annotated[Path | None, typer.Option("--model-dir", help="Where models are stored.")] = None,
     horizon: Annotated[str, typer.Option("--horizon", help="Forecast age: 7d, 48h, 2w.")] = "7d",
     trees: Annotated[
@@ -165,7 +178,7 @@ def train(
     horizon_days = parse_horizon(horizon)
     options = ForecastOptions(horizon_days=horizon_days, n_estimators=trees, forest_trees=trees // 3)
     with stderr.status("training the ensemble (LightGBM, XGBoost, random forest)…"):
-        outcome = job.train(db_path=db, model_dir=model_dir, options=options)
+        outcome = job.train(db_path=_db_target(db), model_dir=model_dir, options=options)
     if as_json:
         typer.echo(json.dumps(outcome.to_dict(), indent=2, sort_keys=True))
     else:
@@ -183,7 +196,7 @@ def predict(
     tags: Annotated[list[str] | None, typer.Option("--tags", help="Tag (repeat or comma-separate).")] = None,
     category: Annotated[str | None, typer.Option("--category", help="YouTube category id.")] = None,
     horizon: Annotated[str | None, typer.Option("--horizon", help="Must match the model's: 7d.")] = None,
-    db: Annotated[Path | None, typer.Option("--db", help="Warehouse for fresh channel priors.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Warehouse for fresh channel priors.")] = None,
     model_dir: Annotated[Path | None, typer.Option("--model-dir", help="Where models are stored.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the forecast as JSON.")] = False,
 ) -> None:
@@ -203,7 +216,7 @@ def predict(
     )
     horizon_days = parse_horizon(horizon) if horizon is not None else None
     with stderr.status("loading the model and forecasting…"):
-        forecast = job.predict(video, horizon_days=horizon_days, db_path=db, model_dir=model_dir)
+        forecast = job.predict(video, horizon_days=horizon_days, db_path=_db_target(db), model_dir=model_dir)
     if as_json:
         typer.echo(json.dumps(forecast.to_dict(), indent=2, sort_keys=True))
     else:
@@ -213,7 +226,7 @@ def predict(
 @app.command()
 def analyze(
     ref: Annotated[str, typer.Argument(help="A collected channel: UC… id, @handle or URL.")],
-    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Only videos published from this date.")
     ] = None,
@@ -226,17 +239,17 @@ def analyze(
 
     settings = load_settings(db_path=db)
     with stderr.status("analysing…"):
-        analysis = job.analyze(settings.db_path, ref, since=parse_date(since) if since else None)
+        analysis = job.analyze(settings.warehouse_target, ref, since=parse_date(since) if since else None)
     if as_json:
         typer.echo(json.dumps(analysis.to_dict(), indent=2, sort_keys=True, default=str))
     else:
-        Console().print(job.analysis_summary(analysis, settings.db_path))
+        Console().print(job.analysis_summary(analysis, settings.warehouse_target))
 
 
 @app.command()
 def compare(
     refs: Annotated[list[str], typer.Argument(help="Two or more collected channels.")],
-    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
     """Each channel's KPIs as a percentile among the others, normalised for channel size."""
@@ -244,7 +257,7 @@ def compare(
     from tubescope.jobs import analyze as job
 
     with stderr.status("comparing…"):
-        results = job.compare(load_settings(db_path=db).db_path, refs)
+        results = job.compare(load_settings(db_path=db).warehouse_target, refs)
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2, sort_keys=True))
     else:
@@ -259,7 +272,7 @@ def abtest(
         str | None,
         typer.Option("--versus", "-b", help="Filter for group B (default: every other video)."),
     ] = None,
-    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     confidence: Annotated[float, typer.Option("--confidence", help="Confidence level, e.g. 0.95.")] = 0.95,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap (reproducible).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -275,7 +288,7 @@ def abtest(
 
     settings = load_settings(db_path=db)
     with stderr.status("testing…"):
-        result = job.abtest(settings.db_path, ref, group_a, versus, confidence=confidence, seed=seed)
+        result = job.abtest(settings.warehouse_target, ref, group_a, versus, confidence=confidence, seed=seed)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     else:
@@ -288,7 +301,7 @@ def report(
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write (one self-contained page).")] = Path(
         "report.html"
     ),
-    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     peers: Annotated[
         list[str] | None,
         typer.Option("--peers", help="Collected peer channels to compare with (repeat, or a,b,c)."),
@@ -314,7 +327,7 @@ def report(
     settings = load_settings(db_path=db)
     with stderr.status("building the report…") as status:
         outcome = job.write_report(
-            settings.db_path,
+            settings.warehouse_target,
             ref,
             out,
             peers=[p.strip() for given in peers or () for p in given.split(",") if p.strip()],
@@ -335,7 +348,7 @@ def report(
 @app.command("export")
 def export_tables(
     out: Annotated[Path, typer.Option("--out", help="Folder for the dataset (one sub-folder per table).")],
-    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (TUBESCOPE_DB_PATH).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     export_format: Annotated[str, typer.Option("--format", help="Output format: parquet.")] = "parquet",
     table: Annotated[
         list[str] | None,
@@ -345,7 +358,9 @@ def export_tables(
     """Export warehouse tables as Parquet, hive-partitioned by channel_id and snapshot_date."""
     from tubescope.jobs import export as job
 
-    result = job.run_export(out, db_path=db, fmt=export_format, tables=table or (), console=stderr)
+    result = job.run_export(
+        out, db_path=_db_target(db), fmt=export_format, tables=table or (), console=stderr
+    )
     for item in result.tables:
         typer.echo(f"{item.table}: {item.rows} rows in {item.files} files -> {item.path}")
     stderr.print(f"exported {result.rows} rows in {result.seconds:.1f}s", highlight=False)
@@ -353,7 +368,7 @@ def export_tables(
 
 @app.command()
 def serve(
-    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8000,
     rate_limit: Annotated[
@@ -378,7 +393,7 @@ def serve(
         options = dataclasses.replace(options, rate_per_second=rate_limit)
     if rate_burst is not None:
         options = dataclasses.replace(options, rate_burst=rate_burst)
-    stderr.print(f"tubescope API on http://{host}:{port} (docs at /docs) over {settings.db_path}")
+    stderr.print(f"tubescope API on http://{host}:{port} (docs at /docs) over {settings.warehouse_target}")
     uvicorn.run(create_app(settings, options), host=host, port=port, log_level="warning")
 
 
@@ -419,7 +434,7 @@ app.add_typer(token_app, name="token")
 def token_create(
     scope: Annotated[str, typer.Option("--scope", help="read, write or admin.")] = "read",
     name: Annotated[str, typer.Option("--name", help="A label to recognise the token by.")] = "",
-    db: Annotated[Path | None, typer.Option("--db", help="Warehouse the token grants access to.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Warehouse the token grants access to.")] = None,
 ) -> None:
     """Create a token; it is printed once and stored only as a hash."""
     from tubescope.config import load_settings
@@ -436,7 +451,7 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(db: Annotated[Path | None, typer.Option("--db", help="Warehouse file.")] = None) -> None:
+def token_list(db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None) -> None:
     """List tokens (ids, names and scopes; never the tokens)."""
     from tubescope.config import load_settings
     from tubescope.jobs.tokens import token_store_for
@@ -448,7 +463,7 @@ def token_list(db: Annotated[Path | None, typer.Option("--db", help="Warehouse f
 @token_app.command("revoke")
 def token_revoke(
     token_id: Annotated[str, typer.Argument(help="The id shown by `token list`.")],
-    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
 ) -> None:
     """Revoke a token by id."""
     from tubescope.config import load_settings

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tubescope.errors import ConfigError
+from tubescope.warehouse.target import PostgresTarget, WarehouseTarget, is_postgres_url, parse_target
 
 DEFAULT_API_BASE = "https://www.googleapis.com/youtube/v3"
 
@@ -21,6 +22,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TUBESCOPE_", extra="ignore", frozen=True)
 
     db_path: Path = Path("tubescope.duckdb")
+    db_url: SecretStr | None = None
+    """``postgresql://user:password@host/db``: the team warehouse (wins over ``db_path``)."""
     youtube_api_base: str = DEFAULT_API_BASE
     api_keys: list[SecretStr] = Field(default_factory=list)
     requests_per_second: float = Field(default=10.0, gt=0)
@@ -61,6 +64,12 @@ class Settings(BaseSettings):
     output_dir: Path = Path("outputs")
     """Where report and export jobs run by a worker write their files (one folder per job)."""
     log_json: bool | None = None
+
+    @property
+    def warehouse_target(self) -> WarehouseTarget:
+        """Where the warehouse lives: ``db_url`` (PostgreSQL) when set, else the DuckDB ``db_path``."""
+        url = self.db_url.get_secret_value().strip() if self.db_url is not None else ""
+        return parse_target(url) if url else self.db_path
 
 
 class _TomlSource(PydanticBaseSettingsSource):
@@ -103,6 +112,13 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             return (init_settings, env_settings, _TomlSource(settings_cls, path))
 
     given = {k: v for k, v in overrides.items() if v is not None and v != []}
+    if "db_path" in given:  # --db takes a file or a postgresql:// URL, and wins over the environment
+        chosen = given.pop("db_path")
+        url = chosen.url if isinstance(chosen, PostgresTarget) else str(chosen)
+        if isinstance(chosen, PostgresTarget) or (not isinstance(chosen, Path) and is_postgres_url(url)):
+            given["db_url"] = url
+        else:
+            given["db_path"], given["db_url"] = chosen, ""
     try:
         configured = _Configured(**given)
     except ValidationError as exc:

@@ -57,12 +57,13 @@ def collect(
     return asyncio.run(go())
 
 
-def rows(db: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+def rows(db: Path | str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` in the warehouse at ``db`` (a DuckDB file or a postgresql:// URL)."""
     with Warehouse.open(db, read_only=True) as warehouse:
-        return [tuple(r) for r in warehouse.connection().execute(sql, list(params)).fetchall()]
+        return [tuple(r) for r in warehouse.fetchall(sql, list(params))]
 
 
-def stored_data(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+def stored_data(db: Path | str) -> dict[str, list[tuple[Any, ...]]]:
     """Everything a user would read back, without lineage columns that differ between runs."""
     return {
         "videos": rows(

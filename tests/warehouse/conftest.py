@@ -39,9 +39,29 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "warehouse.duckdb"
 
 
+BACKENDS = ("duckdb", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def target(request: pytest.FixtureRequest, db_path: Path) -> Iterator[Path | str]:
+    """Each backend in turn: the DuckDB file, then a fresh PostgreSQL database (skipped with a
+    reason where PostgreSQL is absent). Tests taking ``wh`` or ``target`` run on both."""
+    if request.param == "duckdb":
+        yield db_path
+        return
+    url: str = request.getfixturevalue("postgres_url")
+    yield url
+    from tubescope.warehouse.postgres_backend import close_pools
+    from tubescope.warehouse.target import parse_target
+
+    found = parse_target(url)
+    assert not isinstance(found, Path)
+    close_pools(found)
+
+
 @pytest.fixture
-def wh(db_path: Path, clock: FixedClock) -> Iterator[Warehouse]:
-    with Warehouse.open(db_path, clock=clock) as warehouse:
+def wh(target: Path | str, clock: FixedClock) -> Iterator[Warehouse]:
+    with Warehouse.open(target, clock=clock) as warehouse:
         yield warehouse
 
 

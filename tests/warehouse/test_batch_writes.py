@@ -31,7 +31,7 @@ def test_record_checkpoints_moves_some_channels_keeps_others_and_accumulates_don
     assert kept is not None and moved is not None
     assert (kept.page_token, kept.pages_done, kept.done_video_ids) == ("tok-1", 1, {"a", "b", "c"})
     assert (moved.page_token, moved.pages_done, moved.done_video_ids) == ("tok-9", 9, {"x"})
-    done_rows = wh.connection().execute("SELECT count(*) FROM checkpoint_videos_done").fetchone()
+    done_rows = wh.fetchone("SELECT count(*) FROM checkpoint_videos_done")
     assert done_rows == (4,)  # no id stored twice
 
     wh.record_checkpoints(run, {"UCcccccccccccccccccccccc": None}, {})
@@ -75,7 +75,7 @@ def test_mixed_new_and_known_videos_in_one_batch_upsert_and_count_right(wh: Ware
     renamed = video("vid00000000", tags=("new",))
     result = wh.upsert_videos(run, [renamed, video("vid00000001")])
     assert (result.inserted, result.updated) == (1, 1)
-    tags = wh.connection().execute("SELECT tags FROM videos WHERE video_id = 'vid00000000'").fetchone()
+    tags = wh.fetchone("SELECT tags FROM videos WHERE video_id = 'vid00000000'")
     assert tags == (["new"],)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -12,10 +11,11 @@ from rich.text import Text
 from tubescope.analysis.abtest import AbTestOptions, AbTestResult, run_ab_test
 from tubescope.analysis.query import parse_query
 from tubescope.jobs.common import load_channel_frames, open_for_reading, resolve_stored_channel, utc_now
+from tubescope.warehouse.target import WarehouseTarget
 
 
 def abtest(
-    db_path: Path,
+    db_path: WarehouseTarget,
     ref: str,
     group_a: str,
     group_b: str | None = None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 
 from rich.console import RenderableType
 from rich.table import Table
@@ -21,10 +20,11 @@ from tubescope.jobs.common import (
 )
 from tubescope.report.adapter import build_report_model
 from tubescope.report.terminal import render_summary
+from tubescope.warehouse.target import WarehouseTarget
 
 
 def analyze(
-    db_path: Path, ref: str, *, since: datetime | None = None, now: datetime | None = None
+    db_path: WarehouseTarget, ref: str, *, since: datetime | None = None, now: datetime | None = None
 ) -> ChannelAnalysis:
     """Every analysis of one collected channel as of ``now`` (default: the current time)."""
     with open_for_reading(db_path) as warehouse:
@@ -35,14 +35,16 @@ def analyze(
     )
 
 
-def compare(db_path: Path, refs: Sequence[str], *, now: datetime | None = None) -> list[BenchmarkResult]:
+def compare(
+    db_path: WarehouseTarget, refs: Sequence[str], *, now: datetime | None = None
+) -> list[BenchmarkResult]:
     """Each channel's KPIs as percentiles among the other channels named (size-normalised KPIs)."""
     with open_for_reading(db_path) as warehouse:
         return peer_comparison(warehouse, refs, now=now)
 
 
 def analysis_summary(
-    analysis: ChannelAnalysis, db_path: Path, *, now: datetime | None = None
+    analysis: ChannelAnalysis, db_path: WarehouseTarget, *, now: datetime | None = None
 ) -> RenderableType:
     """The Rich summary of ``analysis`` a person reads in a terminal (the report's components)."""
     with open_for_reading(db_path) as warehouse:

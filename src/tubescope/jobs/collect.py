@@ -17,6 +17,7 @@ from types import TracebackType
 
 import httpx
 import structlog
+from pydantic import SecretStr
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -25,12 +26,14 @@ from tubescope.config import Settings, load_settings
 from tubescope.domain.refs import ChannelRef, parse_channel_ref
 from tubescope.errors import ConfigError
 from tubescope.jobs.cache import announce_run
+from tubescope.jobs.common import warehouse_target
 from tubescope.jobs.retention import prune_warehouse
 from tubescope.pipeline.adapters import WarehouseStore, YouTubeApi
 from tubescope.pipeline.collect import run_collection
 from tubescope.pipeline.progress import CollectProgress
 from tubescope.pipeline.run import CollectOptions, CollectSummary, RunState
 from tubescope.warehouse.repository import Warehouse
+from tubescope.warehouse.target import WarehouseTarget
 from tubescope.youtube.client import ClientOptions, YouTubeClient
 from tubescope.youtube.shared_quota import RedisQuotaLedger
 
@@ -45,7 +48,7 @@ def utc_now() -> datetime:
 def collect(
     refs: Sequence[str],
     *,
-    db_path: Path | None = None,
+    db_path: WarehouseTarget | str | None = None,
     api_keys: Sequence[str] = (),
     api_base: str | None = None,
     budget: int | None = None,
@@ -91,7 +94,7 @@ def collect(
         timeout_seconds=cfg.request_timeout_seconds,
         budget_units=budget,
     )
-    target = db_path or cfg.db_path
+    target = warehouse_target(db_path, cfg)
     retention_days = None if dry_run else cfg.retention_days
     job = _collect(
         parsed,
@@ -108,7 +111,8 @@ def collect(
     )
     summary = asyncio.run(job)
     if not dry_run and summary.channels:
-        _announce(cfg.model_copy(update={"db_path": target}), summary.channels)
+        where = {"db_path": target} if isinstance(target, Path) else {"db_url": SecretStr(target.url)}
+        _announce(cfg.model_copy(update=where), summary.channels)
     return summary
 
 
@@ -129,7 +133,7 @@ def _shared_quota_spec(cfg: Settings) -> tuple[str, int] | None:
 async def _collect(
     refs: list[ChannelRef],
     options: CollectOptions,
-    db_path: Path,
+    db_path: WarehouseTarget,
     api_base: str,
     keys: list[str],
     client_options: ClientOptions,

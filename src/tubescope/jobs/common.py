@@ -10,9 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 from tubescope.analysis.frames import ChannelFrames
+from tubescope.config import Settings, load_settings
 from tubescope.domain.refs import RefKind, parse_channel_ref
 from tubescope.errors import ChannelNotFound, ConfigError, InvalidChannelRef, StorageError
 from tubescope.warehouse.repository import Warehouse
+from tubescope.warehouse.target import PostgresTarget, WarehouseTarget, parse_target
 
 
 def utc_now() -> datetime:
@@ -36,16 +38,35 @@ def share_warehouse(db_path: Path, borrow: Callable[[], AbstractContextManager[W
         _shared[key] = borrow
 
 
+def warehouse_target(
+    db: WarehouseTarget | str | None = None, settings: Settings | None = None
+) -> WarehouseTarget:
+    """The warehouse a job works on: ``db`` (``--db``: a DuckDB file or a ``postgresql://`` URL)
+    when given, else ``TUBESCOPE_DB_URL``, else ``TUBESCOPE_DB_PATH``."""
+    if db is not None:
+        return parse_target(db)
+    return (settings or load_settings()).warehouse_target
+
+
+def require_warehouse(target: WarehouseTarget) -> None:
+    """Refuse a DuckDB file that does not exist yet (reading commands never create one)."""
+    if isinstance(target, Path) and not target.is_file():
+        raise StorageError(f"no warehouse at {target}; collect some channels first (`tubescope collect`)")
+
+
 @contextmanager
-def open_for_reading(db_path: Path) -> Iterator[Warehouse]:
+def open_for_reading(db_path: WarehouseTarget) -> Iterator[Warehouse]:
     """The warehouse at ``db_path``, read-only; a clear error when nothing was collected yet."""
+    if isinstance(db_path, PostgresTarget):
+        with Warehouse.open(db_path, read_only=True) as warehouse:
+            yield warehouse
+        return
     borrow = _shared.get(Path(db_path).resolve())
     if borrow is not None:
         with borrow() as warehouse:
             yield warehouse
         return
-    if not Path(db_path).is_file():
-        raise StorageError(f"no warehouse at {db_path}; collect some channels first (`tubescope collect`)")
+    require_warehouse(Path(db_path))
     with Warehouse.open(db_path, read_only=True) as warehouse:
         yield warehouse
 

@@ -14,6 +14,7 @@ from tubescope.config import load_settings
 from tubescope.errors import ConfigError, StorageError
 from tubescope.warehouse import Warehouse
 from tubescope.warehouse.export import FORMATS, ExportResult, export_parquet, resolve_tables
+from tubescope.warehouse.target import WarehouseTarget, parse_target
 
 PROGRESS_DELAY_SECONDS = 1.0
 
@@ -72,7 +73,7 @@ class _LateProgress:
 def run_export(
     out_dir: Path,
     *,
-    db_path: Path | None = None,
+    db_path: WarehouseTarget | str | None = None,
     fmt: str = "parquet",
     tables: Sequence[str] = (),
     progress: bool = True,
@@ -82,8 +83,8 @@ def run_export(
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; supported: {', '.join(FORMATS)}")
     names = resolve_tables(tables)  # refuse a bad --table before touching any file
-    path = db_path if db_path is not None else load_settings().db_path
-    if not path.is_file():
+    path = parse_target(db_path) if db_path is not None else load_settings().warehouse_target
+    if isinstance(path, Path) and not path.is_file():
         raise StorageError(f"no warehouse at {path}: run `tubescope collect` first or pass --db")
     with Warehouse.open(path, read_only=True) as warehouse, _LateProgress(console, progress) as bar:
         return export_parquet(warehouse, out_dir, names, on_progress=bar.update)

@@ -18,10 +18,12 @@ from tubescope.config import Settings, load_settings
 from tubescope.domain.durations import parse_duration_seconds
 from tubescope.domain.refs import RefKind, parse_channel_ref
 from tubescope.errors import ChannelNotFound, ConfigError, InvalidChannelRef, ModelError
+from tubescope.jobs.common import warehouse_target
 from tubescope.jobs.train import MODEL_KIND, load_warehouse_frames
 from tubescope.predict.features import FEATURE_VERSION
 from tubescope.predict.model import Forecast, ViewForecaster
 from tubescope.warehouse.model_store import ModelManifest, load_model
+from tubescope.warehouse.target import WarehouseTarget
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class Predictor:
             raise ModelError(f"{loaded.path}: not a view forecaster")
         return cls(loaded.model, loaded.manifest)
 
-    def refreshed(self, db_path: Path, channel_ids: Sequence[str] | None = None) -> Predictor:
+    def refreshed(self, db_path: WarehouseTarget, channel_ids: Sequence[str] | None = None) -> Predictor:
         """The same model with channel priors recomputed from the warehouse's current data
         (of ``channel_ids`` only, when given: enough to forecast for those channels)."""
         frames = load_warehouse_frames(db_path, channel_ids)
@@ -148,7 +150,7 @@ def predict(
     video: PlannedVideo,
     *,
     horizon_days: float | None = None,
-    db_path: Path | None = None,
+    db_path: WarehouseTarget | str | None = None,
     model_dir: Path | None = None,
     settings: Settings | None = None,
 ) -> Forecast:
@@ -159,8 +161,8 @@ def predict(
     """
     cfg = settings or load_settings(db_path=db_path, model_dir=model_dir)
     predictor = Predictor.load(model_dir or cfg.model_dir)
-    db = db_path or cfg.db_path
-    if db.is_file():
+    db = warehouse_target(db_path, cfg)
+    if not isinstance(db, Path) or db.is_file():
         try:
             channel_ids: list[str] | None = [predictor.resolve_channel(video.channel)]
         except ChannelNotFound:

@@ -37,6 +37,7 @@ from tubescope.report.html import render_html
 from tubescope.report.model import Recommendation, ReportModel
 from tubescope.report.recommendations import build_recommendations
 from tubescope.warehouse.repository import Warehouse
+from tubescope.warehouse.target import WarehouseTarget
 
 DEFAULT_AB_FILTERS: tuple[str, ...] = ("title contains '?'", "tag_count >= 10")
 """Comparisons every report runs (each against the rest of the channel's videos)."""
@@ -120,7 +121,7 @@ def render_report(
 
 
 def write_report(
-    db_path: Path,
+    db_path: WarehouseTarget,
     channel: str,
     out: Path,
     *,
@@ -146,7 +147,7 @@ def write_report(
         _require_printer(chromium)  # fail before the analysis, not after it
 
     step("loading the warehouse")
-    with open_for_reading(Path(db_path)) as warehouse:
+    with open_for_reading(db_path) as warehouse:
         rendered = render_report(
             warehouse, channel, peers=peers, now=now, window_days=window_days, ab_filters=ab_filters,
             progress=step,

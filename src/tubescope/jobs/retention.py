@@ -19,6 +19,7 @@ import structlog
 from tubescope.config import Settings, load_settings
 from tubescope.errors import ConfigError, StorageError
 from tubescope.warehouse.repository import Warehouse
+from tubescope.warehouse.target import WarehouseTarget, parse_target
 
 _log = structlog.get_logger("tubescope.jobs.retention")
 
@@ -70,7 +71,7 @@ def prune_warehouse(warehouse: Warehouse, older_than_days: int, *, now: datetime
 
 
 def prune(
-    db_path: Path | None = None,
+    db_path: WarehouseTarget | str | None = None,
     *,
     older_than_days: int,
     settings: Settings | None = None,
@@ -84,8 +85,8 @@ def prune(
     """
     if older_than_days < 1:
         raise ConfigError(f"--older-than-days must be at least 1, got {older_than_days}")
-    target = db_path or (settings or load_settings(db_path=db_path)).db_path
-    if not Path(target).is_file():
+    target = parse_target(db_path) if db_path is not None else (settings or load_settings()).warehouse_target
+    if isinstance(target, Path) and not target.is_file():
         raise StorageError(f"no warehouse at {target}: run `tubescope collect` first or pass --db")
     with Warehouse.open(target, clock=clock) as warehouse:
         return prune_warehouse(warehouse, older_than_days, now=clock())

@@ -14,11 +14,13 @@ from rich.table import Table
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.config import Settings, load_settings
 from tubescope.errors import StorageError
+from tubescope.jobs.common import warehouse_target
 from tubescope.predict.evaluate import Comparison, EvaluationReport, PointMetrics
 from tubescope.predict.features import FEATURE_VERSION
 from tubescope.predict.model import ForecastOptions, train_forecaster
 from tubescope.warehouse.model_store import ModelManifest, save_model
 from tubescope.warehouse.repository import Warehouse
+from tubescope.warehouse.target import WarehouseTarget
 
 MODEL_KIND = "view-forecaster"
 
@@ -43,9 +45,11 @@ class TrainOutcome:
         }
 
 
-def load_warehouse_frames(db_path: Path, channel_ids: Sequence[str] | None = None) -> ChannelFrames:
+def load_warehouse_frames(
+    db_path: WarehouseTarget, channel_ids: Sequence[str] | None = None
+) -> ChannelFrames:
     """The frames of the warehouse at ``db_path`` (all channels, or ``channel_ids``), read-only."""
-    if not db_path.is_file():
+    if isinstance(db_path, Path) and not db_path.is_file():
         raise StorageError(f"no warehouse at {db_path}; collect some channels first (`tubescope collect`)")
     with Warehouse.open(db_path, read_only=True) as warehouse:
         frames = warehouse.load_frames(list(channel_ids) if channel_ids is not None else None)
@@ -59,7 +63,7 @@ def load_warehouse_frames(db_path: Path, channel_ids: Sequence[str] | None = Non
 
 def train(
     *,
-    db_path: Path | None = None,
+    db_path: WarehouseTarget | str | None = None,
     model_dir: Path | None = None,
     horizon_days: float = 7.0,
     options: ForecastOptions | None = None,
@@ -68,7 +72,7 @@ def train(
 ) -> TrainOutcome:
     """Train on everything in the warehouse (time-based split) and store the model as a new version."""
     cfg = settings or load_settings(db_path=db_path, model_dir=model_dir)
-    db = db_path or cfg.db_path
+    db = warehouse_target(db_path, cfg)
     target_dir = model_dir or cfg.model_dir
     opts = options or ForecastOptions(horizon_days=horizon_days)
     frames = load_warehouse_frames(db)

@@ -160,7 +160,7 @@ class WarehouseStore:
         )
 
     def _scalar(self, sql: str, params: Sequence[Any]) -> Any:
-        row = self.warehouse.connection().execute(sql, list(params)).fetchone()
+        row = self.warehouse.fetchone(sql, list(params))
         return row[0] if row else None
 
     def known_channel_id(self, ref: ChannelRef) -> str | None:
@@ -186,7 +186,7 @@ class WarehouseStore:
         if before_run is not None:
             sql += " AND first_seen_run_id <> ?"
             params.append(before_run)
-        rows = self.warehouse.connection().execute(sql, params).fetchall()
+        rows = self.warehouse.fetchall(sql, params)
         return frozenset(str(r[0]) for r in rows)
 
     def crawl_complete(self, channel_id: str) -> bool:
@@ -266,14 +266,10 @@ class WarehouseStore:
 
     def finish_channel(self, run_id: int, channel_id: str, *, full_walk: bool, at: datetime) -> int:
         w = self.warehouse
-        newest = (
-            w.connection()
-            .execute(
-                "SELECT video_id, published_at FROM videos WHERE channel_id = ? AND NOT is_deleted"
-                " ORDER BY published_at DESC, video_id LIMIT 1",
-                [channel_id],
-            )
-            .fetchone()
+        newest = w.fetchone(
+            "SELECT video_id, published_at FROM videos WHERE channel_id = ? AND NOT is_deleted"
+            " ORDER BY published_at DESC, video_id LIMIT 1",
+            [channel_id],
         )
         with w.transaction():
             current = w.load_checkpoint(run_id, channel_id)

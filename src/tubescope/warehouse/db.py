@@ -1,4 +1,4 @@
-"""Opening the DuckDB file: error mapping, session settings, migrations and transactions."""
+"""Opening the DuckDB file (error mapping, session settings, migrations) and transactions."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from tubescope.errors import StorageError
 from tubescope.warehouse import migrations
 from tubescope.warehouse.filelease import WarehouseLocked
+from tubescope.warehouse.target import redact_url
+
+if TYPE_CHECKING:
+    from tubescope.warehouse.backend import Backend
 
 DEFAULT_DB_PATH = Path("tubescope.duckdb")
 DEFAULT_MEMORY_LIMIT = "512MB"
@@ -84,20 +88,15 @@ class TransactionScope:
     """Re-entrant transactions: the outermost scope commits, any failure rolls everything back.
 
     Nesting lets the pipeline wrap a data batch and its checkpoint in one transaction while each
-    write method stays atomic when called on its own.
+    write method stays atomic when called on its own. Works over any
+    :class:`~tubescope.warehouse.backend.Backend` (DuckDB or PostgreSQL).
     """
 
-    def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection | Callable[[], duckdb.DuckDBPyConnection],
-        *,
-        after_commit: Callable[[], object] | None = None,
-    ) -> None:
-        # A callable is asked for the connection at each outermost BEGIN: a leased warehouse
-        # reopens its file there after handing it to another process.
-        self._connection = con if callable(con) else (lambda: con)
+    def __init__(self, backend: Backend, *, after_commit: Callable[[], object] | None = None) -> None:
+        # The backend is asked for its connection at each outermost BEGIN: a leased DuckDB
+        # warehouse reopens its file there after handing it to another process.
+        self._backend = backend
         self._after_commit = after_commit
-        self._con: duckdb.DuckDBPyConnection | None = None
         self._depth = 0
         self.generation = 0
         """Counts outermost transactions begun, so facts checked inside one can be reused
@@ -108,31 +107,32 @@ class TransactionScope:
         return self._depth > 0
 
     @contextmanager
-    def __call__(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def __call__(self) -> Iterator[Backend]:
+        backend = self._backend
         if self._depth:
             self._depth += 1
-            assert self._con is not None
             try:
-                yield self._con
+                yield backend
             finally:
                 self._depth -= 1
             return
-        con = self._con = self._connection()
-        run_sql(con, "BEGIN TRANSACTION")
+        backend.begin()
         self.generation += 1
         self._depth = 1
         try:
-            yield con
+            yield backend
         except BaseException as exc:
             self._depth = 0
-            run_sql(con, "ROLLBACK")
-            if isinstance(exc, duckdb.Error):
-                raise StorageError(f"warehouse write failed and was rolled back: {exc}") from exc
+            backend.rollback()
+            if isinstance(exc, backend.errors):
+                raise StorageError(
+                    f"warehouse write failed and was rolled back: {redact_url(str(exc))}"
+                ) from exc
             raise
         self._depth = 0
         try:
-            run_sql(con, "COMMIT")
-        except duckdb.Error as exc:
-            raise StorageError(f"warehouse commit failed: {exc}") from exc
+            backend.commit()
+        except backend.errors as exc:
+            raise StorageError(f"warehouse commit failed: {redact_url(str(exc))}") from exc
         if self._after_commit is not None:
             self._after_commit()

@@ -20,6 +20,8 @@ from tubescope.domain.frames import (
     VIDEO_COLUMNS,
     VIDEO_SNAPSHOT_COLUMNS,
 )
+from tubescope.warehouse.backend import Dialect
+from tubescope.warehouse.duckdb_backend import DIALECT as DUCKDB_DIALECT
 
 FRAME_NAMES = ("channels", "videos", "video_snapshots", "channel_snapshots")
 
@@ -31,10 +33,10 @@ FROM channels {where}
 ORDER BY channel_id
 """
 
-VIDEOS_SQL = """
+_VIDEOS_TEMPLATE = """
 SELECT video_id, channel_id, title, published_at,
-       CAST(duration_seconds AS DOUBLE) AS duration_seconds, video_format,
-       array_to_string(tags, '|') AS tags, CAST(len(tags) AS BIGINT) AS tag_count,
+       CAST(duration_seconds AS FLOAT8) AS duration_seconds, video_format,
+       array_to_string(tags, '|') AS tags, {tag_count} AS tag_count,
        category_id, latest_view_count AS view_count, latest_like_count AS like_count,
        latest_comment_count AS comment_count, is_deleted, deleted_at, deleted_reason,
        duration_raw, default_language, live_broadcast_content, privacy_status,
@@ -42,6 +44,15 @@ SELECT video_id, channel_id, title, published_at,
 FROM videos {where}
 ORDER BY channel_id, published_at, video_id
 """
+
+
+def videos_sql(dialect: Dialect, where: str) -> str:
+    """The ``videos`` frame query in ``dialect`` (the tag count is the only difference)."""
+    return _VIDEOS_TEMPLATE.format(tag_count=dialect.tag_count, where=where)
+
+
+VIDEOS_SQL = _VIDEOS_TEMPLATE.replace("{tag_count}", DUCKDB_DIALECT.tag_count)
+"""The DuckDB ``videos`` frame query, with a ``{where}`` slot (prefer :func:`videos_sql`)."""
 
 VIDEO_SNAPSHOTS_SQL = """
 SELECT video_id, channel_id, observed_at, view_count, like_count, comment_count
@@ -65,7 +76,8 @@ def where_clause(
     time_column: str | None,
     alias: str = "",
 ) -> tuple[str, list[Any]]:
-    """A WHERE with literal placeholders: DuckDB pushes IN-lists and ranges into the scan."""
+    """A WHERE with literal placeholders: DuckDB pushes IN-lists and ranges into the scan (and
+    PostgreSQL uses its indexes for them)."""
     prefix = f"{alias}." if alias else ""
     parts: list[str] = []
     params: list[Any] = []

@@ -1,10 +1,15 @@
-"""The warehouse: one DuckDB file holding runs, channels, videos, snapshots and the quarantine.
+"""The warehouse: runs, channels, videos, snapshots and the quarantine, in DuckDB or PostgreSQL.
+
+``Warehouse.open(target)`` takes a DuckDB file path (the embedded default) or a
+``postgresql://`` URL; the logic here is written once and reaches the engine only through a
+:class:`~tubescope.warehouse.backend.Backend`, whose dialect holds the SQL that differs.
 
 Writes are transactional per call (a batch lands whole or not at all) and idempotent per run:
 a retried or resumed batch inserts nothing twice. Wrap a batch and its checkpoint in
 :meth:`Warehouse.transaction` to make them land together.
 
-One process writes at a time (DuckDB's rule); a ``Warehouse`` is used from one thread.
+With DuckDB one process writes at a time (DuckDB's rule); with PostgreSQL any number of
+processes share the database. A ``Warehouse`` is used from one thread.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import pyarrow as pa
 from tubescope.domain.models import Channel, ChannelSnapshot, Comment, Video, VideoFormat, VideoSnapshot
 from tubescope.errors import ConfigError, DataQualityError, NotFoundError, StorageError
 from tubescope.warehouse import frames as frame_sql
+from tubescope.warehouse.backend import Backend, Dialect
 from tubescope.warehouse.db import (
     DEFAULT_DB_PATH,
     DEFAULT_MEMORY_LIMIT,
@@ -32,9 +38,9 @@ from tubescope.warehouse.db import (
     TransactionScope,
     connect,
     prepare_schema,
-    run_sql,
     utc_now,
 )
+from tubescope.warehouse.duckdb_backend import DuckDbBackend
 from tubescope.warehouse.filelease import DEFAULT_WAIT_SECONDS, WarehouseLocked, knocking, wait_for_file
 from tubescope.warehouse.lineage import (
     RESUMABLE_STATUSES,
@@ -56,6 +62,7 @@ from tubescope.warehouse.quality import (
 )
 from tubescope.warehouse.quarantine import QuarantineRecord, payload_json
 from tubescope.warehouse.state import Checkpoint, IncrementalState, PruneResult, WriteResult
+from tubescope.warehouse.target import PostgresTarget, WarehouseTarget, parse_target, redact_url
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -66,7 +73,8 @@ _VIDEO_INSERT = """
         first_seen_run_id, run_id, source, fetched_at, is_deleted)
     SELECT video_id, channel_id, title, description, published_at, duration_seconds,
            duration_raw, video_format, tags, category_id, default_language,
-           live_broadcast_content, privacy_status, ?, ?, ?, ?, false
+           live_broadcast_content, privacy_status, CAST(? AS BIGINT), CAST(? AS BIGINT), ?,
+           CAST(? AS TIMESTAMPTZ), false
     FROM _video_batch
 """
 # The metadata refresh of videos already stored (the plain insert skips it when none are).
@@ -99,6 +107,8 @@ USER_TABLES = (
     "checkpoint_videos_done",
     "channel_state",
     "retention_log",
+    "api_tokens",
+    "model_manifests",
 )
 
 
@@ -113,33 +123,40 @@ class Warehouse(AbstractContextManager["Warehouse"]):
 
     def __init__(
         self,
-        con: duckdb.DuckDBPyConnection,
-        path: Path,
+        con: Backend | duckdb.DuckDBPyConnection,
+        path: WarehouseTarget,
         *,
         read_only: bool,
         clock: Clock,
         reopen: Callable[[], duckdb.DuckDBPyConnection] | None = None,
     ) -> None:
-        self._con: duckdb.DuckDBPyConnection | None = con
+        # A raw DuckDB connection (or cursor) is wrapped; any other backend is used as given.
+        # ``reopen`` is set for a leased DuckDB warehouse: how to take the file back after
+        # handing it over.
+        backend: Backend
+        if isinstance(con, duckdb.DuckDBPyConnection):
+            backend = DuckDbBackend(con, Path(str(path)), reopen=reopen)
+        else:
+            backend = con
+        self._backend: Backend | None = backend
         self.path = path
         self.read_only = read_only
         self._clock = clock
-        self._reopen = reopen
-        """Set for a leased warehouse: how to take the file back after handing it over."""
         self._transaction = TransactionScope(
-            lambda: self._db, after_commit=self.release_if_wanted if reopen is not None else None
+            backend, after_commit=self.release_if_wanted if reopen is not None else None
         )
         self._run_sources: dict[int, str] = {}
         # run_id -> (transaction generation, source): a run checked writable inside the current
         # transaction stays writable until it ends (only finish_run/resume_run change a status).
         self._writable_checked: dict[int, tuple[int, str]] = {}
+        self._dialect = backend.dialect
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
     def open(
         cls,
-        path: str | Path = DEFAULT_DB_PATH,
+        path: str | Path | PostgresTarget = DEFAULT_DB_PATH,
         *,
         read_only: bool = False,
         clock: Clock | None = None,
@@ -150,7 +167,10 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         wait_seconds: float = DEFAULT_WAIT_SECONDS,
         on_wait: Callable[[WarehouseLocked], None] | None = None,
     ) -> Warehouse:
-        """Open (creating if needed) and migrate the database at ``path``, waiting for the file.
+        """Open (creating if needed) and migrate the warehouse at ``path``, waiting for the file.
+
+        ``path`` is a DuckDB file or a ``postgresql://`` URL; on PostgreSQL nothing waits (any
+        number of processes share it) and ``lease`` does not apply.
 
         When another process (``tubescope serve``, a running collect) holds the file, this asks it
         to let go and waits up to ``wait_seconds`` (see :mod:`tubescope.warehouse.filelease`);
@@ -160,7 +180,10 @@ class Warehouse(AbstractContextManager["Warehouse"]):
 
         See :meth:`open_now` for the other options.
         """
-        db_path = Path(path)
+        target = parse_target(path)
+        if isinstance(target, PostgresTarget):
+            return cls.open_now(target, read_only=read_only, clock=clock, migrate=migrate)
+        db_path = target
 
         def attempt() -> Warehouse:
             return cls.open_now(
@@ -182,16 +205,16 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                     wait_seconds=wait_seconds,
                 )
 
-            warehouse._reopen = reopen
-            warehouse._transaction = TransactionScope(
-                lambda: warehouse._db, after_commit=warehouse.release_if_wanted
-            )
+            backend = warehouse._live
+            assert isinstance(backend, DuckDbBackend)
+            backend.reopen = reopen
+            warehouse._transaction = TransactionScope(backend, after_commit=warehouse.release_if_wanted)
         return warehouse
 
     @classmethod
     def open_now(
         cls,
-        path: str | Path = DEFAULT_DB_PATH,
+        path: str | Path | PostgresTarget = DEFAULT_DB_PATH,
         *,
         read_only: bool = False,
         clock: Clock | None = None,
@@ -199,20 +222,28 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         migrate: bool = True,
         threads: int | None = None,
     ) -> Warehouse:
-        """Open (creating if needed) and migrate the database at ``path``.
+        """Open (creating if needed) and migrate the warehouse at ``path``.
+
+        ``path`` is a DuckDB file or a ``postgresql://`` URL (see
+        :func:`~tubescope.warehouse.target.parse_target`); :attr:`backend` says which.
 
         A read-only open of a database left by an older tubescope migrates it first (briefly
         writable), so reading commands work right after an upgrade; ``migrate=False`` refuses
-        instead. ``memory_limit`` caps DuckDB's working memory (big sorts and aggregations spill
-        to ``<db>.tmp``); ``None`` leaves DuckDB's default of 80% of RAM. ``threads`` caps
-        DuckDB's worker threads (``None``: one per core); a writer of many small transactions,
-        like the collector, spends less CPU with one.
+        instead. On PostgreSQL the migration runs once, under an advisory lock, however many
+        processes open the database together. ``memory_limit`` caps DuckDB's working memory
+        (big sorts and aggregations spill to ``<db>.tmp``); ``None`` leaves DuckDB's default of
+        80% of RAM. ``threads`` caps DuckDB's worker threads (``None``: one per core); a writer of
+        many small transactions, like the collector, spends less CPU with one. Both are ignored
+        on PostgreSQL.
 
         Raises :class:`~tubescope.errors.SchemaVersionError` for a database written by a newer
-        tubescope, and :class:`~tubescope.errors.StorageError` when the file cannot be opened.
+        tubescope, and :class:`~tubescope.errors.StorageError` when it cannot be opened.
         """
-        db_path = Path(path)
+        target = parse_target(path)
         now = clock or utc_now
+        if isinstance(target, PostgresTarget):
+            return cls._open_postgres(target, read_only=read_only, clock=now, migrate=migrate)
+        db_path = target
         con = connect(db_path, read_only=read_only, memory_limit=memory_limit, threads=threads)
         try:
             prepare_schema(con, db_path, read_only=read_only, now=now())
@@ -229,22 +260,50 @@ class Warehouse(AbstractContextManager["Warehouse"]):
             raise
         return cls(con, db_path, read_only=read_only, clock=now)
 
+    @classmethod
+    def _open_postgres(
+        cls, target: PostgresTarget, *, read_only: bool, clock: Clock, migrate: bool
+    ) -> Warehouse:
+        from tubescope.warehouse import postgres_backend
+
+        backend = postgres_backend.open_backend(target)
+        try:
+            backend.migrate(now=clock(), allowed=migrate)
+        except BaseException:
+            backend.close()
+            raise
+        return cls(backend, target, read_only=read_only, clock=clock)
+
+    @property
+    def backend(self) -> str:
+        """``"duckdb"`` (the embedded file) or ``"postgresql"``."""
+        return self._live.name
+
+    @property
+    def dialect(self) -> Dialect:
+        """The SQL that differs on this backend (see :mod:`tubescope.warehouse.backend`)."""
+        return self._dialect
+
+    @property
+    def target(self) -> WarehouseTarget:
+        """The DuckDB file or the PostgreSQL database (printing it never shows a password)."""
+        return self.path
+
     def close(self) -> None:
         """Close for good (a leased warehouse does not reopen after this)."""
-        self._reopen = None
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
 
     def release_if_wanted(self) -> bool:
         """A leased warehouse closes its file when another process waits for it and no
         transaction is open; it reopens on its next use. Returns whether it let go."""
-        if self._reopen is None or self._con is None or self._transaction.active:
+        backend = self._backend
+        if not isinstance(backend, DuckDbBackend) or not backend.leased or not backend.is_open:
             return False
-        if not knocking(self.path):
+        if self._transaction.active or not knocking(backend.target):
             return False
-        self._con.close()
-        self._con = None
+        backend.release()
         return True
 
     def __exit__(
@@ -259,18 +318,23 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         return self
 
     @property
+    def _live(self) -> Backend:
+        if self._backend is None:
+            raise StorageError(f"warehouse {self.path} is closed")
+        return self._backend
+
+    @property
     def _db(self) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
-            if self._reopen is None:
-                raise StorageError(f"warehouse {self.path} is closed")
-            self._con = self._reopen()
-        return self._con
+        backend = self._live
+        if not isinstance(backend, DuckDbBackend):
+            raise StorageError(f"{self.path} is a PostgreSQL warehouse: there is no DuckDB connection")
+        return backend.connection
 
     def connection(self) -> duckdb.DuckDBPyConnection:
-        """The raw DuckDB connection, for SQL aggregations (do not close it)."""
+        """The raw DuckDB connection, for SQL aggregations (do not close it); DuckDB only."""
         return self._db
 
-    def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    def transaction(self) -> AbstractContextManager[Backend]:
         """All writes inside land together or not at all (nestable)."""
         if self.read_only:
             raise StorageError(f"{self.path} is open read-only")
@@ -278,17 +342,34 @@ class Warehouse(AbstractContextManager["Warehouse"]):
 
     @property
     def schema_version(self) -> int:
-        row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
+        row = self.fetchone("SELECT max(version) FROM schema_version")
         return int(row[0]) if row and row[0] is not None else 0
 
     # -- SQL helpers ---------------------------------------------------------------------------
 
+    def fetchall(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run SQL (``?`` or ``$name`` placeholders, portable across backends); every row."""
+        return self._live.rows(sql, params)
+
+    def fetchone(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> tuple[Any, ...] | None:
+        """Run SQL; its first row, or None."""
+        rows = self._live.rows(sql, params)
+        return rows[0] if rows else None
+
+    def _count(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> int:
+        return self._live.count(sql, params)
+
     def query_arrow(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pa.Table:
-        """Run SQL and return an Arrow table (aggregate in DuckDB; fetch only the result)."""
+        """Run SQL and return an Arrow table (aggregate in the database; fetch only the result)."""
+        backend = self._live
         try:
-            return self._idle().sql(sql, params=params).to_arrow_table()
-        except duckdb.Error as exc:
-            raise StorageError(f"query failed: {exc}") from None
+            return backend.arrow(sql, params)
+        except backend.errors as exc:
+            raise StorageError(f"query failed: {redact_url(str(exc))}") from None
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run SQL and return pandas with nullable ``Int64`` integers and ns UTC timestamps."""
@@ -298,22 +379,15 @@ class Warehouse(AbstractContextManager["Warehouse"]):
     def table_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for table in USER_TABLES:
-            row = self._db.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 -- fixed names
+            row = self.fetchone(f"SELECT count(*) FROM {table}")  # noqa: S608 -- fixed names
             counts[table] = int(row[0]) if row else 0
         return counts
 
-    def _idle(self) -> duckdb.DuckDBPyConnection:
-        """The connection with any partly fetched result closed: DuckDB refuses relations and
-        registrations while one is pending (callers may have left one via ``connection()``)."""
-        con = self._db
-        con.complete()
-        return con
-
     def _register(self, name: str, table: pa.Table) -> None:
-        self._idle().register(name, table)
+        self._live.stage(name, table)
 
     def _unregister(self, name: str) -> None:
-        self._idle().unregister(name)
+        self._live.unstage(name)
 
     # -- lineage ---------------------------------------------------------------------------------
 
@@ -332,11 +406,8 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         at = started_at or self._clock()
         _require_aware("started_at", [at])
         with self.transaction() as con:
-            row = con.execute("SELECT nextval('run_id_seq')").fetchone()
-            assert row is not None
-            run_id = int(row[0])
-            run_sql(
-                con,
+            run_id = int(con.rows("SELECT nextval('run_id_seq')")[0][0])
+            con.rows(
                 "INSERT INTO collection_runs (run_id, source, started_at, status, channel_refs,"
                 " key_fingerprints) VALUES (?, ?, ?, 'running', ?, ?)",
                 [run_id, source, at, list(normalise_refs(refs)), list(fingerprints)],
@@ -345,10 +416,10 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         return run_id
 
     def get_run(self, run_id: int) -> RunSummary:
-        row = self._db.execute(
+        row = self.fetchone(
             f"SELECT {RUN_COLUMNS} FROM collection_runs WHERE run_id = ?",  # noqa: S608 -- fixed columns
             [run_id],
-        ).fetchone()
+        )
         if row is None:
             raise NotFoundError(f"no collection run {run_id} in {self.path}")
         return summary_from_row(row)
@@ -357,20 +428,20 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         """The most recent runs first."""
         where = "WHERE source = ?" if source is not None else ""
         params: list[Any] = [source] if source is not None else []
-        rows = self._db.execute(
+        rows = self.fetchall(
             f"SELECT {RUN_COLUMNS} FROM collection_runs {where} ORDER BY run_id DESC LIMIT ?",  # noqa: S608
             [*params, limit],
-        ).fetchall()
+        )
         return [summary_from_row(r) for r in rows]
 
     def find_resumable_run(self, source: str, refs: Sequence[str]) -> RunSummary | None:
         """The latest unfinished run of the same source over the same channel refs, if any."""
         statuses = sorted(s.value for s in RESUMABLE_STATUSES)
-        row = self._db.execute(
+        row = self.fetchone(
             f"SELECT {RUN_COLUMNS} FROM collection_runs WHERE source = ? AND channel_refs = ?"  # noqa: S608
             f" AND status IN ({', '.join('?' for _ in statuses)}) ORDER BY run_id DESC LIMIT 1",
             [source, list(normalise_refs(refs)), *statuses],
-        ).fetchone()
+        )
         return summary_from_row(row) if row else None
 
     def resume_run(self, run_id: int, *, key_fingerprints: Sequence[str] = ()) -> RunSummary:
@@ -380,8 +451,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
             raise StorageError(f"run {run_id} is {run.status.value}; only unfinished runs can be resumed")
         fingerprints = check_fingerprints([*run.key_fingerprints, *key_fingerprints])
         with self.transaction() as con:
-            run_sql(
-                con,
+            con.rows(
                 "UPDATE collection_runs SET status = 'running', finished_at = NULL,"
                 " attempts = attempts + 1, key_fingerprints = ? WHERE run_id = ?",
                 [list(fingerprints), run_id],
@@ -415,8 +485,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         _require_aware("finished_at", [at])
         self._writable_checked.pop(run_id, None)
         with self.transaction() as con:
-            run_sql(
-                con,
+            con.rows(
                 "UPDATE collection_runs SET status = ?, finished_at = ?, error = ?, quota_spent = ?,"
                 " counters = ?, key_fingerprints = ? WHERE run_id = ?",
                 [
@@ -437,9 +506,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         checked = self._writable_checked.get(run_id)
         if scope.active and checked is not None and checked[0] == scope.generation:
             return checked[1]
-        row = self._db.execute(
-            "SELECT source, status FROM collection_runs WHERE run_id = ?", [run_id]
-        ).fetchone()
+        row = self.fetchone("SELECT source, status FROM collection_runs WHERE run_id = ?", [run_id])
         if row is None:
             raise StorageError(f"no collection run {run_id}: start_run first")
         if row[1] != RunStatus.RUNNING.value:
@@ -460,12 +527,14 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         text = payload_json(payload)
         with self.transaction() as con:
             self._quarantine_many(run_id, source, [(entity, entity_id, text, reason)])
-            row = con.execute(
-                "SELECT max(quarantine_id) FROM quarantine WHERE run_id = ? AND entity = ?"
-                " AND entity_id IS NOT DISTINCT FROM ? AND reason = ?"
-                " AND CAST(payload AS VARCHAR) = CAST(CAST(? AS JSON) AS VARCHAR)",
-                [run_id, entity, entity_id, reason, text],
-            ).fetchone()
+            json_type = self._dialect.json_type
+            sql = (
+                "SELECT max(quarantine_id) FROM quarantine WHERE run_id = ? AND entity = ?"  # noqa: S608
+                " AND entity_id IS NOT DISTINCT FROM CAST(? AS VARCHAR) AND reason = ?"
+                f" AND CAST(payload AS VARCHAR) = CAST(CAST(? AS {json_type}) AS VARCHAR)"
+            )
+            found = con.rows(sql, [run_id, entity, entity_id, reason, text])
+            row = found[0] if found else None
         assert row is not None and row[0] is not None
         return int(row[0])
 
@@ -485,23 +554,25 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         self._register("_quarantine_batch", table)
         try:
             with self.transaction() as con:
-                row = con.execute(
-                    """
+                json_type = self._dialect.json_type
+                inserted = con.count(
+                    f"""
                     INSERT INTO quarantine
-                    SELECT nextval('quarantine_id_seq'), ?, b.entity, b.entity_id,
-                           CAST(b.payload AS JSON), b.reason, ?, ?
+                    SELECT nextval('quarantine_id_seq'), CAST(? AS BIGINT), b.entity, b.entity_id,
+                           CAST(b.payload AS {json_type}), b.reason, ?, CAST(? AS TIMESTAMPTZ)
                     FROM (SELECT DISTINCT * FROM _quarantine_batch) b
                     WHERE NOT EXISTS (
                         SELECT 1 FROM quarantine q
                         WHERE q.run_id = ? AND q.entity = b.entity
                           AND q.entity_id IS NOT DISTINCT FROM b.entity_id AND q.reason = b.reason
-                          AND CAST(q.payload AS VARCHAR) = CAST(CAST(b.payload AS JSON) AS VARCHAR))
-                    """,
+                          AND CAST(q.payload AS VARCHAR)
+                              = CAST(CAST(b.payload AS {json_type}) AS VARCHAR))
+                    """,  # noqa: S608 -- the dialect's type name only
                     [run_id, source, self._clock(), run_id],
-                ).fetchone()
+                )
         finally:
             self._unregister("_quarantine_batch")
-        return int(row[0]) if row else 0
+        return inserted
 
     def quarantine_issues(self, run_id: int, issues: Sequence[QualityIssue]) -> int:
         """Quarantine the *rejected* records of a quality report, the rule as reason."""
@@ -517,7 +588,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
             "quarantine_id, run_id, entity, entity_id, CAST(payload AS VARCHAR), reason, source, created_at"
         )
         sql = f"SELECT {columns} FROM quarantine {where} ORDER BY quarantine_id"  # noqa: S608 -- fixed text
-        rows = self._db.execute(sql, [run_id] if run_id is not None else []).fetchall()
+        rows = self.fetchall(sql, [run_id] if run_id is not None else [])
         return [
             QuarantineRecord(int(r[0]), int(r[1]), r[2], r[3], json.loads(r[4]), r[5], r[6], r[7])
             for r in rows
@@ -566,16 +637,17 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         self._register("_channel_batch", table)
         try:
             with self.transaction() as con:
-                existing = con.execute(
-                    "SELECT count(*) FROM channels SEMI JOIN _channel_batch USING (channel_id)"
-                ).fetchone()
-                run_sql(
-                    con,
+                existing = con.rows(
+                    "SELECT count(*) FROM channels"
+                    " WHERE channel_id IN (SELECT channel_id FROM _channel_batch)"
+                )[0]
+                con.rows(
                     """
                     INSERT INTO channels
                     SELECT channel_id, title, handle, description, published_at, country,
                            default_language, uploads_playlist_id, subscriber_count,
-                           hidden_subscriber_count, view_count, video_count, ?, ?, ?, ?
+                           hidden_subscriber_count, view_count, video_count, CAST(? AS BIGINT),
+                           CAST(? AS BIGINT), ?, CAST(? AS TIMESTAMPTZ)
                     FROM _channel_batch
                     ON CONFLICT (channel_id) DO UPDATE SET
                         title = excluded.title, handle = excluded.handle,
@@ -625,21 +697,20 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         self._register("_channel_snapshot_batch", table)
         try:
             with self.transaction() as con:
-                row = con.execute(
+                inserted = con.count(
                     """
                     INSERT INTO channel_snapshots (channel_id, run_id, observed_at, subscriber_count,
                         view_count, video_count, source, fetched_at, subscribers_hidden)
-                    SELECT b.channel_id, ?, b.observed_at, b.subscriber_count, b.view_count,
-                           b.video_count, ?, ?, b.subscriber_count IS NULL
+                    SELECT b.channel_id, CAST(? AS BIGINT), b.observed_at, b.subscriber_count, b.view_count,
+                           b.video_count, ?, CAST(? AS TIMESTAMPTZ), b.subscriber_count IS NULL
                     FROM _channel_snapshot_batch b
                     WHERE NOT EXISTS (SELECT 1 FROM channel_snapshots s
                                       WHERE s.run_id = ? AND s.channel_id = b.channel_id)
                     """,
                     [run_id, source, at, run_id],
-                ).fetchone()
+                )
         finally:
             self._unregister("_channel_snapshot_batch")
-        inserted = int(row[0]) if row else 0
         return WriteResult(inserted=inserted, skipped=len(snapshots) - inserted)
 
     # -- videos ----------------------------------------------------------------------------------
@@ -676,24 +747,24 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         self._register("_video_batch", table)
         try:
             with self.transaction() as con:
-                existing = con.execute(
+                existing = con.rows(
                     "SELECT count(*), count(*) FILTER (WHERE is_deleted) FROM videos"
                     " WHERE video_id IN (SELECT video_id FROM _video_batch)"
-                ).fetchone()
+                )[0]
                 if existing and existing[1]:
-                    run_sql(
-                        con,
+                    con.rows(
                         """
                         INSERT INTO video_status_events
-                        SELECT v.video_id, ?, ?, 'restored', 'seen again by a collection run'
-                        FROM videos v SEMI JOIN _video_batch b USING (video_id)
-                        WHERE v.is_deleted
+                        SELECT v.video_id, CAST(? AS BIGINT), CAST(? AS TIMESTAMPTZ), 'restored',
+                               'seen again by a collection run'
+                        FROM videos v WHERE v.video_id IN (SELECT video_id FROM _video_batch)
+                          AND v.is_deleted
                         """,
                         [run_id, at],
                     )
                 # A plain insert costs DuckDB far less than an upsert; a first crawl is all new.
                 conflict = _VIDEO_UPSERT if existing and existing[0] else ""
-                run_sql(con, _VIDEO_INSERT + conflict, [run_id, run_id, source, at])
+                con.rows(_VIDEO_INSERT + conflict, [run_id, run_id, source, at])
         finally:
             self._unregister("_video_batch")
         updated = int(existing[0]) if existing else 0
@@ -746,33 +817,34 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                     if stored_video_ids and all(vid in stored_video_ids for vid in unique)
                     else [
                         r[0]
-                        for r in con.execute(
-                            "SELECT video_id FROM _video_snapshot_batch ANTI JOIN videos USING (video_id)"
-                        ).fetchall()
+                        for r in con.rows(
+                            "SELECT b.video_id FROM _video_snapshot_batch b"
+                            " WHERE NOT EXISTS (SELECT 1 FROM videos v WHERE v.video_id = b.video_id)"
+                        )
                     ]
                 )
-                row = con.execute(
+                inserted = con.count(
                     """
                     INSERT INTO video_snapshots (video_id, channel_id, run_id, observed_at, view_count,
                         like_count, comment_count, source, fetched_at, likes_hidden, comments_hidden)
-                    SELECT b.video_id, v.channel_id, ?, b.observed_at, b.view_count, b.like_count,
-                           b.comment_count, ?, ?, b.like_count IS NULL, b.comment_count IS NULL
+                    SELECT b.video_id, v.channel_id, CAST(? AS BIGINT), b.observed_at, b.view_count,
+                           b.like_count, b.comment_count, ?, CAST(? AS TIMESTAMPTZ), b.like_count IS NULL,
+                           b.comment_count IS NULL
                     FROM _video_snapshot_batch b JOIN videos v USING (video_id)
                     WHERE NOT EXISTS (SELECT 1 FROM video_snapshots s
                                       WHERE s.run_id = ? AND s.video_id = b.video_id)
                     """,
                     [run_id, source, at, run_id],
-                ).fetchone()
+                )
                 # Refresh the denormalised latest counts from what this run stored, so a skipped
                 # retry with different numbers cannot overwrite them.
-                run_sql(
-                    con,
+                con.rows(
                     """
                     UPDATE videos SET latest_observed_at = s.observed_at,
                         latest_view_count = s.view_count, latest_like_count = s.like_count,
                         latest_comment_count = s.comment_count
-                    FROM (SELECT s.* FROM video_snapshots s SEMI JOIN _video_snapshot_batch b
-                          USING (video_id) WHERE s.run_id = ?) AS s
+                    FROM (SELECT s.* FROM video_snapshots s WHERE s.run_id = ?
+                          AND s.video_id IN (SELECT video_id FROM _video_snapshot_batch)) AS s
                     WHERE videos.video_id = s.video_id
                       AND (videos.latest_observed_at IS NULL
                            OR s.observed_at >= videos.latest_observed_at)
@@ -791,7 +863,6 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                 quarantined = self._quarantine_many(run_id, source, rejected)
         finally:
             self._unregister("_video_snapshot_batch")
-        inserted = int(row[0]) if row else 0
         return WriteResult(
             inserted=inserted,
             skipped=len(items) - inserted - len(unknown),
@@ -837,28 +908,28 @@ class Warehouse(AbstractContextManager["Warehouse"]):
             with self.transaction() as con:
                 unknown = [
                     r[0]
-                    for r in con.execute(
-                        "SELECT video_id FROM _deleted_batch ANTI JOIN videos USING (video_id)"
-                    ).fetchall()
+                    for r in con.rows(
+                        "SELECT b.video_id FROM _deleted_batch b"
+                        " WHERE NOT EXISTS (SELECT 1 FROM videos v WHERE v.video_id = b.video_id)"
+                    )
                 ]
-                run_sql(
-                    con,
+                con.rows(
                     """
                     INSERT INTO video_status_events
-                    SELECT v.video_id, ?, ?, 'deleted', ?
-                    FROM videos v SEMI JOIN _deleted_batch b USING (video_id)
-                    WHERE NOT v.is_deleted
+                    SELECT v.video_id, CAST(? AS BIGINT), CAST(? AS TIMESTAMPTZ), 'deleted', ?
+                    FROM videos v WHERE v.video_id IN (SELECT video_id FROM _deleted_batch)
+                      AND NOT v.is_deleted
                     """,
                     [run_id, at, reason],
                 )
-                row = con.execute(
+                updated = con.count(
                     """
                     UPDATE videos SET is_deleted = true, deleted_at = ?, deleted_reason = ?,
                         deleted_run_id = ?
                     WHERE video_id IN (SELECT video_id FROM _deleted_batch) AND NOT is_deleted
                     """,
                     [at, reason, run_id],
-                ).fetchone()
+                )
                 quarantined = self._quarantine_many(
                     run_id,
                     source,
@@ -874,7 +945,6 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                 )
         finally:
             self._unregister("_deleted_batch")
-        updated = int(row[0]) if row else 0
         return WriteResult(
             updated=updated, skipped=len(ids) - updated - len(unknown), quarantined=quarantined
         )
@@ -915,26 +985,30 @@ class Warehouse(AbstractContextManager["Warehouse"]):
             with self.transaction() as con:
                 unknown = {
                     r[0]
-                    for r in con.execute(
-                        "SELECT comment_id FROM _comment_batch ANTI JOIN videos USING (video_id)"
-                    ).fetchall()
+                    for r in con.rows(
+                        "SELECT b.comment_id FROM _comment_batch b"
+                        " WHERE NOT EXISTS (SELECT 1 FROM videos v WHERE v.video_id = b.video_id)"
+                    )
                 }
-                existing = con.execute(
-                    "SELECT count(*) FROM comments SEMI JOIN _comment_batch USING (comment_id)"
-                ).fetchone()
-                run_sql(
-                    con,
-                    """
+                existing = con.rows(
+                    "SELECT count(*) FROM comments"
+                    " WHERE comment_id IN (SELECT comment_id FROM _comment_batch)"
+                )[0]
+                con.rows(
+                    f"""
                     INSERT INTO comments
                     SELECT b.comment_id, b.video_id, b.parent_id, b.author, b.text, b.like_count,
-                           b.published_at, b.updated_at, b.reply_count, CAST(b.extra AS JSON), ?, ?, ?
-                    FROM _comment_batch b SEMI JOIN videos v USING (video_id)
+                           b.published_at, b.updated_at, b.reply_count,
+                           CAST(b.extra AS {self._dialect.json_type}), CAST(? AS BIGINT), ?,
+                           CAST(? AS TIMESTAMPTZ)
+                    FROM _comment_batch b
+                    WHERE b.video_id IN (SELECT video_id FROM videos)
                     ON CONFLICT (comment_id) DO UPDATE SET
                         text = excluded.text, like_count = excluded.like_count,
                         updated_at = excluded.updated_at, reply_count = excluded.reply_count,
                         extra = excluded.extra, run_id = excluded.run_id,
                         source = excluded.source, fetched_at = excluded.fetched_at
-                    """,
+                    """,  # noqa: S608 -- the dialect's type name only
                     [run_id, source, at],
                 )
                 quarantined = self._quarantine_many(
@@ -973,8 +1047,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         now = self._clock()
         ids = sorted(set(done_video_ids))
         with self.transaction() as con:
-            run_sql(
-                con,
+            con.rows(
                 """
                 INSERT INTO collection_checkpoints VALUES (?, ?, ?, coalesce(?, 0), ?, ?)
                 ON CONFLICT (run_id, channel_id) DO UPDATE SET
@@ -987,8 +1060,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
             if ids:
                 self._register("_done_batch", pa.table({"video_id": pa.array(ids, pa.string())}))
                 try:
-                    run_sql(
-                        con,
+                    con.rows(
                         """
                         INSERT INTO checkpoint_videos_done
                         SELECT ?, ?, b.video_id FROM _done_batch b
@@ -1033,8 +1105,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                     ),
                 )
                 try:
-                    run_sql(
-                        con,
+                    con.rows(
                         """
                         INSERT INTO collection_checkpoints
                         SELECT ?, channel_id, page_token, pages_done, false, ? FROM _checkpoint_batch
@@ -1047,11 +1118,10 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                 finally:
                     self._unregister("_checkpoint_batch")
             if staying:
-                run_sql(
-                    con,
+                con.rows(
                     """
                     INSERT INTO collection_checkpoints
-                    SELECT ?, unnest(?), NULL, 0, false, ?
+                    SELECT ?, unnest(CAST(? AS VARCHAR[])), NULL, 0, false, ?
                     ON CONFLICT (run_id, channel_id) DO UPDATE SET
                         channel_done = false, updated_at = excluded.updated_at
                     """,
@@ -1068,8 +1138,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                     ),
                 )
                 try:
-                    run_sql(
-                        con,
+                    con.rows(
                         """
                         INSERT INTO checkpoint_videos_done
                         SELECT ?, b.channel_id, b.video_id FROM _done_batch b
@@ -1090,12 +1159,12 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         params: list[Any] = [run_id] + ([channel_id] if channel_id is not None else [])
         columns = "channel_id, page_token, pages_done, channel_done, updated_at"
         sql = f"SELECT {columns} FROM collection_checkpoints WHERE run_id = ?{extra}"  # noqa: S608
-        rows = self._db.execute(sql, params).fetchall()
+        rows = self.fetchall(sql, params)
         done: dict[str, set[str]] = {}
-        for cid, vid in self._db.execute(
+        for cid, vid in self.fetchall(
             f"SELECT channel_id, video_id FROM checkpoint_videos_done WHERE run_id = ?{extra}",  # noqa: S608
             params,
-        ).fetchall():
+        ):
             done.setdefault(cid, set()).add(vid)
         return {
             r[0]: Checkpoint(run_id, r[0], r[1], int(r[2]), bool(r[3]), frozenset(done.get(r[0], ())), r[4])
@@ -1103,11 +1172,11 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         }
 
     def incremental_state(self, channel_id: str) -> IncrementalState | None:
-        row = self._db.execute(
+        row = self.fetchone(
             "SELECT channel_id, newest_video_id, newest_published_at, last_full_crawl_at,"
             " last_full_crawl_run_id, last_run_id, updated_at FROM channel_state WHERE channel_id = ?",
             [channel_id],
-        ).fetchone()
+        )
         if row is None:
             return None
         return IncrementalState(
@@ -1139,9 +1208,14 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                 newest_id, newest_at = current.newest_video_id, current.newest_published_at
             full_at = now if full_crawl else (current.last_full_crawl_at if current else None)
             full_run = run_id if full_crawl else (current.last_full_crawl_run_id if current else None)
-            run_sql(
-                con,
-                "INSERT OR REPLACE INTO channel_state VALUES (?, ?, ?, ?, ?, ?, ?)",
+            con.rows(
+                "INSERT INTO channel_state VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (channel_id) DO UPDATE SET"
+                " newest_video_id = excluded.newest_video_id,"
+                " newest_published_at = excluded.newest_published_at,"
+                " last_full_crawl_at = excluded.last_full_crawl_at,"
+                " last_full_crawl_run_id = excluded.last_full_crawl_run_id,"
+                " last_run_id = excluded.last_run_id, updated_at = excluded.updated_at",
                 [channel_id, newest_id, newest_at, full_at, full_run, run_id, now],
             )
         state = self.incremental_state(channel_id)
@@ -1152,44 +1226,41 @@ class Warehouse(AbstractContextManager["Warehouse"]):
 
     def known_video_ids(self, channel_id: str, *, include_deleted: bool = True) -> frozenset[str]:
         extra = "" if include_deleted else " AND NOT is_deleted"
-        rows = self._db.execute(
+        rows = self.fetchall(
             f"SELECT video_id FROM videos WHERE channel_id = ?{extra}",  # noqa: S608 -- fixed fragment
             [channel_id],
-        ).fetchall()
+        )
         return frozenset(r[0] for r in rows)
 
     def _video_formats(self, video_ids: Sequence[str]) -> dict[str, VideoFormat]:
         if not video_ids:
             return {}
-        rows = self._db.execute(
-            "SELECT video_id, video_format FROM videos WHERE video_id IN (SELECT unnest(?))",
+        rows = self.fetchall(
+            "SELECT video_id, video_format FROM videos"
+            " WHERE video_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
             [list(video_ids)],
-        ).fetchall()
+        )
         return {r[0]: VideoFormat(r[1]) for r in rows}
 
     def latest_video_snapshots(self, video_ids: Sequence[str]) -> dict[str, VideoSnapshot]:
         """Each listed video's most recent stored snapshot (what quality checks compare with)."""
         if not video_ids:
             return {}
-        rows = self._db.execute(
+        rows = self.fetchall(
             "SELECT video_id, latest_observed_at, latest_view_count, latest_like_count, latest_comment_count"
-            " FROM videos WHERE video_id IN (SELECT unnest(?)) AND latest_observed_at IS NOT NULL",
+            " FROM videos WHERE video_id IN (SELECT unnest(CAST(? AS VARCHAR[])))"
+            " AND latest_observed_at IS NOT NULL",
             [list(video_ids)],
-        ).fetchall()
+        )
         return {r[0]: VideoSnapshot(r[0], r[1], int(r[2]), r[3], r[4]) for r in rows}
 
     def latest_channel_snapshots(self, channel_ids: Sequence[str]) -> dict[str, ChannelSnapshot]:
         if not channel_ids:
             return {}
-        rows = self._db.execute(
-            """
-            SELECT channel_id, s.obs, s.subs, s.views, s.videos FROM (
-                SELECT channel_id, arg_max(struct_pack(obs := observed_at, subs := subscriber_count,
-                       views := view_count, videos := video_count), observed_at) AS s
-                FROM channel_snapshots WHERE channel_id IN (SELECT unnest(?)) GROUP BY channel_id)
-            """,
+        rows = self.fetchall(
+            self._dialect.latest_channel_snapshots,
             [list(channel_ids)],
-        ).fetchall()
+        )
         return {r[0]: ChannelSnapshot(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows}
 
     def load_frames(
@@ -1215,7 +1286,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         timed, timed_params = frame_sql.where_clause(ids, since, time_column="observed_at")
         queries = {
             "channels": (frame_sql.CHANNELS_SQL.format(where=plain), plain_params),
-            "videos": (frame_sql.VIDEOS_SQL.format(where=plain), plain_params),
+            "videos": (frame_sql.videos_sql(self._dialect, plain), plain_params),
             "video_snapshots": (frame_sql.VIDEO_SNAPSHOTS_SQL.format(where=timed), timed_params),
             "channel_snapshots": (frame_sql.CHANNEL_SNAPSHOTS_SQL.format(where=timed), timed_params),
         }
@@ -1228,12 +1299,14 @@ class Warehouse(AbstractContextManager["Warehouse"]):
     def _fetch_arrow_streamed(self, sql: str, params: Sequence[Any]) -> pa.Table:
         """Arrow via a record-batch stream: DuckDB never materialises the whole result itself,
         so peak memory is the Arrow table plus DuckDB's (capped) working memory."""
+        backend = self._live
         try:
-            reader = self._idle().sql(sql, params=params).to_arrow_reader(1_000_000)
-            batches = list(reader)
-            return pa.Table.from_batches(batches, schema=reader.schema)
-        except duckdb.Error as exc:
-            raise StorageError(f"query failed: {exc}") from None
+            batches = list(backend.arrow_batches(sql, params, 1_000_000))
+            if not batches:
+                return backend.arrow(sql, params)  # typed, empty
+            return pa.Table.from_batches(batches)
+        except backend.errors as exc:
+            raise StorageError(f"query failed: {redact_url(str(exc))}") from None
 
     def iter_video_snapshots(
         self,
@@ -1250,8 +1323,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
             list(channel_ids) if channel_ids is not None else None, since, time_column="observed_at"
         )
         sql = frame_sql.VIDEO_SNAPSHOTS_SQL.format(where=where)
-        reader = self._idle().sql(sql, params=params).to_arrow_reader(batch_rows)
-        for batch in reader:
+        for batch in self._live.arrow_batches(sql, params, batch_rows):
             yield frame_sql.arrow_to_frame(
                 pa.Table.from_batches([batch]), frame_sql.CONTRACT_COLUMNS["video_snapshots"]
             )
@@ -1276,15 +1348,12 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         deleted: dict[str, int] = {}
         with self.transaction() as con:
             for table, key in (("video_snapshots", "video_id"), ("channel_snapshots", "channel_id")):
-                latest = f"SELECT arg_max(rowid, observed_at) FROM {table} GROUP BY {key}"  # noqa: S608
-                keep = f"AND rowid NOT IN ({latest})" if keep_latest else ""
-                row = con.execute(
+                keep = self._dialect.prune_keep_latest.format(table=table, key=key) if keep_latest else ""
+                deleted[table] = con.count(
                     f"DELETE FROM {table} WHERE observed_at < ? {keep}",  # noqa: S608 -- fixed names
                     [cutoff],
-                ).fetchone()
-                deleted[table] = int(row[0]) if row else 0
-            run_sql(
-                con,
+                )
+            con.rows(
                 "INSERT INTO retention_log VALUES (nextval('prune_id_seq'), ?, ?, ?, ?, ?)",
                 [at, older_than_days, cutoff, deleted["video_snapshots"], deleted["channel_snapshots"]],
             )

@@ -28,9 +28,9 @@ class Migration:
     sql: str
 
 
-def _load() -> tuple[Migration, ...]:
+def _load(package: str = __name__) -> tuple[Migration, ...]:
     found: list[Migration] = []
-    for entry in resources.files(__name__).iterdir():
+    for entry in resources.files(package).iterdir():
         match = _NAME.match(entry.name)
         if match:
             found.append(
@@ -45,8 +45,12 @@ def _load() -> tuple[Migration, ...]:
 
 MIGRATIONS: tuple[Migration, ...] = _load()
 LATEST_VERSION: int = MIGRATIONS[-1].version
+POSTGRES_MIGRATIONS: tuple[Migration, ...] = _load(f"{__name__}.postgres")
+"""The PostgreSQL twins: same numbers, same schema meaning (see ``postgres/``)."""
+if [m.version for m in POSTGRES_MIGRATIONS] != [m.version for m in MIGRATIONS]:
+    raise StorageError("PostgreSQL and DuckDB migrations must carry the same version numbers")
 
-_VERSION_TABLE = """
+VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (
     version INTEGER PRIMARY KEY,
     description VARCHAR NOT NULL,
@@ -91,7 +95,7 @@ def migrate(con: duckdb.DuckDBPyConnection, *, now: datetime, target: int = LATE
         return current_version(con)
     con.execute("BEGIN TRANSACTION").fetchall()
     try:
-        con.execute(_VERSION_TABLE).fetchall()
+        con.execute(VERSION_TABLE).fetchall()
         for migration in todo:
             con.execute(migration.sql).fetchall()
             con.execute(

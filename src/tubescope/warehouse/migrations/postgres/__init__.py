@@ -1,0 +1,1 @@
+"""PostgreSQL migrations: the same version numbers and schema meaning as the DuckDB ones."""
