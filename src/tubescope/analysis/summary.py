@@ -309,7 +309,8 @@ def fleet_kpis(
     return out.sort_values("channel_id").reset_index(drop=True)
 
 
-def _check_identifier(name: str) -> str:
+def check_identifier(name: str) -> str:
+    """``name`` when it is a plain (optionally schema-qualified) table name; else ConfigError."""
     if not _IDENTIFIER.match(name):
         raise ConfigError(f"not a plain table name: {name!r}")
     return name
@@ -323,7 +324,7 @@ def fleet_kpis_sql(
     one_channel: bool = False,
 ) -> str:
     """DuckDB SQL for the fleet KPI table; parameters ``$now`` (and ``$channel_id`` when ``one_channel``)."""
-    vs, cs, vt = (_check_identifier(t) for t in (video_snapshots, channel_snapshots, videos))
+    vs, cs, vt = (check_identifier(t) for t in (video_snapshots, channel_snapshots, videos))
     only = "AND channel_id = $channel_id" if one_channel else ""
     # Table names are checked identifiers and values are bound parameters, so nothing user-typed
     # is spliced into the text.
@@ -417,10 +418,20 @@ def fleet_kpis_duckdb(
     if channel_id is not None:
         params["channel_id"] = channel_id
     frame: pd.DataFrame = connection.execute(sql, params).df()
+    return kpi_frame(frame)
+
+
+def kpi_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A fetched fleet KPI result in the table's dtypes: UTC ``as_of``, int64 counts, float KPIs
+    (the same from either backend's SQL)."""
+    frame = frame.copy()
     if "as_of" in frame.columns:
-        frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
+        frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True).astype("datetime64[ns, UTC]")
     for column in ("n_videos", "n_rated", "n_hidden_likes", "uploads_90d"):
         frame[column] = frame[column].astype("int64")
+    for column in FLEET_KPI_COLUMNS[2:]:
+        if column not in ("n_videos", "n_rated", "n_hidden_likes", "uploads_90d"):
+            frame[column] = frame[column].astype("float64")
     return frame[list(FLEET_KPI_COLUMNS)]
 
 
@@ -467,7 +478,7 @@ def channel_kpis_duckdb(
     costs more than the whole computation for a single channel.
     """
     clock = require_aware(now)
-    vs, cs, vt = (_check_identifier(t) for t in (video_snapshots, channel_snapshots, videos))
+    vs, cs, vt = (check_identifier(t) for t in (video_snapshots, channel_snapshots, videos))
     params = {"now": clock.to_pydatetime(), "channel_id": channel_id}
     latest = connection.execute(_CHANNEL_VIDEOS_SQL.format(vs=vs), params).fetchnumpy()
     views, likes, comments = (_filled(latest[c]) for c in "vlc")

@@ -23,8 +23,9 @@ import pyarrow as pa
 
 from tubescope.analysis.abtest import AbTestResult, run_ab_test
 from tubescope.analysis.benchmark import BenchmarkResult, benchmark_channel
+from tubescope.analysis.kpis_postgres import fleet_kpis_postgres_sql
 from tubescope.analysis.query import parse_query
-from tubescope.analysis.summary import ChannelAnalysis, analyze_channel, fleet_kpis_duckdb
+from tubescope.analysis.summary import ChannelAnalysis, analyze_channel, fleet_kpis_duckdb, kpi_frame
 from tubescope.domain.refs import RefKind, parse_channel_ref
 from tubescope.errors import ChannelNotFound, ConfigError, StorageError
 from tubescope.jobs.common import (
@@ -233,7 +234,7 @@ _CHANNEL_ROWS_SQL = (
 )
 
 _VIDEO_PAGE_SQL = """
-SELECT video_id, title, published_at, CAST(duration_seconds AS DOUBLE) AS duration_seconds, video_format,
+SELECT video_id, title, published_at, CAST(duration_seconds AS FLOAT8) AS duration_seconds, video_format,
        array_to_string(tags, '|') AS tags, category_id, latest_view_count AS view_count,
        latest_like_count AS like_count, latest_comment_count AS comment_count, is_deleted
 FROM videos WHERE channel_id = ?
@@ -284,14 +285,29 @@ def channel_videos_frame(warehouse: Warehouse, channel_id: str) -> pd.DataFrame:
     """The ``videos`` frame of one stored channel id (latest counts included)."""
     where_sql, params = frame_sql.where_clause([channel_id], None, time_column=None)
     return frame_sql.arrow_to_frame(
-        warehouse.query_arrow(frame_sql.VIDEOS_SQL.format(where=where_sql), params),
+        warehouse.query_arrow(frame_sql.videos_sql(warehouse.dialect, where_sql), params),
         frame_sql.CONTRACT_COLUMNS["videos"],
     )
 
 
+def fleet_kpi_table(
+    warehouse: Warehouse, *, now: datetime | None = None, channel_id: str | None = None
+) -> pd.DataFrame:
+    """The fleet-KPI table (or one channel's row), computed in the warehouse's own SQL: DuckDB's
+    or PostgreSQL's twin, which give the same table."""
+    at = now or utc_now()
+    if warehouse.backend == "duckdb":
+        return fleet_kpis_duckdb(warehouse.connection(), at, channel_id=channel_id)
+    params: dict[str, Any] = {"now": at}
+    if channel_id is not None:
+        params["channel_id"] = channel_id
+    sql = fleet_kpis_postgres_sql(one_channel=channel_id is not None)
+    return kpi_frame(warehouse.query(sql, params))
+
+
 def channel_kpi_table(warehouse: Warehouse, channel_id: str, *, now: datetime | None = None) -> pd.DataFrame:
     """The fleet-KPI table restricted to one stored channel id (empty before any statistics)."""
-    return fleet_kpis_duckdb(warehouse.connection(), now or utc_now(), channel_id=channel_id)
+    return fleet_kpi_table(warehouse, now=now, channel_id=channel_id)
 
 
 def channel_kpis(
