@@ -85,11 +85,11 @@ def test_a_leased_writer_lets_a_reader_in_between_transactions_and_carries_on(tm
         """
         w = Warehouse.open(db, lease=True)
         with w.transaction() as con:
-            con.execute("CREATE TABLE ticks (n INTEGER)")
+            con.rows("CREATE TABLE ticks (n INTEGER)")
         print("ready", flush=True)
         for n in range(60):
             with w.transaction() as con:
-                con.execute("INSERT INTO ticks VALUES (?)", [n])
+                con.rows("INSERT INTO ticks VALUES (?)", [n])
             time.sleep(0.05)
         w.close()
         """,
