@@ -26,7 +26,7 @@ class StoredToken:
     created_at: datetime
 
 
-_TOKEN_COLUMNS = "token_hash, token_id, name, scope, created_at"
+_ROW_COLUMNS = "token_hash, token_id, name, scope, created_at"
 
 
 def add_token(warehouse: Warehouse, token: StoredToken) -> bool:
@@ -34,7 +34,7 @@ def add_token(warehouse: Warehouse, token: StoredToken) -> bool:
     with warehouse.transaction() as con:
         return (
             con.count(
-                f"INSERT INTO api_tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",  # noqa: S608
+                f"INSERT INTO api_tokens ({_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",  # noqa: S608
                 [token.token_hash, token.token_id, token.name, token.scope, token.created_at],
             )
             == 1
@@ -43,13 +43,13 @@ def add_token(warehouse: Warehouse, token: StoredToken) -> bool:
 
 def find_token(warehouse: Warehouse, token_hash: str) -> StoredToken | None:
     """The stored token with this hash, if any."""
-    row = warehouse.fetchone(f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?", [token_hash])  # noqa: S608
+    row = warehouse.fetchone(f"SELECT {_ROW_COLUMNS} FROM api_tokens WHERE token_hash = ?", [token_hash])  # noqa: S608
     return StoredToken(*row) if row else None
 
 
 def list_tokens(warehouse: Warehouse) -> list[StoredToken]:
     """Every stored token, oldest first."""
-    rows = warehouse.fetchall(f"SELECT {_TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, token_id")  # noqa: S608
+    rows = warehouse.fetchall(f"SELECT {_ROW_COLUMNS} FROM api_tokens ORDER BY created_at, token_id")  # noqa: S608
     return [StoredToken(*row) for row in rows]
 
 
