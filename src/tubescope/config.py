@@ -61,8 +61,9 @@ class Settings(BaseSettings):
     job_timeout_seconds: float = Field(default=6 * 3600.0, gt=0)
     job_max_tries: int = Field(default=5, ge=1)
     worker_concurrency: int = Field(default=1, ge=1, le=64)
-    output_dir: Path = Path("outputs")
-    """Where report and export jobs run by a worker write their files (one folder per job)."""
+    output_dir: Path | None = None
+    """Where report and export jobs write their files, one folder per job (None: ``outputs/``
+    beside the warehouse file)."""
     log_json: bool | None = None
 
     @property

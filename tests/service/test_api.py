@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -141,7 +142,7 @@ def test_a_job_started_through_the_api_collects_from_the_emulator(service: Servi
         while job["state"] in {"queued", "running"} and time.monotonic() < deadline:
             time.sleep(0.2)
             job = client.get(f"/v1/jobs/{job_id}").json()
-        assert job["state"] == "completed", job
+        assert job["state"] == "completed", job["error"]
         assert job["progress"]["videos_stored"] > 0 and job["progress"]["quota_used"] > 0
         assert job["result"]["videos_new"] == job["progress"]["videos_stored"]
         assert client.get(f"/v1/channels/{new_channel}").status_code == 200
@@ -167,3 +168,21 @@ def test_per_token_rate_limit_answers_429_with_retry_after(service: Service) -> 
     assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
     assert int(answers[3].headers["Retry-After"]) >= 1
     assert fresh.status_code == 200  # one token's burst does not limit another's
+
+
+def _finished_job(client: httpx.Client, body: dict[str, object]) -> dict[str, Any]:
+    job: dict[str, Any] = client.post("/v1/jobs", json=body).json()
+    deadline = time.monotonic() + 60
+    while job["state"] in {"queued", "running"} and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = client.get(f"/v1/jobs/{job['job_id']}").json()
+    return job
+
+
+def test_export_and_report_jobs_run_in_the_server_without_redis(service: Service) -> None:
+    with service.client("write") as client:
+        exported = _finished_job(client, {"kind": "export", "tables": ["channels"]})
+        failed = _finished_job(client, {"kind": "report", "channel": "@nobody"})
+    assert exported["state"] == "completed", exported["error"]
+    assert exported["result"]["rows"] == 3 and exported["result"]["tables"] == ["channels"]
+    assert failed["state"] == "failed" and "not in the warehouse" in failed["error"]

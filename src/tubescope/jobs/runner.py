@@ -123,14 +123,18 @@ def _collect(spec: JobSpec, settings: Settings, progress: JobProgress) -> JobOut
 
 
 def _train(spec: JobSpec, settings: Settings) -> JobOutcome:
+    from tubescope.jobs.common import load_channel_frames, open_for_reading
     from tubescope.jobs.train import train
 
-    outcome = train(settings=settings, horizon_days=float(spec.params.get("horizon_days", 7.0)))
-    return JobOutcome(outcome.to_dict())
+    with open_for_reading(settings.db_path) as warehouse:  # the service's connection, if inside it
+        frames = load_channel_frames(warehouse)
+    horizon = float(spec.params.get("horizon_days", 7.0))
+    return JobOutcome(train(settings=settings, horizon_days=horizon, frames=frames).to_dict())
 
 
 def _job_dir(settings: Settings, job_id: str) -> Path:
-    return settings.output_dir / job_id
+    base = settings.output_dir or settings.db_path.resolve().parent / "outputs"
+    return base / job_id
 
 
 def _report(spec: JobSpec, settings: Settings, job_id: str) -> JobOutcome:
@@ -159,16 +163,13 @@ def _report(spec: JobSpec, settings: Settings, job_id: str) -> JobOutcome:
 
 
 def _export(spec: JobSpec, settings: Settings, job_id: str) -> JobOutcome:
-    from tubescope.jobs.export import run_export
+    from tubescope.jobs.common import open_for_reading
+    from tubescope.warehouse.export import export_parquet, resolve_tables
 
     out = _job_dir(settings, job_id) / "export"
-    result = run_export(
-        out,
-        db_path=settings.db_path,
-        fmt=str(spec.params.get("format", "parquet")),
-        tables=list(spec.params.get("tables", [])),
-        progress=False,
-    )
+    names = resolve_tables(list(spec.params.get("tables", [])))
+    with open_for_reading(settings.db_path) as warehouse:  # the service's connection, if inside it
+        result = export_parquet(warehouse, out, names)
     return JobOutcome(
         {
             "out_dir": str(result.out_dir),

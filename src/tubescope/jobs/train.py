@@ -69,13 +69,18 @@ def train(
     options: ForecastOptions | None = None,
     settings: Settings | None = None,
     now: datetime | None = None,
+    frames: ChannelFrames | None = None,
 ) -> TrainOutcome:
-    """Train on everything in the warehouse (time-based split) and store the model as a new version."""
+    """Train on everything in the warehouse (time-based split) and store the model as a new version.
+
+    ``frames``: the warehouse's frames when the caller has read them already (a job inside the
+    service reads through the service's open connection).
+    """
     cfg = settings or load_settings(db_path=db_path, model_dir=model_dir)
     db = warehouse_target(db_path, cfg)
     target_dir = model_dir or cfg.model_dir
     opts = options or ForecastOptions(horizon_days=horizon_days)
-    frames = load_warehouse_frames(db)
+    frames = frames if frames is not None else load_warehouse_frames(db)
     result = train_forecaster(frames, opts)
     manifest = save_model(
         result.forecaster,
