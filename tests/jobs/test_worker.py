@@ -117,19 +117,22 @@ def test_a_job_survives_sigkill_of_its_worker_and_another_worker_resumes_the_sam
                 redis_url, job_id, lambda j: j["state"] == "running" and j["progress"]["videos_stored"] >= 50
             )
             assert running["worker"].endswith(f":{first.pid}")
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=30)
-        assert first.returncode == -signal.SIGKILL
-        assert rows(db, "SELECT status FROM collection_runs") == [("running",)]
-        committed = rows(db, "SELECT count(*) FROM video_snapshots")[0][0]
-        with _worker(env, tmp_path) as second:
-            job = _wait_for(redis_url, job_id, _finished)
+            # A second worker on the same DuckDB file is waiting for work when the first dies.
+            with _worker(env, tmp_path) as second:
+                first.send_signal(signal.SIGKILL)
+                first.wait(timeout=30)
+                killed_at = time.monotonic()
+                assert first.returncode == -signal.SIGKILL
+                resumed = _wait_for(redis_url, job_id, lambda j: j["attempts"] == 2)
+                taken_after = time.monotonic() - killed_at
+                job = _wait_for(redis_url, job_id, _finished)
         fast = Settings(youtube_api_base=emu.base_url, requests_per_second=1000)
         collect(ids, db_path=clean_db, api_keys=emu.keys[:1], settings=fast, clock=emu.clock)
     assert job["state"] == "completed", job
     assert job["attempts"] == 2 and job["worker"].endswith(f":{second.pid}")
+    assert resumed["worker"].endswith(f":{second.pid}") and taken_after < 10  # lease: 1.5 s
     assert job["result"]["resumed"] is True and job["result"]["status"] == "completed"
-    assert 0 < committed < 800
+    assert job["result"]["videos_new"] < 800  # the first worker's batches were not fetched again
     assert rows(db, "SELECT status, attempts FROM collection_runs") == [("completed", 2)]
     duplicates = rows(
         db, "SELECT video_id FROM video_snapshots GROUP BY video_id, run_id HAVING count(*) > 1"

@@ -67,7 +67,7 @@ def test_refresh_all_is_queued_on_one_replica_run_by_a_worker_and_seen_from_the_
     redis_url: str,
     tmp_path: Path,
 ) -> None:
-    (first, second), _, channel_ids = replicas
+    (first, second), db_path, channel_ids = replicas
     started = first.post("/v1/jobs", json={"refresh": "all"})
     assert started.status_code == 202, started.text
     job = started.json()
@@ -77,12 +77,11 @@ def test_refresh_all_is_queued_on_one_replica_run_by_a_worker_and_seen_from_the_
     assert job["job_id"] in [j["job_id"] for j in second.get("/v1/jobs").json()["items"]]
     assert 'tubescope_jobs{state="queued"} 1.0' in second.get("/metrics").text
 
-    # The service holds its DuckDB file, so this worker writes to a file of its own (with
-    # PostgreSQL every process shares one warehouse).
+    # The worker writes the replicas' DuckDB file: the file is handed over between uses.
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUBESCOPE_")}
     env.update(
         TUBESCOPE_REDIS_URL=redis_url,
-        TUBESCOPE_DB_PATH=str(tmp_path / "worker.duckdb"),
+        TUBESCOPE_DB_PATH=str(db_path),
         TUBESCOPE_YOUTUBE_API_BASE=emulator.base_url,
         TUBESCOPE_API_KEYS=json.dumps(emulator.keys[:1]),
     )
@@ -97,6 +96,7 @@ def test_refresh_all_is_queued_on_one_replica_run_by_a_worker_and_seen_from_the_
     assert sorted(done["result"]["channels"]) == sorted(channel_ids)
     assert done["progress"]["channels_done"] == len(channel_ids)
     assert first.get(f"/v1/jobs/{job['job_id']}").json() == done
+    assert done["result"]["run_id"] == 2  # a second run on the replicas' own warehouse
 
 
 def test_no_fifty_channel_cap_and_cancel_is_seen_by_every_replica(
