@@ -28,7 +28,7 @@ from tubescope.analysis import features as shared_features
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.errors import ConfigError, DataQualityError
 
-PREDICT_FEATURE_REVISION = 3
+PREDICT_FEATURE_REVISION = 4
 """Bumped whenever a feature computed here changes meaning."""
 
 FEATURE_VERSION = f"{shared_features.FEATURE_VERSION}.{PREDICT_FEATURE_REVISION}"

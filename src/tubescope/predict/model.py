@@ -14,7 +14,9 @@ The procedure (:func:`fit_procedure`), given videos published before some time:
 
 :func:`train_forecaster` scores that whole procedure by rolling origins (``n_origins`` windows of
 ``window_share`` of the videos each, in publish order, each fitted on everything before it),
-then runs it once on all videos: that is the stored model. Its channel history can be refreshed
+then runs it once on all videos: that is the stored model. For that last fit the rolling-origin
+windows are past data, so step 3 also asks them: the ensemble is served only if it beat the best
+baseline over those windows (CI excluding 0) and is not shown worse on the newest videos. Its channel history can be refreshed
 with newer frames by :meth:`ViewForecaster.with_history` without retraining.
 """
 
