@@ -16,8 +16,9 @@ The procedure (:func:`fit_procedure`), given videos published before some time:
 ``window_share`` of the videos each, in publish order, each fitted on everything before it),
 then runs it once on all videos: that is the stored model. For that last fit the rolling-origin
 windows are past data, so step 3 also asks them: the ensemble is served only if it beat the best
-baseline over those windows (CI excluding 0) and is not shown worse on the newest videos. Its channel history can be refreshed
-with newer frames by :meth:`ViewForecaster.with_history` without retraining.
+baseline over those windows (CI excluding 0) and is not shown worse on the newest videos. Its
+channel history can be refreshed with newer frames by :meth:`ViewForecaster.with_history`
+without retraining.
 """
 
 from __future__ import annotations
