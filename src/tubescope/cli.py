@@ -475,6 +475,89 @@ def token_revoke(
     typer.echo(f"revoked {token_id}")
 
 
+watch_app = typer.Typer(help="Watch lists: channels collected on a schedule.", no_args_is_help=True)
+app.add_typer(watch_app, name="watch")
+DbOption = Annotated[str | None, typer.Option("--db", help="Warehouse: a DuckDB file or postgresql:// URL.")]
+
+
+@watch_app.command("add")
+def watch_add(
+    refs: Annotated[list[str], typer.Argument(help="Channels: UC… ids, @handles or URLs.")],
+    every: Annotated[str, typer.Option("--every", help="How often to collect: 30m, 6h, 1d, 1w.")] = "1d",
+    group: Annotated[str, typer.Option("--group", help="A name to list and plan watches by.")] = "default",
+    db: DbOption = None,
+) -> None:
+    """Watch channels (channels never collected are collected now, as their first tick)."""
+    from tubescope.jobs import watch as job
+
+    period = job.parse_every(every)
+    with stderr.status("adding the watches…"):
+        change = job.add(refs, every=period, group=group, db=db)
+    described = job.describe_every(period)
+    typer.echo(f"watching {len(change.channel_ids)} channels every {described} ({change.changed} new)")
+
+
+@watch_app.command("list")
+def watch_list(
+    group: Annotated[str | None, typer.Option("--group", help="Only this group.")] = None,
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> None:
+    """List watched channels, their period and last tick."""
+    from tubescope.jobs import watch as job
+
+    listed = job.watches(db=db, group=group)
+    if as_json:
+        rows = [
+            {
+                "channel_id": w.channel_id,
+                "every": job.describe_every(w.every),
+                "group": w.group,
+                "last_tick_at": w.last_tick_at.isoformat() if w.last_tick_at else None,
+            }
+            for w in listed
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for w in listed:
+        last = w.last_tick_at.isoformat() if w.last_tick_at else "never"
+        typer.echo(f"{w.channel_id}\t{job.describe_every(w.every)}\t{w.group}\t{last}")
+
+
+@watch_app.command("remove")
+def watch_remove(
+    refs: Annotated[list[str], typer.Argument(help="Watched channels to stop watching.")],
+    db: DbOption = None,
+) -> None:
+    """Stop watching channels (their data stays)."""
+    from tubescope.jobs import watch as job
+
+    change = job.remove(refs, db=db)
+    typer.echo(f"stopped watching {change.changed} channels")
+
+
+@watch_app.command("plan")
+def watch_plan(
+    db: DbOption = None,
+    keys: Annotated[
+        int | None, typer.Option("--keys", min=1, help="Keys to plan for (default: configured).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> None:
+    """Quota units per bucket per day for the watch list; exits 2 when the keys cannot carry it."""
+    from tubescope.jobs import watch as job
+    from tubescope.watch.plan import require_fit
+
+    planned = job.daily_plan(db=db, keys=keys)
+    if as_json:
+        typer.echo(json.dumps(planned.as_dict(), indent=2, sort_keys=True))
+    else:
+        for bucket, units in planned.units_per_day.items():
+            typer.echo(f"{bucket}: {units} units/day of {planned.capacity}")
+        typer.echo(f"{planned.channels} channels watched; about {planned.max_channels} such channels fit")
+    require_fit(planned)
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the warehouse, model and report.")] = Path(

@@ -109,6 +109,9 @@ USER_TABLES = (
     "retention_log",
     "api_tokens",
     "model_manifests",
+    "watches",
+    "websub_subscriptions",
+    "alerts",
 )
 
 

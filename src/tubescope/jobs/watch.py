@@ -1,0 +1,123 @@
+"""The watch-list jobs: add, remove and list watched channels, and plan their daily quota."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tubescope.config import Settings, load_settings
+from tubescope.errors import ChannelNotFound, ConfigError
+from tubescope.jobs.common import resolve_stored_channel, utc_now, warehouse_target
+from tubescope.warehouse.repository import Warehouse
+from tubescope.warehouse.target import WarehouseTarget
+from tubescope.warehouse.watches import Watch, add_watches, list_watches, remove_watches, upload_rates
+from tubescope.watch.plan import WatchedChannel, WatchPlan, plan
+
+_EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
+_UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+DEFAULT_UPLOADS_PER_DAY = 1 / 7
+"""Cadence assumed for a channel with no recent uploads stored (about weekly)."""
+
+
+def parse_every(text: str) -> timedelta:
+    """``30m``, ``6h``, ``1d`` or ``1w`` as a period; at least one minute, at most four weeks."""
+    match = _EVERY.match(text.lower())
+    if match is None:
+        raise ConfigError(f"invalid period {text!r}: use a number and m, h, d or w, such as 1d or 6h")
+    period = float(match.group(1)) * _UNIT[match.group(2)]
+    if not timedelta(minutes=1) <= period <= timedelta(weeks=4):
+        raise ConfigError(f"invalid period {text!r}: it must be between 1 minute and 4 weeks")
+    return period
+
+
+@dataclass(frozen=True)
+class WatchChange:
+    """What ``watch add`` or ``watch remove`` did."""
+
+    channel_ids: list[str]
+    changed: int
+
+
+def _resolve(warehouse: Warehouse, refs: Sequence[str]) -> tuple[list[str], list[str]]:
+    known, unknown = [], []
+    for ref in refs:
+        try:
+            known.append(resolve_stored_channel(warehouse, ref))
+        except ChannelNotFound:
+            unknown.append(ref)
+    return known, unknown
+
+
+def add(
+    refs: Sequence[str],
+    *,
+    every: timedelta = timedelta(days=1),
+    group: str = "default",
+    db: WarehouseTarget | str | None = None,
+    settings: Settings | None = None,
+) -> WatchChange:
+    """Watch ``refs``. Channels not collected yet are collected first (their first tick)."""
+    cfg = settings or load_settings()
+    target = warehouse_target(db, cfg)
+    if not refs:
+        raise ConfigError("name at least one channel to watch")
+    with Warehouse.open(target) as warehouse:
+        known, unknown = _resolve(warehouse, refs)
+    if unknown:
+        from tubescope.jobs.collect import collect
+
+        collect(unknown, db_path=target, settings=cfg)
+        with Warehouse.open(target) as warehouse:
+            known += _resolve(warehouse, unknown)[0]
+    with Warehouse.open(target) as warehouse:
+        added = add_watches(warehouse, sorted(set(known)), every=every, group=group, at=utc_now())
+    return WatchChange(sorted(set(known)), len(added))
+
+
+def remove(refs: Sequence[str], *, db: WarehouseTarget | str | None = None) -> WatchChange:
+    """Stop watching ``refs`` (collected data stays)."""
+    with Warehouse.open(warehouse_target(db)) as warehouse:
+        known, unknown = _resolve(warehouse, refs)
+        if unknown:
+            raise ChannelNotFound(f"not in the warehouse: {', '.join(unknown)}")
+        removed = remove_watches(warehouse, known)
+    return WatchChange(known, removed)
+
+
+def watches(*, db: WarehouseTarget | str | None = None, group: str | None = None) -> list[Watch]:
+    """The watch list."""
+    with Warehouse.open(warehouse_target(db)) as warehouse:
+        return list_watches(warehouse, group)
+
+
+def daily_plan(
+    *, db: WarehouseTarget | str | None = None, settings: Settings | None = None, keys: int | None = None
+) -> WatchPlan:
+    """Units per bucket per day for the current watch list, against the keys' daily quota."""
+    cfg = settings or load_settings()
+    with Warehouse.open(warehouse_target(db, cfg)) as warehouse:
+        listed = list_watches(warehouse)
+        rates = upload_rates(warehouse, [w.channel_id for w in listed])
+    channels = [
+        WatchedChannel(
+            w.channel_id,
+            videos=rates[w.channel_id][0],
+            uploads_per_day=rates[w.channel_id][1] or DEFAULT_UPLOADS_PER_DAY,
+            every=w.every,
+        )
+        for w in listed
+    ]
+    n_keys = keys if keys is not None else max(1, len(cfg.api_keys))
+    return plan(channels, quota_per_bucket=cfg.key_daily_quota, keys=n_keys)
+
+
+def describe_every(every: timedelta) -> str:
+    """``1d``, ``6h``, ``30m`` for a period (the form ``--every`` takes)."""
+    for unit, size in (("w", _UNIT["w"]), ("d", _UNIT["d"]), ("h", _UNIT["h"])):
+        count = every / size
+        if count >= 1 and math.isclose(count, round(count)):
+            return f"{round(count)}{unit}"
+    return f"{round(every / _UNIT['m'])}m"

@@ -1,0 +1,127 @@
+"""Watch lists in the warehouse: what is watched, how often, and which tick was last handed out.
+
+The SQL is written once for both backends. Ticks are claimed with a compare-and-set on
+``last_tick_at``, so any number of schedulers (replicas, workers) hand out each tick once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tubescope.warehouse.repository import Warehouse
+
+_COLUMNS = "channel_id, every_seconds, watch_group, added_at, last_tick_at"
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """One watched channel."""
+
+    channel_id: str
+    every: timedelta
+    group: str
+    added_at: datetime
+    last_tick_at: datetime | None
+
+    def due(self, now: datetime) -> bool:
+        """Whether a tick is due at ``now`` (never ticked, or ``every`` has passed since)."""
+        return self.last_tick_at is None or now - self.last_tick_at >= self.every
+
+
+def _watch(row: Sequence[object]) -> Watch:
+    channel_id, every_seconds, group, added_at, last_tick_at = row
+    return Watch(
+        channel_id=str(channel_id),
+        every=timedelta(seconds=int(str(every_seconds))),
+        group=str(group),
+        added_at=added_at,  # type: ignore[arg-type]
+        last_tick_at=last_tick_at,  # type: ignore[arg-type]
+    )
+
+
+def add_watches(
+    warehouse: Warehouse, channel_ids: Sequence[str], *, every: timedelta, group: str, at: datetime
+) -> list[str]:
+    """Watch ``channel_ids`` (already watched ones get the new ``every`` and ``group``);
+    returns the ids that were not watched before."""
+    added: list[str] = []
+    with warehouse.transaction() as con:
+        for channel_id in channel_ids:
+            known = con.count(
+                "UPDATE watches SET every_seconds = ?, watch_group = ? WHERE channel_id = ?",
+                [int(every.total_seconds()), group, channel_id],
+            )
+            if known == 0:
+                con.count(
+                    f"INSERT INTO watches ({_COLUMNS}) VALUES (?, ?, ?, ?, NULL)",  # noqa: S608
+                    [channel_id, int(every.total_seconds()), group, at],
+                )
+                added.append(channel_id)
+    return added
+
+
+def remove_watches(warehouse: Warehouse, channel_ids: Sequence[str]) -> int:
+    """Stop watching ``channel_ids``; returns how many were watched."""
+    removed = 0
+    with warehouse.transaction() as con:
+        for channel_id in channel_ids:
+            removed += con.count("DELETE FROM watches WHERE channel_id = ?", [channel_id])
+    return removed
+
+
+def list_watches(warehouse: Warehouse, group: str | None = None) -> list[Watch]:
+    """Every watched channel (of ``group``), by channel id."""
+    if group is None:
+        rows = warehouse.fetchall(f"SELECT {_COLUMNS} FROM watches ORDER BY channel_id")  # noqa: S608
+    else:
+        rows = warehouse.fetchall(
+            f"SELECT {_COLUMNS} FROM watches WHERE watch_group = ? ORDER BY channel_id",  # noqa: S608
+            [group],
+        )
+    return [_watch(row) for row in rows]
+
+
+def claim_tick(warehouse: Warehouse, watch: Watch, now: datetime) -> bool:
+    """Move ``watch``'s last tick to ``now`` if no other scheduler did since it was read.
+
+    True means this caller owns the tick and must enqueue it. A watch down for days is claimed
+    once at ``now``: missed ticks are caught up once, not many times.
+    """
+    with warehouse.transaction() as con:
+        if watch.last_tick_at is None:
+            changed = con.count(
+                "UPDATE watches SET last_tick_at = ? WHERE channel_id = ? AND last_tick_at IS NULL",
+                [now, watch.channel_id],
+            )
+        else:
+            changed = con.count(
+                "UPDATE watches SET last_tick_at = ? WHERE channel_id = ? AND last_tick_at = ?",
+                [now, watch.channel_id, watch.last_tick_at],
+            )
+    return changed == 1
+
+
+def upload_rates(
+    warehouse: Warehouse, channel_ids: Sequence[str], *, window_days: int = 90
+) -> dict[str, tuple[int, float]]:
+    """``channel_id -> (stored videos, uploads per day over the last window of its data)``."""
+    found: dict[str, tuple[int, float]] = {}
+    for channel_id in channel_ids:
+        row = warehouse.fetchone(
+            "SELECT count(*), max(published_at) FROM videos WHERE channel_id = ? AND NOT is_deleted",
+            [channel_id],
+        )
+        videos = int(row[0]) if row else 0
+        newest = row[1] if row else None
+        recent = 0
+        if newest is not None:
+            since = newest - timedelta(days=window_days)
+            recent_row = warehouse.fetchone(
+                "SELECT count(*) FROM videos WHERE channel_id = ? AND NOT is_deleted AND published_at > ?",
+                [channel_id, since],
+            )
+            recent = int(recent_row[0]) if recent_row else 0
+        found[channel_id] = (videos, recent / window_days)
+    return found

@@ -1,0 +1,64 @@
+"""`tubescope watch add|list|plan|remove` as a user runs them, against the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tubescope.jobs.watch import describe_every, parse_every
+from tubescope.testing import running_emulator
+
+
+def _cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tubescope.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_periods_parse_and_print_back() -> None:
+    assert describe_every(parse_every("1d")) == "1d"
+    assert describe_every(parse_every("6h")) == "6h"
+    assert describe_every(parse_every("90m")) == "90m"
+
+
+def test_watch_commands_end_to_end(tmp_path: Path) -> None:
+    with running_emulator(seed=8, n_channels=4) as emu:
+        ids = emu.world.channel_ids()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TUBESCOPE_")}
+        env.update(
+            TUBESCOPE_DB_PATH=str(tmp_path / "w.duckdb"),
+            TUBESCOPE_YOUTUBE_API_BASE=emu.base_url,
+            TUBESCOPE_API_KEYS=json.dumps(emu.keys[:1]),
+        )
+        added = _cli(env, tmp_path, "watch", "add", ids[0], ids[1], "--every", "6h", "--group", "team")
+        assert added.returncode == 0, added.stderr
+        assert "watching 2 channels every 6h (2 new)" in added.stdout
+        listed = json.loads(_cli(env, tmp_path, "watch", "list", "--json").stdout)
+        assert [(row["channel_id"], row["every"], row["group"]) for row in listed] == sorted(
+            [(ids[0], "6h", "team"), (ids[1], "6h", "team")]
+        )
+        planned = _cli(env, tmp_path, "watch", "plan", "--json")
+        assert planned.returncode == 0, planned.stderr
+        figures = json.loads(planned.stdout)
+        assert figures["channels"] == 2 and figures["fits"]
+        assert figures["units_per_day"]["default"] >= 2 * 4  # a playlist page per channel per 6 h tick
+        refused = _cli(env, tmp_path, "watch", "add", "not a channel")
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr
+        bad_period = _cli(env, tmp_path, "watch", "add", ids[0], "--every", "soon")
+        assert bad_period.returncode == 2 and "invalid period" in bad_period.stderr
+        removed = _cli(env, tmp_path, "watch", "remove", ids[1])
+        assert removed.returncode == 0 and "stopped watching 1 channels" in removed.stdout
+        over = _cli(env, tmp_path, "watch", "plan", "--keys", "1")
+        assert over.returncode == 0
+        env["TUBESCOPE_KEY_DAILY_QUOTA"] = "3"
+        tight = _cli(env, tmp_path, "watch", "plan")
+        assert tight.returncode == 2 and "such channels fit" in tight.stderr
