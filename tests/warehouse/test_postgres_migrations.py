@@ -112,8 +112,11 @@ def test_every_older_version_migrates_and_keeps_its_data(pg: PostgresTarget, old
         assert wh.load_frames()["videos"]["view_count"].tolist() == [650]
 
 
-def test_replicas_opening_together_migrate_exactly_once(pg: PostgresTarget) -> None:
-    make_db_at(pg, 1)
+@pytest.mark.parametrize("old_version", [0, 1])
+def test_replicas_opening_together_migrate_exactly_once(pg: PostgresTarget, old_version: int) -> None:
+    # 0: a new, empty database, which every replica first sees without a schema_version table
+    if old_version:
+        make_db_at(pg, old_version)
     start = threading.Barrier(6)
     versions: list[int] = []
     failures: list[BaseException] = []

@@ -47,7 +47,7 @@ DIALECT = Dialect(
 )
 
 MIGRATION_LOCK_KEY = 0x7475_6265_7363_6F70
-"""``pg_advisory_xact_lock`` key ("tubescop") held while the schema is checked and migrated."""
+"""Advisory lock key ("tubescop") held by the session that checks and migrates the schema."""
 DEFAULT_POOL_SIZE = 10
 CONNECT_TIMEOUT_S = 10
 
@@ -355,24 +355,35 @@ class PostgresBackend:
             )
         conn = self.connection
         try:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATION_LOCK_KEY])
-                version = self.current_version()
-                migrations.check_supported(version)
-                todo = [m for m in migrations.POSTGRES_MIGRATIONS if version < m.version <= target]
-                if todo:
-                    conn.execute(migrations.VERSION_TABLE.encode())
-                for migration in todo:
-                    conn.execute(migration.sql.encode())
-                    conn.execute(
-                        "INSERT INTO schema_version VALUES (%s, %s, %s)",
-                        [migration.version, migration.description, now],
-                    )
-                return todo[-1].version if todo else version
+            # A session lock taken *before* the transaction: PostgreSQL refreshes its catalog
+            # caches when a transaction starts, not when an advisory lock is granted, so a
+            # transaction that waited on the lock could still miss the tables the first migrator
+            # created (and create them again: "relation ... already exists").
+            conn.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+            try:
+                return self._migrate_locked(target, now)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
         except psycopg.Error as exc:
             raise StorageError(
                 f"schema migration of {self.target.display} failed: {_redacted(exc)}"
             ) from None
+
+    def _migrate_locked(self, target: int, now: datetime) -> int:
+        conn = self.connection
+        with conn.transaction():
+            version = self.current_version()
+            migrations.check_supported(version)
+            todo = [m for m in migrations.POSTGRES_MIGRATIONS if version < m.version <= target]
+            if todo:
+                conn.execute(migrations.VERSION_TABLE.encode())
+            for migration in todo:
+                conn.execute(migration.sql.encode())
+                conn.execute(
+                    "INSERT INTO schema_version VALUES (%s, %s, %s)",
+                    [migration.version, migration.description, now],
+                )
+            return todo[-1].version if todo else version
 
 
 def open_backend(target: PostgresTarget, *, pool_size: int = DEFAULT_POOL_SIZE) -> PostgresBackend:
