@@ -126,7 +126,7 @@ def _train(spec: JobSpec, settings: Settings) -> JobOutcome:
     from tubescope.jobs.common import load_channel_frames, open_for_reading
     from tubescope.jobs.train import train
 
-    with open_for_reading(settings.db_path) as warehouse:  # the service's connection, if inside it
+    with open_for_reading(settings.warehouse_target) as warehouse:  # the service's connection, if inside it
         frames = load_channel_frames(warehouse)
     horizon = float(spec.params.get("horizon_days", 7.0))
     return JobOutcome(train(settings=settings, horizon_days=horizon, frames=frames).to_dict())
@@ -144,7 +144,7 @@ def _report(spec: JobSpec, settings: Settings, job_id: str) -> JobOutcome:
     out = _job_dir(settings, job_id) / f"report.{chosen.value}"
     out.parent.mkdir(parents=True, exist_ok=True)
     outcome = write_report(
-        settings.db_path,
+        settings.warehouse_target,
         str(spec.params["channel"]),
         out,
         peers=list(spec.params.get("peers", [])),
@@ -168,7 +168,7 @@ def _export(spec: JobSpec, settings: Settings, job_id: str) -> JobOutcome:
 
     out = _job_dir(settings, job_id) / "export"
     names = resolve_tables(list(spec.params.get("tables", [])))
-    with open_for_reading(settings.db_path) as warehouse:  # the service's connection, if inside it
+    with open_for_reading(settings.warehouse_target) as warehouse:  # the service's connection, if inside it
         result = export_parquet(warehouse, out, names)
     return JobOutcome(
         {

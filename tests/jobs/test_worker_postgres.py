@@ -1,0 +1,90 @@
+"""Several ``tubescope worker`` processes writing one PostgreSQL warehouse at once: they share the
+work, a SIGKILL loses nothing, and together they respect each key's daily quota."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import httpx
+
+from tests.jobs.test_worker import _env, _finished, _jobs, _wait_for, _without_times, _worker
+from tests.pipeline.helpers import ledger_calls, rows, stored_data
+from tubescope.config import Settings
+from tubescope.emulator.world import World
+from tubescope.jobs.collect import collect
+from tubescope.jobs.queue import collect_spec
+from tubescope.logging import key_fingerprint
+from tubescope.testing import running_emulator
+
+
+def test_two_workers_share_the_jobs_and_a_sigkill_loses_and_doubles_nothing(
+    tmp_path: Path, postgres_url: str, redis_url: str
+) -> None:
+    world = World(seed=9, n_channels=3, videos_per_channel=300)
+    clean_db = tmp_path / "clean.duckdb"
+    with running_emulator(world) as emu:
+        c0, c1, c2 = world.channel_ids()
+        emu.set_faults(latency_ms=40)
+        env = _env(
+            emu, redis_url, tmp_path / "unused.duckdb", emu.keys[:1],
+            TUBESCOPE_DB_URL=postgres_url, TUBESCOPE_REQUESTS_PER_SECOND="10", TUBESCOPE_MAX_CONCURRENCY="1",
+        )  # fmt: skip
+        big = _jobs(redis_url, lambda q: q.submit(collect_spec([c0, c1])))["job_id"]
+        small = _jobs(redis_url, lambda q: q.submit(collect_spec([c2])))["job_id"]
+        with _worker(env, tmp_path) as one, _worker(env, tmp_path) as two:
+            running = {
+                job_id: _wait_for(redis_url, job_id, lambda j: j["state"] == "running")["worker"]
+                for job_id in (big, small)
+            }
+            assert len(set(running.values())) == 2  # each worker took one job
+            _wait_for(redis_url, big, lambda j: j["progress"]["videos_stored"] >= 50)
+            victim, survivor = (one, two) if running[big].endswith(f":{one.pid}") else (two, one)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=30)
+            done = {job_id: _wait_for(redis_url, job_id, _finished, timeout=120) for job_id in (big, small)}
+        fast = Settings(youtube_api_base=emu.base_url, requests_per_second=1000)
+        collect([c0, c1, c2], db_path=clean_db, api_keys=emu.keys[:1], settings=fast, clock=emu.clock)
+    assert victim.returncode == -signal.SIGKILL
+    assert {j["state"] for j in done.values()} == {"completed"}, done
+    assert done[big]["attempts"] == 2 and done[big]["worker"].endswith(f":{survivor.pid}")
+    assert done[big]["result"]["resumed"] is True
+    assert sorted(rows(postgres_url, "SELECT status, attempts FROM collection_runs")) == [
+        ("completed", 1),
+        ("completed", 2),
+    ]
+    duplicates = rows(
+        postgres_url, "SELECT video_id FROM video_snapshots GROUP BY video_id, run_id HAVING count(*) > 1"
+    )
+    assert duplicates == []
+    assert not (tmp_path / "unused.duckdb").exists()
+    assert _without_times(stored_data(postgres_url)) == _without_times(stored_data(clean_db))
+
+
+def test_two_workers_on_one_warehouse_stay_within_a_keys_quota(
+    tmp_path: Path, postgres_url: str, redis_url: str
+) -> None:
+    world = World(seed=6, n_channels=3, videos_per_channel=300)
+    quota = 30  # each channel needs 1 + 6 + 6 = 13 units: the three jobs need 39
+    fingerprint = key_fingerprint("small-quota-key")
+    with running_emulator(world, keys={"small-quota-key": quota}) as emu:
+        emu.set_faults(latency_ms=20)
+        jobs = [
+            _jobs(redis_url, lambda q, cid=cid: q.submit(collect_spec([cid])))["job_id"]
+            for cid in world.channel_ids()
+        ]
+        env = _env(
+            emu, redis_url, tmp_path / "unused.duckdb", ["small-quota-key"],
+            TUBESCOPE_DB_URL=postgres_url, TUBESCOPE_KEY_DAILY_QUOTA=str(quota),
+            TUBESCOPE_WORKER_CONCURRENCY="2",
+        )  # fmt: skip
+        with _worker(env, tmp_path), _worker(env, tmp_path):
+            ended = [_wait_for(redis_url, job_id, _finished) for job_id in jobs]
+        snapshot = httpx.get(f"{emu.root_url}/_admin/quota", timeout=10).json()["keys"][fingerprint]
+        calls = ledger_calls(emu, "small-quota-key")
+    assert snapshot["used_today"] <= quota
+    assert sum(m["rejected"] for m in snapshot["methods"].values()) == 0, calls
+    # Which jobs finish depends on how their requests interleave; none may go past the quota.
+    stopped = [j for j in ended if j["state"] != "completed"]
+    assert stopped and all("quota" in j["error"] for j in stopped), [j["error"] for j in stopped]
+    assert rows(postgres_url, "SELECT count(*) FROM collection_runs")[0][0] == 3
