@@ -508,16 +508,7 @@ def watch_list(
 
     listed = job.watches(db=db, group=group)
     if as_json:
-        rows = [
-            {
-                "channel_id": w.channel_id,
-                "every": job.describe_every(w.every),
-                "group": w.group,
-                "last_tick_at": w.last_tick_at.isoformat() if w.last_tick_at else None,
-            }
-            for w in listed
-        ]
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps(job.watch_rows(listed), indent=2))
         return
     for w in listed:
         last = w.last_tick_at.isoformat() if w.last_tick_at else "never"

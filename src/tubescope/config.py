@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     cache_disk_ttl_seconds: float = Field(default=7 * 86400.0, gt=0)
     cache_disk_max_mb: int = Field(default=1024, ge=0)
     # Durable jobs (with redis_url): `tubescope worker` runs them from an arq queue in Redis.
+    watch_tick_seconds: float = Field(default=60.0, ge=1)
+    """How often ``tubescope serve`` looks for watched channels whose collection is due."""
     key_daily_quota: int = Field(default=10_000, ge=1)
     """Daily quota units of each API key (and of each separate bucket), shared by all workers."""
     job_lease_seconds: float = Field(default=30.0, gt=0)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from tubescope.config import Settings, load_settings
 from tubescope.errors import ChannelNotFound, ConfigError
@@ -15,6 +17,7 @@ from tubescope.warehouse.repository import Warehouse
 from tubescope.warehouse.target import WarehouseTarget
 from tubescope.warehouse.watches import Watch, add_watches, list_watches, remove_watches, upload_rates
 from tubescope.watch.plan import WatchedChannel, WatchPlan, plan
+from tubescope.watch.schedule import claim_due
 
 _EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
 _UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
@@ -121,3 +124,24 @@ def describe_every(every: timedelta) -> str:
         if count >= 1 and math.isclose(count, round(count)):
             return f"{round(count)}{unit}"
     return f"{round(every / _UNIT['m'])}m"
+
+
+def tick(borrow: Callable[[], AbstractContextManager[Warehouse]], now: datetime) -> list[str]:
+    """Claim the watched channels due at ``now`` (in the warehouse ``borrow`` lends); the caller
+    enqueues one collect job for them. Racing schedulers never claim the same tick twice."""
+    with borrow() as warehouse:
+        return claim_due(warehouse, now)
+
+
+def watch_rows(listed: Sequence[Watch]) -> list[dict[str, Any]]:
+    """JSON-ready rows of the watch list (CLI ``--json`` and ``GET /v1/watches``)."""
+    return [
+        {
+            "channel_id": w.channel_id,
+            "every": describe_every(w.every),
+            "group": w.group,
+            "added_at": w.added_at.isoformat(),
+            "last_tick_at": w.last_tick_at.isoformat() if w.last_tick_at else None,
+        }
+        for w in listed
+    ]

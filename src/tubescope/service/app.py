@@ -19,8 +19,9 @@ from tubescope.jobs.tokens import TokenStore, token_store_for
 from tubescope.service.errors import install_error_handlers
 from tubescope.service.metrics import ServiceMetrics
 from tubescope.service.ratelimit import RateLimiter, SharedRateLimiter, TokenBucketLimiter
-from tubescope.service.routers import channels, dashboard, health, jobs, predictions, reports
+from tubescope.service.routers import channels, dashboard, health, jobs, predictions, reports, watches
 from tubescope.service.state import ServiceOptions, ServiceState
+from tubescope.service.watching import watch_scheduler
 
 
 class LatencyMiddleware:
@@ -108,9 +109,12 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
         )
         holder["state"] = state
         app.state.tubescope = state
+        scheduler = watch_scheduler(state)
+        scheduler.start()
         try:
             yield
         finally:
+            scheduler.shutdown(wait=False)
             await job_queue.aclose()
             pool.close()
             cache.close()
@@ -135,6 +139,7 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
         jobs.router,
         predictions.router,
         reports.router,
+        watches.router,
         dashboard.router,
     ):
         app.include_router(router)

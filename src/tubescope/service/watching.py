@@ -1,0 +1,50 @@
+"""The watch-list scheduler inside ``tubescope serve``: due channels become collection jobs.
+
+APScheduler's interval trigger runs the tick (missed runs coalesced into one, never two at once).
+Every replica runs it; the warehouse's compare-and-set claim hands each due tick to one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from tubescope.errors import TubescopeError
+from tubescope.jobs import watch as watch_jobs
+from tubescope.jobs.queue import collect_spec
+from tubescope.service.state import ServiceState
+
+_log = structlog.get_logger("tubescope.watch")
+
+
+async def run_watch_tick(state: ServiceState, now: datetime) -> list[str]:
+    """Claim the channels due at ``now`` and queue one collect job for them; returns their ids."""
+    claimed = await asyncio.to_thread(watch_jobs.tick, state.pool.borrow, now)
+    if claimed:
+        job = await state.jobs.submit(collect_spec(claimed))
+        _log.info("watch.tick", channels=len(claimed), job_id=job.get("job_id"))
+    return claimed
+
+
+def watch_scheduler(state: ServiceState) -> AsyncIOScheduler:
+    """An (unstarted) scheduler that runs :func:`run_watch_tick` every ``watch_tick_seconds``."""
+    scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def tick() -> None:
+        try:
+            await run_watch_tick(state, datetime.now(UTC))
+        except TubescopeError as exc:  # the warehouse busy or the queue down: the next tick retries
+            _log.warning("watch.tick_failed", error=str(exc))
+
+    scheduler.add_job(
+        tick,
+        "interval",
+        seconds=state.settings.watch_tick_seconds,
+        coalesce=True,
+        max_instances=1,
+        next_run_time=datetime.now(UTC),
+    )
+    return scheduler
