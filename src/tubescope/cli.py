@@ -399,7 +399,7 @@ def serve(
 
 @app.command()
 def worker(
-    db: Annotated[Path | None, typer.Option("--db", help="Warehouse the jobs write to.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     redis_url: Annotated[
         str | None, typer.Option("--redis-url", help="The job queue (default: TUBESCOPE_REDIS_URL).")
     ] = None,
@@ -420,7 +420,7 @@ def worker(
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("arq").setLevel(logging.DEBUG if _state["debug"] else logging.INFO)
     stderr.print(
-        f"tubescope worker on {safe_url(settings.redis_url or '')} over {settings.db_path}"
+        f"tubescope worker on {safe_url(settings.redis_url or '')} over {settings.warehouse_target}"
         + (" (burst)" if burst else "")
     )
     run_worker(settings, burst=burst, concurrency=concurrency)

@@ -78,7 +78,9 @@ def test_two_workers_on_one_warehouse_stay_within_a_keys_quota(
             TUBESCOPE_DB_URL=postgres_url, TUBESCOPE_KEY_DAILY_QUOTA=str(quota),
             TUBESCOPE_WORKER_CONCURRENCY="2",
         )  # fmt: skip
-        with _worker(env, tmp_path), _worker(env, tmp_path):
+        # One worker is told the warehouse by the environment, the other by --db.
+        flagged = {k: v for k, v in env.items() if k != "TUBESCOPE_DB_URL"}
+        with _worker(env, tmp_path), _worker(flagged, tmp_path, "--db", postgres_url):
             ended = [_wait_for(redis_url, job_id, _finished) for job_id in jobs]
         snapshot = httpx.get(f"{emu.root_url}/_admin/quota", timeout=10).json()["keys"][fingerprint]
         calls = ledger_calls(emu, "small-quota-key")
@@ -88,3 +90,4 @@ def test_two_workers_on_one_warehouse_stay_within_a_keys_quota(
     stopped = [j for j in ended if j["state"] != "completed"]
     assert stopped and all("quota" in j["error"] for j in stopped), [j["error"] for j in stopped]
     assert rows(postgres_url, "SELECT count(*) FROM collection_runs")[0][0] == 3
+    assert not (tmp_path / "unused.duckdb").exists()
