@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     """``postgresql://user:password@host/db``: the team warehouse (wins over ``db_path``)."""
     youtube_api_base: str = DEFAULT_API_BASE
     api_keys: list[SecretStr] = Field(default_factory=list)
-    requests_per_second: float = Field(default=10.0, gt=0)
+    # The API's per-user rate quota, 180,000 a minute (youtube/quota.py); the daily units bind first.
+    requests_per_second: float = Field(default=3000.0, gt=0)
     max_concurrency: int = Field(default=8, ge=1, le=256)
     max_retries: int = Field(default=5, ge=0, le=20)
     breaker_failures: int = Field(default=10, ge=1)

@@ -114,3 +114,18 @@ def test_breakouts_planted_by_the_emulator_are_recovered() -> None:
     assert len(planted) >= 30
     assert true_positive / len(flagged) >= 0.9, (true_positive, len(flagged))  # precision
     assert true_positive / len(planted) >= 0.9, (true_positive, len(planted))  # recall
+
+
+def test_the_isolation_forest_is_fitted_once_per_data_within_a_run() -> None:
+    """A second analysis of the same videos (the report after the analysis) reuses the fit."""
+    from tubescope.analysis import outliers as module
+
+    rng = np.random.default_rng(3)
+    matrix = rng.normal(size=(300, 3))
+    first = module._forest_scores(matrix, 0)
+    kept = len(module._SCORES)
+    first[:] = 0.0  # a caller's change must not reach the kept scores
+    again = module._forest_scores(matrix, 0)
+    assert len(module._SCORES) == kept
+    assert np.all(again < 0)  # IsolationForest scores are negative; the zeros did not stick
+    assert len({module._forest_scores(matrix, 1).tobytes(), again.tobytes()}) == 2  # seed is part of the key

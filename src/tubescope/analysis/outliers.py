@@ -21,10 +21,14 @@ consensus outliers above the median.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from tubescope.analysis.engagement import engagement_rates
@@ -120,6 +124,37 @@ def _rolling_baseline(x: np.ndarray, fmt: np.ndarray, published: np.ndarray, win
     return baseline
 
 
+_SCORES: OrderedDict[bytes, npt.NDArray[np.float64]] = OrderedDict()
+_SCORES_LOCK = threading.Lock()
+_SCORES_KEPT = 8
+
+
+def _forest_scores(matrix: npt.NDArray[np.float64], seed: int) -> npt.NDArray[np.float64]:
+    """IsolationForest scores of the rows of ``matrix``, fitted on them; a fit is reused within a
+    run (the analysis, the report and the service score the same videos), keyed by the data."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.asarray(matrix.shape, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(matrix, dtype=np.float64).tobytes())
+    digest.update(str(seed).encode())
+    key = digest.digest()
+    with _SCORES_LOCK:
+        if key in _SCORES:
+            _SCORES.move_to_end(key)
+            return _SCORES[key].copy()
+    # Imported here: scikit-learn adds ~90 MB to every process that merely imports analysis.
+    from sklearn.ensemble import IsolationForest
+
+    # contamination="auto" only skips fit()'s own scoring pass (the trees are the same); the
+    # caller's threshold is the contamination percentile of these scores, as fit() sets offset_.
+    forest = IsolationForest(n_estimators=100, contamination="auto", random_state=seed).fit(matrix)
+    scores = np.asarray(forest.score_samples(matrix), dtype=np.float64)
+    with _SCORES_LOCK:
+        _SCORES[key] = scores
+        while len(_SCORES) > _SCORES_KEPT:
+            _SCORES.popitem(last=False)
+    return scores.copy()
+
+
 def analyze_outliers(
     videos: pd.DataFrame,
     performance: pd.DataFrame | None = None,
@@ -211,13 +246,7 @@ def analyze_outliers(
     matrix = np.column_stack(
         [x, np.log(np.nan_to_num(rates, nan=rate_fill) + 1e-6), np.log1p(np.nan_to_num(views, nan=0.0))]
     )
-    # Imported here: scikit-learn adds ~90 MB to every process that merely imports analysis.
-    from sklearn.ensemble import IsolationForest
-
-    # contamination="auto" only skips fit()'s own scoring pass (the trees are the same); the
-    # threshold is then the contamination percentile of the scores, exactly as fit() sets offset_.
-    forest = IsolationForest(n_estimators=100, contamination="auto", random_state=opts.seed).fit(matrix)
-    scores = forest.score_samples(matrix)
+    scores = _forest_scores(matrix, opts.seed)
     anomaly = -scores
     threshold = float(-np.percentile(scores, 100.0 * opts.isolation_contamination))
     ran.append("isolation_forest")

@@ -22,9 +22,12 @@ Too little history gives an :class:`InsufficientHistory` result rather than an e
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
 import warnings
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final
@@ -170,6 +173,37 @@ def _log_views(daily: DailyViews) -> pd.Series:
     return pd.Series(np.log1p(daily.views.to_numpy(dtype="float64")), index=daily.views.index)
 
 
+_FITS: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
+_FITS_LOCK = threading.Lock()
+_FITS_KEPT = 8
+
+
+def _fitted(kind: str, series: pd.Series, fit: Callable[[], Any]) -> Any:
+    """``fit()`` of a model of ``series``, reused within a run (the analysis, the report and the
+    service ask for the same STL and ETS fits of the same days): keyed by the days and values."""
+    digest = hashlib.blake2b(digest_size=16)
+    days = series.index.asi8 if isinstance(series.index, pd.DatetimeIndex) else np.arange(len(series))
+    digest.update(np.asarray(days, dtype=np.int64).tobytes())
+    digest.update(series.to_numpy(dtype="float64").tobytes())
+    key = (kind, digest.digest())
+    with _FITS_LOCK:
+        if key in _FITS:
+            _FITS.move_to_end(key)
+            return _FITS[key]
+    value = fit()
+    with _FITS_LOCK:
+        _FITS[key] = value
+        while len(_FITS) > _FITS_KEPT:
+            _FITS.popitem(last=False)
+    return value
+
+
+def _stl(log_views: pd.Series) -> Any:
+    return _fitted(
+        "stl", log_views, lambda: STL(log_views, period=PERIOD, seasonal=SEASONAL_WINDOW, robust=True).fit()
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # STL
 
@@ -227,7 +261,7 @@ def decompose_weekly(daily: DailyViews, *, min_days: int = 21) -> SeasonalDecomp
             f"a weekly season needs at least {max(min_days, 2 * PERIOD + 1)} days of views",
         )
     log_views = _log_views(daily)
-    fit = STL(log_views, period=PERIOD, seasonal=SEASONAL_WINDOW, robust=True).fit()
+    fit = _stl(log_views)
     seasonal = pd.Series(np.asarray(fit.seasonal, dtype="float64"), index=log_views.index)
     trend = pd.Series(np.asarray(fit.trend, dtype="float64"), index=log_views.index)
     remainder = pd.Series(np.asarray(fit.resid, dtype="float64"), index=log_views.index)
@@ -368,10 +402,18 @@ def forecast_views(
     with warnings.catch_warnings():
         # statsmodels' optimiser warns about convergence on flat series; the fit is still usable.
         warnings.simplefilter("ignore")
-        model = ETSModel(
-            log_views, error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=PERIOD
+        fitted = _fitted(
+            "ets",
+            log_views,
+            lambda: ETSModel(
+                log_views,
+                error="add",
+                trend="add",
+                damped_trend=True,
+                seasonal="add",
+                seasonal_periods=PERIOD,
+            ).fit(disp=False),
         )
-        fitted = model.fit(disp=False)
         n = len(log_views)
         prediction = fitted.get_prediction(start=n, end=n + horizon_days - 1)
         mean = np.asarray(prediction.predicted_mean, dtype="float64")
@@ -496,7 +538,7 @@ def detect_change_points(
             f"change-point detection needs at least {needed} days of views",
         )
     log_views = _log_views(daily)
-    stl = STL(log_views, period=PERIOD, seasonal=SEASONAL_WINDOW, robust=True).fit()
+    stl = _stl(log_views)
     seasonal = np.asarray(stl.seasonal, dtype="float64")
     signal = log_views.to_numpy(dtype="float64") - seasonal
     n = signal.size

@@ -39,7 +39,14 @@ from tubescope.youtube import models as api
 from tubescope.youtube.classify import Action, FatalKind, Verdict, classify_response
 from tubescope.youtube.errors import RepeatedPageToken, ResourceUnavailable
 from tubescope.youtube.keys import KeyPool
-from tubescope.youtube.quota import COST, PAGE_SIZE, Method, QuotaLedger, bucket_of
+from tubescope.youtube.quota import (
+    COST,
+    DOCUMENTED_REQUESTS_PER_SECOND,
+    PAGE_SIZE,
+    Method,
+    QuotaLedger,
+    bucket_of,
+)
 from tubescope.youtube.resilience import Backoff, CircuitBreaker, Clock, RateLimiter
 from tubescope.youtube.shared_quota import SharedQuota
 
@@ -60,7 +67,8 @@ _UNBILLED_FATAL = frozenset({FatalKind.KEY_INVALID, FatalKind.ACCESS_NOT_CONFIGU
 class ClientOptions:
     """How hard the client may push the API, and how long it keeps trying."""
 
-    requests_per_second: float = 10.0
+    requests_per_second: float = DOCUMENTED_REQUESTS_PER_SECOND
+    """Default: the API's own per-user rate limit (the daily quota binds long before it)."""
     max_concurrency: int = 8
     max_retries: int = 5
     backoff_base_seconds: float = 0.5

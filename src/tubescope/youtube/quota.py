@@ -17,6 +17,11 @@ from tubescope.errors import BudgetExceeded
 PAGE_SIZE = 50
 """Most ids per videos.list / channels.list call and most items per playlistItems.list page."""
 
+DOCUMENTED_REQUESTS_PER_SECOND = 180_000 / 60
+"""The Data API's default rate quota, "queries per minute per user" (180,000 in the Cloud console's
+quota table, 1,800,000 per project), as requests per second: 3,000. The daily units bind long
+before it; a lower ``--rate``/``TUBESCOPE_REQUESTS_PER_SECOND`` is a courtesy, not a necessity."""
+
 
 class Method(StrEnum):
     CHANNELS_LIST = "channels.list"
