@@ -114,16 +114,22 @@ def _channel_frames(frames: ChannelFrames, channel_id: str, since: pd.Timestamp 
     in_channels = (frames.channels["channel_id"].astype(str) == channel_id).to_numpy(dtype=bool)
     if not in_videos.any() and not in_channels.any():
         raise ChannelNotFound(f"channel {channel_id} is not in the frames given to the analysis")
-    videos = frames.videos[in_videos]
+    videos = _rows(frames.videos, in_videos)
     channel_snaps = frames.channel_snapshots[frames.channel_snapshots["channel_id"].astype(str) == channel_id]
     if since is not None:
         videos = videos[pd.to_datetime(videos["published_at"], utc=True) >= since]
         channel_snaps = channel_snaps[channel_snaps["observed_at"] >= since]
-    video_snaps = frames.video_snapshots[
-        id_positions(frames.video_snapshots["video_id"], videos["video_id"]) >= 0
-    ]
+    snaps = frames.video_snapshots
+    video_snaps = _rows(snaps, id_positions(snaps["video_id"], videos["video_id"]) >= 0)
     channels = frames.channels[in_channels]
     return ChannelFrames(channels, videos.reset_index(drop=True), video_snaps, channel_snaps)
+
+
+def _rows(frame: pd.DataFrame, keep: Any) -> pd.DataFrame:
+    """``frame[keep]``, without copying every column when every row is kept (the usual case:
+    frames loaded for the one channel analysed)."""
+    mask = np.asarray(keep, dtype=bool)
+    return frame if mask.all() else frame[mask]
 
 
 def _companion(module: str, function: str) -> Callable[..., Any] | None:
@@ -171,8 +177,9 @@ def analyze_channel(
     if start is not None and start >= clock:
         raise ConfigError(f"since ({start.isoformat()}) must be before now ({clock.isoformat()})")
     own = _channel_frames(frames, channel_id, start)
-    videos = own.videos[pd.to_datetime(own.videos["published_at"], utc=True) <= clock].reset_index(drop=True)
-    video_snaps = own.video_snapshots[own.video_snapshots["observed_at"] <= clock]
+    videos = _rows(own.videos, pd.to_datetime(own.videos["published_at"], utc=True) <= clock)
+    videos = videos.reset_index(drop=True)
+    video_snaps = _rows(own.video_snapshots, own.video_snapshots["observed_at"] <= clock)
     if "view_count" not in videos.columns or videos["view_count"].isna().all():
         videos = _with_latest_counts(videos, video_snaps)
     same_age = analyze_same_age(videos, video_snaps, clock)

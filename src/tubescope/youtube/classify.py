@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from tubescope.logging import redact_text
 
 
@@ -207,6 +209,10 @@ def _mentions_quota(message: str) -> bool:
 
 def _decode(body: bytes) -> tuple[Any, bool]:
     try:
+        return orjson.loads(body), True  # several times faster than json on 50-video pages
+    except orjson.JSONDecodeError:
+        pass
+    try:  # what orjson refuses and json takes (UTF-16 bodies, integers past 64 bits)
         return json.loads(body), True
     except (ValueError, UnicodeDecodeError):
         return None, False
