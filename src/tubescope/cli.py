@@ -445,7 +445,7 @@ def token_create(
         chosen = Scope(scope.lower())
     except ValueError:
         raise ConfigError(f"unknown scope {scope!r}; use read, write or admin") from None
-    token, info = token_store_for(load_settings(db_path=db).db_path).create(chosen, name)
+    token, info = token_store_for(load_settings(db_path=db).warehouse_target).create(chosen, name)
     stderr.print(f"created {info.scope.value} token {info.token_id} ({info.name}); it is shown only once:")
     typer.echo(token)
 
@@ -456,7 +456,7 @@ def token_list(db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = N
     from tubescope.config import load_settings
     from tubescope.jobs.tokens import token_store_for
 
-    for info in token_store_for(load_settings(db_path=db).db_path).list():
+    for info in token_store_for(load_settings(db_path=db).warehouse_target).list():
         typer.echo(f"{info.token_id}\t{info.scope.value}\t{info.name}\t{info.created_at}")
 
 
@@ -470,7 +470,7 @@ def token_revoke(
     from tubescope.errors import NotFoundError
     from tubescope.jobs.tokens import token_store_for
 
-    if not token_store_for(load_settings(db_path=db).db_path).revoke(token_id):
+    if not token_store_for(load_settings(db_path=db).warehouse_target).revoke(token_id):
         raise NotFoundError(f"no token with id {token_id}")
     typer.echo(f"revoked {token_id}")
 

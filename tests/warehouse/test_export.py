@@ -33,8 +33,9 @@ SNAPSHOT_COLUMNS = [
 
 
 @pytest.fixture
-def filled(db_path: Path, clock: FixedClock) -> Path:
-    with Warehouse.open(db_path, clock=clock) as wh:
+def filled(target: Path | str, clock: FixedClock) -> Path | str:
+    """A small warehouse on each backend in turn (PostgreSQL exports through Arrow)."""
+    with Warehouse.open(target, clock=clock) as wh:
         for day in range(3):
             clock.now = T0 + timedelta(days=day, hours=day)
             run = wh.start_run("youtube", ["@a", "@b"], [])
@@ -54,10 +55,10 @@ def filled(db_path: Path, clock: FixedClock) -> Path:
             wh.add_comments(run, [Comment(f"c{day}", "vid_a_00000", None, "x", "hi", day, clock.now)])
             wh.quarantine(run, "video", f"bad{day}", {"id": f"bad{day}"}, "negative_count: test")
             wh.finish_run(run, "completed")
-    return db_path
+    return target
 
 
-def _source(db: Path, sql: str) -> pd.DataFrame:
+def _source(db: Path | str, sql: str) -> pd.DataFrame:
     with Warehouse.open(db, read_only=True) as wh:
         return wh.query(sql)
 
@@ -78,7 +79,7 @@ def _normalise(frame: pd.DataFrame, columns: list[str], key: list[str]) -> pd.Da
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:The inplace keyword")
 def test_export_is_hive_partitioned_and_reads_back_in_duckdb_pandas_and_dask(
-    filled: Path, tmp_path: Path
+    filled: Path | str, tmp_path: Path
 ) -> None:
     out = tmp_path / "lake"
     result = run_export(
@@ -112,7 +113,7 @@ def test_export_is_hive_partitioned_and_reads_back_in_duckdb_pandas_and_dask(
     assert set(comments["channel_id"].astype(str)) == {A}
 
 
-def test_every_table_exports_including_empty_ones(filled: Path, tmp_path: Path) -> None:
+def test_every_table_exports_including_empty_ones(filled: Path | str, tmp_path: Path) -> None:
     out = tmp_path / "lake"
     with Warehouse.open(filled, read_only=True) as wh:
         counts = wh.table_counts()
@@ -129,7 +130,9 @@ def test_every_table_exports_including_empty_ones(filled: Path, tmp_path: Path) 
     assert sorted(json.loads(p)["id"] for p in quarantine["payload"]) == ["bad0", "bad1", "bad2"]
 
 
-def test_re_export_replaces_the_previous_dataset(filled: Path, tmp_path: Path, clock: FixedClock) -> None:
+def test_re_export_replaces_the_previous_dataset(
+    filled: Path | str, tmp_path: Path, clock: FixedClock
+) -> None:
     out = tmp_path / "lake"
     run_export(out, db_path=filled, tables=["video_snapshots"], progress=False)
     with Warehouse.open(filled, clock=clock) as wh:
@@ -140,7 +143,7 @@ def test_re_export_replaces_the_previous_dataset(filled: Path, tmp_path: Path, c
     assert not list(out.glob(".*partial"))
 
 
-def test_bad_input_is_a_typed_error(filled: Path, tmp_path: Path) -> None:
+def test_bad_input_is_a_typed_error(filled: Path | str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown table 'nope'"):
         run_export(tmp_path / "lake", db_path=filled, tables=["nope"], progress=False)
     with pytest.raises(StorageError, match="no warehouse"):
@@ -155,7 +158,7 @@ def test_bad_input_is_a_typed_error(filled: Path, tmp_path: Path) -> None:
 
 
 def test_progress_appears_only_for_exports_longer_than_a_second(
-    filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    filled: Path | str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import tubescope.jobs.export as job
 
@@ -184,7 +187,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_export_and_its_errors(filled: Path, tmp_path: Path) -> None:
+def test_cli_export_and_its_errors(filled: Path | str, tmp_path: Path) -> None:
     ok = _cli(
         "export",
         "--db",

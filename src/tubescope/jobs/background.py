@@ -14,15 +14,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from tubescope.config import Settings
 from tubescope.errors import NotFoundError
-from tubescope.jobs.common import utc_now
+from tubescope.jobs.common import settings_for, utc_now
 from tubescope.jobs.queue import LIST_LIMIT, JobKind, JobSpec, JobState, collect_spec
 from tubescope.jobs.runner import JobProgress, JobStopped, execute
 from tubescope.logging import redact_text
+from tubescope.warehouse.target import WarehouseTarget
 
 __all__ = ["CollectionJob", "JobCancelled", "JobManager", "JobState", "LocalJobs"]
 
@@ -82,14 +82,14 @@ class JobManager:
 
     def __init__(
         self,
-        db_path: Path,
+        db_path: WarehouseTarget,
         settings: Settings,
         *,
         on_finished: Callable[[CollectionJob], None] = lambda _job: None,
         on_quota: Callable[[int], None] = lambda _units: None,
     ) -> None:
         self.db_path = db_path
-        self.settings = settings.model_copy(update={"db_path": db_path})
+        self.settings = settings_for(settings, db_path)
         self._on_finished = on_finished
         self._on_quota = on_quota
         self._jobs: dict[str, CollectionJob] = {}

@@ -38,6 +38,7 @@ from tubescope.jobs.common import (
 from tubescope.warehouse import frames as frame_sql
 from tubescope.warehouse.filelease import DEFAULT_WAIT_SECONDS, knocking
 from tubescope.warehouse.repository import Warehouse
+from tubescope.warehouse.target import PostgresTarget, WarehouseTarget
 
 VIDEO_SORT_KEYS = ("published_at", "view_count", "like_count", "comment_count", "duration_seconds", "title")
 
@@ -179,6 +180,51 @@ class WarehousePool:
                 self._root.close()
                 self._root = None
             self._cond.notify_all()
+
+
+class PostgresPool:
+    """The service's warehouse on PostgreSQL: each use borrows a connection from psycopg's pool
+    (one per process and database), so replicas, workers and CLI commands share the database
+    with no handover. Same interface as :class:`WarehousePool`."""
+
+    handovers = 0
+
+    def __init__(self, target: PostgresTarget) -> None:
+        self.db_path = target
+        Warehouse.open(target).close()  # migrate (once, under the lock) before serving
+
+    @contextmanager
+    def borrow(self) -> Iterator[Warehouse]:
+        """A warehouse for one use (a pooled connection, handed back after it)."""
+        with Warehouse.open(self.db_path) as warehouse:
+            yield warehouse
+
+    def ready(self) -> dict[str, Any]:
+        """Readiness facts: the database answers and its schema is the one this program writes."""
+        with self.borrow() as warehouse:
+            return {"schema_version": warehouse.schema_version, "tables": warehouse.table_counts()}
+
+    def close(self) -> None:
+        """Nothing to let go: the connection pool lives as long as the process."""
+
+
+ServicePool = WarehousePool | PostgresPool
+
+
+def open_pool(
+    target: WarehouseTarget,
+    *,
+    on_change: Callable[[list[str]], None] | None = None,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+) -> ServicePool:
+    """The service's warehouse pool for ``target``: a shared DuckDB file or a PostgreSQL database.
+
+    ``on_change`` (DuckDB only) is told when another process landed a run; on PostgreSQL every
+    replica reads the same database, and runs announce themselves through the cache tiers.
+    """
+    if isinstance(target, PostgresTarget):
+        return PostgresPool(target)
+    return WarehousePool(target, on_change=on_change, wait_seconds=wait_seconds)
 
 
 def _clean(value: Any) -> Any:

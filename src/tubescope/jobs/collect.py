@@ -12,12 +12,10 @@ import dataclasses
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
 
 import httpx
 import structlog
-from pydantic import SecretStr
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -26,7 +24,7 @@ from tubescope.config import Settings, load_settings
 from tubescope.domain.refs import ChannelRef, parse_channel_ref
 from tubescope.errors import ConfigError
 from tubescope.jobs.cache import announce_run
-from tubescope.jobs.common import warehouse_target
+from tubescope.jobs.common import settings_for, warehouse_target
 from tubescope.jobs.retention import prune_warehouse
 from tubescope.pipeline.adapters import WarehouseStore, YouTubeApi
 from tubescope.pipeline.collect import run_collection
@@ -111,8 +109,7 @@ def collect(
     )
     summary = asyncio.run(job)
     if not dry_run and summary.channels:
-        where = {"db_path": target} if isinstance(target, Path) else {"db_url": SecretStr(target.url)}
-        _announce(cfg.model_copy(update=where), summary.channels)
+        _announce(settings_for(cfg, target), summary.channels)
     return summary
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+from pydantic import SecretStr
 
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.config import Settings, load_settings
@@ -46,6 +47,27 @@ def warehouse_target(
     if db is not None:
         return parse_target(db)
     return (settings or load_settings()).warehouse_target
+
+
+def settings_for(settings: Settings, target: WarehouseTarget) -> Settings:
+    """``settings`` pointed at ``target`` (a DuckDB file as ``db_path``, PostgreSQL as ``db_url``)."""
+    if isinstance(target, PostgresTarget):
+        return settings.model_copy(update={"db_url": SecretStr(target.url)})
+    return settings.model_copy(update={"db_path": target, "db_url": None})
+
+
+@contextmanager
+def open_for_writing(target: WarehouseTarget) -> Iterator[Warehouse]:
+    """The warehouse at ``target``, writable: borrowed from this process's service when it holds
+    the DuckDB file, else opened (waiting for another process to let go of the file)."""
+    if isinstance(target, Path):
+        borrow = _shared.get(target.resolve())
+        if borrow is not None:
+            with borrow() as warehouse:
+                yield warehouse
+            return
+    with Warehouse.open(target) as warehouse:
+        yield warehouse
 
 
 def require_warehouse(target: WarehouseTarget) -> None:

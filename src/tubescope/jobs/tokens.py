@@ -1,7 +1,10 @@
 """API tokens for the REST service: created by ``tubescope token create``, stored hashed.
 
 Tokens are 256-bit random strings, so a plain SHA-256 is a sufficient hash (no password
-stretching needed); only the hash, never the token, is written to disk.
+stretching needed); only the hash, never the token, is stored. They live in the warehouse's
+``api_tokens`` table, so every replica on the same warehouse (DuckDB file or PostgreSQL) sees
+the same tokens. A JSON token file left beside a DuckDB warehouse by an older tubescope is
+imported once and renamed ``*.imported``.
 """
 
 from __future__ import annotations
@@ -9,17 +12,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import tempfile
-from dataclasses import asdict, dataclass
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
 from tubescope.errors import ConfigError
+from tubescope.jobs.common import open_for_writing
+from tubescope.warehouse.repository import Warehouse
+from tubescope.warehouse.shared_state import StoredToken, add_token, delete_token, find_token, list_tokens
+from tubescope.warehouse.target import WarehouseTarget
 
 TOKEN_PREFIX = "ts_"  # noqa: S105 -- a public prefix that lets log redaction spot tokens
+VERIFIED_TTL_S = 2.0
+"""How long a verified token is trusted without asking the warehouse again (a revocation takes
+effect on every replica within this)."""
 
 
 class Scope(StrEnum):
@@ -44,69 +56,108 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _info(row: StoredToken) -> TokenInfo:
+    return TokenInfo(row.token_id, row.name, Scope(row.scope), row.created_at.astimezone(UTC).isoformat())
+
+
+WarehouseOpener = Callable[[], AbstractContextManager[Warehouse]]
+
+
 class TokenStore:
-    """A small JSON file of hashed tokens, rewritten atomically on every change."""
+    """Hashed tokens in the warehouse, reached through ``open_warehouse`` (a fresh or borrowed
+    writable warehouse per call). ``path`` is the legacy JSON file imported on first use."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, open_warehouse: WarehouseOpener, path: Path | None = None) -> None:
+        self._open = open_warehouse
         self.path = path
-        self._cache: tuple[float, dict[str, dict[str, str]]] | None = None
+        self._verified: dict[str, tuple[float, TokenInfo]] = {}
+        self._lock = threading.Lock()
+        self._imported = path is None
 
-    def _load(self) -> dict[str, dict[str, str]]:
-        if not self.path.is_file():
-            return {}
-        mtime = self.path.stat().st_mtime
-        if self._cache is None or self._cache[0] != mtime:
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise ConfigError(f"token file {self.path} is unreadable: {exc}") from None
-            self._cache = (mtime, data)
-        return self._cache[1]
+    def _warehouse(self) -> AbstractContextManager[Warehouse]:
+        if not self._imported:
+            self._import_legacy()
+        return self._open()
 
-    def _save(self, data: dict[str, dict[str, str]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tokens-")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-        Path(tmp).chmod(0o600)
-        Path(tmp).replace(self.path)
-        self._cache = None
+    def _import_legacy(self) -> None:
+        path = self.path
+        self._imported = True
+        if path is None or not path.is_file():
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"token file {path} is unreadable: {exc}") from None
+        with self._open() as warehouse:
+            for digest, row in dict(data).items():
+                add_token(
+                    warehouse,
+                    StoredToken(
+                        str(digest),
+                        str(row["token_id"]),
+                        str(row["name"]),
+                        Scope(row["scope"]).value,
+                        datetime.fromisoformat(str(row["created_at"])),
+                    ),
+                )
+        path.replace(path.with_name(path.name + ".imported"))
 
     def create(self, scope: Scope, name: str = "") -> tuple[str, TokenInfo]:
         """Returns the plaintext token (shown once) and its stored description."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        info = TokenInfo(
+        row = StoredToken(
+            token_hash=_hash(token),
             token_id=secrets.token_hex(6),
             name=name or f"{scope.value}-token",
-            scope=scope,
-            created_at=datetime.now(UTC).isoformat(),
+            scope=Scope(scope).value,
+            created_at=datetime.now(UTC),
         )
-        data = dict(self._load())
-        data[_hash(token)] = {k: str(v) for k, v in asdict(info).items()}
-        self._save(data)
-        return token, info
+        with self._warehouse() as warehouse:
+            add_token(warehouse, row)
+        return token, _info(row)
 
     def verify(self, token: str) -> TokenInfo | None:
+        """The token's description when it is stored (and not revoked), else None."""
         digest = _hash(token)
-        for stored, row in self._load().items():
-            if hmac.compare_digest(stored, digest):
-                return TokenInfo(row["token_id"], row["name"], Scope(row["scope"]), row["created_at"])
-        return None
+        now = time.monotonic()
+        with self._lock:
+            cached = self._verified.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        with self._warehouse() as warehouse:
+            row = find_token(warehouse, digest)
+        if row is None or not hmac.compare_digest(row.token_hash, digest):
+            with self._lock:
+                self._verified.pop(digest, None)
+            return None
+        info = _info(row)
+        with self._lock:
+            if len(self._verified) > 10_000:
+                self._verified.clear()
+            self._verified[digest] = (now + VERIFIED_TTL_S, info)
+        return info
 
     def list(self) -> list[TokenInfo]:
-        return [
-            TokenInfo(r["token_id"], r["name"], Scope(r["scope"]), r["created_at"])
-            for r in self._load().values()
-        ]
+        """Every stored token's description (never the token)."""
+        with self._warehouse() as warehouse:
+            return [_info(row) for row in list_tokens(warehouse)]
 
     def revoke(self, token_id: str) -> bool:
-        data = {h: r for h, r in self._load().items() if r["token_id"] != token_id}
-        removed = len(data) != len(self._load())
-        if removed:
-            self._save(data)
+        """Remove the token; False when no token has this id."""
+        with self._warehouse() as warehouse:
+            removed = delete_token(warehouse, token_id)
+        with self._lock:
+            self._verified = {k: v for k, v in self._verified.items() if v[1].token_id != token_id}
         return removed
 
 
-def token_store_for(db_path: Path) -> TokenStore:
-    """Tokens live beside the warehouse they grant access to."""
-    return TokenStore(db_path.with_name(db_path.name + ".tokens.json"))
+def legacy_token_file(target: WarehouseTarget) -> Path | None:
+    """Where an older tubescope kept a DuckDB warehouse's tokens (None for PostgreSQL)."""
+    if not isinstance(target, Path):
+        return None
+    return target.with_name(target.name + ".tokens.json")
+
+
+def token_store_for(target: WarehouseTarget) -> TokenStore:
+    """The tokens of the warehouse they grant access to (any process on it sees the same)."""
+    return TokenStore(lambda: open_for_writing(target), legacy_token_file(target))

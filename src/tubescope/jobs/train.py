@@ -5,24 +5,27 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
 from rich.table import Table
 
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.config import Settings, load_settings
 from tubescope.errors import StorageError
-from tubescope.jobs.common import warehouse_target
+from tubescope.jobs.common import open_for_writing, warehouse_target
 from tubescope.predict.evaluate import Comparison, EvaluationReport, PointMetrics
 from tubescope.predict.features import FEATURE_VERSION
 from tubescope.predict.model import ForecastOptions, train_forecaster
 from tubescope.warehouse.model_store import ModelManifest, save_model
 from tubescope.warehouse.repository import Warehouse
+from tubescope.warehouse.shared_state import record_manifest
 from tubescope.warehouse.target import WarehouseTarget
 
 MODEL_KIND = "view-forecaster"
+_log = structlog.get_logger("tubescope.jobs.train")
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,19 @@ def train(
         settings=dataclasses.asdict(opts),
         now=now,
     )
+    _record_manifest(db, manifest)
     return TrainOutcome(manifest, result.report, target_dir)
+
+
+def _record_manifest(target: WarehouseTarget, manifest: ModelManifest) -> None:
+    """Note the saved model in the warehouse, so every replica on it knows the latest model; the
+    model file stays in the model folder, and a warehouse that cannot be written is no reason
+    to lose a trained model."""
+    try:
+        with open_for_writing(target) as warehouse:
+            record_manifest(warehouse, manifest.to_dict(), saved_at=datetime.now(UTC))
+    except StorageError as exc:
+        _log.warning("model_manifest_not_recorded", version=manifest.version, error=str(exc))
 
 
 def _mae(metrics: PointMetrics) -> str:

@@ -13,9 +13,9 @@ from tubescope import __version__
 from tubescope.config import Settings
 from tubescope.jobs.background import CollectionJob, JobManager, LocalJobs, is_collect
 from tubescope.jobs.cache import open_settings_cache, redis_client
-from tubescope.jobs.catalog import WarehousePool
+from tubescope.jobs.catalog import open_pool
 from tubescope.jobs.queue import JobQueue, RedisJobs
-from tubescope.jobs.tokens import TokenStore, token_store_for
+from tubescope.jobs.tokens import TokenStore, legacy_token_file
 from tubescope.service.errors import install_error_handlers
 from tubescope.service.metrics import ServiceMetrics
 from tubescope.service.ratelimit import RateLimiter, SharedRateLimiter, TokenBucketLimiter
@@ -58,12 +58,14 @@ class LatencyMiddleware:
 
 
 def default_options(settings: Settings) -> ServiceOptions:
-    """The service's options for ``settings``: its warehouse and the token file beside it."""
-    return ServiceOptions(db_path=settings.db_path, token_file=token_store_for(settings.db_path).path)
+    """The service's options for ``settings``: its warehouse (a DuckDB file or PostgreSQL) and
+    the legacy token file an older tubescope kept beside a DuckDB one (imported on first use)."""
+    target = settings.warehouse_target
+    return ServiceOptions(db_path=target, token_file=legacy_token_file(target))
 
 
 def create_app(settings: Settings, options: ServiceOptions | None = None) -> FastAPI:
-    """A service over the warehouse named by ``settings.db_path`` (opened when the app starts)."""
+    """A service over the warehouse ``settings`` name (opened when the app starts)."""
     opts = options or default_options(settings)
     metrics = ServiceMetrics()
     holder: dict[str, ServiceState] = {}
@@ -80,7 +82,7 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
             if state is not None:
                 state.data_changed(channel_ids)
 
-        pool = WarehousePool(opts.db_path, on_change=changed_elsewhere)
+        pool = open_pool(opts.db_path, on_change=changed_elsewhere)
         client = redis_client(settings)
         cache = open_settings_cache(settings, client)
         metrics.watch_cache(cache)
@@ -101,7 +103,7 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
             options=opts,
             settings=settings,
             pool=pool,
-            tokens=TokenStore(opts.token_file),
+            tokens=TokenStore(pool.borrow, opts.token_file),
             limiter=limiter,
             cache=cache,
             metrics=metrics,

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from tubescope.config import Settings
-from tubescope.jobs.catalog import WarehousePool
+from tubescope.jobs.catalog import ServicePool
 from tubescope.jobs.common import load_channel_frames
 from tubescope.jobs.predict import Predictor
 from tubescope.jobs.queue import JobQueue
@@ -21,12 +21,14 @@ from tubescope.service.cache import FLEET, TieredCache
 from tubescope.service.metrics import ServiceMetrics
 from tubescope.service.ratelimit import RateLimiter
 from tubescope.warehouse.repository import Warehouse
+from tubescope.warehouse.target import WarehouseTarget
 
 
 @dataclass(frozen=True)
 class ServiceOptions:
-    db_path: Path
-    token_file: Path
+    db_path: WarehouseTarget
+    token_file: Path | None = None
+    """A JSON token file from an older tubescope, imported into the warehouse on first use."""
     rate_per_second: float = 50.0
     rate_burst: int = 100
 
@@ -35,7 +37,7 @@ class ServiceOptions:
 class ServiceState:
     options: ServiceOptions
     settings: Settings
-    pool: WarehousePool
+    pool: ServicePool
     tokens: TokenStore
     limiter: RateLimiter
     cache: TieredCache

@@ -18,6 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
 from tubescope.errors import ConfigError, StorageError
 from tubescope.warehouse.db import run_sql
 from tubescope.warehouse.repository import Warehouse
@@ -29,6 +32,13 @@ FORMATS = ("parquet",)
 class ExportSpec:
     select: str
     partition_by: tuple[str, ...]
+    portable_select: str | None = None
+    """The same rows in SQL PostgreSQL also reads (JSON arrives there as text already); None when
+    ``select`` itself is portable."""
+
+    def select_for(self, backend: str) -> str:
+        """The SELECT for ``backend`` ("duckdb" or "postgresql")."""
+        return self.select if backend == "duckdb" or self.portable_select is None else self.portable_select
 
 
 EXPORT_SPECS: dict[str, ExportSpec] = {
@@ -50,6 +60,8 @@ EXPORT_SPECS: dict[str, ExportSpec] = {
         "SELECT c.* REPLACE (CAST(c.extra AS VARCHAR) AS extra), v.channel_id,"
         " CAST(c.fetched_at AS DATE) AS snapshot_date FROM comments c JOIN videos v USING (video_id)",
         ("channel_id", "snapshot_date"),
+        "SELECT c.*, v.channel_id, CAST(c.fetched_at AS DATE) AS snapshot_date"
+        " FROM comments c JOIN videos v USING (video_id)",
     ),
     "video_status_events": ExportSpec(
         "SELECT e.*, v.channel_id, CAST(e.event_at AS DATE) AS snapshot_date"
@@ -61,11 +73,13 @@ EXPORT_SPECS: dict[str, ExportSpec] = {
         " CAST(counters AS VARCHAR) AS counters), CAST(started_at AS DATE) AS snapshot_date"
         " FROM collection_runs",
         ("snapshot_date",),
+        "SELECT *, CAST(started_at AS DATE) AS snapshot_date FROM collection_runs",
     ),
     "quarantine": ExportSpec(
         "SELECT * REPLACE (CAST(payload AS VARCHAR) AS payload), CAST(created_at AS DATE) AS snapshot_date"
         " FROM quarantine",
         ("snapshot_date",),
+        "SELECT *, CAST(created_at AS DATE) AS snapshot_date FROM quarantine",
     ),
     "collection_checkpoints": ExportSpec(
         "SELECT *, CAST(updated_at AS DATE) AS snapshot_date FROM collection_checkpoints",
@@ -123,13 +137,39 @@ def _quote_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def _write_arrow(warehouse: Warehouse, spec: ExportSpec, staging: Path) -> int:
+    """Read the rows into Arrow and write the same hive layout with pyarrow (PostgreSQL)."""
+    table = warehouse.query_arrow(spec.select_for(warehouse.backend))
+    if table.num_rows:
+        ds.write_dataset(
+            table,
+            staging,
+            format="parquet",
+            partitioning=list(spec.partition_by),
+            partitioning_flavor="hive",
+            basename_template="data_{i}.parquet",
+            file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"),
+        )
+    else:
+        staging.mkdir(parents=True)
+        pq.write_table(table, staging / "empty.parquet")
+    return int(table.num_rows)
+
+
 def export_table(warehouse: Warehouse, table: str, out_dir: Path) -> TableExport:
     spec = EXPORT_SPECS[table]
-    con = warehouse.connection()
     final = out_dir / table
     staging = out_dir / f".{table}.partial"
     if staging.exists():
         shutil.rmtree(staging)
+    if warehouse.backend != "duckdb":
+        try:
+            rows = _write_arrow(warehouse, spec, staging)
+        except Exception as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StorageError(f"exporting {table} to {final} failed: {exc}") from exc
+        return _swap_in(staging, final, table, rows, spec)
+    con = warehouse.connection()
     row = con.execute(f"SELECT count(*) FROM ({spec.select})").fetchone()  # noqa: S608 -- fixed specs
     rows = int(row[0]) if row else 0
     try:
@@ -149,6 +189,10 @@ def export_table(warehouse: Warehouse, table: str, out_dir: Path) -> TableExport
     except Exception as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise StorageError(f"exporting {table} to {final} failed: {exc}") from exc
+    return _swap_in(staging, final, table, rows, spec)
+
+
+def _swap_in(staging: Path, final: Path, table: str, rows: int, spec: ExportSpec) -> TableExport:
     if final.exists():
         shutil.rmtree(final)
     staging.rename(final)

@@ -136,6 +136,8 @@ def _redacted(exc: BaseException) -> str:
 
 _pools: dict[str, ConnectionPool[psycopg.Connection[Any]]] = {}
 _pools_lock = threading.Lock()
+_current: set[str] = set()
+"""Databases this process found at the latest schema (no need to look again on each open)."""
 
 
 def _pool(
@@ -169,6 +171,7 @@ def close_pools(target: PostgresTarget | None = None) -> None:
     with _pools_lock:
         urls = [target.url] if target is not None else list(_pools)
         closing = [_pools.pop(url) for url in urls if url in _pools]
+        _current.difference_update(urls)
     for pool in closing:
         pool.close()
 
@@ -336,16 +339,21 @@ class PostgresBackend:
         """
         from tubescope.warehouse.db import NeedsMigration
 
+        if self.target.url in _current:
+            return migrations.LATEST_VERSION
         version = self.current_version()
         migrations.check_supported(version)
         if version == migrations.LATEST_VERSION:
+            _current.add(self.target.url)
             return version
         if not allowed:
             raise NeedsMigration(
                 f"{self.target.display} is at schema v{version} and needs migrating to"
                 f" v{migrations.LATEST_VERSION}; run a writing command (such as tubescope collect) once"
             )
-        return self.migrate_to(migrations.LATEST_VERSION, now=now)
+        version = self.migrate_to(migrations.LATEST_VERSION, now=now)
+        _current.add(self.target.url)
+        return version
 
     def migrate_to(self, target: int, *, now: datetime) -> int:
         """Apply every migration up to ``target`` in one transaction holding the lock."""
