@@ -36,6 +36,16 @@ def test_registered_secrets_of_any_shape_are_redacted() -> None:
     assert "demo-key-0001" not in redact_text("the key demo-key-0001 was refused")
 
 
+def test_passwords_in_database_urls_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql://team:pg-s3cret@db.example:5432/tubescope"
+    text = redact_text(f"cannot open {url}; cache redis://:rd-s3cret@cache:6379/0")
+    assert "pg-s3cret" not in text and "rd-s3cret" not in text
+    assert "postgresql://team:[REDACTED]@db.example:5432/tubescope" in text
+    configure_logging("DEBUG", json=True)
+    structlog.get_logger().warning("warehouse", target=url, detail=f"retrying {url}")
+    assert "pg-s3cret" not in capsys.readouterr().err
+
+
 def test_fingerprint_is_stable_and_does_not_contain_the_key() -> None:
     assert key_fingerprint(KEY) == key_fingerprint(KEY)
     assert KEY[-8:] not in key_fingerprint(KEY)

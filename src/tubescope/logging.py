@@ -13,6 +13,8 @@ _KEY_PARAM = re.compile(r"(?i)([?&;]key=)[^&\s\"']+")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _GOOGLE_KEY = re.compile(r"AIza[0-9A-Za-z_-]{35}")
 _TOKEN_PREFIX = re.compile(r"\bts_[A-Za-z0-9_-]{16,}")
+# The password of a URL such as postgresql://user:password@host/db or redis://:password@host.
+_URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@")
 _SECRET_FIELDS = re.compile(r"(?i)^(api_?key|key|keys|token|secret|password|authorization|api_keys)$")
 REDACTED = "[REDACTED]"
 
@@ -37,6 +39,7 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     text = _KEY_PARAM.sub(r"\1" + REDACTED, text)
     text = _BEARER.sub(r"\1" + REDACTED, text)
     text = _GOOGLE_KEY.sub(REDACTED, text)
+    text = _URL_PASSWORD.sub(r"\1" + REDACTED + "@", text)
     return _TOKEN_PREFIX.sub(REDACTED, text)
 
 
