@@ -7,16 +7,20 @@ them; CI runs as root and does).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import pytest
 
 from tubescope.servers import (
+    S3_TEST_CREDENTIALS,
     PostgresServer,
     RedisServer,
+    S3Server,
     ServerUnavailable,
     postgres_server,
     redis_server,
+    s3_server,
 )
 
 
@@ -57,3 +61,27 @@ def redis_url(redis: RedisServer) -> str:
     finally:
         client.close()
     return redis.url
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """One private S3-compatible server (moto's standalone server) for the session."""
+    try:
+        with s3_server() as server:
+            yield server
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+_buckets = itertools.count()
+
+
+@pytest.fixture
+def s3_uri(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``s3://<fresh bucket>/archive?endpoint_override=…`` on the session's server, with the
+    test credentials in the environment (as a user's AWS_* variables would be)."""
+    for name, value in S3_TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"tubescope-{next(_buckets)}"
+    s3.create_bucket(bucket)
+    return s3.archive_uri(bucket, "archive")

@@ -1,4 +1,5 @@
-"""Private PostgreSQL and Redis servers on free loopback ports, for tests, benchmarks and the demo.
+"""Private PostgreSQL, Redis and S3-compatible (moto) servers on free loopback ports, for tests,
+benchmarks and the demo.
 
 Each helper starts a real server from Debian's packages in a temporary folder and stops it on exit::
 
@@ -6,6 +7,8 @@ Each helper starts a real server from Debian's packages in a temporary folder an
         url = pg.create_database()         # a fresh, empty database: postgresql://…/tubescope_xxxx
     with redis_server() as redis:          # redis-server --port N --save ""
         redis.url                          # redis://127.0.0.1:N/0
+    with s3_server() as s3:                # moto's standalone server (the dev extra)
+        s3.archive_uri("bucket", "prefix")  # s3://bucket/prefix?endpoint_override=…&scheme=http
 
 When a binary is missing, :class:`ServerUnavailable` says which and how to install it
 (``make servers``); test fixtures turn that into a skip with that reason.
@@ -29,10 +32,12 @@ from pathlib import Path
 __all__ = [
     "PostgresServer",
     "RedisServer",
+    "S3Server",
     "ServerUnavailable",
     "free_port",
     "postgres_server",
     "redis_server",
+    "s3_server",
 ]
 
 _PG_BIN_DIRS = tuple(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True))
@@ -248,3 +253,71 @@ def redis_server(*, timeout: float = 20.0) -> Iterator[RedisServer]:
             process.kill()
             process.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+S3_TEST_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "tubescope-test",
+    "AWS_SECRET_ACCESS_KEY": "tubescope-test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+"""The environment a client of the test server needs (moto checks no signature)."""
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """A running moto S3 server on loopback (state lives in memory and ends with it)."""
+
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def archive_uri(self, bucket: str, prefix: str = "") -> str:
+        """An ``s3://`` URI that pyarrow resolves against this server."""
+        path = f"{bucket}/{prefix}".rstrip("/")
+        return f"s3://{path}?endpoint_override={self.host}:{self.port}&scheme=http&region=us-east-1"
+
+    def create_bucket(self, bucket: str) -> None:
+        """Create ``bucket`` (idempotent)."""
+        from pyarrow import fs
+
+        s3 = fs.S3FileSystem(
+            access_key=S3_TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            secret_key=S3_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            endpoint_override=f"{self.host}:{self.port}",
+            scheme="http",
+            region="us-east-1",
+            allow_bucket_creation=True,
+        )
+        s3.create_dir(bucket)
+
+
+@contextmanager
+def s3_server(*, timeout: float = 30.0) -> Iterator[S3Server]:
+    """Start moto's standalone S3-compatible server on a free loopback port; stop it on exit."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
+        raise ServerUnavailable("moto[server] is not installed (pip install -e '.[dev]')")
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **S3_TEST_CREDENTIALS},
+    )
+    try:
+        _wait_for_port(port, timeout, "moto server")
+        yield S3Server(host="127.0.0.1", port=port, process=process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

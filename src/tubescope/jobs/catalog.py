@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,9 +24,16 @@ import pyarrow as pa
 
 from tubescope.analysis.abtest import AbTestResult, run_ab_test
 from tubescope.analysis.benchmark import BenchmarkResult, benchmark_channel
+from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.kpis_postgres import fleet_kpis_postgres_sql
 from tubescope.analysis.query import parse_query
-from tubescope.analysis.summary import ChannelAnalysis, analyze_channel, fleet_kpis_duckdb, kpi_frame
+from tubescope.analysis.summary import (
+    ChannelAnalysis,
+    analyze_channel,
+    fleet_kpis,
+    fleet_kpis_duckdb,
+    kpi_frame,
+)
 from tubescope.domain.refs import RefKind, parse_channel_ref
 from tubescope.errors import ChannelNotFound, ConfigError, StorageError
 from tubescope.jobs.common import (
@@ -35,6 +43,7 @@ from tubescope.jobs.common import (
     share_warehouse,
     utc_now,
 )
+from tubescope.warehouse import archive as cold_archive
 from tubescope.warehouse import frames as frame_sql
 from tubescope.warehouse.filelease import DEFAULT_WAIT_SECONDS, knocking
 from tubescope.warehouse.repository import Warehouse
@@ -342,6 +351,8 @@ def fleet_kpi_table(
     """The fleet-KPI table (or one channel's row), computed in the warehouse's own SQL: DuckDB's
     or PostgreSQL's twin, which give the same table."""
     at = now or utc_now()
+    if cold_archive.segments(warehouse):
+        return _fleet_kpis_hot_and_cold(warehouse, at, channel_id)
     if warehouse.backend == "duckdb":
         return fleet_kpis_duckdb(warehouse.connection(), at, channel_id=channel_id)
     params: dict[str, Any] = {"now": at}
@@ -349,6 +360,43 @@ def fleet_kpi_table(
         params["channel_id"] = channel_id
     sql = fleet_kpis_postgres_sql(one_channel=channel_id is not None)
     return kpi_frame(warehouse.query(sql, params))
+
+
+_KPI_SNAPSHOT_COLUMNS = {
+    "video_snapshots": ("video_id", "channel_id", "observed_at", "view_count", "like_count", "comment_count"),
+    "channel_snapshots": ("channel_id", "observed_at", "subscriber_count", "view_count", "video_count"),
+}
+
+
+def _fleet_kpis_hot_and_cold(warehouse: Warehouse, at: datetime, channel_id: str | None) -> pd.DataFrame:
+    """Fleet KPIs over the hot tables and the cold archive together (the same table as before
+    the archive): DuckDB reads the archived rows as Arrow beside its own; PostgreSQL computes
+    them in pandas over the merged frames."""
+    ids = [channel_id] if channel_id is not None else None
+    if warehouse.backend != "duckdb":
+        frames = warehouse.load_frames(ids)
+        merged = ChannelFrames(**frames)
+        return kpi_frame(fleet_kpis(merged, at, ids))
+    con = warehouse.connection()
+    suffix = uuid.uuid4().hex[:12]
+    names: dict[str, str] = {}
+    try:
+        for table, columns in _KPI_SNAPSHOT_COLUMNS.items():
+            archived = cold_archive.read_cold(warehouse, table, columns, channel_ids=ids)
+            if archived is None:
+                continue
+            listed = ", ".join(columns)
+            con.register(f"_cold_{table}_{suffix}", archived)
+            names[table] = f"_all_{table}_{suffix}"
+            con.execute(
+                f"CREATE TEMP VIEW {names[table]} AS SELECT {listed} FROM {table}"  # noqa: S608
+                f" UNION ALL SELECT {listed} FROM _cold_{table}_{suffix}"
+            )
+        return fleet_kpis_duckdb(con, at, channel_id=channel_id, **names)
+    finally:
+        for table, view in names.items():
+            con.execute(f"DROP VIEW IF EXISTS {view}")
+            con.unregister(f"_cold_{table}_{suffix}")
 
 
 def channel_kpi_table(warehouse: Warehouse, channel_id: str, *, now: datetime | None = None) -> pd.DataFrame:

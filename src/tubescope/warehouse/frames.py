@@ -66,6 +66,12 @@ FROM channel_snapshots {where}
 ORDER BY channel_id, observed_at
 """
 
+SNAPSHOT_ORDER: dict[str, tuple[str, ...]] = {
+    "video_snapshots": ("channel_id", "video_id", "observed_at"),
+    "channel_snapshots": ("channel_id", "observed_at"),
+}
+"""The row order of the two snapshot frames (their SQL's ORDER BY), kept when cold rows join."""
+
 _NON_NULLABLE_INTS = {"tag_count", "first_seen_run_id", "run_id"}
 
 

@@ -1296,8 +1296,22 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         result: dict[str, pd.DataFrame] = {}
         for name, (sql, params) in queries.items():
             table = self._fetch_arrow_streamed(sql, params)
+            if name in frame_sql.SNAPSHOT_ORDER:
+                table = self._with_archived(name, table, ids, since)
             result[name] = frame_sql.arrow_to_frame(table, frame_sql.CONTRACT_COLUMNS[name])
         return result
+
+    def _with_archived(
+        self, name: str, hot: pa.Table, channel_ids: Sequence[str] | None, since: datetime | None
+    ) -> pa.Table:
+        """``hot`` plus the rows of ``name`` in the cold archive, in the frame's order."""
+        from tubescope.warehouse.archive import read_cold  # the archive module imports this one
+
+        cold = read_cold(self, name, hot.schema.names, channel_ids=channel_ids, since=since)
+        if cold is None or cold.num_rows == 0:
+            return hot
+        merged = pa.concat_tables([hot, cold.cast(hot.schema)])
+        return merged.sort_by([(column, "ascending") for column in frame_sql.SNAPSHOT_ORDER[name]])
 
     def _fetch_arrow_streamed(self, sql: str, params: Sequence[Any]) -> pa.Table:
         """Arrow via a record-batch stream: DuckDB never materialises the whole result itself,
@@ -1320,16 +1334,24 @@ class Warehouse(AbstractContextManager["Warehouse"]):
     ) -> Iterator[pd.DataFrame]:
         """The ``video_snapshots`` frame in chunks, for scans that need not hold it all.
 
+        The hot rows come first (in the frame's order), then any rows in the cold archive.
         Do not run other queries on this warehouse until the iterator is exhausted.
         """
-        where, params = frame_sql.where_clause(
-            list(channel_ids) if channel_ids is not None else None, since, time_column="observed_at"
-        )
+        from tubescope.warehouse.archive import read_cold  # the archive module imports this one
+
+        ids = list(channel_ids) if channel_ids is not None else None
+        where, params = frame_sql.where_clause(ids, since, time_column="observed_at")
         sql = frame_sql.VIDEO_SNAPSHOTS_SQL.format(where=where)
+        columns = frame_sql.CONTRACT_COLUMNS["video_snapshots"]
+        schema: pa.Schema | None = None
         for batch in self._live.arrow_batches(sql, params, batch_rows):
-            yield frame_sql.arrow_to_frame(
-                pa.Table.from_batches([batch]), frame_sql.CONTRACT_COLUMNS["video_snapshots"]
-            )
+            schema = batch.schema
+            yield frame_sql.arrow_to_frame(pa.Table.from_batches([batch]), columns)
+        cold = read_cold(self, "video_snapshots", list(columns), channel_ids=ids, since=since)
+        if cold is not None:
+            for batch in cold.to_batches(batch_rows):
+                table = pa.Table.from_batches([batch])
+                yield frame_sql.arrow_to_frame(table.cast(schema) if schema else table, columns)
 
     # -- retention ---------------------------------------------------------------------------------
 
