@@ -367,6 +367,85 @@ def export_tables(
 
 
 @app.command()
+def archive(
+    to: Annotated[str, typer.Option("--to", help="Archive location: s3://bucket/prefix or file:///folder.")],
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Move snapshots observed longer ago than this (90d, 12w).")
+    ] = "90d",
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    table: Annotated[
+        list[str] | None, typer.Option("--table", help="video_snapshots or channel_snapshots (default both).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was archived as JSON.")] = False,
+) -> None:
+    """Move old snapshots to Parquet on object storage (verified before they leave the warehouse)."""
+    from tubescope.jobs import archive as job
+
+    summary = job.run_archive(_db_target(db), to=to, older_than=older_than, tables=table or ())
+    typer.echo(json.dumps(summary.as_dict(), indent=2, sort_keys=True) if as_json else summary.text())
+
+
+@app.command()
+def restore(
+    start: Annotated[str, typer.Option("--from", help="First day to bring back (YYYY-MM-DD, UTC).")],
+    end: Annotated[str, typer.Option("--to", help="Day after the last one (YYYY-MM-DD, UTC).")],
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    table: Annotated[
+        list[str] | None, typer.Option("--table", help="video_snapshots or channel_snapshots (default both).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was restored as JSON.")] = False,
+) -> None:
+    """Bring archived snapshots of a date range back into the warehouse."""
+    from tubescope.jobs import archive as job
+
+    summary = job.run_restore(_db_target(db), start=start, end=end, tables=table or ())
+    typer.echo(json.dumps(summary.as_dict(), indent=2, sort_keys=True) if as_json else summary.text())
+
+
+fleet_app = typer.Typer(help="Fleet compute over the Parquet lake (Dask distributed).", no_args_is_help=True)
+app.add_typer(fleet_app, name="fleet")
+
+
+@fleet_app.command("kpis")
+def fleet_kpis_command(
+    lake: Annotated[str, typer.Option("--lake", help="The lake: a folder from `export`, file:// or s3://.")],
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address (default: a LocalCluster).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="LocalCluster worker processes.")] = 2,
+    engine: Annotated[str, typer.Option("--engine", help="dask, or duckdb (one process).")] = "dask",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO time with zone (default: the last observation).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON records.")] = False,
+) -> None:
+    """Fleet KPIs (derived metrics) per channel over the lake."""
+    from datetime import datetime
+
+    from tubescope.errors import ConfigError
+    from tubescope.jobs import fleet as job
+
+    try:
+        now = datetime.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise ConfigError(
+            f"invalid --as-of {as_of!r}: use an ISO time such as 2026-03-01T00:00:00+00:00"
+        ) from None
+    result = job.run_fleet_kpis(lake, scheduler=scheduler, engine=engine, workers=workers, now=now)
+    if as_json:
+        records = json.loads(result.table.to_json(orient="records", date_format="iso"))
+        typer.echo(json.dumps({"as_of": result.as_of.isoformat(), "engine": result.engine, "derived": True,
+                               "channels": records}, indent=2))  # fmt: skip
+    else:
+        typer.echo(result.table.to_string(index=False))
+        stderr.print(
+            f"{len(result.table)} channels as of {result.as_of.isoformat()} ({result.engine}, "
+            f"{result.tasks} task(s), {result.workers} worker(s)); derived metrics",
+            highlight=False,
+        )
+
+
+@app.command()
 def serve(
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
