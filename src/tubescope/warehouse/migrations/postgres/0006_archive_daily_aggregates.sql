@@ -1,4 +1,4 @@
--- PostgreSQL twin of ../0005_archive_daily_aggregates.sql.
+-- PostgreSQL twin of ../0006_archive_daily_aggregates.sql.
 -- Cold archive: each segment is one Parquet object of snapshot rows moved off the hot tables.
 -- A segment is 'pending' while it is uploaded and verified, and becomes 'active' in the same
 -- transaction that deletes its rows from the hot table; readers see active segments only, and a
