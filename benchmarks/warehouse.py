@@ -6,6 +6,7 @@ transaction each), so the idempotency anti-join and the latest-count refresh are
     python benchmarks/warehouse.py                      # 1M snapshot rows (a few minutes at most)
     python benchmarks/warehouse.py --rows 10000000      # the 10M fleet case
     python benchmarks/warehouse.py --memory-limit 1GB   # cap DuckDB's own memory
+    python benchmarks/warehouse.py --postgres           # the same on a private PostgreSQL
 
 Prints one JSON object with the figures and the machine.
 """
@@ -152,7 +153,7 @@ def measure_reads(wh: Warehouse, channels: int) -> dict[str, object]:
     kpi_sql = """
         WITH daily AS (
             SELECT channel_id, video_id, CAST(observed_at AS DATE) AS day, max(view_count) AS views
-            FROM video_snapshots GROUP BY ALL)
+            FROM video_snapshots GROUP BY 1, 2, 3)
         SELECT channel_id, day, sum(views) AS views,
                sum(views) - lag(sum(views)) OVER (PARTITION BY channel_id ORDER BY day) AS gained
         FROM daily GROUP BY channel_id, day ORDER BY channel_id, day
@@ -191,15 +192,29 @@ def main() -> None:
     parser.add_argument("--reuse", type=Path, default=None, help="measure reads on this existing database")
     parser.add_argument("--keep", type=Path, default=None, help="keep the database at this path")
     parser.add_argument("--no-export", action="store_true", help="skip the Parquet export timing")
+    parser.add_argument(
+        "--postgres", action="store_true", help="run on a private PostgreSQL instead of a DuckDB file"
+    )
     args = parser.parse_args()
     if args.memory_limit == "none":
         args.memory_limit = None
+    if args.postgres:
+        from tubescope.servers import postgres_server
+
+        with postgres_server() as server:
+            run(args, server.create_database())
+        return
+    run(args, None)
+
+
+def run(args: argparse.Namespace, url: str | None) -> None:
+    """Fill and measure the DuckDB file (``url`` None) or the PostgreSQL database at ``url``."""
 
     workdir = Path(tempfile.mkdtemp(prefix="tubescope-bench-"))
-    db = args.reuse or args.keep or workdir / "bench.duckdb"
+    db: Path | str = url or args.reuse or args.keep or workdir / "bench.duckdb"
     try:
         figures: dict[str, object] = {}
-        if args.reuse is None:
+        if args.reuse is None or url:
             with Warehouse.open(db, memory_limit=args.memory_limit) as wh:
                 figures = fill(
                     wh,
@@ -216,7 +231,8 @@ def main() -> None:
                 "videos": counts["videos"],
                 "reused": str(db),
             }
-        figures["db_file_mb"] = round(db.stat().st_size / 2**20, 1)
+        if isinstance(db, Path):
+            figures["db_file_mb"] = round(db.stat().st_size / 2**20, 1)
         with Warehouse.open(db, read_only=True, memory_limit=args.memory_limit) as wh:
             channels = int(wh.query("SELECT count(DISTINCT channel_id) AS n FROM videos")["n"].iloc[0])
             figures.update(measure_reads(wh, channels))
@@ -236,6 +252,7 @@ def main() -> None:
         "duckdb": duckdb.__version__,
         "pandas": pd.__version__,
         "memory_limit": args.memory_limit,
+        "backend": "postgresql" if url else "duckdb",
     }
     print(json.dumps({"benchmark": "warehouse", "figures": figures, "machine": machine}, indent=2))
 
