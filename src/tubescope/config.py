@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     cache_disk_ttl_seconds: float = Field(default=7 * 86400.0, gt=0)
     cache_disk_max_mb: int = Field(default=1024, ge=0)
     # Durable jobs (with redis_url): `tubescope worker` runs them from an arq queue in Redis.
+    public_url: str | None = None
+    """This service's address as the internet reaches it (``https://tubescope.example.org``): the
+    WebSub hub pushes new uploads to ``<public_url>/websub/<channel id>``. Unset: no push, polling only."""
+    websub_hub: str = "https://pubsubhubbub.appspot.com/"
+    """The WebSub hub that YouTube's upload feeds publish through."""
     watch_tick_seconds: float = Field(default=60.0, ge=1)
     """How often ``tubescope serve`` looks for watched channels whose collection is due."""
     key_daily_quota: int = Field(default=10_000, ge=1)

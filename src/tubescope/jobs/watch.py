@@ -10,12 +10,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
+
 from tubescope.config import Settings, load_settings
 from tubescope.errors import ChannelNotFound, ConfigError
 from tubescope.jobs.common import resolve_stored_channel, utc_now, warehouse_target
 from tubescope.warehouse.repository import Warehouse
 from tubescope.warehouse.target import WarehouseTarget
-from tubescope.warehouse.watches import Watch, add_watches, list_watches, remove_watches, upload_rates
+from tubescope.warehouse.watches import (
+    Watch,
+    add_watches,
+    get_subscription,
+    list_watches,
+    remove_watches,
+    save_subscription,
+    upload_rates,
+)
+from tubescope.watch import websub
 from tubescope.watch.plan import WatchedChannel, WatchPlan, plan
 from tubescope.watch.schedule import claim_due
 
@@ -145,3 +156,33 @@ def watch_rows(listed: Sequence[Watch]) -> list[dict[str, Any]]:
         }
         for w in listed
     ]
+
+
+async def renew_subscriptions(
+    borrow: Callable[[], AbstractContextManager[Warehouse]],
+    *,
+    hub_url: str,
+    public_url: str,
+    now: datetime,
+    lease_seconds: int = websub.DEFAULT_LEASE_SECONDS,
+) -> list[str]:
+    """Ask the hub for a push subscription of every watched channel whose lease is missing or
+    ends soon; returns the channels asked for. The hub then verifies each with the callback."""
+    with borrow() as warehouse:
+        due = []
+        for watched in list_watches(warehouse):
+            stored = get_subscription(warehouse, watched.channel_id)
+            if stored is None or websub.due_for_renewal(stored.expires_at, now):
+                secret = stored.secret if stored is not None else websub.new_secret()
+                callback = f"{public_url.rstrip('/')}/websub/{watched.channel_id}"
+                save_subscription(
+                    warehouse, watched.channel_id, callback=callback, secret=secret, requested_at=now
+                )
+                due.append((watched.channel_id, callback, secret))
+    async with httpx.AsyncClient(timeout=30) as client:
+        for channel_id, callback, secret in due:
+            request = websub.SubscriptionRequest(
+                websub.topic_for(channel_id), callback, secret, lease_seconds=lease_seconds
+            )
+            await websub.request_subscription(client, hub_url, request)
+    return [channel_id for channel_id, _, _ in due]

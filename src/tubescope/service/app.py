@@ -19,7 +19,16 @@ from tubescope.jobs.tokens import TokenStore, legacy_token_file
 from tubescope.service.errors import install_error_handlers
 from tubescope.service.metrics import ServiceMetrics
 from tubescope.service.ratelimit import RateLimiter, SharedRateLimiter, TokenBucketLimiter
-from tubescope.service.routers import channels, dashboard, health, jobs, predictions, reports, watches
+from tubescope.service.routers import (
+    channels,
+    dashboard,
+    health,
+    jobs,
+    predictions,
+    reports,
+    watches,
+    websub,
+)
 from tubescope.service.state import ServiceOptions, ServiceState
 from tubescope.service.watching import watch_scheduler
 
@@ -142,6 +151,7 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
         predictions.router,
         reports.router,
         watches.router,
+        websub.router,
         dashboard.router,
     ):
         app.include_router(router)

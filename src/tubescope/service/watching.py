@@ -26,6 +26,13 @@ async def run_watch_tick(state: ServiceState, now: datetime) -> list[str]:
     if claimed:
         job = await state.jobs.submit(collect_spec(claimed))
         _log.info("watch.tick", channels=len(claimed), job_id=job.get("job_id"))
+    settings = state.settings
+    if settings.public_url:  # push for new uploads: keep every watched channel subscribed
+        asked = await watch_jobs.renew_subscriptions(
+            state.pool.borrow, hub_url=settings.websub_hub, public_url=settings.public_url, now=now
+        )
+        if asked:
+            _log.info("watch.websub_subscribed", channels=len(asked))
     return claimed
 
 

@@ -125,3 +125,50 @@ def upload_rates(
             recent = int(recent_row[0]) if recent_row else 0
         found[channel_id] = (videos, recent / window_days)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSubscription:
+    """A channel's WebSub subscription: where the hub pushes, the shared secret, the lease."""
+
+    channel_id: str
+    callback: str
+    secret: str
+    requested_at: datetime
+    expires_at: datetime | None
+
+
+_SUBSCRIPTION_COLUMNS = "channel_id, callback, secret, requested_at, expires_at"
+
+
+def get_subscription(warehouse: Warehouse, channel_id: str) -> StoredSubscription | None:
+    """The stored subscription of ``channel_id``, if one was ever requested."""
+    row = warehouse.fetchone(
+        f"SELECT {_SUBSCRIPTION_COLUMNS} FROM websub_subscriptions WHERE channel_id = ?",  # noqa: S608
+        [channel_id],
+    )
+    return StoredSubscription(*row) if row else None
+
+
+def save_subscription(
+    warehouse: Warehouse, channel_id: str, *, callback: str, secret: str, requested_at: datetime
+) -> None:
+    """Record a subscription request (the lease starts when the hub verifies it)."""
+    with warehouse.transaction() as con:
+        changed = con.count(
+            "UPDATE websub_subscriptions SET callback = ?, secret = ?, requested_at = ? WHERE channel_id = ?",
+            [callback, secret, requested_at, channel_id],
+        )
+        if changed == 0:
+            con.count(
+                f"INSERT INTO websub_subscriptions ({_SUBSCRIPTION_COLUMNS}) VALUES (?, ?, ?, ?, NULL)",  # noqa: S608
+                [channel_id, callback, secret, requested_at],
+            )
+
+
+def confirm_subscription(warehouse: Warehouse, channel_id: str, expires_at: datetime) -> None:
+    """The hub verified the subscription: its lease runs until ``expires_at``."""
+    with warehouse.transaction() as con:
+        con.count(
+            "UPDATE websub_subscriptions SET expires_at = ? WHERE channel_id = ?", [expires_at, channel_id]
+        )
