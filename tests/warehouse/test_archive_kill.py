@@ -1,0 +1,121 @@
+"""A SIGKILL at any point of an archive or a restore loses and duplicates no snapshot row.
+
+Each trial copies a small warehouse, runs the job in a child process against the loopback S3
+server, kills it right after its k-th durable step (k and a few milliseconds of jitter drawn per
+trial, so kills land inside uploads, verifications and transactions alike), then checks that
+every row is hot or cold exactly once, and that finishing the job leaves no pending segment and
+no object the registry does not know.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.warehouse.archive_fill import fill
+from tests.warehouse.test_archive import identities
+from tubescope.warehouse import Warehouse
+from tubescope.warehouse import archive as ar
+from tubescope.warehouse.objectstore import ObjectStore
+
+CHILD = Path(__file__).with_name("kill_archive.py")
+TRIALS = 12
+RESTORE_FROM, RESTORE_TO = datetime(2026, 1, 15, tzinfo=UTC), datetime(2026, 3, 20, tzinfo=UTC)
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
+
+
+def _kill_after(args: list[str], steps: int, jitter: float) -> tuple[int, bool]:
+    """Run the child, SIGKILL it ``jitter`` s after its ``steps``-th step line (0: after start)."""
+    child = subprocess.Popen(  # the environment carries the test's AWS_* credentials
+        [sys.executable, str(CHILD), *args], stdout=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    assert child.stdout is not None
+    seen = 0
+    finished = False
+    while seen < steps:
+        line = child.stdout.readline()
+        if not line or line.startswith("done"):
+            finished = True
+            break
+        seen += line.startswith("step ")
+    time.sleep(jitter)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=60)
+    return seen, finished or child.returncode == 0
+
+
+def _no_strays(wh: Warehouse, location: str) -> None:
+    assert ar.segments(wh, state="pending") == []
+    known = {p for s in ar.segments(wh) for p in (s.data_path, s.manifest_path)}
+    assert set(ObjectStore.open(location).list("")) <= known
+
+
+def test_sigkill_during_archive_or_restore_loses_and_doubles_nothing(tmp_path: Path, s3_uri: str) -> None:
+    base = tmp_path / "base.duckdb"
+    last = fill(base, channels=2, videos=3, days=100, seed=11)
+    cutoff = last - timedelta(days=10)
+    with Warehouse.open(base) as wh:
+        original: Counter[tuple[Any, ...]] = identities(wh)
+    # an archived copy for the restore trials, and the number of steps of each job
+    archived = tmp_path / "archived.duckdb"
+    shutil.copy(base, archived)
+    steps: dict[str, int] = {"archive": 0, "restore": 0}
+    with Warehouse.open(archived) as wh:
+        ar.archive(wh, s3_uri, cutoff, on_step=lambda *_: steps.__setitem__("archive", steps["archive"] + 1))
+        probe = tmp_path / "probe.duckdb"
+    shutil.copy(archived, probe)
+    with Warehouse.open(probe) as wh:
+        ar.restore(
+            wh,
+            RESTORE_FROM,
+            RESTORE_TO,
+            on_step=lambda *_: steps.__setitem__("restore", steps["restore"] + 1),
+        )
+    assert steps["archive"] >= 16 and steps["restore"] >= 4
+
+    rng = random.Random(20261207)
+    killed_mid_job = 0
+    for trial in range(TRIALS):
+        op = "archive" if trial % 2 == 0 else "restore"
+        db = tmp_path / f"trial{trial}.duckdb"
+        shutil.copy(base if op == "archive" else archived, db)
+        location = s3_uri.replace("/archive?", f"/trial{trial}?")
+        if op == "archive":
+            args = [str(db), "archive", location, cutoff.isoformat()]
+        else:
+            location = s3_uri
+            args = [str(db), "restore", RESTORE_FROM.isoformat(), RESTORE_TO.isoformat()]
+        at = rng.randrange(0, steps[op])
+        _, finished = _kill_after(args, at, rng.uniform(0, 0.03))
+        killed_mid_job += not finished
+        with Warehouse.open(db) as wh:
+            assert identities(wh) == original, f"trial {trial}: {op} killed after step {at}"
+            # finishing the job after the kill: still every row once, nothing left behind
+            if op == "archive":
+                ar.archive(wh, location, cutoff)
+                assert wh.fetchone("SELECT count(*) FROM archive_segments WHERE state = 'active'")[0] > 0
+            else:
+                ar.restore(wh, RESTORE_FROM, RESTORE_TO)
+                hot = wh.fetchone(
+                    "SELECT count(*) FROM video_snapshots WHERE observed_at >= ? AND observed_at < ?",
+                    [RESTORE_FROM, RESTORE_TO],
+                )
+                before = sum(
+                    1 for k in original if k[0] == "video_snapshots" and RESTORE_FROM <= k[3] < RESTORE_TO
+                )
+                assert hot == (before,)
+            assert identities(wh) == original
+            _no_strays(wh, location)
+    assert killed_mid_job >= TRIALS // 2
