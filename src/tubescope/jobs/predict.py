@@ -85,6 +85,7 @@ class Predictor:
 
     @classmethod
     def load(cls, model_dir: Path, *, version: str | None = None) -> Predictor:
+        """The latest (or ``version``) stored view forecaster, refusing other feature versions."""
         loaded = load_model(model_dir, feature_version=FEATURE_VERSION, kind=MODEL_KIND, version=version)
         if not isinstance(loaded.model, ViewForecaster):
             raise ModelError(f"{loaded.path}: not a view forecaster")
@@ -97,6 +98,7 @@ class Predictor:
         return Predictor(self.forecaster.with_history(frames), self.manifest)
 
     def resolve_channel(self, ref: str) -> str:
+        """The channel id of a ``UC…`` id or ``@handle`` known to the model."""
         parsed = parse_channel_ref(ref)
         if parsed.kind is RefKind.CHANNEL_ID:
             channel_id = parsed.value
@@ -116,6 +118,7 @@ class Predictor:
         return channel_id
 
     def predict(self, video: PlannedVideo, *, horizon_days: float | None = None, top_k: int = 5) -> Forecast:
+        """Forecast one planned video at the model's horizon."""
         model_horizon = self.forecaster.options.horizon_days
         if horizon_days is not None and abs(horizon_days - model_horizon) > 1e-9:
             raise ModelError(

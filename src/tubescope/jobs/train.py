@@ -30,11 +30,14 @@ _log = structlog.get_logger("tubescope.jobs.train")
 
 @dataclass(frozen=True)
 class TrainOutcome:
+    """A stored model's manifest, its evaluation and where it was saved."""
+
     manifest: ModelManifest
     report: EvaluationReport
     model_dir: Path
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: version, data window, what is served and why, the full evaluation."""
         return {
             "model_dir": str(self.model_dir),
             "version": self.manifest.version,

@@ -326,6 +326,7 @@ class _SortedHistory:
 
     @classmethod
     def build(cls, groups: Array, published: Array) -> _SortedHistory:
+        """Sort uploads by group, then publish time."""
         keys = groups.astype(np.int64) * _GROUP_SHIFT + published.astype(np.int64)
         order = np.argsort(keys, kind="mergesort")
         sorted_groups = groups[order]

@@ -65,6 +65,7 @@ class ViewEnsemble(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.n_jobs = n_jobs
 
     def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None) -> ViewEnsemble:
+        """Fit the members (early stopping on ``eval_set`` or the newest rows) and their weights."""
         if self.n_estimators < 1 or self.forest_trees < 1:
             raise ConfigError("n_estimators and forest_trees must be at least 1")
         if not 0.0 <= self.validation_fraction < 1.0:
@@ -245,6 +246,7 @@ class ViewEnsemble(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         ).astype(np.float64)
 
     def predict(self, X: Any) -> FloatArray:
+        """The weighted sum of the members' predictions."""
         check_is_fitted(self, "weights_")
         X_arr = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
         return np.asarray(self._member_predictions(X_arr) @ self.weights_, dtype=np.float64)

@@ -22,6 +22,8 @@ FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 @dataclass(frozen=True)
 class PointMetrics(JsonMixin):
+    """Mean absolute error (with its CI when bootstrapped) and median APE on log views."""
+
     mae: float
     median_ape: float
     mae_low: float | None = None
@@ -31,6 +33,8 @@ class PointMetrics(JsonMixin):
 
 @dataclass(frozen=True)
 class IntervalMetrics(JsonMixin):
+    """Coverage (with its CI when bootstrapped) and mean width of intervals at one level."""
+
     level: float
     coverage: float
     mean_width: float

@@ -265,6 +265,7 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.prior_window = prior_window
 
     def fit(self, frames: ChannelFrames, y: Any = None) -> VideoFeatures:
+        """Index the channel history in ``frames`` (targets, uploads, subscribers)."""
         if self.horizon_days <= 0:
             raise ConfigError(f"horizon must be positive, got {self.horizon_days} days")
         if self.prior_window < 1:
@@ -484,6 +485,7 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return pd.DataFrame(matrix, columns=list(FEATURE_NAMES), index=videos.index)
 
     def get_feature_names_out(self, input_features: Any = None) -> Array:
+        """:data:`FEATURE_NAMES` as an array."""
         return np.asarray(FEATURE_NAMES, dtype=object)
 
 

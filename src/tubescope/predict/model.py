@@ -91,6 +91,8 @@ def parse_horizon(text: str) -> float:
 
 
 class PerformanceCategory(StrEnum):
+    """How a forecast compares with the channel's same-format median at the horizon."""
+
     BELOW = "below"
     EXPECTED = "expected"
     ABOVE = "above"
@@ -159,6 +161,8 @@ class ForecastOptions:
 
 @dataclass(frozen=True)
 class Contribution(JsonMixin):
+    """One feature's additive part of the ensemble's departure from the baseline."""
+
     feature: str
     value: float | None
     effect: float
@@ -172,6 +176,8 @@ class Contribution(JsonMixin):
 
 @dataclass(frozen=True)
 class Interval(JsonMixin):
+    """A prediction interval in views, with the coverage such intervals had in backtests."""
+
     level: float
     low: float
     high: float
@@ -327,6 +333,8 @@ class ViewForecaster:
 
 @dataclass(frozen=True)
 class TrainingResult:
+    """The model to store, its evaluation and the data it was trained on."""
+
     forecaster: ViewForecaster
     report: EvaluationReport
     data_window: dict[str, Any]

@@ -28,12 +28,15 @@ _WORDS = ("how", "best", "review", "guide", "top", "new", "why", "test", "vlog",
 
 @dataclass(frozen=True)
 class SyntheticWorld:
+    """Synthetic frames and the planted truth behind them."""
+
     frames: ChannelFrames
     lifetime_log_views: pd.Series
     """Planted log lifetime views per video_id."""
     tau_days: pd.Series
 
     def true_log_views_at(self, video_ids: pd.Index, age_days: float) -> np.ndarray[Any, Any]:
+        """Planted ``log1p`` views of ``video_ids`` at ``age_days``."""
         total = np.expm1(self.lifetime_log_views.loc[video_ids].to_numpy())
         share = 1.0 - np.exp(-age_days / self.tau_days.loc[video_ids].to_numpy())
         return np.asarray(np.log1p(total * share))
