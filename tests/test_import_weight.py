@@ -13,7 +13,19 @@ import sys
 
 import pytest
 
-HEAVY = ("scipy", "plotly", "statsmodels", "sklearn", "pandas", "numpy", "lightgbm", "xgboost", "duckdb")
+HEAVY = (
+    "scipy",
+    "plotly",
+    "statsmodels",
+    "sklearn",
+    "pandas",
+    "numpy",
+    "lightgbm",
+    "xgboost",
+    "duckdb",
+    "pyarrow",
+    "httpx",
+)
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -39,6 +51,11 @@ def _loaded_after(code: str) -> set[str]:
 def test_starting_the_cli_loads_no_heavy_library(code: str) -> None:
     heavy = sorted(_loaded_after(code) & set(HEAVY))
     assert heavy == [], f"{code!r} imported {heavy}"
+
+
+def test_version_starts_without_the_logging_stack() -> None:
+    code = "from tubescope.cli import app\ntry:\n    app(['version'])\nexcept SystemExit:\n    pass"
+    assert "structlog" not in _loaded_after(code)
 
 
 def test_the_probe_sees_a_heavy_import() -> None:

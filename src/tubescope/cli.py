@@ -44,11 +44,13 @@ _state = {"debug": False}
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     log_json: Annotated[bool | None, typer.Option("--log-json/--log-console", help="Log format.")] = None,
 ) -> None:
     _state["debug"] = debug
-    configure_logging("DEBUG" if debug else "WARNING", json=log_json)
+    if ctx.invoked_subcommand != "version":  # it logs nothing: start without structlog
+        configure_logging("DEBUG" if debug else "WARNING", json=log_json)
 
 
 @app.command()
