@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     retention_days: int | None = Field(default=None, ge=1)
+    # The 2026 data policy (../shared/YOUTUBE_API_NOTES.md): "strict" keeps raw statistics no
+    # longer than retention_window_days and only derived daily aggregates beyond; "extended" keeps
+    # everything (the operator has the policy's accepted amendment). tubescope.toml: [retention] mode.
+    retention_mode: Literal["strict", "extended"] = "extended"
+    retention_window_days: int = Field(default=30, ge=1)
     model_dir: Path = Path("models")
     log_level: str = "INFO"
     # Shared state (caches, rate limits, queue) for several processes: TUBESCOPE_REDIS_URL.
@@ -91,6 +96,10 @@ class _TomlSource(PydanticBaseSettingsSource):
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{path}: not valid TOML ({exc})") from None
             self._data = dict(raw.get("tubescope", raw))
+            for section, values in list(self._data.items()):  # [retention] mode = … → retention_mode
+                if isinstance(values, dict):
+                    for key, value in values.items():
+                        self._data.setdefault(f"{section}_{key}", value)
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return self._data.get(field_name), field_name, False

@@ -18,6 +18,7 @@ def test_health_ready_and_metrics_answer_without_a_token(service: Service) -> No
         assert client.get("/health").json() == {"status": "ok"}
         ready = client.get("/ready").json()
         assert ready["status"] == "ready" and ready["tables"]["channels"] == 3
+        assert ready["retention"]["mode"] == "extended" and "raw statistics" in ready["retention"]["policy"]
         client.get("/v1/channels")  # one request so the latency histogram has a sample
         metrics = client.get("/metrics").text
     assert "tubescope_http_request_duration_seconds_bucket" in metrics

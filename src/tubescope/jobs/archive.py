@@ -100,6 +100,11 @@ def run_archive(
 ) -> ArchiveSummary:
     """``tubescope archive``: move snapshots older than ``older_than`` to ``to`` (s3:// or file://)."""
     age = parse_age(older_than)
+    if load_settings().retention_mode == "strict":
+        raise ConfigError(
+            "retention.mode is strict: raw statistics are not kept beyond the window anywhere, "
+            'so there is nothing to archive (set retention.mode = "extended" to keep them cold)'
+        )
     target = _target(db_path)
     now = clock()
     with Warehouse.open(target, clock=clock) as warehouse:

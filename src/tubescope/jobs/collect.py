@@ -25,7 +25,7 @@ from tubescope.domain.refs import ChannelRef, parse_channel_ref
 from tubescope.errors import ConfigError
 from tubescope.jobs.cache import announce_run
 from tubescope.jobs.common import settings_for, warehouse_target
-from tubescope.jobs.retention import prune_warehouse
+from tubescope.jobs.retention import RetentionPolicy, apply_policy, policy_from, prune_warehouse
 from tubescope.pipeline.adapters import WarehouseStore, YouTubeApi
 from tubescope.pipeline.collect import run_collection
 from tubescope.pipeline.progress import CollectProgress
@@ -106,6 +106,7 @@ def collect(
         clock,
         retention_days,
         None if dry_run else _shared_quota_spec(cfg),
+        None if dry_run else policy_from(cfg),
     )
     summary = asyncio.run(job)
     if not dry_run and summary.channels:
@@ -139,6 +140,7 @@ async def _collect(
     clock: Clock,
     retention_days: int | None,
     shared_quota: tuple[str, int] | None = None,
+    policy: RetentionPolicy | None = None,
 ) -> CollectSummary:
     # Many small transactions: DuckDB's extra worker threads would only compete with the event
     # loop for the cores (measured: about 10% less CPU per video with one).
@@ -161,6 +163,11 @@ async def _collect(
             # Only after a completed run: a stopped one is resumed first, and prunes then.
             pruned = prune_warehouse(warehouse, retention_days, now=clock())
             summary = dataclasses.replace(summary, retention=pruned.as_dict())
+        if policy is not None and policy.strict and summary.status is RunState.COMPLETED:
+            # strict retention: old raw statistics become derived daily aggregates
+            applied = apply_policy(warehouse, policy, now=clock())
+            if applied is not None:
+                summary = dataclasses.replace(summary, retention=applied.as_dict())
         return summary
 
 

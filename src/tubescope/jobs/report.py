@@ -114,10 +114,17 @@ def render_report(
     step("building the report")
     model = build_report_model(
         analysis, frames, now=clock, benchmark=benchmark, fleet=fleet, ab_tests=ab_tests, lineage=lineage,
-        options=ReportOptions(window_days=window_days), generated_at=utc_now(),
+        options=ReportOptions(window_days=window_days, retention=_retention_note()), generated_at=utc_now(),
     )  # fmt: skip
     recommendations = build_recommendations(model)
     return RenderedReport(channel_id, peer_ids, model, recommendations, render_html(model, recommendations))
+
+
+def _retention_note() -> str:
+    from tubescope.config import load_settings
+    from tubescope.jobs.retention import policy_from
+
+    return policy_from(load_settings()).describe()
 
 
 def write_report(

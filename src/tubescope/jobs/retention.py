@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +90,104 @@ def prune(
         raise StorageError(f"no warehouse at {target}: run `tubescope collect` first or pass --db")
     with Warehouse.open(target, clock=clock) as warehouse:
         return prune_warehouse(warehouse, older_than_days, now=clock())
+
+
+# -- the retention policy (strict | extended) ------------------------------------------------------
+
+RETENTION_MODES = ("strict", "extended")
+
+_DAILY_AGGREGATES_SQL = """
+INSERT INTO channel_daily_aggregates
+    (channel_id, day, videos_observed, views_total, views_median, engagement_mean, computed_at)
+SELECT channel_id, day, count(*), sum(view_count),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY view_count),
+       avg(CASE WHEN view_count > 0 AND like_count IS NOT NULL
+                THEN (like_count + coalesce(comment_count, 0)) * 1.0 / view_count END),
+       ?
+FROM (
+    SELECT channel_id, view_count, like_count, comment_count, day,
+           row_number() OVER (PARTITION BY video_id, day ORDER BY observed_at DESC) AS newest
+    FROM (SELECT *, CAST(observed_at AT TIME ZONE 'UTC' AS DATE) AS day
+          FROM video_snapshots WHERE observed_at < ?) AS s
+) AS d
+WHERE newest = 1
+GROUP BY channel_id, day
+ON CONFLICT (channel_id, day) DO NOTHING
+"""
+"""Each channel's day from each video's last snapshot of that UTC day (derived figures)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """``strict``: raw statistics for ``window_days`` only, derived daily aggregates beyond;
+    ``extended``: everything is kept (the operator holds the policy's accepted amendment)."""
+
+    mode: str = "extended"
+    window_days: int = 30
+
+    def __post_init__(self) -> None:
+        if self.mode not in RETENTION_MODES:
+            raise ConfigError(f"retention.mode must be strict or extended, not {self.mode!r}")
+        if self.window_days < 1:
+            raise ConfigError(f"retention window must be at least 1 day, got {self.window_days}")
+
+    @property
+    def strict(self) -> bool:
+        return self.mode == "strict"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "raw_statistics_days": self.window_days if self.strict else None}
+
+    def describe(self) -> str:
+        """One sentence for the report's methods appendix."""
+        if self.strict:
+            return (
+                f'Strict (retention.mode = "strict"): raw YouTube statistics are kept for '
+                f"{self.window_days} days (each video's latest snapshot excepted); older days survive "
+                "only as tubescope's derived daily aggregates per channel."
+            )
+        return (
+            'Extended (retention.mode = "extended"): every raw statistics snapshot is kept '
+            "(older ones may sit in the cold archive); the operator is responsible for the "
+            "YouTube API policy's storage terms."
+        )
+
+
+def policy_from(settings: Settings) -> RetentionPolicy:
+    """The configured retention policy."""
+    return RetentionPolicy(settings.retention_mode, settings.retention_window_days)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyOutcome:
+    """What one strict pass kept as aggregates and pruned."""
+
+    cutoff: datetime
+    aggregates_written: int
+    prune: PruneOutcome
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"aggregates_written": self.aggregates_written, **self.prune.as_dict()}
+
+
+def apply_policy(warehouse: Warehouse, policy: RetentionPolicy, *, now: datetime) -> PolicyOutcome | None:
+    """Strict: write the daily aggregates of every whole UTC day before the window, then prune
+    the raw snapshots of those days, in one transaction. Extended: nothing (``None``)."""
+    if not policy.strict:
+        return None
+    from tubescope.warehouse import archive as cold  # the archive holds raw rows too
+
+    if cold.segments(warehouse):
+        raise ConfigError(
+            "strict retention keeps no raw statistics beyond the window, but this warehouse has an "
+            'archive: `tubescope restore` it (then it is pruned) or use retention.mode = "extended"'
+        )
+    midnight = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    cutoff = midnight - timedelta(days=policy.window_days)
+    with warehouse.transaction() as backend:
+        written = backend.count(_DAILY_AGGREGATES_SQL, [now, cutoff])
+        # anchored at midnight, so the pruned rows are exactly the aggregated whole days
+        pruned = prune_warehouse(warehouse, policy.window_days, now=midnight)
+    outcome = PolicyOutcome(cutoff, written, pruned)
+    _log.info("retention.strict", **outcome.as_dict())
+    return outcome

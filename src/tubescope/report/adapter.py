@@ -95,6 +95,8 @@ class ReportOptions:
     forecast_days: int = 28
     forecast_level: float = 0.8
     seed: int = 0
+    retention: str | None = None
+    """How long raw statistics are kept (the retention policy), for the methods appendix."""
 
 
 def build_report_model(
@@ -161,7 +163,8 @@ def build_report_model(
         correlation=_correlation(analysis),
         ab_tests=holm_adjusted([result for test in ab_tests for result in _ab_results(test)]),
         peers=_peers(frames, channel_id, benchmark, fleet),
-        methods=_methods(analysis, benchmark, ab_tests, growth),
+        methods=_methods(analysis, benchmark, ab_tests, growth)
+        + ((MethodNote("Data retention", opts.retention),) if opts.retention else ()),
         warnings=(*(n for n in (window_note, _staleness(channel_snaps, end)) if n), *_warnings(analysis)),
         ab_notes=_ab_notes(ab_tests),
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from tubescope.errors import TubescopeError
+from tubescope.jobs.retention import policy_from
 from tubescope.service.state import State
 
 router = APIRouter(tags=["operations"])
@@ -26,7 +27,13 @@ def ready(state: State) -> dict[str, Any] | JSONResponse:
         facts = state.pool.ready()
     except TubescopeError as exc:
         return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
-    return {"status": "ready", **facts, "cache_tiers": state.cache.tier_names}
+    retention = policy_from(state.settings)
+    return {
+        "status": "ready",
+        **facts,
+        "cache_tiers": state.cache.tier_names,
+        "retention": {**retention.as_dict(), "policy": retention.describe()},
+    }
 
 
 @router.get("/metrics", response_class=Response)
