@@ -6,16 +6,20 @@ exit code; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
 from tubescope import __version__
 from tubescope.errors import TubescopeError
+from tubescope.jobs.console import SafeConsole, safe_text
 from tubescope.logging import configure_logging, redact_text
 
 if TYPE_CHECKING:
@@ -38,7 +42,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-stderr = Console(stderr=True)
+stderr = SafeConsole(stderr=True)
 _state = {"debug": False}
 
 
@@ -125,7 +129,7 @@ def collect(
     """Collect channels into the warehouse: incremental, resumable, quota-exact."""
     from tubescope.jobs import collect as job
 
-    with job.RichProgress(Console(stderr=True), budget=budget) as progress:
+    with job.RichProgress(SafeConsole(stderr=True), budget=budget) as progress:
         summary = job.collect(
             refs,
             db_path=_db_target(db),
@@ -143,7 +147,7 @@ def collect(
     if as_json:
         typer.echo(json.dumps(summary.as_dict(), indent=2, sort_keys=True))
     else:
-        typer.echo(job.summary_text(summary))
+        typer.echo(safe_text(job.summary_text(summary)))
     if summary.exit_error is not None:
         raise summary.exit_error
 
@@ -184,7 +188,7 @@ def train(
     if as_json:
         typer.echo(json.dumps(outcome.to_dict(), indent=2, sort_keys=True))
     else:
-        Console().print(job.report_table(outcome))
+        SafeConsole().print(job.report_table(outcome))
         typer.echo(f"saved model {outcome.manifest.version} in {outcome.model_dir}")
 
 
@@ -222,7 +226,7 @@ def predict(
     if as_json:
         typer.echo(json.dumps(forecast.to_dict(), indent=2, sort_keys=True))
     else:
-        Console().print(job.forecast_table(forecast))
+        SafeConsole().print(job.forecast_table(forecast))
 
 
 @app.command()
@@ -245,7 +249,7 @@ def analyze(
     if as_json:
         typer.echo(json.dumps(analysis.to_dict(), indent=2, sort_keys=True, default=str))
     else:
-        Console().print(job.analysis_summary(analysis, settings.warehouse_target))
+        SafeConsole().print(job.analysis_summary(analysis, settings.warehouse_target))
 
 
 @app.command()
@@ -263,7 +267,7 @@ def compare(
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2, sort_keys=True))
     else:
-        Console().print(job.comparison_table(results))
+        SafeConsole().print(job.comparison_table(results))
 
 
 @app.command()
@@ -294,7 +298,7 @@ def abtest(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     else:
-        Console().print(job.abtest_summary(result))
+        SafeConsole().print(job.abtest_summary(result))
 
 
 @app.command()
@@ -339,7 +343,7 @@ def report(
             progress=lambda message: status.update(f"{message}…"),
         )
     if summary:
-        Console().print(render_summary(outcome.model))
+        SafeConsole().print(render_summary(outcome.model))
     stderr.print(
         f"wrote {outcome.path} ({outcome.report_format.value}, {outcome.size_bytes / 1e6:.1f} MB, "
         f"{outcome.n_recommendations} recommendations)",
@@ -356,12 +360,20 @@ def export_tables(
         list[str] | None,
         typer.Option("--table", help="Table to export (repeatable; default: the analytic tables)."),
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the exported tables in a non-empty --out folder.")
+    ] = False,
 ) -> None:
     """Export warehouse tables as Parquet, hive-partitioned by channel_id and snapshot_date."""
     from tubescope.jobs import export as job
 
     result = job.run_export(
-        out, db_path=_db_target(db), fmt=export_format, tables=table or (), console=stderr
+        out,
+        db_path=_db_target(db),
+        fmt=export_format,
+        tables=table or (),
+        console=stderr,
+        overwrite=overwrite,
     )
     for item in result.tables:
         typer.echo(f"{item.table}: {item.rows} rows in {item.files} files -> {item.path}")
@@ -466,10 +478,14 @@ def serve(
     import uvicorn
 
     from tubescope.config import load_settings
+    from tubescope.jobs.catalog import open_pool
     from tubescope.service.app import create_app, default_options
 
     settings = load_settings(db_path=db)
     options = default_options(settings)
+    # Open the warehouse once before the server starts: a locked, corrupt or newer-schema one is
+    # one line and exit code 10 here, rather than a startup traceback from inside uvicorn.
+    open_pool(options.db_path).close()
     if rate_limit is not None:
         options = dataclasses.replace(options, rate_per_second=rate_limit)
     if rate_burst is not None:
@@ -652,18 +668,37 @@ def demo(
     typer.echo(f"report written to {outcome.report_path.resolve()}")
 
 
+class _Terminated(BaseException):
+    """SIGTERM outside a collection (which stops at a checkpoint by itself): leave at once."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """One line on stderr and the exit code; with --debug the traceback comes first, same code."""
+    if _state["debug"]:
+        traceback.print_exc()
+    stderr.print(message, highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
 def main() -> None:
-    """Console-script entry point: maps anticipated errors to one line and an exit code."""
+    """Console-script entry point: maps anticipated errors to one line and an exit code.
+
+    ``--debug`` adds the traceback but keeps the exit code, so scripts see the same status.
+    """
+    with contextlib.suppress(ValueError):  # not the main thread (embedded): keep the default
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         app(standalone_mode=False)
     except TubescopeError as exc:
-        if _state["debug"]:
-            raise
-        stderr.print(f"[bold red]error:[/] {redact_text(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+        _fail(f"[bold red]error:[/] {escape(redact_text(str(exc)))}", exc.exit_code)
     except KeyboardInterrupt:
-        stderr.print("[yellow]interrupted[/]")
-        sys.exit(130)
+        _fail("[yellow]interrupted[/] (SIGINT)", 130)
+    except _Terminated:
+        _fail("[yellow]terminated[/] (SIGTERM)", 143)
     except Exception as exc:
         # Typer vendors its own click: its usage errors, Exit and Abort are recognised by shape.
         code = getattr(exc, "exit_code", None)
@@ -674,12 +709,11 @@ def main() -> None:
             sys.exit(code)
         if type(exc).__name__ == "Abort":
             sys.exit(1)
-        if _state["debug"]:
-            raise
-        stderr.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {redact_text(str(exc))} (rerun with --debug)"
+        _fail(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(redact_text(str(exc)))}"
+            " (rerun with --debug)",
+            70,
         )
-        sys.exit(70)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     breaker_failures: int = Field(default=10, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
-    retention_days: int | None = Field(default=None, ge=1)
+    retention_days: int | None = Field(default=None, ge=1, le=36_500)
     # The 2026 data policy (../shared/YOUTUBE_API_NOTES.md): "strict" keeps raw statistics no
     # longer than retention_window_days and only derived daily aggregates beyond; "extended" keeps
     # everything (the operator has the policy's accepted amendment). tubescope.toml: [retention] mode.
@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     """Where report and export jobs write their files, one folder per job (None: ``outputs/``
     beside the warehouse file)."""
     log_json: bool | None = None
+    public_metrics: bool = True
+    """False: the service's /metrics needs an admin token."""
+    public_docs: bool = True
+    """False: the service's /docs and /openapi.json need a read token (or the dashboard sign-in)."""
 
     @property
     def warehouse_target(self) -> WarehouseTarget:

@@ -20,10 +20,12 @@ wrong in terms of what the user can do about it, and carries the process exit co
     │   ├── BudgetExceeded            7  the run hit --budget; it stopped at a checkpoint
     │   ├── CircuitOpen               8  too many consecutive failures; the breaker is open
     │   └── TransientApiError         9  retries were exhausted on a retryable failure
+    │       └── IncompleteRun         9  a run ended with batches or pages it could not fetch (gaps)
     ├── StorageError                 10  the warehouse cannot be opened or written
     │   └── SchemaVersionError       10  the database is newer than this program
     ├── DataQualityError             11  data failed validation and was quarantined
-    └── ModelError                   12  no trained model, or one of another feature version
+    ├── ModelError                   12  no trained model, or one of another feature version
+    └── Interrupted             130/143  SIGINT (Ctrl-C) or SIGTERM: stopped at a checkpoint
 
 Messages never contain secrets: API keys are reported by fingerprint only.
 """
@@ -124,6 +126,13 @@ class TransientApiError(ApiError):
     exit_code = 9
 
 
+class IncompleteRun(TransientApiError):
+    """A run finished with gaps: batches or pages not fetched after their retries.
+
+    The gaps are recorded with the run; the next ``collect`` fetches them first.
+    """
+
+
 class StorageError(TubescopeError):
     exit_code = 10
 
@@ -138,3 +147,13 @@ class DataQualityError(TubescopeError):
 
 class ModelError(TubescopeError):
     exit_code = 12
+
+
+class Interrupted(TubescopeError):
+    """The user (SIGINT, exit 130) or the system (SIGTERM, exit 143) asked the command to stop."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, *, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -62,3 +62,35 @@ def test_custom_urls_need_search_and_cost_100_units() -> None:
 def test_parser_never_fails_with_anything_but_invalid_channel_ref(raw: str) -> None:
     with contextlib.suppress(InvalidChannelRef):
         parse_channel_ref(raw)
+
+
+_URLISH = st.text(alphabet="abcUC@./:[]%?#=&-_~ \t\n\x00\x1b09ωé", max_size=40)
+_PREFIXES = st.sampled_from(
+    ["", "@", "UC", "https://", "http://[", "youtube.com/", "www.youtube.com/c/", "youtu.be/", "a.b", "//"]
+)
+
+
+@given(_PREFIXES, _URLISH)
+def test_url_shaped_garbage_is_an_invalid_reference_never_a_crash(prefix: str, tail: str) -> None:
+    """Brackets, ports, percent signs and control characters: a typed error or a valid ref."""
+    try:
+        ref = parse_channel_ref(prefix + tail)
+    except InvalidChannelRef as exc:
+        assert exc.reason
+    else:
+        assert ref.value and all(ch.isprintable() for ch in ref.value)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["a.b[", "https://youtube.com[/@abc", "youtube.com]:x/@abc", "http://[::1/", "@abc\n\x1b]0;pwned\x07"],
+)
+def test_brackets_and_control_characters_are_invalid_references(raw: str) -> None:
+    with pytest.raises(InvalidChannelRef):
+        parse_channel_ref(raw)
+
+
+def test_patterns_do_not_accept_a_trailing_newline() -> None:
+    with pytest.raises(InvalidChannelRef):
+        parse_channel_ref("https://www.youtube.com/channel/" + CID + "%0A\n/x")
+    assert parse_channel_ref("youtube.com/c/Caf%C3%A9").value == "Café"

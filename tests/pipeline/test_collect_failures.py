@@ -13,6 +13,7 @@ import structlog
 
 from tests.pipeline.helpers import FAST, collect, ledger_calls, rows
 from tubescope.emulator.world import World
+from tubescope.errors import IncompleteRun
 from tubescope.logging import configure_logging, key_fingerprint
 from tubescope.pipeline.run import RunState
 from tubescope.testing import running_emulator
@@ -50,7 +51,7 @@ def _world() -> World:
     return World(seed=4, n_channels=1, videos_per_channel=120)
 
 
-def test_truncated_bodies_are_retried_then_the_batch_is_quarantined_with_a_clear_error(
+def test_truncated_bodies_are_retried_then_the_batches_are_recorded_as_gaps_and_fetched_next_time(
     tmp_path: Path,
 ) -> None:
     world = _world()
@@ -61,19 +62,29 @@ def test_truncated_bodies_are_retried_then_the_batch_is_quarantined_with_a_clear
         uploads = world.observe(emu.clock.now()).uploads(channel_id)
         summary = collect(emu, db, [channel_id], transport=transport)
         calls = ledger_calls(emu)
-    batches = -(-len(uploads) // 50)
-    assert calls["videos.list"] == batches * (FAST.max_retries + 1)  # retried, never a storm
-    assert summary.status is RunState.COMPLETED
-    assert summary.quarantined == batches
-    quarantined = rows(db, "SELECT entity, entity_id, reason, CAST(payload AS VARCHAR) FROM quarantine")
-    assert len(quarantined) == batches
-    for entity, entity_id, reason, payload in quarantined:
-        assert entity == "videos_batch"
-        assert "not complete JSON" in reason and "7 times" in reason
-        assert json.loads(payload)["video_ids"] == entity_id.split(",")
-    (report,) = summary.completeness
-    assert report.found == 0 and report.quarantined == batches
-    assert any("quarantine" in reason for reason in report.reasons)
+        batches = -(-len(uploads) // 50)
+        assert calls["videos.list"] == batches * (FAST.max_retries + 1)  # retried, never a storm
+        assert summary.status is RunState.INCOMPLETE
+        assert isinstance(summary.exit_error, IncompleteRun) and summary.exit_error.exit_code != 0
+        line = str(summary.exit_error)
+        assert f"{len(uploads)} video(s)" in line and "not complete JSON" in line and "again" in line
+        assert "\n" not in line
+        assert sorted(i for g in summary.gaps for i in g.item_ids) == sorted(uploads)
+        quarantined = rows(db, "SELECT entity, entity_id, reason, CAST(payload AS VARCHAR) FROM quarantine")
+        assert len(quarantined) == batches
+        for entity, entity_id, reason, payload in quarantined:
+            assert entity == "videos_batch"
+            assert "not complete JSON" in reason and "7 times" in reason
+            recorded = json.loads(payload)
+            assert recorded["video_ids"] == entity_id.split(",") and recorded["channel_id"] == channel_id
+        (report,) = summary.completeness
+        assert report.found == 0 and report.not_yet_fetched == len(uploads) and report.unexplained == 0
+        assert any("not fetched (errors" in reason for reason in report.reasons)
+        assert not any("private" in reason for reason in report.reasons)
+        # The proxy is fixed: the next ordinary collect (same refs, resumed) fetches the gaps first.
+        again = collect(emu, db, [channel_id])
+    assert again.status is RunState.COMPLETED and again.resumed
+    assert sorted(r[0] for r in rows(db, "SELECT video_id FROM videos")) == sorted(uploads)
 
 
 def test_an_item_that_fails_validation_is_quarantined_raw_and_the_rest_are_stored(tmp_path: Path) -> None:
@@ -127,3 +138,44 @@ def test_the_key_never_reaches_logs_errors_or_the_database(
         assert GOOGLE_SHAPED_KEY.encode() not in path.read_bytes()
     fingerprints = rows(db, "SELECT key_fingerprints FROM collection_runs")[0][0]
     assert fingerprints == [key_fingerprint(GOOGLE_SHAPED_KEY)]
+
+
+class FailingBatchTransport(httpx.AsyncBaseTransport):
+    """Real loopback HTTP, but every ``videos.list`` asking for ``poisoned`` answers 500."""
+
+    def __init__(self, poisoned: str) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._poisoned = poisoned
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/videos") and self._poisoned in request.url.params.get("id", ""):
+            body = {
+                "error": {"code": 500, "message": "Backend Error", "errors": [{"reason": "backendError"}]}
+            }
+            return httpx.Response(500, json=body)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def test_the_next_ordinary_collect_fetches_recorded_gaps_first_even_in_a_new_incremental_run(
+    tmp_path: Path,
+) -> None:
+    world = _world()
+    db = tmp_path / "w.duckdb"
+    with running_emulator(world) as emu:
+        channel_id = world.channel_ids()[0]
+        observation = world.observe(emu.clock.now())
+        uploads = observation.uploads(channel_id)
+        first = collect(emu, db, [channel_id], transport=FailingBatchTransport(uploads[60]))
+        assert first.status is RunState.INCOMPLETE
+        (gap,) = first.gaps
+        assert uploads[60] in gap.item_ids and len(gap.item_ids) == 50
+        assert len(rows(db, "SELECT video_id FROM videos")) == len(uploads) - 50
+        # Another reference to the same channel: a new run, and an incremental one (the walk
+        # finished), which alone would stop at the first page and never see the missing batch.
+        handle = observation.channel(channel_id).handle
+        second = collect(emu, db, [handle])
+    assert second.status is RunState.COMPLETED and not second.resumed
+    assert sorted(r[0] for r in rows(db, "SELECT video_id FROM videos")) == sorted(uploads)

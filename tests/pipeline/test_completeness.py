@@ -61,3 +61,36 @@ def test_a_complete_channel_has_no_reasons_and_a_stopped_one_says_how_to_resume(
     )
     assert "run collect again" in stopped.reasons[0]
     assert stopped.as_dict()["finished"] is False
+
+
+def test_a_crawl_stopped_by_the_quota_says_not_fetched_never_private_or_deleted() -> None:
+    report = channel_completeness(
+        channel_id=CHANNEL,
+        video_count=900,
+        stored_live=150,
+        unavailable=2,
+        tombstoned=0,
+        quarantined=0,
+        finished=False,
+        stop_reason="quota",
+    )
+    text = " ".join(report.reasons)
+    assert report.not_yet_fetched == 748 and report.unexplained == 0
+    assert "(quota)" in text and "748 video(s) not fetched yet" in text
+    assert "unlisted" not in text  # once, 748 videos were called "private, unlisted or deleted"
+    assert report.as_dict()["not_fetched"] == 748 and report.as_dict()["stop_reason"] == "quota"
+
+
+def test_failed_batches_of_a_finished_crawl_are_not_fetched_and_fetched_first_next_time() -> None:
+    report = channel_completeness(
+        channel_id=CHANNEL,
+        video_count=200,
+        stored_live=150,
+        unavailable=0,
+        tombstoned=0,
+        quarantined=0,
+        finished=True,
+        not_fetched=50,
+    )
+    assert report.not_yet_fetched == 50 and report.unexplained == 0
+    assert any("50 video(s) not fetched (errors after retries)" in r for r in report.reasons)

@@ -69,7 +69,13 @@ def service(emulator: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) 
     tokens = {scope.value: store.create(scope, f"test-{scope.value}")[0] for scope in Scope}
     app = create_app(
         settings,
-        ServiceOptions(db_path=db_path, token_file=store.path, rate_per_second=1000, rate_burst=1000),
+        ServiceOptions(
+            db_path=db_path,
+            token_file=store.path,
+            rate_per_second=1000,
+            rate_burst=1000,
+            auth_failure_burst=100_000,  # the suite shares one address (test_security.py checks it)
+        ),
     )
     url, server, thread = serve(app)
     try:

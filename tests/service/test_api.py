@@ -91,11 +91,17 @@ def test_bad_parameters_are_422_and_unknown_channels_404(service: Service) -> No
         bad_page = client.get(f"/v1/channels/{channel_id}/videos", params={"page": 0})
         unknown = client.get("/v1/channels/UCaaaaaaaaaaaaaaaaaaaaaa")
         bad_ref = client.get("/v1/channels/not a channel")
+        brackets = [
+            client.get(f"/v1/channels/{ref}") for ref in ("a.b%5B", "youtube.com%5D%3Ax", "%5B%3A%3A1")
+        ]
     for response in (bad_sort, bad_filter, bad_page):
         assert response.status_code == 422 and response.json()["error"]["message"]
     assert "column" in bad_filter.json()["error"]["message"]
     assert unknown.status_code == 404 and "tubescope collect" in unknown.json()["error"]["message"]
     assert bad_ref.status_code == 422
+    for response in brackets:  # once "Invalid IPv6 URL" and a 500
+        assert response.status_code == 422, response.text
+        assert "invalid channel reference" in response.json()["error"]["message"]
 
 
 def test_analysis_is_cached_until_a_new_run_lands(service: Service) -> None:

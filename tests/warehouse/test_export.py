@@ -138,9 +138,26 @@ def test_re_export_replaces_the_previous_dataset(
     with Warehouse.open(filled, clock=clock) as wh:
         wh.prune_snapshots(1, now=T0 + timedelta(days=10))
         remaining = wh.table_counts()["video_snapshots"]
-    run_export(out, db_path=filled, tables=["video_snapshots"], progress=False)
+    run_export(out, db_path=filled, tables=["video_snapshots"], progress=False, overwrite=True)
     assert len(pd.read_parquet(out / "video_snapshots")) == remaining == 8
-    assert not list(out.glob(".*partial"))
+    assert not list(out.glob(".*partial")) and not list(out.glob(".*old-*"))
+
+
+def test_a_non_empty_target_is_refused_unless_overwrite_and_other_files_survive(
+    filled: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "lake"
+    mine = out / "videos" / "my-notes.txt"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("keep me")
+    (out / "README.txt").write_text("mine too")
+    with pytest.raises(ConfigError, match=r"not empty.*--overwrite"):
+        run_export(out, db_path=filled, tables=["videos"], progress=False)
+    assert mine.read_text() == "keep me"  # refused: nothing was touched
+    run_export(out, db_path=filled, tables=["videos"], progress=False, overwrite=True)
+    assert len(pd.read_parquet(out / "videos")) == 8
+    assert (out / "README.txt").read_text() == "mine too"  # only the exported table was replaced
+    assert sorted(p.name for p in out.iterdir()) == ["README.txt", "videos"]
 
 
 def test_bad_input_is_a_typed_error(filled: Path | str, tmp_path: Path) -> None:
@@ -207,6 +224,12 @@ def test_cli_export_and_its_errors(filled: Path | str, tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "unknown table 'nope'" in unknown.stderr
     missing = _cli("export", "--db", "missing.duckdb", "--out", "lake", cwd=tmp_path)
     assert missing.returncode == 10 and "no warehouse at missing.duckdb" in missing.stderr
-    for failed in (unknown, missing):
+    again = _cli("export", "--db", str(filled), "--out", "lake", "--table", "videos", cwd=tmp_path)
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+    replaced = _cli(
+        "export", "--db", str(filled), "--out", "lake", "--table", "videos", "--overwrite", cwd=tmp_path
+    )
+    assert replaced.returncode == 0, replaced.stderr
+    for failed in (unknown, missing, again):
         assert "Traceback" not in failed.stderr
     assert not (tmp_path / "missing.duckdb").exists()

@@ -53,6 +53,14 @@ from tubescope.youtube.classify import Action, FatalKind, classify_response, par
             "unrecognisedErrorBody",
             None,
         ),
+        # ... but on a 400 the request itself is wrong: failing at once, not retrying it.
+        (
+            "sns-sdks-python-youtube/error_response_simple.json",
+            400,
+            Action.FATAL,
+            "badRequest",
+            FatalKind.BAD_REQUEST,
+        ),
     ],
 )
 def test_real_error_bodies(

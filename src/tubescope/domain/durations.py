@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _ISO = re.compile(
@@ -30,6 +31,8 @@ def parse_duration_seconds(text: str | None) -> int | None:
         if not match or text in {"P", "PT"} or text.endswith("T"):
             return None
         total = sum(float(v) * _UNIT_SECONDS[k] for k, v in match.groupdict().items() if v)
+    if not math.isfinite(total):
+        return None  # thousands of digits: not a length, and round() would overflow
     seconds = round(total)
     return seconds if seconds > 0 else None
 

@@ -51,6 +51,19 @@ class Video:
     default_language: str | None = None
     live_broadcast_content: str = "none"
     privacy_status: str | None = None
+    live: LiveDetails | None = None
+    """``liveStreamingDetails`` of a broadcast (upcoming, live or finished); None for other videos."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveDetails:
+    """A broadcast's schedule and audience as ``liveStreamingDetails`` gives them (None: not sent)."""
+
+    scheduled_start_at: datetime | None = None
+    actual_start_at: datetime | None = None
+    actual_end_at: datetime | None = None
+    concurrent_viewers: int | None = None
+    """Only while the broadcast is live."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from tubescope.errors import InvalidChannelRef
 
-CHANNEL_ID = re.compile(r"^UC[A-Za-z0-9_-]{22}$")
-VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+CHANNEL_ID = re.compile(r"^UC[A-Za-z0-9_-]{22}\Z")
+VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}\Z")
 # Handles: 3-30 chars of letters (any script), digits, underscore, hyphen and period.
-HANDLE = re.compile(r"^@[\w.-]{3,30}$", re.UNICODE)
-USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+HANDLE = re.compile(r"^@[\w.-]{3,30}\Z", re.UNICODE)
+USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}\Z")
+# Legacy /c/ vanity names: letters of any script, digits, '_', '-' and '.'.
+CUSTOM_NAME = re.compile(r"^[\w.-]{1,100}\Z", re.UNICODE)
+MAX_REF_LENGTH = 2_000
 _YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com"}
 _SHORT_HOSTS = {"youtu.be", "www.youtu.be"}
 
@@ -57,7 +60,11 @@ def parse_channel_ref(raw: str) -> ChannelRef:
     text = raw.strip()
     if not text:
         raise InvalidChannelRef(raw, "empty reference")
-    if CHANNEL_ID.match(text):
+    if len(text) > MAX_REF_LENGTH:
+        raise InvalidChannelRef(raw[:80] + "…", f"longer than {MAX_REF_LENGTH} characters")
+    if any(not ch.isprintable() for ch in text):
+        raise InvalidChannelRef(raw, "contains control or invisible characters")
+    if CHANNEL_ID.fullmatch(text):
         return ChannelRef(RefKind.CHANNEL_ID, text, raw)
     if text.startswith("@"):
         return _handle(text, raw)
@@ -66,13 +73,16 @@ def parse_channel_ref(raw: str) -> ChannelRef:
     if "/" not in text and "." not in text:
         raise InvalidChannelRef(raw, "expected a UC… channel id, an @handle or a youtube.com URL")
     url = text if "://" in text else "https://" + text
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError as exc:  # e.g. "a.b[": an unbalanced IPv6 bracket
+        raise InvalidChannelRef(raw, f"not a valid URL ({exc})") from None
     if parts.scheme not in {"http", "https"}:
         raise InvalidChannelRef(raw, f"unsupported URL scheme {parts.scheme!r}")
     segments = [s for s in parts.path.split("/") if s]
     if host in _SHORT_HOSTS:
-        if len(segments) == 1 and VIDEO_ID.match(segments[0]):
+        if len(segments) == 1 and VIDEO_ID.fullmatch(segments[0]):
             return ChannelRef(RefKind.VIDEO, segments[0], raw)
         raise InvalidChannelRef(raw, "a youtu.be link needs an 11-character video id")
     if host not in _YOUTUBE_HOSTS:
@@ -84,27 +94,30 @@ def parse_channel_ref(raw: str) -> ChannelRef:
         return _handle(head, raw)
     if head == "watch":
         video_ids = parse_qs(parts.query).get("v", [])
-        if video_ids and VIDEO_ID.match(video_ids[0]):
+        if video_ids and VIDEO_ID.fullmatch(video_ids[0]):
             return ChannelRef(RefKind.VIDEO, video_ids[0], raw)
         raise InvalidChannelRef(raw, "a watch URL needs v=<11-character video id>")
     if head in {"shorts", "live", "embed"} and len(segments) >= 2:
-        if VIDEO_ID.match(segments[1]):
+        if VIDEO_ID.fullmatch(segments[1]):
             return ChannelRef(RefKind.VIDEO, segments[1], raw)
         raise InvalidChannelRef(raw, f"/{head}/ needs an 11-character video id")
     if head == "channel" and len(segments) >= 2:
-        if CHANNEL_ID.match(segments[1]):
+        if CHANNEL_ID.fullmatch(segments[1]):
             return ChannelRef(RefKind.CHANNEL_ID, segments[1], raw)
         raise InvalidChannelRef(raw, "/channel/ needs a UC… id of 24 characters")
     if head == "user" and len(segments) >= 2:
-        if USERNAME.match(segments[1]):
+        if USERNAME.fullmatch(segments[1]):
             return ChannelRef(RefKind.USERNAME, segments[1], raw)
         raise InvalidChannelRef(raw, "/user/ needs a legacy username")
     if head == "c" and len(segments) >= 2:
-        return ChannelRef(RefKind.CUSTOM_URL, segments[1], raw)
+        name = unquote(segments[1])
+        if CUSTOM_NAME.fullmatch(name):
+            return ChannelRef(RefKind.CUSTOM_URL, name, raw)
+        raise InvalidChannelRef(raw, "/c/ needs a custom name of letters, digits, '_', '-' or '.'")
     raise InvalidChannelRef(raw, f"unrecognised YouTube path /{'/'.join(segments)}")
 
 
 def _handle(text: str, raw: str) -> ChannelRef:
-    if not HANDLE.match(text):
+    if not HANDLE.fullmatch(text):
         raise InvalidChannelRef(raw, "a handle is '@' followed by 3-30 letters, digits, '_', '-' or '.'")
     return ChannelRef(RefKind.HANDLE, text, raw)

@@ -41,6 +41,7 @@ from tubescope.emulator.world import (
     VideoState,
     World,
     WorldObservation,
+    format_iso_duration,
 )
 
 API_PREFIX = "/youtube/v3"
@@ -381,8 +382,23 @@ def channel_resource(channel: ChannelState, parts: frozenset[str]) -> dict[str, 
     return item
 
 
+LIVE_STREAM_LENGTH = timedelta(hours=2)
+"""How long the world's live streams run (``actualEndTime`` is two hours after the start)."""
+
+
+def served_duration(video: VideoState, live_now: bool) -> str:
+    """The ``contentDetails.duration`` YouTube would send.
+
+    As in the recorded real data, ``P0D`` is only for a broadcast that has no length yet (live
+    now); a finished stream has the length of its archive, like any other video.
+    """
+    if video.is_live and not live_now:
+        return format_iso_duration(int(LIVE_STREAM_LENGTH.total_seconds()))
+    return video.duration_iso
+
+
 def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> dict[str, Any]:
-    live_now = video.is_live and now - video.published_at < timedelta(hours=2)
+    live_now = video.is_live and now - video.published_at < LIVE_STREAM_LENGTH
     item: dict[str, Any] = {
         "kind": "youtube#video",
         "etag": etag(video.video_id, video.view_count, video.like_count, video.comment_count),
@@ -409,7 +425,7 @@ def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> d
         item["snippet"] = snippet
     if "contentDetails" in parts:
         item["contentDetails"] = {
-            "duration": video.duration_iso,
+            "duration": served_duration(video, live_now),
             "dimension": "2d",
             "definition": "hd" if video.video_format != "short" else "sd",
             "caption": "false",
@@ -449,7 +465,7 @@ def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> d
         if live_now:
             details["concurrentViewers"] = str(max(video.view_count // 20, 1))
         else:
-            details["actualEndTime"] = rfc3339(video.published_at + timedelta(hours=2))
+            details["actualEndTime"] = rfc3339(video.published_at + LIVE_STREAM_LENGTH)
         item["liveStreamingDetails"] = details
     if "localizations" in parts:
         item["localizations"] = {}

@@ -8,9 +8,11 @@ CLI and the service call this job and only the CLI wants a bar.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import signal
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 
@@ -22,14 +24,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from tubescope.config import Settings, load_settings
 from tubescope.domain.refs import ChannelRef, parse_channel_ref
-from tubescope.errors import ConfigError
+from tubescope.errors import ConfigError, Interrupted
 from tubescope.jobs.cache import announce_run
 from tubescope.jobs.common import settings_for, warehouse_target
 from tubescope.jobs.retention import RetentionPolicy, apply_policy, policy_from, prune_warehouse
 from tubescope.pipeline.adapters import WarehouseStore, YouTubeApi
 from tubescope.pipeline.collect import run_collection
 from tubescope.pipeline.progress import CollectProgress
-from tubescope.pipeline.run import CollectOptions, CollectSummary, RunState
+from tubescope.pipeline.run import CollectOptions, CollectSummary, RunState, StopRequest
 from tubescope.warehouse.repository import Warehouse
 from tubescope.warehouse.target import WarehouseTarget
 from tubescope.youtube.client import ClientOptions, YouTubeClient
@@ -94,7 +96,9 @@ def collect(
     )
     target = warehouse_target(db_path, cfg)
     retention_days = None if dry_run else cfg.retention_days
+    stop = StopRequest()
     job = _collect(
+        stop,
         parsed,
         options,
         target,
@@ -108,7 +112,11 @@ def collect(
         None if dry_run else _shared_quota_spec(cfg),
         None if dry_run else policy_from(cfg),
     )
-    summary = asyncio.run(job)
+    try:
+        summary = asyncio.run(job)
+    except asyncio.CancelledError:
+        # A second signal cancelled the run outright; it was still left interrupted (resumable).
+        raise stop.error or Interrupted("the collection was cancelled; run it again to resume") from None
     if not dry_run and summary.channels:
         _announce(settings_for(cfg, target), summary.channels)
     return summary
@@ -129,6 +137,7 @@ def _shared_quota_spec(cfg: Settings) -> tuple[str, int] | None:
 
 
 async def _collect(
+    stop: StopRequest,
     refs: list[ChannelRef],
     options: CollectOptions,
     db_path: WarehouseTarget,
@@ -147,7 +156,10 @@ async def _collect(
     # With Redis, the keys' daily quota is one ledger for every process (the client closes it).
     ledger = RedisQuotaLedger.from_url(*shared_quota) if shared_quota is not None else None
     # leased: a running `tubescope serve` or another command gets the file between batches
-    with Warehouse.open(db_path, clock=clock, threads=1, lease=True) as warehouse:
+    with (
+        Warehouse.open(db_path, clock=clock, threads=1, lease=True) as warehouse,
+        _stop_on_signals(stop),
+    ):
         async with YouTubeClient(
             api_base, keys, client_options, transport=transport, shared_quota=ledger
         ) as client:
@@ -158,6 +170,7 @@ async def _collect(
                 store=WarehouseStore(warehouse),
                 clock=clock,
                 progress=progress,
+                stop=stop,
             )
         if retention_days is not None and summary.status is RunState.COMPLETED:
             # Only after a completed run: a stopped one is resumed first, and prunes then.
@@ -169,6 +182,42 @@ async def _collect(
             if applied is not None:
                 summary = dataclasses.replace(summary, retention=applied.as_dict())
         return summary
+
+
+SIGNAL_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+"""Exit codes of a collect stopped by a signal: 128 + the signal number, as shells report them."""
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: StopRequest) -> Iterator[None]:
+    """SIGINT and SIGTERM ask the run to stop at its next checkpoint; a second one cancels it.
+
+    Only in the main thread (the service runs collections in worker threads, which cannot own
+    signal handlers: there, nothing is installed and the process's own handling applies).
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    installed: list[signal.Signals] = []
+
+    def handle(sig: signal.Signals) -> None:
+        error = Interrupted(
+            f"stopped by {sig.name} at a checkpoint; run the same collect again to resume",
+            exit_code=SIGNAL_EXIT_CODES[sig],
+        )
+        if not stop.request(error) and task is not None:
+            task.cancel()  # asked twice: stop now (the run is still left interrupted, resumable)
+
+    for sig in SIGNAL_EXIT_CODES:
+        try:
+            loop.add_signal_handler(sig, handle, sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue
+        installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 def parse_refs(refs: Sequence[str]) -> list[ChannelRef]:

@@ -78,8 +78,11 @@ def run_export(
     tables: Sequence[str] = (),
     progress: bool = True,
     console: Console | None = None,
+    overwrite: bool = False,
 ) -> ExportResult:
-    """Export warehouse tables; the database is opened read-only and must already exist."""
+    """Export warehouse tables; the database is opened read-only and must already exist.
+
+    A non-empty ``out_dir`` is refused unless ``overwrite`` (see :func:`export_parquet`)."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; supported: {', '.join(FORMATS)}")
     names = resolve_tables(tables)  # refuse a bad --table before touching any file
@@ -87,4 +90,4 @@ def run_export(
     if isinstance(path, Path) and not path.is_file():
         raise StorageError(f"no warehouse at {path}: run `tubescope collect` first or pass --db")
     with Warehouse.open(path, read_only=True) as warehouse, _LateProgress(console, progress) as bar:
-        return export_parquet(warehouse, out_dir, names, on_progress=bar.update)
+        return export_parquet(warehouse, out_dir, names, on_progress=bar.update, overwrite=overwrite)

@@ -149,6 +149,10 @@ def write_report(
     chosen = _parse_format(report_format)
     if window_days is not None and window_days < 1:
         raise ConfigError(f"--window-days must be at least 1, not {window_days}")
+    if Path(out).is_dir():
+        raise ConfigError(
+            f"--out {out} is a folder; give the report's file name, e.g. {Path(out) / 'report.html'}"
+        )
     step = progress or (lambda _message: None)
     if chosen is not ReportFormat.HTML:
         _require_printer(chromium)  # fail before the analysis, not after it
@@ -232,7 +236,19 @@ def _lineage(warehouse: Warehouse, channel_id: str) -> Lineage:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write next to ``path`` and rename, so a failure never leaves half a report behind."""
+    """Write next to ``path`` and rename, so a failure never leaves half a report behind.
+
+    A folder that cannot be made, a full disk or a missing permission is a
+    :class:`~tubescope.errors.StorageError` naming the path, never an internal error.
+    """
+    try:
+        _write_or_raise(path, data)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise StorageError(f"cannot write the report to {path}: {reason}") from None
+
+
+def _write_or_raise(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -26,6 +26,10 @@ _log = structlog.get_logger("tubescope.jobs.retention")
 Clock = Callable[[], datetime]
 
 
+MAX_RETENTION_DAYS = 36_500
+"""Longer ago than any data can be (and beyond what a date can subtract without overflowing)."""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -83,8 +87,10 @@ def prune(
     :class:`~tubescope.errors.StorageError` when there is no warehouse at the path (a prune never
     creates an empty one).
     """
-    if older_than_days < 1:
-        raise ConfigError(f"--older-than-days must be at least 1, got {older_than_days}")
+    if not 1 <= older_than_days <= MAX_RETENTION_DAYS:
+        raise ConfigError(
+            f"--older-than-days must be between 1 and {MAX_RETENTION_DAYS} (100 years), got {older_than_days}"
+        )
     target = parse_target(db_path) if db_path is not None else (settings or load_settings()).warehouse_target
     if isinstance(target, Path) and not target.is_file():
         raise StorageError(f"no warehouse at {target}: run `tubescope collect` first or pass --db")

@@ -12,6 +12,7 @@ quarantine and checkpoint together).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -308,6 +309,35 @@ class WarehouseStore:
                 run_id, COMMENTS_CHECKPOINT_PREFIX + channel_id, page_token=None, done_video_ids=[video_id]
             )
         return result.inserted + result.updated
+
+    def open_gaps(self, channel_id: str) -> list[str]:
+        """Ids in ``videos_batch`` quarantine entries of this channel that are not stored yet.
+
+        A gap closes by itself once its videos are stored; an id the API no longer returns
+        (deleted meanwhile) stays listed and costs one unit per 50 ids a run to re-check.
+        """
+        rows = (
+            self.warehouse.connection()
+            .execute("SELECT CAST(payload AS VARCHAR) FROM quarantine WHERE entity = 'videos_batch'")
+            .fetchall()
+        )
+        wanted: dict[str, None] = {}
+        for (text,) in rows:
+            try:
+                payload = json.loads(text)
+            except (TypeError, ValueError):
+                continue
+            if isinstance(payload, dict) and payload.get("channel_id") == channel_id:
+                wanted.update(dict.fromkeys(str(i) for i in payload.get("video_ids") or ()))
+        if not wanted:
+            return []
+        stored = {
+            str(r[0])
+            for r in self.warehouse.connection()
+            .execute("SELECT video_id FROM videos WHERE channel_id = ?", [channel_id])
+            .fetchall()
+        }
+        return [i for i in wanted if i not in stored]
 
     def count_live_videos(self, channel_id: str) -> int:
         found = self._scalar(

@@ -15,6 +15,7 @@ is done even when an incremental walk stopped early.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import functools
@@ -37,6 +38,7 @@ from tubescope.errors import (
     BudgetExceeded,
     ChannelNotFound,
     ConfigError,
+    IncompleteRun,
     NotFoundError,
     QuotaExhausted,
     StorageError,
@@ -64,10 +66,13 @@ from tubescope.pipeline.ports import (
 )
 from tubescope.pipeline.progress import CollectProgress, SilentProgress
 from tubescope.pipeline.run import (
+    STORED_STATE,
     CollectOptions,
     CollectSummary,
+    Gap,
     RunState,
     Skip,
+    StopRequest,
     error_for_state,
     state_for_error,
 )
@@ -153,6 +158,12 @@ class _GroupWriter:
             self._drainer = asyncio.create_task(self._drain())
         await asyncio.shield(done)
 
+    async def flush(self) -> None:
+        """Wait until every queued batch is committed (or has failed): before a run is closed."""
+        while self._drainer is not None and not self._drainer.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._drainer)
+
     async def _drain(self) -> None:
         while self._queue:
             if len(self._queue) < self._target and self._linger > 0:
@@ -168,6 +179,9 @@ class _GroupWriter:
                 for _, done in taken:
                     if not done.done():
                         done.set_exception(exc)
+                        # Its writer may have been cancelled meanwhile (a sibling failed): mark the
+                        # error seen, or asyncio prints "Future exception was never retrieved".
+                        done.exception()
                 if not isinstance(exc, Exception):
                     raise
                 continue
@@ -189,6 +203,7 @@ class _Tally:
     skipped: list[Skip] = field(default_factory=list)
     completeness: list[ChannelCompleteness] = field(default_factory=list)
     channels: list[str] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
 
     def add(self, counts: BatchCounts) -> None:
         self.videos_new += counts.videos_new
@@ -217,8 +232,11 @@ async def run_collection(
     store: CollectStore,
     clock: Clock,
     progress: CollectProgress | None = None,
+    stop: StopRequest | None = None,
 ) -> CollectSummary:
     """Collect ``refs`` into ``store`` through ``api``; never raises for a run that stopped early.
+
+    ``stop`` (set from a signal handler) ends the run at its next checkpoint as ``interrupted``.
 
     The returned summary's ``status`` says how the run ended (``completed``, ``budget_stopped``,
     ``quota_stopped``, ``failed``); the caller turns a non-completed status into its exit code with
@@ -242,6 +260,7 @@ async def run_collection(
     worker = _StoreWorker()
     try:
         collector = _Collector(options, api, store, worker, clock, progress or SilentProgress())
+        collector.stopping.requested = stop
         return await collector.run(unique)
     finally:
         worker.close()
@@ -398,6 +417,13 @@ class _StoppingApi:
         self._slots = _PrioritySlots(concurrency)
         self.stop_error: TubescopeError | None = None
         self.cancelled = False
+        self.requested: StopRequest | None = None
+
+    def _check_requested(self) -> None:
+        if self.stop_error is None and self.requested is not None and self.requested.error is not None:
+            self.stop_error = self.requested.error
+            self.cancelled = True
+            _log.warning("collect.interrupted", message=str(self.requested.error))
 
     @property
     def key_fingerprints(self) -> Sequence[str]:
@@ -411,10 +437,12 @@ class _StoppingApi:
         return self._api.quota_by_key()
 
     async def _guard(self, call: Callable[[], Awaitable[R]], priority: int) -> R:
+        self._check_requested()
         if self.stop_error is not None:
             raise _Stop
         await self._slots.acquire(priority)
         try:
+            self._check_requested()
             if self.stop_error is not None:
                 raise _Stop
             return await call()
@@ -492,10 +520,19 @@ class _Collector:
             except asyncio.CancelledError:
                 await self._finish(RunState.INTERRUPTED, "the run was cancelled")
                 raise
-            if status is RunState.COMPLETED and refs and len(self.tally.channels) == 0:
+            except Exception as exc:
+                # A bug, not an anticipated failure: the run must not stay 'running' (it is
+                # resumable as 'failed'), and the error still reaches the caller as it is.
+                with contextlib.suppress(Exception):
+                    await self._finish(RunState.FAILED, f"internal error: {type(exc).__name__}: {exc}")
+                raise
+            if status is RunState.COMPLETED and refs and not self.tally.channels and not self.tally.gaps:
                 reasons = "; ".join(s.reason for s in self.tally.skipped) or "nothing found"
                 status, error = RunState.FAILED, ChannelNotFound(f"no channel could be collected: {reasons}")
+            if status is RunState.COMPLETED and self.tally.gaps:
+                status, error = RunState.INCOMPLETE, IncompleteRun(_gaps_line(self.tally.gaps))
             message = str(error) if error is not None else None
+            await self.writer.flush()  # no write may land after the run is closed
             await self._finish(status, message)
             _log.info(
                 "collect.finished", status=str(status), quota=self.api.quota_spent, **self.tally.counters()
@@ -513,6 +550,7 @@ class _Collector:
             channels=tuple(self.tally.channels),
             completeness=tuple(self.tally.completeness),
             skipped=tuple(self.tally.skipped),
+            gaps=tuple(self.tally.gaps),
             resumed=record.resumed,
             quota_by_key=dict(self.api.quota_by_key()),
             error=message,
@@ -520,10 +558,13 @@ class _Collector:
         )
 
     async def _finish(self, status: RunState, message: str | None) -> None:
+        stored = STORED_STATE.get(status)
+        if stored is not None:
+            message = f"{status}: {message}"
         await self.worker.call(
             self.store.finish_run,
             self.run_id,
-            status=str(status),
+            status=stored or str(status),
             quota_by_key=dict(self.api.quota_by_key()),
             counters=self.tally.counters(),
             error=message,
@@ -562,6 +603,11 @@ class _Collector:
         except (ResourceUnavailable, NotFoundError) as exc:
             self._skip("channel", ref.raw, str(exc))
             return
+        except TransientApiError as exc:
+            # Retries spent looking the channel up: a gap (the whole channel), not a failed run.
+            self._report_quota()
+            self._gap(Gap("channel", ref.raw, (), f"channels.list failed: {exc}"))
+            return
         self._report_quota()
         if item is None:
             self._skip("channel", ref.raw, "no such channel (deleted, terminated or mistyped)")
@@ -592,6 +638,10 @@ class _Collector:
         log.info("collect.channel", mode=str(mode), known=len(known_ids), resumed_pages=checkpoint.pages_done)
         stored: int | None = None
         try:
+            gap_ids = await self.worker.call(self.store.open_gaps, channel_id)
+            if gap_ids:
+                log.info("collect.gaps_first", videos=len(gap_ids))
+                await crawl.fetch_gaps([i for i in gap_ids if i not in crawl.done_ids])
             if not checkpoint.channel_done:
                 crawl.shorts = await self._shorts_ids(channel_id) if self.options.detect_shorts else None
                 if not checkpoint.walk_done and (
@@ -599,7 +649,7 @@ class _Collector:
                 ):
                     await crawl.walk(channel.uploads_playlist_id, checkpoint.page_token)
                 await crawl.refresh()
-                if self.stopping.stop_error is not None:
+                if self.stopping.stop_error is not None or crawl.walk_failed:
                     raise _Stop
                 stored = await self.worker.call(
                     self.store.finish_channel,
@@ -624,9 +674,27 @@ class _Collector:
                 tombstoned=crawl.tombstoned,
                 quarantined=crawl.quarantined,
                 finished=finished,
+                not_fetched=crawl.not_fetched,
+                stop_reason=self._stop_reason(crawl),
             )
         )
         self.progress.channel_finished(channel_id)
+
+    def _stop_reason(self, crawl: _ChannelCrawl) -> str | None:
+        error = self.stopping.stop_error
+        if self.stopping.cancelled:
+            return "interrupted"
+        if isinstance(error, BudgetExceeded):
+            return "budget"
+        if isinstance(error, QuotaExhausted):
+            return "quota"
+        if crawl.walk_failed:
+            return "errors"
+        return None
+
+    def _gap(self, gap: Gap) -> None:
+        _log.warning("collect.gap", kind=gap.kind, channel_id=gap.channel_id, ids=len(gap.item_ids))
+        self.tally.gaps.append(gap)
 
     async def _shorts_ids(self, channel_id: str) -> frozenset[str] | None:
         """Members of the channel's ``UUSH`` playlist, or None when the API does not offer it."""
@@ -776,6 +844,8 @@ class _ChannelCrawl:
         self.unavailable = 0
         self.tombstoned = 0
         self.quarantined = 0
+        self.not_fetched = 0
+        self.walk_failed = False
         # Page n (1-based over the whole crawl) → token after it; None when the walk ended there.
         self._token_after: dict[int, str | None] = {}
         self._pending_pages: set[int] = set()
@@ -833,9 +903,29 @@ class _ChannelCrawl:
             # A channel with no public uploads has no uploads playlist to list.
             self.c._skip("playlist", playlist_id, exc.reason or "unavailable")
             return None
+        except TransientApiError as exc:
+            # Retries are spent on this page: record the gap, stop this channel's walk where its
+            # checkpoint is (the run stays resumable from there), and let the other channels go on.
+            reason = f"playlistItems.list failed: {exc}"
+            self.walk_failed = True
+            self.c._gap(Gap("playlist_page", self.channel_id, (token,) if token else (), reason))
+            payload = {"channel_id": self.channel_id, "playlist_id": playlist_id, "page_token": token}
+            await self.c._quarantine([Rejected("playlist_page", playlist_id, reason, payload)])
+            return None
         finally:
             self.c._report_quota()
         return page
+
+    async def fetch_gaps(self, video_ids: list[str]) -> None:
+        """Fetch the ids earlier runs recorded as not fetched, 50 at a time, before anything else."""
+        async with asyncio.TaskGroup() as group:
+            for start in range(0, len(video_ids), 50):
+                if self.c.stopping.stop_error is not None:
+                    break
+                batch = video_ids[start : start + 50]
+                self.done_ids.update(batch)
+                await self._gate.acquire()
+                group.create_task(self._fetch(batch, None))
 
     async def refresh(self) -> None:
         """Fetch the walk's deferred new videos and refresh the known ones, at the least quota.
@@ -949,7 +1039,9 @@ class _ChannelCrawl:
         await self.c.writer.write(PendingWrite(batch, self._token_after.get(frontier), frontier, advance))
         self.unavailable += len(batch.unavailable)
         self.tombstoned += len(batch.tombstones)
-        self.quarantined += len(batch.rejected)
+        gaps = [r for r in batch.rejected if r.kind == "videos_batch"]
+        self.not_fetched += sum(len(r.raw["video_ids"]) for r in gaps)
+        self.quarantined += len(batch.rejected) - len(gaps)
         self.c.progress.videos_stored(self.channel_id, len(batch.videos))
         for item in batch.rejected:
             _log.warning("collect.quarantined", kind=item.kind, item=item.item_id, reason=item.reason)
@@ -962,9 +1054,10 @@ class _ChannelCrawl:
             # Retries are spent (a proxy keeps mangling the body, the server keeps failing): keep a
             # record of exactly which ids were not collected and why, and carry on with the rest.
             self.c._report_quota()
-            batch.rejected.append(
-                Rejected("videos_batch", ",".join(ids), f"videos.list failed: {exc}", {"video_ids": ids})
-            )
+            reason = f"videos.list failed: {exc}"
+            payload = {"video_ids": ids, "channel_id": self.channel_id}
+            batch.rejected.append(Rejected("videos_batch", ",".join(ids), reason, payload))
+            self.c._gap(Gap("videos", self.channel_id, tuple(ids), reason))
             return batch
         self.c._report_quota()
         observed_at = self.c.clock()
@@ -995,6 +1088,23 @@ class _ChannelCrawl:
             else:
                 batch.unavailable.append(video_id)
         return batch
+
+
+def _gaps_line(gaps: Sequence[Gap]) -> str:
+    """One line: what is missing, why, and how to fetch it."""
+    videos = sum(len(g.item_ids) for g in gaps if g.kind == "videos")
+    pages = sum(1 for g in gaps if g.kind == "playlist_page")
+    lookups = sum(1 for g in gaps if g.kind == "channel")
+    channels = len({g.channel_id for g in gaps})
+    parts = (
+        ([f"{videos} video(s)"] if videos else [])
+        + ([f"{pages} uploads page(s)"] if pages else [])
+        + ([f"{lookups} channel lookup(s)"] if lookups else [])
+    )
+    return (
+        f"incomplete: {' and '.join(parts)} of {channels} channel(s) not fetched after retries "
+        f"({gaps[0].reason}); run the same collect again to fetch them first"
+    )
 
 
 def _with_hint(status: RunState, error: TubescopeError | None) -> TubescopeError | None:

@@ -2,7 +2,8 @@
 
 The uploads playlist cannot be trusted to list everything: it stops at about 20,000 items and it
 omits deleted and private videos. Rather than pretend, each run reports the gap and the reasons it
-can name, and says how much of the gap it cannot explain.
+can name, and says how much of the gap it cannot explain. What this run *did not fetch* (retries
+spent, quota or budget gone, interrupted) is never passed off as private or deleted videos.
 """
 
 from __future__ import annotations
@@ -28,21 +29,41 @@ class ChannelCompleteness:
     """Items of this channel that failed validation in this run (kept in quarantine)."""
     finished: bool
     """False when the run stopped (budget, quota) before this channel's crawl was done."""
+    not_fetched: int = 0
+    """Listed videos whose ``videos.list`` batch failed after its retries (recorded as gaps)."""
+    stop_reason: str | None = None
+    """Why an unfinished crawl stopped: ``quota``, ``budget``, ``errors`` or ``interrupted``."""
 
     @property
     def missing(self) -> int:
         return max(0, self.expected - self.found)
 
     @property
+    def not_yet_fetched(self) -> int:
+        """Missing videos this run did not get to: failed batches, plus the rest of a stopped crawl."""
+        if not self.finished:
+            return max(self.not_fetched, self.missing - self.beyond_playlist_cap - self.unavailable)
+        return min(self.not_fetched, self.missing)
+
+    @property
     def unexplained(self) -> int:
-        explained = self.beyond_playlist_cap + self.unavailable + self.quarantined
+        explained = self.beyond_playlist_cap + self.unavailable + self.quarantined + self.not_yet_fetched
         return max(0, self.missing - explained)
 
     @property
     def reasons(self) -> tuple[str, ...]:
         out: list[str] = []
         if not self.finished:
-            out.append("the crawl stopped before it finished; run collect again to resume")
+            why = f" ({self.stop_reason})" if self.stop_reason else ""
+            out.append(
+                f"the crawl stopped before it finished{why}: {self.not_yet_fetched} video(s) not fetched yet;"
+                " run collect again to resume"
+            )
+        elif self.not_fetched:
+            out.append(
+                f"{self.not_fetched} video(s) not fetched (errors after retries); "
+                "the next collect fetches them first"
+            )
         if self.beyond_playlist_cap:
             out.append(
                 f"{self.beyond_playlist_cap} video(s) beyond the uploads playlist's "
@@ -76,6 +97,8 @@ class ChannelCompleteness:
             "unavailable": self.unavailable,
             "tombstoned": self.tombstoned,
             "quarantined": self.quarantined,
+            "not_fetched": self.not_yet_fetched,
+            "stop_reason": self.stop_reason,
             "unexplained": self.unexplained,
             "finished": self.finished,
             "reasons": list(self.reasons),
@@ -91,6 +114,8 @@ def channel_completeness(
     tombstoned: int,
     quarantined: int,
     finished: bool,
+    not_fetched: int = 0,
+    stop_reason: str | None = None,
 ) -> ChannelCompleteness:
     return ChannelCompleteness(
         channel_id=channel_id,
@@ -101,4 +126,6 @@ def channel_completeness(
         tombstoned=tombstoned,
         quarantined=quarantined,
         finished=finished,
+        not_fetched=not_fetched,
+        stop_reason=None if finished else stop_reason,
     )

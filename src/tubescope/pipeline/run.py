@@ -1,6 +1,9 @@
 """The collection run: its options, its states, and the summary it ends with.
 
-A run moves ``running`` → one of ``completed``, ``budget_stopped``, ``quota_stopped``, ``failed``.
+A run moves ``running`` → one of ``completed``, ``incomplete``, ``budget_stopped``, ``quota_stopped``,
+``failed``. ``incomplete`` means the crawl went through but some batches or pages could not be
+fetched after their retries: those *gaps* are recorded (quarantine entries ``videos_batch`` and
+``playlist_page`` naming the ids, the channel and why) and the next collect fetches them first.
 A run that stopped early (or whose process was killed while ``running``) is *resumable*: the next
 ``tubescope collect`` for the same channels picks it up under the same ``run_id``, so that rows
 written before and after the stop belong to one run and idempotent writes cannot double them.
@@ -16,6 +19,7 @@ from tubescope.errors import (
     ApiError,
     BudgetExceeded,
     ConfigError,
+    IncompleteRun,
     QuotaExhausted,
     TubescopeError,
 )
@@ -29,17 +33,36 @@ class RunState(StrEnum):
     BUDGET_STOPPED = "budget_stopped"
     QUOTA_STOPPED = "quota_stopped"
     FAILED = "failed"
+    INCOMPLETE = "incomplete"
+    """Every channel was walked, but some batches or pages were not fetched (recorded as gaps)."""
     INTERRUPTED = "interrupted"
     DRY_RUN = "dry_run"
     """Nothing was collected: only the plan was computed (not stored as a run)."""
 
 
 RESUMABLE = frozenset(
-    {RunState.RUNNING, RunState.INTERRUPTED, RunState.BUDGET_STOPPED, RunState.QUOTA_STOPPED}
+    {
+        RunState.RUNNING,
+        RunState.INTERRUPTED,
+        RunState.BUDGET_STOPPED,
+        RunState.QUOTA_STOPPED,
+        RunState.FAILED,
+        RunState.INCOMPLETE,
+    }
 )
 _TERMINAL = frozenset(
-    {RunState.COMPLETED, RunState.BUDGET_STOPPED, RunState.QUOTA_STOPPED, RunState.FAILED, RunState.DRY_RUN}
+    {
+        RunState.COMPLETED,
+        RunState.INCOMPLETE,
+        RunState.BUDGET_STOPPED,
+        RunState.QUOTA_STOPPED,
+        RunState.FAILED,
+        RunState.DRY_RUN,
+    }
 )
+STORED_STATE = {RunState.INCOMPLETE: "failed"}
+"""States the warehouse's ``collection_runs.status`` cannot hold yet (its CHECK constraint predates
+them), stored as the nearest state that is resumable in the same way; the run's error says which."""
 
 
 def can_transition(current: RunState, target: RunState) -> bool:
@@ -69,7 +92,27 @@ def error_for_state(state: RunState, message: str | None) -> TubescopeError | No
         return QuotaExhausted(text + "; run collect again after midnight US Pacific time to resume")
     if state is RunState.FAILED:
         return ApiError(text)
+    if state is RunState.INCOMPLETE:
+        return IncompleteRun(text)
     return None
+
+
+class StopRequest:
+    """Asks a running collection to stop at its next checkpoint (a signal handler calls it).
+
+    No new request goes out once it is set; batches in flight commit; the run ends
+    ``interrupted`` (resumable) with ``error`` as its summary's error.
+    """
+
+    def __init__(self) -> None:
+        self.error: TubescopeError | None = None
+
+    def request(self, error: TubescopeError) -> bool:
+        """Ask for the stop; False when one was already asked for (the caller may then force it)."""
+        if self.error is not None:
+            return False
+        self.error = error
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +159,27 @@ class Skip:
 
 
 @dataclass(frozen=True, slots=True)
+class Gap:
+    """Something the run should have fetched and could not, after its retries: which and why."""
+
+    kind: str
+    """``videos`` (a ``videos.list`` batch), ``playlist_page`` (an uploads page) or ``channel``
+    (its lookup; ``channel_id`` is then the reference as given)."""
+    channel_id: str
+    item_ids: tuple[str, ...]
+    """The video ids of the batch, or the page token of the page (empty for the first page)."""
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "channel_id": self.channel_id,
+            "ids": list(self.item_ids),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class CollectSummary:
     run_id: int | None
     status: RunState
@@ -130,6 +194,8 @@ class CollectSummary:
     completeness: tuple[ChannelCompleteness, ...] = ()
     plan: tuple[ChannelPlan, ...] = ()
     skipped: tuple[Skip, ...] = ()
+    gaps: tuple[Gap, ...] = ()
+    """Batches and pages this run could not fetch after retries; the next collect fetches them."""
     resumed: bool = False
     quota_by_key: dict[str, int] = field(default_factory=dict)
     error: str | None = None
@@ -164,4 +230,5 @@ class CollectSummary:
                 "channels": [p.as_dict() for p in self.plan],
             },
             "skipped": [s.as_dict() for s in self.skipped],
+            "gaps": [g.as_dict() for g in self.gaps],
         }

@@ -6,7 +6,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tubescope import __version__
@@ -15,8 +17,9 @@ from tubescope.jobs.background import CollectionJob, JobManager, LocalJobs, is_c
 from tubescope.jobs.cache import open_settings_cache, redis_client
 from tubescope.jobs.catalog import open_pool
 from tubescope.jobs.queue import JobQueue, RedisJobs
+from tubescope.jobs.tokens import Scope as TokenScope
 from tubescope.jobs.tokens import TokenStore, legacy_token_file
-from tubescope.service.errors import install_error_handlers
+from tubescope.service.errors import API_ERROR_RESPONSES, error_responses, install_error_handlers
 from tubescope.service.metrics import ServiceMetrics
 from tubescope.service.ratelimit import RateLimiter, SharedRateLimiter, TokenBucketLimiter
 from tubescope.service.routers import (
@@ -29,7 +32,8 @@ from tubescope.service.routers import (
     watches,
     websub,
 )
-from tubescope.service.state import ServiceOptions, ServiceState
+from tubescope.service.security import AuthFailureGuard, SecurityHeaders
+from tubescope.service.state import ServiceOptions, ServiceState, State, authenticate
 from tubescope.service.watching import watch_scheduler
 
 
@@ -70,7 +74,26 @@ def default_options(settings: Settings) -> ServiceOptions:
     """The service's options for ``settings``: its warehouse (a DuckDB file or PostgreSQL) and
     the legacy token file an older tubescope kept beside a DuckDB one (imported on first use)."""
     target = settings.warehouse_target
-    return ServiceOptions(db_path=target, token_file=legacy_token_file(target))
+    return ServiceOptions(
+        db_path=target,
+        token_file=legacy_token_file(target),
+        public_metrics=settings.public_metrics,
+        public_docs=settings.public_docs,
+    )
+
+
+def _protected_docs(app: FastAPI) -> None:
+    """/docs and /openapi.json behind a read token or the dashboard's sign-in cookie."""
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request, state: State) -> JSONResponse:
+        authenticate(request, state, TokenScope.READ, allow_cookie=True)
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request, state: State) -> HTMLResponse:
+        authenticate(request, state, TokenScope.READ, allow_cookie=True)
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - API docs")
 
 
 def create_app(settings: Settings, options: ServiceOptions | None = None) -> FastAPI:
@@ -115,6 +138,7 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
             tokens=TokenStore(pool.borrow, opts.token_file),
             limiter=limiter,
             cache=cache,
+            auth_guard=AuthFailureGuard(opts.auth_failures_per_second, opts.auth_failure_burst),
             metrics=metrics,
             jobs=job_queue,
         )
@@ -139,20 +163,20 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
             "YouTube channel analytics over a tubescope warehouse. Derived metrics are labelled as such."
         ),
         lifespan=lifespan,
+        docs_url="/docs" if opts.public_docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if opts.public_docs else None,
     )
     install_error_handlers(app)
 
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(LatencyMiddleware, metrics=metrics)
+    if not opts.public_docs:
+        _protected_docs(app)
 
-    for router in (
-        health.router,
-        channels.router,
-        jobs.router,
-        predictions.router,
-        reports.router,
-        watches.router,
-        websub.router,
-        dashboard.router,
-    ):
-        app.include_router(router)
+    app.include_router(health.router, responses=error_responses(401, 403, 405, 429))
+    for router in (channels.router, jobs.router, predictions.router, reports.router, watches.router):
+        app.include_router(router, responses=API_ERROR_RESPONSES)
+    app.include_router(websub.router)  # the hub's callbacks declare their own plain-text answers
+    app.include_router(dashboard.router)
     return app

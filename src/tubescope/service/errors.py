@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tubescope import errors
@@ -25,6 +28,46 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.TubescopeError], int], ...] = (
     (errors.DataQualityError, 422),
     (errors.TubescopeError, 400),
 )
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    type: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: ``{"error": {"status", "type", "message"}}``, never a stack trace."""
+
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "An anticipated failure without a more specific status",
+    401: "No token, or an unknown or revoked one",
+    403: "The token's scope does not allow this",
+    404: "No such channel, video, job or model",
+    405: "Method not allowed (the Allow header lists the methods)",
+    409: "Conflicts with the current state (e.g. no trained model, budget spent)",
+    422: "Invalid parameters, channel reference or filter",
+    429: "Rate limited (per token, or failed authentication per address); see Retry-After",
+    502: "The YouTube Data API refused or failed",
+    503: "The warehouse or the API quota is unavailable",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` declaring ``statuses`` with the error body."""
+    # "content" names JSON explicitly: a route answering HTML (the report) still answers errors in JSON.
+    json_body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    return {
+        code: {"model": ErrorBody, "description": _DESCRIPTIONS[code], "content": json_body}
+        for code in statuses
+    }
+
+
+API_ERROR_RESPONSES = error_responses(400, 401, 403, 404, 405, 409, 422, 429, 502, 503)
+"""What a ``/v1`` route may answer besides its success, declared on every one of them."""
 
 
 def status_for(exc: errors.TubescopeError) -> int:

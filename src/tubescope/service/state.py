@@ -20,6 +20,7 @@ from tubescope.jobs.tokens import Scope, TokenInfo, TokenStore
 from tubescope.service.cache import FLEET, TieredCache
 from tubescope.service.metrics import ServiceMetrics
 from tubescope.service.ratelimit import RateLimiter
+from tubescope.service.security import AuthFailureGuard
 from tubescope.warehouse.repository import Warehouse
 from tubescope.warehouse.target import WarehouseTarget
 
@@ -31,6 +32,13 @@ class ServiceOptions:
     """A JSON token file from an older tubescope, imported into the warehouse on first use."""
     rate_per_second: float = 50.0
     rate_burst: int = 100
+    public_metrics: bool = True
+    """False: /metrics needs an admin token (TUBESCOPE_PUBLIC_METRICS=false)."""
+    public_docs: bool = True
+    """False: /docs and /openapi.json need a read token or the dashboard's sign-in."""
+    auth_failures_per_second: float = 1.0
+    auth_failure_burst: int = 20
+    """Failed authentications a client address may make at once before it is answered 429."""
 
 
 @dataclass
@@ -44,6 +52,7 @@ class ServiceState:
     metrics: ServiceMetrics
     jobs: JobQueue
     """Arq in Redis with ``redis_url`` (any replica sees every job), else this process's thread."""
+    auth_guard: AuthFailureGuard = field(default_factory=AuthFailureGuard)
     started_at: float = field(default_factory=time.time)
     _predictor: Predictor | None = None
     _predictor_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -83,28 +92,60 @@ async def get_warehouse(state: State) -> AsyncIterator[Warehouse]:
 WarehouseDep = Annotated[Warehouse, Depends(get_warehouse)]
 
 
+MISSING_TOKEN = "missing API token: send the header 'Authorization: Bearer <token>'"  # noqa: S105 -- a message
+DASHBOARD_COOKIE = "tubescope_token"
+
+
+def client_address(request: Request) -> str:
+    """The peer address failed authentication is counted against."""
+    return request.client.host if request.client else "unknown"
+
+
+def authenticate(
+    request: Request, state: ServiceState, scope: Scope, *, allow_cookie: bool = False
+) -> TokenInfo:
+    """The token of ``request`` if its scope covers ``scope``; else 401, 403 or 429.
+
+    Failed attempts are rate-limited per client address *before* a token is checked, so guessing
+    tokens is answered 429 once an address has used its burst of failures.
+    """
+    client = client_address(request)
+    blocked = state.auth_guard.wait(client)
+    if blocked > 0:
+        state.metrics.rate_limited.inc()
+        raise HTTPException(
+            429,
+            "too many failed authentications from this address",
+            headers={"Retry-After": state.auth_guard.retry_after_header(blocked)},
+        )
+    header = request.headers.get("authorization", "")
+    kind, _, token = header.partition(" ")
+    presented = token.strip() if kind.lower() == "bearer" else ""
+    if not presented and allow_cookie:
+        presented = request.cookies.get(DASHBOARD_COOKIE, "").strip()
+    if not presented:
+        state.auth_guard.failed(client)
+        raise HTTPException(401, MISSING_TOKEN, headers={"WWW-Authenticate": "Bearer"})
+    info = state.tokens.verify(presented)
+    if info is None:
+        state.auth_guard.failed(client)
+        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    if not info.scope.allows(scope):
+        raise HTTPException(403, f"this token's scope '{info.scope.value}' does not allow '{scope.value}'")
+    wait = state.limiter.acquire(info.token_id)
+    if wait > 0:
+        state.metrics.rate_limited.inc()
+        raise HTTPException(
+            429, "rate limit exceeded", headers={"Retry-After": state.limiter.retry_after_header(wait)}
+        )
+    return info
+
+
 def require(scope: Scope) -> Callable[[Request, ServiceState], Awaitable[TokenInfo]]:
     """A dependency admitting bearer tokens whose scope covers ``scope``, rate-limited per token."""
 
     async def dependency(request: Request, state: State) -> TokenInfo:
-        header = request.headers.get("authorization", "")
-        kind, _, token = header.partition(" ")
-        if kind.lower() != "bearer" or not token.strip():
-            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-        info = state.tokens.verify(token.strip())
-        if info is None:
-            raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
-        if not info.scope.allows(scope):
-            raise HTTPException(
-                403, f"this token's scope '{info.scope.value}' does not allow '{scope.value}'"
-            )
-        wait = state.limiter.acquire(info.token_id)
-        if wait > 0:
-            state.metrics.rate_limited.inc()
-            raise HTTPException(
-                429, "rate limit exceeded", headers={"Retry-After": state.limiter.retry_after_header(wait)}
-            )
-        return info
+        return authenticate(request, state, scope)
 
     return dependency
 

@@ -2,7 +2,8 @@
 
 A thin layer over :class:`~tubescope.youtube.client.YouTubeClient`: it chooses the cheapest calls
 (channels.list once, the uploads playlist 50 at a time, videos.list 50 ids at a time) and turns
-API resources into domain records. Quota, retries, keys and budget stay the client's business.
+API resources into domain records with the pipeline's own converter (:mod:`tubescope.youtube.items`,
+through :mod:`tubescope.youtube.convert`). Quota, retries, keys and budget stay the client's business.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ class YouTubeApiSource:
     async def fetch_channel(self, ref: ChannelRef, *, allow_search: bool = False) -> ChannelFetch:
         channel_id = await self.client.resolve_channel_id(ref, allow_search=allow_search)
         channel = await self.client.fetch_channel(channel_id)
-        return ChannelFetch(to_domain_channel(channel), to_domain_channel_snapshot(channel, self._now()))
+        observed_at = self._now()
+        return ChannelFetch(
+            to_domain_channel(channel, observed_at), to_domain_channel_snapshot(channel, observed_at)
+        )
 
     async def iter_upload_ids(
         self, channel: Channel, *, start_page_token: str | None = None
@@ -97,7 +101,10 @@ class YouTubeApiSource:
         shorts = None if shorts_ids is None else frozenset(shorts_ids)
         returned = {v.id for v in api_videos}
         return VideoFetch(
-            videos=[to_domain_video(v, None if shorts is None else v.id in shorts) for v in api_videos],
+            videos=[
+                to_domain_video(v, None if shorts is None else v.id in shorts, observed_at)
+                for v in api_videos
+            ],
             snapshots=[to_domain_video_snapshot(v, observed_at) for v in api_videos if v.statistics],
             missing_ids=[i for i in dict.fromkeys(video_ids) if i not in returned],
         )

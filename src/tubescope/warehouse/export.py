@@ -6,12 +6,15 @@ as columns. ``snapshot_date`` is the UTC date the row was observed or fetched; t
 channel (runs, quarantine, retention log) are partitioned by date only. JSON columns become
 strings so every reader sees plain text.
 
-A table is written to a temporary folder first and swapped in when complete, so a failed export
-never leaves a half-written table behind an old one.
+The export refuses a target folder that already holds anything unless ``overwrite`` is given, and
+even then it only replaces the table folders it writes. Every table is written to a temporary folder
+first and renamed into place when complete (the old folder is moved aside, then removed), so a
+failed export never leaves a half-written table, nor a table missing where an old one was.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -168,7 +171,7 @@ def export_table(warehouse: Warehouse, table: str, out_dir: Path) -> TableExport
         except Exception as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise StorageError(f"exporting {table} to {final} failed: {exc}") from exc
-        return _swap_in(staging, final, table, rows, spec)
+        return _finish_table(staging, final, table, rows, spec)
     con = warehouse.connection()
     row = con.execute(f"SELECT count(*) FROM ({spec.select})").fetchone()  # noqa: S608 -- fixed specs
     rows = int(row[0]) if row else 0
@@ -189,15 +192,35 @@ def export_table(warehouse: Warehouse, table: str, out_dir: Path) -> TableExport
     except Exception as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise StorageError(f"exporting {table} to {final} failed: {exc}") from exc
-    return _swap_in(staging, final, table, rows, spec)
+    return _finish_table(staging, final, table, rows, spec)
 
 
-def _swap_in(staging: Path, final: Path, table: str, rows: int, spec: ExportSpec) -> TableExport:
-    if final.exists():
-        shutil.rmtree(final)
-    staging.rename(final)
+def _finish_table(staging: Path, final: Path, table: str, rows: int, spec: ExportSpec) -> TableExport:
+    _swap_in(staging, final)
     files = sum(1 for _ in final.rglob("*.parquet"))
     return TableExport(table, rows, files, final, spec.partition_by if rows else ())
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Put ``staging`` at ``final`` with renames only; an old ``final`` is removed afterwards."""
+    aside = final.with_name(f".{final.name}.old-{os.getpid()}")
+    try:
+        if final.exists():
+            final.rename(aside)
+        staging.rename(final)
+    except OSError as exc:
+        if aside.exists() and not final.exists():
+            aside.rename(final)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StorageError(f"cannot move the export of {final.name} into place: {exc.strerror}") from None
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _existing_entries(out_dir: Path) -> list[str]:
+    """What is in ``out_dir`` already, ignoring staging folders a killed export left behind."""
+    if not out_dir.is_dir():
+        return []
+    return sorted(p.name for p in out_dir.iterdir() if not p.name.endswith(".partial"))
 
 
 def export_parquet(
@@ -206,11 +229,23 @@ def export_parquet(
     tables: Sequence[str] | None = None,
     *,
     on_progress: ProgressCallback | None = None,
+    overwrite: bool = False,
 ) -> ExportResult:
-    """Write each table under ``out_dir/<table>/`` (replacing an earlier export of it)."""
+    """Write each table under ``out_dir/<table>/``.
+
+    A non-empty ``out_dir`` is refused with :class:`~tubescope.errors.ConfigError` unless
+    ``overwrite``; then only the folders of the exported tables are replaced, each atomically.
+    """
     names = resolve_tables(tables)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir} exists and is not a folder")
+    present = _existing_entries(out_dir)
+    if present and not overwrite:
+        shown = ", ".join(present[:5]) + (", …" if len(present) > 5 else "")
+        raise ConfigError(
+            f"--out {out_dir} is not empty ({shown}); choose an empty folder or pass --overwrite"
+            " to replace the exported tables in it"
+        )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

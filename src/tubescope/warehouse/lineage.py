@@ -28,9 +28,16 @@ class RunStatus(StrEnum):
 
 
 RESUMABLE_STATUSES: frozenset[RunStatus] = frozenset(
-    {RunStatus.RUNNING, RunStatus.INTERRUPTED, RunStatus.QUOTA_STOPPED, RunStatus.BUDGET_STOPPED}
+    {
+        RunStatus.RUNNING,
+        RunStatus.INTERRUPTED,
+        RunStatus.QUOTA_STOPPED,
+        RunStatus.BUDGET_STOPPED,
+        RunStatus.FAILED,
+    }
 )
-"""A run left in one of these states has work left; ``running`` means its process died."""
+"""A run left in one of these states has work left; ``running`` means its process died, and a
+``failed`` run (retries spent, a batch not fetched) resumes like a stopped one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,10 @@ def classify_response(status: int, body: bytes, headers: Mapping[str, str] | Non
         text = error if isinstance(error, str) else _snippet(body)
         if status == 401:
             return _fatal(status, None, text, FatalKind.KEY_INVALID)
+        if status == 400 and isinstance(error, str):
+            # The non-standard {"error": "message"} on a 400: the request itself is wrong, and
+            # sending it again cannot help (a proxy's broken page is retried below as before).
+            return _fatal(status, "badRequest", text, FatalKind.BAD_REQUEST)
         if status in (404, 405, 501):
             # No such endpoint on this server (an API base URL typo, or a method it lacks).
             return _fatal(status, "endpointNotFound", text, FatalKind.BAD_REQUEST)

@@ -1,87 +1,72 @@
 """From API resources (:mod:`tubescope.youtube.models`) to the records tubescope stores.
 
-Pure functions. A resource that lacks a part the record needs raises
-:class:`~tubescope.errors.DataQualityError` naming the resource and the part, so the pipeline can
-quarantine it instead of storing a made-up value.
+Pure functions over the one converter the pipeline uses (:mod:`tubescope.youtube.items`): a
+resource goes back to its JSON shape and through the same checks, so both paths store the same
+record. A resource that lacks a part the record needs raises
+:class:`~tubescope.errors.DataQualityError` naming the resource and the part, never a made-up 0.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from tubescope.domain import models as domain
-from tubescope.domain.durations import parse_duration_seconds
 from tubescope.errors import DataQualityError
+from tubescope.youtube import items
 from tubescope.youtube import models as api
 
 _T = TypeVar("_T")
+_NO_TIME = datetime(2005, 1, 1, tzinfo=UTC)
+"""Stands in for the observation time where only the record (not a snapshot) is wanted."""
 
 
-def to_domain_channel(channel: api.Channel) -> domain.Channel:
-    snippet = _need(channel.snippet, "channel", channel.id, "snippet")
-    stats = _need(channel.statistics, "channel", channel.id, "statistics")
-    return domain.Channel(
-        channel_id=channel.id,
-        title=snippet.title,
-        handle=channel.handle,
-        description=snippet.description,
-        published_at=snippet.published_at,
-        country=snippet.country,
-        default_language=snippet.default_language,
-        uploads_playlist_id=channel.uploads_playlist_id,
-        subscriber_count=None if stats.hidden_subscriber_count else stats.subscriber_count,
-        hidden_subscriber_count=stats.hidden_subscriber_count,
-        view_count=stats.view_count or 0,
-        video_count=stats.video_count or 0,
+def _json(resource: api.ApiModel) -> dict[str, Any]:
+    """The resource back in the API's JSON shape (fields the API left out stay out)."""
+    return resource.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+def _accepted(result: items.Accepted[_T] | items.Rejected, what: str, ident: str) -> _T:
+    if isinstance(result, items.Rejected):
+        raise DataQualityError(f"{what} {ident}: {result.reason}")
+    return result.record
+
+
+def to_domain_channel(channel: api.Channel, observed_at: datetime | None = None) -> domain.Channel:
+    """The channel record, through the pipeline's own converter (:mod:`tubescope.youtube.items`)."""
+    checked = items.validate_channel(
+        _json(channel), observed_at=observed_at or _NO_TIME, check_time=bool(observed_at)
     )
+    return _accepted(checked, "channel", channel.id).channel
 
 
 def to_domain_channel_snapshot(channel: api.Channel, observed_at: datetime) -> domain.ChannelSnapshot:
-    stats = _need(channel.statistics, "channel", channel.id, "statistics")
-    return domain.ChannelSnapshot(
-        channel_id=channel.id,
-        observed_at=observed_at,
-        subscriber_count=None if stats.hidden_subscriber_count else stats.subscriber_count,
-        view_count=_need(stats.view_count, "channel", channel.id, "statistics.viewCount"),
-        video_count=stats.video_count or 0,
-    )
+    return _accepted(
+        items.validate_channel(_json(channel), observed_at=observed_at), "channel", channel.id
+    ).snapshot
 
 
-def to_domain_video(video: api.Video, in_shorts_playlist: bool | None) -> domain.Video:
+def to_domain_video(
+    video: api.Video, in_shorts_playlist: bool | None, observed_at: datetime | None = None
+) -> domain.Video:
     """``in_shorts_playlist``: membership of the channel's ``UUSH`` playlist, None when not known."""
     snippet = _need(video.snippet, "video", video.id, "snippet")
-    raw_duration = video.content_details.duration if video.content_details else None
-    seconds = parse_duration_seconds(raw_duration)
-    was_live = video.live_streaming_details is not None or snippet.live_broadcast_content not in ("none", "")
-    return domain.Video(
-        video_id=video.id,
+    checked = items.validate_video(
+        _json(video),
         channel_id=snippet.channel_id,
-        title=snippet.title,
-        description=snippet.description,
-        published_at=snippet.published_at,
-        duration_seconds=seconds,
-        duration_raw=raw_duration,
-        video_format=domain.classify_format(
-            seconds, in_shorts_playlist=in_shorts_playlist, was_live=was_live
-        ),
-        tags=tuple(snippet.tags),
-        category_id=snippet.category_id,
-        default_language=snippet.default_language or snippet.default_audio_language,
-        live_broadcast_content=snippet.live_broadcast_content,
-        privacy_status=video.status.privacy_status if video.status else None,
+        observed_at=observed_at or _NO_TIME,
+        in_shorts_playlist=in_shorts_playlist,
+        check_time=bool(observed_at),
     )
+    return _accepted(checked, "video", video.id).video
 
 
 def to_domain_video_snapshot(video: api.Video | api.VideoStat, observed_at: datetime) -> domain.VideoSnapshot:
     stats = _need(video.statistics, "video", video.id, "statistics")
-    return domain.VideoSnapshot(
-        video_id=video.id,
-        observed_at=observed_at,
-        view_count=_need(stats.view_count, "video", video.id, "statistics.viewCount"),
-        like_count=stats.like_count,
-        comment_count=stats.comment_count,
-    )
+    try:
+        return items.video_snapshot(video.id, _json(stats), observed_at)
+    except items.InvalidItem as exc:
+        raise DataQualityError(f"video {video.id}: {exc}") from None
 
 
 def to_domain_comment(comment: api.Comment, video_id: str | None = None) -> domain.Comment:

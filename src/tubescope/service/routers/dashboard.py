@@ -15,10 +15,10 @@ from tubescope.errors import TubescopeError
 from tubescope.jobs import catalog
 from tubescope.jobs.report import render_report
 from tubescope.jobs.tokens import Scope
-from tubescope.service.state import ServiceState, State
+from tubescope.service.state import DASHBOARD_COOKIE, ServiceState, State, client_address
 
 router = APIRouter(include_in_schema=False)
-COOKIE = "tubescope_token"
+COOKIE = DASHBOARD_COOKIE
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("tubescope.service", "templates"),
     autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -64,15 +64,26 @@ def login_form(next: str = "/") -> HTMLResponse:
 
 
 @router.post("/login", response_model=None)
-def login(state: State, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
-    info = state.tokens.verify(token.strip())
+def login(
+    request: Request, state: State, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
+) -> Response:
     safe_next = next if next.startswith("/") and not next.startswith("//") else "/"
+    client = client_address(request)
+    blocked = state.auth_guard.wait(client)
+    if blocked > 0:
+        response = _page(
+            "login.html.j2", 429, title="Sign in", error="Too many failed attempts; wait.", next_url=safe_next
+        )
+        response.headers["Retry-After"] = state.auth_guard.retry_after_header(blocked)
+        return response
+    info = state.tokens.verify(token.strip())
     if info is None or not info.scope.allows(Scope.READ):
+        state.auth_guard.failed(client)
         # 200, not 401: this is the form shown again to a person, not an API refusal
         return _page("login.html.j2", title="Sign in", error="That token is not valid.", next_url=safe_next)
-    response = RedirectResponse(safe_next, status_code=303)
-    response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict")
-    return response
+    redirect = RedirectResponse(safe_next, status_code=303)
+    redirect.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict")
+    return redirect
 
 
 @router.get("/", response_class=HTMLResponse, response_model=None)
