@@ -89,7 +89,7 @@ def prune(
     """
     if not 1 <= older_than_days <= MAX_RETENTION_DAYS:
         raise ConfigError(
-            f"--older-than-days must be between 1 and {MAX_RETENTION_DAYS} (100 years), got {older_than_days}"
+            f"--older-than-days must be at least 1 and at most {MAX_RETENTION_DAYS}, got {older_than_days}"
         )
     target = parse_target(db_path) if db_path is not None else (settings or load_settings()).warehouse_target
     if isinstance(target, Path) and not target.is_file():
