@@ -13,7 +13,13 @@ Prints one JSON document with the figures and the machine. Defaults: 10 channels
 50 ms latency, 8 requests in flight.
 
     .venv/bin/python benchmarks/collect.py [--channels 10] [--videos 2000] [--latency-ms 50]
-                                           [--concurrency 8] [--no-calibrate]
+                                           [--concurrency 8] [--no-calibrate] [--before REV]
+
+With ``--before REV`` the same crawl first runs against the source tree of git revision ``REV``
+(extracted with ``git archive``, first on ``PYTHONPATH``) in a child process, then against this
+tree; both figures land in one JSON document, each with its load average. The collector's CPU per
+request is ``collector_cpu_ms_per_request`` (user+sys of the collecting process, its fixed start
+included).
 """
 
 from __future__ import annotations
@@ -114,6 +120,43 @@ def crawl(channels: int, videos: int, latency_ms: float, concurrency: int) -> Cr
     )
 
 
+def _before_and_after(args: argparse.Namespace) -> dict[str, Any]:
+    """This script run twice as children: on revision ``args.before``'s tree, then on this one."""
+    import subprocess
+    import tarfile
+    from io import BytesIO
+
+    root = Path(__file__).resolve().parent.parent
+    forwarded = [
+        "--channels", str(args.channels), "--videos", str(args.videos),
+        "--latency-ms", str(args.latency_ms), "--concurrency", str(args.concurrency),
+        *(["--no-calibrate"] if args.no_calibrate else []),
+    ]  # fmt: skip
+    out: dict[str, Any] = {"benchmark": "collect", "before_revision": args.before}
+    with tempfile.TemporaryDirectory(prefix="tubescope-collect-") as work:
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", "--format=tar", args.before, "src"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        with tarfile.open(fileobj=BytesIO(archive)) as tar:
+            tar.extractall(work, filter="data")
+        for label, src in (("before", str(Path(work) / "src")), ("after", None)):
+            env = dict(os.environ)
+            if src is not None:
+                env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
+            load = [round(x, 2) for x in os.getloadavg()]
+            done = subprocess.run(
+                [sys.executable, __file__, *forwarded], capture_output=True, text=True, env=env, check=False
+            )
+            if done.returncode != 0:
+                out[label] = {"error": done.stderr.strip().splitlines()[-3:]}
+            else:
+                out[label] = json.loads(done.stdout)
+            out[label]["load_average_before"] = load
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -123,7 +166,11 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (max_concurrency)")
     parser.add_argument("--no-calibrate", action="store_true", help="skip the no-latency calibration crawl")
+    parser.add_argument("--before", help="git revision to measure first, in a child process")
     args = parser.parse_args()
+    if args.before:
+        print(json.dumps(_before_and_after(args), indent=2))
+        return
 
     from tubescope.logging import configure_logging
 
@@ -160,6 +207,9 @@ def main() -> None:
         "ratio_to_bound": round(rate / bound, 3) if bound != float("inf") else None,
         "peak_rss_mib": round(peak_rss_kb / 1024, 1),
         "collector_cpu_seconds": round(main_run.collector_cpu_seconds, 2),
+        "collector_cpu_ms_per_request": round(
+            1000 * main_run.collector_cpu_seconds / max(1, main_run.requests), 2
+        ),
         # user+sys of the collecting process per stored video: the figure that does not move
         # with the machine's load
         "collector_cpu_us_per_video": round(
