@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pyarrow import fs as pafs
 
@@ -103,21 +105,69 @@ class Lake:
             return pa.schema([schema.field(c) for c in wanted]).empty_table()
         return pa.concat_tables(parts)
 
-    def frames(self, channel_ids: Sequence[str]) -> ChannelFrames:
-        """The frames :func:`~tubescope.analysis.summary.fleet_kpis` reads, for ``channel_ids``."""
-        frame = {name: _to_frame(self.read(name, channel_ids)) for name in LAKE_SCHEMAS}
+    def frames(self, channel_ids: Sequence[str], now: datetime | None = None) -> ChannelFrames:
+        """The frames :func:`~tubescope.analysis.summary.fleet_kpis` reads, for ``channel_ids``.
+
+        With ``now``, video snapshots are cut to each video's newest one at or before it: all
+        that the fleet KPIs read of them (the same rows they would pick), at a fraction of the memory.
+        """
+        tables = {name: self.read(name, channel_ids) for name in LAKE_SCHEMAS}
+        if now is not None:
+            tables["video_snapshots"] = latest_per_video(tables["video_snapshots"], now)
+        frame = {name: _to_frame(table) for name, table in tables.items()}
         channels = pd.DataFrame({"channel_id": pd.Series(list(channel_ids), dtype="object")})
         return ChannelFrames(channels, frame["videos"], frame["video_snapshots"], frame["channel_snapshots"])
 
     def last_observed(self, channel_ids: Sequence[str]) -> pd.Timestamp | None:
-        """The latest ``observed_at`` of these channels' snapshots (``None`` when there is none)."""
+        """The latest ``observed_at`` of these channels' snapshots (``None`` when there is none).
+
+        Read from the Parquet footers' statistics where they are written (no data is read).
+        """
         latest: list[pd.Timestamp] = []
         for table in ("video_snapshots", "channel_snapshots"):
-            column = self.read(table, channel_ids, ["observed_at"]).column("observed_at")
-            value = pa.compute.max(column).as_py() if len(column) else None
-            if value is not None:
-                latest.append(pd.Timestamp(value))
+            for channel_id in channel_ids:
+                folder = self.store.path(f"{table}/{_PREFIX}{channel_id}")
+                try:
+                    dataset = ds.dataset(folder, filesystem=self.store.filesystem, format="parquet")
+                except FileNotFoundError:
+                    continue
+                for fragment in dataset.get_fragments():
+                    value = _max_observed(fragment)
+                    if value is not None:
+                        latest.append(pd.Timestamp(value))
         return max(latest) if latest else None
+
+
+def _max_observed(fragment: Any) -> Any:
+    """The largest ``observed_at`` in one Parquet file: its footer's statistics, else its data."""
+    metadata = fragment.metadata
+    names = metadata.schema.names
+    if "observed_at" not in names:
+        return None
+    index = names.index("observed_at")
+    found = []
+    for group in range(metadata.num_row_groups):
+        stats = metadata.row_group(group).column(index).statistics
+        if stats is None or not stats.has_min_max:
+            column = fragment.to_table(columns=["observed_at"]).column("observed_at")
+            return pc.max(column).as_py() if len(column) else None
+        found.append(stats.max)
+    return max(found) if found else None
+
+
+def latest_per_video(snapshots: pa.Table, now: datetime) -> pa.Table:
+    """Each video's newest snapshot observed at or before ``now`` (hidden counts kept as NULL)."""
+    at = pa.scalar(pd.Timestamp(now).to_pydatetime(), snapshots.schema.field("observed_at").type)
+    rows = snapshots.filter(pc.less_equal(snapshots.column("observed_at"), at))
+    if rows.num_rows == 0:
+        return rows
+    # integer codes and times: a numpy lexsort instead of a string sort
+    codes = pc.dictionary_encode(rows.column("video_id").combine_chunks()).indices.to_numpy()
+    times = rows.column("observed_at").combine_chunks().cast(pa.int64()).to_numpy()
+    order = np.lexsort((times, codes))
+    ordered = codes[order]
+    last = order[np.flatnonzero(np.append(ordered[1:] != ordered[:-1], True))]
+    return rows.take(pa.array(last))
 
 
 def _to_frame(table: pa.Table) -> pd.DataFrame:
@@ -130,7 +180,7 @@ def _to_frame(table: pa.Table) -> pd.DataFrame:
 
 def _group_kpis(uri: str, channel_ids: list[str], now: datetime) -> pd.DataFrame:
     lake = Lake.open(uri)
-    return fleet_kpis(lake.frames(channel_ids), now, channel_ids)
+    return fleet_kpis(lake.frames(channel_ids, now), now, channel_ids)
 
 
 def _group_last_observed(uri: str, channel_ids: list[str]) -> pd.Timestamp | None:
