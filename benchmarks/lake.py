@@ -20,6 +20,7 @@ Prints one JSON object with the figures and the machine.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -132,6 +133,8 @@ def run_dask(lake: str, scheduler: str | None, workers: int) -> dict[str, Any]:
 
     with dask_client(scheduler, workers=workers, memory_limit="1GiB") as client:
         client.wait_for_workers(workers)
+        # workers import the analysis stack once, as the DuckDB child imports it before its clock
+        client.run(importlib.import_module, "tubescope.fleet.lake")
         started = time.perf_counter()
         result = fleet_kpis_dask(lake, client=client, channels_per_task=8)
         seconds = time.perf_counter() - started
