@@ -99,7 +99,9 @@ class Lake:
             except (OSError, pa.ArrowException) as exc:
                 raise StorageError(f"reading {table} of {channel_id} from {self.store.uri}: {exc}") from None
             if "channel_id" in wanted:
-                data = data.append_column("channel_id", pa.array([channel_id] * data.num_rows, pa.string()))
+                data = data.append_column(
+                    "channel_id", pa.repeat(pa.scalar(channel_id, pa.string()), data.num_rows)
+                )
             parts.append(data.select(wanted).cast(pa.schema([schema.field(c) for c in wanted])))
         if not parts:
             return pa.schema([schema.field(c) for c in wanted]).empty_table()
