@@ -21,11 +21,16 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
+# Dependencies first, pinned by the lock file (`make lock`): reproducible, and cached apart from
+# the source. The wheel is then installed under the same pins (a dependency added to
+# pyproject.toml since the last `make lock` still resolves, unpinned).
+COPY requirements.lock ./
+RUN pip install -r requirements.lock
 # Only what the wheel is built from: a change to tests or docs does not rebuild this stage.
 COPY pyproject.toml README.md ./
 COPY src ./src
 RUN pip wheel --no-deps --wheel-dir /wheels . \
-    && pip install /wheels/tubescope-*.whl
+    && pip install --constraint requirements.lock /wheels/tubescope-*.whl
 
 # -- runtime: the venv on a clean slim image, run as an unprivileged user -------------------------
 FROM python:${PYTHON_VERSION}-slim AS runtime

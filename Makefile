@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint types contracts pytest bench browser servers clean
+.PHONY: demo test lint types contracts pytest bench bench-check audit lock browser servers clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tubescope needs Python 3.11 or newer")'
@@ -28,12 +28,14 @@ browser:
 	      || echo "chromium could not be installed; browser tests will be skipped"; \
 	  else echo "chromium not installed and apt-get unavailable; browser tests will be skipped"; fi; }
 
-# PostgreSQL and redis-server for the team-backend tests (Debian packages); tests start private
-# instances on free loopback ports and skip with a clear reason when these cannot be installed.
+# PostgreSQL and redis-server for the team-backend tests, and promtool (Debian's prometheus
+# package) for the alert-rule tests; tests start private instances on free loopback ports and
+# skip with a clear reason when these cannot be installed.
 servers:
 	@missing=""; \
 	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	  command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	  command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	  if [ -n "$$missing" ]; then \
 	    if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
@@ -42,7 +44,7 @@ servers:
 	  fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/ruff format --check src
 
 types: $(STAMP)
@@ -51,13 +53,37 @@ types: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
+# Line coverage of src/ (CLI and server subprocesses included: `patch = ["subprocess"]` in
+# pyproject), printed per package; `coverage report` fails under [tool.coverage.report] fail_under.
 pytest: $(STAMP) browser servers
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	@$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest -q $(PYTEST_ARGS)
+	@$(BIN)/coverage combine -q
+	@$(BIN)/coverage json -q -o coverage.json
+	@$(BIN)/python tools/coverage_by_package.py coverage.json
+	@$(BIN)/coverage report --format=total >/dev/null || { $(BIN)/coverage report --format=total; \
+	  echo "line coverage is below fail_under in pyproject.toml"; exit 1; }
 
 test: lint types contracts pytest
 
 bench: $(STAMP)
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in benchmarks/*.py; do \
+	  case $$script in */bench_check.py) continue;; esac; \
+	  echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# Small benchmarks as ratios against a peer in the same run; fails when one is >10% worse than
+# benchmarks/baseline.json (`python benchmarks/bench_check.py --update` re-records it). Not in CI.
+bench-check: $(STAMP)
+	$(BIN)/python benchmarks/bench_check.py
+
+# pip-audit over the lock file; one line and exit 0 when the advisory service is unreachable.
+audit: $(STAMP)
+	@$(BIN)/python tools/audit.py
+
+# requirements.lock: every runtime dependency pinned (the Dockerfile installs from it).
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	  --quiet -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo-output
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo-output .coverage .coverage.* coverage.json

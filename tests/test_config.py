@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
 
-from tubescope.config import load_settings
+from tubescope.config import Settings, load_settings, settings_table
 from tubescope.errors import ConfigError
 
 
@@ -33,3 +35,75 @@ def test_bad_values_are_a_config_error(tmp_path: Path, monkeypatch: pytest.Monke
         load_settings(config_file=tmp_path / "bad.toml")
     with pytest.raises(ConfigError, match="not found"):
         load_settings(config_file=tmp_path / "missing.toml")
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+_TABLE = re.compile(r"(<!-- settings-table:start -->\n)(.*?)(\n<!-- settings-table:end -->)", re.DOTALL)
+
+
+def test_readme_settings_table_is_the_one_generated_from_the_model() -> None:
+    text = README.read_text(encoding="utf-8")
+    match = _TABLE.search(text)
+    assert match, "README.md lost its <!-- settings-table:start/end --> markers"
+    generated = settings_table()
+    if os.environ.get("UPDATE_README") == "1" and match.group(2) != generated:
+        README.write_text(_TABLE.sub(lambda m: m.group(1) + generated + m.group(3), text), encoding="utf-8")
+        return
+    assert match.group(2) == generated, (
+        "README settings table is stale: UPDATE_README=1 pytest tests/test_config.py"
+    )
+    documented = re.findall(r"`(TUBESCOPE_[A-Z_]+)`", match.group(2))
+    assert documented == [f"TUBESCOPE_{name.upper()}" for name in Settings.model_fields]
+    assert all(field.description for field in Settings.model_fields.values()), (
+        "every setting needs a description"
+    )
+
+
+def _non_default(name: str) -> tuple[str, object]:
+    """A valid value for setting ``name`` other than its default, as env text and as read back."""
+    annotation = str(Settings.model_fields[name].annotation)
+    if name == "api_keys":
+        return '["k-one-secret"]', ["k-one-secret"]
+    if name in ("log_level",):
+        return "error", "ERROR"
+    if "bool" in annotation:
+        return "false", False
+    if "Path" in annotation:
+        return "elsewhere/x", Path("elsewhere/x")
+    if "int" in annotation:
+        return "3", 3
+    if "float" in annotation:
+        return "2.5", 2.5
+    return "http://127.0.0.1:9/youtube/v3", "http://127.0.0.1:9/youtube/v3"
+
+
+@pytest.mark.parametrize("name", list(Settings.model_fields))
+def test_every_setting_is_settable_by_environment_variable(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    text, expected = _non_default(name)
+    monkeypatch.setenv(f"TUBESCOPE_{name.upper()}", text)
+    value = getattr(load_settings(), name)
+    if name == "api_keys":
+        value = [k.get_secret_value() for k in value]
+    assert value == expected != Settings.model_fields[name].get_default(call_default_factory=True)
+
+
+def test_the_rate_limit_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tubescope.service.app import default_options
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TUBESCOPE_API_RATE_PER_SECOND", "7.5")
+    monkeypatch.setenv("TUBESCOPE_API_RATE_BURST", "12")
+    options = default_options(load_settings())
+    assert (options.rate_per_second, options.rate_burst) == (7.5, 12)
+
+
+def test_an_unknown_log_level_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TUBESCOPE_LOG_LEVEL", "chatty")
+    with pytest.raises(ConfigError, match="log_level"):
+        load_settings()

@@ -65,3 +65,60 @@ def test_logging_survives_the_stream_it_was_configured_with_being_closed(
     monkeypatch.undo()
     structlog.get_logger().info("after the swap", n=1)
     assert "after the swap" in capsys.readouterr().err
+
+
+def test_the_environment_sets_level_and_format(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tubescope.logging import configure_from_env
+
+    monkeypatch.setenv("TUBESCOPE_LOG_LEVEL", "error")
+    monkeypatch.setenv("TUBESCOPE_LOG_JSON", "true")
+    configure_from_env("DEBUG")
+    log = structlog.get_logger()
+    log.warning("quiet")
+    log.error("loud", n=2)
+    lines = capsys.readouterr().err.splitlines()
+    assert [json.loads(line)["event"] for line in lines] == ["loud"]
+    monkeypatch.setenv("TUBESCOPE_LOG_LEVEL", "")
+    configure_from_env("INFO", debug=True)
+    log.debug("shown with --debug")
+    assert "shown with --debug" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("TUBESCOPE_LOG_LEVEL", "chatty"), ("TUBESCOPE_LOG_JSON", "maybe")]
+)
+def test_bad_logging_environment_is_one_line_and_an_exit_code(name: str, value: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, name: value}
+    result = subprocess.run(
+        [sys.executable, "-m", "tubescope.cli", "version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert value in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_standard_library_loggers_share_format_context_and_redaction(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    from tubescope.logging import capture_stdlib_loggers
+
+    configure_logging("INFO", json=True)
+    capture_stdlib_loggers(["tubescope-test.stdlib"])
+    with structlog.contextvars.bound_contextvars(request_id="rid-42"):
+        logging.getLogger("tubescope-test.stdlib").warning("failed for key=%s", KEY)
+        logging.getLogger("tubescope-test.stdlib").debug("below the level")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    line = json.loads(lines[0])
+    assert line["request_id"] == "rid-42" and line["level"] == "warning" and KEY not in lines[0]

@@ -20,7 +20,7 @@ from rich.markup import escape
 from tubescope import __version__
 from tubescope.errors import TubescopeError
 from tubescope.jobs.console import SafeConsole, safe_text
-from tubescope.logging import configure_logging, redact_text
+from tubescope.logging import capture_stdlib_loggers, configure_from_env, configure_logging, redact_text
 
 if TYPE_CHECKING:
     from tubescope.warehouse.target import WarehouseTarget
@@ -43,7 +43,7 @@ app = typer.Typer(
     add_completion=False,
 )
 stderr = SafeConsole(stderr=True)
-_state = {"debug": False}
+_state: dict[str, bool | None] = {"debug": False, "log_json": None}
 
 
 @app.callback()
@@ -53,8 +53,9 @@ def _root(
     log_json: Annotated[bool | None, typer.Option("--log-json/--log-console", help="Log format.")] = None,
 ) -> None:
     _state["debug"] = debug
+    _state["log_json"] = log_json
     if ctx.invoked_subcommand != "version":  # it logs nothing: start without structlog
-        configure_logging("DEBUG" if debug else "WARNING", json=log_json)
+        configure_from_env("WARNING", debug=debug, json=log_json)
 
 
 @app.command()
@@ -475,6 +476,7 @@ def serve(
     """Serve the REST API (/v1, /health, /ready, /metrics, /docs) and the web dashboard."""
     import dataclasses
 
+    import structlog
     import uvicorn
 
     from tubescope.config import load_settings
@@ -490,8 +492,16 @@ def serve(
         options = dataclasses.replace(options, rate_per_second=rate_limit)
     if rate_burst is not None:
         options = dataclasses.replace(options, rate_burst=rate_burst)
-    stderr.print(f"tubescope API on http://{host}:{port} (docs at /docs) over {settings.warehouse_target}")
-    uvicorn.run(create_app(settings, options), host=host, port=port, log_level="warning")
+    # A service logs at INFO unless told otherwise, so its access log is on by default.
+    level = "DEBUG" if _state["debug"] else settings.log_level or "INFO"
+    log_json = _state["log_json"] if _state["log_json"] is not None else settings.log_json
+    configure_logging(level, json=log_json)
+    capture_stdlib_loggers(["uvicorn", "uvicorn.error"])
+    structlog.get_logger("tubescope.serve").info(
+        "serve.listening", url=f"http://{host}:{port}", docs="/docs", warehouse=str(settings.warehouse_target)
+    )
+    # uvicorn's own access log is off: the service writes one JSON line per request itself.
+    uvicorn.run(create_app(settings, options), host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()
@@ -506,19 +516,23 @@ def worker(
     burst: Annotated[bool, typer.Option("--burst", help="Exit once the queue is empty.")] = False,
 ) -> None:
     """Run queued jobs (collect, train, report, export) from Redis; start as many as you like."""
-    import logging
+    import structlog
 
     from tubescope.config import load_settings
     from tubescope.jobs.queue import safe_url
     from tubescope.jobs.worker import run_worker
 
     settings = load_settings(db_path=db, redis_url=redis_url)
-    # arq reports each job's start and end through the standard logging module.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("arq").setLevel(logging.DEBUG if _state["debug"] else logging.INFO)
-    stderr.print(
-        f"tubescope worker on {safe_url(settings.redis_url or '')} over {settings.warehouse_target}"
-        + (" (burst)" if burst else "")
+    # A worker logs at INFO unless told otherwise (each job's lines carry job_id and request_id);
+    # arq reports each job's start and end through the standard logging module, routed alike.
+    level = "DEBUG" if _state["debug"] else settings.log_level or "INFO"
+    configure_logging(level, json=_state["log_json"] if _state["log_json"] is not None else settings.log_json)
+    capture_stdlib_loggers(["arq", "tubescope.worker"])
+    structlog.get_logger("tubescope.worker").info(
+        "worker.started",
+        redis=safe_url(settings.redis_url or ""),
+        warehouse=str(settings.warehouse_target),
+        burst=burst,
     )
     run_worker(settings, burst=burst, concurrency=concurrency)
 

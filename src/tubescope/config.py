@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tubescope.errors import ConfigError
@@ -18,70 +18,153 @@ from tubescope.warehouse.target import PostgresTarget, WarehouseTarget, is_postg
 DEFAULT_API_BASE = "https://www.googleapis.com/youtube/v3"
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class Settings(BaseSettings):
+    """Every setting, each settable as ``TUBESCOPE_<NAME>`` or in ``tubescope.toml``.
+
+    The README's settings table is generated from these fields (a test keeps the two equal).
+    """
+
     model_config = SettingsConfigDict(env_prefix="TUBESCOPE_", extra="ignore", frozen=True)
 
-    db_path: Path = Path("tubescope.duckdb")
-    db_url: SecretStr | None = None
-    """``postgresql://user:password@host/db``: the team warehouse (wins over ``db_path``)."""
-    youtube_api_base: str = DEFAULT_API_BASE
-    api_keys: list[SecretStr] = Field(default_factory=list)
+    db_path: Path = Field(default=Path("tubescope.duckdb"), description="The warehouse file (DuckDB).")
+    db_url: SecretStr | None = Field(
+        default=None,
+        description="`postgresql://user:password@host/db`: the team warehouse (wins over `db_path`).",
+    )
+    youtube_api_base: str = Field(
+        default=DEFAULT_API_BASE, description="Base URL of the YouTube Data API v3 (or of the emulator)."
+    )
+    api_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description='YouTube Data API keys, used in order as each runs out; a JSON list: `["AIza…"]`.',
+    )
     # The API's per-user rate quota, 180,000 a minute (youtube/quota.py); the daily units bind first.
-    requests_per_second: float = Field(default=3000.0, gt=0)
-    max_concurrency: int = Field(default=8, ge=1, le=256)
-    max_retries: int = Field(default=5, ge=0, le=20)
-    breaker_failures: int = Field(default=10, ge=1)
-    breaker_reset_seconds: float = Field(default=30.0, gt=0)
-    request_timeout_seconds: float = Field(default=30.0, gt=0)
-    retention_days: int | None = Field(default=None, ge=1, le=36_500)
+    requests_per_second: float = Field(
+        default=3000.0, gt=0, description="Most requests per second sent to the YouTube API."
+    )
+    max_concurrency: int = Field(
+        default=8, ge=1, le=256, description="Most YouTube API requests in flight at once."
+    )
+    max_retries: int = Field(
+        default=5, ge=0, le=20, description="Retries of a failed YouTube API request (with backoff)."
+    )
+    breaker_failures: int = Field(
+        default=10, ge=1, description="Consecutive failures that open the circuit breaker."
+    )
+    breaker_reset_seconds: float = Field(
+        default=30.0, gt=0, description="Seconds the open circuit breaker waits before a probe request."
+    )
+    request_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Timeout of one YouTube API request, in seconds."
+    )
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36_500,
+        description="Prune snapshots older than this many days after each collection.",
+    )
     # The 2026 data policy (../shared/YOUTUBE_API_NOTES.md): "strict" keeps raw statistics no
     # longer than retention_window_days and only derived daily aggregates beyond; "extended" keeps
     # everything (the operator has the policy's accepted amendment). tubescope.toml: [retention] mode.
-    retention_mode: Literal["strict", "extended"] = "extended"
-    retention_window_days: int = Field(default=30, ge=1)
-    model_dir: Path = Path("models")
-    log_level: str = "INFO"
-    # Shared state (caches, rate limits, queue) for several processes: TUBESCOPE_REDIS_URL.
-    # None: everything stays in one process (the embedded default needs no server).
-    redis_url: str | None = None
-    redis_prefix: str = "tubescope:"
-    # Cache tiers: memory LRU -> Redis (with redis_url) -> disk -> compute, each with a TTL and
-    # a size bound. cache_dir None: the disk tier lives beside the warehouse (<db>.cache);
-    # cache_disk_max_mb 0 turns the disk tier off.
-    cache_dir: Path | None = None
-    cache_memory_ttl_seconds: float = Field(default=300.0, gt=0)
-    cache_memory_max_entries: int = Field(default=2048, ge=1)
-    cache_memory_max_mb: int = Field(default=256, ge=1)
-    cache_redis_ttl_seconds: float = Field(default=3600.0, gt=0)
-    cache_redis_max_mb: int = Field(default=256, ge=1)
-    # how long a replica reuses a channel's generation read from Redis (another replica's run
-    # is seen within it; its own at once)
-    cache_generation_max_age_seconds: float = Field(default=0.5, ge=0, le=60)
-    cache_disk_ttl_seconds: float = Field(default=7 * 86400.0, gt=0)
-    cache_disk_max_mb: int = Field(default=1024, ge=0)
-    # Durable jobs (with redis_url): `tubescope worker` runs them from an arq queue in Redis.
-    public_url: str | None = None
-    """This service's address as the internet reaches it (``https://tubescope.example.org``): the
-    WebSub hub pushes new uploads to ``<public_url>/websub/<channel id>``. Unset: no push, polling only."""
-    websub_hub: str = "https://pubsubhubbub.appspot.com/"
-    """The WebSub hub that YouTube's upload feeds publish through."""
-    watch_tick_seconds: float = Field(default=60.0, ge=1)
-    """How often ``tubescope serve`` looks for watched channels whose collection is due."""
-    key_daily_quota: int = Field(default=10_000, ge=1)
-    """Daily quota units of each API key (and of each separate bucket), shared by all workers."""
-    job_lease_seconds: float = Field(default=30.0, gt=0)
-    """A worker that stops renewing a job's lease for this long (killed) gives the job up."""
-    job_timeout_seconds: float = Field(default=6 * 3600.0, gt=0)
-    job_max_tries: int = Field(default=5, ge=1)
-    worker_concurrency: int = Field(default=1, ge=1, le=64)
-    output_dir: Path | None = None
-    """Where report and export jobs write their files, one folder per job (None: ``outputs/``
-    beside the warehouse file)."""
-    log_json: bool | None = None
-    public_metrics: bool = True
-    """False: the service's /metrics needs an admin token."""
-    public_docs: bool = True
-    """False: the service's /docs and /openapi.json need a read token (or the dashboard sign-in)."""
+    retention_mode: Literal["strict", "extended"] = Field(
+        default="extended",
+        description="`strict`: raw statistics past the window become daily aggregates; `extended`: kept.",
+    )
+    retention_window_days: int = Field(
+        default=30, ge=1, description="Days of raw statistics the `strict` retention mode keeps."
+    )
+    model_dir: Path = Field(default=Path("models"), description="Where trained models are saved.")
+    api_rate_per_second: float = Field(
+        default=50.0, gt=0, description="REST API: requests per second per token (`serve --rate-limit`)."
+    )
+    api_rate_burst: int = Field(
+        default=100, ge=1, description="REST API: burst of requests allowed per token (`serve --rate-burst`)."
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis shared by several processes (caches, rate limits, queue); unset: one process.",
+    )
+    redis_prefix: str = Field(default="tubescope:", description="Prefix of every Redis key tubescope writes.")
+    cache_dir: Path | None = Field(
+        default=None, description="Folder of the disk cache tier; unset: beside the warehouse (`<db>.cache`)."
+    )
+    cache_memory_ttl_seconds: float = Field(
+        default=300.0, gt=0, description="Seconds an entry lives in the in-process memory cache tier."
+    )
+    cache_memory_max_entries: int = Field(default=2048, ge=1, description="Most entries in the memory tier.")
+    cache_memory_max_mb: int = Field(default=256, ge=1, description="Most megabytes in the memory tier.")
+    cache_redis_ttl_seconds: float = Field(
+        default=3600.0, gt=0, description="Seconds an entry lives in the Redis cache tier."
+    )
+    cache_redis_max_mb: int = Field(default=256, ge=1, description="Most megabytes in the Redis tier.")
+    cache_generation_max_age_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        le=60,
+        description="Seconds a replica reuses a channel's cache generation read from Redis.",
+    )
+    cache_disk_ttl_seconds: float = Field(
+        default=7 * 86400.0, gt=0, description="Seconds an entry lives in the disk cache tier."
+    )
+    cache_disk_max_mb: int = Field(
+        default=1024, ge=0, description="Most megabytes in the disk tier; 0 turns the disk tier off."
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="This service's public address; the WebSub hub pushes to `<public_url>/websub/<id>`.",
+    )
+    websub_hub: str = Field(
+        default="https://pubsubhubbub.appspot.com/",
+        description="The WebSub hub that YouTube's upload feeds publish through.",
+    )
+    watch_tick_seconds: float = Field(
+        default=60.0, ge=1, description="How often `tubescope serve` looks for watched channels that are due."
+    )
+    key_daily_quota: int = Field(
+        default=10_000,
+        ge=1,
+        description="Daily quota units of each API key and bucket, shared by all workers (and `/metrics`).",
+    )
+    job_lease_seconds: float = Field(
+        default=30.0, gt=0, description="A worker that stops renewing a job's lease this long gives it up."
+    )
+    job_timeout_seconds: float = Field(default=6 * 3600.0, gt=0, description="Longest one job may run.")
+    job_max_tries: int = Field(default=5, ge=1, description="Tries of a job before it is marked failed.")
+    worker_concurrency: int = Field(
+        default=1, ge=1, le=64, description="Jobs one `tubescope worker` runs at once."
+    )
+    output_dir: Path | None = Field(
+        default=None,
+        description="Where report and export jobs write, a folder each; unset: `outputs/` by the warehouse.",
+    )
+    log_level: str | None = Field(
+        default=None,
+        description="Log level (DEBUG, INFO, WARNING, ERROR); unset: WARNING for commands, INFO for `serve`.",
+    )
+    log_json: bool | None = Field(
+        default=None,
+        description="JSON log lines (true) or console (false); unset: JSON unless on a TTY.",
+    )
+    public_metrics: bool = Field(
+        default=True, description="False: the service's `/metrics` needs an admin token."
+    )
+    public_docs: bool = Field(
+        default=True,
+        description="False: `/docs` and `/openapi.json` need a read token (or the dashboard sign-in).",
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+        return level
 
     @property
     def warehouse_target(self) -> WarehouseTarget:
@@ -148,3 +231,35 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
     return Settings.model_validate(configured.model_dump())
+
+
+def _default_text(name: str) -> str:
+    field = Settings.model_fields[name]
+    if field.default_factory is not None:
+        value: Any = field.default_factory()  # type: ignore[call-arg]
+    else:
+        value = field.default
+    if value is None or value == []:
+        return "unset"
+    return f"`{value}`"
+
+
+def _type_text(name: str) -> str:
+    annotation = Settings.model_fields[name].annotation
+    text = getattr(annotation, "__name__", None) if not hasattr(annotation, "__args__") else None
+    text = text or str(annotation).replace("typing.", "").replace("pathlib.", "")
+    text = text.replace("pydantic.types.", "").replace("<class '", "").replace("'>", "")
+    return text.replace(" | NoneType", "").replace(" | None", "")
+
+
+def settings_table() -> str:
+    """The README's settings table (Markdown), one row per :class:`Settings` field."""
+    rows = [
+        "| environment variable | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        env = f"TUBESCOPE_{name.upper()}"
+        description = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `{env}` | {_type_text(name)} | {_default_text(name)} | {description} |")
+    return "\n".join(rows)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any
+
+from tubescope.errors import ConfigError
 
 _KEY_PARAM = re.compile(r"(?i)([?&;]key=)[^&\s\"']+")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
@@ -89,13 +92,37 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
-def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
-    """JSON lines when stderr is not a terminal, coloured console output when it is."""
-    # Imported here: structlog (with asyncio and rich's tracebacks) is a third of a bare CLI start.
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level_number(level: str) -> int:
+    """The :mod:`logging` number of ``level`` (any case); ConfigError for a name that is none."""
+    name = level.strip().upper()
+    if name not in LEVELS:
+        raise ConfigError(f"unknown log level {level!r}: use one of {', '.join(LEVELS)}")
+    number: int = getattr(logging, name)
+    return number
+
+
+_current: dict[str, Any] = {"renderer": None, "level": logging.INFO}
+"""The renderer and level of the last :func:`configure_logging`, for :func:`capture_stdlib_loggers`."""
+
+_BOOLEANS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
+def _shared_processors() -> list[Any]:
     import structlog
 
-    as_json = (not sys.stderr.isatty()) if json is None else json
-    processors: list[Any] = [
+    return [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -103,10 +130,61 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         structlog.processors.format_exc_info,
         _redact_rendered,
     ]
-    processors.append(structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer())
+
+
+def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
+    """JSON lines when stderr is not a terminal, coloured console output when it is.
+
+    Every event carries what is bound with :mod:`structlog.contextvars` (the service binds
+    ``request_id``, jobs ``job_id``, collection runs ``run_id``). ConfigError for an unknown level.
+    """
+    # Imported here: structlog (with asyncio and rich's tracebacks) is a third of a bare CLI start.
+    import structlog
+
+    number = log_level_number(level)
+    as_json = (not sys.stderr.isatty()) if json is None else json
+    renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    _current["renderer"] = renderer
+    _current["level"] = number
     structlog.configure(
-        processors=processors,
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        processors=[*_shared_processors(), renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(number),
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+
+
+def configure_from_env(default_level: str, *, debug: bool = False, json: bool | None = None) -> None:
+    """:func:`configure_logging` from ``TUBESCOPE_LOG_LEVEL`` and ``TUBESCOPE_LOG_JSON``.
+
+    ``--debug`` wins over the level, an explicit ``json`` over the format; read straight from the
+    environment so that commands which never load their settings still honour them.
+    """
+    level = "DEBUG" if debug else (os.environ.get("TUBESCOPE_LOG_LEVEL") or default_level)
+    if json is None:
+        raw = os.environ.get("TUBESCOPE_LOG_JSON", "").strip().lower()
+        if raw and raw not in _BOOLEANS:
+            raise ConfigError(f"TUBESCOPE_LOG_JSON must be true or false, got {raw!r}")
+        json = _BOOLEANS.get(raw)
+    configure_logging(level, json=json)
+
+
+def capture_stdlib_loggers(names: Iterable[str], level: str | None = None) -> None:
+    """Route these standard-library loggers (uvicorn's, say) through the structlog processors, so
+    their lines have the same format, bound context and redaction; ``level`` defaults to the
+    level :func:`configure_logging` was last given."""
+    import structlog
+
+    renderer = _current["renderer"] or structlog.processors.JSONRenderer()
+    handler = logging.StreamHandler(_CurrentStderr())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=_shared_processors(),
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(_current["level"] if level is None else log_level_number(level))
+        logger.propagate = False

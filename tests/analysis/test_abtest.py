@@ -157,6 +157,21 @@ def test_random_splits_of_one_catalogue_are_rarely_called_significant() -> None:
     assert rejected <= 9, rejected  # 3 expected; P(>9) is below 0.2% for a 5% test
 
 
+def test_welch_statistics_equal_statsmodels_unequal_variance_t_test() -> None:
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+    rng = np.random.default_rng(8)
+    a = np.round(np.exp(rng.normal(6, 1.5, 30)))
+    b = np.round(np.exp(rng.normal(6.5, 0.7, 55)))
+    s = compare_views(a, b, rng=0, options=AbTestOptions(confidence=0.9)).statistics
+    assert s is not None
+    means = CompareMeans(DescrStatsW(np.log1p(a)), DescrStatsW(np.log1p(b)))
+    t, p, df = means.ttest_ind(usevar="unequal")
+    assert (s.welch_t, s.welch_p, s.welch_df) == pytest.approx((t, p, df), rel=1e-9)
+    low, high = means.tconfint_diff(alpha=0.1, usevar="unequal")
+    assert (s.lift_ci_low, s.lift_ci_high) == pytest.approx((math.exp(low), math.exp(high)), rel=1e-9)
+
+
 def test_statistics_agree_with_independent_computations() -> None:
     rng = np.random.default_rng(3)
     a = np.round(np.exp(rng.normal(7, 1.2, 45)))

@@ -54,13 +54,15 @@ def test_cli_commands_run_beside_a_serving_process(emulator: EmulatorHandle, tmp
     token = created.stdout.strip().splitlines()[-1]
 
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tubescope.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # serve logs a line per request: a file, not a pipe nobody reads (a full pipe blocks the server)
+    with (tmp_path / "serve.log").open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tubescope.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+        )
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"}
     failures: list[str] = []

@@ -321,14 +321,9 @@ def compare_views(
         return AbComparison(stratum, summary_a, summary_b, "insufficient_data", None, verdict)
     n_a, n_b = a.size, b.size
     difference = float(np.mean(log_a) - np.mean(log_b))
-    se_a, se_b = var_a / n_a, var_b / n_b
-    standard_error = math.sqrt(se_a + se_b)
-    welch_df = (se_a + se_b) ** 2 / (
-        (se_a**2 / (n_a - 1) if se_a else 0.0) + (se_b**2 / (n_b - 1) if se_b else 0.0)
-    )
-    welch_t = difference / standard_error
-    welch_p = float(2 * stats.t.sf(abs(welch_t), welch_df))
-    margin = float(stats.t.ppf(0.5 + options.confidence / 2, welch_df)) * standard_error
+    welch = stats.ttest_ind(log_a, log_b, equal_var=False)
+    welch_t, welch_df, welch_p = float(welch.statistic), float(welch.df), float(welch.pvalue)
+    interval = welch.confidence_interval(confidence_level=options.confidence)
     pooled_sd = math.sqrt(((n_a - 1) * var_a + (n_b - 1) * var_b) / (n_a + n_b - 2))
     cohens_d = difference / pooled_sd
     mwu = stats.mannwhitneyu(a, b, alternative="two-sided")
@@ -342,8 +337,8 @@ def compare_views(
         mann_whitney_p=float(mwu.pvalue),
         cohens_d=cohens_d,
         lift=math.exp(difference),
-        lift_ci_low=math.exp(difference - margin),
-        lift_ci_high=math.exp(difference + margin),
+        lift_ci_low=math.exp(float(interval.low)),
+        lift_ci_high=math.exp(float(interval.high)),
         median_ratio=median_ratio,
         median_ratio_ci_low=median_low,
         median_ratio_ci_high=median_high,

@@ -53,17 +53,12 @@ class CorrelationResult(JsonMixin):
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """BH-adjusted q-values (monotone, capped at 1) in the input order."""
+    """BH-adjusted q-values (monotone, capped at 1) in the input order (scipy's implementation)."""
     p = np.asarray(p_values, dtype=float)
-    m = len(p)
-    if m == 0:
+    if p.size == 0:
         return p
-    order = np.argsort(p)
-    ranked = p[order] * m / np.arange(1, m + 1)
-    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
+    q: np.ndarray = stats.false_discovery_control(p, method="bh")
+    return q
 
 
 def analyze_correlation(

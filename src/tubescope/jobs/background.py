@@ -8,36 +8,50 @@ job over the same channels. With ``TUBESCOPE_REDIS_URL`` the service uses
 
 from __future__ import annotations
 
+import contextvars
 import secrets
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import structlog
+
 from tubescope.config import Settings
 from tubescope.errors import NotFoundError
 from tubescope.jobs.common import settings_for, utc_now
 from tubescope.jobs.queue import LIST_LIMIT, JobKind, JobSpec, JobState, collect_spec
+from tubescope.jobs.quota import QuotaUsage
 from tubescope.jobs.runner import JobProgress, JobStopped, execute
 from tubescope.logging import redact_text
 from tubescope.warehouse.target import WarehouseTarget
 
 __all__ = ["CollectionJob", "JobCancelled", "JobManager", "JobState", "LocalJobs"]
 
+_log = structlog.get_logger("tubescope.jobs.background")
+
 JobCancelled = JobStopped
 """The error a cancelled collection stops with (kept under its old name)."""
 
 
 class _MeteredProgress(JobProgress):
-    def __init__(self, on_quota: Callable[[int], None]) -> None:
+    def __init__(
+        self, on_quota: Callable[[int], None], on_quota_usage: Callable[[QuotaUsage], None] | None
+    ) -> None:
         super().__init__()
         self._on_quota = on_quota
+        self._on_quota_usage = on_quota_usage
 
     def quota_spent(self, units: int) -> None:
         super().quota_spent(units)
         self._on_quota(units)
+
+    def quota_usage(self, usage: QuotaUsage) -> None:
+        if self._on_quota_usage is not None:
+            self._on_quota_usage(usage)
 
 
 @dataclass
@@ -53,6 +67,14 @@ class CollectionJob:
     finished_at: datetime | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
+    request_id: str | None = None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Seconds from start to finish; None until the job has finished (or if it never started)."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
 
     @property
     def refs(self) -> tuple[str, ...]:
@@ -74,11 +96,16 @@ class CollectionJob:
             "progress": {"channels_total": len(self.refs), **self.progress.snapshot()},
             "result": self.result,
             "error": self.error,
+            "request_id": self.request_id,
         }
 
 
 class JobManager:
-    """Runs jobs one at a time (the warehouse has a single writer) in a background thread."""
+    """Runs jobs one at a time (the warehouse has a single writer) in a background thread.
+
+    A job runs in a copy of the starter's context, so whatever the starter bound to its log lines
+    (the service binds ``request_id``) is bound to the job's log lines too, with ``job_id``.
+    """
 
     def __init__(
         self,
@@ -87,11 +114,13 @@ class JobManager:
         *,
         on_finished: Callable[[CollectionJob], None] = lambda _job: None,
         on_quota: Callable[[int], None] = lambda _units: None,
+        on_quota_usage: Callable[[QuotaUsage], None] | None = None,
     ) -> None:
         self.db_path = db_path
         self.settings = settings_for(settings, db_path)
         self._on_finished = on_finished
         self._on_quota = on_quota
+        self._on_quota_usage = on_quota_usage
         self._jobs: dict[str, CollectionJob] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job")
         self._lock = threading.Lock()
@@ -103,17 +132,30 @@ class JobManager:
     def submit(self, spec: JobSpec) -> CollectionJob:
         """Queue ``spec`` behind the jobs already waiting."""
         spec.validated()
-        job = CollectionJob(secrets.token_hex(8), spec, utc_now(), _MeteredProgress(self._on_quota))
+        progress = _MeteredProgress(self._on_quota, self._on_quota_usage)
+        job = CollectionJob(secrets.token_hex(8), spec, utc_now(), progress)
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        job.request_id = str(request_id) if request_id is not None else None
         with self._lock:
             self._jobs[job.job_id] = job
-        self._executor.submit(self._run, job)
+        _log.info("job.queued", job_id=job.job_id, kind=spec.kind.value)
+        context = contextvars.copy_context()  # the thread pool does not carry contextvars by itself
+        self._executor.submit(context.run, self._run, job)
         return job
 
     def _run(self, job: CollectionJob) -> None:
+        with structlog.contextvars.bound_contextvars(job_id=job.job_id):
+            self._run_bound(job)
+
+    def _run_bound(self, job: CollectionJob) -> None:
+        kind = job.spec.kind.value
         if job.progress.stopping:
             job.state, job.finished_at = JobState.CANCELLED, utc_now()
+            _log.info("job.finished", kind=kind, state=job.state.value)
             return
         job.state, job.started_at = JobState.RUNNING, utc_now()
+        started = time.perf_counter()
+        _log.info("job.started", kind=kind)
         try:
             outcome = execute(job.spec, self.settings, job.progress, job.job_id)
             job.result = outcome.result
@@ -127,6 +169,13 @@ class JobManager:
             job.state, job.error = JobState.FAILED, redact_text(f"{type(exc).__name__}: {exc}")
         finally:
             job.finished_at = utc_now()
+            _log.info(
+                "job.finished",
+                kind=kind,
+                state=job.state.value,
+                duration_seconds=round(time.perf_counter() - started, 3),
+                error=job.error,
+            )
             self._on_finished(job)
 
     def get(self, job_id: str) -> CollectionJob:

@@ -551,3 +551,12 @@ def peer_comparison(
     source = kpi_table or (lambda cid: channel_kpi_table(warehouse, cid, now=now))
     fleet = pd.concat([source(channel_id) for channel_id in ids], ignore_index=True)
     return [benchmark_channel(fleet, channel_id, peer_ids=ids) for channel_id in ids]
+
+
+def last_collections(warehouse: Warehouse) -> dict[str, datetime]:
+    """When each channel last finished a collection (its incremental state moves only then)."""
+    frame = warehouse.query("SELECT channel_id, updated_at FROM channel_state")
+    return {
+        str(channel_id): pd.Timestamp(at).to_pydatetime()
+        for channel_id, at in zip(frame["channel_id"], frame["updated_at"], strict=True)
+    }

@@ -27,6 +27,7 @@ from tubescope.domain.refs import ChannelRef, parse_channel_ref
 from tubescope.errors import ConfigError, Interrupted
 from tubescope.jobs.cache import announce_run
 from tubescope.jobs.common import settings_for, warehouse_target
+from tubescope.jobs.quota import QuotaUsage
 from tubescope.jobs.retention import RetentionPolicy, apply_policy, policy_from, prune_warehouse
 from tubescope.pipeline.adapters import WarehouseStore, YouTubeApi
 from tubescope.pipeline.collect import run_collection
@@ -62,12 +63,14 @@ def collect(
     progress: CollectProgress | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock = utc_now,
+    on_quota_usage: Callable[[QuotaUsage], None] | None = None,
 ) -> CollectSummary:
     """Collect ``refs`` (``UC…`` ids, ``@handles``, channel or video URLs) into the warehouse.
 
     Flags win over ``settings`` (environment ``TUBESCOPE_*`` and ``tubescope.toml``). Every
     reference is parsed before any request is sent. A run that stops early (budget, quota,
-    failure) still returns its summary; ``summary.exit_error`` says why.
+    failure) still returns its summary; ``summary.exit_error`` says why. ``on_quota_usage`` hears
+    what each key spent per quota bucket when the client closes, however the run ended.
     """
     parsed = parse_refs(refs)
     cfg = settings or load_settings(db_path=db_path, youtube_api_base=api_base)
@@ -111,6 +114,7 @@ def collect(
         retention_days,
         None if dry_run else _shared_quota_spec(cfg),
         None if dry_run else policy_from(cfg),
+        on_quota_usage,
     )
     try:
         summary = asyncio.run(job)
@@ -150,6 +154,7 @@ async def _collect(
     retention_days: int | None,
     shared_quota: tuple[str, int] | None = None,
     policy: RetentionPolicy | None = None,
+    on_quota_usage: Callable[[QuotaUsage], None] | None = None,
 ) -> CollectSummary:
     # Many small transactions: DuckDB's extra worker threads would only compete with the event
     # loop for the cores (measured: about 10% less CPU per video with one).
@@ -163,15 +168,19 @@ async def _collect(
         async with YouTubeClient(
             api_base, keys, client_options, transport=transport, shared_quota=ledger
         ) as client:
-            summary = await run_collection(
-                refs,
-                options,
-                api=YouTubeApi(client),
-                store=WarehouseStore(warehouse),
-                clock=clock,
-                progress=progress,
-                stop=stop,
-            )
+            try:
+                summary = await run_collection(
+                    refs,
+                    options,
+                    api=YouTubeApi(client),
+                    store=WarehouseStore(warehouse),
+                    clock=clock,
+                    progress=progress,
+                    stop=stop,
+                )
+            finally:
+                if on_quota_usage is not None:
+                    on_quota_usage(QuotaUsage(client.quota_by_key_bucket(), client.exhausted_by_bucket()))
         if retention_days is not None and summary.status is RunState.COMPLETED:
             # Only after a completed run: a stopped one is resumed first, and prunes then.
             pruned = prune_warehouse(warehouse, retention_days, now=clock())

@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix
 from redis.exceptions import RedisError
@@ -228,6 +229,7 @@ def record_to_dict(job_id: str, raw: Mapping[Any, Any]) -> dict[str, Any]:
         "progress": loads("progress") or {},
         "result": loads("result"),
         "error": fields.get("error") or None,
+        "request_id": fields.get("request_id") or None,
     }
 
 
@@ -257,6 +259,9 @@ class RedisJobs:
         now = utc_now()
         key = RECORD_PREFIX + job_id
         record = {"spec": spec.to_json(), "state": JobState.QUEUED.value, "created_at": now.isoformat()}
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        if request_id is not None:  # the worker binds it to the job's log lines
+            record["request_id"] = str(request_id)
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=record)
             pipe.expire(key, RECORD_TTL)
@@ -307,6 +312,10 @@ class RedisJobs:
         return int(await self._r.zcard(QUEUE_NAME))
 
     # -- what a worker does ------------------------------------------------------------------------
+
+    async def request_id(self, job_id: str) -> str | None:
+        """The id of the request that started ``job_id`` (None when it came from elsewhere)."""
+        return _text(await self._r.hget(RECORD_PREFIX + job_id, "request_id"))
 
     async def spec(self, job_id: str) -> JobSpec | None:
         """What ``job_id`` runs; None when its record is gone."""

@@ -15,6 +15,7 @@ from typing import Any
 from tubescope.config import Settings
 from tubescope.errors import TubescopeError
 from tubescope.jobs.queue import JobKind, JobSpec
+from tubescope.jobs.quota import QuotaUsage
 
 
 class JobStopped(TubescopeError):
@@ -71,6 +72,9 @@ class JobProgress:
     def quota_spent(self, units: int) -> None:
         self.counters["quota_used"] += units
 
+    def quota_usage(self, usage: QuotaUsage) -> None:
+        """What each key spent per quota bucket, heard once when a collection's client closes."""
+
     def channel_finished(self, channel_id: str) -> None:
         self.counters["channels_done"] += 1
 
@@ -115,6 +119,7 @@ def _collect(spec: JobSpec, settings: Settings, progress: JobProgress) -> JobOut
         budget=int(budget) if budget is not None else None,
         settings=settings,
         progress=progress,
+        on_quota_usage=progress.quota_usage,
     )
     error = summary.exit_error
     if progress.stopping and error is not None:

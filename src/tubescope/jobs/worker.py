@@ -25,6 +25,7 @@ import os
 import socket
 from typing import Any
 
+import structlog
 from arq.worker import Retry, Worker, func
 
 from tubescope.config import Settings
@@ -33,6 +34,7 @@ from tubescope.jobs.runner import JobOutcome, JobProgress, execute
 from tubescope.logging import redact_text
 
 _log = logging.getLogger("tubescope.worker")
+_events = structlog.get_logger("tubescope.worker")
 _SHUTDOWN = "the worker is shutting down"
 _CANCELLED = "cancelled by request"
 _ARQ_TRIES = 10_000  # our own attempt count (job_max_tries) decides when to give up
@@ -60,9 +62,16 @@ async def run_queued_job(ctx: dict[str, Any], job_id: str) -> str:
 
 
 async def _run_claimed(jobs: RedisJobs, settings: Settings, job_id: str) -> str:
+    # Bound for this task (the job's thread gets a copy): every line of the job names the request
+    # that started it, as in the service's own job thread.
+    request_id = await jobs.request_id(job_id)
+    structlog.contextvars.bind_contextvars(job_id=job_id)
+    if request_id is not None:
+        structlog.contextvars.bind_contextvars(request_id=request_id)
     spec = await jobs.claim(job_id, worker_name(), settings.job_max_tries)
     if spec is None:
         return "skipped"
+    _events.info("job.started", kind=spec.kind.value)
     progress = JobProgress()
     lease = asyncio.create_task(
         _keep_lease(jobs, job_id, spec.run_lock, progress, settings.job_lease_seconds)

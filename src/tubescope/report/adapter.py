@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from tubescope.analysis.abtest import AbTestResult
 from tubescope.analysis.benchmark import BenchmarkResult
@@ -718,14 +719,11 @@ def _ab_results(test: AbTestResult) -> list[AbResult]:
 
 def holm_adjusted(results: Sequence[AbResult]) -> tuple[AbResult, ...]:
     """The comparisons with Holm-adjusted p-values: a report runs several, so one may win by chance."""
-    order = sorted(range(len(results)), key=lambda i: results[i].p_value)
-    adjusted = [1.0] * len(results)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(results) - rank) * results[i].p_value))
-        adjusted[i] = running
+    if not results:
+        return ()
+    adjusted = multipletests([r.p_value for r in results], method="holm")[1]
     return tuple(
-        dataclasses.replace(result, p_adjusted=p) for result, p in zip(results, adjusted, strict=True)
+        dataclasses.replace(result, p_adjusted=float(p)) for result, p in zip(results, adjusted, strict=True)
     )
 
 

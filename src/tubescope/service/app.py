@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -17,8 +20,10 @@ from tubescope.jobs.background import CollectionJob, JobManager, LocalJobs, is_c
 from tubescope.jobs.cache import open_settings_cache, redis_client
 from tubescope.jobs.catalog import open_pool
 from tubescope.jobs.queue import JobQueue, RedisJobs
+from tubescope.jobs.quota import QuotaSource, QuotaTracker, SharedQuotaView
 from tubescope.jobs.tokens import Scope as TokenScope
 from tubescope.jobs.tokens import TokenStore, legacy_token_file
+from tubescope.logging import key_fingerprint
 from tubescope.service.errors import API_ERROR_RESPONSES, error_responses, install_error_handlers
 from tubescope.service.metrics import ServiceMetrics
 from tubescope.service.ratelimit import RateLimiter, SharedRateLimiter, TokenBucketLimiter
@@ -35,10 +40,29 @@ from tubescope.service.routers import (
 from tubescope.service.security import AuthFailureGuard, SecurityHeaders
 from tubescope.service.state import ServiceOptions, ServiceState, State, authenticate
 from tubescope.service.watching import watch_scheduler
+from tubescope.youtube.shared_quota import RedisQuotaLedger
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
+_QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})
+"""Probes and scrapes: logged at debug level, so access logs at info show what people did."""
+
+_access_log = structlog.get_logger("tubescope.access")
 
 
-class LatencyMiddleware:
-    """Observes each request's latency by route template and status class.
+def request_id_from(scope: Scope) -> str:
+    """The caller's ``X-Request-ID`` when it is a sane token (at most 128 safe characters), else a new one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            given = bytes(value).decode("latin-1").strip()
+            if _REQUEST_ID.fullmatch(given):
+                return given
+            break
+    return uuid.uuid4().hex
+
+
+class ObservabilityMiddleware:
+    """Per request: an id bound to every log line it causes and echoed as ``X-Request-ID``, a JSON
+    access log line (route template, status, duration, token id) and the latency histogram.
 
     Plain ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware adds a
     task and a stream per request, a measurable share of a cache hit's cost.
@@ -54,20 +78,34 @@ class LatencyMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        request_id = request_id_from(scope)
+        header = (b"x-request-id", request_id.encode("latin-1"))
 
         async def observe_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        try:
-            await self.app(scope, receive, observe_status)
-        finally:
-            template = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.request_latency.labels(scope["method"], template, f"{status // 100}xx").observe(
-                time.perf_counter() - started
-            )
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, observe_status)
+            finally:
+                elapsed = time.perf_counter() - started
+                template = getattr(scope.get("route"), "path", "unmatched")
+                self.metrics.request_latency.labels(scope["method"], template, f"{status // 100}xx").observe(
+                    elapsed
+                )
+                log = _access_log.debug if template in _QUIET_ROUTES else _access_log.info
+                log(
+                    "http.request",
+                    method=scope["method"],
+                    route=template,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 3),
+                    token_id=scope.get("state", {}).get("token_id"),
+                )
 
 
 def default_options(settings: Settings) -> ServiceOptions:
@@ -77,6 +115,8 @@ def default_options(settings: Settings) -> ServiceOptions:
     return ServiceOptions(
         db_path=target,
         token_file=legacy_token_file(target),
+        rate_per_second=settings.api_rate_per_second,
+        rate_burst=settings.api_rate_burst,
         public_metrics=settings.public_metrics,
         public_docs=settings.public_docs,
     )
@@ -102,7 +142,11 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
     metrics = ServiceMetrics()
     holder: dict[str, ServiceState] = {}
 
+    fingerprints = [key_fingerprint(k.get_secret_value()) for k in settings.api_keys]
+
     def finished(job: CollectionJob) -> None:
+        if job.duration_seconds is not None:
+            metrics.observe_job(job.spec.kind.value, job.state.value, job.duration_seconds)
         state = holder.get("state")
         if state is not None and job.result is not None and is_collect(job):
             state.data_changed(job.result.get("channels", []))
@@ -126,11 +170,24 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
             else TokenBucketLimiter(opts.rate_per_second, opts.rate_burst)
         )
         job_queue: JobQueue
+        quota: QuotaSource
+        shared_quota: SharedQuotaView | None = None
         if settings.redis_url:  # durable: `tubescope worker` processes run them
             job_queue = await RedisJobs.connect(settings.redis_url)
+            ledger = RedisQuotaLedger.from_url(settings.redis_url, settings.key_daily_quota)
+            quota = shared_quota = SharedQuotaView(ledger, fingerprints)
         else:
-            on_quota = metrics.quota_spent.inc
-            job_queue = LocalJobs(JobManager(opts.db_path, settings, on_finished=finished, on_quota=on_quota))
+            tracker = QuotaTracker(fingerprints, settings.key_daily_quota)
+            quota = tracker
+            job_queue = LocalJobs(
+                JobManager(
+                    opts.db_path,
+                    settings,
+                    on_finished=finished,
+                    on_quota=metrics.quota_spent.inc,
+                    on_quota_usage=tracker.record,
+                )
+            )
         state = ServiceState(
             options=opts,
             settings=settings,
@@ -141,6 +198,7 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
             auth_guard=AuthFailureGuard(opts.auth_failures_per_second, opts.auth_failure_burst),
             metrics=metrics,
             jobs=job_queue,
+            quota=quota,
         )
         holder["state"] = state
         app.state.tubescope = state
@@ -151,6 +209,8 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
         finally:
             scheduler.shutdown(wait=False)
             await job_queue.aclose()
+            if shared_quota is not None:
+                await shared_quota.aclose()
             pool.close()
             cache.close()
             if client is not None:
@@ -170,7 +230,7 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
     install_error_handlers(app)
 
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(LatencyMiddleware, metrics=metrics)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     if not opts.public_docs:
         _protected_docs(app)
 

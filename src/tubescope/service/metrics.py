@@ -1,14 +1,51 @@
-"""Prometheus metrics of one service instance (its own registry, so tests can run several)."""
+"""Prometheus metrics of one service instance (its own registry, so tests can run several).
+
+Names follow Prometheus conventions: the unit is a suffix (``_seconds``, ``_bytes``, ``_units``),
+counters end in ``_total``, timestamps are ``_timestamp_seconds``. Besides the process collector
+(``process_cpu_seconds_total``, ``process_resident_memory_bytes``, ``process_open_fds``...) the
+service exposes:
+
+- ``tubescope_build_info``: version and Python of the running build;
+- ``tubescope_http_request_duration_seconds``: latency by method, route template and status class;
+- ``tubescope_jobs``, ``tubescope_job_queue_depth`` and ``tubescope_job_duration_seconds``: jobs by
+  state, jobs waiting, and how long finished jobs took by kind and outcome;
+- ``tubescope_cache_hits_total`` and ``tubescope_cache_misses_total`` (analysis answers), and per
+  cache tier ``tubescope_cache_tier_hits_total``, ``..._misses_total``, ``..._errors_total`` and
+  ``tubescope_cache_tier_bytes``;
+- ``tubescope_channel_last_collection_timestamp_seconds``: the last successful collection of each
+  channel in the warehouse;
+- ``tubescope_quota_remaining_units`` and ``tubescope_quota_limit_units`` per API key fingerprint
+  and quota bucket, and ``tubescope_quota_units_spent_total``;
+- ``tubescope_rate_limited_total``: requests refused with 429.
+
+Other parts feed it through :meth:`ServiceMetrics.observe_job`, :meth:`~ServiceMetrics.set_queue_depth`
+and :meth:`~ServiceMetrics.watch_cache`; the ``/metrics`` route refreshes the gauges read from the
+jobs, the warehouse and the quota tracker just before rendering.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import platform
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from tubescope import __version__
 from tubescope.cache import TieredCache
+
+JOB_DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
 class CacheTierCollector:
@@ -38,9 +75,15 @@ class CacheTierCollector:
 
 
 class ServiceMetrics:
+    """The service's metrics on a registry of its own."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self._cache_collector: CacheTierCollector | None = None
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        self.build_info = Info("tubescope_build", "The running tubescope build.", registry=self.registry)
+        self.build_info.info({"version": __version__, "python": platform.python_version()})
         self.request_latency = Histogram(
             "tubescope_http_request_duration_seconds",
             "HTTP request latency by route template and status class.",
@@ -53,16 +96,60 @@ class ServiceMetrics:
             "YouTube Data API quota units spent by jobs.",
             registry=self.registry,
         )
-        self.jobs = Gauge("tubescope_jobs", "Collection jobs by state.", ["state"], registry=self.registry)
+        self.quota_remaining = Gauge(
+            "tubescope_quota_remaining_units",
+            "YouTube Data API quota units left today (US Pacific day) per key fingerprint and bucket.",
+            ["key", "bucket"],
+            registry=self.registry,
+        )
+        self.quota_limit = Gauge(
+            "tubescope_quota_limit_units",
+            "YouTube Data API daily quota units per key fingerprint and bucket.",
+            ["key", "bucket"],
+            registry=self.registry,
+        )
+        self.jobs = Gauge("tubescope_jobs", "Jobs by state.", ["state"], registry=self.registry)
+        self.job_queue_depth = Gauge(
+            "tubescope_job_queue_depth",
+            "Jobs accepted and waiting to run.",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.job_duration = Histogram(
+            "tubescope_job_duration_seconds",
+            "Duration of finished jobs by kind and outcome (completed, failed, cancelled).",
+            ["kind", "outcome"],
+            registry=self.registry,
+            buckets=JOB_DURATION_BUCKETS,
+        )
         self.cache_hits = Counter(
-            "tubescope_cache_hits_total", "Analysis cache hits.", registry=self.registry
+            "tubescope_cache_hits_total", "Analysis answers served from a cache tier.", registry=self.registry
         )
         self.cache_misses = Counter(
-            "tubescope_cache_misses_total", "Analysis cache misses.", registry=self.registry
+            "tubescope_cache_misses_total", "Analysis answers computed afresh.", registry=self.registry
         )
         self.rate_limited = Counter(
             "tubescope_rate_limited_total", "Requests refused with 429.", registry=self.registry
         )
+        self.last_collection = Gauge(
+            "tubescope_channel_last_collection_timestamp_seconds",
+            "Unix time of each channel's last successful collection.",
+            ["channel_id"],
+            registry=self.registry,
+        )
+
+    def observe_job(self, kind: str, outcome: str, seconds: float) -> None:
+        """A job of ``kind`` finished with ``outcome`` after ``seconds`` (any runner may call this)."""
+        self.job_duration.labels(kind=kind, outcome=outcome).observe(max(0.0, seconds))
+
+    def set_queue_depth(self, depth: int, queue: str = "default") -> None:
+        """How many jobs wait in ``queue`` now."""
+        self.job_queue_depth.labels(queue=queue).set(depth)
+
+    def set_job_counts(self, counts: Mapping[str, int]) -> None:
+        """Jobs per state, as the job runner knows them."""
+        for state, count in counts.items():
+            self.jobs.labels(state=state).set(count)
 
     def watch_cache(self, cache: TieredCache) -> None:
         """Export ``cache``'s per-tier hits, misses, errors and bytes (replacing an earlier cache's)."""
@@ -71,5 +158,20 @@ class ServiceMetrics:
         self._cache_collector = CacheTierCollector(cache)
         self.registry.register(self._cache_collector)
 
+    def set_last_collections(self, last: Mapping[str, datetime]) -> None:
+        """Each channel's last successful collection (replaces the previous set)."""
+        self.last_collection.clear()
+        for channel_id, at in last.items():
+            self.last_collection.labels(channel_id=channel_id).set(at.timestamp())
+
+    def set_quota(self, remaining: Mapping[tuple[str, str], int], daily_units: int) -> None:
+        """Quota left per (key fingerprint, bucket) out of ``daily_units`` a day."""
+        self.quota_remaining.clear()
+        self.quota_limit.clear()
+        for (key, bucket), units in remaining.items():
+            self.quota_remaining.labels(key=key, bucket=bucket).set(units)
+            self.quota_limit.labels(key=key, bucket=bucket).set(daily_units)
+
     def render(self) -> bytes:
+        """The registry in Prometheus' text exposition format."""
         return bytes(generate_latest(self.registry))

@@ -16,6 +16,7 @@ from tubescope.jobs.catalog import ServicePool
 from tubescope.jobs.common import load_channel_frames
 from tubescope.jobs.predict import Predictor
 from tubescope.jobs.queue import JobQueue
+from tubescope.jobs.quota import QuotaSource
 from tubescope.jobs.tokens import Scope, TokenInfo, TokenStore
 from tubescope.service.cache import FLEET, TieredCache
 from tubescope.service.metrics import ServiceMetrics
@@ -52,6 +53,7 @@ class ServiceState:
     metrics: ServiceMetrics
     jobs: JobQueue
     """Arq in Redis with ``redis_url`` (any replica sees every job), else this process's thread."""
+    quota: QuotaSource
     auth_guard: AuthFailureGuard = field(default_factory=AuthFailureGuard)
     started_at: float = field(default_factory=time.time)
     _predictor: Predictor | None = None
@@ -130,6 +132,7 @@ def authenticate(
     if info is None:
         state.auth_guard.failed(client)
         raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    request.state.token_id = info.token_id  # the access log names the token by its id, never itself
     if not info.scope.allows(scope):
         raise HTTPException(403, f"this token's scope '{info.scope.value}' does not allow '{scope.value}'")
     wait = state.limiter.acquire(info.token_id)

@@ -179,6 +179,14 @@ class YouTubeClient:
     def quota_by_method(self) -> dict[str, int]:
         return self._ledger.by_method()
 
+    def quota_by_key_bucket(self) -> dict[tuple[str, str], int]:
+        """Units spent per (key fingerprint, daily quota bucket)."""
+        return self._ledger.by_key_bucket()
+
+    def exhausted_by_bucket(self) -> dict[str, list[str]]:
+        """Key fingerprints out of quota for today, per quota bucket."""
+        return self._keys.exhausted_by_bucket()
+
     @property
     def key_fingerprints(self) -> list[str]:
         return self._keys.fingerprints

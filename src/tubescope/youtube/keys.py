@@ -47,6 +47,10 @@ class KeyPool:
     def exhausted_fingerprints(self, bucket: str = DEFAULT_BUCKET) -> list[str]:
         return [key_fingerprint(self._keys[i]) for i in sorted(self._exhausted.get(bucket, ()))]
 
+    def exhausted_by_bucket(self) -> dict[str, list[str]]:
+        """The fingerprints of the keys set aside for the day, per quota bucket."""
+        return {bucket: self.exhausted_fingerprints(bucket) for bucket in self._exhausted}
+
     def current(self, bucket: str = DEFAULT_BUCKET) -> str:
         """The key for the next request in ``bucket``; QuotaExhausted when every key is spent there."""
         if not self.has_live_key(bucket):

@@ -137,6 +137,7 @@ class QuotaLedger:
         self.budget_units = budget_units
         self._by_key: dict[str, int] = {}
         self._by_method: dict[str, int] = {}
+        self._by_key_bucket: dict[tuple[str, str], int] = {}
         self.spent = 0
 
     @property
@@ -159,6 +160,8 @@ class QuotaLedger:
         self.spent += cost
         self._by_key[key_fingerprint] = self._by_key.get(key_fingerprint, 0) + cost
         self._by_method[method.value] = self._by_method.get(method.value, 0) + cost
+        where = (key_fingerprint, bucket_of(method))
+        self._by_key_bucket[where] = self._by_key_bucket.get(where, 0) + cost
         return cost
 
     def refund(self, method: Method, key_fingerprint: str) -> None:
@@ -167,6 +170,7 @@ class QuotaLedger:
         self.spent -= cost
         self._by_key[key_fingerprint] -= cost
         self._by_method[method.value] -= cost
+        self._by_key_bucket[(key_fingerprint, bucket_of(method))] -= cost
 
     def reserve(self, method: Method, key_fingerprint: str) -> int:
         """Charge one call of ``method`` or raise BudgetExceeded without charging anything."""
@@ -178,4 +182,9 @@ class QuotaLedger:
         return dict(self._by_key)
 
     def by_method(self) -> dict[str, int]:
+        """Units spent per API method."""
         return dict(self._by_method)
+
+    def by_key_bucket(self) -> dict[tuple[str, str], int]:
+        """Units spent per (key fingerprint, daily quota bucket): what each key has used of each bucket."""
+        return {where: units for where, units in self._by_key_bucket.items() if units}

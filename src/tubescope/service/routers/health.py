@@ -3,15 +3,18 @@ token; ``TUBESCOPE_PUBLIC_METRICS=false`` puts /metrics behind an admin token)."
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from tubescope.errors import TubescopeError
+from tubescope.jobs.catalog import last_collections
 from tubescope.jobs.retention import policy_from
 from tubescope.jobs.tokens import Scope
-from tubescope.service.state import State, authenticate
+from tubescope.service.state import ServiceState, State, authenticate
 
 router = APIRouter(tags=["operations"])
 
@@ -40,9 +43,22 @@ def ready(state: State) -> dict[str, Any] | JSONResponse:
 
 @router.get("/metrics", response_class=Response, responses={401: {}, 403: {}, 429: {}})
 async def metrics(request: Request, state: State) -> Response:
-    """Prometheus metrics; with ``TUBESCOPE_PUBLIC_METRICS=false`` an admin token is needed."""
+    """Prometheus metrics (``TUBESCOPE_PUBLIC_METRICS=false``: an admin token is needed); gauges
+    read from the jobs, the quota and the warehouse now."""
     if not state.options.public_metrics:
         authenticate(request, state, Scope.ADMIN)
-    for name, count in (await state.jobs.counts()).items():
-        state.metrics.jobs.labels(state=name).set(count)
-    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
+    m = state.metrics
+    m.set_job_counts(await state.jobs.counts())
+    m.set_queue_depth(await state.jobs.depth())
+    m.set_quota(await state.quota.left(), state.quota.daily_units)
+    m.set_last_collections(await run_in_threadpool(_last_collections, state))
+    return Response(m.render(), media_type="text/plain; version=0.0.4")
+
+
+def _last_collections(state: ServiceState) -> dict[str, datetime]:
+    # A warehouse that cannot answer must not take the other metrics down.
+    try:
+        with state.pool.borrow() as warehouse:
+            return last_collections(warehouse)
+    except TubescopeError:
+        return {}
