@@ -62,6 +62,8 @@ def _non_default(name: str) -> tuple[str, object]:
     annotation = str(Settings.model_fields[name].annotation)
     if name == "api_keys":
         return '["k-one-secret"]', ["k-one-secret"]
+    if name == "retention_mode":
+        return "strict", "strict"
     if name == "db_url":
         return "postgresql://u:p@127.0.0.1:9/db", "postgresql://u:p@127.0.0.1:9/db"
     if name in ("log_level",):

@@ -96,7 +96,7 @@ def test_bad_logging_environment_is_one_line_and_an_exit_code(name: str, value: 
 
     env = {**os.environ, name: value}
     result = subprocess.run(
-        [sys.executable, "-m", "tubescope.cli", "version"],
+        [sys.executable, "-m", "tubescope.cli", "collect", "--help"],
         capture_output=True,
         text=True,
         env=env,
