@@ -18,6 +18,7 @@ from tubescope.analysis.features import (
     JsonMixin,
     as_float_array,
     epoch_ns,
+    id_positions,
     require_aware,
     require_columns,
 )
@@ -169,7 +170,8 @@ def recent_velocity(
     if recent.empty:
         return ()
     snaps = video_snapshots[
-        video_snapshots["video_id"].isin(recent["video_id"]) & (video_snapshots["observed_at"] <= now)
+        (id_positions(video_snapshots["video_id"], recent["video_id"]) >= 0)
+        & (video_snapshots["observed_at"] <= now)
     ]
     snaps = snaps.dropna(subset=["view_count"]).sort_values(["video_id", "observed_at"])
     last_two = snaps.groupby("video_id", sort=False).tail(2)

@@ -254,10 +254,10 @@ def fleet_kpis(
     require_columns(frames.videos, "videos", ("video_id", "channel_id", "published_at"))
     snaps, ch, vids = frames.video_snapshots, frames.channel_snapshots, frames.videos
     if channel_ids is not None:
-        wanted = list(channel_ids)
-        snaps = snaps[snaps["channel_id"].isin(wanted)]
-        ch = ch[ch["channel_id"].isin(wanted)]
-        vids = vids[vids["channel_id"].isin(wanted)]
+        wanted = pd.Series(list(channel_ids), dtype="str")
+        snaps = snaps[id_positions(snaps["channel_id"], wanted) >= 0]
+        ch = ch[id_positions(ch["channel_id"], wanted) >= 0]
+        vids = vids[id_positions(vids["channel_id"], wanted) >= 0]
     latest = snaps[snaps["observed_at"] <= clock].sort_values("observed_at")
     latest = latest.drop_duplicates("video_id", keep="last")
     views = latest["view_count"].astype("float64")

@@ -22,6 +22,7 @@ import pandas as pd
 
 from tubescope.analysis.abtest import AbTestResult, run_ab_test
 from tubescope.analysis.benchmark import BenchmarkResult, benchmark_channel
+from tubescope.analysis.features import id_positions
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.summary import analyze_channel, fleet_kpis
 from tubescope.errors import ConfigError, InvalidQuery, StorageError, TubescopeError
@@ -194,7 +195,9 @@ def _only(frames: ChannelFrames, channel_id: str) -> ChannelFrames:
     return ChannelFrames(
         channels=frames.channels[frames.channels["channel_id"].astype(str) == channel_id],
         videos=videos,
-        video_snapshots=frames.video_snapshots[frames.video_snapshots["video_id"].isin(videos["video_id"])],
+        video_snapshots=frames.video_snapshots[
+            id_positions(frames.video_snapshots["video_id"], videos["video_id"]) >= 0
+        ],
         channel_snapshots=frames.channel_snapshots[
             frames.channel_snapshots["channel_id"].astype(str) == channel_id
         ],

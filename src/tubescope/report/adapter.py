@@ -25,6 +25,7 @@ from statsmodels.stats.multitest import multipletests
 from tubescope.analysis.abtest import AbTestResult
 from tubescope.analysis.benchmark import BenchmarkResult
 from tubescope.analysis.engagement import engagement_rates
+from tubescope.analysis.features import id_positions
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.same_age import views_at_ages
 from tubescope.analysis.summary import ChannelAnalysis
@@ -126,7 +127,7 @@ def build_report_model(
 
     videos = _own_videos(frames, channel_id, clock)
     video_snaps = frames.video_snapshots[
-        frames.video_snapshots["video_id"].isin(videos["video_id"])
+        (id_positions(frames.video_snapshots["video_id"], videos["video_id"]) >= 0)
         & (frames.video_snapshots["observed_at"] <= clock)
     ]
     channel_snaps = frames.channel_snapshots[
