@@ -316,10 +316,8 @@ class WarehouseStore:
         A gap closes by itself once its videos are stored; an id the API no longer returns
         (deleted meanwhile) stays listed and costs one unit per 50 ids a run to re-check.
         """
-        rows = (
-            self.warehouse.connection()
-            .execute("SELECT CAST(payload AS VARCHAR) FROM quarantine WHERE entity = 'videos_batch'")
-            .fetchall()
+        rows = self.warehouse.fetchall(
+            "SELECT CAST(payload AS VARCHAR) FROM quarantine WHERE entity = 'videos_batch'"
         )
         wanted: dict[str, None] = {}
         for (text,) in rows:
@@ -333,9 +331,7 @@ class WarehouseStore:
             return []
         stored = {
             str(r[0])
-            for r in self.warehouse.connection()
-            .execute("SELECT video_id FROM videos WHERE channel_id = ?", [channel_id])
-            .fetchall()
+            for r in self.warehouse.fetchall("SELECT video_id FROM videos WHERE channel_id = ?", [channel_id])
         }
         return [i for i in wanted if i not in stored]
 
