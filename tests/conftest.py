@@ -35,9 +35,15 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
-def postgres_url(postgres: PostgresServer) -> str:
-    """A fresh, empty database on the session's PostgreSQL."""
-    return postgres.create_database()
+def postgres_url(postgres: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database on the session's PostgreSQL (this process's warehouse connection
+    pool for it is closed afterwards, so a long session does not pile up idle connections)."""
+    url = postgres.create_database()
+    yield url
+    from tubescope.warehouse.postgres_backend import close_pools
+    from tubescope.warehouse.target import PostgresTarget
+
+    close_pools(PostgresTarget(url))
 
 
 @pytest.fixture(scope="session")
