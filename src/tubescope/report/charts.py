@@ -110,10 +110,18 @@ def growth_chart(trajectory: GrowthTrajectory, chart_id: str) -> Chart:
         ceiling = max([*observed.values, *band.mean], default=0.0) * 2.5
         if ceiling > 0 and max(band.upper) > ceiling:
             fig.update_yaxes(range=[0, ceiling])
-    for moment in trajectory.changepoints:
-        fig.add_vline(x=moment.timestamp() * 1000, line={"dash": "dot", "color": "#999"})
+    # The shapes add_vline would make, set in one layout update: add_vline re-validates the whole
+    # layout once per line (tens of milliseconds each on a channel with many change points).
+    breaks = [
+        {"type": "line", "x0": x, "x1": x, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain",
+         "line": {"dash": "dot", "color": "#999"}}
+        for x in (moment.timestamp() * 1000 for moment in trajectory.changepoints)
+    ]  # fmt: skip
     fig.update_layout(
-        **_LAYOUT, title=f"{trajectory.metric}: observed and forecast", yaxis_title=trajectory.metric
+        **_LAYOUT,
+        title=f"{trajectory.metric}: observed and forecast",
+        yaxis_title=trajectory.metric,
+        **({"shapes": breaks} if breaks else {}),
     )
     return Chart(chart_id, f"{trajectory.metric} trajectory", fig)
 
