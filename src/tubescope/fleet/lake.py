@@ -287,7 +287,17 @@ def fleet_kpis_lake_duckdb(uri: str, now: datetime | None = None, *, memory_limi
         for table, schema in LAKE_SCHEMAS.items():
             path = lake.store.path(table)
             info = lake.store.filesystem.get_file_info(path)
-            if info.type == pafs.FileType.Directory:
+            columns = ", ".join(schema.names)
+            if info.type == pafs.FileType.Directory and isinstance(
+                lake.store.filesystem, pafs.LocalFileSystem
+            ):
+                # a local lake: DuckDB's own Parquet reader, inside its memory limit
+                pattern = (path + "/**/*.parquet").replace("'", "''")
+                con.execute(
+                    f"CREATE VIEW {table} AS SELECT {columns} FROM read_parquet('{pattern}',"  # noqa: S608
+                    " hive_partitioning = true, hive_types = {'channel_id': VARCHAR}, union_by_name = true)"
+                )
+            elif info.type == pafs.FileType.Directory:
                 dataset = ds.dataset(
                     path,
                     filesystem=lake.store.filesystem,
@@ -296,7 +306,6 @@ def fleet_kpis_lake_duckdb(uri: str, now: datetime | None = None, *, memory_limi
                     exclude_invalid_files=True,
                 )
                 con.register(f"_lake_{table}", dataset)
-                columns = ", ".join(schema.names)
                 con.execute(f"CREATE VIEW {table} AS SELECT {columns} FROM _lake_{table}")  # noqa: S608
             else:
                 con.register(table, schema.empty_table())
