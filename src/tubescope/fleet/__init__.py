@@ -2,9 +2,10 @@
 
 The lake is what ``tubescope export`` writes (``<lake>/<table>/channel_id=<id>/…``), on a local
 folder or on object storage. Fleet KPIs are independent per channel, so each Dask task reads the
-partitions of a group of channels and computes their rows with the same pandas function the
-rest of tubescope uses (:func:`tubescope.analysis.summary.fleet_kpis`); no task ever holds more
-than its group. :func:`fleet_kpis_lake_duckdb` computes the same table in one DuckDB process.
+partitions of a group of channels and computes their rows with the same fleet KPI SQL the
+warehouse uses (:func:`tubescope.analysis.summary.fleet_kpis_duckdb`, in a one-thread in-memory
+DuckDB inside the worker); no task ever holds more than its group.
+:func:`fleet_kpis_lake_duckdb` computes the same table in one DuckDB process.
 """
 
 from tubescope.fleet.lake import (

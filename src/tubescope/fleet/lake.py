@@ -17,7 +17,7 @@ import pyarrow.dataset as ds
 from pyarrow import fs as pafs
 
 from tubescope.analysis.frames import ChannelFrames
-from tubescope.analysis.summary import FLEET_KPI_COLUMNS, fleet_kpis, fleet_kpis_duckdb
+from tubescope.analysis.summary import FLEET_KPI_COLUMNS, fleet_kpis_duckdb
 from tubescope.errors import ConfigError, StorageError
 from tubescope.warehouse.objectstore import ObjectStore
 
@@ -181,8 +181,18 @@ def _to_frame(table: pa.Table) -> pd.DataFrame:
 
 
 def _group_kpis(uri: str, channel_ids: list[str], now: datetime) -> pd.DataFrame:
+    """One task: the KPI rows of a group of channels, by the fleet KPI SQL in an in-memory DuckDB
+    (one thread: the worker is the unit of parallelism) over the group's Arrow partitions."""
+    import duckdb
+
     lake = Lake.open(uri)
-    return fleet_kpis(lake.frames(channel_ids, now), now, channel_ids)
+    con = duckdb.connect(config={"threads": 1, "memory_limit": "512MB"})
+    try:
+        for table in LAKE_SCHEMAS:
+            con.register(table, lake.read(table, channel_ids))
+        return fleet_kpis_duckdb(con, now)
+    finally:
+        con.close()
 
 
 def _group_last_observed(uri: str, channel_ids: list[str]) -> pd.Timestamp | None:
