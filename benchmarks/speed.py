@@ -158,15 +158,21 @@ def _child(name: str, path: Path, src: Path | None) -> dict[str, Any]:
 
 
 def _start_wall(args: list[str], src: Path | None, repeat: int) -> dict[str, Any]:
-    times = []
+    """Wall time of a fresh interpreter running ``args``, and its CPU (user+sys), which moves far
+    less with the machine's load than the wall time does."""
+    times, cpus = [], []
     load_before = _load()
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run([sys.executable, *args], capture_output=True, check=True, env=_env(src))
         times.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     return {
         "median_s": round(statistics.median(times), 3),
         "min_s": round(min(times), 3),
+        "cpu_median_s": round(statistics.median(cpus), 3),
         "runs": repeat,
         "load_average": {"before": load_before, "after": _load()},
     }
@@ -203,7 +209,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--videos", type=int, default=10_000, help="videos of the one channel")
-    parser.add_argument("--repeat", type=int, default=3, help="CLI starts per figure")
+    parser.add_argument("--repeat", type=int, default=5, help="CLI starts per figure")
     parser.add_argument("--before", help="git revision to measure beside the working tree")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
