@@ -128,7 +128,7 @@ def _worker_peak() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_dask(lake: str, scheduler: str | None, workers: int) -> dict[str, Any]:
+def run_dask(lake: str, scheduler: str | None, workers: int, per_task: int = 50) -> dict[str, Any]:
     from tubescope.fleet.lake import dask_client, fleet_kpis_dask
 
     with dask_client(scheduler, workers=workers, memory_limit="1GiB") as client:
@@ -136,7 +136,7 @@ def run_dask(lake: str, scheduler: str | None, workers: int) -> dict[str, Any]:
         # workers import the analysis stack once, as the DuckDB child imports it before its clock
         client.run(importlib.import_module, "tubescope.fleet.lake")
         started = time.perf_counter()
-        result = fleet_kpis_dask(lake, client=client, channels_per_task=8)
+        result = fleet_kpis_dask(lake, client=client, channels_per_task=per_task)
         seconds = time.perf_counter() - started
         peaks = client.run(_worker_peak)
     return {
