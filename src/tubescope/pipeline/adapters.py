@@ -317,12 +317,12 @@ class WarehouseStore:
         (deleted meanwhile) stays listed and costs one unit per 50 ids a run to re-check.
         """
         rows = self.warehouse.fetchall(
-            "SELECT CAST(payload AS VARCHAR) FROM quarantine WHERE entity = 'videos_batch'"
+            "SELECT CAST(payload AS VARCHAR) FROM quarantine WHERE entity = ?", ["videos_batch"]
         )
         wanted: dict[str, None] = {}
         for (text,) in rows:
             try:
-                payload = json.loads(text)
+                payload = text if isinstance(text, dict) else json.loads(text)
             except (TypeError, ValueError):
                 continue
             if isinstance(payload, dict) and payload.get("channel_id") == channel_id:
