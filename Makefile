@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint types contracts pytest bench bench-check audit lock browser servers clean
+.PHONY: demo test lint types contracts docs pytest bench bench-check audit lock browser servers clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tubescope needs Python 3.11 or newer")'
@@ -53,6 +53,10 @@ types: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
+# The docs site (MkDocs + mkdocstrings, offline); --strict turns every warning into an error.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
 # Line coverage of src/ (CLI and server subprocesses included: `patch = ["subprocess"]` in
 # pyproject), printed per package; `coverage report` fails under [tool.coverage.report] fail_under.
 pytest: $(STAMP) browser servers
@@ -64,7 +68,7 @@ pytest: $(STAMP) browser servers
 	@$(BIN)/coverage report --format=total >/dev/null || { $(BIN)/coverage report --format=total; \
 	  echo "line coverage is below fail_under in pyproject.toml"; exit 1; }
 
-test: lint types contracts pytest
+test: lint types contracts docs pytest
 
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do \
@@ -86,4 +90,4 @@ lock: $(STAMP)
 	  --quiet -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo-output .coverage .coverage.* coverage.json
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo-output .coverage .coverage.* coverage.json site

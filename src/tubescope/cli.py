@@ -12,7 +12,7 @@ import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.markup import escape
@@ -44,6 +44,65 @@ app = typer.Typer(
 )
 stderr = SafeConsole(stderr=True)
 _state: dict[str, bool | None] = {"debug": False, "log_json": None}
+
+
+class _Working:
+    """Progress for a wait: a spinner on a terminal; piped, once the wait passes a second, one
+    timestamped line per step on stderr, so a log or CI shows what is happening instead of
+    silence (and a quick answer or error stays a single line)."""
+
+    DELAY_SECONDS = 1.0
+
+    def __init__(self, message: str) -> None:
+        import threading
+
+        self._message = message
+        self._spinner: Any = None
+        self._lock = threading.Lock()
+        self._shown = False
+        self._done = False
+        self._timer = threading.Timer(self.DELAY_SECONDS, self._show)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Working:
+        if stderr.is_terminal:
+            self._spinner = stderr.status(self._message)
+            self._spinner.__enter__()
+        else:
+            self._timer.start()
+        return self
+
+    def _show(self) -> None:
+        with self._lock:
+            if not self._done:
+                self._shown = True
+                self._line(self._message)
+
+    def update(self, message: str) -> None:
+        """Show the current step."""
+        if self._spinner is not None:
+            self._spinner.update(message)
+            return
+        with self._lock:
+            self._message = message
+            if self._shown:
+                self._line(message)
+
+    def _line(self, message: str) -> None:
+        import time
+
+        stderr.print(f"[{time.strftime('%H:%M:%S')}] {message}", highlight=False, soft_wrap=True)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._done = True  # a late timer prints nothing
+        if self._spinner is not None:
+            self._spinner.__exit__(*exc_info)
+
+
+def _working(message: str) -> _Working:
+    return _Working(message)
 
 
 @app.callback()
@@ -184,7 +243,7 @@ def train(
 
     horizon_days = parse_horizon(horizon)
     options = ForecastOptions(horizon_days=horizon_days, n_estimators=trees, forest_trees=trees // 3)
-    with stderr.status("training the ensemble (LightGBM, XGBoost, random forest)…"):
+    with _working("training the ensemble (LightGBM, XGBoost, random forest)…"):
         outcome = job.train(db_path=_db_target(db), model_dir=model_dir, options=options)
     if as_json:
         typer.echo(json.dumps(outcome.to_dict(), indent=2, sort_keys=True))
@@ -222,7 +281,7 @@ def predict(
         category_id=category,
     )
     horizon_days = parse_horizon(horizon) if horizon is not None else None
-    with stderr.status("loading the model and forecasting…"):
+    with _working("loading the model and forecasting…"):
         forecast = job.predict(video, horizon_days=horizon_days, db_path=_db_target(db), model_dir=model_dir)
     if as_json:
         typer.echo(json.dumps(forecast.to_dict(), indent=2, sort_keys=True))
@@ -238,6 +297,10 @@ def analyze(
         str | None, typer.Option("--since", help="Only videos published from this date.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every result as JSON.")] = False,
+    tz: Annotated[
+        str,
+        typer.Option("--tz", help="IANA time zone for the best publish day and hour, e.g. Europe/Berlin."),
+    ] = "UTC",
 ) -> None:
     """Engagement, growth, same-age performance, timing, outliers, correlations, A/B and time series."""
     from tubescope.config import load_settings
@@ -245,8 +308,10 @@ def analyze(
     from tubescope.jobs.common import parse_date
 
     settings = load_settings(db_path=db)
-    with stderr.status("analysing…"):
-        analysis = job.analyze(settings.warehouse_target, ref, since=parse_date(since) if since else None)
+    with _working("analysing…"):
+        analysis = job.analyze(
+            settings.warehouse_target, ref, since=parse_date(since) if since else None, timezone=tz
+        )
     if as_json:
         typer.echo(json.dumps(analysis.to_dict(), indent=2, sort_keys=True, default=str))
     else:
@@ -263,7 +328,7 @@ def compare(
     from tubescope.config import load_settings
     from tubescope.jobs import analyze as job
 
-    with stderr.status("comparing…"):
+    with _working("comparing…"):
         results = job.compare(load_settings(db_path=db).warehouse_target, refs)
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2, sort_keys=True))
@@ -283,6 +348,10 @@ def abtest(
     confidence: Annotated[float, typer.Option("--confidence", help="Confidence level, e.g. 0.95.")] = 0.95,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap (reproducible).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    wide: Annotated[
+        bool,
+        typer.Option("--wide", help="One wide table (default: a short table per format under 140 columns)."),
+    ] = False,
 ) -> None:
     """A/B test two groups of a channel's videos: view lift with confidence interval and a verdict.
 
@@ -294,12 +363,13 @@ def abtest(
     from tubescope.jobs import abtest as job
 
     settings = load_settings(db_path=db)
-    with stderr.status("testing…"):
+    with _working("testing…"):
         result = job.abtest(settings.warehouse_target, ref, group_a, versus, confidence=confidence, seed=seed)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     else:
-        SafeConsole().print(job.abtest_summary(result))
+        console = SafeConsole()
+        console.print(job.abtest_summary(result, wide=wide or console.width >= 140))
 
 
 @app.command()
@@ -332,7 +402,7 @@ def report(
     from tubescope.report.terminal import render_summary
 
     settings = load_settings(db_path=db)
-    with stderr.status("building the report…") as status:
+    with _working("building the report…") as status:
         outcome = job.write_report(
             settings.warehouse_target,
             ref,
@@ -352,11 +422,32 @@ def report(
     )
 
 
+@app.command()
+def runs(
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="How many runs to list.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+) -> None:
+    """List the collection runs recorded in the warehouse, newest first."""
+    from tubescope.config import load_settings
+    from tubescope.jobs import runs as job
+
+    found = job.list_runs(load_settings(db_path=db).warehouse_target, limit=limit)
+    if as_json:
+        typer.echo(json.dumps([job.run_dict(r) for r in found], indent=2, sort_keys=True))
+    elif not found:
+        typer.echo("no collection runs yet; run `tubescope collect @handle`")
+    else:
+        SafeConsole().print(job.runs_table(found))
+
+
 @app.command("export")
 def export_tables(
     out: Annotated[Path, typer.Option("--out", help="Folder for the dataset (one sub-folder per table).")],
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
-    export_format: Annotated[str, typer.Option("--format", help="Output format: parquet.")] = "parquet",
+    export_format: Annotated[
+        str, typer.Option("--format", help="parquet (a partitioned lake), csv, json or xlsx.")
+    ] = "parquet",
     table: Annotated[
         list[str] | None,
         typer.Option("--table", help="Table to export (repeatable; default: the analytic tables)."),
@@ -365,7 +456,8 @@ def export_tables(
         bool, typer.Option("--overwrite", help="Replace the exported tables in a non-empty --out folder.")
     ] = False,
 ) -> None:
-    """Export warehouse tables as Parquet, hive-partitioned by channel_id and snapshot_date."""
+    """Export warehouse tables: a Parquet lake (partitioned by channel_id and snapshot_date), or
+    one CSV/JSON file per table, or one Excel workbook with a sheet per table."""
     from tubescope.jobs import export as job
 
     result = job.run_export(
@@ -672,7 +764,7 @@ def demo(
     """Run the whole job offline on the built-in emulator and write the report."""
     from tubescope.demo import run_demo
 
-    with stderr.status("starting the emulator…") as status:
+    with _working("starting the emulator…") as status:
         outcome = run_demo(out, seed=seed, n_peers=peers, days=days, step=lambda m: status.update(m + "…"))
     stderr.print(
         f"collected {1 + len(outcome.peer_ids)} channels {outcome.collections} times "

@@ -114,7 +114,8 @@ def running_emulator(
     app = create_app(chosen_world, clock=chosen_clock, keys=chosen_keys, faults=faults)
     sock = _free_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="error", lifespan="off", access_log=False)
+    # date_header=False: the emulator's own Date (its world clock) is the only one sent.
+    config = uvicorn.Config(app, log_level="error", lifespan="off", access_log=False, date_header=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"emulator-{port}", daemon=True

@@ -153,5 +153,5 @@ def test_sparse_model_renders_with_clear_empty_sections(model: ReportModel) -> N
     page = render_html(sparse)
     text = " ".join(_parse(page).text)
     assert "Plotly.newPlot" not in page
-    assert "No peers given" in text and "No A/B comparisons were run" in text
+    assert "No peers were compared" in text and "No A/B comparisons were run" in text
     assert "Not enough channel snapshots" in text

@@ -79,7 +79,7 @@ def test_significant_ab_result_is_a_recommendation_and_null_results_are_labelled
     assert len(strong) == 1
     assert "1.40x" in strong[0].evidence and "95% CI 1.15–1.70" in strong[0].evidence
     assert "p=0.003 adjusted" in strong[0].evidence and "n=60 vs 90" in strong[0].evidence
-    assert strong[0].headline == "Prefer videos where title contains '?' (shorts)"
+    assert strong[0].headline == "Use more titles with a question mark (shorts)"
     assert strong[0].evidence.startswith("Shorts: title contains '?' vs the rest: 1.40x views at 7 days")
     weak = [r for r in ab if r.confidence is Confidence.LOW]
     assert (
@@ -114,7 +114,7 @@ def test_harmful_treatment_is_advised_against(model: ReportModel) -> None:
     )
     changed = dataclasses.replace(model, ab_tests=(harmful,))
     (rec,) = [r for r in build_recommendations(changed) if r.topic == "ab"]
-    assert rec.headline == "Avoid videos where all caps" and "0.60x" in rec.evidence
+    assert rec.headline == "Use fewer videos matching “all caps”" and "0.60x" in rec.evidence
 
 
 def test_overlapping_format_intervals_give_no_format_advice(model: ReportModel) -> None:
@@ -127,8 +127,38 @@ def test_overlapping_format_intervals_give_no_format_advice(model: ReportModel) 
 
 def test_correlation_is_called_a_correlation(model: ReportModel) -> None:
     (rec,) = [r for r in build_recommendations(model) if r.topic == "correlation"]
-    assert "tag_count" in rec.evidence and "ρ=0.42" in rec.evidence and "not proof of cause" in rec.evidence
-    assert "title_length" not in rec.evidence  # |rho| 0.05: below the threshold
+    assert "the number of tags" in rec.evidence and "ρ=0.42" in rec.evidence
+    assert "not proof of cause" in rec.evidence
+    assert rec.headline == "Try more tags on a few videos and compare"
+    assert "title length" not in rec.evidence  # |rho| 0.05: below the threshold
+
+
+def test_no_column_or_model_name_reaches_a_headline(model: ReportModel) -> None:
+    for rec in build_recommendations(model):
+        assert "_" not in rec.headline, rec.headline
+        assert "ETS(" not in rec.headline + rec.evidence and "log1p" not in rec.headline + rec.evidence
+
+
+def test_n_is_the_n_the_coefficient_was_computed_on(model: ReportModel) -> None:
+    matrix = model.correlation
+    assert matrix is not None
+    size = len(matrix.variables)
+    n_pairs = tuple(tuple(12 for _ in range(size)) for _ in range(size))
+    narrowed = dataclasses.replace(model, correlation=dataclasses.replace(matrix, n_pairs=n_pairs))
+    (rec,) = [r for r in build_recommendations(narrowed) if r.topic == "correlation"]
+    assert "n=12" in rec.evidence and f"n={matrix.n}" not in rec.evidence
+    assert rec.confidence is Confidence.LOW  # twelve videos are never more than a hint
+
+
+def test_confounded_comparisons_are_never_above_low(model: ReportModel) -> None:
+    confounded = tuple(
+        dataclasses.replace(t, confounded_by="video age (latest views)") for t in model.ab_tests
+    )
+    ab = [
+        r for r in build_recommendations(dataclasses.replace(model, ab_tests=confounded)) if r.topic == "ab"
+    ]
+    assert ab and all(r.confidence is Confidence.LOW for r in ab)
+    assert any("confounded by video age" in r.evidence for r in ab)
 
 
 def test_peer_gaps_only_where_the_channel_trails(model: ReportModel) -> None:

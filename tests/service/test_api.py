@@ -62,14 +62,14 @@ def test_channels_videos_and_kpis(service: Service) -> None:
         assert sorted(c["channel_id"] for c in listed["items"]) == sorted(service.channel_ids)
         channel_id = service.channel_ids[0]
         detail = client.get(f"/v1/channels/{channel_id}").json()
-        assert detail["kpis"]["derived"] is True and detail["kpis"]["n_videos"] > 0
+        assert detail["kpis"]["derived"] is True and detail["kpis"]["values"]["n_videos"] > 0
         page = client.get(
             f"/v1/channels/{channel_id}/videos",
             params={"page_size": 5, "sort": "view_count", "order": "desc"},
         ).json()
         views = [v["view_count"] for v in page["items"]]
         assert len(views) == 5 and views == sorted(views, reverse=True)
-        assert page["total"] == detail["kpis"]["n_videos"]
+        assert page["total"] == detail["kpis"]["values"]["n_videos"]
         shorts_seen = 0
         for each in service.channel_ids:
             every = client.get(f"/v1/channels/{each}/videos", params={"page_size": 500}).json()["items"]

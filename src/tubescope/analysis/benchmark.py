@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
 from tubescope.analysis.features import JsonMixin, require_columns
+from tubescope.analysis.kpis import ChannelKpis, channel_kpis_from_row
 from tubescope.errors import ChannelNotFound
 
 BENCHMARK_KPIS: tuple[tuple[str, str], ...] = (
     ("views_per_subscriber", "median latest views per video / subscribers"),
     ("engagement_median", "median (likes + comments) / views per video, hidden likes excluded"),
-    ("uploads_per_week_90d", "uploads in the 90 days before now / (90/7)"),
+    ("uploads_per_week_90d", "uploads in the 90 days to the channel's last observation / (90/7)"),
     ("subscriber_growth_28d", "subscriber gain over 28 days / subscribers 28 days ago"),
     ("view_growth_28d", "channel view gain over 28 days / channel views 28 days ago"),
 )
@@ -45,6 +47,9 @@ class BenchmarkResult(JsonMixin):
     peer_count: int
     kpis: tuple[BenchmarkKpi, ...]
     derived: bool = True
+    figures: ChannelKpis | None = None
+    """The channel's key figures (as of its own last observation, with its staleness)."""
+    title: str | None = None
 
     def kpi(self, name: str) -> BenchmarkKpi:
         for k in self.kpis:
@@ -60,9 +65,17 @@ def percentile_among(value: float, peers: np.ndarray) -> float:
 
 
 def benchmark_channel(
-    fleet: pd.DataFrame, channel_id: str, peer_ids: Sequence[str] | None = None
+    fleet: pd.DataFrame,
+    channel_id: str,
+    peer_ids: Sequence[str] | None = None,
+    *,
+    reference: datetime | None = None,
 ) -> BenchmarkResult:
-    """Percentiles of ``channel_id``'s KPIs among ``peer_ids`` (default: every other channel in ``fleet``)."""
+    """Percentiles of ``channel_id``'s KPIs among ``peer_ids`` (default: every other channel in ``fleet``).
+
+    ``reference`` is the newest observation staleness is judged against (default: the newest
+    ``as_of`` in ``fleet``, when it has that column).
+    """
     require_columns(fleet, "fleet KPIs", ("channel_id", *(k for k, _ in BENCHMARK_KPIS)))
     table = fleet.set_index(fleet["channel_id"].astype(str))
     if channel_id not in table.index:
@@ -87,4 +100,11 @@ def benchmark_channel(
                 peer_median=float(np.median(values)) if len(values) else None,
             )
         )
-    return BenchmarkResult(channel_id=channel_id, peer_count=len(peers), kpis=tuple(kpis))
+    if reference is None and "as_of" in fleet.columns and fleet["as_of"].notna().any():
+        reference = pd.Timestamp(fleet["as_of"].max()).to_pydatetime()
+    figures = (
+        channel_kpis_from_row({str(k): v for k, v in own.to_dict().items()}, reference)
+        if "as_of" in fleet.columns
+        else None
+    )
+    return BenchmarkResult(channel_id=channel_id, peer_count=len(peers), kpis=tuple(kpis), figures=figures)

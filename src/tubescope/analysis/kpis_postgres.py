@@ -26,6 +26,8 @@ def fleet_kpis_postgres_sql(
     """
     vs, cs, vt = (check_identifier(t) for t in (video_snapshots, channel_snapshots, videos))
     only = "AND channel_id = $channel_id" if one_channel else ""
+    only_s = "AND s.channel_id = $channel_id" if one_channel else ""
+    only_t = "AND t.channel_id = $channel_id" if one_channel else ""
     now = "CAST($now AS TIMESTAMPTZ)"
 
     def latest_known(column: str) -> str:
@@ -38,7 +40,7 @@ def fleet_kpis_postgres_sql(
     return f"""
 WITH latest AS (
     SELECT DISTINCT ON (video_id) video_id, channel_id,
-           view_count AS v, like_count AS l, comment_count AS c
+           view_count AS v, like_count AS l, comment_count AS c, observed_at AS seen
     FROM {vs}
     WHERE observed_at <= {now} {only}
     ORDER BY video_id, observed_at DESC
@@ -58,28 +60,36 @@ video_kpis AS (
     FROM per_video GROUP BY channel_id
 ),
 channel_now AS (
-    SELECT channel_id, max(observed_at) AS as_of,
+    SELECT channel_id, max(observed_at) AS seen,
            {latest_known("subscriber_count")} AS subscriber_count,
            {latest_known("view_count")} AS total_views
     FROM {cs} WHERE observed_at <= {now} {only} GROUP BY channel_id
 ),
+ends AS (
+    -- Each channel's window ends at its own last observation: the one "as of" of its figures.
+    SELECT channel_id, max(seen) AS end_at FROM (
+        SELECT channel_id, seen FROM channel_now
+        UNION ALL SELECT channel_id, max(seen) FROM latest GROUP BY channel_id
+    ) AS seen_at GROUP BY channel_id
+),
 channel_start AS (
-    SELECT channel_id,
+    SELECT s.channel_id,
            {latest_known("subscriber_count")} AS subs_start,
            {latest_known("view_count")} AS views_start
-    FROM {cs} WHERE observed_at <= {now} - INTERVAL '28 days' {only} GROUP BY channel_id
+    FROM {cs} s JOIN ends e ON s.channel_id = e.channel_id
+    WHERE s.observed_at <= e.end_at - INTERVAL '28 days' {only_s} GROUP BY s.channel_id
 ),
 uploads AS (
-    SELECT channel_id,
-           count(*) FILTER (WHERE published_at > {now} - INTERVAL '90 days'
-                              AND published_at <= {now}) AS uploads_90d
-    FROM {vt} WHERE TRUE {only} GROUP BY channel_id
+    SELECT t.channel_id,
+           count(*) FILTER (WHERE t.published_at > e.end_at - INTERVAL '90 days'
+                              AND t.published_at <= e.end_at) AS uploads_90d
+    FROM {vt} t LEFT JOIN ends e ON t.channel_id = e.channel_id WHERE TRUE {only_t} GROUP BY t.channel_id
 ),
 ids AS (
     SELECT channel_id FROM channel_now UNION SELECT channel_id FROM video_kpis
     UNION SELECT channel_id FROM uploads
 )
-SELECT ids.channel_id, c.as_of, c.subscriber_count, c.total_views,
+SELECT ids.channel_id, e.end_at AS as_of, c.subscriber_count, c.total_views,
        coalesce(v.n_videos, 0) AS n_videos, coalesce(v.n_rated, 0) AS n_rated,
        coalesce(v.n_hidden_likes, 0) AS n_hidden_likes, v.median_views,
        v.median_views / nullif(c.subscriber_count, 0) AS views_per_subscriber,
@@ -91,6 +101,7 @@ SELECT ids.channel_id, c.as_of, c.subscriber_count, c.total_views,
        c.total_views - s.views_start AS view_gain_28d,
        (c.total_views - s.views_start) / nullif(s.views_start, 0) AS view_growth_28d
 FROM ids
+LEFT JOIN ends e USING (channel_id)
 LEFT JOIN channel_now c USING (channel_id)
 LEFT JOIN channel_start s USING (channel_id)
 LEFT JOIN video_kpis v USING (channel_id)

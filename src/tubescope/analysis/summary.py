@@ -3,14 +3,17 @@
 ``fleet_kpis`` (pandas, over frames) and ``fleet_kpis_sql``/``fleet_kpis_duckdb`` (DuckDB, over
 tables with the frame columns) compute the same table, one row per channel:
 
+- each channel's window ends at its own last observation (channel or video snapshot) at or
+  before ``now`` (``now`` None: no cap), reported as ``as_of``: never the machine's clock, and a
+  channel whose collection stopped gets a true 28-day window ending then, not a shorter one;
 - latest counts are the last observation at or before ``now`` (video snapshots per video,
   channel snapshots per channel; a hidden subscriber count is skipped, not read as 0);
 - ``median_views`` is the median over the channel's videos of their latest views;
   ``views_per_subscriber`` = median_views / subscriber_count;
 - engagement per video is (likes + comments) / views on its latest snapshot, videos with hidden
   likes or no views excluded (counted in ``n_hidden_likes``), disabled comments as 0;
-- ``uploads_per_week_90d`` counts videos published in (now - 90 d, now], divided by 90/7;
-- 28-day gains compare the latest value with the last one at or before ``now - 28 d``;
+- ``uploads_per_week_90d`` counts videos published in (as_of - 90 d, as_of], divided by 90/7;
+- 28-day gains compare the latest value with the last one at or before ``as_of - 28 d``;
   growth = gain / start value.
 
 Every KPI is a derived metric. The SQL is built by a pure function; the caller owns the
@@ -23,7 +26,7 @@ import importlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -42,6 +45,7 @@ from tubescope.analysis.features import (
 )
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.growth import GrowthResult, analyze_growth
+from tubescope.analysis.kpis import ChannelKpis, channel_kpis_from_table
 from tubescope.analysis.outliers import OutlierOptions, OutlierResult, analyze_outliers
 from tubescope.analysis.same_age import SameAgeResult, analyze_same_age
 from tubescope.analysis.timing import TimingOptions, TimingResult, analyze_timing, daily_season_from_videos
@@ -102,6 +106,8 @@ class ChannelAnalysis(JsonMixin):
     correlation: CorrelationResult
     extras: Mapping[str, Any] = field(default_factory=dict)
     """Results of optional analyses (time series, ...) keyed by name, already JSON-safe."""
+    kpis: ChannelKpis | None = None
+    """The key figures every surface shows, as of the channel's last observation up to ``now``."""
     derived_note: str = DERIVED_NOTE
 
 
@@ -169,8 +175,14 @@ def analyze_channel(
     now: datetime,
     since: datetime | None = None,
     options: AnalysisOptions | None = None,
+    *,
+    reference: datetime | None = None,
 ) -> ChannelAnalysis:
-    """Every part-A analysis of one channel as of ``now``, plus optional extras when available."""
+    """Every part-A analysis of one channel as of ``now``, plus optional extras when available.
+
+    ``reference`` is the newest observation the channel's staleness is judged against (the
+    warehouse's; default ``now``): it only sets the ``kpis.stale`` flag.
+    """
     opts = options or AnalysisOptions()
     clock = require_aware(now)
     start = require_aware(since, "since") if since is not None else None
@@ -211,6 +223,9 @@ def analyze_channel(
             videos, performance["score"] if len(performance) else None, alpha=opts.correlation_alpha
         ),
         extras=_optional_extras(own, channel_id, clock),
+        kpis=channel_kpis_from_table(
+            fleet_kpis(frames, clock, [channel_id]), channel_id, reference if reference is not None else clock
+        ),
     )
 
 
@@ -232,17 +247,46 @@ def _with_latest_counts(videos: pd.DataFrame, video_snaps: pd.DataFrame) -> pd.D
 # --- fleet KPIs -----------------------------------------------------------------------------
 
 
-def _as_of(frame: pd.DataFrame, value: str, at: pd.Timestamp) -> pd.Series:
-    rows = frame[(frame["observed_at"] <= at) & frame[value].notna()]
+NO_CAP = datetime(9999, 12, 31, tzinfo=UTC)
+"""The cap used when no ``now`` is given: every observation counts."""
+
+
+def _as_of(frame: pd.DataFrame, value: str, at: pd.Series | pd.Timestamp) -> pd.Series:
+    """Per channel, the last known ``value`` at or before ``at`` (one instant, or one per channel)."""
+    if isinstance(at, pd.Series):
+        limit = frame["channel_id"].map(at)
+        keep = frame["observed_at"].notna() & limit.notna()
+        keep &= frame["observed_at"] <= limit.where(keep, frame["observed_at"])
+    else:
+        keep = frame["observed_at"] <= at
+    rows = frame[keep & frame[value].notna()]
     rows = rows.sort_values("observed_at").drop_duplicates("channel_id", keep="last")
     return rows.set_index("channel_id")[value].astype(float)
 
 
+def window_ends(
+    channel_snapshots: pd.DataFrame, video_snapshots: pd.DataFrame, now: datetime | None = None
+) -> pd.Series:
+    """Each channel's KPI window end: its last observation (channel or video snapshot) at or
+    before ``now`` (None: no cap). The one "as of" every surface uses for a channel's figures."""
+    cap = require_aware(now or NO_CAP)
+    seen = []
+    for frame in (channel_snapshots, video_snapshots):
+        if len(frame):
+            mine = frame[frame["observed_at"] <= cap]
+            seen.append(mine.groupby(mine["channel_id"].astype(str))["observed_at"].max())
+    if not seen:
+        return pd.Series(dtype="datetime64[ns, UTC]", name="as_of")
+    ends = pd.concat(seen, axis=1).max(axis=1)
+    ends.name = "as_of"
+    return ends
+
+
 def fleet_kpis(
-    frames: ChannelFrames, now: datetime, channel_ids: Sequence[str] | None = None
+    frames: ChannelFrames, now: datetime | None = None, channel_ids: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """The fleet KPI table computed in pandas (see the module docstring for definitions)."""
-    clock = require_aware(now)
+    clock = require_aware(now or NO_CAP)
     require_columns(
         frames.video_snapshots,
         "video_snapshots",
@@ -258,6 +302,7 @@ def fleet_kpis(
         snaps = snaps[id_positions(snaps["channel_id"], wanted) >= 0]
         ch = ch[id_positions(ch["channel_id"], wanted) >= 0]
         vids = vids[id_positions(vids["channel_id"], wanted) >= 0]
+    ends = window_ends(ch, snaps, clock)
     latest = snaps[snaps["observed_at"] <= clock].sort_values("observed_at")
     latest = latest.drop_duplicates("video_id", keep="last")
     views = latest["view_count"].astype("float64")
@@ -284,12 +329,13 @@ def fleet_kpis(
         }
     )
     published = pd.to_datetime(vids["published_at"], utc=True)
-    recent = (published > clock - pd.Timedelta(days=90)) & (published <= clock)
+    video_end = vids["channel_id"].astype(str).map(ends)
+    recent = video_end.notna() & (published > video_end - pd.Timedelta(days=90)) & (published <= video_end)
     uploads = recent.groupby(vids["channel_id"].to_numpy()).sum().astype("float64")
-    start_at = clock - pd.Timedelta(days=28)
+    start_at = ends - pd.Timedelta(days=28)
     table = pd.DataFrame(
         {
-            "as_of": ch[ch["observed_at"] <= clock].groupby("channel_id")["observed_at"].max(),
+            "as_of": ends,
             "subscriber_count": _as_of(ch, "subscriber_count", clock),
             "total_views": _as_of(ch, "view_count", clock),
             "subs_start": _as_of(ch, "subscriber_count", start_at),
@@ -313,6 +359,7 @@ def fleet_kpis(
         )
     table.index.name = "channel_id"
     out = table.reset_index()[list(FLEET_KPI_COLUMNS)]
+    out["as_of"] = pd.to_datetime(out["as_of"], utc=True)
     return out.sort_values("channel_id").reset_index(drop=True)
 
 
@@ -333,6 +380,8 @@ def fleet_kpis_sql(
     """DuckDB SQL for the fleet KPI table; parameters ``$now`` (and ``$channel_id`` when ``one_channel``)."""
     vs, cs, vt = (check_identifier(t) for t in (video_snapshots, channel_snapshots, videos))
     only = "AND channel_id = $channel_id" if one_channel else ""
+    only_s = "AND s.channel_id = $channel_id" if one_channel else ""
+    only_t = "AND t.channel_id = $channel_id" if one_channel else ""
     # Table names are checked identifiers and values are bound parameters, so nothing user-typed
     # is spliced into the text.
     return f"""
@@ -341,7 +390,7 @@ WITH latest AS (
     -- latest count instead of skipping back to an older visible one.
     SELECT video_id, any_value(channel_id) AS channel_id,
            arg_max_null(view_count, observed_at) AS v, arg_max_null(like_count, observed_at) AS l,
-           arg_max_null(comment_count, observed_at) AS c
+           arg_max_null(comment_count, observed_at) AS c, max(observed_at) AS seen
     FROM {vs}
     WHERE observed_at <= CAST($now AS TIMESTAMPTZ) {only}
     GROUP BY video_id
@@ -359,32 +408,40 @@ video_kpis AS (
     FROM per_video GROUP BY channel_id
 ),
 channel_now AS (
-    SELECT channel_id, max(observed_at) AS as_of,
+    SELECT channel_id, max(observed_at) AS seen,
            arg_max(CAST(subscriber_count AS DOUBLE), observed_at)
                FILTER (WHERE subscriber_count IS NOT NULL) AS subscriber_count,
            arg_max(CAST(view_count AS DOUBLE), observed_at)
                FILTER (WHERE view_count IS NOT NULL) AS total_views
     FROM {cs} WHERE observed_at <= CAST($now AS TIMESTAMPTZ) {only} GROUP BY channel_id
 ),
+ends AS (
+    -- Each channel's window ends at its own last observation: the one "as of" of its figures.
+    SELECT channel_id, max(seen) AS end_at FROM (
+        SELECT channel_id, seen FROM channel_now
+        UNION ALL SELECT channel_id, max(seen) FROM latest GROUP BY channel_id
+    ) GROUP BY channel_id
+),
 channel_start AS (
-    SELECT channel_id,
-           arg_max(CAST(subscriber_count AS DOUBLE), observed_at)
-               FILTER (WHERE subscriber_count IS NOT NULL) AS subs_start,
-           arg_max(CAST(view_count AS DOUBLE), observed_at)
-               FILTER (WHERE view_count IS NOT NULL) AS views_start
-    FROM {cs} WHERE observed_at <= CAST($now AS TIMESTAMPTZ) - INTERVAL 28 DAY {only} GROUP BY channel_id
+    SELECT s.channel_id,
+           arg_max(CAST(s.subscriber_count AS DOUBLE), s.observed_at)
+               FILTER (WHERE s.subscriber_count IS NOT NULL) AS subs_start,
+           arg_max(CAST(s.view_count AS DOUBLE), s.observed_at)
+               FILTER (WHERE s.view_count IS NOT NULL) AS views_start
+    FROM {cs} s JOIN ends e ON s.channel_id = e.channel_id
+    WHERE s.observed_at <= e.end_at - INTERVAL 28 DAY {only_s} GROUP BY s.channel_id
 ),
 uploads AS (
-    SELECT channel_id,
-           count(*) FILTER (WHERE published_at > CAST($now AS TIMESTAMPTZ) - INTERVAL 90 DAY
-                              AND published_at <= CAST($now AS TIMESTAMPTZ)) AS uploads_90d
-    FROM {vt} WHERE TRUE {only} GROUP BY channel_id
+    SELECT t.channel_id,
+           count(*) FILTER (WHERE t.published_at > e.end_at - INTERVAL 90 DAY
+                              AND t.published_at <= e.end_at) AS uploads_90d
+    FROM {vt} t LEFT JOIN ends e ON t.channel_id = e.channel_id WHERE TRUE {only_t} GROUP BY t.channel_id
 ),
 ids AS (
     SELECT channel_id FROM channel_now UNION SELECT channel_id FROM video_kpis
     UNION SELECT channel_id FROM uploads
 )
-SELECT ids.channel_id, c.as_of, c.subscriber_count, c.total_views,
+SELECT ids.channel_id, e.end_at AS as_of, c.subscriber_count, c.total_views,
        coalesce(v.n_videos, 0) AS n_videos, coalesce(v.n_rated, 0) AS n_rated,
        coalesce(v.n_hidden_likes, 0) AS n_hidden_likes, v.median_views,
        v.median_views / nullif(c.subscriber_count, 0) AS views_per_subscriber,
@@ -396,6 +453,7 @@ SELECT ids.channel_id, c.as_of, c.subscriber_count, c.total_views,
        c.total_views - s.views_start AS view_gain_28d,
        (c.total_views - s.views_start) / nullif(s.views_start, 0) AS view_growth_28d
 FROM ids
+LEFT JOIN ends e USING (channel_id)
 LEFT JOIN channel_now c USING (channel_id)
 LEFT JOIN channel_start s USING (channel_id)
 LEFT JOIN video_kpis v USING (channel_id)
@@ -406,7 +464,7 @@ ORDER BY ids.channel_id
 
 def fleet_kpis_duckdb(
     connection: Any,
-    now: datetime,
+    now: datetime | None = None,
     *,
     channel_id: str | None = None,
     video_snapshots: str = "video_snapshots",
@@ -414,7 +472,7 @@ def fleet_kpis_duckdb(
     videos: str = "videos",
 ) -> pd.DataFrame:
     """Run :func:`fleet_kpis_sql` on the caller's DuckDB connection: the table :func:`fleet_kpis` gives."""
-    clock = require_aware(now)
+    clock = require_aware(now or NO_CAP)
     sql = fleet_kpis_sql(
         video_snapshots=video_snapshots,
         channel_snapshots=channel_snapshots,
@@ -445,7 +503,8 @@ def kpi_frame(frame: pd.DataFrame) -> pd.DataFrame:
 _CHANNEL_VIDEOS_SQL = """
 SELECT CAST(arg_max_null(view_count, observed_at) AS DOUBLE) AS v,
        CAST(arg_max_null(like_count, observed_at) AS DOUBLE) AS l,
-       CAST(arg_max_null(comment_count, observed_at) AS DOUBLE) AS c
+       CAST(arg_max_null(comment_count, observed_at) AS DOUBLE) AS c,
+       epoch_ns(max(observed_at)) AS t
 FROM {vs} WHERE channel_id = $channel_id AND observed_at <= CAST($now AS TIMESTAMPTZ)
 GROUP BY video_id
 """
@@ -455,8 +514,8 @@ FROM {cs} WHERE channel_id = $channel_id AND observed_at <= CAST($now AS TIMESTA
 ORDER BY observed_at
 """
 _CHANNEL_UPLOADS_SQL = """
-SELECT count(*) FROM {vt} WHERE channel_id = $channel_id
-  AND published_at > CAST($now AS TIMESTAMPTZ) - INTERVAL 90 DAY AND published_at <= CAST($now AS TIMESTAMPTZ)
+SELECT epoch_ns(published_at) AS p FROM {vt} WHERE channel_id = $channel_id
+  AND published_at <= CAST($now AS TIMESTAMPTZ)
 """
 
 
@@ -473,7 +532,7 @@ def _last_known(times: np.ndarray, values: np.ndarray, at: int) -> float:
 def channel_kpis_duckdb(
     connection: Any,
     channel_id: str,
-    now: datetime,
+    now: datetime | None = None,
     *,
     video_snapshots: str = "video_snapshots",
     channel_snapshots: str = "channel_snapshots",
@@ -484,24 +543,31 @@ def channel_kpis_duckdb(
     Three small indexed-by-zone-map queries and a little numpy: planning one large SQL statement
     costs more than the whole computation for a single channel.
     """
-    clock = require_aware(now)
+    clock = require_aware(now or NO_CAP)
     vs, cs, vt = (check_identifier(t) for t in (video_snapshots, channel_snapshots, videos))
     params = {"now": clock.to_pydatetime(), "channel_id": channel_id}
     latest = connection.execute(_CHANNEL_VIDEOS_SQL.format(vs=vs), params).fetchnumpy()
     views, likes, comments = (_filled(latest[c]) for c in "vlc")
     comments = np.nan_to_num(comments, nan=0.0)
+    video_seen = np.asarray(np.ma.filled(np.ma.asarray(latest["t"], dtype=np.int64), 0), dtype=np.int64)
     snaps = connection.execute(_CHANNEL_SNAPSHOTS_SQL.format(cs=cs), params).df()
-    uploads_row = connection.execute(_CHANNEL_UPLOADS_SQL.format(vt=vt), params).fetchone()
-    uploads = int(uploads_row[0]) if uploads_row else 0
+    published = _filled(connection.execute(_CHANNEL_UPLOADS_SQL.format(vt=vt), params).fetchnumpy()["p"])
     rated = (views > 0) & ~np.isnan(likes)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = ((likes + comments) / views)[rated]
     times = epoch_ns(snaps["observed_at"]) if len(snaps) else np.array([], dtype=np.int64)
     subs_values = snaps["subs"].to_numpy(dtype=float)
     view_values = snaps["views"].to_numpy(dtype=float)
-    end_ns, start_ns = clock.value, (clock - pd.Timedelta(days=28)).value
-    subscribers = _last_known(times, subs_values, end_ns)
-    total_views = _last_known(times, view_values, end_ns)
+    seen = [int(times.max())] if len(times) else []
+    seen += [int(video_seen.max())] if len(video_seen) else []
+    end_ns = max(seen) if seen else None
+    day_ns = 86_400 * 10**9
+    start_ns = end_ns - 28 * day_ns if end_ns is not None else np.iinfo(np.int64).min
+    uploads = (
+        int(((published > end_ns - 90 * day_ns) & (published <= end_ns)).sum()) if end_ns is not None else 0
+    )
+    subscribers = _last_known(times, subs_values, clock.value)
+    total_views = _last_known(times, view_values, clock.value)
     subs_start = _last_known(times, subs_values, start_ns)
     views_start = _last_known(times, view_values, start_ns)
     median_views = float(np.nanmedian(views)) if np.isfinite(views).any() else float("nan")
@@ -511,7 +577,7 @@ def channel_kpis_duckdb(
 
     row = {
         "channel_id": channel_id,
-        "as_of": pd.Timestamp(int(times.max()), tz="UTC") if len(times) else pd.NaT,
+        "as_of": pd.Timestamp(end_ns, tz="UTC") if end_ns is not None else pd.NaT,
         "subscriber_count": subscribers,
         "total_views": total_views,
         "n_videos": len(views),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -34,8 +35,16 @@ class TimingOptions:
     min_group_size: int = 5
     hour_bucket_hours: int = 3
     seed: int = 0
+    timezone: str = "UTC"
+    """IANA zone the publish weekday and hour are read in (``Europe/Berlin``); default UTC."""
 
     def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"unknown time zone {self.timezone!r}: use an IANA name such as Europe/Berlin or UTC"
+            ) from None
         if not 0 < self.alpha < 1 or not 0 < self.confidence < 1:
             raise ConfigError("alpha and confidence must lie strictly between 0 and 1")
         if self.n_bootstrap < 100 or self.min_group_size < 2:
@@ -83,6 +92,8 @@ class TimingResult(JsonMixin):
     """The weekly season of views (which UTC weekday the audience watches most): from mature
     videos' daily snapshots when there are enough (:func:`daily_season_from_videos`), else from the
     channel's daily view gains over their centred 7-day mean (:func:`analyze_daily_season`)."""
+    timezone: str = "UTC"
+    """The IANA zone publish weekdays and hours were read in."""
 
 
 def _dimension(
@@ -235,7 +246,8 @@ def analyze_timing(
     daily: Sequence[DailyGain] | None = None,
     season: TimingDimension | None = None,
 ) -> TimingResult:
-    """Best weekday and hour bucket (UTC) by the median of ``performance`` (a positive ratio per video)."""
+    """Best weekday and hour bucket (in ``options.timezone``, UTC by default) by the median of
+    ``performance`` (a positive ratio per video)."""
     opts = options or TimingOptions()
     require_columns(videos, "videos", ("video_id", "published_at"))
     if performance is None:
@@ -247,14 +259,16 @@ def analyze_timing(
     perf = performance.astype(float)
     perf = perf[np.isfinite(perf.to_numpy()) & (perf.to_numpy() > 0)]
     common = perf.index.intersection(published.index)
-    when = pd.to_datetime(published.loc[common], utc=True)
+    when = pd.to_datetime(published.loc[common], utc=True).dt.tz_convert(opts.timezone)
     values = perf.loc[common].to_numpy(dtype=float)
     weekday = when.dt.day_of_week.to_numpy()
     width = opts.hour_bucket_hours
     bucket = when.dt.hour.to_numpy() // width
-    bucket_names = [f"{b * width:02d}:00-{b * width + width - 1:02d}:59 UTC" for b in range(24 // width)]
+    zone = opts.timezone
+    bucket_names = [f"{b * width:02d}:00-{b * width + width - 1:02d}:59 {zone}" for b in range(24 // width)]
     return TimingResult(
         weekday=_dimension("weekday", weekday, list(WEEKDAYS), values, metric, opts),
         hour=_dimension("hour", bucket, bucket_names, values, metric, opts),
         daily_views_weekday=season or (analyze_daily_season(daily, opts) if daily else None),
+        timezone=zone,
     )

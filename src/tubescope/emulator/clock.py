@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from threading import Lock
 
@@ -41,7 +43,34 @@ class EmulatorClock:
             return self._now
 
     def __repr__(self) -> str:
-        return f"EmulatorClock({self.now().isoformat()})"
+        return f"{type(self).__name__}({self.now().isoformat()})"
+
+
+class RunningClock(EmulatorClock):
+    """A clock that starts at the world's date and then moves with real time (what ``emulator
+    serve`` uses): collecting again a day later sees the world a day later. ``set`` and
+    ``advance`` still jump it."""
+
+    def __init__(self, now: datetime | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(now)
+        self._monotonic = monotonic
+        self._started = monotonic()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now + timedelta(seconds=self._monotonic() - self._started)
+
+    def set(self, now: datetime) -> datetime:
+        with self._lock:
+            self._now = _aware(now)
+            self._started = self._monotonic()
+            return self._now
+
+    def advance(self, by: timedelta | float) -> datetime:
+        delta = by if isinstance(by, timedelta) else timedelta(seconds=float(by))
+        with self._lock:
+            self._now = self._now + delta
+        return self.now()
 
 
 def _aware(moment: datetime) -> datetime:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email.utils
 import hashlib
 import html
 import json
@@ -28,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from tubescope.emulator.clock import EmulatorClock
+from tubescope.emulator.clock import EmulatorClock, RunningClock
 from tubescope.emulator.faults import Fault, FaultConfig, FaultInjector
 from tubescope.emulator.hub import WebSubHub, hub_routes_handlers
 from tubescope.emulator.quota import DEFAULT_DAILY_QUOTA, QuotaLedger
@@ -995,7 +996,9 @@ class ApiEndpoint:
         elif fault is Fault.MALFORMED and status == 200:
             payload = b"<!DOCTYPE html><html><body>502. That\xe2\x80\x99s an error.</body></html>"
         state.requests_served += 1
-        await _send_bytes(send, status, payload)
+        # The world's time, as the real API stamps its answers: clients date snapshots with it.
+        date = email.utils.format_datetime(state.clock.now(), usegmt=True).encode()
+        await _send_bytes(send, status, payload, [(b"date", date)])
 
     def _answer(self, params: Params) -> tuple[int, bytes]:
         state = self.state
@@ -1160,9 +1163,20 @@ def serve(
     world = World(seed=seed, n_channels=n_channels)
     keys = dict.fromkeys(DEMO_KEYS, daily_quota)
     app = create_app(
-        world, keys=keys, faults=FaultConfig(seed=seed, latency_ms=latency_ms, backend_error_rate=error_rate)
+        world,
+        clock=RunningClock(),
+        keys=keys,
+        faults=FaultConfig(seed=seed, latency_ms=latency_ms, backend_error_rate=error_rate),
     )
-    echo(f"http://{host}:{port}{API_PREFIX}")
-    echo("demo keys: " + ", ".join(keys))
-    echo(f"example channel: {world.channel_id(0)} ({world.handle_of(0)})")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    for line in banner(world, host, port, keys):
+        echo(line)
+    # date_header=False: the emulator sends its world's time as Date, not the machine's.
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, date_header=False)
+
+
+def banner(world: World, host: str, port: int, keys: Iterable[str], *, examples: int = 4) -> list[str]:
+    """What ``emulator serve`` prints: the base URL, the demo keys and a few channels to try."""
+    lines = [f"http://{host}:{port}{API_PREFIX}", "demo keys: " + ", ".join(keys), "channels to try:"]
+    for index in range(min(examples, world.n_channels)):
+        lines.append(f"  {world.handle_of(index)}  {world.channel_id(index)}")
+    return lines

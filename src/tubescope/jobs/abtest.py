@@ -38,8 +38,11 @@ def abtest(
     return run_ab_test(frames, query_a, query_b, now=now or utc_now(), rng=seed, options=options)
 
 
-def abtest_summary(result: AbTestResult) -> RenderableType:
-    """A table of every format compared, the verdict, and the caveats, for a terminal."""
+def abtest_summary(result: AbTestResult, *, wide: bool = True) -> RenderableType:
+    """Every format compared, the verdict, and the caveats, for a terminal: one wide table, or
+    (``wide=False``, for 80 columns) one short two-column table per format."""
+    if not wide:
+        return _narrow_summary(result)
     level = f"{result.confidence * 100:g}%"
     table = Table(title=f"A: {result.group_a}   vs   B: {result.group_b}", caption=result.metric_description)
     for heading in ("format", "n A", "n B", "median A", "median B", f"lift A/B ({level} CI)", "Welch p"):
@@ -76,5 +79,45 @@ def abtest_summary(result: AbTestResult) -> RenderableType:
             f"{s.minimum_detectable_lift:.2f}x" if s.minimum_detectable_lift is not None else "-",
         )
     parts: list[RenderableType] = [table, Text(result.verdict, style="bold")]
+    parts.extend(Text(f"note: {note}", style="dim") for note in result.notes)
+    return Group(*parts)
+
+
+def _narrow_summary(result: AbTestResult) -> RenderableType:
+    level = f"{result.confidence * 100:g}%"
+    parts: list[RenderableType] = [
+        Text(f"A: {result.group_a}", style="bold"),
+        Text(f"B: {result.group_b}", style="bold"),
+        Text(result.metric_description, style="dim"),
+    ]
+    for comparison in result.comparisons:
+        a, b, s = comparison.group_a, comparison.group_b, comparison.statistics
+        table = Table(title=f"{comparison.stratum}", show_header=False, title_justify="left")
+        table.add_column("", style="dim")
+        table.add_column("", justify="right", overflow="fold")
+        table.add_row("videos A / B", f"{a.n} / {b.n}")
+        medians = [f"{m:,.0f}" if m is not None else "-" for m in (a.median_views, b.median_views)]
+        table.add_row("median views A / B", " / ".join(medians))
+        if s is None:
+            table.add_row("result", "too few videos")
+        else:
+            table.add_row(
+                f"lift A/B ({level} CI)", f"{s.lift:.2f}x ({s.lift_ci_low:.2f}-{s.lift_ci_high:.2f})"
+            )
+            table.add_row("Welch p / Mann-Whitney p", f"{s.welch_p:.3g} / {s.mann_whitney_p:.3g}")
+            if (
+                s.median_ratio is not None
+                and s.median_ratio_ci_low is not None
+                and s.median_ratio_ci_high is not None
+            ):
+                table.add_row(
+                    f"median ratio ({level} CI)",
+                    f"{s.median_ratio:.2f} ({s.median_ratio_ci_low:.2f}-{s.median_ratio_ci_high:.2f})",
+                )
+            table.add_row("power", f"{s.achieved_power:.0%}")
+            if s.minimum_detectable_lift is not None:
+                table.add_row("detectable lift", f"{s.minimum_detectable_lift:.2f}x")
+        parts.append(table)
+    parts.append(Text(result.verdict, style="bold"))
     parts.extend(Text(f"note: {note}", style="dim") for note in result.notes)
     return Group(*parts)

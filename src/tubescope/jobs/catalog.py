@@ -25,9 +25,11 @@ import pyarrow as pa
 from tubescope.analysis.abtest import AbTestResult, run_ab_test
 from tubescope.analysis.benchmark import BenchmarkResult, benchmark_channel
 from tubescope.analysis.frames import ChannelFrames
+from tubescope.analysis.kpis import channel_kpis_from_table
 from tubescope.analysis.kpis_postgres import fleet_kpis_postgres_sql
 from tubescope.analysis.query import parse_query
 from tubescope.analysis.summary import (
+    NO_CAP,
     ChannelAnalysis,
     analyze_channel,
     fleet_kpis,
@@ -39,6 +41,7 @@ from tubescope.errors import ChannelNotFound, ConfigError, StorageError
 from tubescope.jobs.common import (
     last_observed,
     load_channel_frames,
+    newest_observation,
     resolve_stored_channel,
     share_warehouse,
     utc_now,
@@ -350,7 +353,7 @@ def fleet_kpi_table(
 ) -> pd.DataFrame:
     """The fleet-KPI table (or one channel's row), computed in the warehouse's own SQL: DuckDB's
     or PostgreSQL's twin, which give the same table."""
-    at = now or utc_now()
+    at = now or NO_CAP  # no cap: each channel's window ends at its own last observation
     if cold_archive.segments(warehouse):
         return _fleet_kpis_hot_and_cold(warehouse, at, channel_id)
     if warehouse.backend == "duckdb":
@@ -400,21 +403,22 @@ def _fleet_kpis_hot_and_cold(warehouse: Warehouse, at: datetime, channel_id: str
 
 
 def channel_kpi_table(warehouse: Warehouse, channel_id: str, *, now: datetime | None = None) -> pd.DataFrame:
-    """The fleet-KPI table restricted to one stored channel id (empty before any statistics)."""
+    """The fleet-KPI table restricted to one stored channel id (empty before any statistics);
+    its window ends at the channel's last observation (at or before ``now``, when given)."""
     return fleet_kpi_table(warehouse, now=now, channel_id=channel_id)
 
 
 def channel_kpis(
     warehouse: Warehouse, ref: str, *, now: datetime | None = None, kpi_table: KpiSource | None = None
 ) -> dict[str, Any]:
-    """The fleet KPI row of one channel (derived metrics, computed in DuckDB)."""
+    """The key figures of one channel (:class:`~tubescope.analysis.kpis.ChannelKpis` as JSON):
+    as of its last observation, flagged stale against the warehouse's newest, nulls with reasons."""
     channel_id = resolve_channel(warehouse, ref)
     frame = (kpi_table or (lambda cid: channel_kpi_table(warehouse, cid, now=now)))(channel_id)
     if frame.empty:
         raise ChannelNotFound(f"no statistics stored for {ref} yet")
-    row = records(frame, list(frame.columns))[0]
-    row["derived"] = True
-    return row
+    reference = now or newest_observation(warehouse)
+    return channel_kpis_from_table(frame, channel_id, reference).to_dict()
 
 
 @dataclass(frozen=True)
@@ -523,7 +527,9 @@ def list_videos(
 def channel_analysis(warehouse: Warehouse, ref: str, *, now: datetime | None = None) -> ChannelAnalysis:
     channel_id = resolve_stored_channel(warehouse, ref)
     frames = load_channel_frames(warehouse, [channel_id])
-    return analyze_channel(frames, channel_id, now or last_observed(frames, channel_id) or utc_now())
+    reference = now or newest_observation(warehouse)
+    clock = now or last_observed(frames, channel_id) or reference or utc_now()
+    return analyze_channel(frames, channel_id, clock, reference=reference)
 
 
 def channel_ab_test(
@@ -531,7 +537,7 @@ def channel_ab_test(
 ) -> AbTestResult:
     channel_id = resolve_stored_channel(warehouse, ref)
     frames = load_channel_frames(warehouse, [channel_id])
-    return run_ab_test(frames, group_a, group_b, now=now or utc_now())
+    return run_ab_test(frames, group_a, group_b, now=now or last_observed(frames, channel_id) or utc_now())
 
 
 def peer_comparison(
@@ -550,7 +556,8 @@ def peer_comparison(
         raise ConfigError("a comparison needs at least two different channels")
     source = kpi_table or (lambda cid: channel_kpi_table(warehouse, cid, now=now))
     fleet = pd.concat([source(channel_id) for channel_id in ids], ignore_index=True)
-    return [benchmark_channel(fleet, channel_id, peer_ids=ids) for channel_id in ids]
+    reference = now or newest_observation(warehouse)
+    return [benchmark_channel(fleet, channel_id, peer_ids=ids, reference=reference) for channel_id in ids]
 
 
 def last_collections(warehouse: Warehouse) -> dict[str, datetime]:

@@ -14,6 +14,7 @@ import signal
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 
 import httpx
@@ -156,25 +157,42 @@ async def _collect(
     policy: RetentionPolicy | None = None,
     on_quota_usage: Callable[[QuotaUsage], None] | None = None,
 ) -> CollectSummary:
+    # Without a clock of the caller's, snapshots are stamped with the API's own time (its
+    # ``Date`` header), so the emulator's world clock and the real API both date what they served.
+    servers: list[Clock] = []
+
+    def stamp() -> datetime:
+        return servers[0]() if servers else clock()
+
+    stamped = stamp if clock is utc_now else clock
     # Many small transactions: DuckDB's extra worker threads would only compete with the event
     # loop for the cores (measured: about 10% less CPU per video with one).
     # With Redis, the keys' daily quota is one ledger for every process (the client closes it).
     ledger = RedisQuotaLedger.from_url(*shared_quota) if shared_quota is not None else None
-    # leased: a running `tubescope serve` or another command gets the file between batches
+    # A dry run writes nothing: it plans from the warehouse read-only, or from an empty one in
+    # memory when none exists yet (so not even the file is created). A real run is leased: a
+    # running `tubescope serve` or another command gets the file between batches.
+    target: WarehouseTarget = db_path
+    read_only = False
+    if options.dry_run and isinstance(db_path, Path):
+        target, read_only = (db_path, True) if db_path.is_file() else (Path(":memory:"), False)
     with (
-        Warehouse.open(db_path, clock=clock, threads=1, lease=True) as warehouse,
+        Warehouse.open(
+            target, read_only=read_only, clock=stamped, threads=1, lease=not options.dry_run
+        ) as warehouse,
         _stop_on_signals(stop),
     ):
         async with YouTubeClient(
             api_base, keys, client_options, transport=transport, shared_quota=ledger
         ) as client:
+            servers.append(client.server_now)
             try:
                 summary = await run_collection(
                     refs,
                     options,
                     api=YouTubeApi(client),
                     store=WarehouseStore(warehouse),
-                    clock=clock,
+                    clock=stamped,
                     progress=progress,
                     stop=stop,
                 )
@@ -183,7 +201,7 @@ async def _collect(
                     on_quota_usage(QuotaUsage(client.quota_by_key_bucket(), client.exhausted_by_bucket()))
         if retention_days is not None and summary.status is RunState.COMPLETED:
             # Only after a completed run: a stopped one is resumed first, and prunes then.
-            pruned = prune_warehouse(warehouse, retention_days, now=clock())
+            pruned = prune_warehouse(warehouse, retention_days, now=stamped())
             summary = dataclasses.replace(summary, retention=pruned.as_dict())
         if policy is not None and policy.strict and summary.status is RunState.COMPLETED:
             # strict retention: old raw statistics become derived daily aggregates
@@ -292,10 +310,10 @@ def summary_text(summary: CollectSummary) -> str:
     if summary.plan or str(summary.status) == "dry_run":
         lines = [f"dry run: {summary.planned_units} quota unit(s) planned"]
         for plan in summary.plan:
-            units = plan.as_dict()["units"]
-            lines.append(
-                f"  {plan.ref} ({plan.channel_id}): {plan.mode}, {plan.expected_uploads} uploads, {units}"
-            )
+            units: dict[str, int] = dict(plan.as_dict()["units"])  # type: ignore[call-overload]
+            shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in units.items() if v)
+            lines.append(f"  {plan.ref} ({plan.channel_id}): {plan.mode}, {plan.expected_uploads} uploads")
+            lines.append(f"    units: {shown}")
             lines.extend(f"    - {note}" for note in plan.notes)
         if summary.quota_used:
             lines.append(f"  planning itself spent {summary.quota_used} unit(s) looking channels up")

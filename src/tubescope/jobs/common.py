@@ -153,3 +153,16 @@ def last_observed(frames: ChannelFrames, channel_id: str) -> datetime | None:
         return None
     latest: datetime = pd.Timestamp(moments.max()).to_pydatetime()
     return latest
+
+
+def newest_observation(warehouse: Warehouse) -> datetime | None:
+    """The newest channel snapshot in the warehouse: the reference a channel's staleness is judged
+    against (never the machine's clock)."""
+    found = warehouse.query_arrow("SELECT max(observed_at) FROM channel_snapshots")
+    value = found.column(0)[0].as_py() if found.num_rows else None
+    if value is None:
+        return None
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
+    moment: datetime = stamp.to_pydatetime()
+    return moment

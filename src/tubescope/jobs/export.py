@@ -14,6 +14,7 @@ from tubescope.config import load_settings
 from tubescope.errors import ConfigError, StorageError
 from tubescope.warehouse import Warehouse
 from tubescope.warehouse.export import FORMATS, ExportResult, export_parquet, resolve_tables
+from tubescope.warehouse.export_files import FILE_FORMATS, export_files
 from tubescope.warehouse.target import WarehouseTarget, parse_target
 
 PROGRESS_DELAY_SECONDS = 1.0
@@ -83,11 +84,15 @@ def run_export(
     """Export warehouse tables; the database is opened read-only and must already exist.
 
     A non-empty ``out_dir`` is refused unless ``overwrite`` (see :func:`export_parquet`)."""
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown export format {fmt!r}; supported: {', '.join(FORMATS)}")
+    if fmt not in FORMATS and fmt not in FILE_FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}; supported: {', '.join((*FORMATS, *FILE_FORMATS))}")
     names = resolve_tables(tables)  # refuse a bad --table before touching any file
     path = parse_target(db_path) if db_path is not None else load_settings().warehouse_target
     if isinstance(path, Path) and not path.is_file():
         raise StorageError(f"no warehouse at {path}: run `tubescope collect` first or pass --db")
     with Warehouse.open(path, read_only=True) as warehouse, _LateProgress(console, progress) as bar:
+        if fmt in FILE_FORMATS:
+            return export_files(
+                warehouse, out_dir, names, fmt=fmt, on_progress=bar.update, overwrite=overwrite
+            )
         return export_parquet(warehouse, out_dir, names, on_progress=bar.update, overwrite=overwrite)

@@ -98,6 +98,7 @@ class JobSpec:
         """This spec, or a :class:`ConfigError` saying what is wrong, before anything is queued."""
         from tubescope.jobs.collect import parse_refs
         from tubescope.warehouse.export import FORMATS, resolve_tables
+        from tubescope.warehouse.export_files import FILE_FORMATS
 
         params = dict(self.params)
         if self.kind is JobKind.COLLECT:
@@ -106,8 +107,8 @@ class JobSpec:
             if not str(params.get("channel", "")).strip():
                 raise ConfigError("a report job needs the channel to report on")
         elif self.kind is JobKind.EXPORT:
-            if params.get("format", "parquet") not in FORMATS:
-                raise ConfigError(f"unknown export format; supported: {', '.join(FORMATS)}")
+            if params.get("format", "parquet") not in (*FORMATS, *FILE_FORMATS):
+                raise ConfigError(f"unknown export format; supported: {', '.join((*FORMATS, *FILE_FORMATS))}")
             resolve_tables(list(params.get("tables", [])))
         elif self.kind is JobKind.TRAIN and float(params.get("horizon_days", 7.0)) <= 0:
             raise ConfigError("horizon_days must be > 0")

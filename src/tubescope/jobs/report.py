@@ -29,6 +29,7 @@ from tubescope.errors import ConfigError, InvalidQuery, StorageError, TubescopeE
 from tubescope.jobs.common import (
     last_observed,
     load_channel_frames,
+    newest_observation,
     open_for_reading,
     resolve_stored_channel,
     utc_now,
@@ -104,11 +105,12 @@ def render_report(
                                    if p != channel_id))  # fmt: skip
     frames = load_channel_frames(warehouse, [channel_id, *peer_ids])
     lineage = _lineage(warehouse, channel_id)
-    clock = now or last_observed(frames, channel_id) or utc_now()
+    reference = now or newest_observation(warehouse)
+    clock = now or last_observed(frames, channel_id) or reference or utc_now()
 
     step("analysing the channel")
-    analysis = analyze_channel(frames, channel_id, clock)
-    benchmark, fleet = _benchmark(frames, channel_id, peer_ids, clock, step)
+    analysis = analyze_channel(frames, channel_id, clock, reference=reference)
+    benchmark, fleet = _benchmark(frames, channel_id, peer_ids, now, reference, step)
     step("running A/B comparisons")
     ab_tests = _ab_tests(_only(frames, channel_id), ab_filters, clock)
 
@@ -205,13 +207,20 @@ def _only(frames: ChannelFrames, channel_id: str) -> ChannelFrames:
 
 
 def _benchmark(
-    frames: ChannelFrames, channel_id: str, peer_ids: Sequence[str], now: datetime, step: Progress
+    frames: ChannelFrames,
+    channel_id: str,
+    peer_ids: Sequence[str],
+    now: datetime | None,
+    reference: datetime | None,
+    step: Progress,
 ) -> tuple[BenchmarkResult | None, pd.DataFrame | None]:
+    """Peer KPIs, each channel as of its own last observation (at or before ``now`` when given):
+    the figures ``compare`` and the REST API give for the same channels."""
     if not peer_ids:
         return None, None
     step(f"comparing with {len(peer_ids)} peer(s)")
     fleet = fleet_kpis(frames, now, [channel_id, *peer_ids])
-    return benchmark_channel(fleet, channel_id, peer_ids=list(peer_ids)), fleet
+    return benchmark_channel(fleet, channel_id, peer_ids=list(peer_ids), reference=reference), fleet
 
 
 def _ab_tests(frames: ChannelFrames, filters: Sequence[str], now: datetime) -> list[AbTestResult]:

@@ -22,11 +22,12 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from tubescope.analysis.abtest import AbTestResult
+from tubescope.analysis.abtest import AbTestResult, Metric
 from tubescope.analysis.benchmark import BenchmarkResult
 from tubescope.analysis.engagement import engagement_rates
 from tubescope.analysis.features import id_positions
 from tubescope.analysis.frames import ChannelFrames
+from tubescope.analysis.kpis import channel_kpis_from_row
 from tubescope.analysis.same_age import views_at_ages
 from tubescope.analysis.summary import ChannelAnalysis
 from tubescope.analysis.timeseries import (
@@ -167,8 +168,13 @@ def build_report_model(
         peers=_peers(frames, channel_id, benchmark, fleet),
         methods=_methods(analysis, benchmark, ab_tests, growth)
         + ((MethodNote("Data retention", opts.retention),) if opts.retention else ()),
-        warnings=(*(n for n in (window_note, _staleness(channel_snaps, end)) if n), *_warnings(analysis)),
+        warnings=(
+            *(n for n in (window_note, _staleness(channel_snaps, end)) if n),
+            *((analysis.kpis.stale_note,) if analysis.kpis is not None and analysis.kpis.stale_note else ()),
+            *_warnings(analysis),
+        ),
         ab_notes=_ab_notes(ab_tests),
+        channel_kpis=analysis.kpis,
     )
 
 
@@ -573,11 +579,13 @@ def _heatmap(videos: pd.DataFrame, analysis: ChannelAnalysis) -> PublishHeatmap 
     if videos.empty:
         return None
     performance = _performance(videos, analysis)
+    zone = analysis.timing.timezone
+    local = videos["published_at"].dt.tz_convert(zone)
     frame = pd.DataFrame(
         {
             "perf": performance.reindex(videos["video_id"].astype(str)).to_numpy(dtype=float),
-            "weekday": videos["published_at"].dt.day_of_week.to_numpy(),
-            "hour": videos["published_at"].dt.hour.to_numpy(),
+            "weekday": local.dt.day_of_week.to_numpy(),
+            "hour": local.dt.hour.to_numpy(),
         }
     )
     frame = frame[np.isfinite(frame["perf"]) & (frame["perf"] > 0)]
@@ -597,6 +605,7 @@ def _heatmap(videos: pd.DataFrame, analysis: ChannelAnalysis) -> PublishHeatmap 
         counts=tuple(tuple(r) for r in counts),
         metric="median performance / channel median",
         best_slots=tuple(slots),
+        timezone=zone,
     )
 
 
@@ -669,11 +678,13 @@ def _correlation(analysis: ChannelAnalysis) -> CorrelationMatrix | None:
         return None
     position = {label: i for i, label in enumerate(labels)}
     p_values: list[list[float | None]] = [[None] * len(labels) for _ in labels]
+    n_pairs: list[list[int | None]] = [[None] * len(labels) for _ in labels]
     n = 0
     for cell in result.cells:
         if cell.feature in position and cell.target in position and cell.q_value is not None:
             i, j = position[cell.feature], position[cell.target]
             p_values[i][j] = p_values[j][i] = cell.q_value
+            n_pairs[i][j] = n_pairs[j][i] = int(cell.n)
             n = max(n, cell.n)
     coefficients = tuple(
         tuple(None if v is None or not math.isfinite(v) else float(v) for v in row) for row in result.matrix
@@ -686,6 +697,7 @@ def _correlation(analysis: ChannelAnalysis) -> CorrelationMatrix | None:
         method=result.method,
         p_adjustment="Benjamini-Hochberg",
         targets=result.targets,
+        n_pairs=tuple(tuple(row) for row in n_pairs),
     )
 
 
@@ -713,6 +725,9 @@ def _ab_results(test: AbTestResult) -> list[AbResult]:
                 p_value=s.welch_p,
                 ci_level=test.confidence,
                 method="Welch t on log views; bootstrap interval of the ratio of geometric means",
+                confounded_by="video age (latest views: older videos had longer to gather views)"
+                if test.metric is Metric.LATEST_VIEWS
+                else None,
             )
         )
     return results
@@ -736,7 +751,21 @@ def _peers(
     table = fleet.set_index(fleet["channel_id"].astype(str))
     ids = [channel_id, *sorted(i for i in table.index if i != channel_id)]
     titles = frames.channels.set_index(frames.channels["channel_id"].astype(str))["title"].to_dict()
-    channels = tuple(PeerChannel(i, str(titles.get(i, i)), is_subject=i == channel_id) for i in ids)
+    known = benchmark.figures.reference_as_of if benchmark.figures is not None else None
+    reference = pd.Timestamp(known) if known else None
+    figures = {
+        i: channel_kpis_from_row(
+            {str(k): v for k, v in table.loc[i].to_dict().items()} | {"channel_id": i}, reference
+        )
+        for i in ids
+    }
+    channels = tuple(
+        PeerChannel(
+            i, str(titles.get(i, i)), is_subject=i == channel_id, as_of=figures[i].as_of,
+            stale_note=figures[i].stale_note,
+        )
+        for i in ids
+    )  # fmt: skip
     metrics = []
     for kpi in benchmark.kpis:
         if kpi.name not in table.columns:

@@ -167,10 +167,14 @@ def percentile_chart(bands: PercentileBands, chart_id: str) -> Chart:
         **_LAYOUT,
         title=f"{bands.metric} by age: {bands.reference}",
         xaxis_title="Days since publishing",
-        yaxis_title=bands.metric,
+        yaxis_title=f"{bands.metric} (log scale)",
         yaxis_type="log",
         xaxis_type="log" if bands.age_days and max(bands.age_days) > 90 else "linear",
     )
+    # Log axes label 1, 2 and 5 of each decade (1k, 2k, 5k…), never leave a decade unlabelled.
+    fig.update_yaxes(dtick="D2", tickformat="~s")
+    if bands.age_days and max(bands.age_days) > 90:
+        fig.update_xaxes(dtick="D2", tickformat="~g")
     return Chart(chart_id, "Same-age percentile bands", fig)
 
 
@@ -194,6 +198,8 @@ def format_chart(formats: tuple[FormatStat, ...], chart_id: str) -> Chart:
         col=2,
     )
     fig.update_layout(**_LAYOUT, title="Format split", showlegend=False)
+    fig.update_yaxes(title_text="views", tickformat="~s", row=1, col=1)
+    fig.update_yaxes(title_text="share of views", ticksuffix="%", rangemode="tozero", row=1, col=2)
     return Chart(chart_id, "Format split", fig)
 
 
@@ -226,10 +232,17 @@ def correlation_chart(matrix: CorrelationMatrix, chart_id: str) -> Chart:
         ["" if r is None else f"{r:.2f}{_stars(p)}" for r, p in zip(row_r, row_p, strict=True)]
         for row_r, row_p in zip(matrix.coefficients, matrix.p_values, strict=True)
     ]
-    names = [label(v) for v in matrix.variables]
+    # A variable with no coefficient at all (constant over the videos) would be a blank row.
+    keep = [
+        i
+        for i, row in enumerate(matrix.coefficients)
+        if any(r is not None and math.isfinite(r) for j, r in enumerate(row) if j != i)
+    ]
+    text = [[text[i][j] for j in keep] for i in keep]
+    names = [label(matrix.variables[i]) for i in keep]
     fig = go.Figure(
         go.Heatmap(
-            z=[_none_to_nan(row) for row in matrix.coefficients],
+            z=[_none_to_nan(tuple(matrix.coefficients[i][j] for j in keep)) for i in keep],
             x=names,
             y=names,
             text=text,
@@ -237,7 +250,7 @@ def correlation_chart(matrix: CorrelationMatrix, chart_id: str) -> Chart:
             zmin=-1,
             zmax=1,
             colorscale="RdBu",
-            customdata=[_none_to_nan(row) for row in matrix.p_values],
+            customdata=[_none_to_nan(tuple(matrix.p_values[i][j] for j in keep)) for i in keep],
             hovertemplate="%{y} × %{x}<br>r=%{z:.2f}<br>p=%{customdata:.3g}<extra></extra>",
         )
     )
@@ -271,9 +284,12 @@ def ab_chart(tests: tuple[AbResult, ...], chart_id: str) -> Chart:
     fig.update_layout(
         **_LAYOUT,
         title="A/B comparisons: effect and 95% interval (green: significant)",
-        xaxis_title="ratio treatment / control" if ratio_scale else "difference",
+        xaxis_title="ratio treatment / control (log scale)" if ratio_scale else "difference",
         xaxis_type="log" if ratio_scale else "linear",
     )
+    if ratio_scale:
+        ticks = (0.25, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0)
+        fig.update_xaxes(tickvals=list(ticks), ticktext=[f"{t:g}x" for t in ticks])
     return Chart(chart_id, "A/B results", fig)
 
 
@@ -281,11 +297,13 @@ def peer_chart(peers: PeerComparison, chart_id: str) -> Chart:
     metrics = [m for m in peers.metrics if m.subject_percentile is not None]
     fig = go.Figure(
         go.Bar(
-            x=[m.subject_percentile for m in metrics],
+            # A 0th percentile still draws a sliver, so the bar is seen, not missing.
+            x=[max(m.subject_percentile or 0.0, 1.5) for m in metrics],
             y=[m.label + (" (derived)" if m.derived else "") for m in metrics],
             orientation="h",
             text=[f"{m.subject_percentile:.0f}th" for m in metrics],
-            textposition="auto",
+            textposition="outside",
+            cliponaxis=False,
         )
     )
     fig.add_vline(x=50, line={"dash": "dash", "color": "#444"})
@@ -293,7 +311,7 @@ def peer_chart(peers: PeerComparison, chart_id: str) -> Chart:
         **_LAYOUT,
         title="Percentile among peers (50 = peer median)",
         xaxis_range=[0, 100],
-        xaxis_title="percentile",
+        xaxis_title="percentile among peers (0–100)",
     )
     return Chart(chart_id, "Competitive position", fig)
 

@@ -13,6 +13,7 @@ import jinja2
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
+from tubescope.analysis.kpis import ChannelKpis, format_kpi
 from tubescope.report import formatting as fmt
 from tubescope.report.charts import (
     Chart,
@@ -38,7 +39,16 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals["fmt"] = fmt
+    env.globals["format_kpi"] = format_kpi
+    env.globals["kpi_figures"] = kpi_figures_html
     return env
+
+
+def kpi_figures_html(kpis: ChannelKpis) -> Markup:
+    """The channel's key figures as an HTML block (the report and the dashboard show this same
+    block): each figure carries ``data-figure`` and its exact ``data-value``; a missing one says why."""
+    html = _environment().get_template("kpi_figures.html.j2").render(k=kpis)
+    return Markup(html)  # noqa: S704 - rendered by an autoescaping template
 
 
 @cache

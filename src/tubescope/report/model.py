@@ -19,6 +19,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from tubescope.analysis.kpis import ChannelKpis
+
 WEEKDAY_NAMES: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -226,6 +228,14 @@ class CorrelationMatrix:
     method: str = "spearman"
     p_adjustment: str = "none"  # e.g. "holm"
     targets: tuple[str, ...] = ()  # outcome variables; the rest are video features
+    n_pairs: tuple[tuple[int | None, ...], ...] = ()
+    """Videos each coefficient was computed on (pairwise complete); empty when unknown."""
+
+    def pair_n(self, i: int, j: int) -> int:
+        """The n behind coefficient (i, j): the videos that had both values."""
+        if self.n_pairs and self.n_pairs[i][j] is not None:
+            return int(self.n_pairs[i][j] or 0)
+        return self.n
 
     def __post_init__(self) -> None:
         size = len(self.variables)
@@ -253,6 +263,8 @@ class AbResult:
     method: str = ""
     effect_scale: str = "ratio"  # "ratio" (null = 1) or "difference" (null = 0)
     scope: str = ""  # the videos compared, e.g. "Shorts"; "" for all
+    confounded_by: str | None = None
+    """Set when the comparison cannot separate the effect from something else (video age)."""
 
     @property
     def null_effect(self) -> float:
@@ -270,6 +282,10 @@ class PeerChannel:
     channel_id: str
     title: str
     is_subject: bool = False
+    as_of: str | None = None
+    """The channel's last observation: where its figures end."""
+    stale_note: str | None = None
+    """Set when its collection stopped well before the newest data."""
 
 
 @dataclass(frozen=True)
@@ -345,10 +361,13 @@ class ReportModel:
     methods: tuple[MethodNote, ...] = ()
     warnings: tuple[str, ...] = field(default=())  # caveats shown at the top of the report
     ab_notes: tuple[str, ...] = ()  # how the A/B comparisons were run, shown beside them
+    channel_kpis: ChannelKpis | None = None
+    """The channel's key figures as every surface shows them (the CLI, REST API and dashboard too)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: datetimes as ISO-8601, NaN/inf as None, tuples as lists."""
         result: dict[str, Any] = _plain(dataclasses.asdict(self))
+        result["channel_kpis"] = None if self.channel_kpis is None else self.channel_kpis.to_dict()
         return result
 
 

@@ -7,6 +7,8 @@ called correlations. Everything here is derived by tubescope, not reported by Yo
 
 from __future__ import annotations
 
+import re
+
 from tubescope.report import formatting as fmt
 from tubescope.report.model import (
     AbResult,
@@ -24,6 +26,60 @@ MIN_OUTLIER_RATIO = 2.0
 PEER_GAP_PERCENTILE = 25.0
 
 _ORDER = {Confidence.HIGH: 0, Confidence.MEDIUM: 1, Confidence.LOW: 2}
+
+FEATURE_WORDS: dict[str, tuple[str, str, str]] = {
+    # feature: (what it is, in words; more of it; less of it)
+    "duration_seconds": ("video length", "longer videos", "shorter videos"),
+    "title_length": ("title length", "longer titles", "shorter titles"),
+    "title_word_count": ("words per title", "titles with more words", "titles with fewer words"),
+    "title_caps_ratio": ("capital letters in titles", "more capitals in titles", "fewer capitals in titles"),
+    "title_has_question": ("a question in the title", "question titles", "titles without a question"),
+    "title_digit_count": ("numbers in titles", "numbers in titles", "titles without numbers"),
+    "title_emoji_count": ("emoji in titles", "emoji in titles", "titles without emoji"),
+    "tag_count": ("the number of tags", "more tags", "fewer tags"),
+    "publish_hour": (
+        "the hour of publishing (UTC)",
+        "publishing later in the day",
+        "publishing earlier in the day",
+    ),
+    "publish_weekday": (
+        "the weekday of publishing",
+        "publishing later in the week",
+        "publishing earlier in the week",
+    ),
+    "is_short": ("being a Short", "more Shorts", "fewer Shorts"),
+    "is_live": ("being a live stream", "more live streams", "fewer live streams"),
+}
+"""Video features in a creator's words: never a column name in a headline."""
+TARGET_WORDS: dict[str, str] = {
+    "log_views": "Views",
+    "engagement_rate": "Engagement",
+    "log_performance": "Views for a video's age and format",
+}
+_FILTER_WORDS: tuple[tuple[str, str], ...] = (
+    (r"^title contains '\?'$", "titles with a question mark"),
+    (r"^title contains '(.+)'$", "titles containing “\\1”"),
+    (r"^tag_count >= (\d+)$", "\\1 or more tags"),
+    (r"^tag_count < (\d+)$", "fewer than \\1 tags"),
+    (r"^format = '?short'?$", "Shorts"),
+    (r"^duration > (\d+)$", "videos over \\1 seconds"),
+    (r"^not \((.+)\)$", "the rest"),
+)
+
+
+def feature_words(name: str) -> tuple[str, str, str]:
+    """(what ``name`` is, more of it, less of it) in plain words."""
+    plain = name.replace("_", " ")
+    return FEATURE_WORDS.get(name, (plain, f"more {plain}", f"less {plain}"))
+
+
+def filter_words(expression: str) -> str:
+    """A filter such as ``title contains '?'`` in words (``titles with a question mark``)."""
+    text = expression.strip()
+    for pattern, words in _FILTER_WORDS:
+        if re.match(pattern, text):
+            return re.sub(pattern, words, text)
+    return f"videos matching “{text}”"
 
 
 def build_recommendations(model: ReportModel) -> tuple[Recommendation, ...]:
@@ -154,14 +210,24 @@ def _ab_tests(model: ReportModel) -> list[Recommendation]:
         helps = test.effect > test.null_effect
         strong = p < 0.01 and min(test.n_a, test.n_b) >= 30
         scope = f" ({test.scope.lower()})" if test.scope else ""
+        subject = filter_words(test.group_b)
+        if test.confounded_by:
+            # Confounded evidence is never more than a hint, whatever its p-value.
+            headline = f"Worth a fair test: {subject}{scope} {'did better' if helps else 'did worse'}"
+            caveat = f"; confounded by {test.confounded_by}, so not a finding"
+            confidence = Confidence.LOW
+        else:
+            headline = f"{'Use more' if helps else 'Use fewer'} {subject}{scope}"
+            caveat = ""
+            confidence = Confidence.HIGH if strong else Confidence.MEDIUM
         found.append(
             Recommendation(
-                headline=f"{'Prefer' if helps else 'Avoid'} videos where {test.group_b}{scope}",
+                headline=headline,
                 evidence=(
                     f"{_ab_label(test)}: {_ab_effect(test)} ({_ab_interval(test)}, "
-                    f"{fmt.p_value(p)}{adjusted}, n={test.n_b} vs {test.n_a})"
+                    f"{fmt.p_value(p)}{adjusted}, n={test.n_b} vs {test.n_a}){caveat}"
                 ),
-                confidence=Confidence.HIGH if strong else Confidence.MEDIUM,
+                confidence=confidence,
                 topic="ab",
             )
         )
@@ -195,7 +261,7 @@ def _correlations(model: ReportModel) -> list[Recommendation]:
     targets = normalised or targets
     if not targets:
         return []
-    pairs: list[tuple[float, float, str, str]] = []
+    pairs: list[tuple[float, float, str, str, int]] = []
     for target in targets:
         i = names.index(target)
         for j, name in enumerate(names):
@@ -203,25 +269,27 @@ def _correlations(model: ReportModel) -> list[Recommendation]:
             if name in targets or r is None or p is None:
                 continue
             if abs(r) >= MIN_CORRELATION and p < 0.05:
-                pairs.append((r, p, name, target))
+                pairs.append((r, p, name, target, matrix.pair_n(i, j)))
     pairs.sort(key=lambda item: abs(item[0]), reverse=True)
     symbol = "ρ" if matrix.method == "spearman" else "r"
     adjusted = "" if matrix.p_adjustment == "none" else f" ({matrix.p_adjustment}-adjusted)"
     seen: set[str] = set()
     found: list[Recommendation] = []
-    for r, p, name, target in pairs:
+    for r, p, name, target, n in pairs:
         if name in seen:
             continue
         seen.add(name)
+        what, more, less = feature_words(name)
+        outcome = TARGET_WORDS.get(target, target.replace("_", " ").capitalize())
         found.append(
             Recommendation(
-                headline=f"Test {'more' if r > 0 else 'less'} {name} in a controlled comparison",
+                headline=f"Try {more if r > 0 else less} on a few videos and compare",
                 evidence=(
-                    f"{target} {'rises' if r > 0 else 'falls'} with {name} "
+                    f"{outcome} {'rise' if r > 0 else 'fall'} with {what} "
                     f"({matrix.method.capitalize()} {symbol}={r:.2f}, {fmt.p_value(p)}{adjusted}, "
-                    f"n={matrix.n}); a correlation, not proof of cause"
+                    f"n={n}); a correlation, not proof of cause"
                 ),
-                confidence=Confidence.MEDIUM if abs(r) >= 0.5 else Confidence.LOW,
+                confidence=Confidence.MEDIUM if abs(r) >= 0.5 and n >= 30 else Confidence.LOW,
                 topic="correlation",
             )
         )
@@ -292,6 +360,8 @@ def _growth(model: ReportModel) -> list[Recommendation]:
         if mean <= 0:
             continue
         relative_width = (high - low) / mean
+        rounded = trajectory.metric == "Subscribers"
+        caveat = "; YouTube rounds public subscriber counts, so this trend is coarse" if rounded else ""
         found.append(
             Recommendation(
                 headline=(
@@ -301,11 +371,22 @@ def _growth(model: ReportModel) -> list[Recommendation]:
                 evidence=(
                     f"Forecast {fmt.compact(mean)} ({band.level * 100:.0f}% interval "
                     f"{fmt.compact(low)}–{fmt.compact(high)}"
-                    f"{', ' + band.method if band.method else ''}); "
+                    f"{', from ' + method_words(band.method) if band.method else ''}); "
                     + ("a narrow band" if relative_width < 0.2 else "a wide band: treat as a rough guide")
+                    + caveat
                 ),
-                confidence=Confidence.MEDIUM if relative_width < 0.2 else Confidence.LOW,
+                # Rounded counts and wide bands are never more than a rough guide.
+                confidence=Confidence.MEDIUM if relative_width < 0.2 and not rounded else Confidence.LOW,
                 topic="growth",
             )
         )
     return found
+
+
+def method_words(method: str) -> str:
+    """A forecast method in words (no model notation such as ``ETS(A,Ad,A)``)."""
+    if method.startswith("ETS") or "ETS(" in method:
+        return "a trend and weekly-pattern model of daily views"
+    if method.startswith("linear trend"):
+        return method
+    return "a statistical forecast"

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tubescope.analysis.frames import ChannelFrames
+from tubescope.analysis.kpis import ChannelKpis, format_kpi
 from tubescope.analysis.summary import ChannelAnalysis
 from tubescope.report import formatting as fmt
 from tubescope.report.adapter import ReportOptions, build_report_model
@@ -35,6 +36,8 @@ def render_summary(
     if recommendations is None:
         recommendations = build_recommendations(model)
     parts: list[RenderableType] = [_header(model), _kpis(model)]
+    if model.channel_kpis is not None:
+        parts.append(_figures(model.channel_kpis))
     if model.outliers:
         parts.append(_outliers(model))
     best_time = _best_time(model)
@@ -97,6 +100,21 @@ def _kpis(model: ReportModel) -> RenderableType:
         )
     if not model.kpis:
         table.add_row(Text("no figures for this window", style="dim"), "", "", "")
+    return table
+
+
+def _figures(kpis: ChannelKpis) -> RenderableType:
+    """The channel's figures (the ones every surface shows), with the reason for each gap."""
+    as_of = kpis.as_of[:16].replace("T", " ") + " UTC" if kpis.as_of else "never"
+    title = f"Channel figures as of {as_of}" + (" (stale)" if kpis.stale else "")
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("Figure (derived)")
+    table.add_column("Value", justify="right")
+    table.add_column("Why missing", style="dim", overflow="fold")
+    for figure in kpis.figures:
+        table.add_row(figure.label, format_kpi(figure.value, figure.unit), figure.reason or "")
+    if kpis.stale_note:
+        return Group(table, Text(kpis.stale_note, style="yellow"))
     return table
 
 

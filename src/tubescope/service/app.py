@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tubescope import __version__
@@ -108,6 +109,30 @@ class ObservabilityMiddleware:
                 )
 
 
+DOCS_ASSETS = "/docs-assets"
+
+
+def _docs(app: FastAPI, *, protected: bool) -> None:
+    """``/docs`` with Swagger UI served from this process (the ``swagger-ui-bundle-v2`` package),
+    so the API docs work on a machine with no internet access; behind a read token or the
+    dashboard's sign-in cookie unless the docs are public."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request, state: State) -> HTMLResponse:
+        if protected:
+            authenticate(request, state, TokenScope.READ, allow_cookie=True)
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - API docs",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url="/favicon.ico",
+        )
+
+
 def default_options(settings: Settings) -> ServiceOptions:
     """The service's options for ``settings``: its warehouse (a DuckDB file or PostgreSQL) and
     the legacy token file an older tubescope kept beside a DuckDB one (imported on first use)."""
@@ -122,18 +147,13 @@ def default_options(settings: Settings) -> ServiceOptions:
     )
 
 
-def _protected_docs(app: FastAPI) -> None:
-    """/docs and /openapi.json behind a read token or the dashboard's sign-in cookie."""
+def _protected_openapi(app: FastAPI) -> None:
+    """/openapi.json behind a read token or the dashboard's sign-in cookie."""
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request, state: State) -> JSONResponse:
         authenticate(request, state, TokenScope.READ, allow_cookie=True)
         return JSONResponse(app.openapi())
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs(request: Request, state: State) -> HTMLResponse:
-        authenticate(request, state, TokenScope.READ, allow_cookie=True)
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - API docs")
 
 
 def create_app(settings: Settings, options: ServiceOptions | None = None) -> FastAPI:
@@ -223,7 +243,7 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
             "YouTube channel analytics over a tubescope warehouse. Derived metrics are labelled as such."
         ),
         lifespan=lifespan,
-        docs_url="/docs" if opts.public_docs else None,
+        docs_url=None,  # served by _docs: Swagger UI from this process, signed in unless public
         redoc_url=None,
         openapi_url="/openapi.json" if opts.public_docs else None,
     )
@@ -231,8 +251,9 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    _docs(app, protected=not opts.public_docs)
     if not opts.public_docs:
-        _protected_docs(app)
+        _protected_openapi(app)
 
     app.include_router(health.router, responses=error_responses(401, 403, 405, 429))
     for router in (channels.router, jobs.router, predictions.router, reports.router, watches.router):

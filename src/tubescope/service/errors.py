@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -78,26 +78,49 @@ def _body(status: int, kind: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"status": status, "type": kind, "message": redact_text(message)}}, status)
 
 
+def wants_html(request: Request) -> bool:
+    """A person's browser asking for a page (not the API, its docs or a script): answer in HTML."""
+    path = request.url.path
+    if path.startswith(("/v1", "/docs", "/redoc", "/openapi", "/health", "/ready", "/metrics")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _html(status: int, message: str) -> Response:
+    from tubescope.service.routers.dashboard import error_page  # the page templates live there
+
+    return error_page(status, redact_text(message))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.TubescopeError)
-    async def _tubescope(_request: Request, exc: errors.TubescopeError) -> JSONResponse:
+    async def _tubescope(request: Request, exc: errors.TubescopeError) -> Response:
+        if wants_html(request):
+            return _html(status_for(exc), str(exc))
         return _body(status_for(exc), type(exc).__name__, str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
             for err in exc.errors()
         ]
+        if wants_html(request):
+            return _html(422, "; ".join(problems) or "invalid request")
         return _body(422, "ValidationError", "; ".join(problems) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        response = _body(exc.status_code, "HTTPError", str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_html(request):
+            message = "There is no page here." if exc.status_code == 404 else str(exc.detail)
+            response = _html(exc.status_code, message)
+        else:
+            response = _body(exc.status_code, "HTTPError", str(exc.detail))
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         return response
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        return _body(500, "InternalError", f"internal error ({type(exc).__name__}); see the server log")
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        message = f"internal error ({type(exc).__name__}); see the server log"
+        return _html(500, message) if wants_html(request) else _body(500, "InternalError", message)

@@ -12,12 +12,13 @@ into a log line or an exception, and httpx's own request log is scrubbed as well
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import httpx
@@ -101,6 +102,18 @@ class ClientOptions:
             raise ConfigError("invalid client options: " + "; ".join(problems))
 
 
+def parse_http_date(header: str | None) -> datetime | None:
+    """An HTTP ``Date`` header (RFC 9110 IMF-fixdate, or the obsolete forms) as aware UTC; None
+    when absent or unreadable."""
+    if not header:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 class YouTubeClient:
     """Async Data API v3 client; use as ``async with YouTubeClient(...) as client:``."""
 
@@ -132,6 +145,7 @@ class YouTubeClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._batch_stats_supported: bool | None = None
+        self._server_time: tuple[datetime, float] | None = None
         self.requests_sent = 0
         _scrub_httpx_logs()
         self._http = httpx.AsyncClient(
@@ -158,6 +172,25 @@ class YouTubeClient:
         await self._http.aclose()
         if self._shared is not None:
             await self._shared.aclose()
+
+    # ------------------------------------------------------------ the server's clock
+
+    def _note_server_time(self, header: str | None) -> None:
+        moment = parse_http_date(header)
+        if moment is not None:
+            self._server_time = (moment, time.monotonic())
+
+    def server_now(self) -> datetime:
+        """The API's own time: the ``Date`` header of the latest answer plus the time since it
+        came, or the local clock before any answer (or when the server sends no valid date).
+
+        Snapshots are stamped with this, so the emulator's world clock and the real API both
+        stamp what they served at the time they served it.
+        """
+        if self._server_time is None:
+            return datetime.now(UTC)
+        moment, received = self._server_time
+        return moment + timedelta(seconds=max(time.monotonic() - received, 0.0))
 
     # ------------------------------------------------------------ quota and health
 
@@ -528,6 +561,9 @@ class YouTubeClient:
                     except httpx.TransportError as exc:
                         # str(exc) of a transport error names the host, never the query; scrub anyway.
                         verdict = Verdict(Action.RETRY, 0, type(exc).__name__, redact_text(str(exc), [key]))
+                        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                            # Never reached the API: nothing was billed, so nothing is counted.
+                            self._ledger.refund(method, fingerprint)
                     else:
                         verdict = classify_response(response.status_code, response.content, response.headers)
             except BaseException:
@@ -542,6 +578,8 @@ class YouTubeClient:
             )  # fmt: skip
             if verdict.action is Action.OK:
                 self._breaker.record_success()
+                dates = response.headers.get_list("date")
+                self._note_server_time(dates[-1] if dates else None)
                 log.debug("youtube.response")
                 body: dict[str, Any] = verdict.body
                 return body
@@ -550,8 +588,9 @@ class YouTubeClient:
                 if attempt >= self.options.max_retries:
                     log.warning("youtube.retries_exhausted", message=verdict.message)
                     raise TransientApiError(
-                        f"{method} failed {attempt + 1} times in a row, last with "
-                        f"{_describe(verdict)}; try again later",
+                        f"{method} at {self._base} failed {attempt + 1} times in a row, last with "
+                        f"{_describe(verdict)}; check the address (--api-base, TUBESCOPE_YOUTUBE_API_BASE) "
+                        "or try again later",
                         status=verdict.status or None,
                         reason=verdict.reason,
                     )
