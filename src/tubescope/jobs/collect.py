@@ -335,5 +335,7 @@ def summary_text(summary: CollectSummary) -> str:
         for report in summary.completeness:
             lines.append(f"  {report.channel_id}: {report.found} of {report.expected} videos stored")
             lines.extend(f"    - {reason}" for reason in report.reasons)
-    lines.extend(f"  skipped {s.kind} {s.item_id}: {s.reason}" for s in summary.skipped)
+    if summary.channels or summary.exit_error is None:
+        # when no channel was collected the error that follows names these reasons: said once
+        lines.extend(f"  skipped {s.kind} {s.item_id}: {s.reason}" for s in summary.skipped)
     return "\n".join(lines)
