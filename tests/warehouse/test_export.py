@@ -166,7 +166,7 @@ def test_bad_input_is_a_typed_error(filled: Path | str, tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="no warehouse"):
         run_export(tmp_path / "lake", db_path=tmp_path / "missing.duckdb", progress=False)
     with pytest.raises(ConfigError, match="format"):
-        run_export(tmp_path / "lake", db_path=filled, fmt="xlsx", progress=False)
+        run_export(tmp_path / "lake", db_path=filled, fmt="xml", progress=False)
     a_file = tmp_path / "file"
     a_file.write_text("x")
     with pytest.raises(ConfigError, match="not a folder"):

@@ -37,8 +37,8 @@ def test_one_file_per_table_with_every_row(filled: Path, tmp_path: Path, fmt: st
 
 
 def test_xlsx_is_one_workbook_with_a_sheet_per_table(filled: Path, tmp_path: Path) -> None:  # noqa: F811
-    result = run_export(tmp_path, db_path=filled, fmt="xlsx", progress=False)
-    book = openpyxl.load_workbook(tmp_path / "tubescope.xlsx", read_only=True)
+    result = run_export(tmp_path / "out", db_path=filled, fmt="xlsx", progress=False)
+    book = openpyxl.load_workbook(tmp_path / "out" / "tubescope.xlsx", read_only=True)
     assert book.sheetnames == list(TABLES)
     for item in result.tables:
         rows = list(book[item.table].iter_rows(values_only=True))
@@ -57,8 +57,17 @@ def test_a_table_too_big_for_a_sheet_is_refused_before_writing(
         Warehouse.open(filled, read_only=True) as warehouse,
         pytest.raises(ConfigError, match="csv or parquet"),
     ):
-        export_files(warehouse, tmp_path, ["video_snapshots"], fmt="xlsx")
-    assert not (tmp_path / "tubescope.xlsx").exists()
+        export_files(warehouse, tmp_path / "out", ["video_snapshots"], fmt="xlsx")
+    assert not (tmp_path / "out" / "tubescope.xlsx").exists()
+
+
+def test_a_folder_with_files_is_refused_without_overwrite(filled: Path, tmp_path: Path) -> None:  # noqa: F811
+    out = tmp_path / "out"
+    run_export(out, db_path=filled, fmt="csv", progress=False)
+    with pytest.raises(ConfigError, match="--overwrite"):
+        run_export(out, db_path=filled, fmt="csv", progress=False)
+    again = run_export(out, db_path=filled, fmt="csv", progress=False, overwrite=True)
+    assert {p.name for p in out.iterdir()} == {f"{t.table}.csv" for t in again.tables}
 
 
 def test_an_unknown_format_names_the_supported_ones(filled: Path, tmp_path: Path) -> None:  # noqa: F811

@@ -334,6 +334,7 @@ def list_channels(warehouse: Warehouse) -> list[dict[str, Any]]:
 
 
 def channel_row(warehouse: Warehouse, ref: str) -> dict[str, Any]:
+    """One stored channel's row (id, title, handle, latest counts)."""
     channel_id = resolve_channel(warehouse, ref)
     table = warehouse.query_arrow(_CHANNEL_ROWS_SQL.format(where="WHERE channel_id = ?"), [channel_id])
     return arrow_records(table)[0]
@@ -492,6 +493,7 @@ class ChannelVideos:
 
 
 def channel_videos(warehouse: Warehouse, channel_id: str) -> ChannelVideos:
+    """One channel's videos, made ready for paging (:class:`ChannelVideos`)."""
     return ChannelVideos(channel_videos_frame(warehouse, channel_id))
 
 
@@ -525,6 +527,7 @@ def list_videos(
 
 
 def channel_analysis(warehouse: Warehouse, ref: str, *, now: datetime | None = None) -> ChannelAnalysis:
+    """Every analysis of one stored channel as of its last observation."""
     channel_id = resolve_stored_channel(warehouse, ref)
     frames = load_channel_frames(warehouse, [channel_id])
     reference = now or newest_observation(warehouse)
@@ -535,6 +538,7 @@ def channel_analysis(warehouse: Warehouse, ref: str, *, now: datetime | None = N
 def channel_ab_test(
     warehouse: Warehouse, ref: str, group_a: str, group_b: str | None = None, *, now: datetime | None = None
 ) -> AbTestResult:
+    """An A/B comparison of two groups of one stored channel's videos."""
     channel_id = resolve_stored_channel(warehouse, ref)
     frames = load_channel_frames(warehouse, [channel_id])
     return run_ab_test(frames, group_a, group_b, now=now or last_observed(frames, channel_id) or utc_now())

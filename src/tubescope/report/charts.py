@@ -69,6 +69,7 @@ def _none_to_nan(values: tuple[float | None, ...]) -> list[float]:
 
 
 def growth_chart(trajectory: GrowthTrajectory, chart_id: str) -> Chart:
+    """The observed trajectory with its forecast band (views or subscribers per day or in total)."""
     fig = go.Figure()
     observed = trajectory.observed
     fig.add_trace(go.Scatter(x=list(observed.times), y=list(observed.values), mode="lines", name="Observed"))
@@ -127,6 +128,7 @@ def growth_chart(trajectory: GrowthTrajectory, chart_id: str) -> Chart:
 
 
 def percentile_chart(bands: PercentileBands, chart_id: str) -> Chart:
+    """Views by age against the channel's same-age percentile bands (log views axis)."""
     fig = go.Figure()
     rows = dict(zip(bands.percentiles, bands.bands, strict=True))
     x = list(bands.age_days)
@@ -179,6 +181,7 @@ def percentile_chart(bands: PercentileBands, chart_id: str) -> Chart:
 
 
 def format_chart(formats: tuple[FormatStat, ...], chart_id: str) -> Chart:
+    """Median views per video and share of views, per format."""
     names = [fmt.format_name(f.video_format) for f in formats]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Median views per video", "Share of views"))
     fig.add_trace(
@@ -204,6 +207,7 @@ def format_chart(formats: tuple[FormatStat, ...], chart_id: str) -> Chart:
 
 
 def heatmap_chart(heatmap: PublishHeatmap, chart_id: str) -> Chart:
+    """Median performance by publish weekday and hour (in the report's time zone)."""
     hours = [f"{h:02d}" for h in range(24)]
     fig = go.Figure(
         go.Heatmap(
@@ -228,6 +232,7 @@ def heatmap_chart(heatmap: PublishHeatmap, chart_id: str) -> Chart:
 
 
 def correlation_chart(matrix: CorrelationMatrix, chart_id: str) -> Chart:
+    """The correlation matrix as a heatmap, starred where adjusted p is small."""
     text = [
         ["" if r is None else f"{r:.2f}{_stars(p)}" for r, p in zip(row_r, row_p, strict=True)]
         for row_r, row_p in zip(matrix.coefficients, matrix.p_values, strict=True)
@@ -262,6 +267,7 @@ def correlation_chart(matrix: CorrelationMatrix, chart_id: str) -> Chart:
 
 
 def ab_chart(tests: tuple[AbResult, ...], chart_id: str) -> Chart:
+    """Each A/B comparison's effect with its interval (log ratio axis)."""
     names = [label(f"{t.scope + ': ' if t.scope else ''}{t.group_b} vs {t.group_a}") for t in tests]
     fig = go.Figure(
         go.Scatter(
@@ -294,6 +300,7 @@ def ab_chart(tests: tuple[AbResult, ...], chart_id: str) -> Chart:
 
 
 def peer_chart(peers: PeerComparison, chart_id: str) -> Chart:
+    """The channel's percentile among its peers on each size-normalised KPI."""
     metrics = [m for m in peers.metrics if m.subject_percentile is not None]
     fig = go.Figure(
         go.Bar(

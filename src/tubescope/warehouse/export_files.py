@@ -48,16 +48,26 @@ def _copy_table(warehouse: Warehouse, table: str, out_dir: Path, fmt: str) -> Ta
     spec = EXPORT_SPECS[table]
     final = out_dir / f"{table}.{fmt}"
     staging = _temporary_beside(final)
-    options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT json, ARRAY true"
-    con = warehouse.connection()
     try:
-        run_sql(con, f"COPY ({spec.select}) TO {_quote(staging)} ({options})")
-        row = con.execute(f"SELECT count(*) FROM ({spec.select})").fetchone()  # noqa: S608 -- fixed specs
+        if warehouse.backend == "duckdb":
+            # DuckDB streams the rows to the file itself (no copy in memory).
+            options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT json, ARRAY true"
+            con = warehouse.connection()
+            run_sql(con, f"COPY ({spec.select}) TO {_quote(staging)} ({options})")
+            row = con.execute(f"SELECT count(*) FROM ({spec.select})").fetchone()  # noqa: S608 -- fixed specs
+            rows = int(row[0]) if row else 0
+        else:
+            frame = warehouse.query_arrow(spec.select_for(warehouse.backend)).to_pandas()
+            if fmt == "csv":
+                frame.to_csv(staging, index=False)
+            else:
+                frame.to_json(staging, orient="records", date_format="iso")
+            rows = len(frame)
         staging.replace(final)
     except Exception as exc:
         staging.unlink(missing_ok=True)
         raise StorageError(f"exporting {table} to {final} failed: {exc}") from exc
-    return TableExport(table, int(row[0]) if row else 0, 1, final, ())
+    return TableExport(table, rows, 1, final, ())
 
 
 def _workbook(
@@ -65,15 +75,14 @@ def _workbook(
 ) -> list[TableExport]:
     from openpyxl import Workbook
 
-    con = warehouse.connection()
-    counts = {}
+    tables = {}
     for name in names:
-        row = con.execute(f"SELECT count(*) FROM ({EXPORT_SPECS[name].select})").fetchone()  # noqa: S608
-        counts[name] = int(row[0]) if row else 0
-        if counts[name] > XLSX_MAX_ROWS:
+        # Read first, so a table too big for a sheet is refused before anything is written.
+        tables[name] = warehouse.query_arrow(EXPORT_SPECS[name].select_for(warehouse.backend))
+        if tables[name].num_rows > XLSX_MAX_ROWS:
             raise ConfigError(
-                f"{name} has {counts[name]:,} rows, more than an Excel sheet holds ({XLSX_MAX_ROWS:,}); "
-                "export it with --format csv or parquet, or pick tables with --table"
+                f"{name} has {tables[name].num_rows:,} rows, more than an Excel sheet holds "
+                f"({XLSX_MAX_ROWS:,}); export it with --format csv or parquet, or pick tables with --table"
             )
     final = out_dir / WORKBOOK_NAME
     book = Workbook(write_only=True)
@@ -82,13 +91,13 @@ def _workbook(
         if on_progress:
             on_progress(name, index, len(names))
         sheet = book.create_sheet(title=name[:31])
+        table = tables[name]
+        sheet.append(list(table.column_names))
         # Times as UTC wall-clock values: Excel cells cannot hold a time zone.
-        result = con.execute(f"SELECT * FROM ({EXPORT_SPECS[name].select}) ORDER BY ALL")  # noqa: S608
-        sheet.append([d[0] for d in result.description])
-        while batch := result.fetchmany(10_000):
-            for record in batch:
-                sheet.append([_utc_naive(v) for v in record])
-        done.append(TableExport(name, counts[name], 1, final, ()))
+        for batch in table.to_batches(max_chunksize=10_000):
+            for record in batch.to_pylist():
+                sheet.append([_utc_naive(v) for v in record.values()])
+        done.append(TableExport(name, table.num_rows, 1, final, ()))
     staging = _temporary_beside(final)
     try:
         book.save(staging)

@@ -254,9 +254,7 @@ async def channel_report(ref: str, request: Request, state: State) -> Response:
         return _to_login(request)
     try:
         with state.pool.borrow() as warehouse:
-            channel_id = await _cached(
-                state, FLEET, ("ref", ref), lambda: catalog.resolve_channel(warehouse, ref)
-            )
+            channel_id = await run_in_threadpool(catalog.resolve_channel, warehouse, ref)
             # the report page the REST download serves too, through every cache tier
             page = await _cached(
                 state, channel_id, "report-page", lambda: render_report(warehouse, channel_id).html, TEXT
