@@ -32,6 +32,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
+    from tubescope.logging import configure_logging
+
+    configure_logging("WARNING")  # only the JSON figures go to stdout
     import httpx
     from tests.service.conftest import serve
 
