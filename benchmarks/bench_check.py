@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -34,13 +35,17 @@ BASELINE = HERE / "baseline.json"
 sys.path.insert(0, str(HERE))
 
 
-def _paired(repeat: int, ours: Callable[[], object], peer: Callable[[], object]) -> tuple[float, float]:
-    """Fastest of ``repeat`` runs of each, taken in turns so that both see the same load."""
+def _paired(
+    repeat: int, ours: Callable[[], object], peer: Callable[[], object]
+) -> tuple[float, float, float]:
+    """Runs of each taken in turns, so that both see the same load: the median of the per-round
+    ratios peer/ours (what a busy machine disturbs least), and the fastest run of each."""
     mine, theirs = [], []
     for _ in range(repeat):
         mine.append(_best(1, ours))
         theirs.append(_best(1, peer))
-    return min(mine), min(theirs)
+    ratio = statistics.median(t / m for m, t in zip(mine, theirs, strict=True))
+    return ratio, min(mine), min(theirs)
 
 
 def _best(repeat: int, work: Callable[[], object]) -> float:
@@ -73,8 +78,8 @@ def fleet_ratio(rows: int = 100_000) -> dict[str, Any]:
                 keys = ("channels", "videos", "video_snapshots", "channel_snapshots")
                 fleet_kpis(ChannelFrames(**{k: loaded[k] for k in keys}), analyze.NOW)
 
-            ours, theirs = _paired(7, lambda: fleet_kpis_duckdb(con, analyze.NOW), pandas_way)
-    return {"ratio": theirs / ours, "tubescope_s": ours, "pandas_s": theirs, "rows": rows}
+            ratio, ours, theirs = _paired(9, lambda: fleet_kpis_duckdb(con, analyze.NOW), pandas_way)
+    return {"ratio": ratio, "tubescope_s": ours, "pandas_s": theirs, "rows": rows}
 
 
 def collect_ratio(channels: int = 8, videos: int = 200, latency_ms: float = 20.0) -> dict[str, Any]:
@@ -131,9 +136,14 @@ def predict_ratio(n_videos: int = 2_000, batch: int = 200) -> dict[str, Any]:
             "category_id": [None] * batch,
         }
     )
-    single, whole = _paired(15, lambda: predictor.predict(video), lambda: predictor.forecaster.forecast(rows))
-    batched = whole / batch
-    return {"ratio": batched / single, "single_ms": single * 1000, "batch_per_video_ms": batched * 1000}
+    ratio, single, whole = _paired(
+        21, lambda: predictor.predict(video), lambda: predictor.forecaster.forecast(rows)
+    )
+    return {
+        "ratio": ratio / batch,
+        "single_ms": single * 1000,
+        "batch_per_video_ms": whole / batch * 1000,
+    }
 
 
 CHECKS: dict[str, Callable[[], dict[str, Any]]] = {
