@@ -54,7 +54,9 @@ contracts: $(STAMP)
 	$(BIN)/lint-imports
 
 # The docs site (MkDocs + mkdocstrings, offline); --strict turns every warning into an error.
+# docs/cli.md is generated from the Typer app (tools/cli_reference.py); --check fails when stale.
 docs: $(STAMP)
+	$(BIN)/python tools/cli_reference.py --check
 	$(BIN)/mkdocs build --strict --quiet
 
 # Line coverage of src/ (CLI and server subprocesses included: `patch = ["subprocess"]` in
