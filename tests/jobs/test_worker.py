@@ -252,6 +252,19 @@ def test_export_and_report_jobs_run_on_a_worker_and_write_under_the_output_dir(
     assert Path(reported["result"]["path"]).read_text(encoding="utf-8").startswith("<!")
     assert reported["result"]["channel_id"] == ids[0]
     assert failed["state"] == "failed" and "not in the warehouse" in failed["error"]
+    # Each job that ran is timed in the shared histogram every replica's /metrics shows.
+    tallies = _jobs(redis_url, lambda q: q.durations())
+    assert {k: t.count for k, t in tallies.items()} == {
+        ("export", "completed"): 1,
+        ("report", "completed"): 1,
+        ("report", "failed"): 1,
+    }
+    took = [
+        (datetime.fromisoformat(j["finished_at"]) - datetime.fromisoformat(j["started_at"])).total_seconds()
+        for j in (exported, reported, failed)
+    ]
+    assert tallies[("export", "completed")].total_seconds == pytest.approx(took[0], abs=1e-3)
+    assert sum(t.total_seconds for t in tallies.values()) == pytest.approx(sum(took), abs=1e-3)
 
 
 def test_a_cancelled_queued_job_never_runs(tmp_path: Path, redis_url: str) -> None:
@@ -265,6 +278,7 @@ def test_a_cancelled_queued_job_never_runs(tmp_path: Path, redis_url: str) -> No
     assert worker.returncode == 0, err
     assert cancelled["state"] == after["state"] == "cancelled"
     assert after["attempts"] == 0 and not (tmp_path / "w.duckdb").exists()
+    assert _jobs(redis_url, lambda q: q.durations()) == {}  # it never ran: nothing to time
 
 
 def test_worker_without_redis_is_one_line_and_exit_two(tmp_path: Path) -> None:

@@ -9,11 +9,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.service.conftest import serve
 from tubescope.config import load_settings
@@ -68,14 +70,18 @@ def test_refresh_all_is_queued_on_one_replica_run_by_a_worker_and_seen_from_the_
     tmp_path: Path,
 ) -> None:
     (first, second), db_path, channel_ids = replicas
-    started = first.post("/v1/jobs", json={"refresh": "all"})
+    started = first.post("/v1/jobs", json={"refresh": "all"}, headers={"X-Request-ID": "team-req-0001"})
     assert started.status_code == 202, started.text
     job = started.json()
     assert job["state"] == "queued" and job["kind"] == "collect"
+    assert job["request_id"] == "team-req-0001"
     assert sorted(job["refs"]) == sorted(channel_ids)
     assert second.get(f"/v1/jobs/{job['job_id']}").json()["state"] == "queued"
     assert job["job_id"] in [j["job_id"] for j in second.get("/v1/jobs").json()["items"]]
-    assert 'tubescope_jobs{state="queued"} 1.0' in second.get("/metrics").text
+    waiting = _samples(second.get("/metrics").text)
+    assert waiting[("tubescope_jobs", (("state", "queued"),))] == 1
+    assert waiting[("tubescope_job_queue_depth", (("queue", "default"),))] == 1
+    assert not any(name.startswith("tubescope_job_duration_seconds") for name, _ in waiting)
 
     # The worker writes the replicas' DuckDB file: the file is handed over between uses.
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUBESCOPE_")}
@@ -97,6 +103,40 @@ def test_refresh_all_is_queued_on_one_replica_run_by_a_worker_and_seen_from_the_
     assert done["progress"]["channels_done"] == len(channel_ids)
     assert first.get(f"/v1/jobs/{job['job_id']}").json() == done
     assert done["result"]["run_id"] == 2  # a second run on the replicas' own warehouse
+
+    # The worker's job is in both replicas' /metrics: off the queue, and its duration (start to
+    # finish, as its record says) in the shared histogram, each replica showing the same figures.
+    took = (
+        datetime.fromisoformat(done["finished_at"]) - datetime.fromisoformat(done["started_at"])
+    ).total_seconds()
+    series = (("kind", "collect"), ("outcome", "completed"))
+    for replica in (first, second):
+        after = _samples(replica.get("/metrics").text)
+        assert after[("tubescope_job_queue_depth", (("queue", "default"),))] == 0
+        assert after[("tubescope_job_duration_seconds_count", series)] == 1
+        assert after[("tubescope_job_duration_seconds_sum", series)] == pytest.approx(took, abs=0.01)
+        buckets = {
+            dict(labels)["le"]: n
+            for (name, labels), n in after.items()
+            if name == "tubescope_job_duration_seconds_bucket" and set(series) <= set(labels)
+        }
+        assert buckets["+Inf"] == 1 and list(buckets.values()) == sorted(buckets.values())
+        assert all(n == (float(le) >= took) for le, n in buckets.items() if le != "+Inf")
+
+    # Every line the worker logged for the job names the request that started it.
+    lines = [json.loads(line) for line in worker.stderr.splitlines() if line.startswith("{")]
+    of_job = [line for line in lines if line.get("job_id") == job["job_id"]]
+    assert {"job.started", "collect.started", "collect.finished"} <= {line["event"] for line in of_job}
+    assert all(line.get("request_id") == "team-req-0001" for line in of_job)
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a /metrics page by name and sorted labels."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def test_no_fifty_channel_cap_and_cancel_is_seen_by_every_replica(

@@ -13,6 +13,10 @@ In Redis a job is two things:
   another worker takes the job up again;
 * a hash ``tubescope:job:<id>``: the record any replica reads (state, progress, result, error,
   attempts), written by whoever holds the job. Records expire a week after their last change.
+
+Whoever finishes a job that ran also adds its duration to one shared histogram
+(``tubescope:metrics:job_duration_seconds``, counters that never expire), so that every replica's
+``/metrics`` shows how long the workers' jobs took (:meth:`RedisJobs.durations`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -44,6 +48,9 @@ INDEX_KEY = "tubescope:jobs"
 RECORD_TTL = timedelta(days=7)
 LIST_LIMIT = 200
 RUN_LOCK_PREFIX = "tubescope:lock:collect:"
+DURATIONS_KEY = "tubescope:metrics:job_duration_seconds"
+JOB_DURATION_BUCKETS: tuple[float, ...] = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+"""Upper bounds (seconds) of the job duration histogram, for in-process and worker jobs alike."""
 
 # Extend or drop a lock only while it is still ours (KEYS[1] the lock, ARGV[1] the owner).
 _RENEW_LOCK = """
@@ -121,6 +128,16 @@ class JobSpec:
     def from_json(cls, text: str) -> JobSpec:
         data = json.loads(text)
         return cls(JobKind(data["kind"]), dict(data.get("params", {})))
+
+
+@dataclass(frozen=True)
+class DurationTally:
+    """Finished jobs of one kind and outcome: how many, their seconds in all, and how many took at
+    most each bound of :data:`JOB_DURATION_BUCKETS` (cumulative, as Prometheus histograms count)."""
+
+    count: int
+    total_seconds: float
+    at_most: tuple[int, ...]
 
 
 def collect_spec(refs: Sequence[str], *, full: bool = False, budget: int | None = None) -> JobSpec:
@@ -389,19 +406,47 @@ class RedisJobs:
         error: str | None,
         progress: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record the job's final state, result and error (redacted)."""
-        mapping: dict[str, str] = {"state": state.value, "finished_at": utc_now().isoformat()}
+        """Record the job's final state, result and error (redacted); a job that ran adds its
+        duration (first start to now) to the shared histogram in the same transaction."""
+        key = RECORD_PREFIX + job_id
+        finished_at = utc_now()
+        started_text, spec_text = (_text(v) for v in await self._r.hmget(key, ["started_at", "spec"]))
+        mapping: dict[str, str] = {"state": state.value, "finished_at": finished_at.isoformat()}
         if result is not None:
             mapping["result"] = json.dumps(dict(result), default=str)
         if error is not None:
             mapping["error"] = redact_text(error)
         if progress is not None:
             mapping["progress"] = json.dumps(dict(progress))
-        key = RECORD_PREFIX + job_id
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=mapping)
             pipe.expire(key, RECORD_TTL)
+            if started_text and spec_text:
+                seconds = max(0.0, (finished_at - datetime.fromisoformat(started_text)).total_seconds())
+                prefix = f"{JobSpec.from_json(spec_text).kind.value}|{state.value}|"
+                pipe.hincrby(DURATIONS_KEY, prefix + "count", 1)
+                pipe.hincrbyfloat(DURATIONS_KEY, prefix + "sum", seconds)
+                for bound in JOB_DURATION_BUCKETS:
+                    if seconds <= bound:
+                        pipe.hincrby(DURATIONS_KEY, f"{prefix}le={bound:g}", 1)
             await pipe.execute()
+
+    async def durations(self) -> dict[tuple[str, str], DurationTally]:
+        """The shared job duration histogram: a tally per (kind, outcome) of every job any worker
+        or replica finished since Redis was last emptied."""
+        fields = {_text(k) or "": _text(v) or "0" for k, v in (await self._r.hgetall(DURATIONS_KEY)).items()}
+        tallies: dict[tuple[str, str], DurationTally] = {}
+        for name in fields:
+            kind, outcome, what = name.split("|", 2)
+            if what != "count":
+                continue
+            prefix = f"{kind}|{outcome}|"
+            tallies[(kind, outcome)] = DurationTally(
+                count=int(fields[name]),
+                total_seconds=float(fields.get(prefix + "sum", "0")),
+                at_most=tuple(int(fields.get(f"{prefix}le={b:g}", "0")) for b in JOB_DURATION_BUCKETS),
+            )
+        return tallies
 
     async def _transition(self, job_id: str, frm: set[JobState], to: JobState) -> bool:
         key = RECORD_PREFIX + job_id

@@ -159,7 +159,7 @@ def _protected_openapi(app: FastAPI) -> None:
 def create_app(settings: Settings, options: ServiceOptions | None = None) -> FastAPI:
     """A service over the warehouse ``settings`` name (opened when the app starts)."""
     opts = options or default_options(settings)
-    metrics = ServiceMetrics()
+    metrics = ServiceMetrics(shared_jobs=bool(settings.redis_url))
     holder: dict[str, ServiceState] = {}
 
     fingerprints = [key_fingerprint(k.get_secret_value()) for k in settings.api_keys]

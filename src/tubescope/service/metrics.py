@@ -8,7 +8,9 @@ service exposes:
 - ``tubescope_build_info``: version and Python of the running build;
 - ``tubescope_http_request_duration_seconds``: latency by method, route template and status class;
 - ``tubescope_jobs``, ``tubescope_job_queue_depth`` and ``tubescope_job_duration_seconds``: jobs by
-  state, jobs waiting, and how long finished jobs took by kind and outcome;
+  state, jobs waiting, and how long finished jobs took by kind and outcome. With Redis the workers
+  run the jobs: the durations are then the cluster's shared histogram read from Redis, the same
+  on every replica (aggregate replicas with ``max``, not ``sum``);
 - ``tubescope_cache_hits_total`` and ``tubescope_cache_misses_total`` (analysis answers), and per
   cache tier ``tubescope_cache_tier_hits_total``, ``..._misses_total``, ``..._errors_total`` and
   ``tubescope_cache_tier_bytes``;
@@ -18,8 +20,9 @@ service exposes:
   and quota bucket, and ``tubescope_quota_units_spent_total``;
 - ``tubescope_rate_limited_total``: requests refused with 429.
 
-Other parts feed it through :meth:`ServiceMetrics.observe_job`, :meth:`~ServiceMetrics.set_queue_depth`
-and :meth:`~ServiceMetrics.watch_cache`; the ``/metrics`` route refreshes the gauges read from the
+Other parts feed it through :meth:`ServiceMetrics.observe_job` (or
+:meth:`~ServiceMetrics.set_job_durations`), :meth:`~ServiceMetrics.set_queue_depth` and
+:meth:`~ServiceMetrics.watch_cache`; the ``/metrics`` route refreshes the gauges read from the
 jobs, the warehouse and the quota tracker just before rendering.
 """
 
@@ -40,12 +43,13 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from tubescope import __version__
 from tubescope.cache import TieredCache
+from tubescope.jobs.queue import JOB_DURATION_BUCKETS, DurationTally
 
-JOB_DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+JOB_DURATION_HELP = "Duration of finished jobs by kind and outcome (completed, failed, cancelled)."
 
 
 class CacheTierCollector:
@@ -74,10 +78,33 @@ class CacheTierCollector:
         yield from (hits, misses, errors, held)
 
 
-class ServiceMetrics:
-    """The service's metrics on a registry of its own."""
+class SharedJobDurations:
+    """``tubescope_job_duration_seconds`` from the tallies the workers keep in Redis (set before
+    each scrape by :meth:`ServiceMetrics.set_job_durations`)."""
 
     def __init__(self) -> None:
+        self.tallies: Mapping[tuple[str, str], DurationTally] = {}
+
+    def collect(self) -> Iterator[Any]:
+        """One histogram family, a series per (kind, outcome)."""
+        family = HistogramMetricFamily(
+            "tubescope_job_duration_seconds", JOB_DURATION_HELP, labels=["kind", "outcome"]
+        )
+        for (kind, outcome), tally in sorted(self.tallies.items()):
+            bounds = zip(JOB_DURATION_BUCKETS, tally.at_most, strict=True)
+            buckets = [(str(float(b)), n) for b, n in bounds]  # "1.0", as Histogram writes le
+            family.add_metric(
+                [kind, outcome], [*buckets, ("+Inf", tally.count)], sum_value=tally.total_seconds
+            )
+        yield family
+
+
+class ServiceMetrics:
+    """The service's metrics on a registry of its own. ``shared_jobs``: the jobs run on workers
+    elsewhere (Redis), so their durations come from :meth:`set_job_durations`, not from
+    :meth:`observe_job`."""
+
+    def __init__(self, *, shared_jobs: bool = False) -> None:
         self.registry = CollectorRegistry()
         self._cache_collector: CacheTierCollector | None = None
         ProcessCollector(registry=self.registry)
@@ -115,13 +142,19 @@ class ServiceMetrics:
             ["queue"],
             registry=self.registry,
         )
-        self.job_duration = Histogram(
-            "tubescope_job_duration_seconds",
-            "Duration of finished jobs by kind and outcome (completed, failed, cancelled).",
-            ["kind", "outcome"],
-            registry=self.registry,
-            buckets=JOB_DURATION_BUCKETS,
-        )
+        self.job_duration: Histogram | None = None
+        self.shared_job_durations: SharedJobDurations | None = None
+        if shared_jobs:
+            self.shared_job_durations = SharedJobDurations()
+            self.registry.register(self.shared_job_durations)
+        else:
+            self.job_duration = Histogram(
+                "tubescope_job_duration_seconds",
+                JOB_DURATION_HELP,
+                ["kind", "outcome"],
+                registry=self.registry,
+                buckets=JOB_DURATION_BUCKETS,
+            )
         self.cache_hits = Counter(
             "tubescope_cache_hits_total", "Analysis answers served from a cache tier.", registry=self.registry
         )
@@ -139,8 +172,14 @@ class ServiceMetrics:
         )
 
     def observe_job(self, kind: str, outcome: str, seconds: float) -> None:
-        """A job of ``kind`` finished with ``outcome`` after ``seconds`` (any runner may call this)."""
-        self.job_duration.labels(kind=kind, outcome=outcome).observe(max(0.0, seconds))
+        """A job of ``kind`` run by this process finished with ``outcome`` after ``seconds``."""
+        if self.job_duration is not None:
+            self.job_duration.labels(kind=kind, outcome=outcome).observe(max(0.0, seconds))
+
+    def set_job_durations(self, tallies: Mapping[tuple[str, str], DurationTally]) -> None:
+        """The workers' shared duration histogram, read from Redis just before a scrape."""
+        if self.shared_job_durations is not None:
+            self.shared_job_durations.tallies = dict(tallies)
 
     def set_queue_depth(self, depth: int, queue: str = "default") -> None:
         """How many jobs wait in ``queue`` now."""

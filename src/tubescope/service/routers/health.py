@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tubescope.errors import TubescopeError
 from tubescope.jobs.catalog import last_collections
+from tubescope.jobs.queue import RedisJobs
 from tubescope.jobs.retention import policy_from
 from tubescope.jobs.tokens import Scope
 from tubescope.service.state import ServiceState, State, authenticate
@@ -50,6 +51,8 @@ async def metrics(request: Request, state: State) -> Response:
     m = state.metrics
     m.set_job_counts(await state.jobs.counts())
     m.set_queue_depth(await state.jobs.depth())
+    if isinstance(state.jobs, RedisJobs):  # the workers' jobs: durations from the shared tallies
+        m.set_job_durations(await state.jobs.durations())
     m.set_quota(await state.quota.left(), state.quota.daily_units)
     m.set_last_collections(await run_in_threadpool(_last_collections, state))
     return Response(m.render(), media_type="text/plain; version=0.0.4")
