@@ -171,3 +171,39 @@ def test_a_write_token_adds_a_channel_and_follows_its_job(page: Any, service: Se
     assert state == "completed", page.inner_text("#job")
     _fits(page, "job")
     assert page.console_errors == []
+
+
+def test_watch_list_add_refuse_and_remove(page: Any, service: Service) -> None:
+    _sign_in(page, service, "read")
+    page.click("nav.top a[href='/watches']")
+    page.wait_for_selector("h1:text('Watch list')")
+    assert page.locator("#add-watch").count() == 0  # a read token sees the list, not the form
+
+    _sign_in(page, service, "write")
+    page.goto(service.url + "/watches")
+    chosen = page.locator("#watch-ref option").first.get_attribute("value") or ""
+    page.select_option("#watch-ref", chosen)
+    page.fill("#watch-every", "6h")
+    page.click("#add-watch button[type=submit]")
+    row = page.locator(f'#watches tr[data-channel="{chosen}"]')
+    row.wait_for()
+    assert "6h" in row.inner_text()
+    with service.client("read") as client:  # the REST list is the same list
+        items = client.get("/v1/watches").json()["items"]
+    assert (chosen, "6h") in {(item["channel_id"], item["every"]) for item in items}
+    assert page.locator(f'#watch-ref option[value="{chosen}"]').count() == 0
+    _fits(page, "watches")
+
+    page.fill("#watch-every", "soon")
+    page.click("#add-watch button[type=submit]")
+    assert "invalid period" in page.inner_text("#watch-error")
+
+    page.goto(service.url + "/watches")
+    row.locator("button[type=submit]").click()
+    page.wait_for_selector(f'#watch-ref option[value="{chosen}"]', state="attached")
+    assert row.count() == 0
+    with service.client("read") as client:
+        items = client.get("/v1/watches").json()["items"]
+    assert chosen not in {item["channel_id"] for item in items}
+    assert all("422" in e for e in page.console_errors)  # the refused period was a 422 page
+    page.console_errors.clear()

@@ -101,6 +101,39 @@ def remove(refs: Sequence[str], *, db: WarehouseTarget | str | None = None) -> W
     return WatchChange(known, removed)
 
 
+def watch_stored(warehouse: Warehouse, refs: Sequence[str], *, every: timedelta, group: str) -> WatchChange:
+    """Watch channels that are already collected, on an open warehouse: no collection, no quota.
+
+    The service's path (REST and dashboard), where a request must answer at once; a channel never
+    collected is :class:`ChannelNotFound` naming how to collect it. ``changed`` counts new watches.
+    """
+    ids = sorted({resolve_stored_channel(warehouse, ref) for ref in refs})
+    added = add_watches(warehouse, ids, every=every, group=group, at=utc_now())
+    return WatchChange(ids, len(added))
+
+
+def watch_table(warehouse: Warehouse) -> list[dict[str, Any]]:
+    """The watch list as a person reads it: each watch with its channel's title and handle, how
+    often it is collected, and when it is next due (``None``: at the scheduler's next tick)."""
+    table = warehouse.query_arrow("SELECT channel_id, title, handle FROM channels").to_pylist()
+    names: dict[str, tuple[str, str | None]] = {
+        row["channel_id"]: (row["title"] or row["channel_id"], row["handle"]) for row in table
+    }
+    return [
+        {
+            "channel_id": w.channel_id,
+            "title": names.get(w.channel_id, (w.channel_id, None))[0],
+            "handle": names.get(w.channel_id, (w.channel_id, None))[1],
+            "every": describe_every(w.every),
+            "group": w.group,
+            "added_at": w.added_at,
+            "last_tick_at": w.last_tick_at,
+            "next_due_at": w.last_tick_at + w.every if w.last_tick_at is not None else None,
+        }
+        for w in list_watches(warehouse)
+    ]
+
+
 def watches(*, db: WarehouseTarget | str | None = None, group: str | None = None) -> list[Watch]:
     """The watch list."""
     with Warehouse.open(warehouse_target(db)) as warehouse:

@@ -21,11 +21,13 @@ from tubescope.cache import FLEET, TEXT, Codec
 from tubescope.errors import TubescopeError
 from tubescope.jobs import catalog
 from tubescope.jobs import dashboard as parts
+from tubescope.jobs import watch as watch_jobs
 from tubescope.jobs.queue import collect_spec
 from tubescope.jobs.report import render_report
 from tubescope.jobs.tokens import Scope, TokenInfo
 from tubescope.service.errors import status_for
 from tubescope.service.state import DASHBOARD_COOKIE, ServiceState, State, client_address
+from tubescope.warehouse.watches import remove_watches
 
 router = APIRouter(include_in_schema=False)
 COOKIE = DASHBOARD_COOKIE
@@ -173,6 +175,87 @@ async def add_channel(
             request, "channels.html.j2", user, 422, title="Channels", channels=channels, error=str(exc)
         )
     return RedirectResponse(f"/jobs/{job['job_id']}", status_code=303)
+
+
+def _write_refused(request: Request, user: TokenInfo, csrf: str, action: str) -> Response | None:
+    """The error page when a form post may not write (read-only token, stale form), else ``None``."""
+    if not user.scope.allows(Scope.WRITE):
+        return error_page(403, f"{action} needs a token with the write scope.", user=user)
+    if not csrf or not secrets.compare_digest(csrf, _csrf(request)):
+        return error_page(403, "The form expired; reload the page and try again.", user=user)
+    return None
+
+
+def _watch_page(
+    request: Request, state: ServiceState, user: TokenInfo, status_code: int = 200, error: str | None = None
+) -> Response:
+    with state.pool.borrow() as warehouse:
+        watched = watch_jobs.watch_table(warehouse)
+        channels = catalog.list_channels(warehouse)
+    taken = {w["channel_id"] for w in watched}
+    return _page(
+        request,
+        "watches.html.j2",
+        user,
+        status_code,
+        title="Watch list",
+        watches=watched,
+        unwatched=[c for c in channels if c["channel_id"] not in taken],
+        error=error,
+    )
+
+
+@router.get("/watches", response_class=HTMLResponse, response_model=None)
+def watch_list(request: Request, state: State) -> Response:
+    """The channels collected on a schedule, how often, and when each is next due."""
+    user = _user(request, state)
+    if user is None:
+        return _to_login(request)
+    return _watch_page(request, state, user)
+
+
+@router.post("/watches", response_model=None)
+def add_watch(
+    request: Request,
+    state: State,
+    ref: Annotated[str, Form(max_length=300)],
+    every: Annotated[str, Form(max_length=20)] = "1d",
+    group: Annotated[str, Form(max_length=100)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Watch a collected channel (write scope); the scheduler in ``tubescope serve`` collects it."""
+    user = _user(request, state)
+    if user is None:
+        return _to_login(request)
+    refused = _write_refused(request, user, csrf, "Watching channels")
+    if refused is not None:
+        return refused
+    try:
+        period = watch_jobs.parse_every(every)
+        with state.pool.borrow() as warehouse:
+            watch_jobs.watch_stored(warehouse, [ref.strip()], every=period, group=group.strip() or "default")
+    except TubescopeError as exc:
+        return _watch_page(request, state, user, 422, error=str(exc))
+    return RedirectResponse("/watches", status_code=303)
+
+
+@router.post("/watches/remove", response_model=None)
+def remove_watch(
+    request: Request,
+    state: State,
+    channel_id: Annotated[str, Form(max_length=100)],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Stop watching a channel (write scope); its collected data stays."""
+    user = _user(request, state)
+    if user is None:
+        return _to_login(request)
+    refused = _write_refused(request, user, csrf, "Changing the watch list")
+    if refused is not None:
+        return refused
+    with state.pool.borrow() as warehouse:
+        remove_watches(warehouse, [channel_id])
+    return RedirectResponse("/watches", status_code=303)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse, response_model=None)

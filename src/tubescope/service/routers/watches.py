@@ -8,9 +8,9 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from tubescope.jobs import watch as watch_jobs
-from tubescope.jobs.common import resolve_stored_channel, utc_now
+from tubescope.jobs.common import resolve_stored_channel
 from tubescope.service.state import ReadToken, State, WarehouseDep, WriteToken
-from tubescope.warehouse.watches import add_watches, list_watches, remove_watches, upload_rates
+from tubescope.warehouse.watches import list_watches, remove_watches, upload_rates
 from tubescope.watch.plan import WatchedChannel, plan
 
 router = APIRouter(prefix="/v1/watches", tags=["watches"])
@@ -32,9 +32,12 @@ async def get_watches(_: ReadToken, warehouse: WarehouseDep, group: str | None =
 async def post_watches(body: AddWatches, _: WriteToken, warehouse: WarehouseDep) -> dict[str, Any]:
     """Watch collected channels (add a new channel through ``POST /v1/channels`` first)."""
     every = watch_jobs.parse_every(body.every)
-    ids = sorted({resolve_stored_channel(warehouse, ref) for ref in body.refs})
-    added = add_watches(warehouse, ids, every=every, group=body.group, at=utc_now())
-    return {"channel_ids": ids, "added": len(added), "every": watch_jobs.describe_every(every)}
+    change = watch_jobs.watch_stored(warehouse, body.refs, every=every, group=body.group)
+    return {
+        "channel_ids": change.channel_ids,
+        "added": change.changed,
+        "every": watch_jobs.describe_every(every),
+    }
 
 
 @router.delete("/{ref}")
