@@ -36,6 +36,8 @@ OUTLIER_SCORE_DEFINITION = (
 
 @dataclass(frozen=True)
 class SameAgeRow(JsonMixin):
+    """One video's views at a given age and its percentile among the channel's videos at that age."""
+
     video_id: str
     video_format: str
     age_label: str
@@ -50,6 +52,8 @@ class SameAgeRow(JsonMixin):
 
 @dataclass(frozen=True)
 class FormatAgeMedian(JsonMixin):
+    """The median views of one format's videos at one age."""
+
     video_format: str
     age_label: str
     n_videos: int
@@ -58,6 +62,8 @@ class FormatAgeMedian(JsonMixin):
 
 @dataclass(frozen=True)
 class SameAgeResult(JsonMixin):
+    """Same-age comparison of a channel's videos: medians per format and age, and each video's rank."""
+
     ages: tuple[str, ...]
     medians: tuple[FormatAgeMedian, ...]
     rows: tuple[SameAgeRow, ...]
@@ -115,6 +121,7 @@ class SameAgeResult(JsonMixin):
 
 
 def band_of(percentile: float) -> str:
+    """The percentile band ("top 10%", "bottom 25%", ...) that ``percentile`` falls in."""
     if percentile >= 90:
         return "top 10%"
     if percentile >= 75:
@@ -182,6 +189,7 @@ def analyze_same_age(
     now: datetime,
     ages_hours: tuple[tuple[str, float], ...] = DEFAULT_AGES_HOURS,
 ) -> SameAgeResult:
+    """Compare each video's views with the channel's other videos at the same ages."""
     require_columns(videos, "videos", ("video_id", "published_at", "video_format"))
     at_age = views_at_ages(videos, video_snapshots, now, ages_hours)
     fmt = videos["video_format"].astype(str).to_numpy()

@@ -136,6 +136,7 @@ class ApiFailure(Exception):
         self.charge = charge
 
     def body(self) -> dict[str, Any]:
+        """The error response body, shaped as the real API shapes it."""
         entry: dict[str, Any] = {"message": self.message, "domain": self.domain, "reason": self.reason}
         if self.location:
             entry["location"] = self.location
@@ -151,6 +152,7 @@ def _bad_request(message: str, location: str | None = None) -> ApiFailure:
 
 
 def key_invalid() -> ApiFailure:
+    """The failure the API gives for an unknown or malformed key."""
     return ApiFailure(
         400,
         "keyInvalid",
@@ -162,6 +164,7 @@ def key_invalid() -> ApiFailure:
 
 
 def quota_exceeded() -> ApiFailure:
+    """The failure the API gives when a key's daily quota is spent."""
     return ApiFailure(
         403,
         "quotaExceeded",
@@ -210,6 +213,7 @@ class Params:
             self.multi.setdefault(name, []).append(value)
 
     def get(self, name: str) -> str | None:
+        """The first value of query parameter ``name``, or None."""
         values = self.multi.get(name)
         return values[-1] if values else None
 
@@ -225,6 +229,7 @@ class Params:
         return out
 
     def parts(self, method: str) -> frozenset[str]:
+        """The resource parts requested with ``part``; rejects parts ``method`` does not offer."""
         raw = self.ids("part")
         if not raw:
             raise ApiFailure(
@@ -247,6 +252,7 @@ class Params:
         return frozenset(raw)
 
     def max_results(self, *, low: int, high: int, default: int) -> int:
+        """The ``maxResults`` parameter, checked against ``low``..``high``, or ``default``."""
         raw = self.get("maxResults")
         if raw is None or raw == "":
             return default
@@ -263,6 +269,7 @@ class Params:
         return value
 
     def offset(self) -> int:
+        """The item offset that the ``pageToken`` parameter points to (0 without one)."""
         token = self.get("pageToken")
         if not token:
             return 0
@@ -280,10 +287,12 @@ class Params:
 
 
 def encode_page_token(offset: int) -> str:
+    """A page token that points at item ``offset``."""
     return "EA" + base64.urlsafe_b64encode(f"PT:{offset}".encode()).decode().rstrip("=")
 
 
 def decode_page_token(token: str) -> int | None:
+    """The offset a page token points at, or None when the token is not one of ours."""
     if not token.startswith("EA"):
         return None
     body = token[2:]
@@ -301,11 +310,13 @@ def decode_page_token(token: str) -> int | None:
 
 
 def etag(*parts: object) -> str:
+    """A stable entity tag for the given parts."""
     digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=20).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def rfc3339(moment: datetime) -> str:
+    """``moment`` in the API's RFC 3339 form (UTC, seconds)."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -328,6 +339,7 @@ def _channel_thumbnails(channel_id: str) -> dict[str, Any]:
 
 
 def channel_resource(channel: ChannelState, parts: frozenset[str]) -> dict[str, Any]:
+    """A ``youtube#channel`` resource with the requested parts."""
     item: dict[str, Any] = {
         "kind": "youtube#channel",
         "etag": etag(channel.channel_id, channel.view_count, channel.subscriber_count, channel.video_count),
@@ -399,6 +411,7 @@ def served_duration(video: VideoState, live_now: bool) -> str:
 
 
 def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> dict[str, Any]:
+    """A ``youtube#video`` resource with the requested parts, as observed at ``now``."""
     live_now = video.is_live and now - video.published_at < LIVE_STREAM_LENGTH
     item: dict[str, Any] = {
         "kind": "youtube#video",
@@ -476,6 +489,7 @@ def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> d
 def playlist_item_resource(
     video: VideoState, playlist_id: str, position: int, parts: frozenset[str]
 ) -> dict[str, Any]:
+    """A ``youtube#playlistItem`` resource for one video of a playlist."""
     item_id = base64.urlsafe_b64encode(f"{playlist_id}.{video.video_id}".encode()).decode().rstrip("=")
     item: dict[str, Any] = {
         "kind": "youtube#playlistItem",
@@ -514,6 +528,7 @@ def list_response(
     omit_empty_items: bool = False,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A list response with paging information and the page's items."""
     body: dict[str, Any] = {"kind": kind, "etag": etag(kind, *(i.get("etag", "") for i in items))}
     if extra:
         body.update(extra)
@@ -533,6 +548,8 @@ def list_response(
 
 @dataclass(frozen=True)
 class Call:
+    """One API request: its parameters, the world observed at its time, and that time."""
+
     params: Params
     observation: WorldObservation
     now: datetime
@@ -545,6 +562,7 @@ _NO_CHANNEL_FILTER = (
 
 
 def handle_channels(call: Call) -> dict[str, Any]:
+    """Answer ``channels.list``."""
     params = call.params
     parts = params.parts("channels.list")
     per_page = params.max_results(low=0, high=50, default=5)
@@ -600,6 +618,7 @@ def _parse_playlist_id(playlist_id: str) -> tuple[PlaylistKind, str]:
 
 
 def handle_playlist_items(call: Call) -> dict[str, Any]:
+    """Answer ``playlistItems.list``."""
     params = call.params
     parts = params.parts("playlistItems.list")
     per_page = params.max_results(low=0, high=50, default=5)
@@ -650,6 +669,7 @@ def _video_ids(params: Params) -> list[str]:
 
 
 def handle_videos(call: Call) -> dict[str, Any]:
+    """Answer ``videos.list``."""
     params = call.params
     parts = params.parts("videos.list")
     per_page = params.max_results(low=1, high=50, default=5)
@@ -661,6 +681,7 @@ def handle_videos(call: Call) -> dict[str, Any]:
 
 
 def handle_batch_get_stats(call: Call) -> dict[str, Any]:
+    """Answer ``videos.batchGetStats``."""
     params = call.params
     parts = params.parts("videos.batchGetStats")
     videos = call.observation.videos(list(dict.fromkeys(_video_ids(params))))
@@ -691,6 +712,7 @@ def handle_batch_get_stats(call: Call) -> dict[str, Any]:
 
 
 def comment_resource(comment: CommentState, *, plain_text: bool) -> dict[str, Any]:
+    """A ``youtube#comment`` resource, in HTML or plain text."""
     original = comment.text
     display = original if plain_text else html.escape(original, quote=False).replace("\n", "<br>")
     snippet: dict[str, Any] = {
@@ -732,6 +754,7 @@ def _plain_text(params: Params) -> bool:
 
 
 def handle_comment_threads(call: Call) -> dict[str, Any]:
+    """Answer ``commentThreads.list``."""
     params = call.params
     parts = params.parts("commentThreads.list")
     per_page = params.max_results(low=1, high=100, default=20)
@@ -796,6 +819,7 @@ def handle_comment_threads(call: Call) -> dict[str, Any]:
 
 
 def handle_comments(call: Call) -> dict[str, Any]:
+    """Answer ``comments.list``."""
     params = call.params
     params.parts("comments.list")
     per_page = params.max_results(low=1, high=100, default=20)
@@ -844,6 +868,7 @@ def _rfc3339_param(params: Params, name: str) -> datetime | None:
 
 
 def handle_search(call: Call) -> dict[str, Any]:
+    """Answer ``search.list``."""
     params = call.params
     parts = params.parts("search.list")
     per_page = params.max_results(low=0, high=50, default=5)
@@ -973,6 +998,7 @@ class ApiEndpoint:
         self.handler = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one API request: check key and quota, inject faults, and answer."""
         state = self.state
         decision = state.faults.decide()
         if decision.delay_seconds > 0:
@@ -1047,6 +1073,7 @@ class EmulatorApp(Starlette):
     """Starlette app that hands endpoints the server's own ``send`` (for connection resets)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route a request to the API, the admin endpoints or the landing page."""
         if scope["type"] == "http":
             scope["tubescope.raw_send"] = send
         await super().__call__(scope, receive, send)

@@ -280,13 +280,16 @@ class BudgetedApi:
 
     @property
     def key_fingerprints(self) -> Sequence[str]:
+        """Fingerprints of the API keys in use (never the keys)."""
         return self._api.key_fingerprints
 
     @property
     def quota_spent(self) -> int:
+        """Quota units spent so far."""
         return self._api.quota_spent
 
     def quota_by_key(self) -> Mapping[str, int]:
+        """Quota units spent so far, per key fingerprint."""
         return self._api.quota_by_key()
 
     def _reserve(self, units: int, what: str) -> None:
@@ -298,26 +301,32 @@ class BudgetedApi:
             )
 
     async def lookup_channel(self, ref: ChannelRef, *, allow_search: bool) -> Any | None:
+        """Look up a channel, after reserving its cost in the budget."""
         self._reserve(1 + resolve_units(ref), "looking up a channel")
         return await self._api.lookup_channel(ref, allow_search=allow_search)
 
     async def playlist_page(self, playlist_id: str, page_token: str | None) -> Page:
+        """Fetch a playlist page, after reserving its cost in the budget."""
         self._reserve(1, "playlistItems.list")
         return await self._api.playlist_page(playlist_id, page_token)
 
     async def videos(self, video_ids: Sequence[str]) -> Sequence[Any]:
+        """Fetch videos, after reserving their cost in the budget."""
         self._reserve(1, "videos.list")
         return await self._api.videos(video_ids)
 
     async def video_stats(self, video_ids: Sequence[str]) -> Sequence[Any] | None:
+        """Fetch video statistics, after reserving their cost in the budget."""
         self._reserve(1, "videos.batchGetStats")
         return await self._api.video_stats(video_ids)
 
     async def comment_threads(self, video_id: str, page_token: str | None, max_results: int) -> Page:
+        """Fetch a page of comment threads, after reserving its cost in the budget."""
         self._reserve(1, "commentThreads.list")
         return await self._api.comment_threads(video_id, page_token, max_results)
 
     async def comment_replies(self, parent_id: str, page_token: str | None) -> Page:
+        """Fetch a page of replies, after reserving its cost in the budget."""
         self._reserve(1, "comments.list")
         return await self._api.comment_replies(parent_id, page_token)
 

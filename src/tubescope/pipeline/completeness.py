@@ -15,6 +15,8 @@ from tubescope.pipeline.incremental import UPLOADS_PLAYLIST_CAP
 
 @dataclass(frozen=True, slots=True)
 class ChannelCompleteness:
+    """How many of a channel's videos were stored, and why any others were not."""
+
     channel_id: str
     expected: int
     """The channel's ``statistics.videoCount`` at the time of the run."""
@@ -36,6 +38,7 @@ class ChannelCompleteness:
 
     @property
     def missing(self) -> int:
+        """Videos the channel reports that the warehouse does not hold."""
         return max(0, self.expected - self.found)
 
     @property
@@ -47,11 +50,13 @@ class ChannelCompleteness:
 
     @property
     def unexplained(self) -> int:
+        """Missing videos that no known reason explains."""
         explained = self.beyond_playlist_cap + self.unavailable + self.quarantined + self.not_yet_fetched
         return max(0, self.missing - explained)
 
     @property
     def reasons(self) -> tuple[str, ...]:
+        """Each known reason for missing videos, in words."""
         out: list[str] = []
         if not self.finished:
             why = f" ({self.stop_reason})" if self.stop_reason else ""
@@ -88,6 +93,7 @@ class ChannelCompleteness:
         return tuple(out)
 
     def as_dict(self) -> dict[str, object]:
+        """The completeness as a JSON-safe dictionary."""
         return {
             "channel_id": self.channel_id,
             "expected": self.expected,
@@ -117,6 +123,7 @@ def channel_completeness(
     not_fetched: int = 0,
     stop_reason: str | None = None,
 ) -> ChannelCompleteness:
+    """Account for a channel's missing videos from its counts."""
     return ChannelCompleteness(
         channel_id=channel_id,
         expected=video_count,

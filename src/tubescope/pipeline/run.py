@@ -28,6 +28,8 @@ from tubescope.pipeline.incremental import ChannelPlan
 
 
 class RunState(StrEnum):
+    """How a collection run ended, or that it is still running."""
+
     RUNNING = "running"
     COMPLETED = "completed"
     BUDGET_STOPPED = "budget_stopped"
@@ -155,6 +157,7 @@ class Skip:
     reason: str
 
     def as_dict(self) -> dict[str, str]:
+        """The skip as a JSON-safe dictionary."""
         return {"kind": self.kind, "id": self.item_id, "reason": self.reason}
 
 
@@ -171,6 +174,7 @@ class Gap:
     reason: str
 
     def as_dict(self) -> dict[str, Any]:
+        """The gap as a JSON-safe dictionary."""
         return {
             "kind": self.kind,
             "channel_id": self.channel_id,
@@ -181,6 +185,8 @@ class Gap:
 
 @dataclass(frozen=True, slots=True)
 class CollectSummary:
+    """Everything a collection run did: quota, videos, snapshots, comments, gaps and completeness."""
+
     run_id: int | None
     status: RunState
     quota_used: int
@@ -206,9 +212,11 @@ class CollectSummary:
 
     @property
     def planned_units(self) -> int:
+        """The quota units the plan allowed for."""
         return sum(p.total_units for p in self.plan)
 
     def as_dict(self) -> dict[str, Any]:
+        """The summary as a JSON-safe dictionary."""
         return {
             "run_id": self.run_id,
             "status": str(self.status),

@@ -345,6 +345,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
 
     @property
     def schema_version(self) -> int:
+        """The schema version of the database."""
         row = self.fetchone("SELECT max(version) FROM schema_version")
         return int(row[0]) if row and row[0] is not None else 0
 
@@ -380,6 +381,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         return frame_sql.arrow_to_frame(table, ())
 
     def table_counts(self) -> dict[str, int]:
+        """The number of rows in each table."""
         counts: dict[str, int] = {}
         for table in USER_TABLES:
             row = self.fetchone(f"SELECT count(*) FROM {table}")  # noqa: S608 -- fixed names
@@ -419,6 +421,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         return run_id
 
     def get_run(self, run_id: int) -> RunSummary:
+        """The collection run ``run_id``; raises NotFoundError when there is none."""
         row = self.fetchone(
             f"SELECT {RUN_COLUMNS} FROM collection_runs WHERE run_id = ?",  # noqa: S608 -- fixed columns
             [run_id],
@@ -586,6 +589,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         return self._quarantine_many(run_id, source, rejected)
 
     def quarantined(self, run_id: int | None = None) -> list[QuarantineRecord]:
+        """Quarantined records, of one run or all."""
         where = "WHERE run_id = ?" if run_id is not None else ""
         columns = (
             "quarantine_id, run_id, entity, entity_id, CAST(payload AS VARCHAR), reason, source, created_at"
@@ -602,6 +606,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
     def upsert_channel(
         self, run_id: int, channel: Channel, *, fetched_at: datetime | None = None
     ) -> WriteResult:
+        """Store one channel; see :meth:`upsert_channels`."""
         return self.upsert_channels(run_id, [channel], fetched_at=fetched_at)
 
     def upsert_channels(
@@ -673,6 +678,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
     def record_channel_snapshot(
         self, run_id: int, snapshot: ChannelSnapshot, *, fetched_at: datetime | None = None
     ) -> WriteResult:
+        """Store one channel snapshot; see :meth:`record_channel_snapshots`."""
         return self.record_channel_snapshots(run_id, [snapshot], fetched_at=fetched_at)
 
     def record_channel_snapshots(
@@ -1154,6 +1160,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                     self._unregister("_done_batch")
 
     def load_checkpoint(self, run_id: int, channel_id: str) -> Checkpoint | None:
+        """Where run ``run_id`` left the walk of ``channel_id``, or None."""
         return self.run_checkpoints(run_id, channel_id=channel_id).get(channel_id)
 
     def run_checkpoints(self, run_id: int, *, channel_id: str | None = None) -> dict[str, Checkpoint]:
@@ -1175,6 +1182,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         }
 
     def incremental_state(self, channel_id: str) -> IncrementalState | None:
+        """The channel's incremental-crawl state, or None before its first crawl."""
         row = self.fetchone(
             "SELECT channel_id, newest_video_id, newest_published_at, last_full_crawl_at,"
             " last_full_crawl_run_id, last_run_id, updated_at FROM channel_state WHERE channel_id = ?",
@@ -1228,6 +1236,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
     # -- reads -------------------------------------------------------------------------------------
 
     def known_video_ids(self, channel_id: str, *, include_deleted: bool = True) -> frozenset[str]:
+        """Ids of the channel's stored videos (deleted ones too unless told otherwise)."""
         extra = "" if include_deleted else " AND NOT is_deleted"
         rows = self.fetchall(
             f"SELECT video_id FROM videos WHERE channel_id = ?{extra}",  # noqa: S608 -- fixed fragment
@@ -1258,6 +1267,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         return {r[0]: VideoSnapshot(r[0], r[1], int(r[2]), r[3], r[4]) for r in rows}
 
     def latest_channel_snapshots(self, channel_ids: Sequence[str]) -> dict[str, ChannelSnapshot]:
+        """The latest snapshot of each channel in ``channel_ids`` that has one."""
         if not channel_ids:
             return {}
         rows = self.fetchall(

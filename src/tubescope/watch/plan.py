@@ -55,10 +55,12 @@ class DenseSampling:
 
     @property
     def hourly_ticks_per_day(self) -> int:
+        """Snapshots per day while a new video is sampled hourly."""
         return 24
 
     @property
     def sparse_ticks_per_day(self) -> float:
+        """Snapshots per day once sampling slows down."""
         return timedelta(days=1) / self.then_every
 
 
@@ -73,6 +75,7 @@ class WatchedChannel:
 
     @property
     def ticks_per_day(self) -> float:
+        """Collections per day of this channel."""
         return timedelta(days=1) / self.every
 
 
@@ -91,10 +94,12 @@ class WatchPlan:
 
     @property
     def capacity(self) -> int:
+        """Quota units available per day in each bucket across all keys."""
         return self.quota_per_bucket * self.keys
 
     @property
     def fits(self) -> bool:
+        """Whether every bucket's daily units fit the capacity."""
         return all(units <= self.capacity for units in self.units_per_day.values())
 
     def as_dict(self) -> dict[str, object]:

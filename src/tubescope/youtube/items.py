@@ -51,11 +51,15 @@ class InvalidItem(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Accepted(Generic[T]):
+    """A record that passed validation."""
+
     record: T
 
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
+    """An API item that failed validation, with the reason and the raw item."""
+
     kind: str
     """``video``, ``channel``, ``comment`` or ``batch``."""
     item_id: str | None
@@ -65,12 +69,16 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class ValidVideo:
+    """A validated video and its snapshot."""
+
     video: Video
     snapshot: VideoSnapshot
 
 
 @dataclass(frozen=True, slots=True)
 class ValidChannel:
+    """A validated channel and its snapshot."""
+
     channel: Channel
     snapshot: ChannelSnapshot
 
