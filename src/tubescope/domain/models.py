@@ -1,7 +1,8 @@
 """The records tubescope stores and analyses.
 
 Counts YouTube may hide (subscribers, likes, comments) are ``int | None``: None means hidden or
-disabled, never zero.
+disabled, never zero. A channel's view and video counts are ``int | None`` too: None when the API
+left them out (unknown, never zero).
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ class Channel:
     uploads_playlist_id: str
     subscriber_count: int | None
     hidden_subscriber_count: bool
-    view_count: int
-    video_count: int
+    view_count: int | None
+    """None when ``statistics.viewCount`` was not sent."""
+    video_count: int | None
+    """None when ``statistics.videoCount`` was not sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +103,8 @@ class ChannelSnapshot:
     channel_id: str
     observed_at: datetime
     subscriber_count: int | None
-    view_count: int
-    video_count: int
+    view_count: int | None
+    video_count: int | None
 
     @property
     def subscribers_hidden(self) -> bool:

@@ -399,20 +399,51 @@ LIVE_STREAM_LENGTH = timedelta(hours=2)
 """How long the world's live streams run (``actualEndTime`` is two hours after the start)."""
 
 
-def served_duration(video: VideoState, live_now: bool) -> str:
-    """The ``contentDetails.duration`` YouTube would send.
+def live_phase(video: VideoState, now: datetime) -> str:
+    """Where a broadcast stands: ``none`` (not a broadcast), ``upcoming``, ``live`` or ``finished``.
 
-    As in the recorded real data, ``P0D`` is only for a broadcast that has no length yet (live
-    now); a finished stream has the length of its archive, like any other video.
+    A broadcast with no views yet has not started (``upcoming``); it is ``live`` for
+    :data:`LIVE_STREAM_LENGTH` after its start, and ``finished`` after that.
     """
-    if video.is_live and not live_now:
+    if not video.is_live:
+        return "none"
+    if video.view_count == 0:
+        return "upcoming"
+    return "live" if now - video.published_at < LIVE_STREAM_LENGTH else "finished"
+
+
+def served_duration(video: VideoState, phase: str, now: datetime) -> str:
+    """The ``contentDetails.duration`` the emulator sends.
+
+    As in the recorded real data, ``P0D`` is only for a broadcast that has not started (0 views);
+    a stream on air has the length streamed so far, and a finished one the length of its archive.
+    """
+    if phase == "upcoming":
+        return "P0D"
+    if phase == "live":
+        return format_iso_duration(max(1, int((now - video.published_at).total_seconds())))
+    if phase == "finished":
         return format_iso_duration(int(LIVE_STREAM_LENGTH.total_seconds()))
     return video.duration_iso
 
 
+def _live_details(video: VideoState, phase: str) -> dict[str, Any]:
+    """``liveStreamingDetails`` for a broadcast in ``phase``."""
+    details: dict[str, Any] = {"scheduledStartTime": rfc3339(video.published_at - timedelta(minutes=15))}
+    if phase == "upcoming":
+        details["scheduledStartTime"] = rfc3339(video.published_at)
+        return details
+    details["actualStartTime"] = rfc3339(video.published_at)
+    if phase == "live":
+        details["concurrentViewers"] = str(max(video.view_count // 20, 1))
+    else:
+        details["actualEndTime"] = rfc3339(video.published_at + LIVE_STREAM_LENGTH)
+    return details
+
+
 def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> dict[str, Any]:
-    """A ``youtube#video`` resource with the requested parts, as observed at ``now``."""
-    live_now = video.is_live and now - video.published_at < LIVE_STREAM_LENGTH
+    """One ``youtube#video`` item with the requested ``parts``, as YouTube would send it at ``now``."""
+    phase = live_phase(video, now)
     item: dict[str, Any] = {
         "kind": "youtube#video",
         "etag": etag(video.video_id, video.view_count, video.like_count, video.comment_count),
@@ -430,7 +461,7 @@ def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> d
         if video.tags:
             snippet["tags"] = list(video.tags)
         snippet["categoryId"] = video.category_id
-        snippet["liveBroadcastContent"] = "live" if live_now else "none"
+        snippet["liveBroadcastContent"] = phase if phase in ("upcoming", "live") else "none"
         if video.default_language:
             snippet["defaultLanguage"] = video.default_language
         snippet["localized"] = {"title": video.title, "description": video.description}
@@ -439,7 +470,7 @@ def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> d
         item["snippet"] = snippet
     if "contentDetails" in parts:
         item["contentDetails"] = {
-            "duration": served_duration(video, live_now),
+            "duration": served_duration(video, phase, now),
             "dimension": "2d",
             "definition": "hd" if video.video_format != "short" else "sd",
             "caption": "false",
@@ -471,16 +502,8 @@ def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> d
             "embedHtml": f'<iframe width="480" height="270" src="//www.youtube.com/embed/{video.video_id}" '
             'frameborder="0" allowfullscreen></iframe>'
         }
-    if "liveStreamingDetails" in parts and video.is_live:
-        details: dict[str, Any] = {
-            "actualStartTime": rfc3339(video.published_at),
-            "scheduledStartTime": rfc3339(video.published_at - timedelta(minutes=15)),
-        }
-        if live_now:
-            details["concurrentViewers"] = str(max(video.view_count // 20, 1))
-        else:
-            details["actualEndTime"] = rfc3339(video.published_at + LIVE_STREAM_LENGTH)
-        item["liveStreamingDetails"] = details
+    if "liveStreamingDetails" in parts and phase != "none":
+        item["liveStreamingDetails"] = _live_details(video, phase)
     if "localizations" in parts:
         item["localizations"] = {}
     return item

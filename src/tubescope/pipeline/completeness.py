@@ -19,7 +19,8 @@ class ChannelCompleteness:
 
     channel_id: str
     expected: int
-    """The channel's ``statistics.videoCount`` at the time of the run."""
+    """The channel's ``statistics.videoCount`` at the time of the run (the videos found when the
+    API did not send one: nothing to compare against, so nothing is called missing)."""
     found: int
     """Live (not tombstoned) videos of the channel in the warehouse after the run."""
     beyond_playlist_cap: int
@@ -114,7 +115,7 @@ class ChannelCompleteness:
 def channel_completeness(
     *,
     channel_id: str,
-    video_count: int,
+    video_count: int | None,
     stored_live: int,
     unavailable: int,
     tombstoned: int,
@@ -123,7 +124,9 @@ def channel_completeness(
     not_fetched: int = 0,
     stop_reason: str | None = None,
 ) -> ChannelCompleteness:
-    """Account for a channel's missing videos from its counts."""
+    """The completeness of one channel's crawl; ``video_count`` None: the API did not send one."""
+    if video_count is None:
+        video_count = stored_live
     return ChannelCompleteness(
         channel_id=channel_id,
         expected=video_count,

@@ -62,9 +62,6 @@ _TERMINAL = frozenset(
         RunState.DRY_RUN,
     }
 )
-STORED_STATE = {RunState.INCOMPLETE: "failed"}
-"""States the warehouse's ``collection_runs.status`` cannot hold yet (its CHECK constraint predates
-them), stored as the nearest state that is resumable in the same way; the run's error says which."""
 
 
 def can_transition(current: RunState, target: RunState) -> bool:

@@ -23,6 +23,8 @@ class RunStatus(StrEnum):
 
     RUNNING = "running"
     COMPLETED = "completed"
+    INCOMPLETE = "incomplete"
+    """Every channel was walked, but some batches or pages were not fetched (the run's gaps)."""
     FAILED = "failed"
     INTERRUPTED = "interrupted"
     QUOTA_STOPPED = "quota_stopped"
@@ -35,11 +37,12 @@ RESUMABLE_STATUSES: frozenset[RunStatus] = frozenset(
         RunStatus.INTERRUPTED,
         RunStatus.QUOTA_STOPPED,
         RunStatus.BUDGET_STOPPED,
+        RunStatus.INCOMPLETE,
         RunStatus.FAILED,
     }
 )
-"""A run left in one of these states has work left; ``running`` means its process died, and a
-``failed`` run (retries spent, a batch not fetched) resumes like a stopped one."""
+"""A run left in one of these states has work left; ``running`` means its process died, an
+``incomplete`` run has gaps to fetch, and a ``failed`` run resumes like a stopped one."""
 
 
 @dataclass(frozen=True, slots=True)

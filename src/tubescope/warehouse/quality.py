@@ -327,7 +327,7 @@ def check_channel_snapshots(
         before = _previous_if_sound(out, snap, cid, counts, seen, previous, now, rules)
         if before is None:
             continue
-        if snap.view_count < before.view_count or snap.video_count < before.video_count:
+        if _fell(before.view_count, snap.view_count) or _fell(before.video_count, snap.video_count):
             # Deleting or privating uploads lowers both totals: stored, but worth a look.
             out.add(
                 snap,
@@ -338,6 +338,11 @@ def check_channel_snapshots(
                 Severity.WARN,
             )
     return out.report(snapshots)
+
+
+def _fell(before: int | None, now: int | None) -> bool:
+    """A count went down; an unknown (None) count on either side is no evidence of that."""
+    return before is not None and now is not None and now < before
 
 
 def check_comments(comments: Sequence[Comment], *, now: datetime) -> QualityReport[Comment]:

@@ -70,11 +70,13 @@ _VIDEO_INSERT = """
     INSERT INTO videos (video_id, channel_id, title, description, published_at,
         duration_seconds, duration_raw, video_format, tags, category_id,
         default_language, live_broadcast_content, privacy_status,
+        live_scheduled_start_at, live_actual_start_at, live_actual_end_at, live_concurrent_viewers,
         first_seen_run_id, run_id, source, fetched_at, is_deleted)
     SELECT video_id, channel_id, title, description, published_at, duration_seconds,
            duration_raw, video_format, tags, category_id, default_language,
-           live_broadcast_content, privacy_status, CAST(? AS BIGINT), CAST(? AS BIGINT), ?,
-           CAST(? AS TIMESTAMPTZ), false
+           live_broadcast_content, privacy_status,
+           live_scheduled_start_at, live_actual_start_at, live_actual_end_at, live_concurrent_viewers,
+           CAST(? AS BIGINT), CAST(? AS BIGINT), ?, CAST(? AS TIMESTAMPTZ), false
     FROM _video_batch
 """
 # The metadata refresh of videos already stored (the plain insert skips it when none are).
@@ -87,11 +89,29 @@ _VIDEO_UPSERT = """
         tags = excluded.tags, category_id = excluded.category_id,
         default_language = excluded.default_language,
         live_broadcast_content = excluded.live_broadcast_content,
-        privacy_status = excluded.privacy_status, run_id = excluded.run_id,
+        privacy_status = excluded.privacy_status,
+        live_scheduled_start_at = excluded.live_scheduled_start_at,
+        live_actual_start_at = excluded.live_actual_start_at,
+        live_actual_end_at = excluded.live_actual_end_at,
+        live_concurrent_viewers = excluded.live_concurrent_viewers, run_id = excluded.run_id,
         source = excluded.source, fetched_at = excluded.fetched_at,
         is_deleted = false, deleted_at = NULL, deleted_reason = NULL,
         deleted_run_id = NULL
 """
+
+
+def _live_columns(items: Sequence[Video]) -> dict[str, pa.Array]:
+    """``liveStreamingDetails`` as the ``videos.live_*`` columns: NULL where not sent."""
+    lives = [v.live for v in items]
+    return {
+        "live_scheduled_start_at": pa.array([lv.scheduled_start_at if lv else None for lv in lives], _TS),
+        "live_actual_start_at": pa.array([lv.actual_start_at if lv else None for lv in lives], _TS),
+        "live_actual_end_at": pa.array([lv.actual_end_at if lv else None for lv in lives], _TS),
+        "live_concurrent_viewers": pa.array(
+            [lv.concurrent_viewers if lv else None for lv in lives], pa.int64()
+        ),
+    }
+
 
 SNAPSHOT_TABLES = ("video_snapshots", "channel_snapshots")
 USER_TABLES = (
@@ -750,6 +770,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                 "default_language": pa.array([v.default_language for v in items], pa.string()),
                 "live_broadcast_content": pa.array([v.live_broadcast_content for v in items], pa.string()),
                 "privacy_status": pa.array([v.privacy_status for v in items], pa.string()),
+                **_live_columns(items),
             }
         )
         at = fetched_at or self._clock()
