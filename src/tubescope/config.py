@@ -123,6 +123,21 @@ class Settings(BaseSettings):
     watch_tick_seconds: float = Field(
         default=60.0, ge=1, description="How often `tubescope serve` looks for watched channels that are due."
     )
+    watch_dense_hourly_hours: int = Field(
+        default=24, ge=1, le=720, description="A new video is sampled every hour until this age (hours)."
+    )
+    watch_dense_every_hours: int = Field(
+        default=6,
+        ge=1,
+        le=720,
+        description="After the hourly phase, a new video is sampled this often (hours).",
+    )
+    watch_dense_until_hours: int = Field(
+        default=72,
+        ge=0,
+        le=720,
+        description="Dense sampling of a new video stops at this age (hours); 0 turns it off.",
+    )
     key_daily_quota: int = Field(
         default=10_000,
         ge=1,

@@ -127,3 +127,27 @@ def test_interpolated_views_never_leave_the_bracketing_snapshots(
         upper = int(np.searchsorted(known_hours, age))
         lower = max(upper - 1, 0)
         assert known_views[lower] - 1e-6 <= value <= known_views[upper] + 1e-6
+
+
+def test_an_observed_early_point_stands_in_place_of_the_interpolation() -> None:
+    published = NOW - timedelta(days=5)
+    videos, snaps = _frames({"a": 100.0, "b": 100.0}, {"a": "long", "b": "long"},
+                            {"a": published, "b": published}, [20, 30])  # fmt: skip
+    points = pd.DataFrame(
+        {
+            "video_id": ["a", "a"],
+            "slot_hours": [24.0, 72.0],
+            "view_count": [5000, 9000],
+            "observed_at": pd.to_datetime(
+                [published + timedelta(hours=24.5), NOW + timedelta(hours=1)], utc=True
+            ),
+        }
+    )
+    at = views_at_ages(videos, snaps, NOW, early_points=points)
+    assert at.loc["a", "24h"] == 5000  # the sample taken at 24 h, not 2400 interpolated
+    assert at.loc["b", "24h"] == pytest.approx(2400)
+    result = analyze_same_age(videos, snaps, NOW, (("24h", 24.0), ("72h", 72.0)), points)
+    rows = {(r.video_id, r.age_label): r for r in result.rows}
+    assert rows[("a", "24h")].observed and not rows[("b", "24h")].observed
+    assert rows[("a", "24h")].outlier_score == pytest.approx(5000 / 3700)
+    assert ("a", "72h") not in rows  # a sample taken after ``now`` is not seen yet

@@ -38,3 +38,18 @@ def test_a_tick_is_claimed_once_and_a_long_downtime_caught_up_once(target: Path 
         assert claim_tick(wh, watch, later)
         (watch,) = list_watches(wh)
         assert not watch.due(later + timedelta(hours=1))  # one catch-up, not five
+
+
+def test_early_points_keep_the_first_sample_of_each_age(target: Path | str) -> None:
+    from tubescope.warehouse.watches import EarlyPoint, early_points, record_early_points, taken_slots
+
+    with Warehouse.open(target) as wh:
+        run_id = wh.start_run("watch", ["UCa"], [], started_at=T0)
+        first = EarlyPoint("v1", "UCa", 1.0, T0 + timedelta(minutes=70), 70 / 60, 10, 1, None)
+        late = EarlyPoint("v1", "UCa", 1.0, T0 + timedelta(minutes=110), 110 / 60, 99, 2, 0)
+        other = EarlyPoint("v2", "UCb", 24.0, T0 + timedelta(hours=24), 24.0, 500, None, None)
+        assert record_early_points(wh, run_id, [first, other]) == 2
+        assert record_early_points(wh, run_id, [late]) == 0  # a retried pass: the first stays
+        assert taken_slots(wh, ["v1", "v9"]) == {("v1", 1.0)}
+        assert early_points(wh, ["UCa"]) == [first]
+        assert [p.video_id for p in early_points(wh)] == ["v1", "v2"]

@@ -15,3 +15,6 @@ class ChannelFrames:
     videos: pd.DataFrame
     video_snapshots: pd.DataFrame
     channel_snapshots: pd.DataFrame
+    early_points: pd.DataFrame | None = None
+    """Watch mode's dense samples (``video_id``, ``slot_hours``, ``view_count``, ``observed_at``):
+    views observed at fixed young ages; same-age figures use them where they exist."""

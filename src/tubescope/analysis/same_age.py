@@ -4,6 +4,10 @@ Lifetime views favour old videos; comparing every video at the same age removes 
 Views at age *a* are linearly interpolated between the two snapshots that bracket
 ``published_at + a``, with (age 0, 0 views) as an anchor. Nothing is extrapolated, and a bracket
 wider than ``max(a, 48 h)`` is refused, so a value always rests on nearby observations.
+
+Where watch mode sampled a young video densely, its early points (the sample taken for age
+*a*, within the hour after it) are used as they are: that figure is observed, not interpolated,
+and its row says so (``observed``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from tubescope.analysis.features import (
 )
 
 DEFAULT_AGES_HOURS: tuple[tuple[str, float], ...] = (("24h", 24.0), ("7d", 168.0), ("28d", 672.0))
+EARLY_AGES_HOURS: tuple[tuple[str, float], ...] = (("1h", 1.0), ("6h", 6.0), ("24h", 24.0), ("72h", 72.0))
+"""The first-72-hours curve points watch mode observes (the breakout ages)."""
 MIN_BRACKET_HOURS = 48.0
 
 OUTLIER_SCORE_DEFINITION = (
@@ -36,8 +42,6 @@ OUTLIER_SCORE_DEFINITION = (
 
 @dataclass(frozen=True)
 class SameAgeRow(JsonMixin):
-    """One video's views at a given age and its percentile among the channel's videos at that age."""
-
     video_id: str
     video_format: str
     age_label: str
@@ -47,13 +51,13 @@ class SameAgeRow(JsonMixin):
     """Share of same-format videos with fewer views at this age (ties count half), 0-100."""
     band: str
     outlier_score: float | None
+    observed: bool = False
+    """True when the views are a dense sample taken at this age (not interpolated)."""
     derived: bool = True
 
 
 @dataclass(frozen=True)
 class FormatAgeMedian(JsonMixin):
-    """The median views of one format's videos at one age."""
-
     video_format: str
     age_label: str
     n_videos: int
@@ -62,8 +66,6 @@ class FormatAgeMedian(JsonMixin):
 
 @dataclass(frozen=True)
 class SameAgeResult(JsonMixin):
-    """Same-age comparison of a channel's videos: medians per format and age, and each video's rank."""
-
     ages: tuple[str, ...]
     medians: tuple[FormatAgeMedian, ...]
     rows: tuple[SameAgeRow, ...]
@@ -78,7 +80,8 @@ class SameAgeResult(JsonMixin):
             data = {c: [getattr(r, c) for r in self.rows] for c in columns}
             scores = [np.nan if r.outlier_score is None else r.outlier_score for r in self.rows]
             data["outlier_score"] = scores
-            cached = pd.DataFrame(data, columns=[*columns, "outlier_score"])
+            data["observed"] = [r.observed for r in self.rows]
+            cached = pd.DataFrame(data, columns=[*columns, "outlier_score", "observed"])
             object.__setattr__(self, "_frame", cached)  # a cache, not a field: eq and to_dict ignore it
         return cached.copy()
 
@@ -121,7 +124,6 @@ class SameAgeResult(JsonMixin):
 
 
 def band_of(percentile: float) -> str:
-    """The percentile band ("top 10%", "bottom 25%", ...) that ``percentile`` falls in."""
     if percentile >= 90:
         return "top 10%"
     if percentile >= 75:
@@ -133,13 +135,54 @@ def band_of(percentile: float) -> str:
     return "bottom 10%"
 
 
+def observed_at_ages(
+    videos: pd.DataFrame,
+    early_points: pd.DataFrame | None,
+    now: datetime,
+    ages_hours: tuple[tuple[str, float], ...] = DEFAULT_AGES_HOURS,
+) -> pd.DataFrame:
+    """Dense samples taken for each age (by ``now``), one row per video, one column per age label
+    (NaN where no sample was taken for that age)."""
+    clock = require_aware(now)
+    ids = videos["video_id"].astype(str).to_numpy()
+    out = pd.DataFrame(index=pd.Index(ids, name="video_id"), columns=[a for a, _ in ages_hours], dtype=float)
+    if early_points is None or not len(early_points) or not len(ids):
+        return out
+    require_columns(early_points, "early_points", ("video_id", "slot_hours", "view_count", "observed_at"))
+    points = early_points[early_points["observed_at"] <= clock]
+    position = id_positions(points["video_id"], videos["video_id"])
+    slots = pd.to_numeric(points["slot_hours"], errors="coerce").to_numpy(dtype=float)
+    views = pd.to_numeric(points["view_count"], errors="coerce").to_numpy(dtype=float)
+    for label, hours in ages_hours:
+        hit = (position >= 0) & np.isclose(slots, hours, rtol=0, atol=1e-9)
+        column = np.full(len(ids), np.nan)
+        column[position[hit]] = views[hit]
+        out[label] = column
+    return out
+
+
 def views_at_ages(
     videos: pd.DataFrame,
     video_snapshots: pd.DataFrame,
     now: datetime,
     ages_hours: tuple[tuple[str, float], ...] = DEFAULT_AGES_HOURS,
+    early_points: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Interpolated views, one row per video, one column per age label (NaN when not observable)."""
+    """Views, one row per video, one column per age label (NaN when not observable): the dense
+    sample taken for that age where ``early_points`` has one, else interpolated."""
+    interpolated = _interpolated(videos, video_snapshots, now, ages_hours)
+    if early_points is None:
+        return interpolated
+    observed = observed_at_ages(videos, early_points, now, ages_hours)
+    return observed.where(observed.notna(), interpolated)
+
+
+def _interpolated(
+    videos: pd.DataFrame,
+    video_snapshots: pd.DataFrame,
+    now: datetime,
+    ages_hours: tuple[tuple[str, float], ...],
+) -> pd.DataFrame:
     clock = require_aware(now)
     require_columns(videos, "videos", ("video_id", "published_at"))
     require_columns(video_snapshots, "video_snapshots", ("video_id", "observed_at", "view_count"))
@@ -188,10 +231,13 @@ def analyze_same_age(
     video_snapshots: pd.DataFrame,
     now: datetime,
     ages_hours: tuple[tuple[str, float], ...] = DEFAULT_AGES_HOURS,
+    early_points: pd.DataFrame | None = None,
 ) -> SameAgeResult:
-    """Compare each video's views with the channel's other videos at the same ages."""
+    """Same-age views, percentile bands and outlier scores at each of ``ages_hours``; the
+    dense samples in ``early_points`` stand as observed where they exist."""
     require_columns(videos, "videos", ("video_id", "published_at", "video_format"))
-    at_age = views_at_ages(videos, video_snapshots, now, ages_hours)
+    observed = observed_at_ages(videos, early_points, now, ages_hours)
+    at_age = views_at_ages(videos, video_snapshots, now, ages_hours, early_points)
     fmt = videos["video_format"].astype(str).to_numpy()
     ids = at_age.index.to_numpy()
     medians: list[FormatAgeMedian] = []
@@ -221,6 +267,7 @@ def analyze_same_age(
                             "bottom 10%",
                         ),
                         "outlier_score": values / median if median else np.nan,
+                        "observed": ~np.isnan(observed[label].to_numpy(dtype=float)[members]),
                     }
                 )
             )
@@ -239,6 +286,7 @@ def analyze_same_age(
                 table["percentile"].astype(float).tolist(),
                 table["band"].tolist(),
                 scores,
+                table["observed"].astype(bool).tolist(),
             )
         )
     result = SameAgeResult(ages=tuple(a for a, _ in ages_hours), medians=tuple(medians), rows=rows)

@@ -84,8 +84,6 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """Options of the whole-channel analysis (timing, outliers, recent window, correlation alpha)."""
-
     timing: TimingOptions = field(default_factory=TimingOptions)
     outliers: OutlierOptions = field(default_factory=OutlierOptions)
     recent_days: int = 7
@@ -94,8 +92,6 @@ class AnalysisOptions:
 
 @dataclass(frozen=True)
 class ChannelAnalysis(JsonMixin):
-    """Every analysis of one channel as of one moment, with its KPIs."""
-
     channel_id: str
     title: str | None
     now: str
@@ -132,7 +128,10 @@ def _channel_frames(frames: ChannelFrames, channel_id: str, since: pd.Timestamp 
     snaps = frames.video_snapshots
     video_snaps = _rows(snaps, id_positions(snaps["video_id"], videos["video_id"]) >= 0)
     channels = frames.channels[in_channels]
-    return ChannelFrames(channels, videos.reset_index(drop=True), video_snaps, channel_snaps)
+    early = frames.early_points
+    if early is not None:
+        early = _rows(early, id_positions(early["video_id"], videos["video_id"]) >= 0)
+    return ChannelFrames(channels, videos.reset_index(drop=True), video_snaps, channel_snaps, early)
 
 
 def _rows(frame: pd.DataFrame, keep: Any) -> pd.DataFrame:
@@ -198,7 +197,7 @@ def analyze_channel(
     video_snaps = _rows(own.video_snapshots, own.video_snapshots["observed_at"] <= clock)
     if "view_count" not in videos.columns or videos["view_count"].isna().all():
         videos = _with_latest_counts(videos, video_snaps)
-    same_age = analyze_same_age(videos, video_snaps, clock)
+    same_age = analyze_same_age(videos, video_snaps, clock, early_points=own.early_points)
     performance = same_age.performance_index()
     growth = analyze_growth(own.channel_snapshots, videos, video_snaps, clock, recent_days=opts.recent_days)
     titles = own.channels["title"] if "title" in own.channels.columns else pd.Series(dtype=object)

@@ -19,7 +19,6 @@ from tubescope.warehouse.target import PostgresTarget, WarehouseTarget, parse_ta
 
 
 def utc_now() -> datetime:
-    """The current time in UTC."""
     return datetime.now(UTC)
 
 
@@ -117,21 +116,43 @@ def resolve_stored_channel(warehouse: Warehouse, ref: str) -> str:
 
 
 def all_channel_ids(warehouse: Warehouse) -> list[str]:
-    """Every channel id in the warehouse, sorted."""
     return [
         str(v) for v in warehouse.query("SELECT channel_id FROM channels ORDER BY channel_id")["channel_id"]
     ]
 
 
 def load_channel_frames(warehouse: Warehouse, channel_ids: Sequence[str] | None = None) -> ChannelFrames:
-    """The frames of ``channel_ids`` (every channel when None) for the analyses."""
     frames = warehouse.load_frames(list(channel_ids) if channel_ids is not None else None)
     return ChannelFrames(
         channels=frames["channels"],
         videos=frames["videos"],
         video_snapshots=frames["video_snapshots"],
         channel_snapshots=frames["channel_snapshots"],
+        early_points=load_early_points(warehouse, channel_ids),
     )
+
+
+EARLY_POINTS_VERSION = 7
+"""The schema version that added ``video_early_points``."""
+
+
+def load_early_points(warehouse: Warehouse, channel_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Watch mode's dense samples of ``channel_ids`` (all channels: None) as a frame."""
+    from tubescope.warehouse.watches import early_points
+
+    wanted = list(channel_ids) if channel_ids is not None else None
+    points = early_points(warehouse, wanted) if warehouse.schema_version >= EARLY_POINTS_VERSION else []
+    frame = pd.DataFrame(
+        {
+            "video_id": [p.video_id for p in points],
+            "channel_id": [p.channel_id for p in points],
+            "slot_hours": [p.slot_hours for p in points],
+            "observed_at": pd.to_datetime([p.observed_at for p in points], utc=True),
+            "age_hours": [p.age_hours for p in points],
+            "view_count": [p.view_count for p in points],
+        }
+    )
+    return frame
 
 
 def parse_date(text: str) -> datetime:

@@ -64,17 +64,14 @@ return 0
 
 
 class JobKind(StrEnum):
-    """What a background job does."""
-
     COLLECT = "collect"
     TRAIN = "train"
     REPORT = "report"
     EXPORT = "export"
+    WATCH = "watch"
 
 
 class JobState(StrEnum):
-    """Where a background job is in its life."""
-
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -121,17 +118,24 @@ class JobSpec:
             if params.get("format", "parquet") not in (*FORMATS, *FILE_FORMATS):
                 raise ConfigError(f"unknown export format; supported: {', '.join((*FORMATS, *FILE_FORMATS))}")
             resolve_tables(list(params.get("tables", [])))
+        elif self.kind is JobKind.WATCH:
+            from datetime import datetime
+
+            try:
+                at = datetime.fromisoformat(str(params.get("at", "")))
+            except ValueError:
+                raise ConfigError("a watch job needs the tick's time (ISO-8601)") from None
+            if at.tzinfo is None:
+                raise ConfigError("a watch job's time needs a time zone")
         elif self.kind is JobKind.TRAIN and float(params.get("horizon_days", 7.0)) <= 0:
             raise ConfigError("horizon_days must be > 0")
         return self
 
     def to_json(self) -> str:
-        """The spec as JSON, keys sorted."""
         return json.dumps({"kind": self.kind.value, "params": dict(self.params)}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> JobSpec:
-        """The spec that :meth:`to_json` wrote."""
         data = json.loads(text)
         return cls(JobKind(data["kind"]), dict(data.get("params", {})))
 
@@ -149,6 +153,24 @@ class DurationTally:
 def collect_spec(refs: Sequence[str], *, full: bool = False, budget: int | None = None) -> JobSpec:
     """A collect job over ``refs``."""
     return JobSpec(JobKind.COLLECT, {"refs": list(refs), "full": full, "budget": budget})
+
+
+def watch_spec(
+    at: datetime,
+    channel_ids: Sequence[str] = (),
+    *,
+    pushed: Mapping[str, str] | None = None,
+    dense: bool = True,
+) -> JobSpec:
+    """A watch tick at ``at``: claimed channels, pushed new videos (``video_id -> channel_id``)
+    and, with ``dense``, the dense pass of the tick's hour."""
+    params = {
+        "at": at.isoformat(),
+        "channels": list(channel_ids),
+        "pushed": dict(pushed or {}),
+        "dense": dense,
+    }
+    return JobSpec(JobKind.WATCH, params)
 
 
 class JobQueue(Protocol):

@@ -47,7 +47,6 @@ class JobProgress:
 
     @property
     def stopping(self) -> bool:
-        """Whether the job was asked to stop."""
         return self._stop.is_set()
 
     def snapshot(self) -> dict[str, int]:
@@ -59,29 +58,24 @@ class JobProgress:
             raise JobStopped(f"job stopped: {self.stop_reason}")
 
     def channel_started(self, channel_id: str, title: str, expected_videos: int) -> None:
-        """Count the videos the channel is expected to hold."""
         self.counters["videos_expected"] += expected_videos
         self._check()
 
     def page_walked(self, channel_id: str) -> None:
-        """Count one playlist page walked."""
         self.counters["pages_walked"] += 1
         self._check()
 
     def videos_stored(self, channel_id: str, count: int) -> None:
-        """Count ``count`` videos stored."""
         self.counters["videos_stored"] += count
         self._check()
 
     def quota_spent(self, units: int) -> None:
-        """Count ``units`` of quota spent."""
         self.counters["quota_used"] += units
 
     def quota_usage(self, usage: QuotaUsage) -> None:
         """What each key spent per quota bucket, heard once when a collection's client closes."""
 
     def channel_finished(self, channel_id: str) -> None:
-        """Count one channel finished."""
         self.counters["channels_done"] += 1
 
 
@@ -110,6 +104,8 @@ def execute(spec: JobSpec, settings: Settings, progress: JobProgress, job_id: st
             return _train(spec, settings)
         if spec.kind is JobKind.REPORT:
             return _report(spec, settings, job_id)
+        if spec.kind is JobKind.WATCH:
+            return _watch(spec, settings)
         return _export(spec, settings, job_id)
     except TubescopeError as exc:
         return JobOutcome(None, exc)
@@ -131,6 +127,21 @@ def _collect(spec: JobSpec, settings: Settings, progress: JobProgress) -> JobOut
     if progress.stopping and error is not None:
         error = JobStopped(f"job stopped: {progress.stop_reason}")
     return JobOutcome(summary.as_dict(), error)
+
+
+def _watch(spec: JobSpec, settings: Settings) -> JobOutcome:
+    from datetime import datetime
+
+    from tubescope.jobs.watch import sweep
+
+    result = sweep(
+        datetime.fromisoformat(str(spec.params["at"])),
+        channel_ids=[str(c) for c in spec.params.get("channels", [])],
+        pushed={str(v): str(c) for v, c in dict(spec.params.get("pushed", {})).items()},
+        dense=bool(spec.params.get("dense", True)),
+        settings=settings,
+    )
+    return JobOutcome(result.as_dict(), None)
 
 
 def _train(spec: JobSpec, settings: Settings) -> JobOutcome:

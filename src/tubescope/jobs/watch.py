@@ -27,8 +27,9 @@ from tubescope.warehouse.watches import (
     upload_rates,
 )
 from tubescope.watch import websub
-from tubescope.watch.plan import WatchedChannel, WatchPlan, plan
-from tubescope.watch.schedule import claim_due
+from tubescope.watch.plan import DenseSampling, WatchedChannel, WatchPlan, plan
+from tubescope.watch.schedule import claim_due, dense_due
+from tubescope.watch.sweep import SweepResult
 
 _EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
 _UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
@@ -158,7 +159,81 @@ def daily_plan(
         for w in listed
     ]
     n_keys = keys if keys is not None else max(1, len(cfg.api_keys))
-    return plan(channels, quota_per_bucket=cfg.key_daily_quota, keys=n_keys)
+    return plan(
+        channels,
+        quota_per_bucket=cfg.key_daily_quota,
+        keys=n_keys,
+        dense=dense_schedule(cfg),
+        push=bool(cfg.public_url),
+    )
+
+
+def dense_schedule(settings: Settings) -> DenseSampling | None:
+    """The dense sampling of new videos the settings ask for (None: turned off)."""
+    if settings.watch_dense_until_hours == 0:
+        return None
+    hours = timedelta(hours=1)
+    return DenseSampling(
+        hourly_until=min(settings.watch_dense_hourly_hours, settings.watch_dense_until_hours) * hours,
+        then_every=settings.watch_dense_every_hours * hours,
+        until=settings.watch_dense_until_hours * hours,
+    )
+
+
+def sweep(
+    now: datetime,
+    *,
+    channel_ids: Sequence[str] = (),
+    pushed: dict[str, str] | None = None,
+    dense: bool = True,
+    settings: Settings | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> SweepResult:
+    """One watch tick at ``now`` (the ``watch`` job): refresh the claimed ``channel_ids``, fetch
+    ``pushed`` new videos (``video_id -> channel_id``) and, with ``dense``, the dense pass of
+    ``now``'s hour. Spends what :func:`tubescope.watch.plan.tick_units` counts."""
+    import asyncio
+
+    from tubescope.watch.sweep import sweep as run_sweep
+    from tubescope.youtube.client import ClientOptions, YouTubeClient
+    from tubescope.youtube.shared_quota import RedisQuotaLedger
+
+    cfg = settings or load_settings()
+    keys = [k.get_secret_value() for k in cfg.api_keys]
+    if not keys:
+        raise ConfigError("no YouTube API key: set TUBESCOPE_API_KEYS")
+    options = ClientOptions(
+        requests_per_second=cfg.requests_per_second,
+        max_concurrency=cfg.max_concurrency,
+        max_retries=cfg.max_retries,
+        breaker_threshold=cfg.breaker_failures,
+        breaker_reset_seconds=cfg.breaker_reset_seconds,
+        timeout_seconds=cfg.request_timeout_seconds,
+    )
+    schedule = dense_schedule(cfg) if dense else None
+
+    async def run() -> SweepResult:
+        ledger = RedisQuotaLedger.from_url(cfg.redis_url, cfg.key_daily_quota) if cfg.redis_url else None
+        with Warehouse.open(warehouse_target(None, cfg), threads=1, lease=True) as warehouse:
+            async with YouTubeClient(
+                cfg.youtube_api_base, keys, options, transport=transport, shared_quota=ledger
+            ) as client:
+                return await run_sweep(
+                    client, warehouse, now=now, channel_ids=channel_ids, pushed=pushed, dense=schedule
+                )
+
+    return asyncio.run(run())
+
+
+def dense_work(
+    borrow: Callable[[], AbstractContextManager[Warehouse]], now: datetime, settings: Settings
+) -> int:
+    """How many young videos the dense pass of ``now``'s hour would sample (0: nothing to do)."""
+    schedule = dense_schedule(settings)
+    if schedule is None:
+        return 0
+    with borrow() as warehouse:
+        return len(dense_due(warehouse, now, schedule))
 
 
 def describe_every(every: timedelta) -> str:

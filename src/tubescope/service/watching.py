@@ -1,4 +1,4 @@
-"""The watch-list scheduler inside ``tubescope serve``: due channels become collection jobs.
+"""The watch-list scheduler inside ``tubescope serve``: due channels and young videos become watch jobs.
 
 APScheduler's interval trigger runs the tick (missed runs coalesced into one, never two at once).
 Every replica runs it; the warehouse's compare-and-set claim hands each due tick to one of them.
@@ -14,18 +14,20 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tubescope.errors import TubescopeError
 from tubescope.jobs import watch as watch_jobs
-from tubescope.jobs.queue import collect_spec
+from tubescope.jobs.queue import watch_spec
 from tubescope.service.state import ServiceState
 
 _log = structlog.get_logger("tubescope.watch")
 
 
 async def run_watch_tick(state: ServiceState, now: datetime) -> list[str]:
-    """Claim the channels due at ``now`` and queue one collect job for them; returns their ids."""
+    """Claim the channels due at ``now`` and queue one watch job for them and for the dense pass
+    of ``now``'s hour (none when neither has work); returns the claimed channels' ids."""
     claimed = await asyncio.to_thread(watch_jobs.tick, state.pool.borrow, now)
-    if claimed:
-        job = await state.jobs.submit(collect_spec(claimed))
-        _log.info("watch.tick", channels=len(claimed), job_id=job.get("job_id"))
+    young = await asyncio.to_thread(watch_jobs.dense_work, state.pool.borrow, now, state.settings)
+    if claimed or young:
+        job = await state.jobs.submit(watch_spec(now, claimed))
+        _log.info("watch.tick", channels=len(claimed), dense=young, job_id=job.get("job_id"))
     settings = state.settings
     if settings.public_url:  # push for new uploads: keep every watched channel subscribed
         asked = await watch_jobs.renew_subscriptions(

@@ -17,8 +17,6 @@ from tubescope.domain.refs import ChannelRef
 
 @dataclass(frozen=True, slots=True)
 class ChannelFetch:
-    """A channel and its snapshot as a source returned them."""
-
     channel: Channel
     snapshot: ChannelSnapshot
 
@@ -33,8 +31,6 @@ class UploadPage:
 
 @dataclass(frozen=True, slots=True)
 class VideoFetch:
-    """Videos and snapshots as a source returned them, and the ids it could not find."""
-
     videos: list[Video] = field(default_factory=list)
     snapshots: list[VideoSnapshot] = field(default_factory=list)
     missing_ids: list[str] = field(default_factory=list)
@@ -43,8 +39,6 @@ class VideoFetch:
 
 @runtime_checkable
 class Source(Protocol):
-    """Where channel and video data come from."""
-
     name: str
 
     async def fetch_channel(self, ref: ChannelRef, *, allow_search: bool = False) -> ChannelFetch:
@@ -71,5 +65,4 @@ class Source(Protocol):
         """Top-level comments with all their replies."""
         ...
 
-    async def aclose(self) -> None:
-        """Release the source's connections."""
+    async def aclose(self) -> None: ...

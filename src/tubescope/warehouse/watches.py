@@ -172,3 +172,147 @@ def confirm_subscription(warehouse: Warehouse, channel_id: str, expires_at: date
         con.count(
             "UPDATE websub_subscriptions SET expires_at = ? WHERE channel_id = ?", [expires_at, channel_id]
         )
+
+
+@dataclass(frozen=True, slots=True)
+class YoungVideo:
+    """A stored, live video of a watched channel, young enough for dense sampling."""
+
+    video_id: str
+    channel_id: str
+    published_at: datetime
+
+
+def young_videos(warehouse: Warehouse, published_after: datetime) -> list[YoungVideo]:
+    """Live videos of watched channels published after ``published_after``."""
+    rows = warehouse.fetchall(
+        "SELECT v.video_id, v.channel_id, v.published_at FROM videos v"
+        " JOIN watches w ON w.channel_id = v.channel_id"
+        " WHERE v.published_at > ? AND NOT v.is_deleted ORDER BY v.video_id",
+        [published_after],
+    )
+    return [YoungVideo(str(r[0]), str(r[1]), r[2]) for r in rows]
+
+
+def taken_slots(warehouse: Warehouse, video_ids: Sequence[str]) -> set[tuple[str, float]]:
+    """``(video_id, slot_hours)`` of the dense samples already stored for ``video_ids``."""
+    if not video_ids:
+        return set()
+    rows = warehouse.fetchall(
+        "SELECT video_id, slot_hours FROM video_early_points"
+        " WHERE video_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+        [list(video_ids)],
+    )
+    return {(str(r[0]), float(r[1])) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class EarlyPoint:
+    """One dense sample: a video's counts at (about) one sampling age."""
+
+    video_id: str
+    channel_id: str
+    slot_hours: float
+    observed_at: datetime
+    age_hours: float
+    view_count: int
+    like_count: int | None
+    comment_count: int | None
+
+
+def record_early_points(warehouse: Warehouse, run_id: int, points: Sequence[EarlyPoint]) -> int:
+    """Store dense samples; a slot already taken keeps its first sample. Returns how many were new."""
+    stored = 0
+    with warehouse.transaction() as con:
+        for p in points:
+            taken = con.rows(
+                "SELECT count(*) FROM video_early_points WHERE video_id = ? AND slot_hours = ?",
+                [p.video_id, p.slot_hours],
+            )
+            if taken[0][0]:
+                continue
+            con.count(
+                "INSERT INTO video_early_points (video_id, channel_id, slot_hours, observed_at, age_hours,"
+                " view_count, like_count, comment_count, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    p.video_id,
+                    p.channel_id,
+                    p.slot_hours,
+                    p.observed_at,
+                    p.age_hours,
+                    p.view_count,
+                    p.like_count,
+                    p.comment_count,
+                    run_id,
+                ],
+            )
+            stored += 1
+    return stored
+
+
+def early_points(warehouse: Warehouse, channel_ids: Sequence[str] | None = None) -> list[EarlyPoint]:
+    """The stored dense samples (of ``channel_ids``), by video and age."""
+    columns = (
+        "video_id, channel_id, slot_hours, observed_at, age_hours, view_count, like_count, comment_count"
+    )
+    if channel_ids is None:
+        rows = warehouse.fetchall(
+            f"SELECT {columns} FROM video_early_points ORDER BY video_id, slot_hours"  # noqa: S608
+        )
+    else:
+        rows = warehouse.fetchall(
+            f"SELECT {columns} FROM video_early_points"  # noqa: S608
+            " WHERE channel_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) ORDER BY video_id, slot_hours",
+            [list(channel_ids)],
+        )
+    return [
+        EarlyPoint(
+            str(r[0]),
+            str(r[1]),
+            float(r[2]),
+            r[3],
+            float(r[4]),
+            int(r[5]),
+            None if r[6] is None else int(r[6]),
+            None if r[7] is None else int(r[7]),
+        )
+        for r in rows
+    ]
+
+
+def live_video_ids(warehouse: Warehouse, channel_ids: Sequence[str]) -> dict[str, list[str]]:
+    """``channel_id -> its stored videos not tombstoned``: what a channel tick refreshes."""
+    found: dict[str, list[str]] = {c: [] for c in channel_ids}
+    if not channel_ids:
+        return found
+    rows = warehouse.fetchall(
+        "SELECT channel_id, video_id FROM videos WHERE NOT is_deleted"
+        " AND channel_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) ORDER BY channel_id, video_id",
+        [list(channel_ids)],
+    )
+    for channel_id, video_id in rows:
+        found[str(channel_id)].append(str(video_id))
+    return found
+
+
+def stored_video_ids(warehouse: Warehouse, video_ids: Sequence[str]) -> set[str]:
+    """Which of ``video_ids`` the warehouse holds (tombstoned ones included)."""
+    if not video_ids:
+        return set()
+    rows = warehouse.fetchall(
+        "SELECT video_id FROM videos WHERE video_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+        [list(video_ids)],
+    )
+    return {str(r[0]) for r in rows}
+
+
+def uploads_playlists(warehouse: Warehouse, channel_ids: Sequence[str]) -> dict[str, str]:
+    """``channel_id -> uploads playlist id`` of stored channels."""
+    if not channel_ids:
+        return {}
+    rows = warehouse.fetchall(
+        "SELECT channel_id, uploads_playlist_id FROM channels"
+        " WHERE channel_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+        [list(channel_ids)],
+    )
+    return {str(r[0]): str(r[1]) for r in rows}

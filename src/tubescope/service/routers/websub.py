@@ -2,19 +2,20 @@
 
 ``GET /websub/{channel_id}`` echoes ``hub.challenge`` only for a topic this service asked for.
 ``POST /websub/{channel_id}`` accepts a notification only when its ``X-Hub-Signature`` is the HMAC
-of the body with that channel's secret (403 otherwise), then queues a collection of the channel,
-so a pushed video is stored within a minute. No token: the hub authenticates by signature.
+of the body with that channel's secret (403 otherwise), then queues a watch job that fetches the
+pushed videos not stored yet (one ``videos.list`` call), so a pushed video is stored within a
+minute. No token: the hub authenticates by signature.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from tubescope.jobs.queue import collect_spec
+from tubescope.jobs.queue import watch_spec
 from tubescope.service.state import State, WarehouseDep
 from tubescope.warehouse.watches import confirm_subscription, get_subscription
 from tubescope.watch.websub import (
@@ -49,7 +50,7 @@ async def verify(channel_id: str, request: Request, warehouse: WarehouseDep) -> 
     responses={400: {"description": "not a notification"}, 403: {"description": "bad signature"}},
 )
 async def notify(channel_id: str, request: Request, state: State, warehouse: WarehouseDep) -> Response:
-    """A signed push of new or updated videos: queue a collection of the channel."""
+    """A signed push of new or updated videos: queue a fetch of the ones not stored yet."""
     body = await request.body()
     stored = get_subscription(warehouse, channel_id)
     if len(body) > MAX_BODY:
@@ -62,5 +63,8 @@ async def notify(channel_id: str, request: Request, state: State, warehouse: War
         return PlainTextResponse(str(exc), status_code=400)
     if any(video.channel_id != channel_id for video in videos):
         return PlainTextResponse("the notification names another channel", status_code=400)
-    job: dict[str, Any] = await state.jobs.submit(collect_spec([channel_id]))
+    if not videos:  # an update of nothing we fetch (a deletion): the next tick sees it
+        return Response(status_code=204)
+    pushed = {video.video_id: channel_id for video in videos}
+    job: dict[str, Any] = await state.jobs.submit(watch_spec(datetime.now(UTC), pushed=pushed, dense=False))
     return Response(status_code=204, headers={"X-Tubescope-Job": str(job.get("job_id", ""))})
