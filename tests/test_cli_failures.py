@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from rich.text import Text
 
+from tests.pipeline.helpers import rows
 from tubescope.errors import InvalidChannelRef
 from tubescope.jobs.console import SafeConsole
 from tubescope.testing import EmulatorHandle, running_emulator
@@ -164,3 +165,30 @@ def test_the_console_strips_escapes_bidi_overrides_and_links() -> None:
     text = re.sub("\x1b\\[[0-9;]*m", "", rendered)  # ... and once its colour codes are removed,
     assert "\x1b" not in text  # no escape sequence of the title's is left
     assert "Fun]0;owned video" in text and "click" in text and "plain[31m red" in text
+
+
+def test_an_incomplete_collect_exits_9_with_one_line_and_the_next_collect_resumes_it(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    with running_emulator(seed=5, n_channels=1) as emu:
+        args = ["collect", *emu.world.channel_ids(), "--db", str(db), "--api-key", emu.keys[0]]
+        args += ["--api-base", emu.base_url]
+        emu.set_faults(backend_error_rate=1.0)
+        env = {**os.environ, "TUBESCOPE_MAX_RETRIES": "0"}
+        failing = subprocess.run(
+            [sys.executable, "-m", "tubescope.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+            env=env,
+        )
+        assert failing.returncode == 9, failing.stderr
+        assert "Traceback" not in failing.stderr
+        # Besides the JSON log events (stderr is not a terminal here), one line says what is missing.
+        (line,) = [x for x in failing.stderr.splitlines() if x.strip() and not x.startswith("{")]
+        assert line.startswith("error: incomplete: 1 channel lookup(s)") and "collect again" in line
+        assert [r[0] for r in rows(db, "SELECT status FROM collection_runs")] == ["incomplete"]
+        emu.set_faults()
+        again = run_cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert rows(db, "SELECT run_id, status, attempts FROM collection_runs") == [(1, "completed", 2)]

@@ -22,6 +22,8 @@ from tubescope.testing import running_emulator
 
 @dataclass(frozen=True)
 class DemoOutcome:
+    """What ``tubescope demo`` produced: the report, database, model and the quota it used."""
+
     report_path: Path
     db_path: Path
     model_dir: Path

@@ -40,6 +40,8 @@ class TubescopeError(Exception):
 
 
 class ConfigError(TubescopeError):
+    """Invalid settings or command-line options."""
+
     exit_code = 2
 
 
@@ -53,6 +55,8 @@ class InvalidChannelRef(ConfigError):
 
 
 class InvalidQuery(TubescopeError):
+    """A query expression that does not parse or names an unknown field."""
+
     exit_code = 2
 
 
@@ -70,18 +74,26 @@ class QuerySyntaxError(InvalidQuery):
 
 
 class NotFoundError(TubescopeError):
+    """Something asked for does not exist."""
+
     exit_code = 3
 
 
 class ChannelNotFound(NotFoundError):
+    """The channel asked for is unknown."""
+
     pass
 
 
 class VideoNotFound(NotFoundError):
+    """The video asked for is unknown."""
+
     pass
 
 
 class ApiError(TubescopeError):
+    """The YouTube API answered with an error or could not be reached."""
+
     exit_code = 4
 
     def __init__(self, message: str, *, status: int | None = None, reason: str | None = None) -> None:
@@ -103,26 +115,38 @@ class RepeatedPageToken(ApiError):
 
 
 class ApiKeyInvalid(ApiError):
+    """The API key is not valid."""
+
     exit_code = 5
 
 
 class ApiAccessNotConfigured(ApiError):
+    """The YouTube Data API is not enabled for the key's project."""
+
     exit_code = 5
 
 
 class QuotaExhausted(ApiError):
+    """Every API key's daily quota is spent."""
+
     exit_code = 6
 
 
 class BudgetExceeded(ApiError):
+    """The run's quota budget would be exceeded."""
+
     exit_code = 7
 
 
 class CircuitOpen(ApiError):
+    """The circuit breaker is open after repeated failures; calls are refused for a while."""
+
     exit_code = 8
 
 
 class TransientApiError(ApiError):
+    """A failure worth retrying (network error, 5xx, rate limit)."""
+
     exit_code = 9
 
 
@@ -134,18 +158,26 @@ class IncompleteRun(TransientApiError):
 
 
 class StorageError(TubescopeError):
+    """The warehouse could not be read or written."""
+
     exit_code = 10
 
 
 class SchemaVersionError(StorageError):
+    """The database's schema version is not one this tubescope can use."""
+
     pass
 
 
 class DataQualityError(TubescopeError):
+    """Data failed a quality rule."""
+
     exit_code = 11
 
 
 class ModelError(TubescopeError):
+    """A prediction model is missing, invalid or incompatible."""
+
     exit_code = 12
 
 

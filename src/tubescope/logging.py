@@ -36,6 +36,7 @@ def register_secret(secret: str) -> None:
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every known secret and each of ``secrets`` replaced by a redaction marker."""
     for secret in (*_known_secrets, *secrets):
         if secret:
             text = text.replace(secret, REDACTED)

@@ -85,6 +85,7 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
+        """A URL of the server's default database."""
         return self.database_url("postgres")
 
     def database_url(self, name: str) -> str:
@@ -210,6 +211,7 @@ class RedisServer:
 
     @property
     def url(self) -> str:
+        """The server's URL (database 0)."""
         return f"redis://{self.host}:{self.port}/0"
 
 
@@ -274,6 +276,7 @@ class S3Server:
 
     @property
     def endpoint(self) -> str:
+        """The server's endpoint URL."""
         return f"http://{self.host}:{self.port}"
 
     def archive_uri(self, bucket: str, prefix: str = "") -> str:

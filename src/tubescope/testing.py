@@ -70,6 +70,7 @@ class EmulatorHandle:
         return chosen
 
     def set_now(self, now: datetime) -> None:
+        """Set the emulator's clock to ``now``."""
         self.clock.set(now)
 
 
@@ -160,15 +161,18 @@ class EmulatorProcess:
     pid: int
 
     def set_faults(self, config: FaultConfig | None = None, **settings: Any) -> None:
+        """Change the emulator's fault injection."""
         payload = (config or FaultConfig(**settings)).to_dict()
         httpx.post(f"{self.root_url}/_admin/faults", json=payload, timeout=10).raise_for_status()
 
     def set_now(self, now: datetime) -> None:
+        """Set the emulator's clock to ``now``."""
         httpx.post(
             f"{self.root_url}/_admin/clock", json={"now": now.isoformat()}, timeout=10
         ).raise_for_status()
 
     def advance(self, seconds: float) -> None:
+        """Move the emulator's clock forward by ``seconds``."""
         body = {"advance_seconds": seconds}
         httpx.post(f"{self.root_url}/_admin/clock", json=body, timeout=10).raise_for_status()
 

@@ -269,3 +269,27 @@ def test_a_progress_hook_can_cancel_a_run_which_then_resumes_to_the_same_data(tm
         assert second.status is RunState.COMPLETED and second.run_id == first.run_id
         collect(emu, tmp_path / "clean.duckdb", ids)
     assert stored_data(db) == stored_data(tmp_path / "clean.duckdb")
+
+
+def test_live_details_of_broadcasts_are_stored_and_other_videos_have_none(tmp_path: Path) -> None:
+    world = _world()
+    db = tmp_path / "w.duckdb"
+    with running_emulator(world) as emu:
+        summary = collect(emu, db, world.channel_ids())
+    assert summary.status is RunState.COMPLETED
+    live = rows(
+        db,
+        "SELECT video_id, live_scheduled_start_at, live_actual_start_at, live_actual_end_at, published_at"
+        " FROM videos WHERE video_format = 'live'",
+    )
+    assert live, "the world has no broadcasts to store"
+    for video_id, scheduled, started, ended, published in live:
+        assert scheduled is not None and started == published, video_id
+        assert ended is None or ended > started
+    others = rows(
+        db,
+        "SELECT count(*) FROM videos WHERE video_format <> 'live' AND (live_scheduled_start_at IS NOT NULL"
+        " OR live_actual_start_at IS NOT NULL OR live_actual_end_at IS NOT NULL"
+        " OR live_concurrent_viewers IS NOT NULL)",
+    )
+    assert others == [(0,)]

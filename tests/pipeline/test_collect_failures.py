@@ -70,6 +70,8 @@ def test_truncated_bodies_are_retried_then_the_batches_are_recorded_as_gaps_and_
         assert f"{len(uploads)} video(s)" in line and "not complete JSON" in line and "again" in line
         assert "\n" not in line
         assert sorted(i for g in summary.gaps for i in g.item_ids) == sorted(uploads)
+        # The warehouse holds the run as 'incomplete' with that same line (schema v7).
+        assert rows(db, "SELECT status, error FROM collection_runs") == [("incomplete", line)]
         quarantined = rows(db, "SELECT entity, entity_id, reason, CAST(payload AS VARCHAR) FROM quarantine")
         assert len(quarantined) == batches
         for entity, entity_id, reason, payload in quarantined:

@@ -56,6 +56,7 @@ def test_half_the_requests_failing_loses_nothing_silently(
             assert summary.status is RunState.INCOMPLETE, summary.error
             assert isinstance(summary.exit_error, IncompleteRun) and summary.exit_error.exit_code == 9
             assert summary.gaps and all(g.reason for g in summary.gaps)
+            assert rows(db, "SELECT status FROM collection_runs") == [("incomplete",)]
             recorded = rows(
                 db, "SELECT count(*) FROM quarantine WHERE entity IN ('videos_batch', 'playlist_page')"
             )

@@ -200,3 +200,42 @@ def test_query_helpers_return_pandas_and_arrow(wh: Warehouse) -> None:
     assert table.column("answer").to_pylist() == [42]
     with pytest.raises(StorageError, match="query failed"):
         wh.query("SELECT * FROM no_such_table")
+
+
+V6_RUNS = """
+INSERT INTO collection_runs (run_id, source, started_at, finished_at, status, channel_refs,
+    key_fingerprints, error)
+VALUES
+    (nextval('run_id_seq'), 'youtube', TIMESTAMPTZ '2026-01-01 00:00:00+00',
+     TIMESTAMPTZ '2026-01-01 01:00:00+00', 'failed', ['@gaps'], [],
+     'incomplete: incomplete: 50 video(s) of 1 channel(s) not fetched after retries'),
+    (nextval('run_id_seq'), 'youtube', TIMESTAMPTZ '2026-01-01 00:00:00+00',
+     TIMESTAMPTZ '2026-01-01 01:00:00+00', 'failed', ['@broken'], [], 'internal error: OverflowError'),
+    (nextval('run_id_seq'), 'youtube', TIMESTAMPTZ '2026-01-01 00:00:00+00',
+     TIMESTAMPTZ '2026-01-01 01:00:00+00', 'completed', ['@fine'], [], NULL);
+"""
+
+
+def test_v6_runs_stored_as_failed_incomplete_become_incomplete(db_path: Path) -> None:
+    make_db_at(db_path, 6)
+    con = duckdb.connect(str(db_path))
+    con.execute(V6_RUNS)
+    con.close()
+    with Warehouse.open(db_path, clock=FixedClock(datetime(2026, 1, 2, tzinfo=UTC))) as wh:
+        runs = {r.run_id: r for r in wh.run_summaries()}
+        assert runs[2].status.value == "incomplete"
+        assert runs[2].error == "incomplete: 50 video(s) of 1 channel(s) not fetched after retries"
+        assert runs[3].status.value == "failed" and runs[3].error == "internal error: OverflowError"
+        assert runs[4].status.value == "completed" and runs[4].error is None
+        found = wh.find_resumable_run("youtube", ["@gaps"])
+        assert found is not None and found.run_id == 2
+        assert wh.start_run("youtube", ["@new"], []) == 5  # runs 1 (v1 data) and 2-4 above
+    # The rebuilt table keeps its primary key and its CHECK.
+    con = duckdb.connect(str(db_path))
+    try:
+        with pytest.raises(duckdb.ConstraintException):
+            con.execute("UPDATE collection_runs SET status = 'no_such_state' WHERE run_id = 2")
+        with pytest.raises(duckdb.ConstraintException):
+            con.execute("INSERT INTO collection_runs SELECT * FROM collection_runs WHERE run_id = 2")
+    finally:
+        con.close()

@@ -188,3 +188,34 @@ def test_the_password_never_appears_in_errors(postgres_url: str) -> None:
         Warehouse.open(wrong)
     assert secret not in str(info.value) and "***" in str(info.value)
     assert secret not in repr(wrong) and secret not in str(wrong)
+
+
+V6_RUNS = """
+INSERT INTO collection_runs (run_id, source, started_at, finished_at, status, channel_refs,
+    key_fingerprints, error)
+VALUES
+    (nextval('run_id_seq'), 'youtube', TIMESTAMPTZ '2026-01-01 00:00:00+00',
+     TIMESTAMPTZ '2026-01-01 01:00:00+00', 'failed', ARRAY['@gaps'], ARRAY[]::TEXT[],
+     'incomplete: incomplete: 50 video(s) of 1 channel(s) not fetched after retries'),
+    (nextval('run_id_seq'), 'youtube', TIMESTAMPTZ '2026-01-01 00:00:00+00',
+     TIMESTAMPTZ '2026-01-01 01:00:00+00', 'failed', ARRAY['@broken'], ARRAY[]::TEXT[],
+     'internal error: OverflowError'),
+    (nextval('run_id_seq'), 'youtube', TIMESTAMPTZ '2026-01-01 00:00:00+00',
+     TIMESTAMPTZ '2026-01-01 01:00:00+00', 'completed', ARRAY['@fine'], ARRAY[]::TEXT[], NULL);
+"""
+
+
+def test_v6_runs_stored_as_failed_incomplete_become_incomplete(pg: PostgresTarget) -> None:
+    make_db_at(pg, 6)
+    with psycopg.connect(pg.url, autocommit=True) as con:
+        con.execute(V6_RUNS.encode())
+    with Warehouse.open(pg, clock=FixedClock(datetime(2026, 1, 2, tzinfo=UTC))) as wh:
+        runs = {r.run_id: r for r in wh.run_summaries()}
+        assert runs[2].status.value == "incomplete"
+        assert runs[2].error == "incomplete: 50 video(s) of 1 channel(s) not fetched after retries"
+        assert runs[3].status.value == "failed" and runs[3].error == "internal error: OverflowError"
+        assert runs[4].status.value == "completed" and runs[4].error is None
+        found = wh.find_resumable_run("youtube", ["@gaps"])
+        assert found is not None and found.run_id == 2
+    with psycopg.connect(pg.url, autocommit=True) as con, pytest.raises(psycopg.errors.CheckViolation):
+        con.execute("UPDATE collection_runs SET status = 'no_such_state' WHERE run_id = 2")

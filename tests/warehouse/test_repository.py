@@ -333,3 +333,64 @@ def pd_isna(value: object) -> bool:
     import pandas as pd
 
     return bool(pd.isna(value))
+
+
+# -- schema v7: incomplete runs, unknown channel counts, live details --------------------------------
+
+
+def test_an_incomplete_run_is_stored_as_such_and_resumes(wh: Warehouse) -> None:
+    run = wh.start_run("youtube", ["@a"], [FINGERPRINT])
+    ended = wh.finish_run(run, RunStatus.INCOMPLETE, error="incomplete: 50 video(s) of 1 channel(s)")
+    assert ended.status is RunStatus.INCOMPLETE
+    raw = wh.query("SELECT status, error FROM collection_runs")
+    assert raw["status"].tolist() == ["incomplete"]
+    assert raw["error"].tolist() == ["incomplete: 50 video(s) of 1 channel(s)"]
+    found = wh.find_resumable_run("youtube", ["@a"])
+    assert found is not None and found.run_id == run
+    assert wh.resume_run(run).status is RunStatus.RUNNING
+
+
+def test_unknown_channel_counts_are_stored_as_null_never_zero(wh: Warehouse) -> None:
+    import dataclasses
+
+    run = wh.start_run("youtube", ["@a"], [])
+    unknown = dataclasses.replace(channel(CH), view_count=None, video_count=None)
+    wh.upsert_channel(run, unknown)
+    wh.record_channel_snapshot(run, dataclasses.replace(csnap(CH), view_count=None, video_count=None))
+    for sql in (
+        "SELECT view_count, video_count FROM channels",
+        "SELECT view_count, video_count FROM channel_snapshots",
+    ):
+        counts = wh.query(sql)
+        assert len(counts) == 1 and counts.isna().all().all(), sql
+    frames = wh.load_frames()
+    assert frames["channels"]["view_count"].isna().all()
+    assert frames["channel_snapshots"]["view_count"].isna().all()
+
+
+def test_live_details_are_stored_and_refreshed(wh: Warehouse) -> None:
+    import dataclasses
+
+    import pandas as pd
+
+    from tubescope.domain.models import LiveDetails
+
+    run = _seed(wh, n=1)
+    start = datetime(2026, 2, 1, 18, tzinfo=UTC)
+    on_air = LiveDetails(scheduled_start_at=start, actual_start_at=start, concurrent_viewers=321)
+    broadcast = dataclasses.replace(video("vid_live_01"), video_format=VideoFormat.LIVE, live=on_air)
+    wh.upsert_videos(run, [broadcast, video("vid_plain01")])
+    sql = (
+        "SELECT video_id, live_scheduled_start_at, live_actual_start_at, live_actual_end_at,"
+        " live_concurrent_viewers FROM videos WHERE video_id IN ('vid_live_01', 'vid_plain01')"
+        " ORDER BY video_id"
+    )
+    live, plain = (row for _, row in wh.query(sql).iterrows())
+    assert live["live_actual_start_at"] == start and live["live_concurrent_viewers"] == 321
+    assert pd.isna(live["live_actual_end_at"])  # not ended yet: NULL
+    assert plain.drop("video_id").isna().all()
+    ended = dataclasses.replace(on_air, actual_end_at=start + timedelta(hours=2), concurrent_viewers=None)
+    wh.upsert_videos(run, [dataclasses.replace(broadcast, live=ended)])
+    live = wh.query(sql).iloc[0]
+    assert live["live_actual_end_at"] == start + timedelta(hours=2)
+    assert pd.isna(live["live_concurrent_viewers"])  # not sent once it ended: NULL, never 0

@@ -2,7 +2,8 @@
 
 Run over every recorded real ``videos`` and ``channels`` item, and over copies of each with one
 field removed at a time. Whatever is removed, both paths agree (both reject, or both build equal
-records), and a count the API left out is None or a rejection, never 0.
+records), and a count the API left out is None (a video without ``viewCount`` is a rejection: its
+snapshot has nothing to record), never 0.
 """
 
 from __future__ import annotations
@@ -116,14 +117,41 @@ def test_every_recorded_video_with_any_field_removed_converts_the_same_both_ways
     assert accepted > len(_items("youtube#video"))  # most removals still make a record
 
 
+CHANNEL_COUNTS = {
+    "subscriberCount": "subscriber_count",
+    "viewCount": "view_count",
+    "videoCount": "video_count",
+}
+
+
 def test_every_recorded_channel_with_any_field_removed_converts_the_same_both_ways() -> None:
+    checked = 0
     for name, item, removed in _variants("youtube#channel"):
         direct, typed = _channel_both_ways(item)
         assert direct == typed, f"{name} without {'.'.join(removed)}: {direct} != {typed}"
-        if direct is not None and removed and removed[-1] in COUNTS - {"likeCount", "commentCount"}:
-            channel, snapshot = direct
-            assert removed[-1] == "subscriberCount", f"{name}: without {removed[-1]} it should be rejected"
-            assert channel.subscriber_count is None and snapshot.subscriber_count is None
+        if direct is None or removed[:1] != ("statistics",):
+            continue
+        # A count the API left out (or the whole statistics part) is stored as None: never 0, and
+        # never a reason to reject the channel.
+        gone = set(CHANNEL_COUNTS) if removed == ("statistics",) else {removed[-1]} & set(CHANNEL_COUNTS)
+        channel, snapshot = direct
+        for field in (CHANNEL_COUNTS[c] for c in gone):
+            assert getattr(channel, field) is None and getattr(snapshot, field) is None, (name, field)
+            checked += 1
+    assert checked >= len(CHANNEL_COUNTS)
+
+
+def test_a_recorded_channel_without_any_count_is_accepted_with_nulls() -> None:
+    """Every recorded channel that converts at all still converts with each count removed."""
+    complete = [(n, i) for n, i in _items("youtube#channel") if _channel_both_ways(i)[0] is not None]
+    assert complete, "no recorded channel carries every part a record needs"
+    for name, item in complete:
+        for count, field in CHANNEL_COUNTS.items():
+            if count not in item.get("statistics", {}):
+                continue
+            direct, typed = _channel_both_ways(_without(item, ("statistics", count)))
+            assert direct is not None and direct == typed, (name, count)
+            assert getattr(direct[0], field) is None and getattr(direct[1], field) is None, (name, count)
 
 
 def test_a_legacy_custom_url_is_the_same_handle_both_ways() -> None:

@@ -47,6 +47,8 @@ FloatArray = npt.NDArray[np.float64]
 
 
 class Metric(StrEnum):
+    """Which view count an A/B comparison compares: views at a fixed age, or the latest views."""
+
     VIEWS_AT_AGE = "views_at_age"
     LATEST_VIEWS = "latest_views"
 
@@ -75,11 +77,14 @@ class AbTestOptions:
 
     @property
     def alpha(self) -> float:
+        """The significance level: one minus the confidence."""
         return 1.0 - self.confidence
 
 
 @dataclass(frozen=True)
 class GroupSummary:
+    """One group's size and central view counts in an A/B comparison."""
+
     label: str
     n: int
     median_views: float | None
@@ -89,6 +94,8 @@ class GroupSummary:
 
 @dataclass(frozen=True)
 class AbStatistics:
+    """Test statistics, effect sizes and their intervals for one A/B comparison."""
+
     welch_t: float
     welch_df: float
     welch_p: float
@@ -111,6 +118,8 @@ class AbStatistics:
 
 @dataclass(frozen=True)
 class AbComparison:
+    """The comparison of two groups within one stratum, with its status and verdict."""
+
     stratum: str
     """"short", "long", "live", or "all formats" when the test is about format."""
     group_a: GroupSummary
@@ -122,6 +131,8 @@ class AbComparison:
 
 @dataclass(frozen=True)
 class AbTestResult:
+    """An A/B test over all strata: its groups, comparisons, exclusions and notes."""
+
     group_a: str
     group_b: str
     metric: Metric
@@ -142,6 +153,7 @@ class AbTestResult:
 
     @property
     def verdict(self) -> str:
+        """A one-sentence verdict for the whole test, in plain words."""
         headline = self.headline
         if headline is not None:
             return headline.verdict
@@ -150,6 +162,7 @@ class AbTestResult:
         return f"No videos to compare for {self.group_a!r} vs {self.group_b!r}."
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-safe dictionary, verdict included."""
         data = json_safe(self)
         assert isinstance(data, dict)
         headline = self.headline

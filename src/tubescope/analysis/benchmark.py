@@ -30,6 +30,8 @@ BENCHMARK_KPIS: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class BenchmarkKpi(JsonMixin):
+    """One KPI of the subject channel placed among its peers (value, percentile, peer median)."""
+
     name: str
     definition: str
     value: float | None
@@ -43,6 +45,8 @@ class BenchmarkKpi(JsonMixin):
 
 @dataclass(frozen=True)
 class BenchmarkResult(JsonMixin):
+    """The subject channel's KPIs benchmarked against its peer channels."""
+
     channel_id: str
     peer_count: int
     kpis: tuple[BenchmarkKpi, ...]
@@ -52,6 +56,7 @@ class BenchmarkResult(JsonMixin):
     title: str | None = None
 
     def kpi(self, name: str) -> BenchmarkKpi:
+        """The benchmarked KPI called ``name``; raises KeyError when there is none."""
         for k in self.kpis:
             if k.name == name:
                 return k
@@ -59,6 +64,7 @@ class BenchmarkResult(JsonMixin):
 
 
 def percentile_among(value: float, peers: np.ndarray) -> float:
+    """The percentile (0–100) of ``value`` among ``peers``."""
     below = float(np.sum(peers < value))
     ties = float(np.sum(peers == value))
     return (below + 0.5 * ties) / len(peers) * 100.0

@@ -13,6 +13,8 @@ from tubescope.analysis.features import FORMATS, JsonMixin, epoch_ns, require_aw
 
 @dataclass(frozen=True)
 class FormatCadence(JsonMixin):
+    """Upload cadence of one video format: uploads per week and the gaps between uploads."""
+
     video_format: str
     n_uploads: int
     uploads_per_week: float | None
@@ -30,6 +32,8 @@ class FormatCadence(JsonMixin):
 
 @dataclass(frozen=True)
 class CadenceResult(JsonMixin):
+    """A channel's upload cadence, overall and per format, with its longest gap."""
+
     n_uploads: int
     first_upload: str | None
     last_upload: str | None
@@ -43,6 +47,7 @@ class CadenceResult(JsonMixin):
     derived: bool = True
 
     def stats(self, video_format: str = "all") -> FormatCadence:
+        """The cadence of ``video_format`` ("all" for every format together)."""
         for row in self.by_format:
             if row.video_format == video_format:
                 return row

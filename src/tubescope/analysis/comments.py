@@ -13,6 +13,8 @@ from tubescope.analysis.features import JsonMixin, require_columns
 
 @dataclass(frozen=True)
 class MonthlyComments(JsonMixin):
+    """Comments and replies posted in one calendar month."""
+
     month: str
     """UTC month, ``YYYY-MM``."""
     comments: int
@@ -21,6 +23,8 @@ class MonthlyComments(JsonMixin):
 
 @dataclass(frozen=True)
 class Commenter(JsonMixin):
+    """One commenter with the number of comments they wrote and the likes those received."""
+
     author: str
     comments: int
     likes: int
@@ -28,6 +32,8 @@ class Commenter(JsonMixin):
 
 @dataclass(frozen=True)
 class CommentsSummary(JsonMixin):
+    """A channel's collected comments summarised: volume per month, top commenters and reply share."""
+
     n_comments: int
     """Top-level comments and replies collected."""
     n_top_level: int

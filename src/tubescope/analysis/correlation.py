@@ -23,6 +23,8 @@ CORRELATION_FEATURES: tuple[str, ...] = tuple(f for f in NUMERIC_FEATURES if f !
 
 @dataclass(frozen=True)
 class CorrelationCell(JsonMixin):
+    """The rank correlation of one feature with one target, with its raw and adjusted p-values."""
+
     feature: str
     target: str
     n: int
@@ -36,6 +38,8 @@ class CorrelationCell(JsonMixin):
 
 @dataclass(frozen=True)
 class CorrelationResult(JsonMixin):
+    """Rank correlations of video features with performance targets, as cells and as a matrix."""
+
     method: str
     alpha: float
     targets: tuple[str, ...]
@@ -46,6 +50,7 @@ class CorrelationResult(JsonMixin):
     derived: bool = True
 
     def cell(self, feature: str, target: str) -> CorrelationCell:
+        """The cell for ``feature`` against ``target``; raises KeyError when there is none."""
         for c in self.cells:
             if c.feature == feature and c.target == target:
                 return c

@@ -45,6 +45,8 @@ class EngagementStats(JsonMixin):
 
 @dataclass(frozen=True)
 class EngagementResult(JsonMixin):
+    """Engagement rates per format and per video, with their definition."""
+
     by_format: tuple[EngagementStats, ...]
     """``all`` first, then short, long, live (formats with no videos are still listed, with zeros)."""
     per_video: tuple[tuple[str, float], ...]
@@ -53,12 +55,14 @@ class EngagementResult(JsonMixin):
     derived: bool = True
 
     def stats(self, video_format: str = "all") -> EngagementStats:
+        """The engagement statistics of ``video_format`` ("all" for every format together)."""
         for stats in self.by_format:
             if stats.video_format == video_format:
                 return stats
         raise KeyError(video_format)
 
     def rates(self) -> pd.Series:
+        """Each video's engagement rate, indexed by video id."""
         ids = [v for v, _ in self.per_video]
         return pd.Series([r for _, r in self.per_video], index=pd.Index(ids, name="video_id"), dtype=float)
 

@@ -62,6 +62,7 @@ class TitleFeatures:
 
 
 def title_features(title: str) -> TitleFeatures:
+    """The features of a video title that the analyses and models use."""
     text = title or ""
     # map() over the str methods runs the per-character loop in C (a character is never both cases).
     upper = sum(map(str.isupper, text))
@@ -172,6 +173,7 @@ def id_positions(values: Any, keys: Any) -> np.ndarray[Any, np.dtype[np.int64]]:
 
 
 def finite_or_none(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number, else None (never NaN or infinity)."""
     if value is None:
         return None
     number = float(value)
@@ -217,6 +219,7 @@ class JsonMixin:
     """``to_dict()`` for frozen result dataclasses."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The dataclass as a JSON-safe dictionary (NaN and infinity become None)."""
         assert dataclasses.is_dataclass(self)
         return {name: json_safe(getattr(self, name)) for name in _field_names(type(self))}
 

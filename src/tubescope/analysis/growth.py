@@ -41,6 +41,8 @@ class DailyGain(JsonMixin):
 
 @dataclass(frozen=True)
 class GrowthRate(JsonMixin):
+    """The gain and growth rate of one metric over one window, or the reason it is missing."""
+
     metric: str
     """``views`` or ``subscribers``."""
     window_days: int
@@ -56,6 +58,8 @@ class GrowthRate(JsonMixin):
 
 @dataclass(frozen=True)
 class VideoVelocity(JsonMixin):
+    """How fast one recent video gained views between two observations."""
+
     video_id: str
     video_format: str
     published_at: str
@@ -69,6 +73,8 @@ class VideoVelocity(JsonMixin):
 
 @dataclass(frozen=True)
 class GrowthResult(JsonMixin):
+    """A channel's growth as of one moment: daily gains, windowed rates and recent video velocity."""
+
     as_of: str | None
     """Time of the last channel snapshot at or before ``now`` (None without snapshots)."""
     daily: tuple[DailyGain, ...]
@@ -78,6 +84,7 @@ class GrowthResult(JsonMixin):
     derived: bool = True
 
     def rate(self, metric: str, window_days: int) -> GrowthRate:
+        """The rate of ``metric`` over ``window_days``; raises KeyError when it was not computed."""
         for r in self.rates:
             if r.metric == metric and r.window_days == window_days:
                 return r
@@ -97,6 +104,7 @@ def _interp(times_ns: np.ndarray, values: np.ndarray, at_ns: np.ndarray) -> np.n
 
 
 def daily_gains(channel_snapshots: pd.DataFrame, now: pd.Timestamp) -> tuple[DailyGain, ...]:
+    """Per-day gains of subscribers and views from consecutive channel snapshots up to ``now``."""
     snaps = channel_snapshots[channel_snapshots["observed_at"] <= now].sort_values("observed_at")
     if len(snaps) < 2:
         return ()
@@ -133,6 +141,7 @@ def daily_gains(channel_snapshots: pd.DataFrame, now: pd.Timestamp) -> tuple[Dai
 def growth_rates(
     channel_snapshots: pd.DataFrame, now: pd.Timestamp, windows_days: tuple[int, ...] = GROWTH_WINDOWS_DAYS
 ) -> tuple[GrowthRate, ...]:
+    """Gains and growth rates of every channel metric over each window ending at ``now``."""
     snaps = channel_snapshots[channel_snapshots["observed_at"] <= now].sort_values("observed_at")
     out: list[GrowthRate] = []
     for metric, column in (("views", "view_count"), ("subscribers", "subscriber_count")):

@@ -41,6 +41,8 @@ LIFETIME_BASIS = "lifetime_views_vs_format_median"
 
 @dataclass(frozen=True)
 class OutlierOptions:
+    """Thresholds and settings of the outlier detectors."""
+
     robust_z_threshold: float = 3.2
     iqr_k: float = 2.2
     isolation_contamination: float = 0.03
@@ -63,6 +65,8 @@ class OutlierOptions:
 
 @dataclass(frozen=True)
 class MethodFlag(JsonMixin):
+    """One detector's flag on a video: its score, threshold and rule."""
+
     method: str
     score: float
     threshold: float
@@ -71,6 +75,8 @@ class MethodFlag(JsonMixin):
 
 @dataclass(frozen=True)
 class OutlierVideo(JsonMixin):
+    """A video flagged by one or more detectors, with its direction and whether they agree."""
+
     video_id: str
     video_format: str
     performance: float
@@ -87,11 +93,14 @@ class OutlierVideo(JsonMixin):
 
     @property
     def methods(self) -> tuple[str, ...]:
+        """The names of the detectors that flagged this video."""
         return tuple(f.method for f in self.flags)
 
 
 @dataclass(frozen=True)
 class OutlierResult(JsonMixin):
+    """The outliers of a channel, with the detectors that ran and those that were skipped."""
+
     n_videos: int
     methods_run: tuple[str, ...]
     skipped: tuple[str, ...]
@@ -104,9 +113,11 @@ class OutlierResult(JsonMixin):
     derived: bool = True
 
     def breakouts(self) -> tuple[str, ...]:
+        """Ids of videos that the detectors agree performed far above expectation."""
         return tuple(o.video_id for o in self.outliers if o.consensus and o.direction == "high")
 
     def underperformers(self) -> tuple[str, ...]:
+        """Ids of videos that the detectors agree performed far below expectation."""
         return tuple(o.video_id for o in self.outliers if o.consensus and o.direction == "low")
 
 

@@ -54,6 +54,8 @@ MAX_NESTING: Final = 50
 
 
 class FieldKind(StrEnum):
+    """The type of value a query field holds, which decides the operators it accepts."""
+
     TEXT = "text"
     NUMBER = "number"
     DATE = "date"
@@ -182,6 +184,7 @@ class DateLiteral:
     day_only: bool
 
     def render(self) -> str:
+        """The literal as the query language writes it."""
         if self.day_only:
             return str(self.timestamp.strftime("%Y-%m-%d"))
         return str(self.timestamp.isoformat())
@@ -192,6 +195,8 @@ Scalar: TypeAlias = str | float | DateLiteral
 
 @dataclass(frozen=True)
 class Comparison:
+    """A single ``field operator value`` condition of a query."""
+
     field: str
     operator: str
     value: Scalar | tuple[Scalar, ...]
@@ -200,16 +205,22 @@ class Comparison:
 
 @dataclass(frozen=True)
 class And:
+    """A conjunction: every operand must hold."""
+
     operands: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Or:
+    """A disjunction: at least one operand must hold."""
+
     operands: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Not:
+    """A negation of its operand."""
+
     operand: Node
 
 
@@ -258,6 +269,7 @@ class Query:
         return _fields_of(self.root)
 
     def canonical(self) -> str:
+        """The query in canonical text form (the same query always renders the same)."""
         return render(self.root)
 
     def mask(self, videos: pd.DataFrame) -> pd.Series:
@@ -273,6 +285,8 @@ class Query:
 
 
 class TokenKind(StrEnum):
+    """The kinds of token the query lexer produces."""
+
     WORD = "word"
     STRING = "string"
     NUMBER = "number"
@@ -286,12 +300,15 @@ class TokenKind(StrEnum):
 
 @dataclass(frozen=True)
 class Token:
+    """One lexed token with its text, parsed value and column (for error messages)."""
+
     kind: TokenKind
     text: str
     value: str
     column: int
 
     def describe(self) -> str:
+        """The token as an error message names it."""
         if self.kind is TokenKind.END:
             return "end of input"
         return repr(self.text)

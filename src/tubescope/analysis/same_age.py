@@ -42,6 +42,8 @@ OUTLIER_SCORE_DEFINITION = (
 
 @dataclass(frozen=True)
 class SameAgeRow(JsonMixin):
+    """One video's views at a given age and its percentile among the channel's videos at that age."""
+
     video_id: str
     video_format: str
     age_label: str
@@ -58,6 +60,8 @@ class SameAgeRow(JsonMixin):
 
 @dataclass(frozen=True)
 class FormatAgeMedian(JsonMixin):
+    """The median views of one format's videos at one age."""
+
     video_format: str
     age_label: str
     n_videos: int
@@ -66,6 +70,8 @@ class FormatAgeMedian(JsonMixin):
 
 @dataclass(frozen=True)
 class SameAgeResult(JsonMixin):
+    """Same-age comparison of a channel's videos: medians per format and age, and each video's rank."""
+
     ages: tuple[str, ...]
     medians: tuple[FormatAgeMedian, ...]
     rows: tuple[SameAgeRow, ...]
@@ -124,6 +130,7 @@ class SameAgeResult(JsonMixin):
 
 
 def band_of(percentile: float) -> str:
+    """The percentile band ("top 10%", "bottom 25%", ...) that ``percentile`` falls in."""
     if percentile >= 90:
         return "top 10%"
     if percentile >= 75:

@@ -84,6 +84,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 @dataclass(frozen=True)
 class AnalysisOptions:
+    """Options of the whole-channel analysis (timing, outliers, recent window, correlation alpha)."""
+
     timing: TimingOptions = field(default_factory=TimingOptions)
     outliers: OutlierOptions = field(default_factory=OutlierOptions)
     recent_days: int = 7
@@ -92,6 +94,8 @@ class AnalysisOptions:
 
 @dataclass(frozen=True)
 class ChannelAnalysis(JsonMixin):
+    """Every analysis of one channel as of one moment, with its KPIs."""
+
     channel_id: str
     title: str | None
     now: str

@@ -68,6 +68,7 @@ class InsufficientHistory:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-safe dictionary, with the status "insufficient_history"."""
         data: dict[str, Any] = json_safe(self)
         data["status"] = "insufficient_data"
         return data
@@ -91,9 +92,11 @@ class DailyViews:
 
     @property
     def n_days(self) -> int:
+        """The number of days in the series."""
         return len(self.views)
 
     def to_dict(self) -> dict[str, Any]:
+        """The series as a JSON-safe dictionary of ISO dates and views."""
         return {
             "channel_id": self.channel_id,
             "dates": [d.date().isoformat() for d in self.views.index],
@@ -210,6 +213,8 @@ def _stl(log_views: pd.Series) -> Any:
 
 @dataclass(frozen=True)
 class SeasonalDecomposition:
+    """A weekly seasonal decomposition of daily views: weekday factors, strength, trend and remainder."""
+
     channel_id: str
     start: date
     end: date
@@ -231,6 +236,7 @@ class SeasonalDecomposition:
     notes: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
+        """The decomposition as a JSON-safe dictionary."""
         return {
             "status": "ok",
             "channel_id": self.channel_id,
@@ -300,6 +306,8 @@ def decompose_weekly(daily: DailyViews, *, min_days: int = 21) -> SeasonalDecomp
 
 @dataclass(frozen=True)
 class PredictionInterval:
+    """A forecast's lower and upper bounds at one confidence level."""
+
     level: float
     lower: tuple[float, ...]
     upper: tuple[float, ...]
@@ -317,6 +325,8 @@ class TotalForecast:
 
 @dataclass(frozen=True)
 class ViewsForecast:
+    """A forecast of daily views with its median path, intervals and totals."""
+
     channel_id: str
     model: str
     last_observed: date
@@ -330,6 +340,7 @@ class ViewsForecast:
 
     @property
     def horizon_days(self) -> int:
+        """The number of days forecast."""
         return len(self.dates)
 
     @property
@@ -338,12 +349,14 @@ class ViewsForecast:
         return self.totals[-1]
 
     def interval(self, level: float) -> PredictionInterval:
+        """The interval at ``level``; raises KeyError when it was not computed."""
         for candidate in self.intervals:
             if math.isclose(candidate.level, level):
                 return candidate
         raise KeyError(level)
 
     def to_dict(self) -> dict[str, Any]:
+        """The forecast as a JSON-safe dictionary."""
         data: dict[str, Any] = json_safe(self)
         data["status"] = "ok"
         data["dates"] = [d.isoformat() for d in self.dates]
@@ -452,6 +465,8 @@ def forecast_views(
 
 @dataclass(frozen=True)
 class MethodologyChange:
+    """A known change in how YouTube counts views, with the formats it affected."""
+
     date: date
     formats: str
     description: str
@@ -465,6 +480,8 @@ KNOWN_METHODOLOGY_CHANGES: Final = tuple(
 
 @dataclass(frozen=True)
 class ChangePoint:
+    """A detected shift in the level of daily views, and any methodology change near it."""
+
     date: date
     """First day of the new regime."""
     level_ratio: float
@@ -475,9 +492,11 @@ class ChangePoint:
 
     @property
     def coincides_with_methodology_change(self) -> bool:
+        """Whether a known methodology change lies near this change point."""
         return self.methodology_change is not None
 
     def describe(self) -> str:
+        """The change point in one sentence."""
         direction = "up" if self.level_ratio >= 1 else "down"
         text = f"{self.date.isoformat()}: daily views stepped {direction} {self.level_ratio:.2f}x"
         if self.methodology_change is not None:
@@ -490,6 +509,8 @@ class ChangePoint:
 
 @dataclass(frozen=True)
 class ChangePointResult:
+    """Change points detected in a channel's daily views, checked against known methodology changes."""
+
     channel_id: str
     start: date
     end: date
@@ -501,6 +522,7 @@ class ChangePointResult:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-safe dictionary."""
         data: dict[str, Any] = json_safe(self)
         data["status"] = "ok"
         for point, raw in zip(self.change_points, data["change_points"], strict=True):
@@ -693,6 +715,7 @@ class TimeSeriesAnalysis:
     change_points: ChangePointResult | InsufficientHistory
 
     def to_dict(self) -> dict[str, Any]:
+        """The whole time-series analysis as a JSON-safe dictionary."""
         return {
             "channel_id": self.channel_id,
             "daily_views": self.daily.to_dict(),

@@ -29,6 +29,8 @@ WEEKDAYS: tuple[str, ...] = ("Monday", "Tuesday", "Wednesday", "Thursday", "Frid
 
 @dataclass(frozen=True)
 class TimingOptions:
+    """Options of the publish-timing analysis (significance, bootstrap, group sizes, time zone)."""
+
     alpha: float = 0.05
     n_bootstrap: int = 1000
     confidence: float = 0.95
@@ -55,6 +57,8 @@ class TimingOptions:
 
 @dataclass(frozen=True)
 class TimingGroup(JsonMixin):
+    """One group of videos (a weekday or an hour bucket) with its median performance."""
+
     label: str
     n: int
     median_performance: float | None
@@ -62,6 +66,8 @@ class TimingGroup(JsonMixin):
 
 @dataclass(frozen=True)
 class TimingDimension(JsonMixin):
+    """Performance by one timing dimension: the best group against the rest, with its test."""
+
     dimension: str
     """``weekday`` or ``hour`` (UTC)."""
     metric: str
@@ -85,6 +91,8 @@ class TimingDimension(JsonMixin):
 
 @dataclass(frozen=True)
 class TimingResult(JsonMixin):
+    """Publish-timing analysis by weekday and hour, in one time zone."""
+
     weekday: TimingDimension
     """Publish weekday vs the performance of the videos published on it."""
     hour: TimingDimension

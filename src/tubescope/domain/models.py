@@ -1,7 +1,8 @@
 """The records tubescope stores and analyses.
 
 Counts YouTube may hide (subscribers, likes, comments) are ``int | None``: None means hidden or
-disabled, never zero.
+disabled, never zero. A channel's view and video counts are ``int | None`` too: None when the API
+left them out (unknown, never zero).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ SHORTS_MAX_SECONDS = 180
 
 
 class VideoFormat(StrEnum):
+    """The kind of video: a Short, a long-form video or a live stream."""
+
     SHORT = "short"
     LONG = "long"
     LIVE = "live"
@@ -22,6 +25,8 @@ class VideoFormat(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Channel:
+    """A YouTube channel as the warehouse stores it."""
+
     channel_id: str
     title: str
     handle: str | None
@@ -32,12 +37,16 @@ class Channel:
     uploads_playlist_id: str
     subscriber_count: int | None
     hidden_subscriber_count: bool
-    view_count: int
-    video_count: int
+    view_count: int | None
+    """None when ``statistics.viewCount`` was not sent."""
+    video_count: int | None
+    """None when ``statistics.videoCount`` was not sent."""
 
 
 @dataclass(frozen=True, slots=True)
 class Video:
+    """A YouTube video's metadata as the warehouse stores it."""
+
     video_id: str
     channel_id: str
     title: str
@@ -68,6 +77,8 @@ class LiveDetails:
 
 @dataclass(frozen=True, slots=True)
 class VideoSnapshot:
+    """A video's counters observed at one moment."""
+
     video_id: str
     observed_at: datetime
     view_count: int
@@ -76,28 +87,35 @@ class VideoSnapshot:
 
     @property
     def likes_hidden(self) -> bool:
+        """Whether the channel hides this video's likes."""
         return self.like_count is None
 
     @property
     def comments_hidden(self) -> bool:
+        """Whether comments on this video are turned off."""
         return self.comment_count is None
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelSnapshot:
+    """A channel's counters observed at one moment."""
+
     channel_id: str
     observed_at: datetime
     subscriber_count: int | None
-    view_count: int
-    video_count: int
+    view_count: int | None
+    video_count: int | None
 
     @property
     def subscribers_hidden(self) -> bool:
+        """Whether the channel hides its subscriber count."""
         return self.subscriber_count is None
 
 
 @dataclass(frozen=True, slots=True)
 class Comment:
+    """A comment or reply on a video."""
+
     comment_id: str
     video_id: str
     parent_id: str | None

@@ -22,6 +22,8 @@ _SHORT_HOSTS = {"youtu.be", "www.youtu.be"}
 
 
 class RefKind(StrEnum):
+    """How a channel or video reference was written: an id, a handle, a username, a custom URL or a video."""
+
     CHANNEL_ID = "channel_id"
     HANDLE = "handle"
     USERNAME = "username"

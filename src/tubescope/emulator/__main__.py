@@ -20,6 +20,7 @@ from tubescope.emulator.world import World
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the emulator from the command line (``python -m tubescope.emulator``)."""
     parser = argparse.ArgumentParser(prog="python -m tubescope.emulator", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

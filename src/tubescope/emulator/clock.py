@@ -23,6 +23,7 @@ class EmulatorClock:
         self._lock = Lock()
 
     def now(self) -> datetime:
+        """The emulated current time."""
         with self._lock:
             return self._now
 
@@ -31,6 +32,7 @@ class EmulatorClock:
         return self.now()
 
     def set(self, now: datetime) -> datetime:
+        """Set the emulated time to ``now``; returns it as an aware datetime."""
         with self._lock:
             self._now = _aware(now)
             return self._now
@@ -57,16 +59,19 @@ class RunningClock(EmulatorClock):
         self._started = monotonic()
 
     def now(self) -> datetime:
+        """The emulated time, moving with the wall clock since it was last set."""
         with self._lock:
             return self._now + timedelta(seconds=self._monotonic() - self._started)
 
     def set(self, now: datetime) -> datetime:
+        """Set the emulated time to ``now`` and keep it running from there."""
         with self._lock:
             self._now = _aware(now)
             self._started = self._monotonic()
             return self._now
 
     def advance(self, by: timedelta | float) -> datetime:
+        """Move the emulated time forward by ``by`` (a timedelta or seconds)."""
         delta = by if isinstance(by, timedelta) else timedelta(seconds=float(by))
         with self._lock:
             self._now = self._now + delta

@@ -15,6 +15,8 @@ from tubescope.emulator.ids import unit_hash
 
 
 class Fault(StrEnum):
+    """A failure the emulator can inject into a response."""
+
     CONNECTION_RESET = "connection_reset"
     BACKEND_ERROR = "backend_error"  # 500 backendError
     UNAVAILABLE = "unavailable"  # 503
@@ -68,11 +70,14 @@ class FaultConfig:
         return replace(base or cls(), **data)
 
     def to_dict(self) -> dict[str, Any]:
+        """The configuration as a JSON-safe dictionary."""
         return asdict(self)
 
 
 @dataclass(frozen=True)
 class FaultDecision:
+    """What the injector decided for one request: a delay and an optional fault."""
+
     delay_seconds: float
     fault: Fault | None
 
@@ -89,6 +94,7 @@ class FaultInjector:
 
     @property
     def config(self) -> FaultConfig:
+        """The fault configuration in force."""
         return self._config
 
     def configure(self, config: FaultConfig) -> None:
@@ -99,6 +105,7 @@ class FaultInjector:
             self._burst_left = 0
 
     def decide(self) -> FaultDecision:
+        """Decide the delay and fault of the next request (deterministic for a given configuration)."""
         with self._lock:
             cfg = self._config
             n = self._counter

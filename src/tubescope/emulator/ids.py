@@ -115,6 +115,7 @@ def channel_id(seed: int, channel_index: int) -> str:
 
 
 def decode_channel_id(seed: int, text: str) -> int | None:
+    """The channel index encoded in ``text``, or None when it is not a channel id of this world."""
     if len(text) != 24 or not text.startswith("UC"):
         return None
     raw = _unb64(text[2:])
@@ -142,6 +143,7 @@ def _subkey(seed: int, context: bytes) -> int:
 
 
 def decode_thread_id(seed: int, text: str) -> tuple[int, int, int] | None:
+    """The (channel, video, thread) indices encoded in a comment thread id, or None."""
     if not (text.startswith("Ug") and text.endswith(_THREAD_SUFFIX)) or len(text) != 31:
         return None
     raw = _unb64(text[2:24])
@@ -155,6 +157,7 @@ def decode_thread_id(seed: int, text: str) -> tuple[int, int, int] | None:
 
 
 def reply_id(seed: int, parent: str, reply_no: int) -> str:
+    """The id of reply number ``reply_no`` under the comment ``parent``."""
     return parent + "." + _b64(_pack(_parent_key(seed, parent), TAG_REPLY, reply_no, 0))
 
 
@@ -164,6 +167,7 @@ def _parent_key(seed: int, parent: str) -> int:
 
 
 def decode_reply_id(seed: int, text: str) -> tuple[str, int] | None:
+    """The parent comment id and reply number encoded in a reply id, or None."""
     parent, _, tail = text.partition(".")
     raw = _unb64(tail) if tail else None
     if raw is None:

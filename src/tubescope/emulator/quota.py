@@ -41,6 +41,7 @@ def quota_day(now: datetime) -> date:
 
 
 def bucket_of(method: str) -> str:
+    """The quota bucket that ``method`` is charged to."""
     return BUCKETS.get(method, MAIN_BUCKET)
 
 
@@ -71,12 +72,15 @@ class QuotaLedger:
 
     @property
     def keys(self) -> list[str]:
+        """The API keys the ledger knows."""
         return list(self._limits)
 
     def knows(self, key: str | None) -> bool:
+        """Whether ``key`` is a known API key."""
         return key is not None and key in self._limits
 
     def limit(self, key: str) -> int:
+        """The daily quota limit of ``key``."""
         return self._limits[key]
 
     def _roll(self, key: str, now: datetime) -> None:
@@ -86,11 +90,13 @@ class QuotaLedger:
             self._used[key] = {}
 
     def used_today(self, key: str, now: datetime, bucket: str = MAIN_BUCKET) -> int:
+        """Units ``key`` has spent today in ``bucket``."""
         with self._lock:
             self._roll(key, now)
             return self._used[key].get(bucket, 0)
 
     def remaining(self, key: str, now: datetime, bucket: str = MAIN_BUCKET) -> int:
+        """Units ``key`` has left today in ``bucket``."""
         with self._lock:
             self._roll(key, now)
             return max(self._limits[key] - self._used[key].get(bucket, 0), 0)
@@ -129,6 +135,7 @@ class QuotaLedger:
                 usage.units += REJECTED_REQUEST_COST
 
     def exhausted(self, key: str, method: str, now: datetime) -> bool:
+        """Whether ``key`` can no longer afford a call to ``method`` today."""
         with self._lock:
             self._roll(key, now)
             return not self._affordable(key, bucket_of(method), COST_TABLE[method])
@@ -139,6 +146,7 @@ class QuotaLedger:
             return {method: MethodUsage(**asdict(u)) for method, u in self._usage[key].items()}
 
     def total_units(self, key: str) -> int:
+        """All units ``key`` has spent since the emulator started."""
         return sum(u.units for u in self.usage(key).values())
 
     def snapshot(self, now: datetime) -> dict[str, Any]:

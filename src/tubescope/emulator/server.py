@@ -136,6 +136,7 @@ class ApiFailure(Exception):
         self.charge = charge
 
     def body(self) -> dict[str, Any]:
+        """The error response body, shaped as the real API shapes it."""
         entry: dict[str, Any] = {"message": self.message, "domain": self.domain, "reason": self.reason}
         if self.location:
             entry["location"] = self.location
@@ -151,6 +152,7 @@ def _bad_request(message: str, location: str | None = None) -> ApiFailure:
 
 
 def key_invalid() -> ApiFailure:
+    """The failure the API gives for an unknown or malformed key."""
     return ApiFailure(
         400,
         "keyInvalid",
@@ -162,6 +164,7 @@ def key_invalid() -> ApiFailure:
 
 
 def quota_exceeded() -> ApiFailure:
+    """The failure the API gives when a key's daily quota is spent."""
     return ApiFailure(
         403,
         "quotaExceeded",
@@ -210,6 +213,7 @@ class Params:
             self.multi.setdefault(name, []).append(value)
 
     def get(self, name: str) -> str | None:
+        """The first value of query parameter ``name``, or None."""
         values = self.multi.get(name)
         return values[-1] if values else None
 
@@ -225,6 +229,7 @@ class Params:
         return out
 
     def parts(self, method: str) -> frozenset[str]:
+        """The resource parts requested with ``part``; rejects parts ``method`` does not offer."""
         raw = self.ids("part")
         if not raw:
             raise ApiFailure(
@@ -247,6 +252,7 @@ class Params:
         return frozenset(raw)
 
     def max_results(self, *, low: int, high: int, default: int) -> int:
+        """The ``maxResults`` parameter, checked against ``low``..``high``, or ``default``."""
         raw = self.get("maxResults")
         if raw is None or raw == "":
             return default
@@ -263,6 +269,7 @@ class Params:
         return value
 
     def offset(self) -> int:
+        """The item offset that the ``pageToken`` parameter points to (0 without one)."""
         token = self.get("pageToken")
         if not token:
             return 0
@@ -280,10 +287,12 @@ class Params:
 
 
 def encode_page_token(offset: int) -> str:
+    """A page token that points at item ``offset``."""
     return "EA" + base64.urlsafe_b64encode(f"PT:{offset}".encode()).decode().rstrip("=")
 
 
 def decode_page_token(token: str) -> int | None:
+    """The offset a page token points at, or None when the token is not one of ours."""
     if not token.startswith("EA"):
         return None
     body = token[2:]
@@ -301,11 +310,13 @@ def decode_page_token(token: str) -> int | None:
 
 
 def etag(*parts: object) -> str:
+    """A stable entity tag for the given parts."""
     digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=20).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def rfc3339(moment: datetime) -> str:
+    """``moment`` in the API's RFC 3339 form (UTC, seconds)."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -328,6 +339,7 @@ def _channel_thumbnails(channel_id: str) -> dict[str, Any]:
 
 
 def channel_resource(channel: ChannelState, parts: frozenset[str]) -> dict[str, Any]:
+    """A ``youtube#channel`` resource with the requested parts."""
     item: dict[str, Any] = {
         "kind": "youtube#channel",
         "etag": etag(channel.channel_id, channel.view_count, channel.subscriber_count, channel.video_count),
@@ -387,19 +399,51 @@ LIVE_STREAM_LENGTH = timedelta(hours=2)
 """How long the world's live streams run (``actualEndTime`` is two hours after the start)."""
 
 
-def served_duration(video: VideoState, live_now: bool) -> str:
-    """The ``contentDetails.duration`` YouTube would send.
+def live_phase(video: VideoState, now: datetime) -> str:
+    """Where a broadcast stands: ``none`` (not a broadcast), ``upcoming``, ``live`` or ``finished``.
 
-    As in the recorded real data, ``P0D`` is only for a broadcast that has no length yet (live
-    now); a finished stream has the length of its archive, like any other video.
+    A broadcast with no views yet has not started (``upcoming``); it is ``live`` for
+    :data:`LIVE_STREAM_LENGTH` after its start, and ``finished`` after that.
     """
-    if video.is_live and not live_now:
+    if not video.is_live:
+        return "none"
+    if video.view_count == 0:
+        return "upcoming"
+    return "live" if now - video.published_at < LIVE_STREAM_LENGTH else "finished"
+
+
+def served_duration(video: VideoState, phase: str, now: datetime) -> str:
+    """The ``contentDetails.duration`` the emulator sends.
+
+    As in the recorded real data, ``P0D`` is only for a broadcast that has not started (0 views);
+    a stream on air has the length streamed so far, and a finished one the length of its archive.
+    """
+    if phase == "upcoming":
+        return "P0D"
+    if phase == "live":
+        return format_iso_duration(max(1, int((now - video.published_at).total_seconds())))
+    if phase == "finished":
         return format_iso_duration(int(LIVE_STREAM_LENGTH.total_seconds()))
     return video.duration_iso
 
 
+def _live_details(video: VideoState, phase: str) -> dict[str, Any]:
+    """``liveStreamingDetails`` for a broadcast in ``phase``."""
+    details: dict[str, Any] = {"scheduledStartTime": rfc3339(video.published_at - timedelta(minutes=15))}
+    if phase == "upcoming":
+        details["scheduledStartTime"] = rfc3339(video.published_at)
+        return details
+    details["actualStartTime"] = rfc3339(video.published_at)
+    if phase == "live":
+        details["concurrentViewers"] = str(max(video.view_count // 20, 1))
+    else:
+        details["actualEndTime"] = rfc3339(video.published_at + LIVE_STREAM_LENGTH)
+    return details
+
+
 def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> dict[str, Any]:
-    live_now = video.is_live and now - video.published_at < LIVE_STREAM_LENGTH
+    """One ``youtube#video`` item with the requested ``parts``, as YouTube would send it at ``now``."""
+    phase = live_phase(video, now)
     item: dict[str, Any] = {
         "kind": "youtube#video",
         "etag": etag(video.video_id, video.view_count, video.like_count, video.comment_count),
@@ -417,7 +461,7 @@ def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> d
         if video.tags:
             snippet["tags"] = list(video.tags)
         snippet["categoryId"] = video.category_id
-        snippet["liveBroadcastContent"] = "live" if live_now else "none"
+        snippet["liveBroadcastContent"] = phase if phase in ("upcoming", "live") else "none"
         if video.default_language:
             snippet["defaultLanguage"] = video.default_language
         snippet["localized"] = {"title": video.title, "description": video.description}
@@ -426,7 +470,7 @@ def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> d
         item["snippet"] = snippet
     if "contentDetails" in parts:
         item["contentDetails"] = {
-            "duration": served_duration(video, live_now),
+            "duration": served_duration(video, phase, now),
             "dimension": "2d",
             "definition": "hd" if video.video_format != "short" else "sd",
             "caption": "false",
@@ -458,16 +502,8 @@ def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> d
             "embedHtml": f'<iframe width="480" height="270" src="//www.youtube.com/embed/{video.video_id}" '
             'frameborder="0" allowfullscreen></iframe>'
         }
-    if "liveStreamingDetails" in parts and video.is_live:
-        details: dict[str, Any] = {
-            "actualStartTime": rfc3339(video.published_at),
-            "scheduledStartTime": rfc3339(video.published_at - timedelta(minutes=15)),
-        }
-        if live_now:
-            details["concurrentViewers"] = str(max(video.view_count // 20, 1))
-        else:
-            details["actualEndTime"] = rfc3339(video.published_at + LIVE_STREAM_LENGTH)
-        item["liveStreamingDetails"] = details
+    if "liveStreamingDetails" in parts and phase != "none":
+        item["liveStreamingDetails"] = _live_details(video, phase)
     if "localizations" in parts:
         item["localizations"] = {}
     return item
@@ -476,6 +512,7 @@ def video_resource(video: VideoState, parts: frozenset[str], now: datetime) -> d
 def playlist_item_resource(
     video: VideoState, playlist_id: str, position: int, parts: frozenset[str]
 ) -> dict[str, Any]:
+    """A ``youtube#playlistItem`` resource for one video of a playlist."""
     item_id = base64.urlsafe_b64encode(f"{playlist_id}.{video.video_id}".encode()).decode().rstrip("=")
     item: dict[str, Any] = {
         "kind": "youtube#playlistItem",
@@ -514,6 +551,7 @@ def list_response(
     omit_empty_items: bool = False,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A list response with paging information and the page's items."""
     body: dict[str, Any] = {"kind": kind, "etag": etag(kind, *(i.get("etag", "") for i in items))}
     if extra:
         body.update(extra)
@@ -533,6 +571,8 @@ def list_response(
 
 @dataclass(frozen=True)
 class Call:
+    """One API request: its parameters, the world observed at its time, and that time."""
+
     params: Params
     observation: WorldObservation
     now: datetime
@@ -545,6 +585,7 @@ _NO_CHANNEL_FILTER = (
 
 
 def handle_channels(call: Call) -> dict[str, Any]:
+    """Answer ``channels.list``."""
     params = call.params
     parts = params.parts("channels.list")
     per_page = params.max_results(low=0, high=50, default=5)
@@ -600,6 +641,7 @@ def _parse_playlist_id(playlist_id: str) -> tuple[PlaylistKind, str]:
 
 
 def handle_playlist_items(call: Call) -> dict[str, Any]:
+    """Answer ``playlistItems.list``."""
     params = call.params
     parts = params.parts("playlistItems.list")
     per_page = params.max_results(low=0, high=50, default=5)
@@ -650,6 +692,7 @@ def _video_ids(params: Params) -> list[str]:
 
 
 def handle_videos(call: Call) -> dict[str, Any]:
+    """Answer ``videos.list``."""
     params = call.params
     parts = params.parts("videos.list")
     per_page = params.max_results(low=1, high=50, default=5)
@@ -661,6 +704,7 @@ def handle_videos(call: Call) -> dict[str, Any]:
 
 
 def handle_batch_get_stats(call: Call) -> dict[str, Any]:
+    """Answer ``videos.batchGetStats``."""
     params = call.params
     parts = params.parts("videos.batchGetStats")
     videos = call.observation.videos(list(dict.fromkeys(_video_ids(params))))
@@ -691,6 +735,7 @@ def handle_batch_get_stats(call: Call) -> dict[str, Any]:
 
 
 def comment_resource(comment: CommentState, *, plain_text: bool) -> dict[str, Any]:
+    """A ``youtube#comment`` resource, in HTML or plain text."""
     original = comment.text
     display = original if plain_text else html.escape(original, quote=False).replace("\n", "<br>")
     snippet: dict[str, Any] = {
@@ -732,6 +777,7 @@ def _plain_text(params: Params) -> bool:
 
 
 def handle_comment_threads(call: Call) -> dict[str, Any]:
+    """Answer ``commentThreads.list``."""
     params = call.params
     parts = params.parts("commentThreads.list")
     per_page = params.max_results(low=1, high=100, default=20)
@@ -796,6 +842,7 @@ def handle_comment_threads(call: Call) -> dict[str, Any]:
 
 
 def handle_comments(call: Call) -> dict[str, Any]:
+    """Answer ``comments.list``."""
     params = call.params
     params.parts("comments.list")
     per_page = params.max_results(low=1, high=100, default=20)
@@ -844,6 +891,7 @@ def _rfc3339_param(params: Params, name: str) -> datetime | None:
 
 
 def handle_search(call: Call) -> dict[str, Any]:
+    """Answer ``search.list``."""
     params = call.params
     parts = params.parts("search.list")
     per_page = params.max_results(low=0, high=50, default=5)
@@ -973,6 +1021,7 @@ class ApiEndpoint:
         self.handler = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one API request: check key and quota, inject faults, and answer."""
         state = self.state
         decision = state.faults.decide()
         if decision.delay_seconds > 0:
@@ -1047,6 +1096,7 @@ class EmulatorApp(Starlette):
     """Starlette app that hands endpoints the server's own ``send`` (for connection resets)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route a request to the API, the admin endpoints or the landing page."""
         if scope["type"] == "http":
             scope["tubescope.raw_send"] = send
         await super().__call__(scope, receive, send)

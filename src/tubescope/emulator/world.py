@@ -130,6 +130,7 @@ class WorldTruth(BaseModel):
     channels: tuple[ChannelTruth, ...]
 
     def channel(self, channel_id: str) -> ChannelTruth:
+        """The truth about channel ``channel_id``; raises KeyError when it is not in the world."""
         for truth in self.channels:
             if truth.channel_id == channel_id:
                 return truth
@@ -454,6 +455,7 @@ class World:
     # ---- identity -----------------------------------------------------------------------
 
     def channel_id(self, index: int) -> str:
+        """The channel id of the channel at ``index``."""
         if not 0 <= index < self.n_channels:
             raise IndexError(f"channel index {index} outside 0..{self.n_channels - 1}")
         return ids.channel_id(self.seed, index)
@@ -463,10 +465,12 @@ class World:
         return [ids.channel_id(self.seed, i) for i in range(self.n_channels)]
 
     def channel_index(self, channel_id: str) -> int | None:
+        """The index of ``channel_id`` in this world, or None when it is not one of its channels."""
         index = ids.decode_channel_id(self.seed, channel_id)
         return index if index is not None and index < self.n_channels else None
 
     def handle_of(self, index: int) -> str:
+        """The handle of the channel at ``index``."""
         rng = np.random.default_rng([self.seed, index, 1])
         return f"@{rng.choice(_NAME_A)}{rng.choice(_NAME_B)}{index}"
 
@@ -515,6 +519,7 @@ class World:
 
     @property
     def methodology_breaks(self) -> tuple[MethodologyBreak, ...]:
+        """The view-counting methodology changes the world simulates."""
         return (
             MethodologyBreak(
                 date=SHORTS_METHODOLOGY_CHANGE.date(),
@@ -527,6 +532,7 @@ class World:
         )
 
     def channel_truth(self, channel: int | str) -> ChannelTruth:
+        """The ground truth of a channel given by index or id."""
         return self._static(self._as_index(channel)).truth
 
     @property
@@ -1108,6 +1114,7 @@ class WorldObservation:
         return [self._video_state(index, i, observed) for i in order[offset : offset + limit].tolist()]
 
     def uploads_count(self, channel_id: str, kind: PlaylistKind = "all") -> int:
+        """The number of uploads of ``channel_id`` visible at this observation (all, Shorts or long)."""
         index = self.world.channel_index(channel_id)
         if index is None:
             return 0

@@ -64,6 +64,7 @@ class ArchiveSummary:
     outcome: cold.ArchiveOutcome
 
     def as_dict(self) -> dict[str, Any]:
+        """The outcome as a JSON-safe dictionary."""
         out = self.outcome
         return {
             "location": out.location,
@@ -78,6 +79,7 @@ class ArchiveSummary:
         }
 
     def text(self) -> str:
+        """The outcome in one line for the terminal."""
         out = self.outcome
         tables: dict[str, int] = {}
         for segment in out.segments:
@@ -121,10 +123,12 @@ class RestoreSummary:
     outcome: cold.RestoreOutcome
 
     def as_dict(self) -> dict[str, Any]:
+        """The outcome as a JSON-safe dictionary."""
         out = self.outcome
         return {"from": out.start.isoformat(), "to": out.end.isoformat(), "rows": out.rows}
 
     def text(self) -> str:
+        """The outcome in one line for the terminal."""
         out = self.outcome
         moved = ", ".join(f"{rows} {table} rows" for table, rows in out.rows.items())
         return f"restored {moved} observed from {out.start.isoformat()} to before {out.end.isoformat()}"

@@ -78,6 +78,7 @@ class CollectionJob:
 
     @property
     def refs(self) -> tuple[str, ...]:
+        """The channel references the job collects."""
         return self.spec.refs
 
     def to_dict(self) -> dict[str, Any]:

@@ -424,6 +424,8 @@ def channel_kpis(
 
 @dataclass(frozen=True)
 class VideoPage:
+    """One page of a channel's video table, with the total number of matching videos."""
+
     items: list[dict[str, Any]]
     total: int
     page: int
@@ -452,6 +454,7 @@ class ChannelVideos:
         return where in self._masks
 
     def mask(self, where: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Which videos match the query ``where`` (cached per query)."""
         found = self._masks.get(where)
         if found is None:
             found = parse_query(where).mask(self.frame).to_numpy(dtype=bool)
@@ -464,6 +467,7 @@ class ChannelVideos:
         return len(self.rows)
 
     def order(self, sort: str, descending: bool) -> np.ndarray[Any, np.dtype[np.intp]]:
+        """Video positions sorted by ``sort``; raises ConfigError for an unknown sort key."""
         if sort not in VIDEO_SORT_KEYS:
             raise ConfigError(f"cannot sort by {sort!r}; choose one of {', '.join(VIDEO_SORT_KEYS)}")
         key = (sort, descending)
@@ -484,6 +488,7 @@ class ChannelVideos:
         descending: bool = True,
         where: str | None = None,
     ) -> VideoPage:
+        """One page of videos matching ``where``, sorted by ``sort``."""
         positions = self.order(sort, descending)
         if where:
             positions = positions[self.mask(where)[positions]]

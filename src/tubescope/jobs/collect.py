@@ -44,6 +44,7 @@ _log = structlog.get_logger("tubescope.jobs.collect")
 
 
 def utc_now() -> datetime:
+    """The current time in UTC."""
     return datetime.now(UTC)
 
 
@@ -285,6 +286,7 @@ class RichProgress:
             self._progress.stop()
 
     def channel_started(self, channel_id: str, title: str, expected_videos: int) -> None:
+        """Start the progress display at the first channel and count its expected videos."""
         if not self._started:
             self._started = True
             self._progress.start()
@@ -293,15 +295,19 @@ class RichProgress:
         self._progress.update(self._pages, total=self._expected // 50 + 1 if self._expected else None)
 
     def page_walked(self, channel_id: str) -> None:
+        """Count one playlist page walked."""
         self._progress.advance(self._pages)
 
     def videos_stored(self, channel_id: str, count: int) -> None:
+        """Count ``count`` videos stored."""
         self._progress.advance(self._videos, count)
 
     def quota_spent(self, units: int) -> None:
+        """Count ``units`` of quota spent."""
         self._progress.advance(self._quota, units)
 
     def channel_finished(self, channel_id: str) -> None:
+        """Nothing to show when a channel finishes."""
         return None
 
 

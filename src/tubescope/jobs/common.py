@@ -19,6 +19,7 @@ from tubescope.warehouse.target import PostgresTarget, WarehouseTarget, parse_ta
 
 
 def utc_now() -> datetime:
+    """The current time in UTC."""
     return datetime.now(UTC)
 
 
@@ -116,12 +117,14 @@ def resolve_stored_channel(warehouse: Warehouse, ref: str) -> str:
 
 
 def all_channel_ids(warehouse: Warehouse) -> list[str]:
+    """Every channel id in the warehouse, sorted."""
     return [
         str(v) for v in warehouse.query("SELECT channel_id FROM channels ORDER BY channel_id")["channel_id"]
     ]
 
 
 def load_channel_frames(warehouse: Warehouse, channel_ids: Sequence[str] | None = None) -> ChannelFrames:
+    """The frames of ``channel_ids`` (every channel when None) for the analyses."""
     frames = warehouse.load_frames(list(channel_ids) if channel_ids is not None else None)
     return ChannelFrames(
         channels=frames["channels"],
@@ -132,7 +135,7 @@ def load_channel_frames(warehouse: Warehouse, channel_ids: Sequence[str] | None 
     )
 
 
-EARLY_POINTS_VERSION = 7
+EARLY_POINTS_VERSION = 8
 """The schema version that added ``video_early_points``."""
 
 

@@ -64,6 +64,8 @@ return 0
 
 
 class JobKind(StrEnum):
+    """What a background job does."""
+
     COLLECT = "collect"
     TRAIN = "train"
     REPORT = "report"
@@ -72,6 +74,8 @@ class JobKind(StrEnum):
 
 
 class JobState(StrEnum):
+    """Where a background job is in its life."""
+
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -132,10 +136,12 @@ class JobSpec:
         return self
 
     def to_json(self) -> str:
+        """The spec as JSON, keys sorted."""
         return json.dumps({"kind": self.kind.value, "params": dict(self.params)}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> JobSpec:
+        """The spec that :meth:`to_json` wrote."""
         data = json.loads(text)
         return cls(JobKind(data["kind"]), dict(data.get("params", {})))
 

@@ -59,6 +59,8 @@ Progress = Callable[[str], None]
 
 
 class ReportFormat(StrEnum):
+    """The file format of a report."""
+
     HTML = "html"
     PDF = "pdf"
     PNG = "png"
@@ -66,6 +68,8 @@ class ReportFormat(StrEnum):
 
 @dataclass(frozen=True)
 class ReportOutcome:
+    """What a report job produced: the file, its format, channels, model and size."""
+
     path: Path
     report_format: ReportFormat
     channel_id: str

@@ -31,6 +31,7 @@ MAX_RETENTION_DAYS = 36_500
 
 
 def utc_now() -> datetime:
+    """The current time in UTC."""
     return datetime.now(UTC)
 
 
@@ -44,6 +45,7 @@ class PruneOutcome:
     channel_snapshots_deleted: int
 
     def as_dict(self) -> dict[str, Any]:
+        """The outcome as a JSON-safe dictionary."""
         return {
             "older_than_days": self.older_than_days,
             "cutoff": self.cutoff.isoformat(),
@@ -52,6 +54,7 @@ class PruneOutcome:
         }
 
     def text(self) -> str:
+        """The outcome in one line for the terminal."""
         return (
             f"pruned {self.video_snapshots_deleted} video snapshot(s) and "
             f"{self.channel_snapshots_deleted} channel snapshot(s) observed before "
@@ -139,9 +142,11 @@ class RetentionPolicy:
 
     @property
     def strict(self) -> bool:
+        """Whether raw statistics are deleted after the window."""
         return self.mode == "strict"
 
     def as_dict(self) -> dict[str, Any]:
+        """The policy as a JSON-safe dictionary."""
         return {"mode": self.mode, "raw_statistics_days": self.window_days if self.strict else None}
 
     def describe(self) -> str:
@@ -173,6 +178,7 @@ class PolicyOutcome:
     prune: PruneOutcome
 
     def as_dict(self) -> dict[str, Any]:
+        """The outcome as a JSON-safe dictionary."""
         return {"aggregates_written": self.aggregates_written, **self.prune.as_dict()}
 
 

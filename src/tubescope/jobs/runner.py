@@ -47,6 +47,7 @@ class JobProgress:
 
     @property
     def stopping(self) -> bool:
+        """Whether the job was asked to stop."""
         return self._stop.is_set()
 
     def snapshot(self) -> dict[str, int]:
@@ -58,24 +59,29 @@ class JobProgress:
             raise JobStopped(f"job stopped: {self.stop_reason}")
 
     def channel_started(self, channel_id: str, title: str, expected_videos: int) -> None:
+        """Count the videos the channel is expected to hold."""
         self.counters["videos_expected"] += expected_videos
         self._check()
 
     def page_walked(self, channel_id: str) -> None:
+        """Count one playlist page walked."""
         self.counters["pages_walked"] += 1
         self._check()
 
     def videos_stored(self, channel_id: str, count: int) -> None:
+        """Count ``count`` videos stored."""
         self.counters["videos_stored"] += count
         self._check()
 
     def quota_spent(self, units: int) -> None:
+        """Count ``units`` of quota spent."""
         self.counters["quota_used"] += units
 
     def quota_usage(self, usage: QuotaUsage) -> None:
         """What each key spent per quota bucket, heard once when a collection's client closes."""
 
     def channel_finished(self, channel_id: str) -> None:
+        """Count one channel finished."""
         self.counters["channels_done"] += 1
 
 

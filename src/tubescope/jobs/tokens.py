@@ -35,17 +35,22 @@ effect on every replica within this)."""
 
 
 class Scope(StrEnum):
+    """What an API token may do: read, write, or administer."""
+
     READ = "read"
     WRITE = "write"
     ADMIN = "admin"
 
     def allows(self, needed: Scope) -> bool:
+        """Whether this scope includes ``needed`` (admin includes write, write includes read)."""
         order = [Scope.READ, Scope.WRITE, Scope.ADMIN]
         return order.index(self) >= order.index(needed)
 
 
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
+    """An API token's public details (never the secret)."""
+
     token_id: str
     name: str
     scope: Scope

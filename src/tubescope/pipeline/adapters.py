@@ -50,13 +50,16 @@ class YouTubeApi:
 
     @property
     def key_fingerprints(self) -> Sequence[str]:
+        """Fingerprints of the API keys in use (never the keys)."""
         return self.client.key_fingerprints
 
     @property
     def quota_spent(self) -> int:
+        """Quota units spent so far."""
         return self.client.quota_spent
 
     def quota_by_key(self) -> Mapping[str, int]:
+        """Quota units spent so far, per key fingerprint."""
         return self.client.quota_by_key()
 
     async def _raw(self, method: Method, path: str, params: dict[str, str]) -> dict[str, Any]:
@@ -65,6 +68,7 @@ class YouTubeApi:
         return await self.client.get_json(method, path, params)
 
     async def lookup_channel(self, ref: ChannelRef, *, allow_search: bool) -> Any | None:
+        """The channel resource for ``ref``, or None when the API knows no such channel."""
         parts = ",".join(CHANNEL_PARTS)
         if ref.kind is RefKind.HANDLE:
             params = {"part": parts, "forHandle": ref.value}
@@ -81,6 +85,7 @@ class YouTubeApi:
         return next((i for i in items if isinstance(i, dict) and i.get("id") == wanted), None)
 
     async def playlist_page(self, playlist_id: str, page_token: str | None) -> Page:
+        """One page of a playlist's items."""
         params = {
             "part": ",".join(PLAYLIST_ITEM_PARTS),
             "playlistId": playlist_id,
@@ -92,14 +97,17 @@ class YouTubeApi:
         return Page(_items(body), _token(body))
 
     async def videos(self, video_ids: Sequence[str]) -> Sequence[Any]:
+        """The video resources of ``video_ids``."""
         params = {"part": ",".join(VIDEO_PARTS), "id": ",".join(video_ids), "maxResults": str(PAGE_SIZE)}
         return _items(await self._raw(Method.VIDEOS_LIST, "/videos", params))
 
     async def video_stats(self, video_ids: Sequence[str]) -> Sequence[Any] | None:
+        """Statistics of ``video_ids`` from ``videos.batchGetStats``, or None when the API lacks it."""
         body = await self.client.batch_get_stats_json(video_ids)
         return None if body is None else _items(body)
 
     async def comment_threads(self, video_id: str, page_token: str | None, max_results: int) -> Page:
+        """One page of a video's comment threads."""
         params = {
             "part": ",".join(COMMENT_THREAD_PARTS),
             "videoId": video_id,
@@ -113,6 +121,7 @@ class YouTubeApi:
         return Page(_items(body), _token(body))
 
     async def comment_replies(self, parent_id: str, page_token: str | None) -> Page:
+        """One page of replies to the comment ``parent_id``."""
         params = {"part": "snippet", "parentId": parent_id, "maxResults": "100", "textFormat": "plainText"}
         if page_token:
             params["pageToken"] = page_token
@@ -139,6 +148,7 @@ class WarehouseStore:
     def open_run(
         self, *, source: str, refs: Sequence[str], key_fingerprints: Sequence[str], started_at: datetime
     ) -> RunRecord:
+        """Open a collection run, or resume an interrupted one for the same refs."""
         earlier = self.warehouse.find_resumable_run(source, refs)
         if earlier is not None:
             self.warehouse.resume_run(earlier.run_id, key_fingerprints=key_fingerprints)
@@ -156,6 +166,7 @@ class WarehouseStore:
         error: str | None,
         finished_at: datetime,
     ) -> None:
+        """Record how a collection run ended."""
         self.warehouse.finish_run(
             run_id, status, error, counters, quota_spent=quota_by_key, finished_at=finished_at
         )
@@ -165,6 +176,7 @@ class WarehouseStore:
         return row[0] if row else None
 
     def known_channel_id(self, ref: ChannelRef) -> str | None:
+        """The channel id the warehouse already holds for ``ref``, or None."""
         if ref.kind is RefKind.CHANNEL_ID:
             found = self._scalar("SELECT channel_id FROM channels WHERE channel_id = ?", [ref.value])
         elif ref.kind is RefKind.HANDLE:
@@ -178,10 +190,12 @@ class WarehouseStore:
         return str(found) if found is not None else None
 
     def stored_video_count(self, channel_id: str) -> int | None:
+        """The channel's video count as last stored, or None when unknown."""
         found = self._scalar("SELECT video_count FROM channels WHERE channel_id = ?", [channel_id])
         return int(found) if found is not None else None
 
     def known_video_ids(self, channel_id: str, *, before_run: int | None) -> frozenset[str]:
+        """Ids of the channel's live videos stored before run ``before_run`` (all runs when None)."""
         sql = "SELECT video_id FROM videos WHERE channel_id = ? AND NOT is_deleted"
         params: list[Any] = [channel_id]
         if before_run is not None:
@@ -191,10 +205,12 @@ class WarehouseStore:
         return frozenset(str(r[0]) for r in rows)
 
     def crawl_complete(self, channel_id: str) -> bool:
+        """Whether the channel's uploads have been walked to the end once."""
         state = self.warehouse.incremental_state(channel_id)
         return state is not None and state.last_full_crawl_at is not None
 
     def checkpoint(self, run_id: int, channel_id: str) -> Checkpoint:
+        """Where run ``run_id`` left the walk of ``channel_id``."""
         walk = self.warehouse.load_checkpoint(run_id, channel_id)
         comments = self.warehouse.load_checkpoint(run_id, COMMENTS_CHECKPOINT_PREFIX + channel_id)
         if walk is None:
@@ -210,6 +226,7 @@ class WarehouseStore:
     def begin_channel(
         self, run_id: int, channel: Channel, snapshot: ChannelSnapshot, *, fetched_at: datetime
     ) -> ChannelStart:
+        """Store the channel and its snapshot at the start of its crawl, in one transaction."""
         with self.warehouse.transaction():
             self.warehouse.upsert_channel(run_id, channel, fetched_at=fetched_at)
             self.warehouse.record_channel_snapshot(run_id, snapshot, fetched_at=fetched_at)
@@ -223,6 +240,7 @@ class WarehouseStore:
     def write_batches(
         self, run_id: int, writes: Sequence[PendingWrite], *, fetched_at: datetime
     ) -> BatchCounts:
+        """Store batches of videos, snapshots and tombstones with the walk checkpoint, atomically."""
         w = self.warehouse
         videos = [v for item in writes for v in item.batch.videos]
         snapshots = [s for item in writes for s in item.batch.snapshots]
@@ -262,10 +280,12 @@ class WarehouseStore:
         return len(rejected)
 
     def quarantine(self, run_id: int, rejected: Sequence[Rejected], *, at: datetime) -> int:
+        """Quarantine records that failed validation; returns how many were stored."""
         with self.warehouse.transaction():
             return self._quarantine(run_id, rejected)
 
     def finish_channel(self, run_id: int, channel_id: str, *, full_walk: bool, at: datetime) -> int:
+        """Mark the channel's crawl finished; returns the number of videos tombstoned."""
         w = self.warehouse
         newest = w.fetchone(
             "SELECT video_id, published_at FROM videos WHERE channel_id = ? AND NOT is_deleted"
@@ -301,6 +321,7 @@ class WarehouseStore:
         *,
         fetched_at: datetime,
     ) -> int:
+        """Store a batch of comments and replies."""
         w = self.warehouse
         with w.transaction():
             result = w.add_comments(run_id, comments, fetched_at=fetched_at)
@@ -336,6 +357,7 @@ class WarehouseStore:
         return [i for i in wanted if i not in stored]
 
     def count_live_videos(self, channel_id: str) -> int:
+        """The number of the channel's stored videos that are not deleted."""
         found = self._scalar(
             "SELECT count(*) FROM videos WHERE channel_id = ? AND NOT is_deleted", [channel_id]
         )

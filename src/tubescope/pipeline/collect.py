@@ -66,7 +66,6 @@ from tubescope.pipeline.ports import (
 )
 from tubescope.pipeline.progress import CollectProgress, SilentProgress
 from tubescope.pipeline.run import (
-    STORED_STATE,
     CollectOptions,
     CollectSummary,
     Gap,
@@ -280,13 +279,16 @@ class BudgetedApi:
 
     @property
     def key_fingerprints(self) -> Sequence[str]:
+        """Fingerprints of the API keys in use (never the keys)."""
         return self._api.key_fingerprints
 
     @property
     def quota_spent(self) -> int:
+        """Quota units spent so far."""
         return self._api.quota_spent
 
     def quota_by_key(self) -> Mapping[str, int]:
+        """Quota units spent so far, per key fingerprint."""
         return self._api.quota_by_key()
 
     def _reserve(self, units: int, what: str) -> None:
@@ -298,26 +300,32 @@ class BudgetedApi:
             )
 
     async def lookup_channel(self, ref: ChannelRef, *, allow_search: bool) -> Any | None:
+        """Look up a channel, after reserving its cost in the budget."""
         self._reserve(1 + resolve_units(ref), "looking up a channel")
         return await self._api.lookup_channel(ref, allow_search=allow_search)
 
     async def playlist_page(self, playlist_id: str, page_token: str | None) -> Page:
+        """Fetch a playlist page, after reserving its cost in the budget."""
         self._reserve(1, "playlistItems.list")
         return await self._api.playlist_page(playlist_id, page_token)
 
     async def videos(self, video_ids: Sequence[str]) -> Sequence[Any]:
+        """Fetch videos, after reserving their cost in the budget."""
         self._reserve(1, "videos.list")
         return await self._api.videos(video_ids)
 
     async def video_stats(self, video_ids: Sequence[str]) -> Sequence[Any] | None:
+        """Fetch video statistics, after reserving their cost in the budget."""
         self._reserve(1, "videos.batchGetStats")
         return await self._api.video_stats(video_ids)
 
     async def comment_threads(self, video_id: str, page_token: str | None, max_results: int) -> Page:
+        """Fetch a page of comment threads, after reserving its cost in the budget."""
         self._reserve(1, "commentThreads.list")
         return await self._api.comment_threads(video_id, page_token, max_results)
 
     async def comment_replies(self, parent_id: str, page_token: str | None) -> Page:
+        """Fetch a page of replies, after reserving its cost in the budget."""
         self._reserve(1, "comments.list")
         return await self._api.comment_replies(parent_id, page_token)
 
@@ -558,13 +566,10 @@ class _Collector:
         )
 
     async def _finish(self, status: RunState, message: str | None) -> None:
-        stored = STORED_STATE.get(status)
-        if stored is not None:
-            message = f"{status}: {message}"
         await self.worker.call(
             self.store.finish_run,
             self.run_id,
-            status=stored or str(status),
+            status=str(status),
             quota_by_key=dict(self.api.quota_by_key()),
             counters=self.tally.counters(),
             error=message,
@@ -631,7 +636,8 @@ class _Collector:
             if start.crawl_complete and known_ids and not self.options.full
             else WalkMode.FULL
         )
-        self.progress.channel_started(channel_id, channel.title, channel.video_count)
+        # An unknown videoCount (None) adds nothing to the progress bar's expected total.
+        self.progress.channel_started(channel_id, channel.title, channel.video_count or 0)
         crawl = _ChannelCrawl(
             self, channel_id, mode, known_ids, set(checkpoint.done_video_ids), checkpoint.pages_done
         )
@@ -645,7 +651,10 @@ class _Collector:
             if not checkpoint.channel_done:
                 crawl.shorts = await self._shorts_ids(channel_id) if self.options.detect_shorts else None
                 if not checkpoint.walk_done and (
-                    channel.video_count > 0 or checkpoint.pages_done > 0 or known_ids
+                    channel.video_count is None  # not sent: walk to find out
+                    or channel.video_count > 0
+                    or checkpoint.pages_done > 0
+                    or known_ids
                 ):
                     await crawl.walk(channel.uploads_playlist_id, checkpoint.page_token)
                 await crawl.refresh()
@@ -1217,10 +1226,12 @@ async def _dry_run(
             notes = ("planned from the warehouse: uploads since the last run add to the estimate",)
         known_ids = store.known_video_ids(channel_id, before_run=None)
         known = KnownChannel(channel_id, known_ids, store.crawl_complete(channel_id), video_count)
+        if video_count is None:
+            notes = (*notes, "the API sent no videoCount: planned from the videos already stored")
         plan = plan_channel(
             ref,
             channel_id=channel_id,
-            video_count=video_count,
+            video_count=len(known_ids) if video_count is None else video_count,
             known=known,
             full=options.full,
             detect_shorts=options.detect_shorts,

@@ -15,9 +15,12 @@ from tubescope.pipeline.incremental import UPLOADS_PLAYLIST_CAP
 
 @dataclass(frozen=True, slots=True)
 class ChannelCompleteness:
+    """How many of a channel's videos were stored, and why any others were not."""
+
     channel_id: str
     expected: int
-    """The channel's ``statistics.videoCount`` at the time of the run."""
+    """The channel's ``statistics.videoCount`` at the time of the run (the videos found when the
+    API did not send one: nothing to compare against, so nothing is called missing)."""
     found: int
     """Live (not tombstoned) videos of the channel in the warehouse after the run."""
     beyond_playlist_cap: int
@@ -36,6 +39,7 @@ class ChannelCompleteness:
 
     @property
     def missing(self) -> int:
+        """Videos the channel reports that the warehouse does not hold."""
         return max(0, self.expected - self.found)
 
     @property
@@ -47,11 +51,13 @@ class ChannelCompleteness:
 
     @property
     def unexplained(self) -> int:
+        """Missing videos that no known reason explains."""
         explained = self.beyond_playlist_cap + self.unavailable + self.quarantined + self.not_yet_fetched
         return max(0, self.missing - explained)
 
     @property
     def reasons(self) -> tuple[str, ...]:
+        """Each known reason for missing videos, in words."""
         out: list[str] = []
         if not self.finished:
             why = f" ({self.stop_reason})" if self.stop_reason else ""
@@ -88,6 +94,7 @@ class ChannelCompleteness:
         return tuple(out)
 
     def as_dict(self) -> dict[str, object]:
+        """The completeness as a JSON-safe dictionary."""
         return {
             "channel_id": self.channel_id,
             "expected": self.expected,
@@ -108,7 +115,7 @@ class ChannelCompleteness:
 def channel_completeness(
     *,
     channel_id: str,
-    video_count: int,
+    video_count: int | None,
     stored_live: int,
     unavailable: int,
     tombstoned: int,
@@ -117,6 +124,9 @@ def channel_completeness(
     not_fetched: int = 0,
     stop_reason: str | None = None,
 ) -> ChannelCompleteness:
+    """The completeness of one channel's crawl; ``video_count`` None: the API did not send one."""
+    if video_count is None:
+        video_count = stored_live
     return ChannelCompleteness(
         channel_id=channel_id,
         expected=video_count,

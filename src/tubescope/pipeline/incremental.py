@@ -45,11 +45,14 @@ def pages(count: int, size: int = PAGE_SIZE) -> int:
 
 
 def chunked(items: Sequence[str], size: int = PAGE_SIZE) -> Iterator[list[str]]:
+    """``items`` in consecutive lists of at most ``size``."""
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
 
 
 class WalkMode(StrEnum):
+    """Whether a crawl walks every upload or stops at the first known one."""
+
     FULL = "full"
     """Walk the whole uploads playlist (first run, ``--full``, or an unfinished first crawl)."""
     INCREMENTAL = "incremental"
@@ -130,6 +133,7 @@ class ChannelPlan:
 
     @property
     def total_units(self) -> int:
+        """The most quota units the channel's crawl can spend."""
         return (
             self.resolve_units
             + self.channel_units
@@ -140,6 +144,7 @@ class ChannelPlan:
         )
 
     def as_dict(self) -> dict[str, object]:
+        """The plan as a JSON-safe dictionary."""
         return {
             "ref": self.ref,
             "channel_id": self.channel_id,
@@ -230,6 +235,8 @@ def plan_channel(
 
 @dataclass(frozen=True, slots=True)
 class PageDecision:
+    """What to do with one playlist page: which ids to fetch, and whether to stop walking."""
+
     fetch_ids: tuple[str, ...]
     """Ids on the page to fetch with ``videos.list`` now, in playlist order, without duplicates."""
     known_seen: tuple[str, ...]

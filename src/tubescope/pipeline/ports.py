@@ -30,29 +30,36 @@ class CollectApi(Protocol):
     """The Data API calls a collection makes. Items are raw JSON objects (dicts)."""
 
     @property
-    def key_fingerprints(self) -> Sequence[str]: ...
+    def key_fingerprints(self) -> Sequence[str]:
+        """Fingerprints of the API keys in use (never the keys)."""
 
     @property
-    def quota_spent(self) -> int: ...
+    def quota_spent(self) -> int:
+        """Quota units spent so far."""
 
-    def quota_by_key(self) -> Mapping[str, int]: ...
+    def quota_by_key(self) -> Mapping[str, int]:
+        """Quota units spent so far, per key fingerprint."""
 
     async def lookup_channel(self, ref: ChannelRef, *, allow_search: bool) -> Any | None:
         """The channel item (snippet, contentDetails, statistics) ``ref`` points at; None if none."""
         ...
 
-    async def playlist_page(self, playlist_id: str, page_token: str | None) -> Page: ...
+    async def playlist_page(self, playlist_id: str, page_token: str | None) -> Page:
+        """One page of a playlist's items."""
 
-    async def videos(self, video_ids: Sequence[str]) -> Sequence[Any]: ...
+    async def videos(self, video_ids: Sequence[str]) -> Sequence[Any]:
+        """The video resources of ``video_ids``."""
 
     async def video_stats(self, video_ids: Sequence[str]) -> Sequence[Any] | None:
         """Statistics items of up to 50 known videos from ``videos.batchGetStats`` (its own quota
         bucket); None when the server lacks it or that bucket is spent: use :meth:`videos`."""
         ...
 
-    async def comment_threads(self, video_id: str, page_token: str | None, max_results: int) -> Page: ...
+    async def comment_threads(self, video_id: str, page_token: str | None, max_results: int) -> Page:
+        """One page of a video's comment threads."""
 
-    async def comment_replies(self, parent_id: str, page_token: str | None) -> Page: ...
+    async def comment_replies(self, parent_id: str, page_token: str | None) -> Page:
+        """One page of replies to the comment ``parent_id``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +74,7 @@ class Checkpoint:
 
     @property
     def walk_done(self) -> bool:
+        """Whether the uploads playlist was walked to its end."""
         return self.pages_done > 0 and self.page_token is None
 
 
@@ -82,6 +90,8 @@ class ChannelStart:
 
 @dataclass(frozen=True, slots=True)
 class Tombstone:
+    """A video that disappeared from its channel, and why."""
+
     video_id: str
     reason: str
 
@@ -100,6 +110,7 @@ class VideoBatch:
 
     @property
     def done_ids(self) -> list[str]:
+        """Ids of every video this batch settles (stored, tombstoned or skipped)."""
         ids = (
             [v.video_id for v in self.videos]
             + [s.video_id for s in self.snapshots]
@@ -134,6 +145,8 @@ class BatchCounts:
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
+    """The collection run in use and whether it resumes an earlier one."""
+
     run_id: int
     resumed: bool
 
@@ -156,7 +169,8 @@ class CollectStore(Protocol):
         counters: Mapping[str, int],
         error: str | None,
         finished_at: datetime,
-    ) -> None: ...
+    ) -> None:
+        """Record how a collection run ended."""
 
     def known_channel_id(self, ref: ChannelRef) -> str | None:
         """The channel id a reference resolved to before (no request), if the warehouse knows."""
@@ -174,7 +188,8 @@ class CollectStore(Protocol):
         """True once a full walk of the channel's uploads playlist has finished in some run."""
         ...
 
-    def checkpoint(self, run_id: int, channel_id: str) -> Checkpoint: ...
+    def checkpoint(self, run_id: int, channel_id: str) -> Checkpoint:
+        """Where run ``run_id`` left the walk of ``channel_id``."""
 
     def begin_channel(
         self, run_id: int, channel: Channel, snapshot: ChannelSnapshot, *, fetched_at: datetime
@@ -191,7 +206,8 @@ class CollectStore(Protocol):
         """
         ...
 
-    def quarantine(self, run_id: int, rejected: Sequence[Rejected], *, at: datetime) -> int: ...
+    def quarantine(self, run_id: int, rejected: Sequence[Rejected], *, at: datetime) -> int:
+        """Quarantine records that failed validation; returns how many were stored."""
 
     def finish_channel(self, run_id: int, channel_id: str, *, full_walk: bool, at: datetime) -> int:
         """Mark the channel's crawl done in this run; returns its live stored videos."""
@@ -210,7 +226,8 @@ class CollectStore(Protocol):
         """Store one video's comments and mark its comments done for this run; returns rows written."""
         ...
 
-    def count_live_videos(self, channel_id: str) -> int: ...
+    def count_live_videos(self, channel_id: str) -> int:
+        """The number of the channel's stored videos that are not deleted."""
 
     def open_gaps(self, channel_id: str) -> list[str]:
         """Video ids of ``channel_id`` that earlier runs could not fetch and that are still not stored."""

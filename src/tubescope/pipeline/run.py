@@ -28,6 +28,8 @@ from tubescope.pipeline.incremental import ChannelPlan
 
 
 class RunState(StrEnum):
+    """How a collection run ended, or that it is still running."""
+
     RUNNING = "running"
     COMPLETED = "completed"
     BUDGET_STOPPED = "budget_stopped"
@@ -60,9 +62,6 @@ _TERMINAL = frozenset(
         RunState.DRY_RUN,
     }
 )
-STORED_STATE = {RunState.INCOMPLETE: "failed"}
-"""States the warehouse's ``collection_runs.status`` cannot hold yet (its CHECK constraint predates
-them), stored as the nearest state that is resumable in the same way; the run's error says which."""
 
 
 def can_transition(current: RunState, target: RunState) -> bool:
@@ -155,6 +154,7 @@ class Skip:
     reason: str
 
     def as_dict(self) -> dict[str, str]:
+        """The skip as a JSON-safe dictionary."""
         return {"kind": self.kind, "id": self.item_id, "reason": self.reason}
 
 
@@ -171,6 +171,7 @@ class Gap:
     reason: str
 
     def as_dict(self) -> dict[str, Any]:
+        """The gap as a JSON-safe dictionary."""
         return {
             "kind": self.kind,
             "channel_id": self.channel_id,
@@ -181,6 +182,8 @@ class Gap:
 
 @dataclass(frozen=True, slots=True)
 class CollectSummary:
+    """Everything a collection run did: quota, videos, snapshots, comments, gaps and completeness."""
+
     run_id: int | None
     status: RunState
     quota_used: int
@@ -206,9 +209,11 @@ class CollectSummary:
 
     @property
     def planned_units(self) -> int:
+        """The quota units the plan allowed for."""
         return sum(p.total_units for p in self.plan)
 
     def as_dict(self) -> dict[str, Any]:
+        """The summary as a JSON-safe dictionary."""
         return {
             "run_id": self.run_id,
             "status": str(self.status),

@@ -93,6 +93,8 @@ class Lineage:
 
 @dataclass(frozen=True)
 class ReportOptions:
+    """Options of a report: its window, forecast horizon and level, seed and retention."""
+
     window_days: int | None = None
     """Days the KPIs cover; None: 28, or half the observed span when the data is shorter."""
     forecast_days: int = 28

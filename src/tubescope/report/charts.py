@@ -42,6 +42,8 @@ _LAYOUT: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Chart:
+    """One chart of the report: its id, title and Plotly figure."""
+
     chart_id: str  # also the DOM id of the chart's div
     title: str
     figure: go.Figure

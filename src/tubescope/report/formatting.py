@@ -26,6 +26,7 @@ def number(value: float | None, unit: Unit | str = Unit.COUNT) -> str:
 
 
 def compact(value: float) -> str:
+    """A count in compact form (1.2K, 3.4M)."""
     magnitude = abs(value)
     for threshold, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if magnitude >= threshold:
@@ -57,15 +58,18 @@ def delta_tone(kpi: Kpi) -> str:
 
 
 def ratio(value: float) -> str:
+    """A ratio with an "x" (1.25x)."""
     return f"{value:.2f}x" if value < 10 else f"{value:.1f}x"
 
 
 def interval(low: float, high: float, level: float = 0.95, *, as_ratio: bool = True) -> str:
+    """A confidence interval at ``level``, as ratios or compact counts."""
     shown = (ratio(low).rstrip("x"), ratio(high).rstrip("x")) if as_ratio else (compact(low), compact(high))
     return f"{level * 100:.0f}% CI {shown[0]}–{shown[1]}"
 
 
 def p_value(value: float | None) -> str:
+    """A p-value as "p=0.012", "p<0.001" or "p=—" when missing."""
     if value is None or not math.isfinite(value):
         return "p=—"
     return "p<0.001" if value < 0.001 else f"p={value:.3f}"
@@ -81,9 +85,11 @@ def slot(weekday: int | None, hour: int | None, timezone: str = "UTC", hours: in
 
 
 def day(moment: datetime | None) -> str:
+    """The date of ``moment`` as YYYY-MM-DD, or "—"."""
     return moment.strftime("%Y-%m-%d") if moment is not None else "—"
 
 
 def format_name(video_format: str | None) -> str:
+    """The name a reader knows a video format by."""
     names = {"short": "Shorts", "long": "Long-form videos", "live": "Live streams", None: "Videos"}
     return names.get(video_format, video_format or "Videos")

@@ -25,6 +25,8 @@ WEEKDAY_NAMES: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun
 
 
 class Unit(StrEnum):
+    """The unit a figure is shown in."""
+
     COUNT = "count"
     RATIO = "ratio"  # a multiplier such as 1.8x
     PERCENT = "percent"  # stored as a fraction: 0.034 means 3.4 %
@@ -34,6 +36,8 @@ class Unit(StrEnum):
 
 
 class Confidence(StrEnum):
+    """How far a finding can be trusted."""
+
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
@@ -41,6 +45,8 @@ class Confidence(StrEnum):
 
 @dataclass(frozen=True)
 class ChannelHeader:
+    """The channel's identity and headline counts at the top of the report."""
+
     channel_id: str
     title: str
     handle: str | None = None
@@ -68,11 +74,14 @@ class DataWindow:
 
     @property
     def days(self) -> float:
+        """The length of the window in days."""
         return (self.end - self.start).total_seconds() / 86400.0
 
 
 @dataclass(frozen=True)
 class Kpi:
+    """A key figure with its previous value, unit and definition."""
+
     key: str
     label: str
     value: float | None
@@ -83,6 +92,7 @@ class Kpi:
 
     @property
     def delta(self) -> float | None:
+        """The change from the previous value, or None when either is missing."""
         if not _finite(self.value) or not _finite(self.previous):
             return None
         assert self.value is not None and self.previous is not None
@@ -99,6 +109,8 @@ class Kpi:
 
 @dataclass(frozen=True)
 class TimeSeries:
+    """A labelled series of values over time."""
+
     label: str
     times: tuple[datetime, ...]
     values: tuple[float, ...]
@@ -109,6 +121,8 @@ class TimeSeries:
 
 @dataclass(frozen=True)
 class ForecastBand:
+    """A forecast's mean path and interval band."""
+
     times: tuple[datetime, ...]
     mean: tuple[float, ...]
     lower: tuple[float, ...]
@@ -122,6 +136,8 @@ class ForecastBand:
 
 @dataclass(frozen=True)
 class GrowthTrajectory:
+    """A metric's observed history, forecast and change points."""
+
     metric: str  # "Subscribers", "Total views"
     observed: TimeSeries
     forecast: ForecastBand | None = None
@@ -130,6 +146,8 @@ class GrowthTrajectory:
 
 @dataclass(frozen=True)
 class VideoTrajectory:
+    """One video's views by age, for the same-age chart."""
+
     video_id: str
     title: str
     age_days: tuple[float, ...]
@@ -160,6 +178,8 @@ class PercentileBands:
 
 @dataclass(frozen=True)
 class FormatStat:
+    """One video format's share of views, median views and engagement."""
+
     video_format: str  # "short" | "long" | "live"
     n_videos: int
     total_views: int
@@ -188,6 +208,8 @@ class TimeSlotEffect:
 
 @dataclass(frozen=True)
 class PublishHeatmap:
+    """Median performance by weekday and hour of publishing."""
+
     values: tuple[tuple[float | None, ...], ...]  # 7 weekdays x 24 hours; None: no uploads there
     counts: tuple[tuple[int, ...], ...]  # uploads per cell
     metric: str = "median views / channel median"
@@ -202,6 +224,8 @@ class PublishHeatmap:
 
 @dataclass(frozen=True)
 class OutlierRow:
+    """A video that performed far above or below expectation."""
+
     video_id: str
     title: str
     published_at: datetime
@@ -212,15 +236,19 @@ class OutlierRow:
 
     @property
     def ratio(self) -> float | None:
+        """Views over expected views, or None when nothing was expected."""
         return self.views / self.expected_views if self.expected_views > 0 else None
 
     @property
     def direction(self) -> str:
+        """ "over" or "under" expectation."""
         return "over" if self.score >= 0 else "under"
 
 
 @dataclass(frozen=True)
 class CorrelationMatrix:
+    """Rank correlations between video features and performance."""
+
     variables: tuple[str, ...]
     coefficients: tuple[tuple[float | None, ...], ...]
     p_values: tuple[tuple[float | None, ...], ...]
@@ -246,6 +274,8 @@ class CorrelationMatrix:
 
 @dataclass(frozen=True)
 class AbResult:
+    """One A/B comparison as the report shows it."""
+
     name: str  # "Question mark in title"
     metric: str  # "views at 7 days"
     group_a: str  # control label
@@ -268,10 +298,12 @@ class AbResult:
 
     @property
     def null_effect(self) -> float:
+        """The effect that means "no difference" (1 for ratios, 0 for differences)."""
         return 1.0 if self.effect_scale == "ratio" else 0.0
 
     @property
     def significant(self) -> bool:
+        """Whether the (adjusted) p-value is below the significance level."""
         p = self.p_adjusted if self.p_adjusted is not None else self.p_value
         null = self.null_effect
         return p < 0.05 and not (self.ci_low <= null <= self.ci_high)
@@ -279,6 +311,8 @@ class AbResult:
 
 @dataclass(frozen=True)
 class PeerChannel:
+    """A channel in the peer comparison, and how current its data are."""
+
     channel_id: str
     title: str
     is_subject: bool = False
@@ -290,6 +324,8 @@ class PeerChannel:
 
 @dataclass(frozen=True)
 class PeerMetric:
+    """One metric across the compared channels."""
+
     key: str
     label: str
     values: tuple[float | None, ...]  # aligned with PeerComparison.channels
@@ -301,6 +337,8 @@ class PeerMetric:
 
 @dataclass(frozen=True)
 class PeerComparison:
+    """The subject channel and its peers side by side."""
+
     channels: tuple[PeerChannel, ...]
     metrics: tuple[PeerMetric, ...]
 
@@ -313,16 +351,20 @@ class PeerComparison:
 
     @property
     def subject_index(self) -> int:
+        """The position of the subject channel among the channels."""
         return next(i for i, channel in enumerate(self.channels) if channel.is_subject)
 
     def subject_value(self, metric: PeerMetric) -> float | None:
+        """The subject channel's value of ``metric``."""
         return metric.values[self.subject_index]
 
     def peer_values(self, metric: PeerMetric) -> list[float]:
+        """The peers' values of ``metric`` (missing ones left out)."""
         subject = self.subject_index
         return [v for i, v in enumerate(metric.values) if i != subject and v is not None and math.isfinite(v)]
 
     def peer_median(self, metric: PeerMetric) -> float | None:
+        """The median of the peers' values of ``metric``, or None without any."""
         values = sorted(self.peer_values(metric))
         if not values:
             return None
@@ -332,12 +374,16 @@ class PeerComparison:
 
 @dataclass(frozen=True)
 class MethodNote:
+    """A term the report uses and what it means."""
+
     term: str
     definition: str
 
 
 @dataclass(frozen=True)
 class Recommendation:
+    """A recommendation in the creator's words, with its evidence and confidence."""
+
     headline: str  # the action
     evidence: str  # the numbers behind it
     confidence: Confidence
@@ -347,6 +393,8 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class ReportModel:
+    """Everything the report shows, computed before it is rendered."""
+
     header: ChannelHeader
     window: DataWindow
     kpis: tuple[Kpi, ...] = ()

@@ -74,6 +74,7 @@ class ObservabilityMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Give the request an id, time it, log it and count it."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

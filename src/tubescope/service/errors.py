@@ -31,6 +31,8 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.TubescopeError], int], ...] = (
 
 
 class ErrorDetail(BaseModel):
+    """The body of every error response."""
+
     status: int
     type: str
     message: str
@@ -71,6 +73,7 @@ API_ERROR_RESPONSES = error_responses(400, 401, 403, 404, 405, 409, 422, 429, 50
 
 
 def status_for(exc: errors.TubescopeError) -> int:
+    """The HTTP status of a tubescope error."""
     return next(status for kind, status in STATUS_BY_ERROR if isinstance(exc, kind))
 
 
@@ -93,6 +96,8 @@ def _html(status: int, message: str) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Answer tubescope errors, validation errors and HTTP errors with the same JSON shape."""
+
     @app.exception_handler(errors.TubescopeError)
     async def _tubescope(request: Request, exc: errors.TubescopeError) -> Response:
         if wants_html(request):

@@ -97,6 +97,7 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Add the security headers to every HTTP response."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -28,6 +28,8 @@ from tubescope.warehouse.target import WarehouseTarget
 
 @dataclass(frozen=True)
 class ServiceOptions:
+    """Options the service starts with."""
+
     db_path: WarehouseTarget
     token_file: Path | None = None
     """A JSON token file from an older tubescope, imported into the warehouse on first use."""
@@ -44,6 +46,8 @@ class ServiceOptions:
 
 @dataclass
 class ServiceState:
+    """What every request shares: the settings, warehouse pool, tokens, cache, metrics and jobs."""
+
     options: ServiceOptions
     settings: Settings
     pool: ServicePool
@@ -79,6 +83,7 @@ class ServiceState:
 # The dependencies below are ``async`` though they never await: FastAPI runs a plain ``def``
 # dependency in the thread pool, and three thread hops per request cost more than the work.
 async def get_state(request: Request) -> ServiceState:
+    """The service state of the request's app."""
     state: ServiceState = request.app.state.tubescope
     return state
 
@@ -87,6 +92,7 @@ State = Annotated[ServiceState, Depends(get_state)]
 
 
 async def get_warehouse(state: State) -> AsyncIterator[Warehouse]:
+    """A warehouse borrowed from the pool for the request."""
     with state.pool.borrow() as warehouse:  # a cursor: opening and closing it does no IO
         yield warehouse
 

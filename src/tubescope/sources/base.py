@@ -17,6 +17,8 @@ from tubescope.domain.refs import ChannelRef
 
 @dataclass(frozen=True, slots=True)
 class ChannelFetch:
+    """A channel and its snapshot as a source returned them."""
+
     channel: Channel
     snapshot: ChannelSnapshot
 
@@ -31,6 +33,8 @@ class UploadPage:
 
 @dataclass(frozen=True, slots=True)
 class VideoFetch:
+    """Videos and snapshots as a source returned them, and the ids it could not find."""
+
     videos: list[Video] = field(default_factory=list)
     snapshots: list[VideoSnapshot] = field(default_factory=list)
     missing_ids: list[str] = field(default_factory=list)
@@ -39,6 +43,8 @@ class VideoFetch:
 
 @runtime_checkable
 class Source(Protocol):
+    """Where channel and video data come from."""
+
     name: str
 
     async def fetch_channel(self, ref: ChannelRef, *, allow_search: bool = False) -> ChannelFetch:
@@ -65,4 +71,5 @@ class Source(Protocol):
         """Top-level comments with all their replies."""
         ...
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Release the source's connections."""

@@ -37,6 +37,8 @@ def _utc_now() -> datetime:
 
 
 class YouTubeApiSource:
+    """The YouTube Data API as a source."""
+
     name = "youtube"
 
     def __init__(self, client: YouTubeClient, *, now: Now = _utc_now) -> None:
@@ -53,6 +55,7 @@ class YouTubeApiSource:
         transport: httpx.AsyncBaseTransport | None = None,
         now: Now = _utc_now,
     ) -> YouTubeApiSource:
+        """A source with its own client for ``api_base`` and ``keys``."""
         return cls(YouTubeClient(api_base, keys, options, transport=transport), now=now)
 
     async def __aenter__(self) -> YouTubeApiSource:
@@ -62,9 +65,11 @@ class YouTubeApiSource:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the API client."""
         await self.client.aclose()
 
     async def fetch_channel(self, ref: ChannelRef, *, allow_search: bool = False) -> ChannelFetch:
+        """The channel ``ref`` names, with its snapshot."""
         channel_id = await self.client.resolve_channel_id(ref, allow_search=allow_search)
         channel = await self.client.fetch_channel(channel_id)
         observed_at = self._now()
@@ -75,6 +80,7 @@ class YouTubeApiSource:
     async def iter_upload_ids(
         self, channel: Channel, *, start_page_token: str | None = None
     ) -> AsyncIterator[UploadPage]:
+        """The channel's upload ids, page by page."""
         pages = self.client.iter_playlist_pages(
             channel.uploads_playlist_id, parts=("contentDetails",), start_page_token=start_page_token
         )
@@ -83,6 +89,7 @@ class YouTubeApiSource:
             yield UploadPage(ids, page.next_page_token)
 
     async def fetch_shorts_ids(self, channel_id: str) -> frozenset[str] | None:
+        """Ids of the channel's Shorts, or None when the Shorts playlist is not available."""
         playlist_id = SHORTS_PLAYLIST_PREFIX + channel_id[2:]
         found: set[str] = set()
         try:

@@ -55,6 +55,7 @@ class ArchiveTable:
 
     @property
     def columns(self) -> tuple[str, ...]:
+        """The table's column names."""
         return tuple(self.schema.names)
 
 
@@ -157,10 +158,12 @@ class ArchiveOutcome:
 
     @property
     def rows(self) -> int:
+        """Rows archived in all segments."""
         return sum(s.rows for s in self.segments)
 
     @property
     def bytes(self) -> int:
+        """Bytes written in all segments."""
         return sum(s.bytes for s in self.segments)
 
 

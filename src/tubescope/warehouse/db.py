@@ -35,6 +35,7 @@ def run_sql(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | No
 
 
 def utc_now() -> datetime:
+    """The current time in UTC."""
     return datetime.now(UTC)
 
 
@@ -104,10 +105,12 @@ class TransactionScope:
 
     @property
     def active(self) -> bool:
+        """Whether a transaction is open."""
         return self._depth > 0
 
     @contextmanager
     def __call__(self) -> Iterator[Backend]:
+        """Open a transaction, or join the one already open."""
         backend = self._backend
         if self._depth:
             self._depth += 1

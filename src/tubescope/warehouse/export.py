@@ -33,6 +33,8 @@ FORMATS = ("parquet",)
 
 @dataclass(frozen=True, slots=True)
 class ExportSpec:
+    """How one table is exported: its query, partitioning and portable form."""
+
     select: str
     partition_by: tuple[str, ...]
     portable_select: str | None = None
@@ -102,6 +104,8 @@ DEFAULT_EXPORT_TABLES = ("channels", "videos", "video_snapshots", "channel_snaps
 
 @dataclass(frozen=True, slots=True)
 class TableExport:
+    """One exported table: its rows, files and partitioning."""
+
     table: str
     rows: int
     files: int
@@ -111,12 +115,15 @@ class TableExport:
 
 @dataclass(frozen=True, slots=True)
 class ExportResult:
+    """Every table exported, where, and how long it took."""
+
     out_dir: Path
     tables: tuple[TableExport, ...]
     seconds: float
 
     @property
     def rows(self) -> int:
+        """Rows exported in all tables."""
         return sum(t.rows for t in self.tables)
 
 
@@ -160,6 +167,7 @@ def _write_arrow(warehouse: Warehouse, spec: ExportSpec, staging: Path) -> int:
 
 
 def export_table(warehouse: Warehouse, table: str, out_dir: Path) -> TableExport:
+    """Export one table of the warehouse under ``out_dir``."""
     spec = EXPORT_SPECS[table]
     final = out_dir / table
     staging = out_dir / f".{table}.partial"

@@ -19,8 +19,12 @@ from tubescope.errors import ConfigError
 
 
 class RunStatus(StrEnum):
+    """How a collection run ended, or that it is still running."""
+
     RUNNING = "running"
     COMPLETED = "completed"
+    INCOMPLETE = "incomplete"
+    """Every channel was walked, but some batches or pages were not fetched (the run's gaps)."""
     FAILED = "failed"
     INTERRUPTED = "interrupted"
     QUOTA_STOPPED = "quota_stopped"
@@ -33,15 +37,18 @@ RESUMABLE_STATUSES: frozenset[RunStatus] = frozenset(
         RunStatus.INTERRUPTED,
         RunStatus.QUOTA_STOPPED,
         RunStatus.BUDGET_STOPPED,
+        RunStatus.INCOMPLETE,
         RunStatus.FAILED,
     }
 )
-"""A run left in one of these states has work left; ``running`` means its process died, and a
-``failed`` run (retries spent, a batch not fetched) resumes like a stopped one."""
+"""A run left in one of these states has work left; ``running`` means its process died, an
+``incomplete`` run has gaps to fetch, and a ``failed`` run resumes like a stopped one."""
 
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
+    """A collection run as stored: its source, status, times, keys, quota and counters."""
+
     run_id: int
     source: str
     status: RunStatus
@@ -56,6 +63,7 @@ class RunSummary:
 
     @property
     def total_quota_spent(self) -> int:
+        """Quota units spent by all keys."""
         return sum(self.quota_spent.values())
 
 
@@ -80,6 +88,7 @@ def check_fingerprints(fingerprints: Sequence[str]) -> tuple[str, ...]:
 
 
 def scrub_error(text: str | None) -> str | None:
+    """``text`` with secrets redacted, for storing as a run's error."""
     if text is None:
         return None
     for shape in _SECRET_SHAPES:
@@ -93,6 +102,7 @@ def normalise_refs(refs: Sequence[str]) -> tuple[str, ...]:
 
 
 def merge_counts(earlier: Mapping[str, int], more: Mapping[str, int] | None) -> dict[str, int]:
+    """``earlier`` with the counts of ``more`` added."""
     merged = dict(earlier)
     for name, value in (more or {}).items():
         if not isinstance(value, int) or value < 0:
@@ -102,6 +112,7 @@ def merge_counts(earlier: Mapping[str, int], more: Mapping[str, int] | None) -> 
 
 
 def parse_counts(raw: str | None) -> dict[str, int]:
+    """Counts stored as JSON, as a dictionary."""
     loaded: Any = json.loads(raw) if raw else {}
     return {str(k): int(v) for k, v in dict(loaded).items()}
 

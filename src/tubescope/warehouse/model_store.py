@@ -76,6 +76,7 @@ class ModelManifest:
     file: str = MODEL_FILE
 
     def to_dict(self) -> dict[str, Any]:
+        """The manifest as a JSON-safe dictionary."""
         return {
             "format": self.format,
             "version": self.version,
@@ -92,6 +93,7 @@ class ModelManifest:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], where: Path) -> ModelManifest:
+        """The manifest stored as ``raw``; raises ModelError naming ``where`` when it is invalid."""
         try:
             return cls(
                 version=str(raw["version"]),
@@ -112,6 +114,8 @@ class ModelManifest:
 
 @dataclass(frozen=True)
 class LoadedModel:
+    """A model loaded from the store, with its manifest and any library version mismatches."""
+
     model: Any
     manifest: ModelManifest
     path: Path
@@ -179,6 +183,7 @@ def list_versions(model_dir: Path) -> list[str]:
 
 
 def read_manifest(model_dir: Path, version: str | None = None) -> ModelManifest:
+    """The manifest of model ``version`` (the newest when None)."""
     folder = _version_folder(model_dir, version)
     path = folder / MANIFEST_FILE
     try:

@@ -21,11 +21,15 @@ T = TypeVar("T")
 
 
 class Severity(StrEnum):
+    """Whether a rule violation rejects the record or only warns."""
+
     REJECT = "reject"
     WARN = "warn"
 
 
 class Rule(StrEnum):
+    """The data-quality rules a record is checked against."""
+
     NEGATIVE_COUNT = "negative_count"
     PUBLISHED_IN_FUTURE = "published_in_future"
     OBSERVED_IN_FUTURE = "observed_in_future"
@@ -49,6 +53,7 @@ class QualityRules:
     methodology_changes: tuple[tuple[str, str, str], ...] = VIEW_METHODOLOGY_CHANGES
 
     def view_decrease_allowance(self, previous_views: int) -> int:
+        """How far views may fall between snapshots before it is flagged."""
         return max(self.view_decrease_floor, int(previous_views * self.view_decrease_tolerance))
 
 
@@ -57,6 +62,8 @@ DEFAULT_RULES = QualityRules()
 
 @dataclass(frozen=True, slots=True)
 class QualityIssue:
+    """One data-quality rule violation."""
+
     entity: str
     entity_id: str
     rule: Rule
@@ -81,17 +88,21 @@ class QualityReport(Generic[T]):
 
     @property
     def rejected(self) -> tuple[QualityIssue, ...]:
+        """The violations that reject their records."""
         return tuple(i for i in self.issues if i.severity is Severity.REJECT)
 
     @property
     def warnings(self) -> tuple[QualityIssue, ...]:
+        """The violations that only warn."""
         return tuple(i for i in self.issues if i.severity is Severity.WARN)
 
     @property
     def ok(self) -> bool:
+        """Whether nothing was rejected."""
         return not self.rejected
 
     def count_by_rule(self) -> dict[str, int]:
+        """The number of violations of each rule."""
         counts: dict[str, int] = {}
         for issue in self.issues:
             counts[issue.rule.value] = counts.get(issue.rule.value, 0) + 1
@@ -192,6 +203,7 @@ def methodology_change_between(
 
 
 def check_channels(channels: Sequence[Channel], *, now: datetime) -> QualityReport[Channel]:
+    """Check channels against the quality rules."""
     out: _Collector[Channel] = _Collector("channel")
     seen: set[str] = set()
     for out.position, channel in enumerate(channels):
@@ -227,6 +239,7 @@ def check_channels(channels: Sequence[Channel], *, now: datetime) -> QualityRepo
 def check_videos(
     videos: Sequence[Video], *, now: datetime, rules: QualityRules = DEFAULT_RULES
 ) -> QualityReport[Video]:
+    """Check videos against the quality rules."""
     out: _Collector[Video] = _Collector("video")
     seen: set[str] = set()
     for out.position, video in enumerate(videos):
@@ -301,6 +314,7 @@ def check_channel_snapshots(
     now: datetime,
     rules: QualityRules = DEFAULT_RULES,
 ) -> QualityReport[ChannelSnapshot]:
+    """Check channel snapshots against the quality rules."""
     out: _Collector[ChannelSnapshot] = _Collector("channel_snapshot")
     seen: set[str] = set()
     for out.position, snap in enumerate(snapshots):
@@ -313,7 +327,7 @@ def check_channel_snapshots(
         before = _previous_if_sound(out, snap, cid, counts, seen, previous, now, rules)
         if before is None:
             continue
-        if snap.view_count < before.view_count or snap.video_count < before.video_count:
+        if _fell(before.view_count, snap.view_count) or _fell(before.video_count, snap.video_count):
             # Deleting or privating uploads lowers both totals: stored, but worth a look.
             out.add(
                 snap,
@@ -326,7 +340,13 @@ def check_channel_snapshots(
     return out.report(snapshots)
 
 
+def _fell(before: int | None, now: int | None) -> bool:
+    """A count went down; an unknown (None) count on either side is no evidence of that."""
+    return before is not None and now is not None and now < before
+
+
 def check_comments(comments: Sequence[Comment], *, now: datetime) -> QualityReport[Comment]:
+    """Check comments against the quality rules."""
     out: _Collector[Comment] = _Collector("comment")
     seen: set[str] = set()
     for out.position, comment in enumerate(comments):

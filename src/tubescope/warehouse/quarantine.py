@@ -18,6 +18,8 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class QuarantineRecord:
+    """A record that failed validation, kept with the reason."""
+
     quarantine_id: int
     run_id: int
     entity: str

@@ -70,11 +70,13 @@ _VIDEO_INSERT = """
     INSERT INTO videos (video_id, channel_id, title, description, published_at,
         duration_seconds, duration_raw, video_format, tags, category_id,
         default_language, live_broadcast_content, privacy_status,
+        live_scheduled_start_at, live_actual_start_at, live_actual_end_at, live_concurrent_viewers,
         first_seen_run_id, run_id, source, fetched_at, is_deleted)
     SELECT video_id, channel_id, title, description, published_at, duration_seconds,
            duration_raw, video_format, tags, category_id, default_language,
-           live_broadcast_content, privacy_status, CAST(? AS BIGINT), CAST(? AS BIGINT), ?,
-           CAST(? AS TIMESTAMPTZ), false
+           live_broadcast_content, privacy_status,
+           live_scheduled_start_at, live_actual_start_at, live_actual_end_at, live_concurrent_viewers,
+           CAST(? AS BIGINT), CAST(? AS BIGINT), ?, CAST(? AS TIMESTAMPTZ), false
     FROM _video_batch
 """
 # The metadata refresh of videos already stored (the plain insert skips it when none are).
@@ -87,11 +89,29 @@ _VIDEO_UPSERT = """
         tags = excluded.tags, category_id = excluded.category_id,
         default_language = excluded.default_language,
         live_broadcast_content = excluded.live_broadcast_content,
-        privacy_status = excluded.privacy_status, run_id = excluded.run_id,
+        privacy_status = excluded.privacy_status,
+        live_scheduled_start_at = excluded.live_scheduled_start_at,
+        live_actual_start_at = excluded.live_actual_start_at,
+        live_actual_end_at = excluded.live_actual_end_at,
+        live_concurrent_viewers = excluded.live_concurrent_viewers, run_id = excluded.run_id,
         source = excluded.source, fetched_at = excluded.fetched_at,
         is_deleted = false, deleted_at = NULL, deleted_reason = NULL,
         deleted_run_id = NULL
 """
+
+
+def _live_columns(items: Sequence[Video]) -> dict[str, pa.Array]:
+    """``liveStreamingDetails`` as the ``videos.live_*`` columns: NULL where not sent."""
+    lives = [v.live for v in items]
+    return {
+        "live_scheduled_start_at": pa.array([lv.scheduled_start_at if lv else None for lv in lives], _TS),
+        "live_actual_start_at": pa.array([lv.actual_start_at if lv else None for lv in lives], _TS),
+        "live_actual_end_at": pa.array([lv.actual_end_at if lv else None for lv in lives], _TS),
+        "live_concurrent_viewers": pa.array(
+            [lv.concurrent_viewers if lv else None for lv in lives], pa.int64()
+        ),
+    }
+
 
 SNAPSHOT_TABLES = ("video_snapshots", "channel_snapshots")
 USER_TABLES = (
@@ -346,6 +366,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
 
     @property
     def schema_version(self) -> int:
+        """The schema version of the database."""
         row = self.fetchone("SELECT max(version) FROM schema_version")
         return int(row[0]) if row and row[0] is not None else 0
 
@@ -381,6 +402,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         return frame_sql.arrow_to_frame(table, ())
 
     def table_counts(self) -> dict[str, int]:
+        """The number of rows in each table."""
         counts: dict[str, int] = {}
         for table in USER_TABLES:
             row = self.fetchone(f"SELECT count(*) FROM {table}")  # noqa: S608 -- fixed names
@@ -420,6 +442,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         return run_id
 
     def get_run(self, run_id: int) -> RunSummary:
+        """The collection run ``run_id``; raises NotFoundError when there is none."""
         row = self.fetchone(
             f"SELECT {RUN_COLUMNS} FROM collection_runs WHERE run_id = ?",  # noqa: S608 -- fixed columns
             [run_id],
@@ -587,6 +610,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         return self._quarantine_many(run_id, source, rejected)
 
     def quarantined(self, run_id: int | None = None) -> list[QuarantineRecord]:
+        """Quarantined records, of one run or all."""
         where = "WHERE run_id = ?" if run_id is not None else ""
         columns = (
             "quarantine_id, run_id, entity, entity_id, CAST(payload AS VARCHAR), reason, source, created_at"
@@ -603,6 +627,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
     def upsert_channel(
         self, run_id: int, channel: Channel, *, fetched_at: datetime | None = None
     ) -> WriteResult:
+        """Store one channel; see :meth:`upsert_channels`."""
         return self.upsert_channels(run_id, [channel], fetched_at=fetched_at)
 
     def upsert_channels(
@@ -674,6 +699,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
     def record_channel_snapshot(
         self, run_id: int, snapshot: ChannelSnapshot, *, fetched_at: datetime | None = None
     ) -> WriteResult:
+        """Store one channel snapshot; see :meth:`record_channel_snapshots`."""
         return self.record_channel_snapshots(run_id, [snapshot], fetched_at=fetched_at)
 
     def record_channel_snapshots(
@@ -745,6 +771,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                 "default_language": pa.array([v.default_language for v in items], pa.string()),
                 "live_broadcast_content": pa.array([v.live_broadcast_content for v in items], pa.string()),
                 "privacy_status": pa.array([v.privacy_status for v in items], pa.string()),
+                **_live_columns(items),
             }
         )
         at = fetched_at or self._clock()
@@ -1155,6 +1182,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                     self._unregister("_done_batch")
 
     def load_checkpoint(self, run_id: int, channel_id: str) -> Checkpoint | None:
+        """Where run ``run_id`` left the walk of ``channel_id``, or None."""
         return self.run_checkpoints(run_id, channel_id=channel_id).get(channel_id)
 
     def run_checkpoints(self, run_id: int, *, channel_id: str | None = None) -> dict[str, Checkpoint]:
@@ -1176,6 +1204,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         }
 
     def incremental_state(self, channel_id: str) -> IncrementalState | None:
+        """The channel's incremental-crawl state, or None before its first crawl."""
         row = self.fetchone(
             "SELECT channel_id, newest_video_id, newest_published_at, last_full_crawl_at,"
             " last_full_crawl_run_id, last_run_id, updated_at FROM channel_state WHERE channel_id = ?",
@@ -1229,6 +1258,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
     # -- reads -------------------------------------------------------------------------------------
 
     def known_video_ids(self, channel_id: str, *, include_deleted: bool = True) -> frozenset[str]:
+        """Ids of the channel's stored videos (deleted ones too unless told otherwise)."""
         extra = "" if include_deleted else " AND NOT is_deleted"
         rows = self.fetchall(
             f"SELECT video_id FROM videos WHERE channel_id = ?{extra}",  # noqa: S608 -- fixed fragment
@@ -1259,6 +1289,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         return {r[0]: VideoSnapshot(r[0], r[1], int(r[2]), r[3], r[4]) for r in rows}
 
     def latest_channel_snapshots(self, channel_ids: Sequence[str]) -> dict[str, ChannelSnapshot]:
+        """The latest snapshot of each channel in ``channel_ids`` that has one."""
         if not channel_ids:
             return {}
         rows = self.fetchall(

@@ -44,6 +44,8 @@ class WriteResult:
 
 @dataclass(frozen=True, slots=True)
 class PruneResult:
+    """How many snapshots a prune deleted, and its cutoff."""
+
     cutoff: datetime
     video_snapshots_deleted: int
     channel_snapshots_deleted: int

@@ -104,6 +104,7 @@ class DenseSampling:
 
     @property
     def passes_per_day(self) -> int:
+        """Dense passes per day (one at every whole hour)."""
         return round(timedelta(days=1) / PASS_EVERY)
 
     @property
@@ -123,6 +124,7 @@ class WatchedChannel:
 
     @property
     def ticks_per_day(self) -> float:
+        """Collections per day of this channel."""
         return timedelta(days=1) / self.every
 
 
@@ -141,10 +143,12 @@ class WatchPlan:
 
     @property
     def capacity(self) -> int:
+        """Quota units available per day in each bucket across all keys."""
         return self.quota_per_bucket * self.keys
 
     @property
     def fits(self) -> bool:
+        """Whether every bucket's daily units fit the capacity."""
         return all(units <= self.capacity for units in self.units_per_day.values())
 
     def as_dict(self) -> dict[str, object]:

@@ -29,6 +29,8 @@ from tubescope.logging import redact_text
 
 
 class Action(StrEnum):
+    """What to do with an API response: accept, retry, skip, stop for quota, or fail."""
+
     OK = "ok"
     RETRY = "retry"
     SKIP = "skip"
@@ -37,6 +39,8 @@ class Action(StrEnum):
 
 
 class FatalKind(StrEnum):
+    """Why a failure is fatal."""
+
     KEY_INVALID = "key_invalid"
     ACCESS_NOT_CONFIGURED = "access_not_configured"
     BAD_REQUEST = "bad_request"

@@ -210,6 +210,7 @@ class YouTubeClient:
         return self._ledger.by_key()
 
     def quota_by_method(self) -> dict[str, int]:
+        """Quota units spent per API method."""
         return self._ledger.by_method()
 
     def quota_by_key_bucket(self) -> dict[tuple[str, str], int]:
@@ -222,6 +223,7 @@ class YouTubeClient:
 
     @property
     def key_fingerprints(self) -> list[str]:
+        """Fingerprints of the API keys in use (never the keys)."""
         return self._keys.fingerprints
 
     @property
@@ -231,6 +233,7 @@ class YouTubeClient:
 
     @property
     def breaker(self) -> CircuitBreaker:
+        """The client's circuit breaker."""
         return self._breaker
 
     @property
@@ -394,6 +397,7 @@ class YouTubeClient:
     def iter_comment_thread_pages(
         self, video_id: str, *, max_results: int = 100, order: str = "time", text_format: str = "plainText"
     ) -> AsyncIterator[api.CommentThreadListResponse]:
+        """Every page of a video's comment threads."""
         return _paginate(
             lambda token: self.comment_threads(
                 video_id, page_token=token, max_results=max_results, order=order, text_format=text_format
@@ -425,6 +429,7 @@ class YouTubeClient:
     def iter_comment_pages(
         self, parent_id: str, *, max_results: int = 100, text_format: str = "plainText"
     ) -> AsyncIterator[api.CommentListResponse]:
+        """Every page of replies to the comment ``parent_id``."""
         return _paginate(
             lambda token: self.comments(
                 parent_id, page_token=token, max_results=max_results, text_format=text_format

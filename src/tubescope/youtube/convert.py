@@ -41,6 +41,7 @@ def to_domain_channel(channel: api.Channel, observed_at: datetime | None = None)
 
 
 def to_domain_channel_snapshot(channel: api.Channel, observed_at: datetime) -> domain.ChannelSnapshot:
+    """A validated channel snapshot from an API channel resource."""
     return _accepted(
         items.validate_channel(_json(channel), observed_at=observed_at), "channel", channel.id
     ).snapshot
@@ -62,6 +63,7 @@ def to_domain_video(
 
 
 def to_domain_video_snapshot(video: api.Video | api.VideoStat, observed_at: datetime) -> domain.VideoSnapshot:
+    """A validated video snapshot from an API video or video-stat resource."""
     stats = _need(video.statistics, "video", video.id, "statistics")
     try:
         return items.video_snapshot(video.id, _json(stats), observed_at)

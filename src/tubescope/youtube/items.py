@@ -2,8 +2,9 @@
 
 Used by both the collection pipeline (which stores rejections in the quarantine) and the YouTube
 source plugin (:mod:`tubescope.youtube.convert`, which raises them as DataQualityError), so the
-two can never disagree on a field. A field the API left out is None in the record, never 0; a
-count the record cannot do without (``viewCount``) makes the item a rejection instead.
+two can never disagree on a field. A field the API left out is None in the record, never 0 (a
+channel without ``statistics`` or ``viewCount`` is stored with NULL counts); only a video's
+``viewCount``, which its snapshot cannot do without, makes the item a rejection instead.
 
 Nothing is dropped silently. An item that fails a check is returned as :class:`Rejected` with the raw
 payload and a one-line reason; the collector writes it to the warehouse quarantine. The checks are
@@ -51,11 +52,15 @@ class InvalidItem(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Accepted(Generic[T]):
+    """A record that passed validation."""
+
     record: T
 
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
+    """An API item that failed validation, with the reason and the raw item."""
+
     kind: str
     """``video``, ``channel``, ``comment`` or ``batch``."""
     item_id: str | None
@@ -65,12 +70,16 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class ValidVideo:
+    """A validated video and its snapshot."""
+
     video: Video
     snapshot: VideoSnapshot
 
 
 @dataclass(frozen=True, slots=True)
 class ValidChannel:
+    """A validated channel and its snapshot."""
+
     channel: Channel
     snapshot: ChannelSnapshot
 
@@ -314,14 +323,13 @@ def _channel(item: Any, observed_at: datetime, check_time: bool = True) -> Valid
     uploads = playlists.get("uploads")
     if not isinstance(uploads, str) or not uploads:
         raise InvalidItem("contentDetails.relatedPlaylists.uploads is missing")
-    stats = _section(item, "statistics")
+    stats = _section(item, "statistics", required=False)  # absent: every count unknown (None)
     hidden = bool(stats.get("hiddenSubscriberCount", False))
     subscribers = parse_count(stats.get("subscriberCount"), "statistics.subscriberCount", required=False)
     if hidden:
         subscribers = None
-    views = parse_count(stats.get("viewCount"), "statistics.viewCount", required=True)
-    videos = parse_count(stats.get("videoCount"), "statistics.videoCount", required=True)
-    assert views is not None and videos is not None
+    views = parse_count(stats.get("viewCount"), "statistics.viewCount", required=False)
+    videos = parse_count(stats.get("videoCount"), "statistics.videoCount", required=False)
     handle = snippet.get("customUrl")
     if isinstance(handle, str) and handle and not handle.startswith("@"):
         handle = "@" + handle

@@ -42,9 +42,11 @@ class KeyPool:
 
     @property
     def fingerprints(self) -> list[str]:
+        """Fingerprints of the keys in the pool (never the keys)."""
         return [key_fingerprint(k) for k in self._keys]
 
     def exhausted_fingerprints(self, bucket: str = DEFAULT_BUCKET) -> list[str]:
+        """Fingerprints of the keys whose quota in ``bucket`` is spent."""
         return [key_fingerprint(self._keys[i]) for i in sorted(self._exhausted.get(bucket, ()))]
 
     def exhausted_by_bucket(self) -> dict[str, list[str]]:
@@ -80,4 +82,5 @@ class KeyPool:
         return self.has_live_key(bucket)
 
     def has_live_key(self, bucket: str = DEFAULT_BUCKET) -> bool:
+        """Whether a key with quota left in ``bucket`` remains."""
         return len(self._exhausted.get(bucket, ())) < len(self._keys)

@@ -33,12 +33,16 @@ OptionalTime = Annotated[datetime | None, BeforeValidator(_blank_to_none)]
 
 
 class ApiModel(BaseModel):
+    """Base of the API models: camelCase aliases, unknown fields ignored, frozen."""
+
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True, protected_namespaces=()
     )
 
 
 class PageInfo(ApiModel):
+    """Paging totals of a list response."""
+
     total_results: int | None = None
     results_per_page: int | None = None
 
@@ -47,6 +51,8 @@ class PageInfo(ApiModel):
 
 
 class ChannelSnippet(ApiModel):
+    """A channel's ``snippet`` part."""
+
     title: str = ""
     description: str = ""
     custom_url: str | None = None
@@ -56,15 +62,21 @@ class ChannelSnippet(ApiModel):
 
 
 class RelatedPlaylists(ApiModel):
+    """A channel's related playlists (uploads, likes)."""
+
     uploads: str | None = None
     likes: str | None = None
 
 
 class ChannelContentDetails(ApiModel):
+    """A channel's ``contentDetails`` part."""
+
     related_playlists: RelatedPlaylists = RelatedPlaylists()
 
 
 class ChannelStatistics(ApiModel):
+    """A channel's ``statistics`` part."""
+
     view_count: Count = None
     subscriber_count: Count = None
     hidden_subscriber_count: bool = False
@@ -72,6 +84,8 @@ class ChannelStatistics(ApiModel):
 
 
 class Channel(ApiModel):
+    """A ``youtube#channel`` resource."""
+
     kind: str = "youtube#channel"
     etag: Etag = None
     id: str
@@ -99,12 +113,16 @@ class Channel(ApiModel):
 
 
 class ResourceId(ApiModel):
+    """What a playlist item or search result points at."""
+
     kind: str | None = None
     video_id: str | None = None
     channel_id: str | None = None
 
 
 class PlaylistItemSnippet(ApiModel):
+    """A playlist item's ``snippet`` part."""
+
     published_at: OptionalTime = None
     """When the item was added to the playlist, not when the video was published."""
     channel_id: str | None = None
@@ -117,15 +135,21 @@ class PlaylistItemSnippet(ApiModel):
 
 
 class PlaylistItemContentDetails(ApiModel):
+    """A playlist item's ``contentDetails`` part."""
+
     video_id: str | None = None
     video_published_at: OptionalTime = None
 
 
 class PlaylistItemStatus(ApiModel):
+    """A playlist item's ``status`` part."""
+
     privacy_status: str | None = None
 
 
 class PlaylistItem(ApiModel):
+    """A ``youtube#playlistItem`` resource."""
+
     kind: str = "youtube#playlistItem"
     etag: Etag = None
     id: str
@@ -135,6 +159,7 @@ class PlaylistItem(ApiModel):
 
     @property
     def video_id(self) -> str | None:
+        """The id of the video the item points at, or None."""
         if self.content_details and self.content_details.video_id:
             return self.content_details.video_id
         if self.snippet and self.snippet.resource_id:
@@ -143,6 +168,7 @@ class PlaylistItem(ApiModel):
 
     @property
     def video_published_at(self) -> datetime | None:
+        """When the video the item points at was published, or None."""
         return self.content_details.video_published_at if self.content_details else None
 
 
@@ -150,6 +176,8 @@ class PlaylistItem(ApiModel):
 
 
 class VideoSnippet(ApiModel):
+    """A video's ``snippet`` part."""
+
     published_at: datetime
     channel_id: str
     title: str = ""
@@ -163,6 +191,8 @@ class VideoSnippet(ApiModel):
 
 
 class VideoContentDetails(ApiModel):
+    """A video's ``contentDetails`` part."""
+
     duration: str | None = None
     definition: str | None = None
     caption: str | None = None
@@ -171,6 +201,8 @@ class VideoContentDetails(ApiModel):
 
 
 class VideoStatistics(ApiModel):
+    """A video's ``statistics`` part."""
+
     view_count: Count = None
     like_count: Count = None
     comment_count: Count = None
@@ -179,12 +211,16 @@ class VideoStatistics(ApiModel):
 
 
 class VideoStatus(ApiModel):
+    """A video's ``status`` part."""
+
     upload_status: str | None = None
     privacy_status: str | None = None
     made_for_kids: bool | None = None
 
 
 class LiveStreamingDetails(ApiModel):
+    """A live stream's ``liveStreamingDetails`` part."""
+
     actual_start_time: OptionalTime = None
     actual_end_time: OptionalTime = None
     scheduled_start_time: OptionalTime = None
@@ -193,6 +229,8 @@ class LiveStreamingDetails(ApiModel):
 
 
 class Video(ApiModel):
+    """A ``youtube#video`` resource."""
+
     kind: str = "youtube#video"
     etag: Etag = None
     id: str
@@ -204,12 +242,16 @@ class Video(ApiModel):
 
 
 class VideoStatSnippet(ApiModel):
+    """The ``snippet`` part of a ``videos.batchGetStats`` item."""
+
     publish_time: OptionalTime = Field(
         default=None, validation_alias=AliasChoices("publishTime", "publishedAt", "publish_time")
     )
 
 
 class VideoStatContentDetails(ApiModel):
+    """The ``contentDetails`` part of a ``videos.batchGetStats`` item."""
+
     duration: str | None = None
     """Protobuf Duration form (``"3725s"``) from batchGetStats, ISO-8601 from the videos.list fallback."""
 
@@ -226,6 +268,7 @@ class VideoStat(ApiModel):
 
     @classmethod
     def from_video(cls, video: Video) -> VideoStat:
+        """The stats item a full video resource implies."""
         return cls(
             kind="youtube#videoStats",
             etag=video.etag,
@@ -242,10 +285,14 @@ class VideoStat(ApiModel):
 
 
 class AuthorChannelId(ApiModel):
+    """The channel id of a comment's author."""
+
     value: str | None = None
 
 
 class CommentSnippet(ApiModel):
+    """A comment's ``snippet`` part."""
+
     author_display_name: str = ""
     author_channel_id: AuthorChannelId | None = None
     channel_id: str | None = None
@@ -259,6 +306,8 @@ class CommentSnippet(ApiModel):
 
 
 class Comment(ApiModel):
+    """A ``youtube#comment`` resource."""
+
     kind: str = "youtube#comment"
     etag: Etag = None
     id: str
@@ -266,6 +315,8 @@ class Comment(ApiModel):
 
 
 class CommentThreadSnippet(ApiModel):
+    """A comment thread's ``snippet`` part."""
+
     channel_id: str | None = None
     video_id: str | None = None
     top_level_comment: Comment
@@ -275,10 +326,14 @@ class CommentThreadSnippet(ApiModel):
 
 
 class CommentThreadReplies(ApiModel):
+    """Replies included with a comment thread."""
+
     comments: tuple[Comment, ...] = ()
 
 
 class CommentThread(ApiModel):
+    """A ``youtube#commentThread`` resource."""
+
     kind: str = "youtube#commentThread"
     etag: Etag = None
     id: str
@@ -296,6 +351,8 @@ class CommentThread(ApiModel):
 
 
 class SearchResultId(ApiModel):
+    """What a search result is: a video, channel or playlist id."""
+
     kind: str | None = None
     video_id: str | None = None
     channel_id: str | None = None
@@ -303,6 +360,8 @@ class SearchResultId(ApiModel):
 
 
 class SearchResultSnippet(ApiModel):
+    """A search result's ``snippet`` part."""
+
     published_at: OptionalTime = None
     channel_id: str | None = None
     title: str = ""
@@ -312,6 +371,8 @@ class SearchResultSnippet(ApiModel):
 
 
 class SearchResult(ApiModel):
+    """A ``youtube#searchResult`` resource."""
+
     kind: str = "youtube#searchResult"
     etag: Etag = None
     id: SearchResultId
@@ -324,6 +385,8 @@ ItemT = TypeVar("ItemT", bound=ApiModel)
 
 
 class ListResponse(ApiModel, Generic[ItemT]):
+    """One page of a list response, with its items."""
+
     kind: str | None = None
     etag: Etag = None
     next_page_token: str | None = None

@@ -24,6 +24,8 @@ before it; a lower ``--rate``/``TUBESCOPE_REQUESTS_PER_SECOND`` is a courtesy, n
 
 
 class Method(StrEnum):
+    """A YouTube Data API method that costs quota."""
+
     CHANNELS_LIST = "channels.list"
     PLAYLIST_ITEMS_LIST = "playlistItems.list"
     VIDEOS_LIST = "videos.list"
@@ -52,10 +54,12 @@ BUCKET: dict[Method, str] = {
 
 
 def bucket_of(method: Method) -> str:
+    """The quota bucket that ``method`` is charged to."""
     return BUCKET.get(method, "default")
 
 
 def pages(n_items: int, page_size: int = PAGE_SIZE) -> int:
+    """The number of pages needed for ``n_items`` items."""
     return math.ceil(max(0, n_items) / page_size)
 
 
@@ -70,6 +74,7 @@ class CrawlCost:
 
     @property
     def total(self) -> int:
+        """All units of the crawl."""
         return self.resolve + self.channels + self.playlist_pages + self.videos
 
 
@@ -81,6 +86,7 @@ class QuotaPlanner:
     """
 
     def resolve_cost(self, ref: ChannelRef | None) -> int:
+        """The units to resolve ``ref`` to a channel id (0 when None)."""
         return 0 if ref is None else ref.resolve_cost
 
     def fresh_crawl(self, n_uploads: int, ref: ChannelRef | None = None) -> CrawlCost:
@@ -115,6 +121,7 @@ class QuotaPlanner:
 
     @staticmethod
     def incremental_upper_bound(n_new: int, n_total: int) -> int:
+        """The most units an incremental crawl of ``n_new`` new videos out of ``n_total`` can cost."""
         return 2 + pages(n_new) + pages(n_total)
 
     @staticmethod
@@ -142,6 +149,7 @@ class QuotaLedger:
 
     @property
     def remaining(self) -> int | None:
+        """Units left in the budget, or None without a budget."""
         return None if self.budget_units is None else self.budget_units - self.spent
 
     def ensure_affordable(self, method: Method, times: int = 1) -> None:

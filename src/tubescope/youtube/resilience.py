@@ -28,6 +28,7 @@ class RateLimiter:
         self._limiter = AsyncLimiter(1, 1.0 / requests_per_second)
 
     async def acquire(self) -> None:
+        """Wait for the rate limiter's permission to send a request."""
         await self._limiter.acquire()
 
 
@@ -44,6 +45,8 @@ class Backoff:
     max_seconds: float = 30.0
 
     def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry ``attempt``: ``Retry-After`` when given (capped), else jittered
+        exponential."""
         if retry_after is not None:
             return min(retry_after, self.max_seconds * 4)
         ceiling = min(self.max_seconds, self.base_seconds * (2**attempt))
@@ -51,6 +54,8 @@ class Backoff:
 
 
 class BreakerState(StrEnum):
+    """The state of a circuit breaker."""
+
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
@@ -75,6 +80,7 @@ class CircuitBreaker:
 
     @property
     def state(self) -> BreakerState:
+        """The breaker's state now (an open breaker turns half-open after its cool-down)."""
         if self._opened_at is None:
             return BreakerState.CLOSED
         if self._clock() - self._opened_at >= self.reset_seconds:
@@ -83,6 +89,7 @@ class CircuitBreaker:
 
     @property
     def consecutive_failures(self) -> int:
+        """Failures in a row since the last success."""
         return self._failures
 
     def before_request(self) -> None:
@@ -102,11 +109,13 @@ class CircuitBreaker:
         )
 
     def record_success(self) -> None:
+        """Close the breaker after a success."""
         self._failures = 0
         self._opened_at = None
         self._probe_in_flight = False
 
     def record_failure(self) -> None:
+        """Count a failure; open the breaker after too many in a row."""
         self._failures += 1
         if self._probe_in_flight or self._failures >= self.threshold:
             self._opened_at = self._clock()

@@ -72,11 +72,15 @@ def _json(request: Request, body: Encoded) -> Response:
 
 
 class AddChannel(BaseModel):
+    """The body of a request to add a channel."""
+
     ref: str = Field(min_length=1, max_length=300, description="UC… id, @handle or YouTube URL")
     full: bool = False
 
 
 class AbTestRequest(BaseModel):
+    """The body of an A/B test request: two groups given as query expressions."""
+
     group_a: str = Field(min_length=1, max_length=500, examples=["title contains '?'"])
     group_b: str | None = Field(default=None, max_length=500, description="Default: every other video")
 
@@ -116,6 +120,8 @@ def _kpi_source(state: ServiceState, warehouse: Warehouse) -> catalog.KpiSource:
 
 @router.get("/channels", response_model=dict[str, Any])
 async def list_channels(request: Request, _: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
+    """List the channels in the warehouse."""
+
     def listing() -> Encoded:
         items = catalog.list_channels(warehouse)
         return _encoded({"items": items, "total": len(items)})
@@ -133,6 +139,7 @@ async def add_channel(body: AddChannel, _: WriteToken, state: State) -> dict[str
 async def get_channel(
     ref: RefPath, request: Request, _: ReadToken, state: State, warehouse: WarehouseDep
 ) -> Response:
+    """One channel's details and KPIs."""
     channel_id = await _channel_id(state, warehouse, ref)
 
     def detail() -> Encoded:
@@ -161,6 +168,7 @@ async def list_videos(
         str | None, Query(max_length=500, description="e.g. format = short and views > 1000")
     ] = None,
 ) -> Response:
+    """A page of a channel's videos, filtered and sorted."""
     channel_id = await _channel_id(state, warehouse, ref)
     videos: catalog.ChannelVideos = (
         await _cached(state, channel_id, "videos", lambda: catalog.channel_videos(warehouse, channel_id))

@@ -97,11 +97,13 @@ _FAVICON = (
 
 @router.get("/favicon.ico")
 def favicon() -> Response:
+    """The dashboard's icon."""
     return Response(_FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(next: str = "/") -> HTMLResponse:
+    """The sign-in page."""
     return render_page(
         "login.html.j2", title="Sign in", error=None, next_url=next if next.startswith("/") else "/"
     )
@@ -111,6 +113,7 @@ def login_form(next: str = "/") -> HTMLResponse:
 def login(
     request: Request, state: State, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
 ) -> Response:
+    """Sign in with a token and set the session cookie."""
     safe_next = next if next.startswith("/") and not next.startswith("//") else "/"
     client = client_address(request)
     blocked = state.auth_guard.wait(client)
@@ -143,6 +146,7 @@ def logout() -> Response:
 
 @router.get("/", response_class=HTMLResponse, response_model=None)
 def channel_list(request: Request, state: State) -> Response:
+    """The list of channels."""
     user = _user(request, state)
     if user is None:
         return _to_login(request)
@@ -372,6 +376,7 @@ def video_page(ref: str, video_id: str, request: Request, state: State) -> Respo
 def compare_page(
     request: Request, state: State, channel: Annotated[list[str] | None, Query(max_length=20)] = None
 ) -> Response:
+    """Channels compared side by side."""
     user = _user(request, state)
     if user is None:
         return _to_login(request)

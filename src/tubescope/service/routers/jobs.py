@@ -22,6 +22,8 @@ MAX_REFS = 100_000
 
 
 class StartJob(BaseModel):
+    """The body of a request to start a job."""
+
     kind: JobKind = JobKind.COLLECT
     refs: list[str] = Field(default_factory=list, max_length=MAX_REFS)
     refresh: Literal["all"] | None = None
@@ -64,20 +66,24 @@ def _spec(body: StartJob, state: State) -> JobSpec:
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
 async def start_job(body: StartJob, _: WriteToken, state: State) -> dict[str, Any]:
+    """Start a background job."""
     return await state.jobs.submit(_spec(body, state).validated())
 
 
 @router.get("")
 async def list_jobs(_: ReadToken, state: State) -> dict[str, Any]:
+    """List the background jobs."""
     items = await state.jobs.list()
     return {"items": items, "total": len(items)}
 
 
 @router.get("/{job_id}")
 async def get_job(job_id: str, _: ReadToken, state: State) -> dict[str, Any]:
+    """One background job's state and progress."""
     return await state.jobs.get(job_id)
 
 
 @router.delete("/{job_id}")
 async def cancel_job(job_id: str, _: WriteToken, state: State) -> dict[str, Any]:
+    """Cancel a background job."""
     return await state.jobs.cancel(job_id)

@@ -15,6 +15,8 @@ router = APIRouter(prefix="/v1/predictions", tags=["predictions"])
 
 
 class PredictionRequest(BaseModel):
+    """The body of a prediction request: a planned video."""
+
     channel: str = Field(min_length=1, max_length=300)
     title: str = Field(min_length=1, max_length=300)
     duration_seconds: float = Field(gt=0, le=30 * 86400)
@@ -26,6 +28,7 @@ class PredictionRequest(BaseModel):
 
 @router.post("")
 def predict(body: PredictionRequest, _: ReadToken, state: State) -> dict[str, Any]:
+    """Predict the views of a planned video."""
     published = body.publish_at if body.publish_at.tzinfo else body.publish_at.astimezone()
     video = PlannedVideo(
         channel=body.channel,

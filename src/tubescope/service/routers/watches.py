@@ -17,6 +17,8 @@ router = APIRouter(prefix="/v1/watches", tags=["watches"])
 
 
 class AddWatches(BaseModel):
+    """The body of a request to watch channels."""
+
     refs: list[str] = Field(min_length=1, max_length=10_000)
     every: str = "1d"
     group: str = Field(default="default", min_length=1, max_length=100)

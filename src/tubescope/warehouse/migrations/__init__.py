@@ -23,6 +23,8 @@ _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 @dataclass(frozen=True, slots=True)
 class Migration:
+    """One schema migration: its version, description and SQL."""
+
     version: int
     description: str
     sql: str
@@ -71,6 +73,7 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def check_supported(version: int) -> None:
+    """Raise SchemaVersionError when ``version`` is newer than this tubescope supports."""
     if version > LATEST_VERSION:
         raise SchemaVersionError(
             f"database schema v{version} is newer than this tubescope (v{LATEST_VERSION}); upgrade tubescope"
@@ -78,6 +81,7 @@ def check_supported(version: int) -> None:
 
 
 def pending(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> tuple[Migration, ...]:
+    """The migrations that would bring the database to ``target``."""
     version = current_version(con)
     check_supported(version)
     return tuple(m for m in MIGRATIONS if version < m.version <= target)

@@ -1,4 +1,4 @@
--- PostgreSQL twin of ../0007_video_early_points.sql.
+-- PostgreSQL twin of ../0008_video_early_points.sql.
 CREATE TABLE video_early_points (
     video_id TEXT COLLATE "C" NOT NULL,
     channel_id TEXT COLLATE "C" NOT NULL,
