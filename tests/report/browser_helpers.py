@@ -30,9 +30,9 @@ class OpenedReport:
         self.requests: list[str] = []
 
 
-def open_report(browser: Any, model: ReportModel, path: Path) -> OpenedReport:
+def open_report(browser: Any, model: ReportModel, path: Path, width: int = 1280) -> OpenedReport:
     path.write_text(render_html(model), encoding="utf-8")
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": 900})
     opened = OpenedReport(page, path.as_uri())
     page.on(
         "console", lambda message: opened.errors.append(message.text) if message.type == "error" else None

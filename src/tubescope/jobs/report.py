@@ -54,6 +54,10 @@ CHROMIUM_ARGS: tuple[str, ...] = (
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 )  # fmt: skip
 PRINT_TIMEOUT_SECONDS = 120
+# The PDF is A4 at 70%: Chromium lays the page out 794 / 0.7 CSS px wide, so the charts are drawn at
+# that width before printing (drawn wider, their right edge would be cut off the page).
+PDF_SCALE = 0.7
+PDF_LAYOUT_WIDTH_PX = round(794 / PDF_SCALE)
 
 Progress = Callable[[str], None]
 
@@ -176,7 +180,7 @@ def write_report(
     if chosen is ReportFormat.HTML:
         _write_atomically(out, rendered.html.encode("utf-8"))
     else:
-        _print_page(rendered.html, out, chosen, chromium)
+        print_html(rendered.html, out, chosen, chromium)
     return ReportOutcome(
         path=out,
         report_format=chosen,
@@ -303,7 +307,12 @@ def _require_printer(chromium: Path | None) -> Path:
     return found
 
 
-def _print_page(page: str, out: Path, chosen: ReportFormat, chromium: Path | None) -> None:
+def print_html(page: str, out: Path, chosen: ReportFormat, chromium: Path | None = None) -> None:
+    """Print a rendered report page to ``out`` as PDF or PNG with headless Chromium (atomically).
+
+    Raises :class:`~tubescope.errors.ConfigError` when no Chromium is found and
+    :class:`~tubescope.errors.StorageError` when it cannot print.
+    """
     binary = _require_printer(chromium)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tubescope-report-") as work:
@@ -327,7 +336,8 @@ def _print_with_playwright(binary: Path, source: Path, target: Path, chosen: Rep
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(binary), args=list(CHROMIUM_ARGS))
             try:
-                tab = browser.new_page(viewport={"width": 1280, "height": 900})
+                width = PDF_LAYOUT_WIDTH_PX if chosen is ReportFormat.PDF else 1280
+                tab = browser.new_page(viewport={"width": width, "height": 900})
                 tab.goto(source.as_uri(), wait_until="load")
                 tab.wait_for_function(
                     "Array.from(document.querySelectorAll('.plotly-graph-div'))"
@@ -336,7 +346,7 @@ def _print_with_playwright(binary: Path, source: Path, target: Path, chosen: Rep
                 )
                 if chosen is ReportFormat.PDF:
                     tab.emulate_media(media="screen")
-                    tab.pdf(path=str(target), format="A4", print_background=True, scale=0.7)
+                    tab.pdf(path=str(target), format="A4", print_background=True, scale=PDF_SCALE)
                 else:
                     tab.screenshot(path=str(target), full_page=True)
             finally:
