@@ -61,6 +61,8 @@ class WatchedService:
     start: datetime
     known_at_start: frozenset[str]
     ticks: list[datetime] = field(default_factory=list)
+    hours: int = 0
+    """Hours of the run so far (ticked or down)."""
 
     def wait_for_jobs(self, timeout: float = 120.0) -> list[dict[str, Any]]:
         """Wait until no job of the service is queued or running; returns the latest records."""
@@ -80,24 +82,46 @@ class WatchedService:
         self.ticks.append(now)
         return claimed
 
-    def run_days(self, days: int, *, each_hour: Callable[[datetime], None] | None = None) -> None:
+    def run_days(
+        self,
+        days: int,
+        *,
+        each_hour: Callable[[datetime], None] | None = None,
+        down: Callable[[datetime], bool] | None = None,
+    ) -> None:
         """Ticks at the start and at every whole hour of ``days`` emulated days after it.
 
         Before each tick the emulator's clock moves to it (its hub pushes the uploads of the hour
-        to the service, whose jobs finish first). ``each_hour`` runs after every tick.
+        to the service, whose jobs finish first). ``each_hour`` runs after every tick. Hours for
+        which ``down`` is true have no tick (the scheduler was down; pushes still arrive).
         """
-        first = len(self.ticks)
-        for hour in range(first, first + days * 24 + (1 if first == 0 else 0)):
+        for hour in range(self.hours, self.hours + days * 24 + (1 if self.hours == 0 else 0)):
             now = self.start + hour * HOUR
+            self.hours = hour + 1
             if now > self.emulator.clock.now():
                 moved = httpx.post(
                     f"{self.emulator.root_url}/_admin/clock", json={"now": now.isoformat()}, timeout=60
                 )
                 moved.raise_for_status()
                 self.wait_for_jobs()
+            if down is not None and down(now):
+                continue
             self.tick(now)
             if each_hour is not None:
                 each_hour(now)
+
+    def planted_breakouts(self) -> dict[str, str]:
+        """HOOK for the breakout-alert assertion (alerts are built in another worktree):
+        ``video_id -> channel_id`` of the world's planted breakout videos published during the
+        run so far. The alert test asserts exactly one breakout alert for each, within its first
+        24 h, and none for the channels without one."""
+        end = self.ticks[-1] if self.ticks else self.start
+        planted: dict[str, str] = {}
+        for upload in self.truth():
+            truth = self.emulator.world.channel_truth(upload.channel_id)
+            if upload.video_id in truth.breakout_video_ids and self.start < upload.published_at <= end:
+                planted[upload.video_id] = upload.channel_id
+        return planted
 
     def truth(self) -> list[Upload]:
         """Every video of the watched channels listed at some point up to the last tick, with
