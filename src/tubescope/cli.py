@@ -752,6 +752,31 @@ def watch_plan(
     require_fit(planned)
 
 
+@app.command("alerts")
+def alerts_list(
+    channel: Annotated[str | None, typer.Option("--channel", help="Only this channel's alerts.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Newest alerts shown.")] = 50,
+    check: Annotated[
+        bool, typer.Option("--check", help="First evaluate the rules over the watch list and deliver.")
+    ] = False,
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> None:
+    """List the alerts that fired, newest first (rules: `[[alert.rules]]` in tubescope.toml)."""
+    from tubescope.jobs import alerts as job
+
+    if check:
+        fired = job.check_now(db=db)
+        stderr.print(f"{len(fired)} new alerts")
+    listed = job.alerts(db=db, limit=limit, channel=channel)
+    if as_json:
+        typer.echo(json.dumps([a.as_dict() for a in listed], indent=2))
+        return
+    for alert in listed:
+        sent = ", ".join(f"{k} {v}" for k, v in sorted(alert.delivered.items())) or "listed only"
+        typer.echo(f"{alert.fired_at.isoformat()}\t{alert.rule}\t{alert.message}\t({sent})")
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the warehouse, model and report.")] = Path(

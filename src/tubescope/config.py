@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tubescope.errors import ConfigError
@@ -19,6 +19,29 @@ DEFAULT_API_BASE = "https://www.googleapis.com/youtube/v3"
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+AlertKind = Literal[
+    "breakout", "views_per_hour", "subscriber_drop", "upload_gap", "quota", "collection_failed"
+]
+
+
+class AlertRuleSettings(BaseModel):
+    """One alert rule, as written in ``tubescope.toml`` (``[[alert.rules]]``) or sent to REST."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: AlertKind
+    threshold: float | None = Field(
+        default=None,
+        ge=0,
+        description="breakout: outlier score (5); views_per_hour: views (required); subscriber_drop and "
+        "quota: a fraction (0.02, 0.8); upload_gap: times the usual gap (1.5).",
+    )
+    cooldown_hours: float = Field(default=24.0, ge=0, le=24 * 365)
+    channels: list[str] = Field(default_factory=list, max_length=10_000)
+    ages_hours: list[float] = Field(default_factory=lambda: [1.0, 24.0, 72.0], min_length=1, max_length=10)
+    min_peers: int = Field(default=3, ge=1, le=1000)
 
 
 class Settings(BaseSettings):
@@ -169,6 +192,31 @@ class Settings(BaseSettings):
     public_docs: bool = Field(
         default=True,
         description="False: `/docs` and `/openapi.json` need a read token (or the dashboard sign-in).",
+    )
+
+    alert_rules: list[AlertRuleSettings] = Field(
+        default_factory=list,
+        description="Alert rules (`[[alert.rules]]` in tubescope.toml: name, kind, threshold, cooldown_hours,"
+        " channels); more can be added through `/v1/alerts/rules`.",
+    )
+    alert_webhook_url: str | None = Field(
+        default=None, description="Alerts are POSTed here as JSON signed with `alert_webhook_secret`."
+    )
+    alert_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key of the `X-Tubescope-Signature-256` header."
+    )
+    alert_smtp_host: str | None = Field(default=None, description="SMTP server that e-mails alerts.")
+    alert_smtp_port: int = Field(default=587, ge=1, le=65535, description="Port of the SMTP server.")
+    alert_smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS.")
+    alert_smtp_username: str | None = Field(default=None, description="SMTP login (unset: no login).")
+    alert_smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    alert_email_from: str = Field(default="tubescope@localhost", description="Sender of alert e-mails.")
+    alert_email_to: list[str] = Field(default_factory=list, description="Recipients of alert e-mails.")
+    alert_retries: int = Field(
+        default=5, ge=1, le=20, description="Attempts of each alert delivery (exponential backoff between)."
+    )
+    alert_retry_wait_seconds: float = Field(
+        default=1.0, ge=0, le=600, description="Wait before the first delivery retry (doubling after)."
     )
 
     @field_validator("log_level")

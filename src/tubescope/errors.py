@@ -25,6 +25,7 @@ wrong in terms of what the user can do about it, and carries the process exit co
     │   └── SchemaVersionError       10  the database is newer than this program
     ├── DataQualityError             11  data failed validation and was quarantined
     ├── ModelError                   12  no trained model, or one of another feature version
+    ├── DeliveryError                13  an alert's webhook or email failed after its retries
     └── Interrupted             130/143  SIGINT (Ctrl-C) or SIGTERM: stopped at a checkpoint
 
 Messages never contain secrets: API keys are reported by fingerprint only.
@@ -179,6 +180,12 @@ class ModelError(TubescopeError):
     """A prediction model is missing, invalid or incompatible."""
 
     exit_code = 12
+
+
+class DeliveryError(TubescopeError):
+    """An alert could not be delivered (webhook or SMTP) after its retries; it stays listed."""
+
+    exit_code = 13
 
 
 class Interrupted(TubescopeError):

@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from tubescope.config import Settings, load_settings
 from tubescope.domain.refs import ChannelRef, parse_channel_ref
-from tubescope.errors import ConfigError, Interrupted
+from tubescope.errors import ConfigError, Interrupted, TubescopeError
 from tubescope.jobs.cache import announce_run
 from tubescope.jobs.common import settings_for, warehouse_target
 from tubescope.jobs.quota import QuotaUsage
@@ -125,7 +125,20 @@ def collect(
         raise stop.error or Interrupted("the collection was cancelled; run it again to resume") from None
     if not dry_run and summary.channels:
         _announce(settings_for(cfg, target), summary.channels)
+    if not dry_run and summary.run_id is not None:
+        _check_alerts(cfg, target, summary.channels)
     return summary
+
+
+def _check_alerts(settings: Settings, target: WarehouseTarget, channel_ids: Sequence[str]) -> None:
+    """Evaluate the alert rules now that a run landed; an alert that cannot be evaluated or
+    delivered is said in the log, and never fails the collection."""
+    from tubescope.jobs.alerts import after_run
+
+    try:
+        after_run(settings, target, channel_ids)
+    except TubescopeError as exc:
+        _log.warning("alerts.check_failed", error=str(exc))
 
 
 def _announce(settings: Settings, channel_ids: Sequence[str]) -> None:

@@ -29,6 +29,7 @@ from tubescope.service.errors import API_ERROR_RESPONSES, error_responses, insta
 from tubescope.service.metrics import ServiceMetrics
 from tubescope.service.ratelimit import RateLimiter, SharedRateLimiter, TokenBucketLimiter
 from tubescope.service.routers import (
+    alerts,
     channels,
     dashboard,
     health,
@@ -257,7 +258,14 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
         _protected_openapi(app)
 
     app.include_router(health.router, responses=error_responses(401, 403, 405, 429))
-    for router in (channels.router, jobs.router, predictions.router, reports.router, watches.router):
+    for router in (
+        channels.router,
+        jobs.router,
+        predictions.router,
+        reports.router,
+        watches.router,
+        alerts.router,
+    ):
         app.include_router(router, responses=API_ERROR_RESPONSES)
     app.include_router(websub.router)  # the hub's callbacks declare their own plain-text answers
     app.include_router(dashboard.router)

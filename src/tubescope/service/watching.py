@@ -13,9 +13,12 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tubescope.errors import TubescopeError
+from tubescope.jobs import alerts as alert_jobs
 from tubescope.jobs import watch as watch_jobs
+from tubescope.jobs.alerts import QuotaFigures
 from tubescope.jobs.queue import watch_spec
 from tubescope.service.state import ServiceState
+from tubescope.youtube.shared_quota import quota_day
 
 _log = structlog.get_logger("tubescope.watch")
 
@@ -35,7 +38,30 @@ async def run_watch_tick(state: ServiceState, now: datetime) -> list[str]:
         )
         if asked:
             _log.info("watch.websub_subscribed", channels=len(asked))
+    await check_tick_alerts(state, now)
     return claimed
+
+
+async def check_tick_alerts(state: ServiceState, now: datetime) -> list[str]:
+    """Evaluate the rules about the system (quota spent today, failed collections) at ``now``;
+    returns the ids of the alerts this replica claimed. Rules about channels run as runs land."""
+    quota = QuotaFigures(
+        left=await state.quota.left(),
+        daily_units=state.quota.daily_units,
+        day=quota_day(now).isoformat(),
+    )
+    fired = await asyncio.to_thread(
+        alert_jobs.check,
+        state.pool.borrow,
+        state.settings,
+        channel_ids=[],
+        kinds=alert_jobs.TICK_KINDS,
+        now=now,
+        quota=quota,
+    )
+    if fired:
+        _log.info("watch.alerts", alerts=len(fired))
+    return [alert.alert_id for alert in fired]
 
 
 def watch_scheduler(state: ServiceState) -> AsyncIOScheduler:

@@ -133,6 +133,8 @@ USER_TABLES = (
     "websub_subscriptions",
     "alerts",
     "video_early_points",
+    "alert_rules",
+    "alert_cooldowns",
 )
 
 
