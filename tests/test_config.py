@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from tubescope.config import Settings, load_settings, settings_table
+from tubescope.config import AlertRuleSettings, Settings, load_settings, settings_table
 from tubescope.errors import ConfigError
 
 
@@ -64,6 +64,10 @@ def _non_default(name: str) -> tuple[str, object]:
         return '["k-one-secret"]', ["k-one-secret"]
     if name == "retention_mode":
         return "strict", "strict"
+    if name == "alert_rules":
+        return '[{"name": "q", "kind": "quota"}]', [AlertRuleSettings(name="q", kind="quota")]
+    if name == "alert_email_to":
+        return '["team@example.test"]', ["team@example.test"]
     if name == "db_url":
         return "postgresql://u:p@127.0.0.1:9/db", "postgresql://u:p@127.0.0.1:9/db"
     if name in ("log_level",):
@@ -94,9 +98,7 @@ def test_every_setting_is_settable_by_environment_variable(
     assert value == expected != Settings.model_fields[name].get_default(call_default_factory=True)
 
 
-def test_the_rate_limit_comes_from_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_rate_limit_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tubescope.service.app import default_options
 
     monkeypatch.chdir(tmp_path)
@@ -110,4 +112,32 @@ def test_an_unknown_log_level_is_a_config_error(tmp_path: Path, monkeypatch: pyt
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TUBESCOPE_LOG_LEVEL", "chatty")
     with pytest.raises(ConfigError, match="log_level"):
+        load_settings()
+
+
+def test_alert_rules_and_delivery_from_tubescope_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tubescope.toml").write_text(
+        "[alert]\n"
+        'webhook_url = "https://hooks.example/tubescope"\n'
+        'webhook_secret = "toml-hook-secret"\n'
+        'email_to = ["team@example.test"]\n'
+        "[[alert.rules]]\n"
+        'name = "breakouts"\nkind = "breakout"\nthreshold = 4.0\nages_hours = [1, 24]\n'
+        "[[alert.rules]]\n"
+        'name = "quota"\nkind = "quota"\ncooldown_hours = 6\n'
+    )
+    settings = load_settings()
+    assert [(r.name, r.kind, r.threshold) for r in settings.alert_rules] == [
+        ("breakouts", "breakout", 4.0),
+        ("quota", "quota", None),
+    ]
+    assert settings.alert_rules[0].ages_hours == [1.0, 24.0] and settings.alert_rules[1].cooldown_hours == 6
+    assert settings.alert_webhook_url == "https://hooks.example/tubescope"
+    assert settings.alert_email_to == ["team@example.test"]
+    assert "toml-hook-secret" not in repr(settings)
+    (tmp_path / "tubescope.toml").write_text('[[alert.rules]]\nname = "x"\nkind = "sometimes"\n')
+    with pytest.raises(ConfigError, match="alert_rules"):
         load_settings()

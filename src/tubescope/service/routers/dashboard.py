@@ -27,6 +27,7 @@ from tubescope.jobs.report import render_report
 from tubescope.jobs.tokens import Scope, TokenInfo
 from tubescope.service.errors import status_for
 from tubescope.service.state import DASHBOARD_COOKIE, ServiceState, State, client_address
+from tubescope.warehouse.alerts import list_alerts
 from tubescope.warehouse.watches import remove_watches
 
 router = APIRouter(include_in_schema=False)
@@ -260,6 +261,19 @@ def remove_watch(
     with state.pool.borrow() as warehouse:
         remove_watches(warehouse, [channel_id])
     return RedirectResponse("/watches", status_code=303)
+
+
+@router.get("/alerts", response_class=HTMLResponse, response_model=None)
+def alert_list(request: Request, state: State, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+    """The alerts that fired, newest first, as ``/v1/alerts`` lists them: what happened, the number,
+    the channel, and how each delivery went."""
+    user = _user(request, state)
+    if user is None:
+        return _to_login(request)
+    with state.pool.borrow() as warehouse:
+        fired = list_alerts(warehouse, limit=limit)
+        titles = {c["channel_id"]: c["title"] for c in catalog.list_channels(warehouse)}
+    return _page(request, "alerts.html.j2", user, title="Alerts", alerts=fired, titles=titles)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse, response_model=None)
