@@ -35,7 +35,7 @@ class AlertRuleSettings(BaseModel):
     threshold: float | None = Field(
         default=None,
         ge=0,
-        description="breakout: same-age outlier score (3); views_per_hour: views (required); "
+        description="breakout: same-age outlier score (5); views_per_hour: views (required); "
         "subscriber_drop and quota: a fraction (0.02, 0.8); upload_gap: times the usual gap (1.5).",
     )
     cooldown_hours: float = Field(default=24.0, ge=0, le=24 * 365)

@@ -4,6 +4,7 @@ same alerts under ``/v1/alerts`` and on the ``/alerts`` page, and no secret in a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,10 +16,12 @@ from tests.service.conftest import serve
 from tests.watch.receivers import smtp_server, webhook_receiver
 from tubescope.config import AlertRuleSettings, load_settings
 from tubescope.jobs.collect import collect
+from tubescope.jobs.quota import QuotaTracker, QuotaUsage
 from tubescope.jobs.tokens import Scope, token_store_for
 from tubescope.jobs.watch import watch_stored
 from tubescope.service.app import create_app
 from tubescope.service.state import ServiceOptions
+from tubescope.service.watching import check_tick_alerts
 from tubescope.testing import running_emulator
 from tubescope.warehouse import Warehouse
 from tubescope.watch.delivery import SIGNATURE_HEADER, verify
@@ -97,6 +100,22 @@ def test_rules_check_delivery_and_listing(tmp_path: Path, capfd: pytest.CaptureF
                 assert reader.get("/v1/alerts", params={"channel": ids[1]}).json()["items"] == []
                 assert reader.post("/v1/alerts/check").status_code == 403
 
+                # the scheduler's tick checks the system rules: a key past 80% of today's quota
+                quota_rule = {"name": "quota", "kind": "quota", "threshold": 0.8}
+                assert admin.post("/v1/alerts/rules", json=quota_rule).status_code == 201
+                state = app.state.tubescope
+                assert isinstance(state.quota, QuotaTracker)
+                (fingerprint, bucket), left = next(iter(state.quota.remaining().items()))
+                state.quota.record(QuotaUsage({(fingerprint, bucket): left - 1_000}))
+                now = datetime.now(UTC)
+                (quota_id,) = asyncio.run(check_tick_alerts(state, now))
+                assert asyncio.run(check_tick_alerts(state, now + timedelta(minutes=1))) == []
+                quota_alert = reader.get("/v1/alerts", params={"rule": "quota"}).json()["items"][0]
+                assert quota_alert["alert_id"] == quota_id and quota_alert["channel_id"] is None
+                assert (
+                    f"API key {fingerprint} has spent 90% of today's {bucket} quota" in quota_alert["message"]
+                )
+
                 assert admin.delete("/v1/alerts/rules/gap").status_code == 200
                 assert admin.delete("/v1/alerts/rules/gap").status_code == 404
                 assert admin.delete("/v1/alerts/rules/failed-runs").status_code == 422
@@ -112,12 +131,13 @@ def test_rules_check_delivery_and_listing(tmp_path: Path, capfd: pytest.CaptureF
             server.should_exit = True
             thread.join(timeout=30)
 
-    (request,) = receiver.requests
+    request, quota_request = receiver.requests
+    assert json.loads(quota_request.body)["alert_id"] == quota_id
     assert verify(request.body, HOOK_SECRET, request.headers[SIGNATURE_HEADER])
     body = json.loads(request.body)
     assert body["alert_id"] == alert["alert_id"] and body["kind"] == "upload_gap"
     assert body["link"] == f"https://ts.example/channels/{ids[0]}" and body["value"] == alert["value"]
-    (mail,) = box.messages
+    mail, _ = box.messages
     assert mail["Subject"] == "[tubescope] upload gap: gap" and mail["To"] == "team@example.test"
     payload = mail.get_payload(decode=True)
     assert isinstance(payload, bytes) and alert["message"] in payload.decode()

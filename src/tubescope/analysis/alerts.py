@@ -43,7 +43,7 @@ RuleKind = Literal[
 RULE_KINDS: tuple[str, ...] = get_args(RuleKind)
 
 DEFAULT_THRESHOLDS: Mapping[str, float] = {
-    "breakout": 3.0,
+    "breakout": 5.0,
     "subscriber_drop": 0.02,
     "upload_gap": 1.5,
     "quota": 0.8,
