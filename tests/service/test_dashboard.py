@@ -207,3 +207,38 @@ def test_watch_list_add_refuse_and_remove(page: Any, service: Service) -> None:
     assert chosen not in {item["channel_id"] for item in items}
     assert all("422" in e for e in page.console_errors)  # the refused period was a 422 page
     page.console_errors.clear()
+
+
+def test_alerts_page_lists_what_fired(page: Any, service: Service) -> None:
+    from datetime import timedelta
+
+    from tubescope.warehouse import Warehouse
+    from tubescope.warehouse.alerts import claim_alert
+
+    _sign_in(page, service, "read")
+    page.click("nav.top a[href='/alerts']")
+    page.wait_for_selector("h1:text('Alerts')")
+    channel_id = service.channel_ids[0]
+    with service.app.state.tubescope.pool.borrow() as warehouse:
+        assert isinstance(warehouse, Warehouse)
+        fired = claim_alert(
+            warehouse,
+            dedupe_key=f"dash-gap:{channel_id}:{page.viewport_size['width']}",
+            rule="dash-gap",
+            subject=f"{channel_id}:{page.viewport_size['width']}",
+            cooldown=timedelta(hours=1),
+            channel_id=channel_id,
+            video_id=None,
+            value=2.5,
+            message=f"Channel has not uploaded for 9.0 days, 2.5x its usual gap. /channels/{channel_id}",
+            now=service.emulator.clock.now(),
+        )
+    assert fired is not None
+    page.reload()
+    row = page.locator(f'#alerts tr[data-alert="{fired.alert_id}"]')
+    assert "2.5x its usual gap" in row.inner_text()
+    assert row.locator(f'a[href="/channels/{channel_id}"]').count() == 1
+    with service.client("read") as client:  # the same alert under /v1/alerts
+        listed = client.get("/v1/alerts", params={"rule": "dash-gap"}).json()["items"]
+    assert fired.alert_id in {item["alert_id"] for item in listed}
+    _fits(page, "alerts")
