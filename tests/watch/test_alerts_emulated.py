@@ -2,9 +2,10 @@
 within its first 24 hours, and a quiet channel watched beside it raises nothing.
 
 The emulator runs on loopback; its clock is moved 12 hours at a time from two weeks before the
-breakout (the same-age baseline: the channel's videos observed at 1 h, 24 h and 72 h meanwhile); each step is a real scheduler
-tick (the warehouse claims the due watches) and a real collection, after which the rules run as
-they do when any run lands. The webhook receiver is a real HTTP server.
+breakout (the same-age baseline: the channel's videos observed at 1 h, 24 h and 72 h meanwhile).
+Each step is a real scheduler tick (the warehouse claims the due watches) and a real collection,
+after which the rules run as they do when any run lands. The webhook receiver is a real HTTP
+server.
 """
 
 from __future__ import annotations

@@ -112,6 +112,9 @@ class AlertInputs:
     video_snapshots: pd.DataFrame | None = None
     channels: pd.DataFrame | None = None
     channel_snapshots: pd.DataFrame | None = None
+    early_points: pd.DataFrame | None = None
+    """Dense samples of young videos (``video_early_points``): observed views at 1 h, 24 h, 72 h
+    that the same-age score uses where they exist, as every other surface does."""
     runs: tuple[RunRecord, ...] = ()
     quota_left: Mapping[tuple[str, str], int] | None = None
     quota_daily_units: int = 10_000
@@ -186,7 +189,10 @@ def breakout(rule: AlertRule, inputs: AlertInputs, now: datetime) -> list[Findin
             continue
         mine = videos[videos["channel_id"].astype(str) == channel_id]
         snaps = snapshots[snapshots["video_id"].isin(mine["video_id"])]
-        result = analyze_same_age(mine, snaps, now, ages)
+        early = inputs.early_points
+        if early is not None and not early.empty:
+            early = early[early["video_id"].isin(mine["video_id"])]
+        result = analyze_same_age(mine, snaps, now, ages, early_points=early)
         peers = {(m.video_format, m.age_label): m for m in result.medians}
         fresh = set(mine.loc[recent[mine.index].to_numpy(), "video_id"].astype(str))
         order = {label: i for i, (label, _) in enumerate(ages)}

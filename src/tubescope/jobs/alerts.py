@@ -32,7 +32,7 @@ from tubescope.analysis.alerts import (
     message,
 )
 from tubescope.config import AlertRuleSettings, Settings, load_settings
-from tubescope.errors import ConfigError, DeliveryError, NotFoundError
+from tubescope.errors import ConfigError, DeliveryError, NotFoundError, TubescopeError
 from tubescope.jobs.common import (
     load_channel_frames,
     open_for_reading,
@@ -265,6 +265,7 @@ def _inputs(
         video_snapshots=frames.video_snapshots if frames is not None else None,
         channels=frames.channels if frames is not None else None,
         channel_snapshots=frames.channel_snapshots if frames is not None else None,
+        early_points=frames.early_points if frames is not None else None,
         runs=runs,
         quota_left=quota.left if quota is not None else None,
         quota_daily_units=quota.daily_units if quota is not None else 10_000,
@@ -345,6 +346,15 @@ def after_run(settings: Settings, target: WarehouseTarget, channel_ids: Sequence
         return open_for_writing(target)
 
     return check(borrow, settings, channel_ids=channel_ids)
+
+
+def after_run_logged(settings: Settings, target: WarehouseTarget, channel_ids: Sequence[str]) -> None:
+    """:func:`after_run`, for the jobs that store runs (collect, watch): an alert that cannot be
+    evaluated or delivered is said in the log, and never fails the run that landed."""
+    try:
+        after_run(settings, target, channel_ids)
+    except TubescopeError as exc:
+        _log.warning("alerts.check_failed", error=redact_text(str(exc)))
 
 
 def check_now(

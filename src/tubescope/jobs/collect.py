@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from tubescope.config import Settings, load_settings
 from tubescope.domain.refs import ChannelRef, parse_channel_ref
-from tubescope.errors import ConfigError, Interrupted, TubescopeError
+from tubescope.errors import ConfigError, Interrupted
 from tubescope.jobs.cache import announce_run
 from tubescope.jobs.common import settings_for, warehouse_target
 from tubescope.jobs.quota import QuotaUsage
@@ -131,14 +131,10 @@ def collect(
 
 
 def _check_alerts(settings: Settings, target: WarehouseTarget, channel_ids: Sequence[str]) -> None:
-    """Evaluate the alert rules now that a run landed; an alert that cannot be evaluated or
-    delivered is said in the log, and never fails the collection."""
-    from tubescope.jobs.alerts import after_run
+    """Evaluate the alert rules now that a run landed (never failing the collection)."""
+    from tubescope.jobs.alerts import after_run_logged
 
-    try:
-        after_run(settings, target, channel_ids)
-    except TubescopeError as exc:
-        _log.warning("alerts.check_failed", error=str(exc))
+    after_run_logged(settings, target, channel_ids)
 
 
 def _announce(settings: Settings, channel_ids: Sequence[str]) -> None:

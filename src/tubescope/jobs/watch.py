@@ -222,7 +222,12 @@ def sweep(
                     client, warehouse, now=now, channel_ids=channel_ids, pushed=pushed, dense=schedule
                 )
 
-    return asyncio.run(run())
+    result = asyncio.run(run())
+    if result.run_id is not None:
+        from tubescope.jobs.alerts import after_run_logged
+
+        after_run_logged(cfg, warehouse_target(None, cfg), result.touched)
+    return result
 
 
 def dense_work(

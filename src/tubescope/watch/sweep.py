@@ -68,6 +68,9 @@ class SweepResult:
     dense_samples: int = 0
     tombstoned: int = 0
     planned_units: dict[str, int] = field(default_factory=dict)
+    touched: list[str] = field(default_factory=list)
+    """Every channel the run stored something for (refreshed, pushed or densely sampled): the
+    channels whose alert rules are evaluated after it."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready figures (the job's result)."""
@@ -243,7 +246,7 @@ async def sweep(
         return SweepResult(None, [], planned_units=planned)
     refs = sorted({*due, *owner.values(), *stats_owner.values()})
     run_id = warehouse.start_run(SOURCE, refs, client.key_fingerprints, started_at=stamp())
-    result = SweepResult(run_id, due, planned_units=planned)
+    result = SweepResult(run_id, due, planned_units=planned, touched=refs)
     try:
         if due:
             await _refresh_channels(client, warehouse, run_id, due, stamp())

@@ -1,4 +1,4 @@
--- PostgreSQL twin of ../0007_alert_rules_cooldowns.sql.
+-- PostgreSQL twin of ../0009_alert_rules_cooldowns.sql.
 CREATE TABLE alert_rules (
     name TEXT COLLATE "C" PRIMARY KEY,
     spec TEXT NOT NULL,
