@@ -62,3 +62,36 @@ def test_watch_commands_end_to_end(tmp_path: Path) -> None:
         env["TUBESCOPE_KEY_DAILY_QUOTA"] = "3"
         tight = _cli(env, tmp_path, "watch", "plan")
         assert tight.returncode == 2 and "such channels fit" in tight.stderr
+
+
+def test_a_watch_sweep_evaluates_the_alert_rules_once(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from tubescope.config import AlertRuleSettings, load_settings
+    from tubescope.jobs.collect import collect
+    from tubescope.jobs.watch import sweep
+    from tubescope.warehouse import Warehouse
+    from tubescope.warehouse.alerts import list_alerts
+    from tubescope.warehouse.watches import add_watches
+
+    with running_emulator(seed=12, n_channels=2) as emu:
+        channel_id = emu.world.channel_ids()[0]
+        db = tmp_path / "w.duckdb"
+        collect([channel_id], db_path=db, api_keys=emu.keys[:1], api_base=emu.base_url)
+        settings = load_settings(
+            db_path=db,
+            youtube_api_base=emu.base_url,
+            api_keys=emu.keys[:1],
+            # any channel with a known cadence is "silent" at 0.001x its usual gap
+            alert_rules=[AlertRuleSettings(name="gap", kind="upload_gap", threshold=0.001)],
+        )
+        with Warehouse.open(db) as warehouse:
+            add_watches(warehouse, [channel_id], every=timedelta(days=1), group="default", at=emu.clock.now())
+        for hours in (1, 2):
+            emu.set_now(emu.clock.now() + timedelta(hours=hours))
+            result = sweep(emu.clock.now(), channel_ids=[channel_id], dense=False, settings=settings)
+            assert result.run_id is not None and channel_id in result.touched
+            with Warehouse.open(db, read_only=True) as warehouse:
+                fired = list_alerts(warehouse)
+            # fired by the first sweep; the second finds it already sent
+            assert [(a.rule, a.channel_id) for a in fired] == [("gap", channel_id)]
