@@ -300,6 +300,9 @@ def check(
     ``now`` defaults to the newest observation of those channels (the as-of every figure uses),
     so an emulated clock works as the real one does.
     """
+    # Refuse a half-configured delivery before anything is claimed: a claimed alert is never
+    # claimed again, so it must not be lost to a settings error.
+    chosen = delivery or Delivery.from_settings(settings)
     claimed: list[tuple[StoredAlert, Finding]] = []
     with borrow() as warehouse:
         rules = [r for r in active_rules(settings, warehouse) if kinds is None or r.kind in kinds]
@@ -327,7 +330,6 @@ def check(
                 claimed.append((alert, finding))
     if not claimed:
         return []
-    chosen = delivery or Delivery.from_settings(settings)
     sent = []
     for alert, finding in claimed:
         _log.info("alerts.fired", alert_id=alert.alert_id, rule=alert.rule, channel_id=alert.channel_id)

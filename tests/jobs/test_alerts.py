@@ -1,0 +1,74 @@
+"""The alert job: a half-configured delivery is refused before anything is claimed, and a delivery
+that keeps failing is stored with the alert (once, without secrets) instead of failing the check."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.watch.receivers import webhook_receiver
+from tubescope.config import AlertRuleSettings, load_settings
+from tubescope.errors import ConfigError
+from tubescope.jobs.alerts import TICK_KINDS, QuotaFigures, check, parse_rule
+from tubescope.warehouse import Warehouse
+from tubescope.warehouse.alerts import list_alerts
+
+NOW = datetime(2026, 5, 20, 12, tzinfo=UTC)
+QUOTA = QuotaFigures(left={("key-abcdef", "default"): 500}, daily_units=10_000, day="2026-05-20")
+RULES = [AlertRuleSettings(name="quota", kind="quota", threshold=0.8)]
+
+
+def _borrow(db: Path) -> AbstractContextManager[Warehouse]:
+    return Warehouse.open(db)
+
+
+def test_a_webhook_without_a_secret_is_refused_before_any_claim(tmp_path: Path) -> None:
+    db = tmp_path / "a.duckdb"
+    settings = load_settings(db_path=db, alert_rules=RULES, alert_webhook_url="http://127.0.0.1:9/hook")
+    with pytest.raises(ConfigError, match="secret"):
+        check(lambda: _borrow(db), settings, channel_ids=[], kinds=TICK_KINDS, now=NOW, quota=QUOTA)
+    with Warehouse.open(db) as warehouse:
+        assert list_alerts(warehouse) == []
+
+
+def test_a_failing_webhook_is_recorded_once_without_its_token(tmp_path: Path) -> None:
+    db = tmp_path / "a.duckdb"
+    with webhook_receiver("/hook/T0KEN-9") as receiver:
+        receiver.fail_next = 100
+        settings = load_settings(
+            db_path=db,
+            alert_rules=RULES,
+            alert_webhook_url=receiver.url,
+            alert_webhook_secret="s3cret-77",
+            alert_retries=2,
+            alert_retry_wait_seconds=0.01,
+        )
+
+        def run() -> list[str]:
+            fired = check(
+                lambda: _borrow(db), settings, channel_ids=[], kinds=TICK_KINDS, now=NOW, quota=QUOTA
+            )
+            return [alert.alert_id for alert in fired]
+
+        (alert_id,) = run()
+        assert run() == []  # the same quota day: already sent
+    assert len(receiver.requests) == 2  # two attempts, then given up
+    with Warehouse.open(db) as warehouse:
+        (stored,) = list_alerts(warehouse)
+    assert stored.alert_id == alert_id and stored.value == 0.95
+    outcome = stored.delivered["webhook"]
+    assert outcome.startswith("failed: ") and "503" in outcome
+    assert "T0KEN-9" not in outcome and "s3cret-77" not in outcome
+
+
+def test_rules_from_json_are_checked_as_settings_are() -> None:
+    assert parse_rule({"name": "drop", "kind": "subscriber_drop"}).threshold is None
+    with pytest.raises(ConfigError, match="needs a threshold"):
+        parse_rule({"name": "fast", "kind": "views_per_hour"})
+    with pytest.raises(ConfigError, match="fraction"):
+        parse_rule({"name": "q", "kind": "quota", "threshold": 80})
+    with pytest.raises(ConfigError, match="invalid alert rule"):
+        parse_rule({"name": "bad name!", "kind": "quota"})
