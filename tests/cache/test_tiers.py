@@ -3,10 +3,12 @@ the in-process tier's bookkeeping. A failing tier is a counted miss, never an er
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import redis as redis_lib
 
+from tubescope.cache import TEXT, CacheOptions, DiskGenerations, TieredCache, open_cache
 from tubescope.cache.generations import LocalGenerations
 from tubescope.cache.tiers import DiskTier, MemoryTier, RedisTier
 from tubescope.servers import free_port
@@ -65,3 +67,46 @@ def test_local_generations_change_only_the_bumped_channels() -> None:
     assert tokens.current("UCa") == a and a != b
     tokens.bump(["UCa"])
     assert tokens.current("UCa") != a and tokens.current("UCb") == b
+
+
+def test_an_entry_this_version_cannot_decode_is_a_counted_miss_then_recomputed(tmp_path: Path) -> None:
+    generations = DiskGenerations(tmp_path / "generations")
+    disk = DiskTier(tmp_path / "disk")
+    cache = TieredCache(MemoryTier(60), [disk], generations)
+    disk.set(f"v1:UC1:{generations.current('UC1')}:n", b"\xff\xfe not utf-8")  # an older or damaged entry
+    assert cache.get_or_compute("UC1", "n", lambda: "fresh", TEXT) == (False, "fresh")
+    assert cache.decode_errors == 1
+    assert disk.get(f"v1:UC1:{generations.current('UC1')}:n") == b"fresh"  # rewritten, readable again
+    cache.close()
+
+
+def test_put_get_and_invalidating_one_channel(tmp_path: Path) -> None:
+    cache = open_cache(CacheOptions(memory_ttl_seconds=30, disk_dir=tmp_path / "cache"))
+    assert cache.tier_names == ["memory", "disk"] and cache.ttl == 30
+    cache.put("UC1", "kpis", "one", TEXT)
+    cache.put("UC2", "kpis", "two", TEXT)
+    assert cache.get("UC1", "kpis") == (True, "one") and len(cache) == 2
+    assert cache.invalidate_channel("UC1") == 1
+    assert cache.get("UC1", "kpis") == (False, None) and cache.get("UC2", "kpis") == (True, "two")
+    cache.close()
+    again = open_cache(CacheOptions(disk_dir=tmp_path / "cache"))  # the disk tier saw the invalidation too
+    assert again.get_or_compute("UC1", "kpis", lambda: "recomputed", TEXT) == (False, "recomputed")
+    assert again.get_or_compute("UC2", "kpis", lambda: "never", TEXT) == (True, "two")
+    again.close()
+
+
+def test_an_expired_entry_is_refreshed_once_and_without_shared_tiers_memory_is_all_there_is() -> None:
+    cache = open_cache(CacheOptions(memory_ttl_seconds=0.05))
+    assert cache.tier_names == ["memory"]
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert cache.get_or_compute("UC1", "k", compute) == (False, 1)
+    assert cache.get_or_compute("UC1", "k", compute) == (True, 1)
+    time.sleep(0.1)
+    assert cache.get_or_compute("UC1", "k", compute) == (False, 2)  # expired: computed again
+    assert cache.get_or_compute("UC1", "k", compute) == (True, 2)
+    cache.close()
