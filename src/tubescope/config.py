@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tubescope.errors import ConfigError
-from tubescope.warehouse.target import PostgresTarget, WarehouseTarget, is_postgres_url, parse_target
+from tubescope.warehouse.target import (
+    DEFAULT_POOL_SIZE,
+    PostgresTarget,
+    WarehouseTarget,
+    is_postgres_url,
+    parse_target,
+    with_pool_size,
+)
 
 DEFAULT_API_BASE = "https://www.googleapis.com/youtube/v3"
 
@@ -56,6 +63,12 @@ class Settings(BaseSettings):
     db_url: SecretStr | None = Field(
         default=None,
         description="`postgresql://user:password@host/db`: the team warehouse (wins over `db_path`).",
+    )
+    db_pool_size: int = Field(
+        default=DEFAULT_POOL_SIZE,
+        ge=1,
+        le=1000,
+        description="PostgreSQL: most connections each process (replica, worker, command) keeps open.",
     )
     youtube_api_base: str = Field(
         default=DEFAULT_API_BASE, description="Base URL of the YouTube Data API v3 (or of the emulator)."
@@ -233,7 +246,7 @@ class Settings(BaseSettings):
     def warehouse_target(self) -> WarehouseTarget:
         """Where the warehouse lives: ``db_url`` (PostgreSQL) when set, else the DuckDB ``db_path``."""
         url = self.db_url.get_secret_value().strip() if self.db_url is not None else ""
-        return parse_target(url) if url else self.db_path
+        return with_pool_size(parse_target(url), self.db_pool_size) if url else self.db_path
 
 
 class _TomlSource(PydanticBaseSettingsSource):

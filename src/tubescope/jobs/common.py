@@ -15,7 +15,7 @@ from tubescope.config import Settings, load_settings
 from tubescope.domain.refs import RefKind, parse_channel_ref
 from tubescope.errors import ChannelNotFound, ConfigError, InvalidChannelRef, StorageError
 from tubescope.warehouse.repository import Warehouse
-from tubescope.warehouse.target import PostgresTarget, WarehouseTarget, parse_target
+from tubescope.warehouse.target import PostgresTarget, WarehouseTarget, parse_target, with_pool_size
 
 
 def utc_now() -> datetime:
@@ -46,7 +46,9 @@ def warehouse_target(
     """The warehouse a job works on: ``db`` (``--db``: a DuckDB file or a ``postgresql://`` URL)
     when given, else ``TUBESCOPE_DB_URL``, else ``TUBESCOPE_DB_PATH``."""
     if db is not None:
-        return parse_target(db)
+        target = parse_target(db)
+        # A PostgreSQL --db still takes its pool size from the settings.
+        return with_pool_size(target, settings.db_pool_size) if settings is not None else target
     return (settings or load_settings()).warehouse_target
 
 

@@ -30,7 +30,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from tubescope.errors import StorageError
 from tubescope.warehouse import migrations
 from tubescope.warehouse.backend import Dialect, Params
-from tubescope.warehouse.target import PostgresTarget, redact_url
+from tubescope.warehouse.target import DEFAULT_POOL_SIZE, PostgresTarget, redact_url
 
 DIALECT = Dialect(
     name="postgresql",
@@ -48,7 +48,6 @@ DIALECT = Dialect(
 
 MIGRATION_LOCK_KEY = 0x7475_6265_7363_6F70
 """Advisory lock key ("tubescop") held by the session that checks and migrates the schema."""
-DEFAULT_POOL_SIZE = 10
 CONNECT_TIMEOUT_S = 10
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -140,10 +139,9 @@ _current: set[str] = set()
 """Databases this process found at the latest schema (no need to look again on each open)."""
 
 
-def _pool(
-    target: PostgresTarget, max_size: int = DEFAULT_POOL_SIZE
-) -> ConnectionPool[psycopg.Connection[Any]]:
-    """This process's pool for ``target`` (made on first use, after one test connection)."""
+def _pool(target: PostgresTarget, max_size: int) -> ConnectionPool[psycopg.Connection[Any]]:
+    """This process's pool for ``target`` (made on first use, after one test connection, with at
+    most ``max_size`` connections; later opens share it as it is)."""
     with _pools_lock:
         found = _pools.get(target.url)
         if found is not None:
@@ -218,9 +216,9 @@ class PostgresBackend:
     dialect = DIALECT
     errors: tuple[type[Exception], ...] = (psycopg.Error,)
 
-    def __init__(self, target: PostgresTarget, *, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+    def __init__(self, target: PostgresTarget, *, pool_size: int | None = None) -> None:
         self.target = target
-        self._pool = _pool(target, pool_size)
+        self._pool = _pool(target, pool_size or target.pool_size or DEFAULT_POOL_SIZE)
         try:
             self._conn: psycopg.Connection[Any] | None = self._pool.getconn(timeout=30)
         except PoolTimeout:
@@ -394,8 +392,12 @@ class PostgresBackend:
             return todo[-1].version if todo else version
 
 
-def open_backend(target: PostgresTarget, *, pool_size: int = DEFAULT_POOL_SIZE) -> PostgresBackend:
-    """A backend on ``target``, or a :class:`StorageError` with the URL's password masked."""
+def open_backend(target: PostgresTarget, *, pool_size: int | None = None) -> PostgresBackend:
+    """A backend on ``target``, or a :class:`StorageError` with the URL's password masked.
+
+    ``pool_size`` (else ``target.pool_size``, else :data:`DEFAULT_POOL_SIZE`) bounds this
+    process's pool when this open is the first on the database.
+    """
     try:
         return PostgresBackend(target, pool_size=pool_size)
     except psycopg.Error as exc:

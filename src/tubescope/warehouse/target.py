@@ -15,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 from tubescope.errors import ConfigError
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
+DEFAULT_POOL_SIZE = 10
+"""Connections one process keeps to a PostgreSQL warehouse unless ``TUBESCOPE_DB_POOL_SIZE`` says."""
 _PASSWORD_IN_TEXT = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@")
 _PASSWORD_PARAM = re.compile(r"(?i)(password=)[^&\s]+")
 
@@ -29,6 +31,9 @@ class PostgresTarget:
     """A PostgreSQL warehouse; ``url`` holds the secret, the printed forms never do."""
 
     url: str = field(repr=False)
+    pool_size: int | None = field(default=None, compare=False)
+    """Most connections this process keeps to the database (``TUBESCOPE_DB_POOL_SIZE``); None:
+    the backend's default. The first open of a database in a process sizes its pool."""
 
     @property
     def display(self) -> str:
@@ -49,6 +54,13 @@ WarehouseTarget = Path | PostgresTarget
 def is_postgres_url(value: str) -> bool:
     """Whether ``value`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
     return value.split("://", 1)[0].lower() in POSTGRES_SCHEMES and "://" in value
+
+
+def with_pool_size(target: WarehouseTarget, pool_size: int | None) -> WarehouseTarget:
+    """``target`` with its PostgreSQL pool bounded by ``pool_size`` (a DuckDB file as it is)."""
+    if isinstance(target, PostgresTarget) and pool_size is not None:
+        return PostgresTarget(target.url, pool_size=pool_size)
+    return target
 
 
 def parse_target(value: str | Path | PostgresTarget) -> WarehouseTarget:
