@@ -34,7 +34,7 @@ def _exposed_names() -> set[str]:
     """Sample names of a service's /metrics with every labelled family fed once."""
     metrics = ServiceMetrics()
     metrics.request_latency.labels("GET", "/v1/channels", "2xx").observe(0.01)
-    metrics.quota_spent.inc()
+    metrics.count_quota_spent(1)
     metrics.observe_job("collect", "failed", 1.0)
     metrics.set_queue_depth(0)
     metrics.set_job_counts({"queued": 0})

@@ -23,7 +23,7 @@ from tests.pipeline.helpers import ledger_calls, rows, stored_data
 from tubescope.config import Settings
 from tubescope.emulator.world import World
 from tubescope.jobs.collect import collect
-from tubescope.jobs.queue import JobKind, JobSpec, RedisJobs, collect_spec
+from tubescope.jobs.queue import DEFAULT_PREFIX, JobKind, JobSpec, RedisJobs, collect_spec
 from tubescope.logging import key_fingerprint
 from tubescope.testing import EmulatorHandle, running_emulator
 from tubescope.youtube.shared_quota import RedisQuotaLedger
@@ -66,9 +66,9 @@ def _worker(env: dict[str, str], cwd: Path, *args: str) -> Iterator[subprocess.P
                 process.communicate(timeout=10)
 
 
-def _jobs(redis_url: str, call: Callable[[RedisJobs], Any]) -> Any:
+def _jobs(redis_url: str, call: Callable[[RedisJobs], Any], prefix: str = DEFAULT_PREFIX) -> Any:
     async def go() -> Any:
-        jobs = await RedisJobs.connect(redis_url)
+        jobs = await RedisJobs.connect(redis_url, prefix)
         try:
             return await call(jobs)
         finally:
@@ -300,3 +300,45 @@ def test_worker_with_unreachable_or_bad_redis_is_one_line(tmp_path: Path, url: s
     )  # fmt: skip
     assert result.returncode in (2, 10), result.stderr
     assert "Traceback" not in result.stderr and "error:" in result.stderr
+
+
+def test_a_worker_keeps_to_its_redis_prefix_and_counts_the_units_its_jobs_spent(
+    tmp_path: Path, redis_url: str
+) -> None:
+    import redis as redis_client
+
+    from tests.pipeline.helpers import ledger_units
+
+    world = World(seed=6, n_channels=2, videos_per_channel=60)
+    db = tmp_path / "w.duckdb"
+    with running_emulator(world) as emu:
+        ids = world.channel_ids()
+        env = _env(emu, redis_url, db, emu.keys[:1], TUBESCOPE_REDIS_PREFIX="team-a:")
+        # Another deployment on the same Redis (the default prefix) has a job waiting too.
+        other = _jobs(redis_url, lambda jobs: jobs.submit(collect_spec(ids[1:])))["job_id"]
+        ours = _jobs(redis_url, lambda jobs: jobs.submit(collect_spec(ids[:1])), "team-a:")["job_id"]
+        with _worker(env, tmp_path, "--burst") as worker:
+            _, stderr = worker.communicate(timeout=120)
+        assert worker.returncode == 0, stderr
+        billed = ledger_units(emu)
+    job = _jobs(redis_url, lambda jobs: jobs.get(ours), "team-a:")
+    assert job["state"] == "completed", job
+    assert _jobs(redis_url, lambda jobs: jobs.get(other))["state"] == "queued"  # not ours to run
+    assert _jobs(redis_url, lambda jobs: jobs.depth()) == 1
+    assert _jobs(redis_url, lambda jobs: jobs.depth(), "team-a:") == 0
+    # Units: what the emulator billed the key, the job's own count and the shared count agree.
+    assert _jobs(redis_url, lambda jobs: jobs.quota_units_spent(), "team-a:") == billed
+    assert job["progress"]["quota_used"] == billed > 0
+    assert _jobs(redis_url, lambda jobs: jobs.quota_units_spent()) == 0
+    client = redis_client.Redis.from_url(redis_url)
+    try:
+        names = sorted(k.decode() for k in client.keys("*"))
+    finally:
+        client.close()
+    assert any(n.startswith("team-a:quota:") for n in names)  # the shared daily ledger too
+    assert any(n.startswith("team-a:job:") for n in names) and "team-a:metrics:quota_units_spent" in names
+    strays = [n for n in names if not n.startswith(("team-a:", "tubescope:", "arq:"))]
+    assert strays == []
+    assert [n for n in names if n.startswith("tubescope:")] == sorted(
+        ["tubescope:jobs", "tubescope:queue", f"tubescope:job:{other}"]
+    )

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.pipeline.helpers import ledger_units
 from tests.service.conftest import serve
 from tubescope.config import load_settings
 from tubescope.jobs.collect import collect
@@ -82,6 +83,8 @@ def test_refresh_all_is_queued_on_one_replica_run_by_a_worker_and_seen_from_the_
     assert waiting[("tubescope_jobs", (("state", "queued"),))] == 1
     assert waiting[("tubescope_job_queue_depth", (("queue", "default"),))] == 1
     assert not any(name.startswith("tubescope_job_duration_seconds") for name, _ in waiting)
+    assert waiting[("tubescope_quota_units_spent_total", ())] == 0
+    billed_before = ledger_units(emulator)
 
     # The worker writes the replicas' DuckDB file: the file is handed over between uses.
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUBESCOPE_")}
@@ -96,6 +99,7 @@ def test_refresh_all_is_queued_on_one_replica_run_by_a_worker_and_seen_from_the_
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert worker.returncode == 0, worker.stderr
+    billed = ledger_units(emulator) - billed_before  # what the emulator charged the key: the truth
     done = _until_finished(second, job["job_id"])
     assert done["state"] == "completed", done
     assert done["attempts"] == 1 and done["worker"]
@@ -113,6 +117,9 @@ def test_refresh_all_is_queued_on_one_replica_run_by_a_worker_and_seen_from_the_
     for replica in (first, second):
         after = _samples(replica.get("/metrics").text)
         assert after[("tubescope_job_queue_depth", (("queue", "default"),))] == 0
+        # The units the worker's job spent, counted once on every replica.
+        assert after[("tubescope_quota_units_spent_total", ())] == billed > 0
+        assert after[("tubescope_quota_units_spent_total", ())] == done["progress"]["quota_used"]
         assert after[("tubescope_job_duration_seconds_count", series)] == 1
         assert after[("tubescope_job_duration_seconds_sum", series)] == pytest.approx(took, abs=0.01)
         buckets = {

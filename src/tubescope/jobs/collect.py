@@ -146,9 +146,10 @@ def _announce(settings: Settings, channel_ids: Sequence[str]) -> None:
         _log.warning("cache_invalidation_failed", error=type(exc).__name__)
 
 
-def _shared_quota_spec(cfg: Settings) -> tuple[str, int] | None:
-    """With Redis configured, every process spends the keys' daily quota from one shared ledger."""
-    return (cfg.redis_url, cfg.key_daily_quota) if cfg.redis_url else None
+def _shared_quota_spec(cfg: Settings) -> tuple[str, int, str] | None:
+    """With Redis configured, every process spends the keys' daily quota from one shared ledger
+    (its URL, daily units and key prefix)."""
+    return (cfg.redis_url, cfg.key_daily_quota, cfg.redis_prefix) if cfg.redis_url else None
 
 
 async def _collect(
@@ -163,7 +164,7 @@ async def _collect(
     transport: httpx.AsyncBaseTransport | None,
     clock: Clock,
     retention_days: int | None,
-    shared_quota: tuple[str, int] | None = None,
+    shared_quota: tuple[str, int, str] | None = None,
     policy: RetentionPolicy | None = None,
     on_quota_usage: Callable[[QuotaUsage], None] | None = None,
 ) -> CollectSummary:

@@ -16,7 +16,13 @@ In Redis a job is two things:
 
 Whoever finishes a job that ran also adds its duration to one shared histogram
 (``tubescope:metrics:job_duration_seconds``, counters that never expire), so that every replica's
-``/metrics`` shows how long the workers' jobs took (:meth:`RedisJobs.durations`).
+``/metrics`` shows how long the workers' jobs took (:meth:`RedisJobs.durations`). The quota units
+a job spends are added to ``tubescope:metrics:quota_units_spent`` as it goes (each heartbeat and
+at its end), so ``tubescope_quota_units_spent_total`` counts the workers' units too.
+
+Every key above starts with ``TUBESCOPE_REDIS_PREFIX`` (``tubescope:`` shown): deployments with
+different prefixes share one Redis without meeting, each with its own queue. arq names its
+per-job keys itself (``arq:job:<id>``, ``arq:in-progress:<id>``); their ids are random.
 """
 
 from __future__ import annotations
@@ -41,14 +47,12 @@ from tubescope.jobs.common import utc_now
 from tubescope.logging import redact_text
 from tubescope.warehouse.lineage import normalise_refs
 
-QUEUE_NAME = "tubescope:queue"
+DEFAULT_PREFIX = "tubescope:"
+"""The default of ``TUBESCOPE_REDIS_PREFIX``, which starts every key named below."""
 ARQ_FUNCTION = "tubescope_job"
-RECORD_PREFIX = "tubescope:job:"
-INDEX_KEY = "tubescope:jobs"
 RECORD_TTL = timedelta(days=7)
 LIST_LIMIT = 200
-RUN_LOCK_PREFIX = "tubescope:lock:collect:"
-DURATIONS_KEY = "tubescope:metrics:job_duration_seconds"
+RUN_LOCK_NAME = "lock:collect:"
 JOB_DURATION_BUCKETS: tuple[float, ...] = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 """Upper bounds (seconds) of the job duration histogram, for in-process and worker jobs alike."""
 
@@ -61,6 +65,41 @@ _DROP_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+@dataclass(frozen=True)
+class JobKeys:
+    """The Redis keys of the jobs, each under ``prefix`` (``TUBESCOPE_REDIS_PREFIX``)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @property
+    def queue(self) -> str:
+        """arq's queue (a sorted set of the job ids waiting or held)."""
+        return f"{self.prefix}queue"
+
+    @property
+    def index(self) -> str:
+        """Every job id by creation time (for listing)."""
+        return f"{self.prefix}jobs"
+
+    @property
+    def durations(self) -> str:
+        """The shared histogram of finished jobs' durations."""
+        return f"{self.prefix}metrics:job_duration_seconds"
+
+    @property
+    def quota_spent(self) -> str:
+        """Quota units spent by the jobs of every worker, in all (never expires)."""
+        return f"{self.prefix}metrics:quota_units_spent"
+
+    def record(self, job_id: str) -> str:
+        """The hash holding ``job_id``'s record."""
+        return f"{self.prefix}job:{job_id}"
+
+    def lock(self, name: str) -> str:
+        """Lock ``name`` (such as :attr:`JobSpec.run_lock`)."""
+        return self.prefix + name
 
 
 class JobKind(StrEnum):
@@ -100,11 +139,12 @@ class JobSpec:
 
     @property
     def run_lock(self) -> str | None:
-        """The lock that keeps two collections of the same channels from resuming one run at once."""
+        """The lock that keeps two collections of the same channels from resuming one run at once
+        (its name under the Redis prefix)."""
         if self.kind is not JobKind.COLLECT:
             return None
         identity = "\n".join(normalise_refs(self.refs))
-        return RUN_LOCK_PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:24]
+        return RUN_LOCK_NAME + hashlib.sha256(identity.encode()).hexdigest()[:24]
 
     def validated(self) -> JobSpec:
         """This spec, or a :class:`ConfigError` saying what is wrong, before anything is queued."""
@@ -237,14 +277,15 @@ def _json_loads(data: bytes) -> Any:
     return json.loads(data)
 
 
-async def connect(url: str) -> ArqRedis:
-    """An arq connection pool on ``url``; :class:`StorageError` when Redis cannot be reached."""
+async def connect(url: str, prefix: str = DEFAULT_PREFIX) -> ArqRedis:
+    """An arq connection pool on ``url`` that queues on ``prefix``'s queue; :class:`StorageError`
+    when Redis cannot be reached."""
     settings = redis_settings(url)
     settings.conn_retries = 2
     try:
         return await create_pool(
             settings,
-            default_queue_name=QUEUE_NAME,
+            default_queue_name=JobKeys(prefix).queue,
             job_serializer=_json_dumps,
             job_deserializer=_json_loads,
         )
@@ -288,15 +329,16 @@ def record_to_dict(job_id: str, raw: Mapping[Any, Any]) -> dict[str, Any]:
 class RedisJobs:
     """Jobs on arq's queue with their records in Redis: shared by every replica and worker."""
 
-    def __init__(self, redis: ArqRedis) -> None:
+    def __init__(self, redis: ArqRedis, prefix: str = DEFAULT_PREFIX) -> None:
         self.redis = redis
+        self.keys = JobKeys(prefix)
         # redis-py's asyncio stubs type most commands as "Awaitable | value"; one Any handle.
         self._r: Any = redis
 
     @classmethod
-    async def connect(cls, url: str) -> RedisJobs:
-        """Jobs on the Redis at ``url``."""
-        return cls(await connect(url))
+    async def connect(cls, url: str, prefix: str = DEFAULT_PREFIX) -> RedisJobs:
+        """Jobs on the Redis at ``url``, their keys under ``prefix``."""
+        return cls(await connect(url, prefix), prefix)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -309,7 +351,7 @@ class RedisJobs:
         spec.validated()
         job_id = secrets.token_hex(8)
         now = utc_now()
-        key = RECORD_PREFIX + job_id
+        key = self.keys.record(job_id)
         record = {"spec": spec.to_json(), "state": JobState.QUEUED.value, "created_at": now.isoformat()}
         request_id = structlog.contextvars.get_contextvars().get("request_id")
         if request_id is not None:  # the worker binds it to the job's log lines
@@ -317,7 +359,7 @@ class RedisJobs:
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=record)
             pipe.expire(key, RECORD_TTL)
-            pipe.zadd(INDEX_KEY, {job_id: now.timestamp()})
+            pipe.zadd(self.keys.index, {job_id: now.timestamp()})
             await pipe.execute()
         queued = await self.redis.enqueue_job(ARQ_FUNCTION, job_id, _job_id=job_id, _expires=RECORD_TTL)
         if queued is None:  # pragma: no cover - ids are random; a clash is a bug
@@ -326,26 +368,26 @@ class RedisJobs:
 
     async def get(self, job_id: str) -> dict[str, Any]:
         """The record of ``job_id``; :class:`NotFoundError` when unknown or expired."""
-        raw = await self._r.hgetall(RECORD_PREFIX + job_id)
+        raw = await self._r.hgetall(self.keys.record(job_id))
         if not raw:
             raise NotFoundError(f"no job {job_id}")
         return record_to_dict(job_id, raw)
 
     async def list(self, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
         """The newest ``limit`` jobs first; records that expired drop out of the index."""
-        ids = [_text(i) or "" for i in await self._r.zrevrange(INDEX_KEY, 0, limit - 1)]
+        ids = [_text(i) or "" for i in await self._r.zrevrange(self.keys.index, 0, limit - 1)]
         async with self._r.pipeline(transaction=False) as pipe:
             for job_id in ids:
-                pipe.hgetall(RECORD_PREFIX + job_id)
+                pipe.hgetall(self.keys.record(job_id))
             raws = await pipe.execute()
         gone = [job_id for job_id, raw in zip(ids, raws, strict=True) if not raw]
         if gone:
-            await self._r.zrem(INDEX_KEY, *gone)
+            await self._r.zrem(self.keys.index, *gone)
         return [record_to_dict(job_id, raw) for job_id, raw in zip(ids, raws, strict=True) if raw]
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
         """Ask the job to stop: a queued job is cancelled now, a running one at its next checkpoint."""
-        key = RECORD_PREFIX + job_id
+        key = self.keys.record(job_id)
         await self.get(job_id)
         await self._r.hset(key, "cancel", "1")
         # Only a job nobody holds yet moves to cancelled here; the worker running one does it.
@@ -361,38 +403,38 @@ class RedisJobs:
 
     async def depth(self) -> int:
         """Jobs on the queue: waiting, or held by a worker and not finished."""
-        return int(await self._r.zcard(QUEUE_NAME))
+        return int(await self._r.zcard(self.keys.queue))
 
     # -- what a worker does ------------------------------------------------------------------------
 
     async def request_id(self, job_id: str) -> str | None:
         """The id of the request that started ``job_id`` (None when it came from elsewhere)."""
-        return _text(await self._r.hget(RECORD_PREFIX + job_id, "request_id"))
+        return _text(await self._r.hget(self.keys.record(job_id), "request_id"))
 
     async def spec(self, job_id: str) -> JobSpec | None:
         """What ``job_id`` runs; None when its record is gone."""
-        text = _text(await self._r.hget(RECORD_PREFIX + job_id, "spec"))
+        text = _text(await self._r.hget(self.keys.record(job_id), "spec"))
         return JobSpec.from_json(text) if text else None
 
     async def take_lock(self, name: str, owner: str, lease_seconds: float) -> bool:
         """Hold lock ``name`` for ``owner`` (a job id) for a lease; True if free or already ``owner``'s."""
         ms = int(lease_seconds * 1000)
-        if await self._r.set(name, owner, nx=True, px=ms):
+        if await self._r.set(self.keys.lock(name), owner, nx=True, px=ms):
             return True
-        return bool(await self._r.eval(_RENEW_LOCK, 1, name, owner, ms))
+        return bool(await self._r.eval(_RENEW_LOCK, 1, self.keys.lock(name), owner, ms))
 
     async def renew_lock(self, name: str, owner: str, lease_seconds: float) -> None:
         """Extend ``owner``'s lease on lock ``name``."""
-        await self._r.eval(_RENEW_LOCK, 1, name, owner, int(lease_seconds * 1000))
+        await self._r.eval(_RENEW_LOCK, 1, self.keys.lock(name), owner, int(lease_seconds * 1000))
 
     async def drop_lock(self, name: str, owner: str) -> None:
         """Release lock ``name`` if ``owner`` holds it."""
-        await self._r.eval(_DROP_LOCK, 1, name, owner)
+        await self._r.eval(_DROP_LOCK, 1, self.keys.lock(name), owner)
 
     async def claim(self, job_id: str, worker: str, max_attempts: int) -> JobSpec | None:
         """Mark the job running on ``worker``; None when it must not run (finished, cancelled,
         unknown, or out of attempts: then it is marked failed)."""
-        key = RECORD_PREFIX + job_id
+        key = self.keys.record(job_id)
         raw = await self._r.hgetall(key)
         if not raw:
             return None
@@ -415,22 +457,36 @@ class RedisJobs:
             await pipe.execute()
         return JobSpec.from_json(_text(raw[b"spec"]) or "{}")
 
-    async def heartbeat(self, job_id: str, lease_seconds: float, progress: Mapping[str, Any]) -> bool:
-        """Renew the worker's hold on the job and store its progress; True when cancel was asked."""
-        key = RECORD_PREFIX + job_id
+    async def heartbeat(
+        self, job_id: str, lease_seconds: float, progress: Mapping[str, Any], quota_units: int = 0
+    ) -> bool:
+        """Renew the worker's hold on the job and store its progress (adding ``quota_units``, spent
+        since the last beat, to the shared count); True when cancel was asked."""
+        key = self.keys.record(job_id)
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.pexpire(in_progress_key_prefix + job_id, int(lease_seconds * 1000))
             pipe.hset(key, "progress", json.dumps(dict(progress)))
+            if quota_units:
+                pipe.incrby(self.keys.quota_spent, quota_units)
             pipe.hget(key, "cancel")
             results = await pipe.execute()
         return bool(results[-1])
 
-    async def requeue(self, job_id: str, progress: Mapping[str, Any]) -> None:
-        """The worker stops (shutdown) before the job is done: it waits on the queue again."""
-        await self._r.hset(
-            RECORD_PREFIX + job_id,
-            mapping={"state": JobState.QUEUED.value, "worker": "", "progress": json.dumps(dict(progress))},
-        )
+    async def requeue(self, job_id: str, progress: Mapping[str, Any], quota_units: int = 0) -> None:
+        """The worker stops (shutdown) before the job is done: it waits on the queue again
+        (``quota_units``: spent since the last heartbeat)."""
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                self.keys.record(job_id),
+                mapping={
+                    "state": JobState.QUEUED.value,
+                    "worker": "",
+                    "progress": json.dumps(dict(progress)),
+                },
+            )
+            if quota_units:
+                pipe.incrby(self.keys.quota_spent, quota_units)
+            await pipe.execute()
 
     async def finish(
         self,
@@ -439,10 +495,12 @@ class RedisJobs:
         result: Mapping[str, Any] | None,
         error: str | None,
         progress: Mapping[str, Any] | None = None,
+        quota_units: int = 0,
     ) -> None:
         """Record the job's final state, result and error (redacted); a job that ran adds its
-        duration (first start to now) to the shared histogram in the same transaction."""
-        key = RECORD_PREFIX + job_id
+        duration (first start to now) to the shared histogram, and ``quota_units`` (spent since
+        its last heartbeat) to the shared count, in the same transaction."""
+        key = self.keys.record(job_id)
         finished_at = utc_now()
         started_text, spec_text = (_text(v) for v in await self._r.hmget(key, ["started_at", "spec"]))
         mapping: dict[str, str] = {"state": state.value, "finished_at": finished_at.isoformat()}
@@ -455,20 +513,24 @@ class RedisJobs:
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=mapping)
             pipe.expire(key, RECORD_TTL)
+            if quota_units:
+                pipe.incrby(self.keys.quota_spent, quota_units)
             if started_text and spec_text:
                 seconds = max(0.0, (finished_at - datetime.fromisoformat(started_text)).total_seconds())
                 prefix = f"{JobSpec.from_json(spec_text).kind.value}|{state.value}|"
-                pipe.hincrby(DURATIONS_KEY, prefix + "count", 1)
-                pipe.hincrbyfloat(DURATIONS_KEY, prefix + "sum", seconds)
+                pipe.hincrby(self.keys.durations, prefix + "count", 1)
+                pipe.hincrbyfloat(self.keys.durations, prefix + "sum", seconds)
                 for bound in JOB_DURATION_BUCKETS:
                     if seconds <= bound:
-                        pipe.hincrby(DURATIONS_KEY, f"{prefix}le={bound:g}", 1)
+                        pipe.hincrby(self.keys.durations, f"{prefix}le={bound:g}", 1)
             await pipe.execute()
 
     async def durations(self) -> dict[tuple[str, str], DurationTally]:
         """The shared job duration histogram: a tally per (kind, outcome) of every job any worker
         or replica finished since Redis was last emptied."""
-        fields = {_text(k) or "": _text(v) or "0" for k, v in (await self._r.hgetall(DURATIONS_KEY)).items()}
+        fields = {
+            _text(k) or "": _text(v) or "0" for k, v in (await self._r.hgetall(self.keys.durations)).items()
+        }
         tallies: dict[tuple[str, str], DurationTally] = {}
         for name in fields:
             kind, outcome, what = name.split("|", 2)
@@ -482,8 +544,13 @@ class RedisJobs:
             )
         return tallies
 
+    async def quota_units_spent(self) -> int:
+        """Quota units the workers' jobs spent, in all, since Redis was last emptied."""
+        value = await self._r.get(self.keys.quota_spent)
+        return int(value) if value is not None else 0
+
     async def _transition(self, job_id: str, frm: set[JobState], to: JobState) -> bool:
-        key = RECORD_PREFIX + job_id
+        key = self.keys.record(job_id)
         async with self._r.pipeline(transaction=True) as pipe:
             await pipe.watch(key)
             state = _text(await pipe.hget(key, "state"))
@@ -499,9 +566,9 @@ class RedisJobs:
         return True
 
 
-async def queue_depth(url: str) -> int:
-    """How many jobs wait on (or are held from) the queue at ``url``: for metrics and probes."""
-    jobs = await RedisJobs.connect(url)
+async def queue_depth(url: str, prefix: str = DEFAULT_PREFIX) -> int:
+    """How many jobs wait on (or are held from) ``prefix``'s queue at ``url``: for metrics and probes."""
+    jobs = await RedisJobs.connect(url, prefix)
     try:
         return await jobs.depth()
     finally:

@@ -29,7 +29,7 @@ import structlog
 from arq.worker import Retry, Worker, func
 
 from tubescope.config import Settings
-from tubescope.jobs.queue import ARQ_FUNCTION, QUEUE_NAME, JobState, RedisJobs, connect, redis_settings
+from tubescope.jobs.queue import ARQ_FUNCTION, JobKeys, JobState, RedisJobs, connect, redis_settings
 from tubescope.jobs.runner import JobOutcome, JobProgress, execute
 from tubescope.logging import redact_text
 
@@ -38,6 +38,25 @@ _events = structlog.get_logger("tubescope.worker")
 _SHUTDOWN = "the worker is shutting down"
 _CANCELLED = "cancelled by request"
 _ARQ_TRIES = 10_000  # our own attempt count (job_max_tries) decides when to give up
+
+
+class QuotaTally:
+    """The quota units a job spent that the shared count (:meth:`RedisJobs.quota_units_spent`)
+    has not heard of yet: each heartbeat and the job's end hand them over."""
+
+    def __init__(self, progress: JobProgress) -> None:
+        self._progress = progress
+        self._counted = 0
+
+    def take(self) -> int:
+        """Units spent since the last :meth:`take` (they now count as handed over)."""
+        used = int(self._progress.counters["quota_used"])
+        units, self._counted = used - self._counted, used
+        return units
+
+    def give_back(self, units: int) -> None:
+        """``units`` from :meth:`take` never reached Redis: hand them over next time."""
+        self._counted -= units
 
 
 def worker_name() -> str:
@@ -73,19 +92,21 @@ async def _run_claimed(jobs: RedisJobs, settings: Settings, job_id: str) -> str:
         return "skipped"
     _events.info("job.started", kind=spec.kind.value)
     progress = JobProgress()
+    tally = QuotaTally(progress)
     lease = asyncio.create_task(
-        _keep_lease(jobs, job_id, spec.run_lock, progress, settings.job_lease_seconds)
+        _keep_lease(jobs, job_id, spec.run_lock, progress, tally, settings.job_lease_seconds)
     )
     running = asyncio.ensure_future(asyncio.to_thread(execute, spec, settings, progress, job_id))
     try:
         outcome = await _wait_through_shutdown(running, progress)
     except Exception as exc:  # a job must never leave its record running
         lease.cancel()
-        await jobs.finish(job_id, JobState.FAILED, None, f"{type(exc).__name__}: {exc}", progress.snapshot())
+        error = f"{type(exc).__name__}: {exc}"
+        await jobs.finish(job_id, JobState.FAILED, None, error, progress.snapshot(), tally.take())
         raise
     finally:
         lease.cancel()
-    return await _record(jobs, job_id, outcome, progress)
+    return await _record(jobs, job_id, outcome, progress, tally)
 
 
 async def _wait_through_shutdown(running: asyncio.Future[JobOutcome], progress: JobProgress) -> JobOutcome:
@@ -102,39 +123,49 @@ async def _wait_through_shutdown(running: asyncio.Future[JobOutcome], progress: 
                 current.uncancel()
 
 
-async def _record(jobs: RedisJobs, job_id: str, outcome: JobOutcome, progress: JobProgress) -> str:
+async def _record(
+    jobs: RedisJobs, job_id: str, outcome: JobOutcome, progress: JobProgress, tally: QuotaTally
+) -> str:
     counters = progress.snapshot()
     if outcome.stopped and progress.stop_reason == _SHUTDOWN:
-        await jobs.requeue(job_id, counters)
+        await jobs.requeue(job_id, counters, tally.take())
         raise asyncio.CancelledError  # arq keeps the job queued for the next worker
     if outcome.stopped:
-        await jobs.finish(job_id, JobState.CANCELLED, outcome.result, None, counters)
+        await jobs.finish(job_id, JobState.CANCELLED, outcome.result, None, counters, tally.take())
         return JobState.CANCELLED.value
     if outcome.error is not None:
         error = redact_text(str(outcome.error))
-        await jobs.finish(job_id, JobState.FAILED, outcome.result, error, counters)
+        await jobs.finish(job_id, JobState.FAILED, outcome.result, error, counters, tally.take())
         return JobState.FAILED.value
-    await jobs.finish(job_id, JobState.COMPLETED, outcome.result, None, counters)
+    await jobs.finish(job_id, JobState.COMPLETED, outcome.result, None, counters, tally.take())
     return JobState.COMPLETED.value
 
 
 async def _keep_lease(
-    jobs: RedisJobs, job_id: str, lock: str | None, progress: JobProgress, lease_seconds: float
+    jobs: RedisJobs,
+    job_id: str,
+    lock: str | None,
+    progress: JobProgress,
+    tally: QuotaTally,
+    lease_seconds: float,
 ) -> None:
     interval = lease_seconds / 3
     while True:
+        units = tally.take()
         try:
-            if await jobs.heartbeat(job_id, lease_seconds, progress.snapshot()):
+            if await jobs.heartbeat(job_id, lease_seconds, progress.snapshot(), units):
                 progress.stop(_CANCELLED)
+            units = 0
             if lock is not None:
                 await jobs.renew_lock(lock, job_id, lease_seconds)
         except Exception:  # Redis gone for a moment: try again next beat; the job keeps running
+            tally.give_back(units)
             _log.warning("worker.heartbeat_failed", exc_info=True)
         await asyncio.sleep(interval)
 
 
 async def _startup(ctx: dict[str, Any]) -> None:
-    ctx["jobs"] = RedisJobs(ctx["redis"])
+    ctx["jobs"] = RedisJobs(ctx["redis"], ctx["settings"].redis_prefix)
 
 
 def build_worker(settings: Settings, *, burst: bool = False, concurrency: int | None = None) -> Worker:
@@ -154,7 +185,7 @@ def build_worker(settings: Settings, *, burst: bool = False, concurrency: int | 
                 max_tries=_ARQ_TRIES,
             )
         ],
-        queue_name=QUEUE_NAME,
+        queue_name=JobKeys(settings.redis_prefix).queue,
         redis_settings=redis_settings(settings.redis_url),
         on_startup=_startup,
         max_jobs=concurrency or settings.worker_concurrency,

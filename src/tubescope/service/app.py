@@ -195,8 +195,10 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
         quota: QuotaSource
         shared_quota: SharedQuotaView | None = None
         if settings.redis_url:  # durable: `tubescope worker` processes run them
-            job_queue = await RedisJobs.connect(settings.redis_url)
-            ledger = RedisQuotaLedger.from_url(settings.redis_url, settings.key_daily_quota)
+            job_queue = await RedisJobs.connect(settings.redis_url, settings.redis_prefix)
+            ledger = RedisQuotaLedger.from_url(
+                settings.redis_url, settings.key_daily_quota, settings.redis_prefix
+            )
             quota = shared_quota = SharedQuotaView(ledger, fingerprints)
         else:
             tracker = QuotaTracker(fingerprints, settings.key_daily_quota)
@@ -206,7 +208,7 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
                     opts.db_path,
                     settings,
                     on_finished=finished,
-                    on_quota=metrics.quota_spent.inc,
+                    on_quota=metrics.count_quota_spent,
                     on_quota_usage=tracker.record,
                 )
             )

@@ -17,7 +17,8 @@ service exposes:
 - ``tubescope_channel_last_collection_timestamp_seconds``: the last successful collection of each
   channel in the warehouse;
 - ``tubescope_quota_remaining_units`` and ``tubescope_quota_limit_units`` per API key fingerprint
-  and quota bucket, and ``tubescope_quota_units_spent_total``;
+  and quota bucket, and ``tubescope_quota_units_spent_total`` (with Redis: the units every
+  worker's jobs spent, the same on every replica, read from Redis);
 - ``tubescope_rate_limited_total``: requests refused with 429.
 
 Other parts feed it through :meth:`ServiceMetrics.observe_job` (or
@@ -50,6 +51,7 @@ from tubescope.cache import TieredCache
 from tubescope.jobs.queue import JOB_DURATION_BUCKETS, DurationTally
 
 JOB_DURATION_HELP = "Duration of finished jobs by kind and outcome (completed, failed, cancelled)."
+QUOTA_SPENT_HELP = "YouTube Data API quota units spent by jobs."
 
 
 class CacheTierCollector:
@@ -99,6 +101,20 @@ class SharedJobDurations:
         yield family
 
 
+class SharedQuotaSpent:
+    """``tubescope_quota_units_spent_total`` from the count the workers keep in Redis (set before
+    each scrape by :meth:`ServiceMetrics.set_quota_spent`)."""
+
+    def __init__(self) -> None:
+        self.units = 0
+
+    def collect(self) -> Iterator[Any]:
+        """One counter family with the workers' units."""
+        family = CounterMetricFamily("tubescope_quota_units_spent", QUOTA_SPENT_HELP)
+        family.add_metric([], self.units)
+        yield family
+
+
 class ServiceMetrics:
     """The service's metrics on a registry of its own. ``shared_jobs``: the jobs run on workers
     elsewhere (Redis), so their durations come from :meth:`set_job_durations`, not from
@@ -118,11 +134,15 @@ class ServiceMetrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
-        self.quota_spent = Counter(
-            "tubescope_quota_units_spent_total",
-            "YouTube Data API quota units spent by jobs.",
-            registry=self.registry,
-        )
+        self.quota_spent: Counter | None = None
+        self.shared_quota_spent: SharedQuotaSpent | None = None
+        if shared_jobs:
+            self.shared_quota_spent = SharedQuotaSpent()
+            self.registry.register(self.shared_quota_spent)
+        else:
+            self.quota_spent = Counter(
+                "tubescope_quota_units_spent_total", QUOTA_SPENT_HELP, registry=self.registry
+            )
         self.quota_remaining = Gauge(
             "tubescope_quota_remaining_units",
             "YouTube Data API quota units left today (US Pacific day) per key fingerprint and bucket.",
@@ -180,6 +200,16 @@ class ServiceMetrics:
         """The workers' shared duration histogram, read from Redis just before a scrape."""
         if self.shared_job_durations is not None:
             self.shared_job_durations.tallies = dict(tallies)
+
+    def count_quota_spent(self, units: int) -> None:
+        """``units`` spent by a job this process ran (without Redis)."""
+        if self.quota_spent is not None:
+            self.quota_spent.inc(units)
+
+    def set_quota_spent(self, units: int) -> None:
+        """The units all workers' jobs spent, read from Redis just before a scrape."""
+        if self.shared_quota_spent is not None:
+            self.shared_quota_spent.units = units
 
     def set_queue_depth(self, depth: int, queue: str = "default") -> None:
         """How many jobs wait in ``queue`` now."""

@@ -25,7 +25,8 @@ try:
 except ZoneInfoNotFoundError:  # slim images without a tz database: standard time is close enough
     _PACIFIC = timezone(timedelta(hours=-8))
 
-KEY_PREFIX = "tubescope:quota:"
+DEFAULT_PREFIX = "tubescope:"
+"""The default of ``TUBESCOPE_REDIS_PREFIX``; counters are ``<prefix>quota:<fingerprint>:<bucket>:<day>``."""
 _TTL_SECONDS = 3 * 86_400  # a day's counters outlive the day, then vanish
 
 # KEYS[1] the counter; ARGV cost, limit, ttl. The new total, or -1 (nothing charged) when the
@@ -92,10 +93,12 @@ class RedisQuotaLedger:
         daily_units: int,
         *,
         now: Callable[[], datetime] = _utc_now,
+        prefix: str = DEFAULT_PREFIX,
     ) -> None:
         if daily_units < 1:
             raise ValueError("daily_units must be >= 1")
         self._redis = redis
+        self._prefix = prefix
         self.daily_units = daily_units
         self._now = now
         self._reserve = redis.register_script(_RESERVE)
@@ -103,13 +106,13 @@ class RedisQuotaLedger:
         self._exhaust = redis.register_script(_EXHAUST)
 
     @classmethod
-    def from_url(cls, url: str, daily_units: int) -> RedisQuotaLedger:
-        """A ledger on its own connection pool (close it with :meth:`aclose`)."""
-        return cls(aioredis.Redis.from_url(url), daily_units)
+    def from_url(cls, url: str, daily_units: int, prefix: str = DEFAULT_PREFIX) -> RedisQuotaLedger:
+        """A ledger on its own connection pool (close it with :meth:`aclose`), keys under ``prefix``."""
+        return cls(aioredis.Redis.from_url(url), daily_units, prefix=prefix)
 
     def counter_key(self, fingerprint: str, bucket: str, day: date | None = None) -> str:
         """The Redis key holding what ``fingerprint`` spent in ``bucket`` on ``day`` (default today)."""
-        return f"{KEY_PREFIX}{fingerprint}:{bucket}:{(day or quota_day(self._now())).isoformat()}"
+        return f"{self._prefix}quota:{fingerprint}:{bucket}:{(day or quota_day(self._now())).isoformat()}"
 
     async def reserve(self, fingerprint: str, bucket: str, units: int) -> bool:
         """Charge ``units`` atomically, or refuse without charging when the day's units would run out."""

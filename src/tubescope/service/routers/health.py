@@ -51,8 +51,9 @@ async def metrics(request: Request, state: State) -> Response:
     m = state.metrics
     m.set_job_counts(await state.jobs.counts())
     m.set_queue_depth(await state.jobs.depth())
-    if isinstance(state.jobs, RedisJobs):  # the workers' jobs: durations from the shared tallies
+    if isinstance(state.jobs, RedisJobs):  # the workers' jobs: durations and units from Redis
         m.set_job_durations(await state.jobs.durations())
+        m.set_quota_spent(await state.jobs.quota_units_spent())
     m.set_quota(await state.quota.left(), state.quota.daily_units)
     m.set_last_collections(await run_in_threadpool(_last_collections, state))
     return Response(m.render(), media_type="text/plain; version=0.0.4")
