@@ -4,12 +4,13 @@ and a collection dates its snapshots with it: the emulator's clock and the real 
 from __future__ import annotations
 
 import email.utils
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tubescope.emulator.clock import RunningClock
+from tubescope.emulator.clock import DEFAULT_NOW, EmulatorClock, RunningClock
 from tubescope.emulator.server import banner
 from tubescope.emulator.world import World
 from tubescope.jobs.collect import collect
@@ -63,3 +64,21 @@ def test_the_banner_lists_several_channels_to_try() -> None:
     assert lines[0] == "http://127.0.0.1:8765/youtube/v3"
     handles = [line.split()[0] for line in lines if line.startswith("  @")]
     assert len(handles) >= 3 and handles == [world.handle_of(i) for i in range(len(handles))]
+
+
+def test_clocks_jump_when_set_or_advanced_and_refuse_naive_times() -> None:
+    frozen = EmulatorClock(WORLD_TIME)
+    assert frozen() == frozen.now() == WORLD_TIME  # a clock is also a Callable[[], datetime]
+    assert frozen.advance(90) == WORLD_TIME + timedelta(seconds=90)
+    assert frozen.advance(timedelta(days=-1)) == WORLD_TIME + timedelta(seconds=90) - timedelta(days=1)
+    other_zone = datetime(2026, 3, 4, 7, 6, 7, tzinfo=timezone(timedelta(hours=2)))
+    assert frozen.set(other_zone) == WORLD_TIME and frozen.now().tzinfo == UTC
+    assert repr(frozen) == f"EmulatorClock({WORLD_TIME.isoformat()})"
+    with pytest.raises(ValueError, match="timezone-aware"):
+        frozen.set(datetime(2026, 1, 1))
+    ticks = iter([0.0, 0.0, 5.0, 35.0])  # readings at: start, set, advance, now
+    running = RunningClock(WORLD_TIME, monotonic=lambda: next(ticks))
+    assert running.set(WORLD_TIME + timedelta(hours=1)) == WORLD_TIME + timedelta(hours=1)
+    assert running.advance(60) == WORLD_TIME + timedelta(hours=1, seconds=65)  # the jump, plus time moved
+    assert running.now() == WORLD_TIME + timedelta(hours=1, seconds=95)
+    assert EmulatorClock().now() == DEFAULT_NOW
