@@ -309,13 +309,13 @@ def analyze(
 
     settings = load_settings(db_path=db)
     with _working("analysing…"):
-        analysis = job.analyze(
+        analysis, frames = job.analyze_with_frames(
             settings.warehouse_target, ref, since=parse_date(since) if since else None, timezone=tz
         )
     if as_json:
         typer.echo(json.dumps(analysis.to_dict(), indent=2, sort_keys=True, default=str))
     else:
-        SafeConsole().print(job.analysis_summary(analysis, settings.warehouse_target))
+        SafeConsole().print(job.analysis_summary(analysis, settings.warehouse_target, frames=frames))
 
 
 @app.command()

@@ -151,3 +151,19 @@ def test_an_observed_early_point_stands_in_place_of_the_interpolation() -> None:
     assert rows[("a", "24h")].observed and not rows[("b", "24h")].observed
     assert rows[("a", "24h")].outlier_score == pytest.approx(5000 / 3700)
     assert ("a", "72h") not in rows  # a sample taken after ``now`` is not seen yet
+
+
+def test_performance_index_is_computed_once_and_handed_out_as_copies() -> None:
+    from tubescope.analysis.same_age import FormatAgeMedian, SameAgeResult, SameAgeRow
+
+    rows = tuple(
+        SameAgeRow(f"v{i}", "long", label, hours, 100.0 * (i + 1), 50.0, "middle 50%", 0.5 + i)
+        for i in range(3)
+        for label, hours in (("24h", 24.0), ("7d", 168.0))
+    )
+    result = SameAgeResult(("24h", "7d"), (FormatAgeMedian("long", "24h", 3, 200.0),), rows)
+    first = result.performance_index(preferred=("7d", "24h"))
+    assert list(first["basis"]) == ["same_age_7d"] * 3 and list(first["score"]) == [0.5, 1.5, 2.5]
+    first.loc["v0", "score"] = -1.0  # a caller's change does not reach the next caller
+    assert result.performance_index(preferred=("7d", "24h"))["score"].tolist() == [0.5, 1.5, 2.5]
+    assert result.performance_index(preferred=["24h"])["basis"].tolist() == ["same_age_24h"] * 3  # type: ignore[arg-type]

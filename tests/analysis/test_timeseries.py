@@ -453,3 +453,14 @@ def test_channels_without_a_planted_break_rarely_show_one_near_a_random_date(ste
         near_random += any(abs((point.date - day).days) <= 5 for point in result.change_points)
     assert checked >= 15
     assert near_random / checked <= 0.3, (near_random, checked)
+
+
+def test_line_residuals_equal_numpys_least_squares_fit() -> None:
+    from tubescope.analysis.timeseries import _line_residual
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 8, 56):
+        values = rng.normal(1000.0, 300.0, n) + 40.0 * np.arange(n)
+        x = np.arange(n, dtype=float)
+        fitted = np.polyval(np.polyfit(x, values, 1), x) if n >= 2 else np.full(n, values.mean())
+        assert _line_residual(values) == pytest.approx(values - fitted, abs=1e-9)

@@ -32,7 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from tubescope.analysis.engagement import engagement_rates
-from tubescope.analysis.features import JsonMixin, require_aware, require_columns
+from tubescope.analysis.features import JsonMixin, epoch_ns, require_aware, require_columns
 from tubescope.analysis.timing import default_performance
 from tubescope.errors import ConfigError
 
@@ -217,7 +217,7 @@ def analyze_outliers(
         )
     x = np.log(score)
     if opts.detrend_window > 0 and "published_at" in videos.columns:
-        published = pd.to_datetime(videos["published_at"], utc=True).to_numpy()[usable]
+        published = epoch_ns(videos["published_at"])[usable]  # int64: no Timestamp objects
         x = x - _rolling_baseline(x, fmt, published, opts.detrend_window)
     center = float(np.median(x))
     flags: list[list[MethodFlag]] = [[] for _ in range(n)]

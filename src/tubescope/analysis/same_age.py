@@ -113,8 +113,21 @@ class SameAgeResult(JsonMixin):
         }
 
     def performance_index(self, preferred: tuple[str, ...] = ("7d", "24h", "28d")) -> pd.DataFrame:
-        """Each video's outlier score at the first preferred age it has (columns score, basis)."""
-        frame = self.frame().dropna(subset=["outlier_score"])
+        """Each video's outlier score at the first preferred age it has (columns score, basis).
+
+        Computed once per ``preferred`` for a result (the analysis asks for it several times);
+        each call returns a fresh copy.
+        """
+        memo: dict[tuple[str, ...], pd.DataFrame] = self.__dict__.setdefault("_performance", {})
+        key = tuple(preferred)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = self._performance_index(key)
+        return found.copy()
+
+    def _performance_index(self, preferred: tuple[str, ...]) -> pd.DataFrame:
+        frame = self.__dict__.get("_frame")
+        frame = (self.frame() if frame is None else frame).dropna(subset=["outlier_score"])
         frame = frame[frame["outlier_score"] > 0]
         order = {label: i for i, label in enumerate(preferred)}
         frame = frame[frame["age_label"].isin(order)]

@@ -668,9 +668,14 @@ def _noise_scale(signal: FloatArray, block_days: int = 56, edge_days: int = 7) -
 
 
 def _line_residual(values: FloatArray) -> FloatArray:
-    x = np.arange(values.size, dtype="float64")
-    slope, intercept = np.polyfit(x, values, 1) if values.size >= 2 else (0.0, float(values.mean()))
-    return np.asarray(values - (intercept + slope * x), dtype="float64")
+    """Residuals of the least-squares line through ``values`` at days 0, 1, ...: the closed form
+    of ``np.polyfit(x, values, 1)`` (called hundreds of times per series; polyfit's general
+    least-squares solver is most of the cost)."""
+    centred_x = np.arange(values.size, dtype="float64") - (values.size - 1) / 2.0
+    centred_y = np.asarray(values, dtype="float64") - float(values.mean())
+    sxx = float(np.dot(centred_x, centred_x))
+    slope = float(np.dot(centred_x, centred_y)) / sxx if sxx > 0 else 0.0
+    return np.asarray(centred_y - slope * centred_x, dtype="float64")
 
 
 def _broken_line_residual(block: FloatArray, edge_days: int) -> FloatArray:

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from tubescope.analysis.benchmark import BenchmarkResult
 from tubescope.analysis.comments import summarize_comments
+from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.kpis import KPI_DEFINITIONS, format_kpi
 from tubescope.analysis.summary import AnalysisOptions, ChannelAnalysis, analyze_channel
 from tubescope.analysis.timing import TimingOptions
@@ -39,6 +40,19 @@ def analyze(
     timezone: str = "UTC",
 ) -> ChannelAnalysis:
     """Every analysis of one collected channel as of ``now`` (default: its last observation)."""
+    return analyze_with_frames(db_path, ref, since=since, now=now, timezone=timezone)[0]
+
+
+def analyze_with_frames(
+    db_path: WarehouseTarget,
+    ref: str,
+    *,
+    since: datetime | None = None,
+    now: datetime | None = None,
+    timezone: str = "UTC",
+) -> tuple[ChannelAnalysis, ChannelFrames]:
+    """:func:`analyze`, and the channel's frames it read (for :func:`analysis_summary`, so the
+    CLI reads the warehouse once)."""
     with open_for_reading(db_path) as warehouse:
         channel_id = resolve_stored_channel(warehouse, ref)
         frames = load_channel_frames(warehouse, [channel_id])
@@ -52,7 +66,7 @@ def analyze(
         options=AnalysisOptions(timing=TimingOptions(timezone=timezone)),
         reference=reference,
     )
-    return dataclasses.replace(analysis, extras={**analysis.extras, "comments": comments.to_dict()})
+    return dataclasses.replace(analysis, extras={**analysis.extras, "comments": comments.to_dict()}), frames
 
 
 _COMMENTS_SQL = """
@@ -90,11 +104,20 @@ def compare(
 
 
 def analysis_summary(
-    analysis: ChannelAnalysis, db_path: WarehouseTarget, *, now: datetime | None = None
+    analysis: ChannelAnalysis,
+    db_path: WarehouseTarget,
+    *,
+    now: datetime | None = None,
+    frames: ChannelFrames | None = None,
 ) -> RenderableType:
-    """The Rich summary of ``analysis`` a person reads in a terminal (the report's components)."""
-    with open_for_reading(db_path) as warehouse:
-        frames = load_channel_frames(warehouse, [analysis.channel_id])
+    """The Rich summary of ``analysis`` a person reads in a terminal (the report's components).
+
+    ``frames``: the channel's frames the analysis read (:func:`analyze_with_frames`); None reads
+    them again from ``db_path``.
+    """
+    if frames is None:
+        with open_for_reading(db_path) as warehouse:
+            frames = load_channel_frames(warehouse, [analysis.channel_id])
     model = build_report_model(analysis, frames, now=now or datetime.fromisoformat(analysis.now))
     comments = analysis.extras.get("comments")
     if isinstance(comments, dict):

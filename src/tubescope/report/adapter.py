@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 from tubescope.analysis.abtest import AbTestResult, Metric
 from tubescope.analysis.benchmark import BenchmarkResult
@@ -735,11 +734,25 @@ def _ab_results(test: AbTestResult) -> list[AbResult]:
     return results
 
 
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values, in the input order (capped at 1).
+
+    The same values as ``statsmodels``' ``multipletests(method="holm")``, whose Holm branch runs a
+    full ``gc.collect()`` on every call: a tenth of a second in a process holding a whole analysis.
+    """
+    n = len(p_values)
+    order = np.argsort(p_values, kind="stable")
+    stepped = np.maximum.accumulate(p_values[order] * np.arange(n, 0, -1))
+    adjusted = np.empty(n, dtype=float)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return adjusted
+
+
 def holm_adjusted(results: Sequence[AbResult]) -> tuple[AbResult, ...]:
     """The comparisons with Holm-adjusted p-values: a report runs several, so one may win by chance."""
     if not results:
         return ()
-    adjusted = multipletests([r.p_value for r in results], method="holm")[1]
+    adjusted = holm(np.array([r.p_value for r in results], dtype=float))
     return tuple(
         dataclasses.replace(result, p_adjusted=float(p)) for result, p in zip(results, adjusted, strict=True)
     )
