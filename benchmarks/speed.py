@@ -8,14 +8,21 @@ Measures, each in a fresh child process (so imports and peak RSS are the phase's
   ``benchmarks/analyze.py``'s SQL): frames loaded from DuckDB, then ``analyze_channel`` twice, the
   first call in a fresh process (imports included) and the second warm; wall, CPU, peak RSS;
 - ``report``: ``render_report`` of the same channel (HTML in memory) in a fresh process: what
-  ``tubescope report`` spends before writing the file.
+  ``tubescope report`` spends before writing the file;
+- ``analyze_cli``: ``tubescope analyze`` end to end (start, imports, read, analysis, terminal
+  summary) on a ``--small-videos``-video channel, wall and CPU (median of ``--repeat``).
+
+Every tree measured is byte-compiled first (``compileall``, with the site-packages), as an
+installed package is: a tree run from source without ``__pycache__`` (``PYTHONDONTWRITEBYTECODE``)
+compiles every module on every start, which once added seconds to each figure.
 
 With ``--before REV`` every phase also runs against the source tree of git revision ``REV``
 (extracted with ``git archive`` and put first on ``PYTHONPATH``), interleaved with the current
 tree, so both sides share the machine's load. The load average (``os.getloadavg()``) is recorded
 before and after every phase. One JSON document on stdout.
 
-    .venv/bin/python benchmarks/speed.py [--videos 10000] [--repeat 3] [--before 5901746]
+    .venv/bin/python benchmarks/speed.py [--videos 10000] [--small-videos 1000] [--repeat 3]
+        [--before 5901746]
 """
 
 from __future__ import annotations
@@ -185,6 +192,32 @@ def cli_figures(src: Path | None, repeat: int) -> dict[str, Any]:
     }
 
 
+def compile_bytecode(src: Path | None) -> dict[str, Any]:
+    """Bytecode for ``src`` (default: this tree's ``src``) and the interpreter's site-packages,
+    written where the interpreter looks for it; files already compiled are skipped."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    targets = dict.fromkeys([str(src or ROOT / "src"), paths["purelib"], paths["platlib"]])
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-j0", *targets], capture_output=True, check=False
+    )
+    return {"seconds": round(time.perf_counter() - started, 2), "returncode": done.returncode}
+
+
+def analyze_cli_figures(src: Path | None, path: Path, repeat: int) -> dict[str, Any]:
+    """``tubescope analyze`` of the one channel in ``path``, end to end in a fresh interpreter."""
+    import duckdb  # plain DuckDB: the warehouse may be in another tree's schema
+
+    with duckdb.connect(str(path), read_only=True) as connection:
+        row = connection.execute("SELECT min(channel_id) FROM channels").fetchone()
+    channel_id = str(row[0]) if row else ""
+    figures = _start_wall(["-m", "tubescope.cli", "analyze", channel_id, "--db", str(path)], src, repeat)
+    figures["channel_id"] = channel_id
+    return figures
+
+
 def extract(revision: str, into: Path) -> Path:
     """The ``src`` tree of ``revision`` under ``into`` (read from git, nothing checked out)."""
     archive = subprocess.run(
@@ -209,6 +242,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--videos", type=int, default=10_000, help="videos of the one channel")
+    parser.add_argument(
+        "--small-videos", type=int, default=1_000, help="videos of the channel `tubescope analyze` reads"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="CLI starts per figure")
     parser.add_argument("--before", help="git revision to measure beside the working tree")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
@@ -226,9 +262,13 @@ def main() -> None:
         trees: dict[str, Path | None] = {"after": None}
         if args.before:
             trees = {"before": extract(args.before, Path(work) / "before"), "after": None}
+        bytecode = {label: compile_bytecode(src) for label, src in trees.items()}
         # The same data for both trees, each in the schema its own code writes.
         paths = {label: Path(work) / f"channel-{label}.duckdb" for label in trees}
+        small = {label: Path(work) / f"small-{label}.duckdb" for label in trees}
         generated = {label: _generate_for(src, paths[label], args.videos) for label, src in trees.items()}
+        for label, src in trees.items():
+            generated[f"{label}_small"] = _generate_for(src, small[label], args.small_videos)
         results: dict[str, dict[str, Any]] = {label: {} for label in trees}
         peer = _start_wall(["-c", "pass"], None, args.repeat)
         for label, src in trees.items():  # interleaved phase by phase: both sides share the load
@@ -236,12 +276,15 @@ def main() -> None:
         for name in ("analyze", "report"):
             for label, src in trees.items():
                 results[label][name] = _child(name, paths[label], src)
+        for label, src in trees.items():
+            results[label]["analyze_cli"] = analyze_cli_figures(src, small[label], args.repeat)
     after = results["after"]
     goals = {
         "cli_help_under_0_5s": after["cli"]["help"]["median_s"] < 0.5,
         "analysis_warm_under_1s": after["analyze"].get("warm_call", {}).get("wall_s", 1e9) < 1.0,
         "analysis_peak_rss_under_300mb": after["analyze"].get("peak_rss_mb", 1e9) < 300,
         "report_under_3s": after["report"].get("total", {}).get("wall_s", 1e9) < 3.0,
+        "analyze_cli_small_under_1_5s": after["analyze_cli"]["median_s"] < 1.5,
         "note": "goals hold on a quiet machine; compare wall with cpu and the load average beside it",
     }
     import psutil
@@ -259,6 +302,8 @@ def main() -> None:
                     "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
                 },
                 "load_average": {"start": load_at_start, "end": _load()},
+                "small_videos": args.small_videos,
+                "bytecode": bytecode,
                 "generated": generated,
                 "peer_python_start": peer,
                 "results": results,
