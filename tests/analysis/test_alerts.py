@@ -198,3 +198,10 @@ def test_impossible_rules_are_typed_errors(kind: str, threshold: float, extra: d
 def test_findings_are_plain_values() -> None:
     finding = Finding("r", "quota", "k", "s", None, None, 1.0, 0.8, T, "text")
     assert message(finding, None) == "text"
+
+
+def test_an_incomplete_run_is_a_failed_collection() -> None:
+    gaps = "incomplete: 50 video(s) of 1 channel(s) not fetched after retries; collect again"
+    runs = (RunRecord(9, "incomplete", T - timedelta(hours=2), (CH,), gaps),)
+    (finding,) = evaluate([AlertRule("failed", "collection_failed", 0.0)], AlertInputs(runs=runs), T)
+    assert finding.key == "failed:run:9" and f"ended incomplete: {gaps}." in finding.summary

@@ -56,7 +56,8 @@ BREAKOUT_LOOKBACK = timedelta(days=7)
 SUBSCRIBER_WINDOW = timedelta(days=7)
 RECENT = timedelta(days=1)
 """Snapshots and runs older than this before ``now`` raise no alert (stale news)."""
-FAILED_STATES = ("failed", "quota_stopped", "budget_stopped")
+FAILED_STATES = ("failed", "incomplete", "quota_stopped", "budget_stopped")
+"""Run states a ``collection_failed`` rule reports: ``incomplete`` left gaps (batches not fetched)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,7 +416,8 @@ def quota(rule: AlertRule, inputs: AlertInputs, now: datetime) -> list[Finding]:
 
 
 def collection_failed(rule: AlertRule, inputs: AlertInputs, now: datetime) -> list[Finding]:
-    """Collection runs that ended failed or stopped for quota or budget within a day of ``now``."""
+    """Collection runs that ended failed, incomplete (gaps) or stopped for quota or budget within a
+    day of ``now``."""
     clock = require_aware(now)
     found = []
     for run in inputs.runs:
