@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import tubescope
-from tubescope.errors import ChannelNotFound, InvalidChannelRef, StorageError
+from tubescope.errors import ChannelNotFound, InvalidChannelRef, ModelError, StorageError
 from tubescope.jobs.analyze import analyze
 from tubescope.jobs.collect import collect
 from tubescope.testing import running_emulator
@@ -23,7 +24,12 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]
     db_path = tmp_path_factory.mktemp("api") / "warehouse.duckdb"
     with running_emulator(seed=5, n_channels=2) as emulator:
         channel_id = emulator.world.channel_ids()[0]
-        collect([channel_id], db_path=db_path, api_keys=emulator.keys[:1], api_base=emulator.base_url)
+        collect(
+            emulator.world.channel_ids(),
+            db_path=db_path,
+            api_keys=emulator.keys[:1],
+            api_base=emulator.base_url,
+        )
         handle = emulator.world.handle_of(0)
     return db_path, channel_id, handle
 
@@ -72,3 +78,35 @@ def test_unknown_references_raise_instead_of_returning_nothing(
         tubescope.open(tmp_path / "missing.duckdb")
     with pytest.raises(AttributeError):
         _ = tubescope.no_such_name  # type: ignore[attr-defined]
+
+
+def test_compare_report_predict_and_the_configured_warehouse(
+    warehouse: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db_path, channel_id, handle = warehouse
+    monkeypatch.setenv("TUBESCOPE_DB_PATH", str(db_path))
+    with tubescope.open() as ts:  # the configured warehouse, as the CLI would open it
+        assert repr(ts) == f"tubescope.open({str(db_path)!r})"
+        ids = sorted(ts.channels()["channel_id"])
+        assert len(ids) == 2
+        table = ts.compare(ids)
+        assert set(table["channel_id"]) == set(ids)
+        # Between two channels the larger value of a KPI ranks above the smaller one.
+        checked = 0
+        for _, pair in table.dropna(subset=["value", "percentile"]).groupby("name"):
+            if pair["value"].nunique() == 2:
+                ordered = pair.sort_values("value")
+                higher_is_better = bool(ordered["higher_is_better"].iloc[0])
+                low, high = ordered["percentile"].iloc[0], ordered["percentile"].iloc[-1]
+                assert (high > low) if higher_is_better else (high < low)
+                checked += 1
+        assert checked >= 3
+        channel = ts.channel(handle)
+        assert repr(channel) == f"<Channel {channel_id} {channel.title!r}>"
+        page = channel.report(peers=[ids[1] if ids[0] == channel_id else ids[0]])
+        assert page.startswith("<!DOCTYPE html>") and channel_id in page
+        with pytest.raises(ModelError, match="tubescope train"):
+            channel.predict(
+                "A planned video", duration_seconds=600.0, publish_at=datetime(2026, 10, 2, 17, tzinfo=UTC),
+                model_dir=db_path.parent / "no-models",
+            )  # fmt: skip
