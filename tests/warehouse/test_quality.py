@@ -121,3 +121,43 @@ def test_every_record_is_either_accepted_or_rejected_with_a_reason(
     assert all(i.reason.startswith(i.rule.value) for i in report.issues)
     assert len({s.video_id for s in report.accepted}) == len(report.accepted)
     assert all(s.view_count >= 0 for s in report.accepted)
+
+
+def test_every_channel_and_comment_rule_names_its_record() -> None:
+    now = T0
+    good = channel("UCgood000000000000000000")
+    channels = [
+        good,
+        good,  # the same channel twice in one batch
+        replace(channel("UCneg0000000000000000000"), view_count=-5),
+        replace(channel("UCnaive00000000000000000"), published_at=datetime(2019, 5, 1)),
+        replace(channel("UCfuture0000000000000000"), published_at=now + timedelta(days=3)),
+    ]
+    report = check_channels(channels, now=now)
+    rules = {(issue.entity_id, issue.rule) for issue in report.issues}
+    assert rules == {
+        ("UCgood000000000000000000", Rule.DUPLICATE_IN_BATCH),
+        ("UCneg0000000000000000000", Rule.NEGATIVE_COUNT),
+        ("UCnaive00000000000000000", Rule.NAIVE_TIMESTAMP),
+        ("UCfuture0000000000000000", Rule.PUBLISHED_IN_FUTURE),
+    }
+    assert [c.channel_id for c in report.accepted] == ["UCgood000000000000000000"]
+    assert "view_count" in next(i.message for i in report.issues if i.rule is Rule.NEGATIVE_COUNT)
+
+    fine = Comment("c-ok", "v", None, "a", "t", 0, now)
+    comments = [
+        fine,
+        fine,
+        replace(fine, comment_id="c-neg", reply_count=-1),
+        replace(fine, comment_id="c-naive", published_at=datetime(2026, 1, 1)),
+        replace(fine, comment_id="c-future", published_at=now + timedelta(days=2)),
+    ]
+    report_c = check_comments(comments, now=now)
+    assert {(i.entity_id, i.rule) for i in report_c.issues} == {
+        ("c-ok", Rule.DUPLICATE_IN_BATCH),
+        ("c-neg", Rule.NEGATIVE_COUNT),
+        ("c-naive", Rule.NAIVE_TIMESTAMP),
+        ("c-future", Rule.PUBLISHED_IN_FUTURE),
+    }
+    assert [c.comment_id for c in report_c.accepted] == ["c-ok"] and not report_c.ok
+    assert report_c.count_by_rule()[str(Rule.NAIVE_TIMESTAMP)] == 1
