@@ -1,10 +1,11 @@
-"""A SIGKILL at any point of an archive or a restore loses and duplicates no snapshot row.
+"""A SIGKILL at any point of an archive or a restore loses and duplicates no snapshot row, on
+DuckDB and on PostgreSQL.
 
-Each trial copies a small warehouse, runs the job in a child process against the loopback S3
-server, kills it right after its k-th durable step (k and a few milliseconds of jitter drawn per
-trial, so kills land inside uploads, verifications and transactions alike), then checks that
-every row is hot or cold exactly once, and that finishing the job leaves no pending segment and
-no object the registry does not know.
+Each trial copies a small warehouse (a file copy, or a database made from a template), runs the
+job in a child process against the loopback S3 server, kills it right after its k-th durable
+step (k and a few milliseconds of jitter drawn per trial, so kills land inside uploads,
+verifications and transactions alike), then checks that every row is hot or cold exactly once,
+and that finishing the job leaves no pending segment and no object the registry does not know.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,54 @@ TRIALS = 12
 RESTORE_FROM, RESTORE_TO = datetime(2026, 1, 15, tzinfo=UTC), datetime(2026, 3, 20, tzinfo=UTC)
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
+
+
+@dataclass
+class Copies:
+    """Warehouses of one backend: empty ones, and copies of one that nobody has open."""
+
+    backend: str
+    folder: Path
+    postgres: Any = None
+    made: list[str] = field(default_factory=list)
+
+    def empty(self, name: str) -> str:
+        """A new, empty warehouse."""
+        if self.postgres is None:
+            return str(self.folder / f"{name}.duckdb")
+        return self._made(self.postgres.create_database())
+
+    def copy(self, source: str, name: str) -> str:
+        """A copy of the warehouse ``source`` (closed in this process first)."""
+        if self.postgres is None:
+            shutil.copy(source, self.folder / f"{name}.duckdb")
+            return str(self.folder / f"{name}.duckdb")
+        self.release(source)
+        return self._made(self.postgres.create_database(template=source.rsplit("/", 1)[1]))
+
+    def release(self, target: str) -> None:
+        """Close this process's connections to ``target`` (PostgreSQL keeps a pool)."""
+        if self.postgres is not None:
+            from tubescope.warehouse.postgres_backend import close_pools
+            from tubescope.warehouse.target import PostgresTarget
+
+            close_pools(PostgresTarget(target))
+
+    def _made(self, url: str) -> str:
+        self.made.append(url)
+        return url
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def copies(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Copies]:
+    """Warehouse copies on DuckDB files or on the session's PostgreSQL."""
+    if request.param == "duckdb":
+        yield Copies("duckdb", tmp_path)
+        return
+    made = Copies("postgresql", tmp_path, request.getfixturevalue("postgres"))
+    yield made
+    for url in made.made:
+        made.release(url)
 
 
 def _kill_after(args: list[str], steps: int, jitter: float) -> tuple[int, bool]:
@@ -62,20 +113,18 @@ def _no_strays(wh: Warehouse, location: str) -> None:
     assert set(ObjectStore.open(location).list("")) <= known
 
 
-def test_sigkill_during_archive_or_restore_loses_and_doubles_nothing(tmp_path: Path, s3_uri: str) -> None:
-    base = tmp_path / "base.duckdb"
+def test_sigkill_during_archive_or_restore_loses_and_doubles_nothing(copies: Copies, s3_uri: str) -> None:
+    base = copies.empty("base")
     last = fill(base, channels=2, videos=3, days=100, seed=11)
     cutoff = last - timedelta(days=10)
     with Warehouse.open(base) as wh:
         original: Counter[tuple[Any, ...]] = identities(wh)
     # an archived copy for the restore trials, and the number of steps of each job
-    archived = tmp_path / "archived.duckdb"
-    shutil.copy(base, archived)
+    archived = copies.copy(base, "archived")
     steps: dict[str, int] = {"archive": 0, "restore": 0}
     with Warehouse.open(archived) as wh:
         ar.archive(wh, s3_uri, cutoff, on_step=lambda *_: steps.__setitem__("archive", steps["archive"] + 1))
-        probe = tmp_path / "probe.duckdb"
-    shutil.copy(archived, probe)
+    probe = copies.copy(archived, "probe")
     with Warehouse.open(probe) as wh:
         ar.restore(
             wh,
@@ -89,14 +138,13 @@ def test_sigkill_during_archive_or_restore_loses_and_doubles_nothing(tmp_path: P
     killed_mid_job = 0
     for trial in range(TRIALS):
         op = "archive" if trial % 2 == 0 else "restore"
-        db = tmp_path / f"trial{trial}.duckdb"
-        shutil.copy(base if op == "archive" else archived, db)
+        db = copies.copy(base if op == "archive" else archived, f"trial{trial}")
         location = s3_uri.replace("/archive?", f"/trial{trial}?")
         if op == "archive":
-            args = [str(db), "archive", location, cutoff.isoformat()]
+            args = [db, "archive", location, cutoff.isoformat()]
         else:
             location = s3_uri
-            args = [str(db), "restore", RESTORE_FROM.isoformat(), RESTORE_TO.isoformat()]
+            args = [db, "restore", RESTORE_FROM.isoformat(), RESTORE_TO.isoformat()]
         at = rng.randrange(0, steps[op])
         _, finished = _kill_after(args, at, rng.uniform(0, 0.03))
         killed_mid_job += not finished
@@ -118,4 +166,5 @@ def test_sigkill_during_archive_or_restore_loses_and_doubles_nothing(tmp_path: P
                 assert hot == (before,)
             assert identities(wh) == original
             _no_strays(wh, location)
+        copies.release(db)
     assert killed_mid_job >= TRIALS // 2
