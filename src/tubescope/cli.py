@@ -552,6 +552,30 @@ def fleet_kpis_command(
         )
 
 
+@fleet_app.command("train")
+def fleet_train_command(
+    lake: Annotated[str, typer.Option("--lake", help="The lake: a folder from `export`, file:// or s3://.")],
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address (default: a LocalCluster).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="LocalCluster worker processes.")] = 2,
+    horizon: Annotated[
+        float, typer.Option("--horizon-days", min=0.01, help="Forecast views at this age.")
+    ] = 7.0,
+    trees: Annotated[int, typer.Option("--trees", min=1, help="Boosting rounds.")] = 200,
+    folds: Annotated[int, typer.Option("--folds", min=0, help="Rolling origins scored first.")] = 3,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the LightGBM model (text) here.")] = None,
+) -> None:
+    """Train a view forecaster over the lake with LightGBM's Dask integration (rolling-origin checked)."""
+    from tubescope.jobs import fleet as job
+
+    stderr.print("building training rows on the workers, then training with lightgbm.dask…", highlight=False)
+    result = job.run_fleet_train(
+        lake, scheduler=scheduler, workers=workers, horizon_days=horizon, trees=trees, folds=folds, out=out
+    )
+    typer.echo(json.dumps(result.as_dict(), indent=2))
+
+
 @app.command()
 def serve(
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -35,16 +33,6 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame, 
         export_parquet(wh, folder / "lake", ["videos", "video_snapshots", "channel_snapshots"])
         expected = catalog.fleet_kpi_table(wh, now=last)
     return folder / "lake", expected, last
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
-    ) as running:
-        yield running
 
 
 def test_dask_on_a_scheduler_equals_duckdb(lake: tuple[Path, pd.DataFrame, Any], cluster: Any) -> None:

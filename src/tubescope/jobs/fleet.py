@@ -1,11 +1,14 @@
-"""The fleet job: ``tubescope fleet kpis`` over the Parquet lake (Dask distributed, or DuckDB)."""
+"""The fleet jobs over the Parquet lake: ``tubescope fleet kpis`` (Dask distributed, or DuckDB)
+and ``tubescope fleet train`` (LightGBM's Dask integration)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
-from tubescope.errors import ConfigError
+from tubescope.errors import ConfigError, StorageError
 from tubescope.fleet import FleetKpis, fleet_kpis_dask, fleet_kpis_lake_duckdb
+from tubescope.fleet.train import LakeTraining, train_on_lake
 
 ENGINES = ("dask", "duckdb")
 
@@ -35,3 +38,33 @@ def run_fleet_kpis(
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     return fleet_kpis_dask(lake, now, scheduler=scheduler, workers=workers)
+
+
+def run_fleet_train(
+    lake: str,
+    *,
+    scheduler: str | None = None,
+    workers: int = 2,
+    horizon_days: float = 7.0,
+    trees: int = 200,
+    folds: int = 3,
+    out: Path | None = None,
+) -> LakeTraining:
+    """Train a view forecaster over the lake with ``lightgbm.DaskLGBMRegressor``.
+
+    On the scheduler at ``scheduler`` or a LocalCluster of ``workers`` processes; ``folds``
+    rolling origins are scored against the strongest naive baseline first. With ``out``, the
+    LightGBM model is written there (text format).
+    """
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    result = train_on_lake(
+        lake, horizon_days=horizon_days, scheduler=scheduler, workers=workers, n_estimators=trees, folds=folds
+    )
+    if out is not None:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            result.booster.save_model(str(out))
+        except OSError as exc:
+            raise StorageError(f"cannot write the model to {out}: {exc}") from None
+    return result
