@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -188,11 +189,28 @@ def _group_kpis(uri: str, channel_ids: list[str], now: datetime) -> pd.DataFrame
     lake = Lake.open(uri)
     con = duckdb.connect(config={"threads": 1, "memory_limit": "512MB"})
     try:
-        for table in LAKE_SCHEMAS:
-            con.register(table, lake.read(table, channel_ids))
+        for table, schema in LAKE_SCHEMAS.items():
+            if isinstance(lake.store.filesystem, pafs.LocalFileSystem):
+                _local_view(con, lake, table, schema, channel_ids)
+            else:
+                con.register(table, lake.read(table, channel_ids))
         return fleet_kpis_duckdb(con, now)
     finally:
         con.close()
+
+
+def _local_view(con: Any, lake: Lake, table: str, schema: pa.Schema, channel_ids: Sequence[str]) -> None:
+    """``table`` as a view over the group's Parquet files, read by DuckDB's own reader (a local lake)."""
+    folders = [lake.store.path(f"{table}/{_PREFIX}{c}") for c in channel_ids]
+    patterns = [f"{folder}/**/*.parquet" for folder in folders if Path(folder).is_dir()]
+    if not patterns:
+        con.register(table, schema.empty_table())
+        return
+    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in patterns)
+    con.execute(
+        f"CREATE VIEW {table} AS SELECT {', '.join(schema.names)} FROM read_parquet([{listed}],"  # noqa: S608
+        " hive_partitioning = true, hive_types = {'channel_id': VARCHAR}, union_by_name = true)"
+    )
 
 
 def _group_last_observed(uri: str, channel_ids: list[str]) -> pd.Timestamp | None:
