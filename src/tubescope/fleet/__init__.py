@@ -6,6 +6,7 @@ partitions of a group of channels and computes their rows with the same fleet KP
 warehouse uses (:func:`tubescope.analysis.summary.fleet_kpis_duckdb`, in a one-thread in-memory
 DuckDB inside the worker); no task ever holds more than its group.
 :func:`fleet_kpis_lake_duckdb` computes the same table in one DuckDB process.
+:mod:`tubescope.fleet.train` trains a view forecaster over the lake with LightGBM's Dask integration.
 """
 
 from tubescope.fleet.lake import (
