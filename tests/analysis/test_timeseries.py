@@ -369,6 +369,36 @@ def test_steady_growth_and_noise_are_not_called_breaks() -> None:
     assert false_breaks <= 2
 
 
+def _surge(seed: int, *, size: float = 1.2, half_life_days: float = 7.0, day: int = 150) -> DailyViews:
+    """A steady series whose log views jump by ``size`` on ``day`` and decay back exponentially."""
+    base = simulated_daily(seed, days=300, break_day=None)
+    t = np.arange(300)
+    bump = np.where(t >= day, size * np.exp(-np.log(2) * (t - day) / half_life_days), 0.0)
+    views = np.expm1(np.log1p(base.views.to_numpy()) + bump)
+    return DailyViews(base.channel_id, pd.Series(views, index=base.views.index), 0, 0)
+
+
+def test_a_persistent_shift_is_told_from_a_surge_that_decays() -> None:
+    planted = date(2025, 6, 1) + timedelta(days=150)
+    steps, surges = [], []
+    for seed in range(8):
+        step = detect_change_points(simulated_daily(seed, days=300, break_day=150, break_size=0.5))
+        surge = detect_change_points(_surge(seed))
+        assert isinstance(step, ChangePointResult) and isinstance(surge, ChangePointResult)
+        steps += [p for p in step.change_points if abs((p.date - planted).days) <= 3]
+        near = [p for p in surge.change_points if abs((p.date - planted).days) <= 3]
+        surges += near
+        # The end of a surge is part of it, not a second (downward) regime change.
+        assert len(surge.change_points) == len(near), surge.change_points
+    assert len(steps) >= 7 and all(p.persistent and p.kind == "persistent shift" for p in steps), steps
+    assert len(surges) >= 5 and all(p.kind == "decaying surge" for p in surges), surges
+    assert all(p.retained_share < 0.5 < q.retained_share for p in surges for q in steps)
+    assert "decaying surge" in surges[0].describe()
+    payload = json.loads(json.dumps(detect_change_points(_surge(0)).to_dict(), allow_nan=False))
+    assert payload["method"].startswith("binary segmentation") and payload["break_test_p"] < 0.05
+    assert payload["change_points"][0]["persistent"] is False
+
+
 def test_breaks_are_checked_against_the_view_counting_changes() -> None:
     # 2026-08-27: all formats start counting a view when playback starts.
     start = date(2026, 3, 1)

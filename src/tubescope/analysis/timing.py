@@ -4,14 +4,17 @@ The maximum of group means always names *some* winner, even on pure noise. Here 
 claimed when (1) a Kruskal-Wallis test across the groups rejects "all groups alike" at ``alpha``
 and (2) the bootstrap confidence interval of the best group's median performance divided by the
 median of all other videos lies wholly above 1. Otherwise the statement says "no reliable
-difference". Performance is a per-video ratio (by default views over the channel's median for
-the same format); publish times are in UTC.
+difference". Publish weekday and publish hour are asked of the same videos, so they form one
+family: their Kruskal-Wallis p-values are Holm-adjusted together (statsmodels ``multipletests``)
+and a winner needs the *adjusted* p below ``alpha``; the chance of any false "best time" claim
+for a channel stays at most ``alpha``. Performance is a per-video ratio (by default views over the
+channel's median for the same format); publish times are in UTC.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -86,6 +89,9 @@ class TimingDimension(JsonMixin):
     kruskal_p: float | None
     significant: bool
     statement: str
+    kruskal_p_adjusted: float | None = None
+    """``kruskal_p`` Holm-adjusted over the family of timing questions asked together (weekday and
+    hour); equal to ``kruskal_p`` when the dimension was tested alone."""
     derived: bool = True
 
 
@@ -139,20 +145,47 @@ def _dimension(
     n_stability = min(opts.n_bootstrap, 400)
     boot_group_medians = np.column_stack([bootstrap_medians(s, n_stability, rng) for s in samples])
     stability = float(np.mean(np.asarray(eligible)[np.argmax(boot_group_medians, axis=1)] == best))
-    significant = bool(p < opts.alpha and ci_low > 1.0)
-    name = groups[best].label
+    found = TimingDimension(
+        dimension, metric, tuple(groups), groups[best].label, len(best_values), len(rest_values), ratio,
+        ci_low, ci_high, stability, float(h), float(p), False, "", float(p),
+    )  # fmt: skip
+    return _decided(found, float(p), opts)
+
+
+def _decided(found: TimingDimension, p_adjusted: float, opts: TimingOptions) -> TimingDimension:
+    """``found`` with its verdict and statement for the (family-adjusted) p-value ``p_adjusted``."""
+    if found.best is None or found.ci_low is None or found.ci_high is None or found.median_ratio is None:
+        return replace(found, kruskal_p_adjusted=p_adjusted)
+    significant = bool(p_adjusted < opts.alpha and found.ci_low > 1.0)
+    dimension = found.dimension
+    adjusted = (
+        "" if p_adjusted == found.kruskal_p else f" (Holm-adjusted over weekday and hour: {p_adjusted:.3g})"
+    )
     detail = (
-        f"median {ratio:.2f}x the other {dimension}s ({opts.confidence:.0%} CI {ci_low:.2f}-{ci_high:.2f}), "
-        f"Kruskal-Wallis p={p:.3g}, n={len(best_values)} vs {len(rest_values)}"
+        f"median {found.median_ratio:.2f}x the other {dimension}s ({opts.confidence:.0%} CI "
+        f"{found.ci_low:.2f}-{found.ci_high:.2f}), Kruskal-Wallis p={found.kruskal_p:.3g}{adjusted}, "
+        f"n={found.best_n} vs {found.rest_n}"
     )
     if significant:
-        statement = f"best {dimension}: {name}: {detail}"
+        statement = f"best {dimension}: {found.best}: {detail}"
     else:
-        statement = f"no reliable difference between {dimension}s (best-looking {name}: {detail})"
-    return TimingDimension(
-        dimension, metric, tuple(groups), name, len(best_values), len(rest_values), ratio, ci_low, ci_high,
-        stability, float(h), float(p), significant, statement,
-    )  # fmt: skip
+        statement = f"no reliable difference between {dimension}s (best-looking {found.best}: {detail})"
+    return replace(found, significant=significant, statement=statement, kruskal_p_adjusted=p_adjusted)
+
+
+def _holm(dimensions: Sequence[TimingDimension], opts: TimingOptions) -> list[TimingDimension]:
+    """Re-decide ``dimensions`` with their Kruskal-Wallis p-values Holm-adjusted as one family."""
+    tested = [i for i, d in enumerate(dimensions) if d.kruskal_p is not None and d.best is not None]
+    out = list(dimensions)
+    if len(tested) < 2:
+        return out
+    from statsmodels.stats.multitest import multipletests
+
+    raw = [float(dimensions[i].kruskal_p or 1.0) for i in tested]
+    adjusted = multipletests(raw, alpha=opts.alpha, method="holm")[1]
+    for i, p_adjusted in zip(tested, adjusted, strict=True):
+        out[i] = _decided(dimensions[i], float(p_adjusted), opts)
+    return out
 
 
 def analyze_daily_season(daily: Sequence[DailyGain], options: TimingOptions | None = None) -> TimingDimension:
@@ -274,9 +307,16 @@ def analyze_timing(
     bucket = when.dt.hour.to_numpy() // width
     zone = opts.timezone
     bucket_names = [f"{b * width:02d}:00-{b * width + width - 1:02d}:59 {zone}" for b in range(24 // width)]
+    by_weekday, by_hour = _holm(
+        [
+            _dimension("weekday", weekday, list(WEEKDAYS), values, metric, opts),
+            _dimension("hour", bucket, bucket_names, values, metric, opts),
+        ],
+        opts,
+    )
     return TimingResult(
-        weekday=_dimension("weekday", weekday, list(WEEKDAYS), values, metric, opts),
-        hour=_dimension("hour", bucket, bucket_names, values, metric, opts),
+        weekday=by_weekday,
+        hour=by_hour,
         daily_views_weekday=season or (analyze_daily_season(daily, opts) if daily else None),
         timezone=zone,
     )

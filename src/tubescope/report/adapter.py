@@ -30,6 +30,7 @@ from tubescope.analysis.kpis import channel_kpis_from_row
 from tubescope.analysis.same_age import views_at_ages
 from tubescope.analysis.summary import ChannelAnalysis
 from tubescope.analysis.timeseries import (
+    CHANGE_POINT_METHOD,
     ChangePointResult,
     ViewsForecast,
     daily_channel_views,
@@ -631,7 +632,7 @@ def _slot(dimension: TimingDimension) -> TimeSlotEffect | None:
     return TimeSlotEffect(
         weekday=weekday, hour=hour, lift=dimension.median_ratio, ci_low=dimension.ci_low,
         ci_high=dimension.ci_high, n=dimension.best_n, hours=hours, baseline=baseline,
-        p_value=dimension.kruskal_p,
+        p_value=dimension.kruskal_p if dimension.kruskal_p_adjusted is None else dimension.kruskal_p_adjusted,
     )  # fmt: skip
 
 
@@ -835,14 +836,18 @@ def _methods(
         MethodNote(
             "Best publish time",
             f"{analysis.timing.weekday.metric}; a weekday or hour band is called best only when "
-            "Kruskal-Wallis rejects equal groups and the bootstrap interval of its median ratio lies "
-            "above 1. Hours are UTC. The grid shows each cell's median over the channel median.",
+            "Kruskal-Wallis rejects equal groups (p Holm-adjusted over weekday and hour) and the "
+            "bootstrap interval of its median ratio lies above 1. Hours are UTC. The grid shows each "
+            "cell's median over the channel median.",
         ),
         MethodNote(
             "Outliers",
             f"Methods: {', '.join(outliers.methods_run) or 'none'}; flagged by at least "
-            f"{outliers.min_agreement} methods counts as consensus. Robust z = (log performance - "
-            "median) / (1.4826 x MAD). Expected views = views / performance.",
+            f"{outliers.min_agreement} methods, robust z among them, counts as consensus. Robust z = "
+            "(log performance - median) / (1.4826 x MAD); its p-values (Student's t, for the MAD's "
+            "noise) are Benjamini-Hochberg-adjusted over the channel's videos, which keeps the chance "
+            "of any false consensus outlier on a channel without outliers at 5%. "
+            "Expected views = views / performance.",
         ),
         MethodNote(
             "Correlations",
@@ -863,7 +868,7 @@ def _methods(
                 "Daily views are the day-to-day gain of the channel's total view count, interpolated "
                 "to UTC midnights; the forecast is ETS(A,Ad,A) on log1p(daily views) with a weekly "
                 "season, and the band its 80% prediction interval mapped back from the log scale. "
-                "Dotted lines mark structural breaks found by PELT on deseasonalised log views.",
+                f"Dotted lines mark structural breaks found by {CHANGE_POINT_METHOD}.",
             )
         )
     if any(t.metric != "Daily views" and t.forecast is not None for t in growth):
