@@ -123,7 +123,7 @@ def test_best_publish_time_fires_on_at_most_5_percent_of_shuffled_real_channels(
     publish weekday and hour then say nothing, and a "best time" claim on either is a false one."""
     videos = real_videos()
     counts = videos["channel_id"].value_counts()
-    channels = counts[counts >= 30].index
+    channels = counts[counts >= 30].index[:60]  # 120 trials: enough for the bound, quick enough
     assert len(channels) >= 40
     rng = np.random.default_rng(11)
     options = TimingOptions(n_bootstrap=200, alpha=ALPHA)
