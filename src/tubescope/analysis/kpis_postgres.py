@@ -10,7 +10,7 @@ caller owns the connection.
 
 from __future__ import annotations
 
-from tubescope.analysis.summary import check_identifier
+from tubescope.analysis.summary import check_identifier, kpi_channel_filters, kpi_latest_sql
 
 
 def fleet_kpis_postgres_sql(
@@ -19,15 +19,16 @@ def fleet_kpis_postgres_sql(
     channel_snapshots: str = "channel_snapshots",
     videos: str = "videos",
     one_channel: bool = False,
+    latest_from_videos: bool = False,
+    channels_in: str | None = None,
 ) -> str:
     """PostgreSQL SQL for the fleet KPI table.
 
-    Parameters ``$now`` (and ``$channel_id`` when ``one_channel``).
+    Parameters ``$now`` (and ``$channel_id`` when ``one_channel``); ``latest_from_videos`` and
+    ``channels_in`` as in :func:`~tubescope.analysis.summary.fleet_kpis_sql`.
     """
     vs, cs, vt = (check_identifier(t) for t in (video_snapshots, channel_snapshots, videos))
-    only = "AND channel_id = $channel_id" if one_channel else ""
-    only_s = "AND s.channel_id = $channel_id" if one_channel else ""
-    only_t = "AND t.channel_id = $channel_id" if one_channel else ""
+    only, only_s, only_t = kpi_channel_filters(one_channel, channels_in)
     now = "CAST($now AS TIMESTAMPTZ)"
 
     def latest_known(column: str) -> str:
@@ -38,13 +39,7 @@ def fleet_kpis_postgres_sql(
 
     # Table names are checked identifiers and values are bound parameters.
     return f"""
-WITH latest AS (
-    SELECT DISTINCT ON (video_id) video_id, channel_id,
-           view_count AS v, like_count AS l, comment_count AS c, observed_at AS seen
-    FROM {vs}
-    WHERE observed_at <= {now} {only}
-    ORDER BY video_id, observed_at DESC
-),
+WITH latest AS ({kpi_latest_sql(vs, vt, only, latest_from_videos, postgres=True)}),
 per_video AS (
     SELECT channel_id, CAST(v AS FLOAT8) AS views, l IS NULL AS hidden,
            CASE WHEN v > 0 AND l IS NOT NULL

@@ -383,25 +383,22 @@ def fleet_kpis_sql(
     channel_snapshots: str = "channel_snapshots",
     videos: str = "videos",
     one_channel: bool = False,
+    latest_from_videos: bool = False,
+    channels_in: str | None = None,
 ) -> str:
-    """DuckDB SQL for the fleet KPI table; parameters ``$now`` (and ``$channel_id`` when ``one_channel``)."""
+    """DuckDB SQL for the fleet KPI table; parameters ``$now`` (and ``$channel_id`` when ``one_channel``).
+
+    ``latest_from_videos`` reads each video's latest counts from the ``videos`` table's
+    ``latest_*`` columns (kept by every snapshot write) instead of scanning ``video_snapshots``:
+    the same rows when ``$now`` is at or after every observation. ``channels_in`` names a table
+    whose ``channel_id`` column restricts the result to those channels.
+    """
     vs, cs, vt = (check_identifier(t) for t in (video_snapshots, channel_snapshots, videos))
-    only = "AND channel_id = $channel_id" if one_channel else ""
-    only_s = "AND s.channel_id = $channel_id" if one_channel else ""
-    only_t = "AND t.channel_id = $channel_id" if one_channel else ""
+    only, only_s, only_t = kpi_channel_filters(one_channel, channels_in)
     # Table names are checked identifiers and values are bound parameters, so nothing user-typed
     # is spliced into the text.
     return f"""
-WITH latest AS (
-    -- One key (a video belongs to one channel) and arg_max_null, which keeps a NULL (hidden)
-    -- latest count instead of skipping back to an older visible one.
-    SELECT video_id, any_value(channel_id) AS channel_id,
-           arg_max_null(view_count, observed_at) AS v, arg_max_null(like_count, observed_at) AS l,
-           arg_max_null(comment_count, observed_at) AS c, max(observed_at) AS seen
-    FROM {vs}
-    WHERE observed_at <= CAST($now AS TIMESTAMPTZ) {only}
-    GROUP BY video_id
-),
+WITH latest AS ({kpi_latest_sql(vs, vt, only, latest_from_videos, postgres=False)}),
 per_video AS (
     SELECT channel_id, CAST(v AS DOUBLE) AS views, l IS NULL AS hidden,
            CASE WHEN v > 0 AND l IS NOT NULL
@@ -466,6 +463,47 @@ LEFT JOIN channel_start s USING (channel_id)
 LEFT JOIN video_kpis v USING (channel_id)
 LEFT JOIN uploads u USING (channel_id)
 ORDER BY ids.channel_id
+"""  # noqa: S608
+
+
+def kpi_channel_filters(one_channel: bool, channels_in: str | None) -> tuple[str, str, str]:
+    """The ``AND ...`` restrictions of the fleet KPI SQL: unqualified, on ``s.`` and on ``t.``."""
+    if one_channel:
+        test = "= $channel_id"
+    elif channels_in is not None:
+        test = f"IN (SELECT channel_id FROM {check_identifier(channels_in)})"  # noqa: S608 -- checked name
+    else:
+        return ("", "", "")
+    return (f"AND channel_id {test}", f"AND s.channel_id {test}", f"AND t.channel_id {test}")
+
+
+def kpi_latest_sql(vs: str, vt: str, only: str, from_videos: bool, *, postgres: bool) -> str:
+    """The body of the ``latest`` CTE: one row per video, its newest counts up to ``$now``."""
+    # Table names are checked identifiers; ``$now`` is a bound parameter.
+    if from_videos:
+        return f"""
+    SELECT video_id, channel_id, latest_view_count AS v, latest_like_count AS l,
+           latest_comment_count AS c, latest_observed_at AS seen
+    FROM {vt}
+    WHERE latest_observed_at IS NOT NULL AND latest_observed_at <= CAST($now AS TIMESTAMPTZ) {only}
+"""  # noqa: S608
+    if postgres:
+        return f"""
+    SELECT DISTINCT ON (video_id) video_id, channel_id,
+           view_count AS v, like_count AS l, comment_count AS c, observed_at AS seen
+    FROM {vs}
+    WHERE observed_at <= CAST($now AS TIMESTAMPTZ) {only}
+    ORDER BY video_id, observed_at DESC
+"""  # noqa: S608
+    # One key (a video belongs to one channel) and arg_max_null, which keeps a NULL (hidden)
+    # latest count instead of skipping back to an older visible one.
+    return f"""
+    SELECT video_id, any_value(channel_id) AS channel_id,
+           arg_max_null(view_count, observed_at) AS v, arg_max_null(like_count, observed_at) AS l,
+           arg_max_null(comment_count, observed_at) AS c, max(observed_at) AS seen
+    FROM {vs}
+    WHERE observed_at <= CAST($now AS TIMESTAMPTZ) {only}
+    GROUP BY video_id
 """  # noqa: S608
 
 

@@ -46,6 +46,7 @@ from tubescope.jobs.common import (
     share_warehouse,
     utc_now,
 )
+from tubescope.pipeline.kpi_aggregates import maintained_kpis
 from tubescope.warehouse import archive as cold_archive
 from tubescope.warehouse import frames as frame_sql
 from tubescope.warehouse.filelease import DEFAULT_WAIT_SECONDS, knocking
@@ -352,8 +353,19 @@ def channel_videos_frame(warehouse: Warehouse, channel_id: str) -> pd.DataFrame:
 def fleet_kpi_table(
     warehouse: Warehouse, *, now: datetime | None = None, channel_id: str | None = None
 ) -> pd.DataFrame:
-    """The fleet-KPI table (or one channel's row), computed in the warehouse's own SQL: DuckDB's
-    or PostgreSQL's twin, which give the same table."""
+    """The fleet-KPI table (or one channel's row): the rows maintained when runs land where they
+    are up to date (:mod:`tubescope.pipeline.kpi_aggregates`), else :func:`fleet_kpi_scan`."""
+    maintained = maintained_kpis(warehouse, now, channel_id=channel_id)
+    if maintained is not None:
+        return maintained
+    return fleet_kpi_scan(warehouse, now=now, channel_id=channel_id)
+
+
+def fleet_kpi_scan(
+    warehouse: Warehouse, *, now: datetime | None = None, channel_id: str | None = None
+) -> pd.DataFrame:
+    """The fleet-KPI table (or one channel's row) computed over every snapshot row, hot and
+    cold, in the warehouse's own SQL: DuckDB's or PostgreSQL's twin, which give the same table."""
     at = now or NO_CAP  # no cap: each channel's window ends at its own last observation
     if cold_archive.segments(warehouse):
         return _fleet_kpis_hot_and_cold(warehouse, at, channel_id)

@@ -18,6 +18,7 @@ import structlog
 
 from tubescope.config import Settings, load_settings
 from tubescope.errors import ConfigError, StorageError
+from tubescope.pipeline.kpi_aggregates import refresh_channel_kpis
 from tubescope.warehouse.repository import Warehouse
 from tubescope.warehouse.target import WarehouseTarget, parse_target
 
@@ -65,7 +66,9 @@ class PruneOutcome:
 
 def prune_warehouse(warehouse: Warehouse, older_than_days: int, *, now: datetime) -> PruneOutcome:
     """Prune an open, writable warehouse (one transaction, logged in ``retention_log``)."""
-    result = warehouse.prune_snapshots(older_than_days, now=now, keep_latest=True)
+    with warehouse.transaction():
+        result = warehouse.prune_snapshots(older_than_days, now=now, keep_latest=True)
+        refresh_channel_kpis(warehouse, at=now)
     assert result is not None  # only None for "keep forever", which older_than_days rules out
     outcome = PruneOutcome(
         older_than_days=older_than_days,

@@ -19,6 +19,7 @@ from typing import Any
 
 from tubescope.domain.models import Channel, ChannelSnapshot, Comment
 from tubescope.domain.refs import ChannelRef, RefKind
+from tubescope.pipeline.kpi_aggregates import refresh_channel_kpis
 from tubescope.pipeline.ports import (
     BatchCounts,
     ChannelStart,
@@ -166,10 +167,13 @@ class WarehouseStore:
         error: str | None,
         finished_at: datetime,
     ) -> None:
-        """Record how a collection run ended."""
-        self.warehouse.finish_run(
-            run_id, status, error, counters, quota_spent=quota_by_key, finished_at=finished_at
-        )
+        """Record how a collection run ended, with the fleet KPIs of the channels it touched."""
+        # The run lands with the fleet KPIs of the channels it touched, in one transaction.
+        with self.warehouse.transaction():
+            self.warehouse.finish_run(
+                run_id, status, error, counters, quota_spent=quota_by_key, finished_at=finished_at
+            )
+            refresh_channel_kpis(self.warehouse, at=finished_at)
 
     def _scalar(self, sql: str, params: Sequence[Any]) -> Any:
         row = self.warehouse.fetchone(sql, list(params))

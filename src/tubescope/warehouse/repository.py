@@ -113,6 +113,15 @@ def _live_columns(items: Sequence[Video]) -> dict[str, pa.Array]:
     }
 
 
+# Marks the channels of what a write stored as stale in the maintained fleet KPIs
+# (``channel_kpis``), in the write's own transaction; ``{ids}`` is a query with a channel_id column.
+_MARK_KPIS_STALE = """
+    INSERT INTO channel_kpis_stale (channel_id)
+    SELECT DISTINCT b.channel_id FROM ({ids}) AS b
+    WHERE b.channel_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM channel_kpis_stale s WHERE s.channel_id IN (b.channel_id, '*'))
+"""
+
 SNAPSHOT_TABLES = ("video_snapshots", "channel_snapshots")
 USER_TABLES = (
     "collection_runs",
@@ -741,6 +750,8 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                     """,
                     [run_id, source, at, run_id],
                 )
+                if inserted:
+                    con.rows(_MARK_KPIS_STALE.format(ids="SELECT channel_id FROM _channel_snapshot_batch"))
         finally:
             self._unregister("_channel_snapshot_batch")
         return WriteResult(inserted=inserted, skipped=len(snapshots) - inserted)
@@ -798,6 +809,8 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                 # A plain insert costs DuckDB far less than an upsert; a first crawl is all new.
                 conflict = _VIDEO_UPSERT if existing and existing[0] else ""
                 con.rows(_VIDEO_INSERT + conflict, [run_id, run_id, source, at])
+                # New videos and publication times change uploads_90d.
+                con.rows(_MARK_KPIS_STALE.format(ids="SELECT channel_id FROM _video_batch"))
         finally:
             self._unregister("_video_batch")
         updated = int(existing[0]) if existing else 0
@@ -884,6 +897,9 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                     """,
                     [run_id],
                 )
+                if inserted:
+                    ids = "SELECT v.channel_id FROM _video_snapshot_batch b JOIN videos v USING (video_id)"
+                    con.rows(_MARK_KPIS_STALE.format(ids=ids))
                 rejected = duplicates + [
                     (
                         "video_snapshot",
@@ -1408,6 +1424,13 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         with self.transaction() as con:
             for table, key in (("video_snapshots", "video_id"), ("channel_snapshots", "channel_id")):
                 keep = self._dialect.prune_keep_latest.format(table=table, key=key) if keep_latest else ""
+                # The channels whose 28-day starts (or, without keep_latest, latest counts) go.
+                con.rows(
+                    _MARK_KPIS_STALE.format(
+                        ids=f"SELECT channel_id FROM {table} WHERE observed_at < ? {keep}"  # noqa: S608
+                    ),
+                    [cutoff],
+                )
                 deleted[table] = con.count(
                     f"DELETE FROM {table} WHERE observed_at < ? {keep}",  # noqa: S608 -- fixed names
                     [cutoff],
