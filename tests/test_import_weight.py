@@ -69,3 +69,12 @@ def test_the_package_namespace_stays_lazy() -> None:
     with pytest.raises(AttributeError):
         _ = tubescope.no_such_name  # type: ignore[attr-defined]
     assert "__version__" in dir(tubescope)
+
+
+def test_the_collector_loads_no_analysis_library() -> None:
+    """A collection run (which refreshes the maintained fleet KPIs when it lands) imports no
+    scipy, statsmodels, scikit-learn or plotly: it pays for what it uses only."""
+    modules = ("tubescope.jobs.collect", "tubescope.pipeline.kpi_aggregates", "tubescope.jobs.retention")
+    loaded = _loaded_after("\n".join(f"import {m}" for m in modules))
+    assert "tubescope" in loaded
+    assert sorted(loaded & {"scipy", "statsmodels", "sklearn", "plotly", "lightgbm", "xgboost"}) == []

@@ -1,4 +1,4 @@
-"""The fleet KPI table in PostgreSQL SQL: the twin of :func:`~tubescope.analysis.summary.fleet_kpis_sql`.
+"""The fleet KPI table in PostgreSQL SQL: the twin of :func:`~tubescope.analysis.kpi_sql.fleet_kpis_sql`.
 
 Same definitions (see :mod:`tubescope.analysis.summary`), same columns, same parameters
 (``$now`` and, for one channel, ``$channel_id``); a test runs both on the same data and compares.
@@ -10,7 +10,7 @@ caller owns the connection.
 
 from __future__ import annotations
 
-from tubescope.analysis.summary import check_identifier, kpi_channel_filters, kpi_latest_sql
+from tubescope.analysis.kpi_sql import check_identifier, kpi_channel_filters, kpi_latest_sql
 
 
 def fleet_kpis_postgres_sql(
@@ -25,7 +25,7 @@ def fleet_kpis_postgres_sql(
     """PostgreSQL SQL for the fleet KPI table.
 
     Parameters ``$now`` (and ``$channel_id`` when ``one_channel``); ``latest_from_videos`` and
-    ``channels_in`` as in :func:`~tubescope.analysis.summary.fleet_kpis_sql`.
+    ``channels_in`` as in :func:`~tubescope.analysis.kpi_sql.fleet_kpis_sql`.
     """
     vs, cs, vt = (check_identifier(t) for t in (video_snapshots, channel_snapshots, videos))
     only, only_s, only_t = kpi_channel_filters(one_channel, channels_in)

@@ -23,8 +23,8 @@ from datetime import datetime
 
 import pandas as pd
 
+from tubescope.analysis.kpi_sql import FLEET_KPI_COLUMNS, NO_CAP, fleet_kpis_sql, kpi_frame
 from tubescope.analysis.kpis_postgres import fleet_kpis_postgres_sql
-from tubescope.analysis.summary import FLEET_KPI_COLUMNS, NO_CAP, fleet_kpis_sql, kpi_frame
 from tubescope.warehouse import archive as cold_archive
 from tubescope.warehouse.repository import Warehouse
 
