@@ -3,6 +3,11 @@
     python benchmarks/predict.py                      # 100k synthetic videos
     python benchmarks/predict.py --million            # also 1M videos (minutes, several GB)
     python benchmarks/predict.py --simulator 120      # accuracy on the world simulator
+    python benchmarks/predict.py --videos 5000 --before main   # one prediction, before and after
+
+With ``--before REV`` the same child (training, then ``--latency-calls`` single predictions) runs
+first on the source tree of git revision ``REV`` (extracted with ``git archive``, first on
+``PYTHONPATH``), then on this tree; both land in one JSON document, each with its load average.
 
 Each training size runs in a fresh child process so its peak RSS is its own. Prints JSON with the
 figures and the machine.
@@ -98,6 +103,7 @@ def child(n_videos: int, latency_calls: int) -> dict[str, Any]:
         "latency_ms": {
             "median": round(float(np.median(timings)), 2),
             "p95": round(float(np.percentile(timings, 95)), 2),
+            "p99": round(float(np.percentile(timings, 99)), 2),
             "calls": latency_calls,
         },
         "synthetic_accuracy": _accuracy(report),
@@ -159,6 +165,56 @@ def simulator(n_channels: int, seed: int) -> dict[str, Any]:
     }
 
 
+def _before_and_after(args: argparse.Namespace) -> dict[str, Any]:
+    """The training child run twice: on revision ``args.before``'s tree, then on this one."""
+    import tarfile
+    from io import BytesIO
+
+    root = Path(__file__).resolve().parent.parent
+    out: dict[str, Any] = {"benchmark": "predict", "before_revision": args.before, "machine": machine()}
+    with tempfile.TemporaryDirectory(prefix="tubescope-predict-") as work:
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", "--format=tar", args.before, "src"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        with tarfile.open(fileobj=BytesIO(archive)) as tar:
+            tar.extractall(work, filter="data")
+        for label, src in (("before", str(Path(work) / "src")), ("after", None)):
+            env = dict(os.environ)
+            if src is not None:
+                env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
+            load = [round(x, 2) for x in os.getloadavg()]
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    str(args.videos),
+                    "--latency-calls",
+                    str(args.latency_calls),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            if done.returncode != 0:
+                out[label] = {"error": done.stderr.strip().splitlines()[-3:]}
+            else:
+                out[label] = json.loads(done.stdout.strip().splitlines()[-1])
+            out[label]["load_average_before"] = load
+    if "latency_ms" in out["before"] and "latency_ms" in out["after"]:
+        before, after = out["before"]["latency_ms"], out["after"]["latency_ms"]
+        out["summary"] = {
+            "p95_speedup": round(before["p95"] / after["p95"], 2),
+            "median_speedup": round(before["median"] / after["median"], 2),
+            "after_p95_under_20ms": after["p95"] < 20,
+        }
+    out["machine_after"] = {"load_average": [round(x, 2) for x in os.getloadavg()]}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--videos", type=int, default=100_000, help="synthetic videos (default 100k)")
@@ -166,10 +222,14 @@ def main() -> None:
     parser.add_argument("--latency-calls", type=int, default=200)
     parser.add_argument("--simulator", type=int, default=0, help="channels of a simulated world to score")
     parser.add_argument("--seeds", type=int, nargs="*", default=[5, 21, 33])
+    parser.add_argument("--before", help="git revision to measure first, in a child process")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.latency_calls)))
+        return
+    if args.before:
+        print(json.dumps(_before_and_after(args), indent=2))
         return
     sizes = [args.videos] + ([1_000_000] if args.million else [])
     runs = []

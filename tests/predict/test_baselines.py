@@ -3,6 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tubescope.errors import ConfigError, DataQualityError
 from tubescope.predict.baselines import (
@@ -11,6 +13,7 @@ from tubescope.predict.baselines import (
     LEVEL_FORMAT,
     AgeCurve,
     ChannelBaselines,
+    _row_quantiles,
     seasonal_naive,
 )
 
@@ -133,3 +136,19 @@ def test_seasonal_naive_repeats_last_week_and_its_intervals_come_from_past_error
     assert np.isinf(short.upper[0.95]).all()
     with pytest.raises(DataQualityError):
         seasonal_naive(series[:3], 2)
+
+
+@settings(deadline=None, max_examples=80)
+@given(st.integers(1, 30), st.integers(0, 200), st.integers(0, 2**32 - 1), st.integers(0, 3))
+def test_row_quantiles_equal_a_pandas_groupby(n: int, m: int, seed: int, decimals: int) -> None:
+    """The numpy per-row median, quartiles and counts against pandas' grouped ones (ties included)."""
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, n, m)
+    values = rng.normal(size=m).round(decimals)
+    median, q25, q75, count = _row_quantiles(rows, values, n, (0.5, 0.25, 0.75))
+    grouped = pd.DataFrame({"row": rows, "value": values}).groupby("row")["value"]
+    every = range(n)
+    np.testing.assert_array_equal(median, grouped.median().reindex(every).to_numpy())
+    np.testing.assert_allclose(q25, grouped.quantile(0.25).reindex(every).to_numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(q75, grouped.quantile(0.75).reindex(every).to_numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(count, grouped.size().reindex(every).fillna(0).to_numpy())
