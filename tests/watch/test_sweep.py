@@ -7,15 +7,18 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.service.watch_days import ledger_units
 from tubescope.analysis.same_age import EARLY_AGES_HOURS, analyze_same_age
 from tubescope.config import load_settings
 from tubescope.emulator.world import World
+from tubescope.jobs import catalog
 from tubescope.jobs.collect import collect
 from tubescope.jobs.common import load_channel_frames
 from tubescope.jobs.watch import dense_schedule, sweep
+from tubescope.pipeline.kpi_aggregates import maintained_kpis
 from tubescope.testing import running_emulator
 from tubescope.warehouse import Warehouse
 from tubescope.warehouse.watches import add_watches, early_points
@@ -94,3 +97,11 @@ def test_a_pushed_video_is_sampled_once_at_each_young_age(tmp_path: Path) -> Non
         assert (video_id, "72h") not in rows  # younger than 72 h: no figure, never a guess
         plain = analyze_same_age(frames.videos, frames.video_snapshots, clock, EARLY_AGES_HOURS)
         assert not any(r.observed for r in plain.rows)  # without the early points: interpolated
+
+    # The sweeps' statistics reached the maintained fleet KPIs: up to date and equal to the scan.
+    with Warehouse.open(db, read_only=True) as warehouse:
+        maintained = maintained_kpis(warehouse)
+        assert maintained is not None
+        pd.testing.assert_frame_equal(
+            maintained, catalog.fleet_kpi_scan(warehouse), check_exact=False, rtol=1e-12
+        )

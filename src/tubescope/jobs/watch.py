@@ -194,6 +194,7 @@ def sweep(
     ``now``'s hour. Spends what :func:`tubescope.watch.plan.tick_units` counts."""
     import asyncio
 
+    from tubescope.pipeline.kpi_aggregates import refresh_channel_kpis
     from tubescope.watch.sweep import sweep as run_sweep
     from tubescope.youtube.client import ClientOptions, YouTubeClient
     from tubescope.youtube.shared_quota import RedisQuotaLedger
@@ -218,9 +219,13 @@ def sweep(
             async with YouTubeClient(
                 cfg.youtube_api_base, keys, options, transport=transport, shared_quota=ledger
             ) as client:
-                return await run_sweep(
+                result = await run_sweep(
                     client, warehouse, now=now, channel_ids=channel_ids, pushed=pushed, dense=schedule
                 )
+            # The sweep's statistics reach the maintained fleet KPIs as a collection run's do
+            # (until then its channels are marked stale and fleet queries scan them).
+            refresh_channel_kpis(warehouse, at=now)
+            return result
 
     result = asyncio.run(run())
     if result.run_id is not None:
