@@ -1,7 +1,7 @@
 """Fleet KPIs maintained when a run lands, so that a fleet query reads one row per channel.
 
 The fleet KPI table (:mod:`tubescope.analysis.summary`) otherwise scans every snapshot row.
-Here it is kept in the warehouse's ``channel_kpis`` table (migration 0009), incrementally:
+Here it is kept in the warehouse's ``channel_kpis`` table (migration 0010), incrementally:
 
 - every write of statistics or videos marks its channels in ``channel_kpis_stale``, in the
   write's own transaction (:class:`~tubescope.warehouse.repository.Warehouse` does this), and a
@@ -28,7 +28,7 @@ from tubescope.analysis.kpis_postgres import fleet_kpis_postgres_sql
 from tubescope.warehouse import archive as cold_archive
 from tubescope.warehouse.repository import Warehouse
 
-KPI_SCHEMA_VERSION = 9
+KPI_SCHEMA_VERSION = 10
 """The first schema version with ``channel_kpis`` (older warehouses are always scanned)."""
 
 STALE_ALL = "*"
