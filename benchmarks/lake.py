@@ -204,6 +204,7 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=200)
     parser.add_argument("--days", type=int, default=250)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--channels-per-task", type=int, default=50, help="channels each Dask task reads")
     parser.add_argument(
         "--scheduler", default=None, help="a Dask scheduler address instead of a LocalCluster"
     )
@@ -215,7 +216,7 @@ def main() -> None:
         print(json.dumps(run_duckdb(args.lake)))
         return
     if args.phase == "dask":
-        print(json.dumps(run_dask(args.lake, args.scheduler, args.workers)))
+        print(json.dumps(run_dask(args.lake, args.scheduler, args.workers, args.channels_per_task)))
         return
     if args.phase == "archive":
         with tempfile.TemporaryDirectory(prefix="tubescope-lake-archive-") as tmp:
@@ -232,6 +233,7 @@ def main() -> None:
             generated = generate(lake, args.rows, args.videos, args.days)
         duck = child("duckdb", "--lake", str(lake))
         dask_args = ["--lake", str(lake), "--workers", str(args.workers)]
+        dask_args += ["--channels-per-task", str(args.channels_per_task)]
         if args.scheduler:
             dask_args += ["--scheduler", args.scheduler]
         dask = child("dask", *dask_args)
