@@ -309,3 +309,30 @@ def test_a_report_dated_after_the_last_collection_says_so_and_invents_no_gains(
     kpis = {k.key: k for k in model.kpis}
     assert kpis["views_gained"].value is None and kpis["subscribers_gained"].value is None
     assert any("40 days before this report's date" in w for w in model.warnings)
+
+
+def test_observed_early_points_set_the_first_day_band(
+    planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
+) -> None:
+    subject, frames, _ = planted
+    videos = subject.frames.videos
+    published = pd.to_datetime(videos["published_at"], utc=True)
+    sampled = videos[published + timedelta(hours=24.5) <= NOW]
+    observed = np.arange(len(sampled)) + 10_000_000  # far above any interpolated first-day figure
+    early = pd.DataFrame(
+        {
+            "video_id": sampled["video_id"].astype(str).to_numpy(),
+            "slot_hours": 24.0,
+            "view_count": observed,
+            "observed_at": pd.to_datetime(sampled["published_at"], utc=True) + timedelta(hours=24.5),
+        }
+    )
+    watched = dataclasses.replace(frames, early_points=early)
+    analysis = _ANALYSES["UCplanted000000000000000"]
+    model = build_report_model(analysis, watched, now=NOW)
+    bands = model.percentile_bands
+    assert bands is not None and bands.age_days[0] == 1
+    main_format = str(videos["video_format"].astype(str).value_counts().idxmax())
+    own = sampled["video_format"].astype(str).to_numpy() == main_format
+    rows = dict(zip(bands.percentiles, bands.bands, strict=True))
+    assert rows[50][0] == pytest.approx(float(np.median(observed[own])))

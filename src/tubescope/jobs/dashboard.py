@@ -22,7 +22,7 @@ from tubescope.analysis.kpis import ChannelKpis, channel_kpis_from_table
 from tubescope.analysis.same_age import views_at_ages
 from tubescope.errors import NotFoundError
 from tubescope.jobs.catalog import KpiSource, channel_kpi_table, resolve_channel
-from tubescope.jobs.common import newest_observation
+from tubescope.jobs.common import load_early_points, newest_observation
 from tubescope.report.html import kpi_figures_html
 from tubescope.warehouse import frames as frame_sql
 from tubescope.warehouse.repository import Warehouse
@@ -150,7 +150,8 @@ def _same_age_band(
         return [], "no other videos of this format to compare with"
     now = newest_observation(warehouse) or datetime.now(UTC)
     labelled = tuple((f"{a:g}d", a * 24.0) for a in CURVE_AGES_DAYS)
-    at_ages = views_at_ages(videos, frames["video_snapshots"], now, labelled)
+    early = load_early_points(warehouse, [channel_id])
+    at_ages = views_at_ages(videos, frames["video_snapshots"], now, labelled, early)
     band = []
     for (label, _), age in zip(labelled, CURVE_AGES_DAYS, strict=True):
         values = at_ages[label].dropna().to_numpy(dtype=float)

@@ -211,6 +211,7 @@ def _only(frames: ChannelFrames, channel_id: str) -> ChannelFrames:
         channel_snapshots=frames.channel_snapshots[
             frames.channel_snapshots["channel_id"].astype(str) == channel_id
         ],
+        early_points=frames.early_points,  # keyed by video: other channels' points never match
     )
 
 

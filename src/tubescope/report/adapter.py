@@ -159,9 +159,9 @@ def build_report_model(
     return ReportModel(
         header=_header(frames, analysis, channel_snaps),
         window=window,
-        kpis=_kpis(videos, video_snaps, channel_snaps, end, start, previous_start),
+        kpis=_kpis(videos, video_snaps, channel_snaps, end, start, previous_start, frames.early_points),
         growth=growth,
-        percentile_bands=_percentile_bands(videos, video_snaps, end),
+        percentile_bands=_percentile_bands(videos, video_snaps, end, frames.early_points),
         formats=_formats(videos, analysis, rng),
         heatmap=_heatmap(videos, analysis),
         outliers=_outliers(videos, analysis),
@@ -243,11 +243,16 @@ def _kpis(
     end: datetime,
     start: datetime,
     previous_start: datetime,
+    early_points: pd.DataFrame | None = None,
 ) -> tuple[Kpi, ...]:
     published = videos["published_at"]
     current = videos[(published > start) & (published <= end)]
     previous = videos[(published > previous_start) & (published <= start)]
-    at_week = views_at_ages(videos, video_snaps, end, (("7d", 168.0),))["7d"] if len(videos) else pd.Series()
+    at_week = (
+        views_at_ages(videos, video_snaps, end, (("7d", 168.0),), early_points)["7d"]
+        if len(videos)
+        else pd.Series()
+    )
     rates = engagement_rates(videos) if len(videos) else pd.Series(dtype=float)
 
     def median_of(series: pd.Series, subset: pd.DataFrame) -> float | None:
@@ -421,14 +426,14 @@ def linear_forecast(daily: pd.Series, end: datetime, days: int, level: float) ->
 
 
 def _percentile_bands(
-    videos: pd.DataFrame, video_snaps: pd.DataFrame, end: datetime
+    videos: pd.DataFrame, video_snaps: pd.DataFrame, end: datetime, early_points: pd.DataFrame | None = None
 ) -> PercentileBands | None:
     if videos.empty:
         return None
     main_format = str(videos["video_format"].astype(str).value_counts().idxmax())
     own = videos[videos["video_format"].astype(str) == main_format]
     ages = tuple((f"{a:g}d", a * 24.0) for a in BAND_AGES_DAYS)
-    at_ages = views_at_ages(own, video_snaps, end, ages)
+    at_ages = views_at_ages(own, video_snaps, end, ages, early_points)
     kept_ages, rows = [], []
     for (label, _), age in zip(ages, BAND_AGES_DAYS, strict=True):
         values = at_ages[label].dropna().to_numpy(dtype=float)
