@@ -9,6 +9,7 @@ what the plan's arithmetic (:func:`tubescope.watch.plan.replay`) counts for the 
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from tests.service.watch_days import ledger_units, watched_service
 from tubescope.config import AlertRuleSettings
 from tubescope.jobs.common import open_for_reading
 from tubescope.jobs.watch import dense_schedule
+from tubescope.service.watching import run_watch_tick
 from tubescope.warehouse.alerts import list_alerts
 from tubescope.watch.plan import ReplayWatch, replay
 
@@ -37,7 +39,15 @@ def test_five_channels_watched_for_ten_days(tmp_path: Path) -> None:
         def down(now: datetime) -> bool:
             return down_from <= now < down_until
 
-        svc.run_days(DAYS, down=down)
+        def second_tick(now: datetime) -> None:
+            """On day one, a second tick within each hour (another replica, or the next minute's
+            timer): nothing is due, and the hour's dense pass is not run again."""
+            if now < svc.start + timedelta(days=1):
+                jobs = len(svc.client.get("/v1/jobs").json()["items"])
+                assert asyncio.run(run_watch_tick(svc.app.state.tubescope, now + timedelta(minutes=30))) == []
+                assert len(svc.wait_for_jobs()) == jobs
+
+        svc.run_days(DAYS, down=down, each_hour=second_tick)
         spent = ledger_units(svc.emulator)
         units = {bucket: spent.get(bucket, 0) - spent_before.get(bucket, 0) for bucket in spent}
         uploads = svc.truth()

@@ -53,3 +53,12 @@ def test_early_points_keep_the_first_sample_of_each_age(target: Path | str) -> N
         assert taken_slots(wh, ["v1", "v9"]) == {("v1", 1.0)}
         assert early_points(wh, ["UCa"]) == [first]
         assert [p.video_id for p in early_points(wh)] == ["v1", "v2"]
+
+
+def test_a_dense_pass_is_claimed_once_per_hour(target: Path | str) -> None:
+    from tubescope.warehouse.watches import claim_dense_pass
+
+    with Warehouse.open(target) as wh:
+        assert claim_dense_pass(wh, T0, T0)
+        assert not claim_dense_pass(wh, T0, T0 + timedelta(minutes=1))  # a later tick, or a replica
+        assert claim_dense_pass(wh, T0 + timedelta(hours=1), T0 + timedelta(hours=1))

@@ -26,8 +26,11 @@ from tubescope.warehouse.watches import (
     save_subscription,
     upload_rates,
 )
+from tubescope.warehouse.watches import (
+    claim_dense_pass as claim_pass,
+)
 from tubescope.watch import websub
-from tubescope.watch.plan import DenseSampling, WatchedChannel, WatchPlan, plan
+from tubescope.watch.plan import DenseSampling, WatchedChannel, WatchPlan, pass_at, plan
 from tubescope.watch.schedule import claim_due, dense_due
 from tubescope.watch.sweep import SweepResult
 
@@ -233,6 +236,12 @@ def sweep(
 
         after_run_logged(cfg, warehouse_target(None, cfg), result.touched)
     return result
+
+
+def claim_dense_pass(borrow: Callable[[], AbstractContextManager[Warehouse]], now: datetime) -> bool:
+    """Claim the dense pass of ``now``'s whole hour: True for one caller per hour (it runs it)."""
+    with borrow() as warehouse:
+        return claim_pass(warehouse, pass_at(now), now)
 
 
 def dense_work(

@@ -28,9 +28,11 @@ async def run_watch_tick(state: ServiceState, now: datetime) -> list[str]:
     of ``now``'s hour (none when neither has work); returns the claimed channels' ids."""
     claimed = await asyncio.to_thread(watch_jobs.tick, state.pool.borrow, now)
     young = await asyncio.to_thread(watch_jobs.dense_work, state.pool.borrow, now, state.settings)
-    if claimed or young:
-        job = await state.jobs.submit(watch_spec(now, claimed))
-        _log.info("watch.tick", channels=len(claimed), dense=young, job_id=job.get("job_id"))
+    # The hour's dense pass runs once, whichever replica's tick claims it first.
+    dense = bool(young) and await asyncio.to_thread(watch_jobs.claim_dense_pass, state.pool.borrow, now)
+    if claimed or dense:
+        job = await state.jobs.submit(watch_spec(now, claimed, dense=dense))
+        _log.info("watch.tick", channels=len(claimed), dense=young if dense else 0, job_id=job.get("job_id"))
     settings = state.settings
     if settings.public_url:  # push for new uploads: keep every watched channel subscribed
         asked = await watch_jobs.renew_subscriptions(

@@ -144,6 +144,7 @@ USER_TABLES = (
     "video_early_points",
     "alert_rules",
     "alert_cooldowns",
+    "watch_dense_passes",
 )
 
 

@@ -174,6 +174,18 @@ def confirm_subscription(warehouse: Warehouse, channel_id: str, expires_at: date
         )
 
 
+def claim_dense_pass(warehouse: Warehouse, at_pass: datetime, now: datetime) -> bool:
+    """Claim the dense pass of the whole hour ``at_pass``; True for exactly one caller (the one
+    that must run it), however many schedulers tick within that hour."""
+    with warehouse.transaction() as con:
+        inserted = con.count(
+            "INSERT INTO watch_dense_passes (pass_at, claimed_at) VALUES (?, ?)"
+            " ON CONFLICT (pass_at) DO NOTHING",
+            [at_pass, now],
+        )
+    return inserted == 1
+
+
 @dataclass(frozen=True, slots=True)
 class YoungVideo:
     """A stored, live video of a watched channel, young enough for dense sampling."""
