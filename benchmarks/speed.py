@@ -18,11 +18,13 @@ compiles every module on every start, which once added seconds to each figure.
 
 With ``--before REV`` every phase also runs against the source tree of git revision ``REV``
 (extracted with ``git archive`` and put first on ``PYTHONPATH``), interleaved with the current
-tree, so both sides share the machine's load. The load average (``os.getloadavg()``) is recorded
-before and after every phase. One JSON document on stdout.
+tree, so both sides share the machine's load, and ``after_over_before`` gives each CPU figure's
+ratio. ``--rounds`` repeats the analysis and report phases (fresh processes, interleaved) and
+keeps the medians. The load average (``os.getloadavg()``) is recorded before and after every
+phase. One JSON document on stdout.
 
     .venv/bin/python benchmarks/speed.py [--videos 10000] [--small-videos 1000] [--repeat 3]
-        [--before 5901746]
+        [--rounds 3] [--before 5901746]
 """
 
 from __future__ import annotations
@@ -164,6 +166,54 @@ def _child(name: str, path: Path, src: Path | None) -> dict[str, Any]:
     return result
 
 
+def _median_of_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One phase's figures over several interleaved runs: the median of every number (wall and
+    CPU of each step, peak RSS), with the per-run total CPU kept beside it."""
+    failed = [run for run in runs if "error" in run]
+    if failed:
+        return failed[0]
+
+    def merged(values: list[Any]) -> Any:
+        if all(isinstance(v, dict) for v in values):
+            return {key: merged([v[key] for v in values]) for key in values[0] if key != "load_average"}
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            return round(statistics.median(values), 3)
+        return values[0]
+
+    out = dict(merged(runs))
+    out["rounds"] = len(runs)
+    out["total_cpu_s_each"] = [run.get("total", {}).get("cpu_s") for run in runs]
+    out["load_average"] = {"first": runs[0].get("load_average"), "last": runs[-1].get("load_average")}
+    return out
+
+
+def _ratios(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """After / before of each CPU figure (CPU moves far less with the machine's load than wall)."""
+    if "before" not in results:
+        return {}
+    figures = {
+        "cli_help_cpu": ("cli", "help", "cpu_median_s"),
+        "cli_version_cpu": ("cli", "version", "cpu_median_s"),
+        "analysis_first_call_cpu": ("analyze", "first_call", "cpu_s"),
+        "analysis_warm_call_cpu": ("analyze", "warm_call", "cpu_s"),
+        "analysis_peak_rss": ("analyze", "peak_rss_mb"),
+        "report_total_cpu": ("report", "total", "cpu_s"),
+        "report_peak_rss": ("report", "peak_rss_mb"),
+        "analyze_cli_small_cpu": ("analyze_cli", "cpu_median_s"),
+    }
+    ratios: dict[str, Any] = {}
+    for name, keys in figures.items():
+        values = []
+        for label in ("after", "before"):
+            value: Any = results[label]
+            for key in keys:
+                value = value.get(key) if isinstance(value, dict) else None
+            values.append(value)
+        after, before = values
+        ratios[name] = round(after / before, 3) if after is not None and before else None
+    return ratios
+
+
 def _start_wall(args: list[str], src: Path | None, repeat: int) -> dict[str, Any]:
     """Wall time of a fresh interpreter running ``args``, and its CPU (user+sys), which moves far
     less with the machine's load than the wall time does."""
@@ -246,6 +296,9 @@ def main() -> None:
         "--small-videos", type=int, default=1_000, help="videos of the channel `tubescope analyze` reads"
     )
     parser.add_argument("--repeat", type=int, default=5, help="CLI starts per figure")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="fresh processes per analysis and report figure (median)"
+    )
     parser.add_argument("--before", help="git revision to measure beside the working tree")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
@@ -274,8 +327,12 @@ def main() -> None:
         for label, src in trees.items():  # interleaved phase by phase: both sides share the load
             results[label]["cli"] = cli_figures(src, args.repeat)
         for name in ("analyze", "report"):
-            for label, src in trees.items():
-                results[label][name] = _child(name, paths[label], src)
+            runs: dict[str, list[dict[str, Any]]] = {label: [] for label in trees}
+            for _ in range(args.rounds):  # interleaved round by round: both sides share the load
+                for label, src in trees.items():
+                    runs[label].append(_child(name, paths[label], src))
+            for label in trees:
+                results[label][name] = _median_of_runs(runs[label])
         for label, src in trees.items():
             results[label]["analyze_cli"] = analyze_cli_figures(src, small[label], args.repeat)
     after = results["after"]
@@ -307,6 +364,7 @@ def main() -> None:
                 "generated": generated,
                 "peer_python_start": peer,
                 "results": results,
+                "after_over_before": _ratios(results),
                 "goals": goals,
             },
             indent=2,
