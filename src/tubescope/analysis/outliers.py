@@ -31,6 +31,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +43,9 @@ from tubescope.analysis.timing import default_performance
 from tubescope.errors import ConfigError
 
 LIFETIME_BASIS = "lifetime_views_vs_format_median"
+SAME_AGE_LIFETIME_BASIS = "lifetime_views_vs_same_age_format_median"
+"""Lifetime views over the median of same-format videos of about the same age (within
+``OutlierOptions.age_band``): used when ``now`` is known and no same-age snapshot score exists."""
 MAD_EFFICIENCY = 0.37
 """Asymptotic efficiency of the MAD against the standard deviation under normality."""
 
@@ -64,6 +68,11 @@ class OutlierOptions:
     seed: int = 0
     alpha: float = 0.05
     """Family-wise false-alarm rate per channel for consensus outliers (see the module notes)."""
+    age_band: float = 1.5
+    """Without a same-age snapshot score, a video is compared with same-format videos whose age
+    lies within this factor of its own (a 21-day-old video is not judged against 150-day-olds)."""
+    min_peers: int = 5
+    """Same-format, same-age videos needed to judge a video on lifetime views."""
 
     def __post_init__(self) -> None:
         if self.robust_z_threshold <= 0 or self.iqr_k <= 0:
@@ -74,6 +83,8 @@ class OutlierOptions:
             raise ConfigError("min_agreement must be 1, 2 or 3")
         if not 0 < self.alpha < 1:
             raise ConfigError("alpha must lie strictly between 0 and 1")
+        if self.age_band <= 1 or self.min_peers < 1:
+            raise ConfigError("age_band must exceed 1 and min_peers be at least 1")
 
     def robust_z_threshold_for(self, z: npt.NDArray[np.float64]) -> float:
         """The |robust z| a video must pass among the channel's scores ``z``.
@@ -142,7 +153,11 @@ class OutlierResult(JsonMixin):
     """Every video flagged by at least one method, strongest robust z first."""
     min_agreement: int
     n_too_young: int = 0
-    """Videos left out: too young for lifetime views and no same-age score yet."""
+    """Videos left out as too early to judge (see ``too_early_to_judge``)."""
+    too_early_to_judge: tuple[str, ...] = ()
+    """Videos with no same-age score that are younger than ``min_lifetime_age_days`` or than
+    every comparison set of ``min_peers`` same-format videos of about their age: too early to judge,
+    never "low"."""
     derived: bool = True
 
     def breakouts(self) -> tuple[str, ...]:
@@ -199,6 +214,49 @@ def _forest_scores(matrix: npt.NDArray[np.float64], seed: int) -> npt.NDArray[np
     return scores.copy()
 
 
+def _same_age_lifetime_scores(
+    views: npt.NDArray[np.float64],
+    fmt: npt.NDArray[Any],
+    age_days: npt.NDArray[np.float64],
+    candidates: npt.NDArray[np.bool_],
+    opts: OutlierOptions,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Lifetime views of each candidate over the median of its same-format peers of about its age.
+
+    Peers are the other videos of the format aged within ``age_band`` of it (``age / band`` to
+    ``age * band``). Returns the scores, which candidates were judged (at least ``min_peers``
+    peers, at least ``min_lifetime_age_days`` old) and which are too early to judge (younger than
+    ``min_lifetime_age_days``, or fewer than ``min_peers`` other videos of the format are no older
+    than ``age * age_band``: the comparison set is older). An old video with too few peers is
+    neither: it is left out without a label.
+    """
+    scores = np.full(views.size, np.nan)
+    judged = np.zeros(views.size, dtype=bool)
+    early = np.zeros(views.size, dtype=bool)
+    known = np.isfinite(views) & np.isfinite(age_days) & (age_days > 0)
+    for name in np.unique(fmt[candidates]):
+        members = np.flatnonzero((fmt == name) & known)
+        order = members[np.argsort(age_days[members], kind="stable")]
+        ages, counts = age_days[order], views[order]
+        for i in np.flatnonzero(candidates & (fmt == name) & known):
+            lo = np.searchsorted(ages, age_days[i] / opts.age_band, side="left")
+            hi = np.searchsorted(ages, age_days[i] * opts.age_band, side="right")
+            peers = order[lo:hi]
+            peers = peers[peers != i]
+            old_enough = age_days[i] >= opts.min_lifetime_age_days
+            if old_enough and peers.size >= opts.min_peers:
+                middle = float(np.median(counts[lo:hi][order[lo:hi] != i]))
+                scores[i] = (views[i] + 1.0) / (middle + 1.0)
+                judged[i] = True
+            elif (
+                not old_enough
+                or np.searchsorted(ages, age_days[i] * opts.age_band, side="right") <= opts.min_peers
+            ):
+                # Too few videos this young to compare with (the comparison set is older).
+                early[i] = True
+    return scores, judged & candidates, early & candidates
+
+
 def analyze_outliers(
     videos: pd.DataFrame,
     performance: pd.DataFrame | None = None,
@@ -209,9 +267,9 @@ def analyze_outliers(
 
     ``performance`` (index ``video_id``, columns ``score`` > 0 and ``basis``) is typically
     :meth:`SameAgeResult.performance_index`; videos missing from it fall back to lifetime views
-    over the same-format median. Given ``now``, a video younger than ``min_lifetime_age_days``
-    without a same-age score is left out (counted in ``n_too_young``): its lifetime views would
-    make any new upload look like a flop.
+    over the same-format median. Given ``now``, such a video is instead compared with the videos
+    of its format of about its age (``age_band``); one younger than ``min_lifetime_age_days`` or
+    than any comparison set is "too early to judge" (``too_early_to_judge``), never "low".
     """
     opts = options or OutlierOptions()
     require_columns(
@@ -228,14 +286,24 @@ def analyze_outliers(
         score[have] = aligned["score"].to_numpy(dtype=float)[have]
         basis[have] = aligned["basis"].to_numpy()[have]
     usable = np.isfinite(score) & (score > 0)
-    n_too_young = 0
+    too_early: list[str] = []
     if now is not None and "published_at" in videos.columns:
-        age_days = (
+        age_seconds = (
             require_aware(now) - pd.to_datetime(videos["published_at"], utc=True)
-        ).dt.total_seconds() / 86400
-        too_young = (basis == LIFETIME_BASIS) & (age_days.to_numpy(dtype=float) < opts.min_lifetime_age_days)
-        n_too_young = int((usable & too_young).sum())
-        usable &= ~too_young
+        ).dt.total_seconds()
+        age_days = np.asarray(age_seconds.to_numpy(dtype=float) / 86400, dtype=np.float64)
+        views = np.asarray(
+            pd.to_numeric(videos["view_count"], errors="coerce").to_numpy(dtype=float), dtype=np.float64
+        )
+        lifetime = basis == LIFETIME_BASIS  # a 0-view upload is judged (or too early) like any other
+        same_age, judged, early = _same_age_lifetime_scores(
+            views, videos["video_format"].astype(str).to_numpy(), age_days, lifetime, opts
+        )
+        score[judged] = same_age[judged]
+        basis[judged] = SAME_AGE_LIFETIME_BASIS
+        too_early = [str(v) for v in ids[early]]
+        usable = (usable & ~lifetime) | judged
+    n_too_young = len(too_early)
     ids, score, basis = ids[usable], score[usable], basis[usable]
     fmt = videos["video_format"].astype(str).to_numpy()[usable]
     n = len(ids)
@@ -247,6 +315,7 @@ def analyze_outliers(
             (),
             opts.min_agreement,
             n_too_young,
+            tuple(too_early),
         )
     x = np.log(score)
     if opts.detrend_window > 0 and "published_at" in videos.columns:
@@ -331,4 +400,6 @@ def analyze_outliers(
         )
     z_of = {str(v): abs(float(zi)) for v, zi in zip(ids, z, strict=True)}
     outliers.sort(key=lambda o: -z_of[o.video_id])
-    return OutlierResult(n, tuple(ran), tuple(skipped), tuple(outliers), opts.min_agreement, n_too_young)
+    return OutlierResult(
+        n, tuple(ran), tuple(skipped), tuple(outliers), opts.min_agreement, n_too_young, tuple(too_early)
+    )
