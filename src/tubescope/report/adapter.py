@@ -851,8 +851,16 @@ def _methods(
             f"{outliers.min_agreement} methods, robust z among them, counts as consensus. Robust z = "
             "(log performance - median) / (1.4826 x MAD); its p-values (Student's t, for the MAD's "
             "noise) are Benjamini-Hochberg-adjusted over the channel's videos, which keeps the chance "
-            "of any false consensus outlier on a channel without outliers at 5%. "
-            "Expected views = views / performance.",
+            "of any false consensus outlier on a channel without outliers at 5%. Performance is "
+            "views at a fixed age over the same-format median at that age, or else lifetime views over "
+            "the median of same-format videos of about the same age (within 1.5x). "
+            "Expected views = views / performance."
+            + (
+                f" {outliers.n_too_young} newer videos are too early to judge (younger than their "
+                "comparison set) and are not rated."
+                if outliers.n_too_young
+                else ""
+            ),
         ),
         MethodNote(
             "Correlations",
