@@ -494,3 +494,23 @@ def test_line_residuals_equal_numpys_least_squares_fit() -> None:
         x = np.arange(n, dtype=float)
         fitted = np.polyval(np.polyfit(x, values, 1), x) if n >= 2 else np.full(n, values.mean())
         assert _line_residual(values) == pytest.approx(values - fitted, abs=1e-9)
+
+
+def test_change_points_reused_within_a_run_equal_a_fresh_detection() -> None:
+    import dataclasses
+
+    from tubescope.analysis import timeseries
+
+    days = pd.date_range("2025-01-01", periods=150, freq="D")
+    rng = np.random.default_rng(11)
+    views = 1000.0 * np.where(np.arange(150) < 90, 1.0, 2.5) * rng.lognormal(0.0, 0.1, 150)
+    daily = DailyViews("UCchangepoints000000000", pd.Series(views, index=days), 0, 0)
+    timeseries._FITS.clear()
+    fresh = detect_change_points(daily)
+    assert isinstance(fresh, ChangePointResult) and fresh.change_points  # the step is found
+    assert detect_change_points(daily) == fresh  # from the run's cache
+    twin = detect_change_points(dataclasses.replace(daily, channel_id="UCtwin"))
+    assert isinstance(twin, ChangePointResult) and twin.channel_id == "UCtwin"
+    assert twin.change_points == fresh.change_points
+    stiffer = detect_change_points(daily, penalty_scale=8.0)  # other settings: not the cached answer
+    assert isinstance(stiffer, ChangePointResult) and stiffer.penalty == pytest.approx(2 * fresh.penalty)

@@ -183,7 +183,7 @@ def _log_views(daily: DailyViews) -> pd.Series:
 
 _FITS: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
 _FITS_LOCK = threading.Lock()
-_FITS_KEPT = 8
+_FITS_KEPT = 16
 
 
 def _fitted(kind: str, series: pd.Series, fit: Callable[[], Any]) -> Any:
@@ -635,15 +635,15 @@ def detect_change_points(
     seasonal = np.asarray(stl.seasonal, dtype="float64")
     signal = log_views.to_numpy(dtype="float64") - seasonal
     n = signal.size
-    noise_sd, autocorrelation = _noise_scale(signal)
-    long_run_variance = noise_sd**2 * (1 + autocorrelation) / (1 - autocorrelation)
-    penalty = penalty_scale * long_run_variance * math.log(n)
+    # The noise scale, the permutation test and the segmentation depend on the days and values
+    # only, and are deterministic (the test is seeded by n): reused within a run like the fits.
+    settings = f"change points {penalty_scale} {min_segment_days} {n_permutations} {alpha}"
+    noise_sd, penalty, break_test_p, breaks = _fitted(
+        settings,
+        log_views,
+        lambda: _segmentation(signal, penalty_scale, min_segment_days, n_permutations, alpha),
+    )
     time_index = np.arange(n, dtype="float64") / n
-    break_test_p = _break_test_p(signal, min_segment_days, n_permutations, seed=n)
-    breaks: list[int] = []
-    if break_test_p < alpha:
-        algorithm = rpt.Binseg(custom_cost=_PiecewiseLinearCost(), min_size=min_segment_days, jump=1)
-        breaks = [int(b) for b in algorithm.fit(signal).predict(pen=max(penalty, 1e-9)) if b < n]
     bounds = [0, *breaks, n]
     points: list[ChangePoint] = []
     surge_ends = 0
@@ -692,6 +692,23 @@ def detect_change_points(
         break_test_p=break_test_p,
         alpha=alpha,
     )
+
+
+def _segmentation(
+    signal: FloatArray, penalty_scale: float, min_segment_days: int, n_permutations: int, alpha: float
+) -> tuple[float, float, float, list[int]]:
+    """Noise sd, penalty, break-test p-value and Binseg's breaks of a deseasonalised ``signal``
+    (see :func:`detect_change_points`)."""
+    n = signal.size
+    noise_sd, autocorrelation = _noise_scale(signal)
+    long_run_variance = noise_sd**2 * (1 + autocorrelation) / (1 - autocorrelation)
+    penalty = penalty_scale * long_run_variance * math.log(n)
+    break_test_p = _break_test_p(signal, min_segment_days, n_permutations, seed=n)
+    breaks: list[int] = []
+    if break_test_p < alpha:
+        algorithm = rpt.Binseg(custom_cost=_PiecewiseLinearCost(), min_size=min_segment_days, jump=1)
+        breaks = [int(b) for b in algorithm.fit(signal).predict(pen=max(penalty, 1e-9)) if b < n]
+    return noise_sd, penalty, break_test_p, breaks
 
 
 def _best_split_gains(signals: FloatArray, min_size: int) -> FloatArray:
