@@ -69,7 +69,7 @@ def run(channels: int, seed: int) -> dict[str, Any]:
         running_emulator(world, keys=keys, clock=fixed_clock(start)) as emu,
     ):
         db = Path(tmp) / "watch.duckdb"
-        fast = {"requests_per_second": 10_000.0, "max_concurrency": 32}
+        fast = {"requests_per_second": 10_000.0, "max_concurrency": 8, "request_timeout_seconds": 120.0}
         began = time.perf_counter()
         base = {"db_path": db, "youtube_api_base": emu.base_url, **fast}
         collect(ids, settings=load_settings(api_keys=[COLLECT_KEY], **base))
@@ -81,7 +81,7 @@ def run(channels: int, seed: int) -> dict[str, Any]:
         forecast = daily_plan(settings=settings, keys=1)
 
         before = {m: u.units for m, u in emu.ledger.usage(WATCH_KEY).items()}
-        pushed_ids: set[str] = set()
+        pushed_ids = {v for v, (_, when) in published.items() if when <= start}  # collected already
         samples = new_videos = 0
         began = time.perf_counter()
         for hour in range(24):
@@ -93,8 +93,6 @@ def run(channels: int, seed: int) -> dict[str, Any]:
                 for v, (c, when) in published.items()
                 if when <= now and v not in pushed_ids and seen.video(v) is not None
             }
-            if hour == 0:
-                pushed = {}  # collected just now: nothing new yet
             pushed_ids |= set(pushed)
             with Warehouse.open(db) as warehouse:
                 due = claim_due(warehouse, now)
