@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import socket
 import subprocess
@@ -46,6 +47,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import psutil
@@ -491,6 +493,21 @@ def summarise(results: Results, elapsed: float) -> dict[str, Any]:
     }
 
 
+def wait_until_warm(base_url: str, timeout: float = 1800.0) -> dict[str, Any] | None:
+    """Wait for the server's cache warmer (``/ready``'s ``cache_warming``) to finish; None when
+    the server has no warmer (an older tubescope)."""
+    started = time.perf_counter()
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        while time.perf_counter() - started < timeout:
+            warming = client.get("/ready").json().get("cache_warming")
+            if warming is None:
+                return None
+            if warming["warm"]:
+                return {**warming, "waited_s": round(time.perf_counter() - started, 1)}
+            time.sleep(0.5)
+    raise SystemExit(f"the cache was not warm after {timeout:.0f} s")
+
+
 def prime(base_url: str, token: str, channel_ids: list[str]) -> dict[str, Any]:
     """Fill the analysis cache the way a first visitor would: one analysis per channel, serially."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -501,6 +518,136 @@ def prime(base_url: str, token: str, channel_ids: list[str]) -> dict[str, Any]:
             client.get(f"/v1/channels/{channel_id}/analysis").raise_for_status()
             times.append(time.perf_counter() - started)
     return {"channels": len(times), "total_s": round(sum(times), 2), **_percentiles_ms(times)}
+
+
+WRK_SCRIPT = r"""
+-- Each wrk thread walks the pre-generated request paths from its own offset, so the mix and the
+-- keys are those of the httpx clients; done() prints the figures as one JSON line.
+local paths = {}
+local next_index = 0
+local think_ms = 0
+local counter = 1
+function setup(thread)
+  thread:set("offset", counter * 7919)
+  counter = counter + 1
+end
+function init(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  wrk.headers["Authorization"] = "Bearer " .. args[2]
+  wrk.headers["Accept-Encoding"] = "gzip"
+  next_index = offset or 0
+  think_ms = tonumber(args[3]) or 0
+  math.randomseed(next_index + 1)
+end
+function delay()
+  -- a user's pause between requests: exponential, mean think_ms (0: closed loop, no pause)
+  if think_ms > 0 then return -think_ms * math.log(1 - math.random()) end
+  return 0
+end
+function request()
+  next_index = next_index + 1
+  return wrk.format("GET", paths[(next_index % #paths) + 1])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests": %d, "duration_us": %d, "connect_errors": %d, "read_errors": %d, ' ..
+    '"write_errors": %d, "non_2xx_3xx": %d, "timeouts": %d}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout))
+  -- The latency quantile function at 0.1 % steps, so that several wrk processes (one per
+  -- replica) merge: each quantile stands for a thousandth of its process's requests.
+  local parts = {}
+  for k = 1, 1000 do parts[#parts + 1] = latency:percentile(k / 10) end
+  io.write("WRK_HIST " .. table.concat(parts, ",") .. "\n")
+end
+"""
+
+
+def request_paths(channel_ids: list[str], count: int, seed: int) -> list[str]:
+    """``count`` request targets drawn from ``ENDPOINT_MIX`` exactly as the httpx clients draw them."""
+    rng = random.Random(seed)
+    names = [name for name, _ in ENDPOINT_MIX]
+    weights = [weight for _, weight in ENDPOINT_MIX]
+    paths = []
+    for _ in range(count):
+        path, params = _request_for(rng.choices(names, weights)[0], rng, channel_ids)
+        paths.append(f"{path}?{urlencode(params, doseq=True)}" if params else path)
+    return paths
+
+
+def run_wrk(
+    base_urls: list[str],
+    token: str,
+    paths: list[str],
+    clients: int,
+    seconds: float,
+    workdir: Path,
+    think_ms: float = 0.0,
+) -> dict[str, Any]:
+    """A closed-loop run of ``wrk`` (C): ``clients`` keep-alive connections split evenly over the
+    replicas, one wrk process per replica, all at once; their latency histograms are merged.
+
+    wrk's own timeout is raised to 60 s so that slow answers count in the percentiles rather than
+    vanishing as timeouts; a non-2xx/3xx answer counts as an error."""
+    script = workdir / "mix.lua"
+    script.write_text(WRK_SCRIPT)
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    runs = []
+    for n, url in enumerate(base_urls):
+        path_file = workdir / f"paths-{n}.txt"
+        path_file.write_text("\n".join(paths[n :: len(base_urls)]) + "\n")
+        share = clients // len(base_urls) + (1 if n < clients % len(base_urls) else 0)
+        threads = max(1, 2 // len(base_urls))
+        command = ["wrk", f"-t{threads}", f"-c{share}", f"-d{max(1, round(seconds))}s", "--timeout", "60s"]
+        command += ["-s", str(script), url, "--", str(path_file), token, str(think_ms)]
+        runs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [run.communicate() for run in runs]
+    usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    totals: dict[str, int] = defaultdict(int)
+    samples: list[tuple[float, float]] = []
+    elapsed = 0.0
+    for run, (out, err) in zip(runs, outputs, strict=True):
+        if run.returncode != 0:
+            raise SystemExit(f"wrk failed ({run.returncode}): {err[-1000:]}")
+        lines = out.splitlines()
+        raw = json.loads(next(x for x in lines if x.startswith("WRK_JSON ")).removeprefix("WRK_JSON "))
+        elapsed = max(elapsed, raw.pop("duration_us") / 1e6)
+        for key, value in raw.items():
+            totals[key] += value
+        quantiles = next(x for x in lines if x.startswith("WRK_HIST ")).removeprefix("WRK_HIST ")
+        weight = raw["requests"] / 1000
+        samples += [(float(us) / 1000, weight) for us in quantiles.split(",")]
+    requests = totals.pop("requests")
+    errors = sum(totals.values())
+    latency = _weighted_percentiles_ms(samples)
+    cpu = (usage_after.ru_utime - usage_before.ru_utime) + (usage_after.ru_stime - usage_before.ru_stime)
+    return {
+        "generator": "wrk",
+        "requests": requests,
+        "seconds": round(elapsed, 2),
+        "rps": round(requests / elapsed, 1),
+        "errors": errors,
+        "error_kinds": dict(totals),
+        "latency": latency,
+        "targets": {"p99_under_500ms": latency["p99_ms"] < LATENCY_BUDGET_MS, "zero_errors": errors == 0},
+        "load_generator_cpu_s": round(cpu, 2),
+    }
+
+
+def _weighted_percentiles_ms(samples: list[tuple[float, float]]) -> dict[str, float]:
+    """Percentiles of weighted latency samples (milliseconds, weight): the merged quantiles."""
+    ordered = sorted(samples)
+    total = sum(weight for _, weight in ordered)
+    out: dict[str, float] = {}
+    for name, q in (("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9)):
+        rank, seen = q / 100 * total, 0.0
+        for value, weight in ordered:
+            seen += weight
+            if seen >= rank - 1e-9:
+                out[f"{name}_ms"] = round(value, 1)
+                break
+    out["max_ms"] = round(ordered[-1][0], 1) if ordered else 0.0
+    return out
 
 
 def machine() -> dict[str, Any]:
@@ -543,12 +690,17 @@ def measure(
         sampler.start()
         cpu_before.append(sampler.process.cpu_times())
     own_before = psutil.Process().cpu_times()
-    results, elapsed = asyncio.run(
-        drive(base_urls, token, channel_ids, clients, args.seconds, args.think_ms / 1000, args.seed)
-    )
+    out: dict[str, Any] = {"clients": clients}
+    if args.generator == "wrk":
+        paths = request_paths(channel_ids, 50_000, args.seed)
+        out.update(run_wrk(base_urls, token, paths, clients, args.seconds, args.workdir, args.think_ms))
+    else:
+        results, elapsed = asyncio.run(
+            drive(base_urls, token, channel_ids, clients, args.seconds, args.think_ms / 1000, args.seed)
+        )
+        out.update({"generator": "httpx", **summarise(results, elapsed)})
+        out["steady_state"] = steady_state(results, results.started, min(args.warmup, args.seconds / 2))
     own_after = psutil.Process().cpu_times()
-    out: dict[str, Any] = {"clients": clients, **summarise(results, elapsed)}
-    out["steady_state"] = steady_state(results, results.started, min(args.warmup, args.seconds / 2))
     if samplers:
         server_cpu = 0.0
         for sampler, before in zip(samplers, cpu_before, strict=True):
@@ -562,8 +714,12 @@ def measure(
             "cpu_ms_per_request": round(server_cpu * 1000 / max(1, out["requests"]), 2),
             "threads": [sampler.process.num_threads() for sampler in samplers],
         }
-    own_cpu = (own_after.user + own_after.system) - (own_before.user + own_before.system)
-    out["load_generator_cpu_s"] = round(own_cpu, 1)
+    if args.generator != "wrk":
+        own_cpu = (own_after.user + own_after.system) - (own_before.user + own_before.system)
+        out["load_generator_cpu_s"] = round(own_cpu, 1)
+    out["load_generator_cpu_ms_per_request"] = round(
+        out["load_generator_cpu_s"] * 1000 / max(1, out["requests"]), 3
+    )
     return out
 
 
@@ -581,7 +737,12 @@ def main() -> None:
     parser.add_argument(
         "--warmup", type=float, default=10.0, help="seconds left out of the steady-state figures"
     )
-    parser.add_argument("--no-prime", action="store_true", help="do not fill the analysis cache first")
+    parser.add_argument(
+        "--no-prime", action="store_true", help="do not wait for the server's cache to be warm"
+    )
+    parser.add_argument(
+        "--cold", action="store_true", help="first measure right after the start, while the cache warms"
+    )
     parser.add_argument("--rate-limit", type=float, default=1_000_000.0, help="server's per-token req/s")
     parser.add_argument("--db", type=Path, help="warehouse file (generated when missing; default: temporary)")
     parser.add_argument("--keep", action="store_true", help="keep the generated warehouse")
@@ -595,11 +756,18 @@ def main() -> None:
         help="serve from PostgreSQL + Redis (private servers), not DuckDB",
     )
     parser.add_argument("--replicas", type=int, default=1, help="API processes (clients spread round-robin)")
+    parser.add_argument(
+        "--generator",
+        choices=("wrk", "httpx"),
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="wrk (C, little CPU; overall figures) or httpx (Python; per-endpoint figures)",
+    )
+    parser.add_argument("--passes", type=int, default=1, help="warm measured runs per client level")
     args = parser.parse_args()
     levels = [int(n) for n in str(args.clients).split(",") if n.strip()]
 
     report: dict[str, Any] = {"benchmark": "load", "machine": machine(), "load_average": os.getloadavg()}
-    workdir = Path(tempfile.mkdtemp(prefix="tubescope-load-"))
+    workdir = args.workdir = Path(tempfile.mkdtemp(prefix="tubescope-load-"))
     servers: list[subprocess.Popen[bytes]] = []
     with ExitStack() as stack:
         try:
@@ -614,6 +782,8 @@ def main() -> None:
                     generate(db, args.rows, args.channels) if not db.exists() else {"reused": str(db)}
                 )
                 target: Path | str = db
+                if args.cold:  # a cold start: nothing computed before, not even on the disk tier
+                    shutil.rmtree(db.with_name(db.name + ".cache"), ignore_errors=True)
                 env = dict(os.environ)
                 if args.team:
                     from tubescope.servers import postgres_server, redis_server
@@ -638,9 +808,6 @@ def main() -> None:
                 base_url=base_urls[0], headers={"Authorization": f"Bearer {token}"}, timeout=60
             ) as probe:
                 channel_ids = [item["channel_id"] for item in probe.get("/v1/channels").json()["items"]]
-            report["prime_analysis_cache"] = (
-                None if args.no_prime else [prime(url, token, channel_ids) for url in base_urls]
-            )
             report["config"] = {
                 "seconds": args.seconds,
                 "think_ms": args.think_ms,
@@ -648,7 +815,20 @@ def main() -> None:
                 "channels": len(channel_ids),
                 "closed_loop": True,
             }
-            report["runs"] = [measure(base_urls, token, channel_ids, n, args, pids) for n in levels]
+            runs = []
+            if args.cold:  # right after start, while the server warms its cache
+                runs.append({"pass": "cold", **measure(base_urls, token, channel_ids, levels[0], args, pids)})
+            if not args.no_prime:
+                warmed = [wait_until_warm(url) for url in base_urls]
+                if any(w is None for w in warmed):  # no warmer: fill the analyses serially
+                    warmed = [prime(url, token, channel_ids) for url in base_urls]
+                report["warm_up"] = warmed
+            runs += [
+                {"pass": f"warm {k + 1}", **measure(base_urls, token, channel_ids, n, args, pids)}
+                for n in levels
+                for k in range(args.passes)
+            ]
+            report["runs"] = runs
         finally:
             for server in servers:
                 server.terminate()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Literal, get_args, get_origin
 
 import pytest
 from pydantic import SecretStr
@@ -62,12 +63,14 @@ def _non_default(name: str) -> tuple[str, object]:
     annotation = str(Settings.model_fields[name].annotation)
     if name == "api_keys":
         return '["k-one-secret"]', ["k-one-secret"]
-    if name == "retention_mode":
-        return "strict", "strict"
     if name == "alert_rules":
         return '[{"name": "q", "kind": "quota"}]', [AlertRuleSettings(name="q", kind="quota")]
     if name == "alert_email_to":
         return '["team@example.test"]', ["team@example.test"]
+    field = Settings.model_fields[name]
+    if get_origin(field.annotation) is Literal:  # a choice: any other choice
+        other = next(str(v) for v in get_args(field.annotation) if v != field.get_default())
+        return other, other
     if name == "db_url":
         return "postgresql://u:p@127.0.0.1:9/db", "postgresql://u:p@127.0.0.1:9/db"
     if name in ("log_level",):

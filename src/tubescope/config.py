@@ -148,6 +148,13 @@ class Settings(BaseSettings):
     cache_disk_max_mb: int = Field(
         default=1024, ge=0, description="Most megabytes in the disk tier; 0 turns the disk tier off."
     )
+    cache_warming: Literal["all", "answers", "off"] = Field(
+        default="all",
+        description=(
+            "What `serve` computes ahead of requests, at startup and when a run lands: `all` (every channel's"
+            " answers and analysis), `answers` (no analyses) or `off`."
+        ),
+    )
     public_url: str | None = Field(
         default=None,
         description="This service's public address; the WebSub hub pushes to `<public_url>/websub/<id>`.",

@@ -491,6 +491,12 @@ class ChannelVideos:
             found = self._orders[key] = ordered.index.to_numpy(dtype=np.intp)
         return found
 
+    def prepare_orders(self) -> None:
+        """Compute every sort order now (the cache warmer does), so no page request sorts."""
+        for sort in VIDEO_SORT_KEYS:
+            for descending in (False, True):
+                self.order(sort, descending)
+
     def page(
         self,
         *,

@@ -41,6 +41,7 @@ from tubescope.service.routers import (
 )
 from tubescope.service.security import AuthFailureGuard, SecurityHeaders
 from tubescope.service.state import ServiceOptions, ServiceState, State, authenticate
+from tubescope.service.warming import CacheWarmer
 from tubescope.service.watching import watch_scheduler
 from tubescope.youtube.shared_quota import RedisQuotaLedger
 
@@ -226,12 +227,17 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
         )
         holder["state"] = state
         app.state.tubescope = state
+        if settings.cache_warming != "off":
+            state.warmer = CacheWarmer(state, analyses=settings.cache_warming == "all")
+            state.warmer.start()
         scheduler = watch_scheduler(state)
         scheduler.start()
         try:
             yield
         finally:
             scheduler.shutdown(wait=False)
+            if state.warmer is not None:
+                state.warmer.close()
             await job_queue.aclose()
             if shared_quota is not None:
                 await shared_quota.aclose()

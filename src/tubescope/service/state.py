@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request
 
@@ -24,6 +24,9 @@ from tubescope.service.ratelimit import RateLimiter
 from tubescope.service.security import AuthFailureGuard
 from tubescope.warehouse.repository import Warehouse
 from tubescope.warehouse.target import WarehouseTarget
+
+if TYPE_CHECKING:
+    from tubescope.service.warming import CacheWarmer
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class ServiceState:
     quota: QuotaSource
     auth_guard: AuthFailureGuard = field(default_factory=AuthFailureGuard)
     started_at: float = field(default_factory=time.time)
+    warmer: CacheWarmer | None = None
+    """Computes each channel's answers ahead of requests (:mod:`tubescope.service.warming`)."""
     _predictor: Predictor | None = None
     _predictor_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -75,9 +80,12 @@ class ServiceState:
 
     def data_changed(self, channel_ids: Iterable[str]) -> None:
         """A run landed: every cache tier of every replica forgets what came from the old data."""
-        self.cache.invalidate([*channel_ids, FLEET])
+        changed = list(channel_ids)
+        self.cache.invalidate([*changed, FLEET])
         with self._predictor_lock:
             self._predictor = None
+        if self.warmer is not None:
+            self.warmer.request(changed)
 
 
 # The dependencies below are ``async`` though they never await: FastAPI runs a plain ``def``

@@ -8,6 +8,7 @@ import struct
 from collections.abc import Callable, Hashable
 from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
+import orjson
 import pandas as pd
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field, TypeAdapter
@@ -18,7 +19,6 @@ from tubescope.jobs import catalog
 from tubescope.jobs.queue import collect_spec
 from tubescope.service.cache import FLEET
 from tubescope.service.state import ReadToken, ServiceState, State, WarehouseDep, WriteToken
-from tubescope.warehouse.repository import Warehouse
 
 router = APIRouter(prefix="/v1", tags=["channels"])
 
@@ -102,30 +102,105 @@ async def _cached(
     return await run_in_threadpool(state.cache.get_or_compute, channel_id, key, compute, codec)
 
 
-async def _channel_id(state: ServiceState, warehouse: Warehouse, ref: str) -> str:
-    """The stored channel ``ref`` names, remembered until data lands: every request starts here."""
-    return (await _cached(state, FLEET, ("ref", ref), lambda: catalog.resolve_channel(warehouse, ref)))[1]
+# The answers below are computed by one function each, which both the routes and the cache
+# warmer (:mod:`tubescope.service.warming`) call: a warmed entry is the very entry a request
+# reads. Each borrows the warehouse only when it computes, so a cache hit touches no database.
 
 
-def _kpi_source(state: ServiceState, warehouse: Warehouse) -> catalog.KpiSource:
+def resolved_id(state: ServiceState, ref: str) -> tuple[Hashable, Callable[[], str]]:
+    """The cache key and computation of the stored channel id ``ref`` names."""
+
+    def resolve() -> str:
+        with state.pool.borrow() as warehouse:
+            return catalog.resolve_channel(warehouse, ref)
+
+    return ("ref", ref), resolve
+
+
+def _kpi_source(state: ServiceState) -> catalog.KpiSource:
     """Per-channel KPI rows from the cache: they change only when a run lands (or the TTL ends)."""
 
     def kpi_table(channel_id: str) -> pd.DataFrame:
         return state.cache.get_or_compute(
-            channel_id, "kpis", lambda: catalog.channel_kpi_table(warehouse, channel_id)
+            channel_id, "kpis", functools.partial(_kpi_table, state, channel_id)
         )[1]
 
     return kpi_table
 
 
-@router.get("/channels", response_model=dict[str, Any])
-async def list_channels(request: Request, _: ReadToken, state: State, warehouse: WarehouseDep) -> Response:
-    """List the channels in the warehouse."""
+def _kpi_table(state: ServiceState, channel_id: str) -> pd.DataFrame:
+    with state.pool.borrow() as warehouse:
+        return catalog.channel_kpi_table(warehouse, channel_id)
 
-    def listing() -> Encoded:
+
+def channel_listing(state: ServiceState) -> Encoded:
+    """``GET /v1/channels``'s body."""
+    with state.pool.borrow() as warehouse:
         items = catalog.list_channels(warehouse)
-        return _encoded({"items": items, "total": len(items)})
+    return _encoded({"items": items, "total": len(items)})
 
+
+def channel_detail(state: ServiceState, channel_id: str) -> Encoded:
+    """``GET /v1/channels/{id}``'s body: the stored row and the channel's KPIs."""
+    table = _kpi_source(state)(channel_id)  # before borrowing: a borrow never nests in another
+    with state.pool.borrow() as warehouse:
+        row = catalog.channel_row(warehouse, channel_id)
+        kpis = catalog.channel_kpis(warehouse, channel_id, kpi_table=lambda _: table)
+    return _encoded({**row, "kpis": kpis})
+
+
+def channel_videos(state: ServiceState, channel_id: str) -> catalog.ChannelVideos:
+    """The channel's videos made ready for paging (``GET /v1/channels/{id}/videos``)."""
+    with state.pool.borrow() as warehouse:
+        return catalog.channel_videos(warehouse, channel_id)
+
+
+def channel_analysis(state: ServiceState, channel_id: str) -> Encoded:
+    """``GET /v1/channels/{id}/analysis``'s body."""
+    with state.pool.borrow() as warehouse:
+        return _encoded(catalog.channel_analysis(warehouse, channel_id).to_dict())
+
+
+def warm_channel(state: ServiceState, channel_id: str, *, analysis: bool) -> None:
+    """Fill every cache entry the read routes use for ``channel_id`` (its analysis when asked:
+    the costly one, warmed after every channel's cheap answers)."""
+    cache = state.cache
+    if analysis:
+        cache.get_or_compute(
+            channel_id, "analysis", functools.partial(channel_analysis, state, channel_id), ENCODED
+        )
+        return
+    key, resolve = resolved_id(state, channel_id)
+    cache.get_or_compute(FLEET, key, resolve)
+    _kpi_source(state)(channel_id)  # comparisons read it, even when the detail comes from a lower tier
+    cache.get_or_compute(channel_id, "detail", functools.partial(channel_detail, state, channel_id), ENCODED)
+    ready = functools.partial(channel_videos, state, channel_id)
+    cache.get_or_compute(channel_id, "videos", ready)[1].prepare_orders()
+
+
+def warm_fleet(state: ServiceState) -> list[str]:
+    """Fill the channel list and each handle's resolution; the stored channel ids, in list order."""
+    _, listing = state.cache.get_or_compute(
+        FLEET, "channels", functools.partial(channel_listing, state), ENCODED
+    )
+    items = orjson.loads(listing.raw)["items"]
+    for item in items:
+        if item.get("handle"):
+            key, resolve = resolved_id(state, str(item["handle"]))
+            state.cache.get_or_compute(FLEET, key, resolve)
+    return [str(item["channel_id"]) for item in items]
+
+
+async def _channel_id(state: ServiceState, ref: str) -> str:
+    """The stored channel ``ref`` names, remembered until data lands: every request starts here."""
+    key, resolve = resolved_id(state, ref)
+    return (await _cached(state, FLEET, key, resolve))[1]
+
+
+@router.get("/channels", response_model=dict[str, Any])
+async def list_channels(request: Request, _: ReadToken, state: State) -> Response:
+    """List the channels in the warehouse."""
+    listing = functools.partial(channel_listing, state)
     return _json(request, (await _cached(state, FLEET, "channels", listing, ENCODED))[1])
 
 
@@ -136,17 +211,10 @@ async def add_channel(body: AddChannel, _: WriteToken, state: State) -> dict[str
 
 
 @router.get("/channels/{ref}", response_model=dict[str, Any])
-async def get_channel(
-    ref: RefPath, request: Request, _: ReadToken, state: State, warehouse: WarehouseDep
-) -> Response:
+async def get_channel(ref: RefPath, request: Request, _: ReadToken, state: State) -> Response:
     """One channel's details and KPIs."""
-    channel_id = await _channel_id(state, warehouse, ref)
-
-    def detail() -> Encoded:
-        row = catalog.channel_row(warehouse, channel_id)
-        kpis = catalog.channel_kpis(warehouse, channel_id, kpi_table=_kpi_source(state, warehouse))
-        return _encoded({**row, "kpis": kpis})
-
+    channel_id = await _channel_id(state, ref)
+    detail = functools.partial(channel_detail, state, channel_id)
     return _json(request, (await _cached(state, channel_id, "detail", detail, ENCODED))[1])
 
 
@@ -156,7 +224,6 @@ async def list_videos(
     request: Request,
     _: ReadToken,
     state: State,
-    warehouse: WarehouseDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     sort: Annotated[
@@ -169,9 +236,9 @@ async def list_videos(
     ] = None,
 ) -> Response:
     """A page of a channel's videos, filtered and sorted."""
-    channel_id = await _channel_id(state, warehouse, ref)
-    videos: catalog.ChannelVideos = (
-        await _cached(state, channel_id, "videos", lambda: catalog.channel_videos(warehouse, channel_id))
+    channel_id = await _channel_id(state, ref)
+    videos = (
+        await _cached(state, channel_id, "videos", functools.partial(channel_videos, state, channel_id))
     )[1]
     cut = functools.partial(
         videos.page, page=page, page_size=page_size, sort=sort, descending=order == "desc", where=where
@@ -184,18 +251,11 @@ async def list_videos(
 
 
 @router.get("/channels/{ref}/analysis", response_model=dict[str, Any])
-async def get_analysis(
-    ref: RefPath, request: Request, _: ReadToken, state: State, warehouse: WarehouseDep
-) -> Response:
+async def get_analysis(ref: RefPath, request: Request, _: ReadToken, state: State) -> Response:
     """Every analysis of the channel (derived metrics); cached until a new run lands for it."""
-    channel_id = await _channel_id(state, warehouse, ref)
-    hit, body = await _cached(
-        state,
-        channel_id,
-        "analysis",
-        lambda: _encoded(catalog.channel_analysis(warehouse, channel_id).to_dict()),
-        ENCODED,
-    )
+    channel_id = await _channel_id(state, ref)
+    analysis = functools.partial(channel_analysis, state, channel_id)
+    hit, body = await _cached(state, channel_id, "analysis", analysis, ENCODED)
     (state.metrics.cache_hits if hit else state.metrics.cache_misses).inc()
     return _json(request, body)
 
@@ -211,15 +271,17 @@ async def compare(
     request: Request,
     _: ReadToken,
     state: State,
-    warehouse: WarehouseDep,
     channel: Annotated[list[str], Query(min_length=2, max_length=20, description="Two or more channels")],
 ) -> Response:
     """Each channel's KPIs as percentiles among the others; a peer set is cached until data lands."""
 
-    ids = tuple(dict.fromkeys([await _channel_id(state, warehouse, ref) for ref in channel]))
+    ids = tuple(dict.fromkeys([await _channel_id(state, ref) for ref in channel]))
 
     def comparison() -> Encoded:
-        results = catalog.peer_comparison(warehouse, ids, kpi_table=_kpi_source(state, warehouse))
+        source = _kpi_source(state)
+        tables = {channel_id: source(channel_id) for channel_id in ids}  # before borrowing
+        with state.pool.borrow() as warehouse:
+            results = catalog.peer_comparison(warehouse, ids, kpi_table=tables.__getitem__)
         return _encoded({"items": [r.to_dict() for r in results], "derived": True})
 
     return _json(request, (await _cached(state, FLEET, ("compare", ids), comparison, ENCODED))[1])

@@ -38,6 +38,7 @@ def ready(state: State) -> dict[str, Any] | JSONResponse:
         "status": "ready",
         **facts,
         "cache_tiers": state.cache.tier_names,
+        "cache_warming": state.warmer.progress.to_dict() if state.warmer is not None else None,
         "retention": {**retention.as_dict(), "policy": retention.describe()},
     }
 
