@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint types contracts docs pytest bench bench-check audit lock browser servers clean
+.PHONY: demo test lint types contracts docs pytest bench bench-check audit lock browser servers loadgen clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tubescope needs Python 3.11 or newer")'
@@ -43,6 +43,15 @@ servers:
 	    else echo "$$missing not installed and apt-get unavailable; their tests will be skipped"; fi; \
 	  fi
 
+# wrk (Debian's package), the compiled load generator benchmarks/load.py drives when present; without
+# it load.py falls back to Python clients, which take a large share of the CPU they measure.
+loadgen:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
+	      || echo "wrk could not be installed; load.py will use its Python clients"; \
+	  else echo "wrk not installed and apt-get unavailable; load.py will use its Python clients"; fi; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/ruff format --check src
@@ -71,7 +80,7 @@ pytest: $(STAMP) browser servers
 
 test: lint types contracts docs pytest
 
-bench: $(STAMP)
+bench: $(STAMP) loadgen servers
 	@for script in benchmarks/*.py; do \
 	  case $$script in */bench_check.py) continue;; esac; \
 	  echo "== $$script"; $(BIN)/python $$script || exit 1; done
