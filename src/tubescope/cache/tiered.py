@@ -183,19 +183,26 @@ class TieredCache:
                 tier.set(shared_key, data, size)
 
     def get_or_compute(
-        self, channel_id: str, key: Hashable, compute: Callable[[], T], codec: Codec[T] | None = None
+        self,
+        channel_id: str,
+        key: Hashable,
+        compute: Callable[[], T],
+        codec: Codec[T] | None = None,
+        *,
+        record: bool = True,
     ) -> tuple[bool, T]:
         """``(hit, value)``; on a miss one caller looks in the lower tiers or computes.
 
         An exception in ``compute`` reaches the caller that computed and is not cached: the next
         caller retries. When the generation store cannot be read (Redis down), the value is
-        computed and not stored: slower, never stale.
+        computed and not stored: slower, never stale. ``record`` False leaves the memory tier's
+        hit and miss counts alone: they count what requests found, not what the warmer filled.
         """
         generation = self._generation(channel_id)
         if generation is None:
             return False, compute()
         full_key = (channel_id, generation, key)
-        value, found, fresh = self.memory.lookup(full_key)
+        value, found, fresh = self.memory.lookup(full_key, record=record)
         if found and fresh:
             return True, cast("T", value)
         with self._lock:

@@ -117,13 +117,12 @@ def resolved_id(state: ServiceState, ref: str) -> tuple[Hashable, Callable[[], s
     return ("ref", ref), resolve
 
 
-def _kpi_source(state: ServiceState) -> catalog.KpiSource:
+def _kpi_source(state: ServiceState, *, record: bool = True) -> catalog.KpiSource:
     """Per-channel KPI rows from the cache: they change only when a run lands (or the TTL ends)."""
 
     def kpi_table(channel_id: str) -> pd.DataFrame:
-        return state.cache.get_or_compute(
-            channel_id, "kpis", functools.partial(_kpi_table, state, channel_id)
-        )[1]
+        compute = functools.partial(_kpi_table, state, channel_id)
+        return state.cache.get_or_compute(channel_id, "kpis", compute, record=record)[1]
 
     return kpi_table
 
@@ -140,9 +139,9 @@ def channel_listing(state: ServiceState) -> Encoded:
     return _encoded({"items": items, "total": len(items)})
 
 
-def channel_detail(state: ServiceState, channel_id: str) -> Encoded:
+def channel_detail(state: ServiceState, channel_id: str, *, record: bool = True) -> Encoded:
     """``GET /v1/channels/{id}``'s body: the stored row and the channel's KPIs."""
-    table = _kpi_source(state)(channel_id)  # before borrowing: a borrow never nests in another
+    table = _kpi_source(state, record=record)(channel_id)  # before borrowing: a borrow never nests in another
     with state.pool.borrow() as warehouse:
         row = catalog.channel_row(warehouse, channel_id)
         kpis = catalog.channel_kpis(warehouse, channel_id, kpi_table=lambda _: table)
@@ -163,31 +162,31 @@ def channel_analysis(state: ServiceState, channel_id: str) -> Encoded:
 
 def warm_channel(state: ServiceState, channel_id: str, *, analysis: bool) -> None:
     """Fill every cache entry the read routes use for ``channel_id`` (its analysis when asked:
-    the costly one, warmed after every channel's cheap answers)."""
+    the costly one, warmed after every channel's cheap answers). The warmer's lookups are not
+    counted as the memory tier's hits and misses, which describe requests."""
     cache = state.cache
     if analysis:
-        cache.get_or_compute(
-            channel_id, "analysis", functools.partial(channel_analysis, state, channel_id), ENCODED
-        )
+        analyse = functools.partial(channel_analysis, state, channel_id)
+        cache.get_or_compute(channel_id, "analysis", analyse, ENCODED, record=False)
         return
     key, resolve = resolved_id(state, channel_id)
-    cache.get_or_compute(FLEET, key, resolve)
-    _kpi_source(state)(channel_id)  # comparisons read it, even when the detail comes from a lower tier
-    cache.get_or_compute(channel_id, "detail", functools.partial(channel_detail, state, channel_id), ENCODED)
+    cache.get_or_compute(FLEET, key, resolve, record=False)
+    _kpi_source(state, record=False)(channel_id)  # comparisons read it, even when the detail is on disk
+    detail = functools.partial(channel_detail, state, channel_id, record=False)
+    cache.get_or_compute(channel_id, "detail", detail, ENCODED, record=False)
     ready = functools.partial(channel_videos, state, channel_id)
-    cache.get_or_compute(channel_id, "videos", ready)[1].prepare_orders()
+    cache.get_or_compute(channel_id, "videos", ready, record=False)[1].prepare_orders()
 
 
 def warm_fleet(state: ServiceState) -> list[str]:
     """Fill the channel list and each handle's resolution; the stored channel ids, in list order."""
-    _, listing = state.cache.get_or_compute(
-        FLEET, "channels", functools.partial(channel_listing, state), ENCODED
-    )
-    items = orjson.loads(listing.raw)["items"]
+    listing = functools.partial(channel_listing, state)
+    body = state.cache.get_or_compute(FLEET, "channels", listing, ENCODED, record=False)[1]
+    items = orjson.loads(body.raw)["items"]
     for item in items:
         if item.get("handle"):
             key, resolve = resolved_id(state, str(item["handle"]))
-            state.cache.get_or_compute(FLEET, key, resolve)
+            state.cache.get_or_compute(FLEET, key, resolve, record=False)
     return [str(item["channel_id"]) for item in items]
 
 
