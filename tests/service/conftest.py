@@ -48,6 +48,17 @@ def serve(app: FastAPI) -> tuple[str, uvicorn.Server, threading.Thread]:
     return f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread
 
 
+def wait_until_warm(url: str, timeout: float = 180) -> dict[str, object]:
+    """Wait for the service's cache warmer to finish (``/ready``); its progress."""
+    deadline = time.monotonic() + timeout
+    while True:
+        warming = httpx.get(f"{url}/ready", timeout=60).json()["cache_warming"]
+        if warming["warm"]:
+            return dict(warming)
+        assert time.monotonic() < deadline, f"the cache did not warm: {warming}"
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="package")
 def emulator() -> Iterator[EmulatorHandle]:
     with running_emulator(seed=11, n_channels=5) as handle:
