@@ -69,6 +69,8 @@ def served(emulator: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -
         "TUBESCOPE_API_KEYS": json.dumps([key]),
         "TUBESCOPE_MODEL_DIR": str(folder / "models"),
         "TUBESCOPE_LOG_LEVEL": "info",
+        # the metrics test needs requests that miss the cache; a warmer would have answered them
+        "TUBESCOPE_CACHE_WARMING": "off",
     }
     env.pop("TUBESCOPE_LOG_JSON", None)
     port = _free_port()
