@@ -876,6 +876,9 @@ def main() -> None:
                 pids = [args.server_pid] if args.server_pid else []
             else:
                 db = args.db or workdir / f"load_{args.rows}.duckdb"
+                if args.during_job and args.db is not None and args.db.exists():
+                    db = workdir / args.db.name  # the job writes: keep the given warehouse as it was
+                    shutil.copyfile(args.db, db)
                 report["generated"] = (
                     generate(db, args.rows, args.channels) if not db.exists() else {"reused": str(db)}
                 )

@@ -16,6 +16,7 @@ cost once, when the data change, instead of on a user's first request.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Iterable
@@ -109,6 +110,9 @@ class CacheWarmer:
                 _log.warning("cache.warm_failed", what="channel list", error=type(exc).__name__)
                 continue
             targets = stored if everything else [cid for cid in stored if cid in changed]
+            # Each replica warms in its own random order: with a shared Redis tier, what one
+            # computed the others then read instead of computing it again.
+            random.shuffle(targets)
             self.progress.channels = len(targets)
             for analysis in (False, True) if self._analyses else (False,):
                 for channel_id in targets:
