@@ -43,16 +43,31 @@ def _cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProc
     )
 
 
+_LOGS: dict[int, Path] = {}
+"""Each started process's stderr file, by pid."""
+
+
+def _stderr(process: subprocess.Popen[str]) -> str:
+    """What ``process`` has written to stderr so far."""
+    log = _LOGS.get(process.pid)
+    return log.read_text(errors="replace") if log is not None and log.exists() else ""
+
+
 @contextmanager
 def _process(env: dict[str, str], cwd: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tubescope.cli", *args],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # stderr goes to a file: a server writes a log line per request, and a pipe nobody reads
+    # fills up and then blocks the server's event loop mid-test.
+    log = cwd / f"process-{len(_LOGS)}-{args[-1].replace('/', '_')}.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tubescope.cli", *args],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            text=True,
+        )
+    _LOGS[process.pid] = log
     try:
         yield process
     finally:
@@ -73,7 +88,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[str]) -> None:
                 return
         except httpx.HTTPError:
             pass
-        assert process.poll() is None, process.stderr.read() if process.stderr else "replica died"
+        assert process.poll() is None, _stderr(process) or "replica died"
         assert time.monotonic() < deadline, "replica did not start"
         time.sleep(0.1)
 
@@ -111,7 +126,9 @@ def test_two_replicas_two_workers_and_the_cli_share_a_postgres_warehouse(
     world = World(seed=21, n_channels=6, videos_per_channel=240)
     ids = world.channel_ids()
     with running_emulator(world) as emu:
-        emu.set_faults(latency_ms=40)
+        # Slow enough that a job is still running when the test looks for one to kill: on a quiet
+        # machine at 40 ms both jobs finished within 2 s, between two of the rate-limited polls.
+        emu.set_faults(latency_ms=200)
         env = {k: v for k, v in os.environ.items() if not k.startswith("TUBESCOPE_")}
         env.update(
             TUBESCOPE_DB_URL=postgres_url,
@@ -205,7 +222,7 @@ def test_two_replicas_two_workers_and_the_cli_share_a_postgres_warehouse(
                 assert time.monotonic() < deadline, finished
                 time.sleep(0.5)
             assert {job["state"] for job in finished.values()} == {"completed"}, finished
-            assert cli_collect.wait(timeout=300) == 0, cli_collect.stderr.read() if cli_collect.stderr else ""
+            assert cli_collect.wait(timeout=300) == 0, _stderr(cli_collect)
             survivors = [pid for pid in workers if pid != killed]
             assert all(workers[pid].poll() is None for pid in survivors)
 
