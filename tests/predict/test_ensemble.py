@@ -57,3 +57,46 @@ def test_conformal_intervals_cover_exchangeable_data_at_the_stated_rate() -> Non
         inside = (truth[10_000:] >= lo) & (truth[10_000:] <= hi)
         for g in ("a", "b"):
             assert abs(inside[groups[10_000:] == g].mean() - level) < 0.015
+
+
+def _saabas_by_decision_path(model: ViewEnsemble, X: np.ndarray) -> np.ndarray:
+    """The forest's path attributions computed independently: each tree's decision path, node by node."""
+    out = np.zeros((X.shape[0], X.shape[1] + 1))
+    trees = model.forest_.estimators_
+    for estimator in trees:
+        tree = estimator.tree_
+        paths = estimator.decision_path(X.astype(np.float32)).tocsr()
+        for row in range(X.shape[0]):
+            nodes = paths.indices[paths.indptr[row] : paths.indptr[row + 1]]
+            nodes = np.sort(nodes)  # root first: node ids grow down a path
+            values = tree.value[nodes, 0, 0]
+            for parent, child_value, parent_value in zip(nodes[:-1], values[1:], values[:-1], strict=True):
+                out[row, tree.feature[parent]] += (child_value - parent_value) / len(trees)
+            out[row, -1] += tree.value[0, 0, 0] / len(trees)
+    return out
+
+
+def test_forest_attributions_match_an_independent_walk_and_do_not_depend_on_the_batch() -> None:
+    X, y = _data(1500, seed=4)
+    model = ViewEnsemble(n_estimators=30, forest_trees=15).fit(X, y)
+    rows = X[:60]
+    batch = model._forest_contributions(rows)
+    np.testing.assert_allclose(batch, _saabas_by_decision_path(model, rows), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(batch.sum(axis=1), model.forest_.predict(rows), rtol=0, atol=1e-9)
+    alone = np.vstack([model.contributions(rows[i : i + 1]) for i in range(len(rows))])
+    np.testing.assert_allclose(alone, model.contributions(rows), rtol=0, atol=1e-12)
+
+
+def test_contributions_take_any_matrix_like_input_and_refuse_infinities() -> None:
+    X, y = _data(600, seed=5)
+    model = ViewEnsemble(n_estimators=20, forest_trees=5).fit(X, y)
+    rows = X[:5]
+    expected = model.contributions(rows)
+    np.testing.assert_array_equal(model.contributions(rows.tolist()), expected)
+    np.testing.assert_array_equal(model.contributions(np.asfortranarray(rows)), expected)
+    bad = rows.copy()
+    bad[0, 1] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        model.contributions(bad)
+    with pytest.raises(ValueError, match="features"):
+        model.contributions(rows[:, :3])

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta, timezone
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.errors import ConfigError, DataQualityError
-from tubescope.predict.features import FEATURE_NAMES, VideoFeatures, horizon_targets
+from tubescope.predict.features import FEATURE_NAMES, VideoFeatures, VideoRows, horizon_targets
 from tubescope.predict.synthetic import SyntheticWorld
 
 
@@ -136,3 +141,72 @@ def test_feature_builder_follows_the_sklearn_estimator_conventions(world: Synthe
     assert features.fit(world.frames) is features
     assert clone(features).get_params() == features.get_params()
     assert not hasattr(clone(features), "targets_")
+
+
+_OFFSETS = st.integers(-12 * 60, 14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    moment=st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1), timezones=_OFFSETS),
+    category=st.one_of(st.none(), st.sampled_from(["22", "7", "music", "", " 10 ", "1e2"])),
+    duration=st.one_of(st.none(), st.floats(1, 1e6)),
+)
+def test_one_video_gets_the_columns_a_frame_of_it_gets(
+    moment: datetime, category: str | None, duration: float | None
+) -> None:
+    """What one prediction builds without pandas equals what pandas makes of the same video."""
+    one = VideoRows.single(
+        channel_id="UCx",
+        title="Why?",
+        published_at=moment,
+        video_format="short",
+        duration_seconds=duration,
+        tag_count=2,
+        category_id=category,
+    )
+    frame = VideoRows.from_frame(
+        pd.DataFrame(
+            {
+                "channel_id": ["UCx"],
+                "title": ["Why?"],
+                "published_at": [pd.Timestamp(moment)],
+                "video_format": ["short"],
+                "duration_seconds": [math.nan if duration is None else duration],
+                "tag_count": [2],
+                "category_id": pd.Series([category], dtype=object),
+            }
+        )
+    )
+    assert one.published_s.tolist() == frame.published_s.tolist()
+    assert one.published_at[0] == frame.published_at[0]
+    assert one.published_at[0].isoformat() == frame.published_at[0].isoformat()
+    for name in ("duration_seconds", "tag_count", "category_id"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(frame, name), err_msg=name)
+    stamp = pd.Timestamp(moment).tz_convert(UTC)
+    row = dict(zip(FEATURE_NAMES, _TINY.transform_rows(one)[0], strict=True))
+    assert (row["publish_hour"], row["publish_weekday"]) == (stamp.hour, stamp.day_of_week)
+
+
+def _tiny_frames() -> ChannelFrames:
+    videos, snaps = _frames_one_video([("2026-01-08T00:00:00Z", 100)])
+    videos["title"] = "x"
+    return ChannelFrames(
+        channels=pd.DataFrame({"channel_id": ["UCx"]}),
+        videos=videos,
+        video_snapshots=snaps,
+        channel_snapshots=pd.DataFrame(columns=["channel_id", "observed_at", "subscriber_count"]),
+    )
+
+
+_TINY = VideoFeatures().fit(_tiny_frames())
+
+
+def test_one_video_refuses_a_naive_time_and_an_unknown_format() -> None:
+    with pytest.raises(DataQualityError, match="timezone"):
+        VideoRows.single(channel_id="UCx", title="t", published_at=datetime(2026, 1, 1), video_format="long")
+    row = VideoRows.single(
+        channel_id="UCx", title="t", published_at=datetime(2026, 1, 1, tzinfo=UTC), video_format="podcast"
+    )
+    with pytest.raises(DataQualityError, match="podcast"):
+        row.format_codes()

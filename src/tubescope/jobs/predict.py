@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +20,7 @@ from tubescope.domain.refs import RefKind, parse_channel_ref
 from tubescope.errors import ChannelNotFound, ConfigError, InvalidChannelRef, ModelError
 from tubescope.jobs.common import warehouse_target
 from tubescope.jobs.train import MODEL_KIND, load_warehouse_frames
-from tubescope.predict.features import FEATURE_VERSION
+from tubescope.predict.features import FEATURE_VERSION, VideoRows
 from tubescope.predict.model import Forecast, ViewForecaster
 from tubescope.warehouse.model_store import ModelManifest, load_model
 from tubescope.warehouse.target import WarehouseTarget
@@ -132,21 +132,17 @@ class Predictor:
         if video.duration_seconds is not None and not video.duration_seconds > 0:
             raise ConfigError(f"duration must be positive, got {video.duration_seconds}")
         channel_id = self.resolve_channel(video.channel)
-        row = pd.DataFrame(
-            {
-                "channel_id": [channel_id],
-                "title": [video.title],
-                "published_at": [pd.Timestamp(video.published_at).tz_convert(UTC)],
-                "duration_seconds": [
-                    float("nan") if video.duration_seconds is None else video.duration_seconds
-                ],
-                "video_format": ["short" if video.short else "long"],
-                "tags": ["|".join(video.tags)],
-                "tag_count": [len(video.tags)],
-                "category_id": [video.category_id],
-            }
+        # Plain columns, not a one-row frame: building a DataFrame cost more than the trees.
+        row = VideoRows.single(
+            channel_id=channel_id,
+            title=video.title,
+            published_at=video.published_at,
+            video_format="short" if video.short else "long",
+            duration_seconds=video.duration_seconds,
+            tag_count=len(video.tags),
+            category_id=video.category_id,
         )
-        return self.forecaster.forecast(row, top_k=top_k)[0]
+        return self.forecaster.forecast_rows(row, top_k=top_k)[0]
 
 
 def predict(

@@ -29,6 +29,7 @@ its own past errors at the same lead time.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -242,13 +243,23 @@ class ChannelBaselines:
 
     def predict(self, rows: pd.DataFrame, age_days: Any) -> BaselineFrame:
         """Both baselines for ``rows`` (channel id, format, publish time) at ``age_days``."""
-        n = len(rows)
-        target_age = np.log1p(np.broadcast_to(np.asarray(age_days, dtype=np.float64), (n,)))
-        fmt = _format_codes(rows["video_format"])
-        channel = np.asarray(
-            [self.channel_codes_.get(str(c), -1) for c in rows["channel_id"]], dtype=np.int64
+        return self.predict_arrays(
+            [str(c) for c in rows["channel_id"]],
+            _format_codes(rows["video_format"]),
+            to_seconds(rows["published_at"]),
+            age_days,
         )
-        pub = to_seconds(rows["published_at"])
+
+    def predict_arrays(
+        self, channel_ids: Sequence[str], format_codes: Array, published_s: Array, age_days: Any
+    ) -> BaselineFrame:
+        """:meth:`predict` on plain columns: channel ids, :data:`FORMAT_CODES` codes and publish
+        times in whole seconds since 2000 (what one prediction has without building a frame)."""
+        n = len(channel_ids)
+        target_age = np.log1p(np.broadcast_to(np.asarray(age_days, dtype=np.float64), (n,)))
+        fmt = np.asarray(format_codes, dtype=np.int64)
+        channel = np.asarray([self.channel_codes_.get(c, -1) for c in channel_ids], dtype=np.int64)
+        pub = np.asarray(published_s, dtype=np.int64)
         same = self.by_format_.pairs(np.where(channel >= 0, channel * _N_FORMATS + fmt, -1), pub, self.window)
         anyf = self.by_channel_.pairs(channel, pub, self.window)
         plain_same = _median_by_row(same[0], self.video_latest_[same[1]], n)

@@ -13,11 +13,18 @@ Two parts:
   video's publish time*: priors use only observations with ``known_at <= published_at``,
   subscribers only channel snapshots observed by then, upload gaps only earlier uploads. So
   changing anything observed after a video was published cannot change that video's features.
+
+:class:`VideoRows` is the input of both: plain columns, built from a frame (a batch) or from one
+planned video's fields without pandas (one prediction must take milliseconds). Both ways run the
+same array code, so a video's features cannot depend on which way it came in.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -76,6 +83,108 @@ Array = np.ndarray[Any, Any]
 _EPOCH = pd.Timestamp("2000-01-01", tz="UTC")
 _DAY = 86_400.0
 _GROUP_SHIFT = np.int64(1) << np.int64(33)  # seconds since 2000 fit in 33 bits until 2272
+
+
+_EPOCH_DATETIME = datetime(2000, 1, 1, tzinfo=UTC)
+_EPOCH_WEEKDAY = 5  # 2000-01-01 was a Saturday (Monday = 0, as pandas' day_of_week)
+
+
+@dataclass(frozen=True)
+class VideoRows:
+    """Videos to featurise or forecast, as plain columns.
+
+    Built from a frame by :meth:`from_frame` or from one video's fields by :meth:`single`;
+    :meth:`VideoFeatures.transform_rows` and the forecaster read only these columns.
+    """
+
+    channel_id: tuple[str, ...]
+    title: tuple[str, ...]
+    """Titles ("" where missing)."""
+    video_format: tuple[str, ...]
+    published_s: Array
+    """Publish times as whole seconds since 2000-01-01 UTC (int64, floored)."""
+    published_at: Sequence[pd.Timestamp] | pd.DatetimeIndex
+    """The same publish times as UTC timestamps (what a forecast shows)."""
+    duration_seconds: Array
+    tag_count: Array
+    """Tags per video (NaN where unknown; the features take it as 0)."""
+    category_id: Array
+    """Numeric category ids (NaN where missing or not a number)."""
+
+    def __len__(self) -> int:
+        return len(self.channel_id)
+
+    @classmethod
+    def from_frame(cls, videos: pd.DataFrame) -> VideoRows:
+        """The rows of ``videos`` (``channel_id``, ``title``, ``published_at``, ``video_format``;
+        ``duration_seconds``, ``tag_count`` and ``category_id`` when present)."""
+        shared_features.require_columns(
+            videos, "videos", ("channel_id", "published_at", "title", "video_format")
+        )
+        n = len(videos)
+        stamps = pd.DatetimeIndex(pd.to_datetime(videos["published_at"], utc=True))
+        if stamps.hasnans:
+            raise DataQualityError("published_at must not be missing")
+        seconds = (stamps - _EPOCH).total_seconds().to_numpy(dtype=np.float64)
+        return cls(
+            channel_id=tuple(str(c) for c in videos["channel_id"]),
+            title=tuple(t if isinstance(t, str) else "" for t in videos["title"]),
+            video_format=tuple(str(f) for f in videos["video_format"]),
+            published_s=np.floor(seconds).astype(np.int64),
+            published_at=stamps,
+            duration_seconds=_numeric_column(videos, "duration_seconds", n),
+            tag_count=_numeric_column(videos, "tag_count", n),
+            category_id=_numeric_column(videos, "category_id", n),
+        )
+
+    @classmethod
+    def single(
+        cls,
+        *,
+        channel_id: str,
+        title: str,
+        published_at: datetime,
+        video_format: str,
+        duration_seconds: float | None = None,
+        tag_count: int = 0,
+        category_id: str | None = None,
+    ) -> VideoRows:
+        """One video from its fields; ``published_at`` must be timezone-aware."""
+        if published_at.tzinfo is None or published_at.utcoffset() is None:
+            raise DataQualityError("published_at must be timezone-aware")
+        since = published_at - _EPOCH_DATETIME  # exact: days, seconds, microseconds
+        return cls(
+            channel_id=(str(channel_id),),
+            title=(title if isinstance(title, str) else "",),
+            video_format=(str(video_format),),
+            published_s=np.asarray([since.days * 86_400 + since.seconds], dtype=np.int64),
+            published_at=(pd.Timestamp(published_at).tz_convert(UTC),),
+            duration_seconds=np.asarray([_to_float(duration_seconds)], dtype=np.float64),
+            tag_count=np.asarray([float(tag_count)], dtype=np.float64),
+            category_id=np.asarray([_to_float(category_id)], dtype=np.float64),
+        )
+
+    def format_codes(self) -> Array:
+        """:data:`FORMAT_CODES` of each row; :class:`DataQualityError` naming any unknown format."""
+        try:
+            return np.asarray([FORMAT_CODES[f] for f in self.video_format], dtype=np.float64)
+        except KeyError:
+            bad = sorted(set(self.video_format) - set(FORMAT_CODES))
+            raise DataQualityError(
+                f"unknown video format(s): {', '.join(bad)} (expected short, long or live)"
+            ) from None
+
+
+def _to_float(value: object) -> float:
+    """A number, or NaN for None and for text that is not one (as ``pd.to_numeric(errors="coerce")``)."""
+    if value is None:
+        return math.nan
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(pd.to_numeric(str(value)))
+    except (ValueError, TypeError):
+        return math.nan
 
 
 def to_seconds(values: Any) -> Array:
@@ -402,29 +511,21 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         ``age_days`` (scalar or per-row array) is the age the forecast is for; the horizon by
         default.
         """
+        matrix = self.transform_rows(VideoRows.from_frame(videos), age_days)
+        return pd.DataFrame(matrix, columns=list(FEATURE_NAMES), index=videos.index)
+
+    def transform_rows(self, rows: VideoRows, age_days: Any = None) -> Array:
+        """The feature matrix (float64, columns :data:`FEATURE_NAMES`) of ``rows``, as :meth:`transform`."""
         if not hasattr(self, "targets_"):
             raise ConfigError("VideoFeatures must be fitted before transform")
-        shared_features.require_columns(
-            videos, "videos", ("channel_id", "published_at", "title", "video_format")
-        )
         # Plain lists and numpy rather than pandas column operations: a single-video forecast
         # must take milliseconds, and pandas' per-call overhead would dominate it.
-        n = len(videos)
-        stamps = pd.DatetimeIndex(pd.to_datetime(videos["published_at"], utc=True))
-        if stamps.hasnans:
-            raise DataQualityError("published_at must not be missing")
-        published = np.floor((stamps - _EPOCH).total_seconds().to_numpy(dtype=np.float64)).astype(np.int64)
-        channel_text = [str(c) for c in videos["channel_id"]]
+        n = len(rows)
+        published = rows.published_s
+        channel_text = rows.channel_id
         channel = np.asarray([self.channel_codes_.get(c, -1) for c in channel_text], dtype=np.int64)
-        fmt_text = [str(f) for f in videos["video_format"]]
-        bad = sorted(set(fmt_text) - set(FORMAT_CODES))
-        if bad:
-            raise DataQualityError(
-                f"unknown video format(s): {', '.join(bad)} (expected short, long or live)"
-            )
-        fmt = np.asarray([FORMAT_CODES[f] for f in fmt_text], dtype=np.float64)
-        title_text = [t if isinstance(t, str) else "" for t in videos["title"]]
-        titles = [shared_features.title_features(t) for t in title_text]
+        fmt = rows.format_codes()
+        titles = [shared_features.title_features(t) for t in rows.title]
         out: dict[str, Array] = {
             "title_length": np.asarray([t.length for t in titles], dtype=np.float64),
             "title_word_count": np.asarray([t.word_count for t in titles], dtype=np.float64),
@@ -433,13 +534,13 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             "title_digit_count": np.asarray([t.digit_count for t in titles], dtype=np.float64),
             "title_emoji_count": np.asarray([t.emoji_count for t in titles], dtype=np.float64),
         }
-        duration = _numeric_column(videos, "duration_seconds", n)
-        out["log_duration_seconds"] = np.log1p(duration)
+        out["log_duration_seconds"] = np.log1p(rows.duration_seconds)
         out["video_format"] = fmt
-        out["publish_hour"] = np.asarray(stamps.hour, dtype=np.float64)
-        out["publish_weekday"] = np.asarray(stamps.day_of_week, dtype=np.float64)
-        out["tag_count"] = np.nan_to_num(_numeric_column(videos, "tag_count", n), nan=0.0)
-        out["category_id"] = _numeric_column(videos, "category_id", n)
+        # UTC hour and weekday from the whole seconds (flooring never crosses an hour).
+        out["publish_hour"] = ((published // 3600) % 24).astype(np.float64)
+        out["publish_weekday"] = ((published // 86_400 + _EPOCH_WEEKDAY) % 7).astype(np.float64)
+        out["tag_count"] = np.nan_to_num(rows.tag_count, nan=0.0)
+        out["category_id"] = rows.category_id
         ages = np.broadcast_to(
             np.asarray(self.horizon_days if age_days is None else age_days, dtype=np.float64), (n,)
         )
@@ -481,8 +582,7 @@ class VideoFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         out["prior_uploads"] = np.where(uok, upos - first + 1, 0).astype(np.float64)
         created = np.asarray([self.channel_created_s_.get(c, np.nan) for c in channel_text], dtype=np.float64)
         out["log_channel_age_days"] = np.log1p(np.maximum(published - created, 0.0) / _DAY)
-        matrix = np.column_stack([np.asarray(out[name], dtype=np.float64) for name in FEATURE_NAMES])
-        return pd.DataFrame(matrix, columns=list(FEATURE_NAMES), index=videos.index)
+        return np.column_stack([np.asarray(out[name], dtype=np.float64) for name in FEATURE_NAMES])
 
     def get_feature_names_out(self, input_features: Any = None) -> Array:
         """:data:`FEATURE_NAMES` as an array."""

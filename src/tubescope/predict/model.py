@@ -54,7 +54,7 @@ from tubescope.predict.evaluate import (
     SkillCheck,
     WindowReport,
 )
-from tubescope.predict.features import FEATURE_NAMES, FEATURE_VERSION, VideoFeatures
+from tubescope.predict.features import FEATURE_NAMES, FEATURE_VERSION, VideoFeatures, VideoRows
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -271,15 +271,19 @@ class ViewForecaster:
     def forecast(self, videos: pd.DataFrame, *, top_k: int = 5) -> list[Forecast]:
         """Forecasts at the horizon for ``videos`` (columns as in ``VIDEO_COLUMNS``; ids optional)."""
         require_columns(videos, "videos", ("channel_id", "title", "published_at", "video_format"))
+        return self.forecast_rows(VideoRows.from_frame(videos), top_k=top_k)
+
+    def forecast_rows(self, rows: VideoRows, *, top_k: int = 5) -> list[Forecast]:
+        """:meth:`forecast` on plain columns (one planned video needs no frame)."""
         horizon = self.options.horizon_days
-        X = self.features.transform(videos)
-        base = self.baselines.predict(videos, horizon)
-        F = np.column_stack([X.to_numpy(dtype=np.float64), base.features()])
+        X = self.features.transform_rows(rows)
+        base = self.baselines.predict_arrays(rows.channel_id, rows.format_codes(), rows.published_s, horizon)
+        F = np.column_stack([X, base.features()])
         if self.served == ENSEMBLE:
             contributions = self.ensemble.contributions(F)
             log_pred = base.age_curve + contributions.sum(axis=1)
         else:
-            contributions = np.zeros((len(videos), F.shape[1] + 1))
+            contributions = np.zeros((len(rows), F.shape[1] + 1))
             log_pred = base.get(self.served)
         groups = interval_groups(
             F[:, MODEL_FEATURES.index("video_format")], base.level, math.log1p(horizon), horizon
@@ -287,8 +291,7 @@ class ViewForecaster:
         bounds = {level: self.conformal.interval(log_pred, level, groups) for level in self.options.levels}
         reference = base.get(self.best_baseline)
         out = []
-        published = pd.to_datetime(videos["published_at"], utc=True)
-        for i in range(len(videos)):
+        for i in range(len(rows)):
             expected = float(np.expm1(log_pred[i]))
             known = base.level[i] == LEVEL_CHANNEL_FORMAT
             median = float(np.expm1(base.age_curve[i])) if known else None
@@ -304,10 +307,10 @@ class ViewForecaster:
                 )
             out.append(
                 Forecast(
-                    channel_id=str(videos["channel_id"].iloc[i]),
-                    title=str(videos["title"].iloc[i]),
-                    video_format=str(videos["video_format"].iloc[i]),
-                    published_at=published.iloc[i].isoformat(),
+                    channel_id=rows.channel_id[i],
+                    title=rows.title[i],
+                    video_format=rows.video_format[i],
+                    published_at=rows.published_at[i].isoformat(),
                     horizon_days=horizon,
                     expected_views=max(expected, 0.0),
                     intervals=tuple(
