@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tubescope.analysis.daily_forecast import Backtest, DailyIntervalCalibration, backtest
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.domain.durations import parse_duration_seconds
 from tubescope.errors import DataQualityError
 from tubescope.predict.baselines import seasonal_naive
-from tubescope.predict.daily import Backtest, DailyIntervalCalibration, backtest
 from tubescope.predict.evaluate import (
     ClusterBootstrap,
     Comparison,
@@ -271,7 +271,7 @@ def daily_forecast_backtest(
     Every channel with at least ``min_days + hold`` days is forecast from every origin from
     ``min_days`` on and scored on up to ``hold`` days after it:
 
-    * ``calibrated_last_week_median`` (``predict.daily``): intervals from the fleet's scaled
+    * ``calibrated_last_week_median`` (``analysis.daily_forecast``): intervals from the fleet's scaled
       backtest errors, cross-fitted over channel folds (each channel's intervals come from the
       other channels' errors);
     * ``seasonal_naive``: the same weekday a week earlier, intervals from the series' own past errors;

@@ -14,6 +14,7 @@ from tubescope.analysis.abtest import run_ab_test
 from tubescope.analysis.benchmark import benchmark_channel
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.summary import ChannelAnalysis, analyze_channel, fleet_kpis
+from tubescope.analysis.timeseries import DAILY_FORECAST_METHOD
 from tubescope.report.adapter import ReportOptions, build_report_model
 from tubescope.report.html import build_charts, render_html
 from tubescope.report.model import ReportModel
@@ -234,13 +235,13 @@ def test_short_histories_get_a_window_that_fits_and_say_so(
     assert gained.value is not None and gained.previous is not None
 
 
-def test_daily_views_come_with_the_ets_forecast(
+def test_daily_views_come_with_the_calibrated_forecast(
     planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
 ) -> None:
     subject, _, model = planted
     daily = next(g for g in model.growth if g.metric == "Daily views")
     band = daily.forecast
-    assert band is not None and band.method.startswith("ETS") and band.level == 0.8
+    assert band is not None and band.method == DAILY_FORECAST_METHOD and band.level == 0.8
     assert all(lo <= m <= hi for lo, m, hi in zip(band.lower, band.mean, band.upper, strict=True))
     # Independent check: daily gains straight from the channel's total view count; the forecast
     # starts within the range the last four weeks actually moved in.

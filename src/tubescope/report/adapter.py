@@ -23,6 +23,7 @@ from scipy import stats
 
 from tubescope.analysis.abtest import AbTestResult, Metric
 from tubescope.analysis.benchmark import BenchmarkResult
+from tubescope.analysis.daily_forecast import FLEET_COVERAGE, FLEET_SOURCE
 from tubescope.analysis.engagement import engagement_rates
 from tubescope.analysis.features import id_positions
 from tubescope.analysis.frames import ChannelFrames
@@ -31,11 +32,12 @@ from tubescope.analysis.same_age import views_at_ages
 from tubescope.analysis.summary import ChannelAnalysis
 from tubescope.analysis.timeseries import (
     CHANGE_POINT_METHOD,
+    DAILY_FORECAST_MIN_DAYS,
     ChangePointResult,
     ViewsForecast,
     daily_channel_views,
     detect_change_points,
-    forecast_views,
+    forecast_daily_views,
 )
 from tubescope.analysis.timing import WEEKDAYS, TimingDimension
 from tubescope.domain.frames import VIEW_METHODOLOGY_CHANGES
@@ -330,7 +332,8 @@ def _daily(snaps: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _daily_views(snaps: pd.DataFrame, channel_id: str, opts: ReportOptions) -> GrowthTrajectory | None:
-    """Views gained per day with the time-series analysis' ETS forecast and change points."""
+    """Views gained per day with the calibrated daily forecast (the one ``/v1/channels/{id}/analysis``
+    serves, from the same function) and change points."""
     if len(snaps) < 2:
         return None
     daily = daily_channel_views(snaps, channel_id)
@@ -338,9 +341,7 @@ def _daily_views(snaps: pd.DataFrame, channel_id: str, opts: ReportOptions) -> G
         return None
     times = tuple(_utc_day(day) for day in daily.views.index)
     observed = TimeSeries("Daily views", times, tuple(float(v) for v in daily.views.to_numpy(dtype=float)))
-    forecast = forecast_views(
-        daily, horizon_days=opts.forecast_days, levels=(opts.forecast_level,), rng=opts.seed
-    )
+    forecast = forecast_daily_views(daily, horizon_days=opts.forecast_days, levels=(opts.forecast_level,))
     band = None
     if isinstance(forecast, ViewsForecast):
         interval = forecast.interval(opts.forecast_level)
@@ -874,13 +875,19 @@ def _methods(
         ),
         MethodNote("Derived metrics", analysis.derived_note),
     ]
-    if any(t.metric == "Daily views" and t.forecast is not None for t in growth):
+    daily_bands = [t.forecast for t in growth if t.metric == "Daily views" and t.forecast is not None]
+    if daily_bands:
+        level = daily_bands[0].level
         notes.append(
             MethodNote(
                 "Daily views and their forecast",
                 "Daily views are the day-to-day gain of the channel's total view count, interpolated "
-                "to UTC midnights; the forecast is ETS(A,Ad,A) on log1p(daily views) with a weekly "
-                "season, and the band its 80% prediction interval mapped back from the log scale. "
+                "to UTC midnights. The forecast is the median of the last 7 days (on log1p views); the "
+                f"band is a {level:.0%} split-conformal interval: the channel's typical "
+                "day-to-day change times the quantile of such scaled errors in rolling-origin "
+                f"backtests of real channels ({FLEET_SOURCE}){_fleet_coverage(level)}. "
+                "It needs "
+                f"{DAILY_FORECAST_MIN_DAYS} days; days beyond the 7th are extrapolated, not measured. "
                 f"Dotted lines mark structural breaks found by {CHANGE_POINT_METHOD}.",
             )
         )
@@ -914,6 +921,11 @@ def _methods(
                 )
             )
     return tuple(notes)
+
+
+def _fleet_coverage(level: float) -> str:
+    measured = FLEET_COVERAGE.get(float(level))
+    return "" if measured is None else f", where it covered {measured:.1%} of held-out days"
 
 
 def _warnings(analysis: ChannelAnalysis) -> tuple[str, ...]:

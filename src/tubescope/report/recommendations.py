@@ -387,6 +387,8 @@ def method_words(method: str) -> str:
     """A forecast method in words (no model notation such as ``ETS(A,Ad,A)``)."""
     if method.startswith("ETS") or "ETS(" in method:
         return "a trend and weekly-pattern model of daily views"
+    if method.startswith("median of the last 7 days"):
+        return "the median of the last week with a band calibrated on real channels"
     if method.startswith("linear trend"):
         return method
     return "a statistical forecast"

@@ -6,14 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tubescope.errors import ConfigError, DataQualityError
-from tubescope.predict.daily import (
+from tubescope.analysis.daily_forecast import (
+    FLEET_COVERAGE,
+    FLEET_QUANTILES,
     Backtest,
     DailyIntervalCalibration,
     backtest,
+    fleet_calibration,
     point_forecast,
     series_scale,
 )
+from tubescope.errors import ConfigError, DataQualityError
 
 REAL_DAILY = (
     Path(__file__).resolve().parents[2].parent
@@ -78,3 +81,36 @@ def test_on_real_channels_the_intervals_hold_within_five_points() -> None:
     assert len(series) > 100
     coverage = _cross_fitted_coverage(series, (0.8, 0.95))
     assert abs(coverage[0.8] - 0.8) <= 0.05 and abs(coverage[0.95] - 0.95) <= 0.05, coverage
+
+
+def test_leads_past_the_backtested_ones_widen_along_a_straight_line() -> None:
+    calibration = fleet_calibration()
+    assert calibration.backtested_leads == 7
+    widths = calibration.scaled_widths(0.8, 10)
+    np.testing.assert_allclose(widths[:7], FLEET_QUANTILES[0.8])
+    step = (FLEET_QUANTILES[0.8][-1] - FLEET_QUANTILES[0.8][0]) / 6
+    np.testing.assert_allclose(np.diff(widths[6:]), step)
+    with pytest.raises(ConfigError, match="calibrated at levels"):
+        calibration.scaled_widths(0.7, 3)
+    forecast = calibration.forecast(np.log1p(np.arange(1.0, 30.0)), 10, levels=(0.8,))
+    assert set(forecast.lower) == {0.8}
+
+
+@pytest.mark.skipif(not REAL_DAILY.is_file(), reason=f"real daily channel statistics absent at {REAL_DAILY}")
+def test_the_shipped_fleet_calibration_is_what_the_real_channels_give() -> None:
+    """Every surface's daily intervals use FLEET_QUANTILES: refit them from the real data (the
+    benchmark's series: channels with at least 21 days of gains) and require the same numbers."""
+    daily = pd.read_csv(REAL_DAILY, encoding="utf-8-sig", dtype={"channel_id": str})
+    series = []
+    for _, rows in daily.sort_values(["channel_id", "date_utc"]).groupby("channel_id"):
+        gained = np.diff(pd.to_numeric(rows["views"], errors="coerce").to_numpy(dtype=np.float64))
+        if gained.size >= 21 and np.isfinite(gained).all():
+            series.append(np.log1p(np.maximum(gained, 0.0)))
+    scores = backtest(series, horizon=7, min_days=14)
+    refit = DailyIntervalCalibration(levels=tuple(FLEET_QUANTILES)).fit(scores)
+    assert refit.n_scores_ == fleet_calibration().n_scores_
+    for level, quantiles in FLEET_QUANTILES.items():
+        np.testing.assert_allclose(refit.quantiles_[level], quantiles, atol=1e-5)
+    coverage = _cross_fitted_coverage(series, tuple(FLEET_COVERAGE))
+    for level, measured in FLEET_COVERAGE.items():
+        assert coverage[level] == pytest.approx(measured, abs=0.0006)

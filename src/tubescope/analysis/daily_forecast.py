@@ -13,6 +13,12 @@ Point forecasts (on ``log1p`` daily views), both naive and hard to beat on short
 * ``last_week_median``: the median of the last seven days, flat;
 * ``seasonal_naive``: the same weekday a week earlier (as :func:`.baselines.seasonal_naive`).
 
+The calibration every surface uses (:func:`fleet_calibration`) was fitted on the daily channel
+statistics of ``yt-channel-tracker-2026`` (130 real channels, :data:`FLEET_SOURCE`); a test refits
+it from those data and requires the same quantiles, and ``benchmarks/predict_real.py`` checks its
+coverage on channels it was not fitted on (cross-fitted by channel folds). Leads beyond the
+backtested ones are extrapolated linearly from the lead-1 to last-lead growth, and say so.
+
 Pure: arrays in, arrays out.
 """
 
@@ -25,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from tubescope.analysis.conformal import conformal_quantile
 from tubescope.errors import ConfigError, DataQualityError
-from tubescope.predict.conformal import conformal_quantile
 
 Array = np.ndarray[Any, Any]
 
@@ -139,15 +145,68 @@ class DailyIntervalCalibration:
             self.quantiles_[float(level)] = np.maximum.accumulate(np.asarray(per_lead, dtype=np.float64))
         return self
 
-    def forecast(self, values: Array, horizon: int) -> DailyForecast:
-        """Forecast ``horizon`` days of a series with the calibrated intervals."""
+    @property
+    def backtested_leads(self) -> int:
+        """How many leads the quantiles were learned for (later leads are extrapolated)."""
+        return min((q.size for q in self.quantiles_.values()), default=0)
+
+    def scaled_widths(self, level: float, horizon: int) -> Array:
+        """Half-widths per lead in units of the series' scale: the backtested quantiles, then a
+        straight line through the first and last of them (uncertainty keeps growing with the lead)."""
+        if not self.quantiles_:
+            raise ConfigError("the daily interval calibration must be fitted first")
+        if float(level) not in self.quantiles_:
+            raise ConfigError(
+                f"daily intervals are calibrated at levels {sorted(self.quantiles_)}, not {level}"
+            )
+        quantiles = self.quantiles_[float(level)]
+        leads = np.arange(1, horizon + 1, dtype=np.float64)
+        last = quantiles.size
+        slope = (quantiles[-1] - quantiles[0]) / (last - 1) if last > 1 else 0.0
+        beyond = quantiles[-1] + max(slope, 0.0) * (leads - last)
+        inside = quantiles[np.minimum(leads.astype(int), last) - 1]
+        return np.asarray(np.where(leads <= last, inside, beyond), dtype=np.float64)
+
+    def forecast(self, values: Array, horizon: int, levels: Sequence[float] | None = None) -> DailyForecast:
+        """Forecast ``horizon`` days of a series with the calibrated intervals (at ``levels``:
+        all calibrated ones by default)."""
         if not self.quantiles_:
             raise ConfigError("the daily interval calibration must be fitted first")
         mean = point_forecast(values, horizon, self.method)
         scale = series_scale(values)
         lower, upper = {}, {}
-        for level, quantiles in self.quantiles_.items():
-            width = quantiles[np.minimum(np.arange(horizon), quantiles.size - 1)] * scale
-            lower[level] = mean - width
-            upper[level] = mean + width
+        for level in self.quantiles_ if levels is None else levels:
+            width = self.scaled_widths(level, horizon) * scale
+            lower[float(level)] = mean - width
+            upper[float(level)] = mean + width
         return DailyForecast(self.method, mean, lower, upper, scale)
+
+
+FLEET_SOURCE = (
+    "yt-channel-tracker-2026 daily channel statistics, 2026-01-17 to 2026-02-15: 130 channels with at "
+    "least 21 days, 7,903 rolling-origin errors (origins from day 14, leads 1 to 7)"
+)
+"""What :data:`FLEET_QUANTILES` were fitted on."""
+
+FLEET_QUANTILES: dict[float, tuple[float, ...]] = {
+    0.5: (0.76248, 0.81589, 0.86975, 0.92261, 0.95393, 1.00905, 1.00905),
+    0.8: (1.76024, 1.78721, 1.98564, 2.15496, 2.29513, 2.30290, 2.44353),
+    0.9: (2.91008, 3.19503, 3.26962, 3.54930, 3.69258, 3.77536, 3.78042),
+    0.95: (4.32632, 4.52986, 4.78016, 5.20671, 5.28200, 5.57639, 5.68879),
+}
+"""Per-lead conformal quantiles of scaled last-week-median errors on real channels
+(``DailyIntervalCalibration(levels=(0.5, 0.8, 0.9, 0.95)).fit(backtest(series, horizon=7,
+min_days=14))``; refitted and compared in ``tests/analysis/test_daily_forecast.py``)."""
+
+
+FLEET_COVERAGE: dict[float, float] = {0.8: 0.801, 0.95: 0.951}
+"""Share of held-out days inside the intervals on those channels, each channel's intervals
+calibrated on the other channels' errors (5 folds by channel; ``benchmarks/predict_real.py``)."""
+
+
+def fleet_calibration() -> DailyIntervalCalibration:
+    """The daily-interval calibration learned on the real channel fleet (:data:`FLEET_SOURCE`)."""
+    calibration = DailyIntervalCalibration("last_week_median", tuple(FLEET_QUANTILES))
+    calibration.quantiles_ = {lv: np.asarray(q, dtype=np.float64) for lv, q in FLEET_QUANTILES.items()}
+    calibration.n_scores_ = 7903
+    return calibration
