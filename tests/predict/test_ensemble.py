@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import check_estimator
 
-from tubescope.predict.conformal import ConformalIntervals, conformal_quantile
+from tubescope.predict.conformal import ConformalIntervals
 from tubescope.predict.ensemble import ViewEnsemble
 
 
@@ -36,12 +36,6 @@ def test_ensemble_beats_each_weak_alternative_on_held_out_rows() -> None:
     model = ViewEnsemble(n_estimators=100, forest_trees=20).fit(X[:2000], y[:2000])
     mae = np.mean(np.abs(model.predict(X[2000:]) - y[2000:]))
     assert mae < 0.4  # noise alone gives ~0.24; predicting the mean gives ~1.8
-
-
-def test_conformal_quantile_is_the_finite_sample_rank() -> None:
-    residuals = np.arange(1, 20, dtype=float)  # n = 19
-    assert conformal_quantile(residuals, 0.9) == 18.0  # ceil(20 * 0.9) = 18th smallest
-    assert conformal_quantile(residuals[:5], 0.95) == np.inf
 
 
 def test_conformal_intervals_cover_exchangeable_data_at_the_stated_rate() -> None:
