@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 
 from tests.service.conftest import serve
-from tubescope.analysis.daily_forecast import FLEET_QUANTILES
+from tubescope.analysis.daily_forecast import FLEET_COVERAGE, FLEET_QUANTILES
 from tubescope.config import load_settings
 from tubescope.jobs.collect import collect
 from tubescope.jobs.report import render_report
@@ -62,6 +62,8 @@ def test_report_and_rest_draw_the_same_calibrated_forecast_band(tmp_path: Path) 
     assert days == 28 and [d[:10] for d in served["dates"][:days]] == [
         t.date().isoformat() for t in band.times
     ]
+    assert band.measured_coverage == interval["measured_coverage"] == FLEET_COVERAGE[0.8]
+    assert "covered 80.1% in backtests" in report.html
     np.testing.assert_allclose(band.mean, served["median"][:days], rtol=1e-12)
     np.testing.assert_allclose(band.lower, interval["lower"][:days], rtol=1e-12)
     np.testing.assert_allclose(band.upper, interval["upper"][:days], rtol=1e-12)

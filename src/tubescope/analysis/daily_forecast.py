@@ -199,7 +199,7 @@ FLEET_QUANTILES: dict[float, tuple[float, ...]] = {
 min_days=14))``; refitted and compared in ``tests/analysis/test_daily_forecast.py``)."""
 
 
-FLEET_COVERAGE: dict[float, float] = {0.8: 0.801, 0.95: 0.951}
+FLEET_COVERAGE: dict[float, float] = {0.5: 0.500, 0.8: 0.801, 0.9: 0.903, 0.95: 0.951}
 """Share of held-out days inside the intervals on those channels, each channel's intervals
 calibrated on the other channels' errors (5 folds by channel; ``benchmarks/predict_real.py``)."""
 

@@ -50,7 +50,7 @@ from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from statsmodels.tsa.seasonal import STL
 
 from tubescope.analysis.abtest import json_safe
-from tubescope.analysis.daily_forecast import DailyIntervalCalibration, fleet_calibration
+from tubescope.analysis.daily_forecast import FLEET_COVERAGE, DailyIntervalCalibration, fleet_calibration
 from tubescope.analysis.features import require_aware, require_columns
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.domain.frames import VIEW_METHODOLOGY_CHANGES
@@ -348,6 +348,9 @@ class PredictionInterval:
     level: float
     lower: tuple[float, ...]
     upper: tuple[float, ...]
+    measured_coverage: float | None = None
+    """Share of held-out days such intervals covered in rolling-origin backtests of real
+    channels (None where not measured, as for the ETS model's own intervals)."""
 
 
 @dataclass(frozen=True)
@@ -538,7 +541,9 @@ def forecast_daily_views(
         for level in levels
     }
     intervals = tuple(
-        PredictionInterval(float(level), tuple(map(float, low)), tuple(map(float, high)))
+        PredictionInterval(
+            float(level), tuple(map(float, low)), tuple(map(float, high)), FLEET_COVERAGE.get(float(level))
+        )
         for level, (low, high) in bounds.items()
     )
     spans = sorted({d for d in TOTAL_SPANS if d < horizon_days} | {horizon_days})

@@ -23,7 +23,7 @@ from scipy import stats
 
 from tubescope.analysis.abtest import AbTestResult, Metric
 from tubescope.analysis.benchmark import BenchmarkResult
-from tubescope.analysis.daily_forecast import FLEET_COVERAGE, FLEET_SOURCE
+from tubescope.analysis.daily_forecast import FLEET_SOURCE
 from tubescope.analysis.engagement import engagement_rates
 from tubescope.analysis.features import id_positions
 from tubescope.analysis.frames import ChannelFrames
@@ -352,6 +352,7 @@ def _daily_views(snaps: pd.DataFrame, channel_id: str, opts: ReportOptions) -> G
             upper=interval.upper,
             level=opts.forecast_level,
             method=forecast.model,
+            measured_coverage=interval.measured_coverage,
         )
     breaks = detect_change_points(daily)
     changepoints = (
@@ -877,7 +878,7 @@ def _methods(
     ]
     daily_bands = [t.forecast for t in growth if t.metric == "Daily views" and t.forecast is not None]
     if daily_bands:
-        level = daily_bands[0].level
+        level, measured = daily_bands[0].level, daily_bands[0].measured_coverage
         notes.append(
             MethodNote(
                 "Daily views and their forecast",
@@ -885,7 +886,7 @@ def _methods(
                 "to UTC midnights. The forecast is the median of the last 7 days (on log1p views); the "
                 f"band is a {level:.0%} split-conformal interval: the channel's typical "
                 "day-to-day change times the quantile of such scaled errors in rolling-origin "
-                f"backtests of real channels ({FLEET_SOURCE}){_fleet_coverage(level)}. "
+                f"backtests of real channels ({FLEET_SOURCE}){_fleet_coverage(measured)}. "
                 "It needs "
                 f"{DAILY_FORECAST_MIN_DAYS} days; days beyond the 7th are extrapolated, not measured. "
                 f"Dotted lines mark structural breaks found by {CHANGE_POINT_METHOD}.",
@@ -923,8 +924,7 @@ def _methods(
     return tuple(notes)
 
 
-def _fleet_coverage(level: float) -> str:
-    measured = FLEET_COVERAGE.get(float(level))
+def _fleet_coverage(measured: float | None) -> str:
     return "" if measured is None else f", where it covered {measured:.1%} of held-out days"
 
 

@@ -78,6 +78,9 @@ def growth_chart(trajectory: GrowthTrajectory, chart_id: str) -> Chart:
     band = trajectory.forecast
     if band is not None and band.times:
         level = f"{band.level * 100:.0f}% interval (derived)"
+        if band.measured_coverage is not None:
+            covered = f"covered {band.measured_coverage:.1%} in backtests"
+            level = f"{band.level * 100:.0f}% interval (derived; {covered})"
         fig.add_trace(
             go.Scatter(
                 x=list(band.times),

@@ -129,6 +129,8 @@ class ForecastBand:
     upper: tuple[float, ...]
     level: float = 0.8  # central coverage of [lower, upper]
     method: str = ""
+    measured_coverage: float | None = None
+    """Share of held-out days such bands covered in backtests on real channels (None: not measured)."""
 
     def __post_init__(self) -> None:
         _same_length("ForecastBand", self.times, self.mean, self.lower, self.upper)
