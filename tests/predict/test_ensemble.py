@@ -79,6 +79,10 @@ def test_forest_attributions_match_an_independent_walk_and_do_not_depend_on_the_
     np.testing.assert_allclose(batch.sum(axis=1), model.forest_.predict(rows), rtol=0, atol=1e-9)
     alone = np.vstack([model.contributions(rows[i : i + 1]) for i in range(len(rows))])
     np.testing.assert_allclose(alone, model.contributions(rows), rtol=0, atol=1e-12)
+    model.refit(X[::-1], y[::-1])  # new trees: the stacked routes of the old ones must not be reused
+    np.testing.assert_allclose(
+        model._forest_contributions(rows), _saabas_by_decision_path(model, rows), rtol=0, atol=1e-12
+    )
 
 
 def test_contributions_take_any_matrix_like_input_and_refuse_infinities() -> None:

@@ -264,11 +264,8 @@ class ChannelBaselines:
         anyf = self.by_channel_.pairs(channel, pub, self.window)
         plain_same = _median_by_row(same[0], self.video_latest_[same[1]], n)
         plain_any = _median_by_row(anyf[0], self.video_latest_[anyf[1]], n)
-        adj_same = self._adjusted(same, target_age, fmt)
-        last = self.by_format_.pairs(
-            np.where(channel >= 0, channel * _N_FORMATS + fmt, -1), pub, min(self.recent, self.window)
-        )
-        recent = self._adjusted(last, target_age, fmt)[0]
+        # The last few same-format uploads are the first pairs of each row's window.
+        *adj_same, recent = self._adjusted(same, target_age, fmt, recent=min(self.recent, self.window))
         adj_any = self._adjusted(anyf, target_age, fmt)
         prior = self.curve_.offset(target_age, fmt)
         has_same = np.isfinite(adj_same[0])
@@ -294,13 +291,17 @@ class ChannelBaselines:
             recent=recent,
         )
 
-    def _adjusted(self, pairs: tuple[Array, Array], target_age: Array, fmt: Array) -> tuple[Array, ...]:
-        """Per row: median, count, IQR and median snapshot age of the age-adjusted history."""
+    def _adjusted(
+        self, pairs: tuple[Array, Array], target_age: Array, fmt: Array, *, recent: int | None = None
+    ) -> tuple[Array, ...]:
+        """Per row: median, count, IQR and median snapshot age of the age-adjusted history; with
+        ``recent``, then the median over only each row's first ``recent`` pairs (its newest uploads,
+        as :meth:`_SortedHistory.pairs` orders them)."""
         n = target_age.size
         row, video = pairs
         if row.size == 0:
             nan = np.full(n, np.nan)
-            return nan, np.zeros(n), nan, nan
+            return (nan, np.zeros(n), nan, nan) + ((nan,) if recent is not None else ())
         # Every snapshot of every paired video; keep the one nearest the target age per pair.
         lo = np.searchsorted(self.snap_video_, video, side="left")
         hi = np.searchsorted(self.snap_video_, video, side="right")
@@ -321,7 +322,11 @@ class ChannelBaselines:
         median, q25, q75, count = _row_quantiles(r, value, n, (0.5, 0.25, 0.75))
         spread = np.where(count >= 2, q75 - q25, np.nan)
         ages = _row_quantiles(r, snap_age, n, (0.5,))[0]
-        return median, count, spread, ages
+        if recent is None:
+            return median, count, spread, ages
+        rank = np.arange(row.size) - np.searchsorted(row, row, side="left")
+        newest = rank[chosen_pair] < recent
+        return median, count, spread, ages, _median_by_row(r[newest], value[newest], n)
 
 
 @dataclass(frozen=True)
@@ -342,7 +347,8 @@ class _SortedHistory:
         return cls(keys[order], order, starts)
 
     def pairs(self, groups: Array, published: Array, window: int) -> tuple[Array, Array]:
-        """(row, upload index) for each row's last ``window`` uploads of its group strictly before it."""
+        """(row, upload index) for each row's last ``window`` uploads of its group strictly before it,
+        by row, newest upload first."""
         if self.keys.size == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty

@@ -10,6 +10,7 @@ weighted like the predictions, so
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import lightgbm as lgb
@@ -219,26 +220,41 @@ class ViewEnsemble(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.forest_feature_ = np.concatenate(features)
         self.forest_offsets_ = np.asarray(offsets, dtype=np.int64)
         self.forest_bias_ = bias / n_trees
+        self._routes: _ForestRoutes | None = None  # rebuilt from the new trees on first use
+
+    def _forest_routes(self) -> _ForestRoutes:
+        """Every tree's split rules, stacked (built on first use: stored models predate it)."""
+        routes: _ForestRoutes | None = getattr(self, "_routes", None)
+        if routes is None:
+            routes = _ForestRoutes.build(self.forest_.estimators_, self.forest_offsets_)
+            self._routes = routes
+        return routes
 
     def _forest_contributions(self, X: FloatArray) -> FloatArray:
-        # Tree.apply per tree avoids the thread pool the forest's own apply starts for every call.
-        X32 = np.ascontiguousarray(X, dtype=np.float32)
-        leaves = np.column_stack([est.tree_.apply(X32) for est in self.forest_.estimators_])
+        """Saabas path attributions of the forest: all trees descended at once, one level per
+        step, each step's value change credited to the split feature. Rows are routed as
+        ``Tree.apply`` routes them (float32 values, missing values to the learned side)."""
+        routes = self._forest_routes()
         n, width = X.shape[0], X.shape[1] + 1
-        nodes = (leaves.astype(np.int64) + self.forest_offsets_[None, :]).ravel()
-        rows = np.repeat(np.arange(n, dtype=np.int64), leaves.shape[1])
+        values = np.ascontiguousarray(X, dtype=np.float32).astype(np.float64)
+        nodes = np.tile(self.forest_offsets_, n)
+        rows = np.repeat(np.arange(n, dtype=np.int64), self.forest_offsets_.size)
         out = np.zeros(n * width)
-        # Up from the leaves one level at a time, each level's deltas summed per (row, feature)
-        # by one bincount: the same additions in the same order for a row alone or in a batch.
+        inner = ~routes.leaf[nodes]
+        nodes, rows = nodes[inner], rows[inner]
+        # Each level's changes are summed per (row, feature) by one bincount: the same additions
+        # in the same order for a row alone or in a batch.
         while nodes.size:
+            x = values[rows, routes.feature[nodes]]
+            left = np.where(np.isnan(x), routes.missing_left[nodes], x <= routes.threshold[nodes])
+            child = np.where(left, routes.left[nodes], routes.right[nodes])
             out += np.bincount(
-                rows * width + self.forest_feature_[nodes],
-                weights=self.forest_delta_[nodes],
+                rows * width + self.forest_feature_[child],
+                weights=self.forest_delta_[child],
                 minlength=n * width,
             )
-            parent = self.forest_parent_[nodes]
-            keep = parent >= 0
-            nodes, rows = parent[keep], rows[keep]
+            inner = ~routes.leaf[child]
+            nodes, rows = child[inner], rows[inner]
         out = out.reshape(n, width)
         out[:, -1] = self.forest_bias_
         return out
@@ -288,11 +304,18 @@ class ViewEnsemble(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             dtype=np.float64,
         )
         booster = self.xgboost_.get_booster()
-        booster.set_param({"nthread": threads})
-        matrix = xgb.DMatrix(X_arr, missing=np.nan, nthread=threads)
-        xgb_part = np.asarray(
-            booster.predict(matrix, pred_contribs=True, validate_features=False), dtype=np.float64
-        )
+        # The booster was trained with n_jobs threads. Changing that makes XGBoost configure
+        # itself again on the next predict (a tenth of a millisecond), so only when it differs.
+        if threads != self.n_jobs:
+            booster.set_param({"nthread": threads})
+        try:
+            matrix = xgb.DMatrix(X_arr, missing=np.nan, nthread=threads)
+            xgb_part = np.asarray(
+                booster.predict(matrix, pred_contribs=True, validate_features=False), dtype=np.float64
+            )
+        finally:
+            if threads != self.n_jobs:
+                booster.set_param({"nthread": self.n_jobs})
         forest_part = self._forest_contributions(X_arr)
         w = self.weights_
         return np.asarray(w[0] * lgb_part + w[1] * xgb_part + w[2] * forest_part, dtype=np.float64)
@@ -301,3 +324,40 @@ class ViewEnsemble(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
+
+
+@dataclass(frozen=True)
+class _ForestRoutes:
+    """The split rules of every tree of a forest, stacked with the node offsets of
+    ``forest_offsets_`` (a leaf's children are itself)."""
+
+    left: np.ndarray[Any, np.dtype[np.int64]]
+    right: np.ndarray[Any, np.dtype[np.int64]]
+    feature: np.ndarray[Any, np.dtype[np.int64]]
+    threshold: FloatArray
+    missing_left: np.ndarray[Any, np.dtype[np.bool_]]
+    leaf: np.ndarray[Any, np.dtype[np.bool_]]
+
+    @classmethod
+    def build(cls, estimators: Any, offsets: np.ndarray[Any, Any]) -> _ForestRoutes:
+        """Stack the trees of ``estimators``, tree ``k``'s nodes from ``offsets[k]`` on."""
+        parts: dict[str, list[np.ndarray[Any, Any]]] = {name: [] for name in ("left", "right", "feature")}
+        thresholds, missing, leaves = [], [], []
+        for estimator, offset in zip(estimators, offsets, strict=True):
+            tree = estimator.tree_
+            own = np.arange(tree.node_count, dtype=np.int64) + offset
+            leaf = tree.children_left < 0
+            parts["left"].append(np.where(leaf, own, tree.children_left + offset))
+            parts["right"].append(np.where(leaf, own, tree.children_right + offset))
+            parts["feature"].append(np.where(leaf, 0, tree.feature))
+            thresholds.append(tree.threshold)
+            missing.append(tree.missing_go_to_left)
+            leaves.append(leaf)
+        return cls(
+            left=np.concatenate(parts["left"]).astype(np.int64),
+            right=np.concatenate(parts["right"]).astype(np.int64),
+            feature=np.concatenate(parts["feature"]).astype(np.int64),
+            threshold=np.concatenate(thresholds).astype(np.float64),
+            missing_left=np.concatenate(missing).astype(bool),
+            leaf=np.concatenate(leaves),
+        )
