@@ -28,7 +28,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from tubescope.analysis.daily_forecast import Backtest, DailyIntervalCalibration, backtest
+from tubescope.analysis.daily_forecast import (
+    SEASON,
+    Backtest,
+    DailyIntervalCalibration,
+    backtest,
+    fleet_calibration,
+)
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.domain.durations import parse_duration_seconds
 from tubescope.errors import DataQualityError
@@ -354,11 +360,15 @@ def daily_forecast_backtest(
     Every channel with at least ``min_days + hold`` days is forecast from every origin from
     ``min_days`` on and scored on up to ``hold`` days after it:
 
-    * ``calibrated_last_week_median`` (``analysis.daily_forecast``): intervals from the fleet's scaled
-      backtest errors, cross-fitted over channel folds (each channel's intervals come from the
-      other channels' errors);
+    * ``calibrated_last_week_median`` (``analysis.daily_forecast``; what the report draws and
+      ``/v1/channels/{id}/analysis`` serves, through ``analysis.timeseries.forecast_daily_views``):
+      intervals from the fleet's scaled backtest errors, cross-fitted over channel folds (each
+      channel's intervals come from the other channels' errors);
+    * ``fleet_calibration_extrapolated_leads``: the shipped calibration's straight-line widths
+      past lead 7, checked on leads 8 to 21;
     * ``seasonal_naive``: the same weekday a week earlier, intervals from the series' own past errors;
-    * ``ets_report_forecast``: the report's ETS forecast (``analysis.timeseries.forecast_views``),
+    * ``ets_forecast_views``: the ETS forecast the report drew before
+      (``analysis.timeseries.forecast_views``),
       from every ``hold``-th origin where it has enough days (it is slow).
     """
     from tubescope.analysis.timeseries import DailyViews, ViewsForecast, forecast_views
@@ -381,6 +391,27 @@ def daily_forecast_backtest(
         "mae_log": round(float(np.mean(np.abs(scores.errors))), 4),
         "days_scored": int(scores.scores.size),
         **{f"{lv:.2f}": _coverage_ci(scores.series, inside[lv]) for lv in levels},
+    }
+
+    # Leads past the 7 backtested ones are extrapolated (a straight line): the real series are at
+    # most 29 days, so they are checked from origins at day 7 on (shorter histories than the
+    # forecast accepts; their leads 1-7 show what that alone costs).
+    long = backtest(series, horizon=21, min_days=SEASON)
+    fleet = fleet_calibration()
+    out["fleet_calibration_extrapolated_leads"] = {
+        "origins_from_day": SEASON,
+        **{
+            f"{lv:.2f}": {
+                f"leads_{lo}_to_{hi}": _coverage_ci(
+                    long.series[(long.leads >= lo) & (long.leads <= hi)],
+                    (long.scores <= fleet.scaled_widths(lv, 21)[long.leads - 1])[
+                        (long.leads >= lo) & (long.leads <= hi)
+                    ].astype(np.float64),
+                )
+                for lo, hi in ((1, 7), (8, 14), (15, 21))
+            }
+            for lv in levels
+        },
     }
 
     naive_hits: dict[float, list[float]] = {lv: [] for lv in levels}
@@ -413,7 +444,7 @@ def daily_forecast_backtest(
                     ets_hits[lv].extend(((future >= lo - 1e-9) & (future <= hi + 1e-9)).tolist())
     for name, hits, errors, owner in (
         ("seasonal_naive", naive_hits, naive_errors, naive_owner),
-        ("ets_report_forecast", ets_hits, ets_errors, ets_owner),
+        ("ets_forecast_views", ets_hits, ets_errors, ets_owner),
     ):
         clusters = np.asarray(owner)
         out[name] = {
