@@ -95,9 +95,13 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 TOMBSTONE_REASON = "not returned by videos.list: deleted or made private"
-GROUP_LINGER_SECONDS = 0.1
-"""How long a write waits for more batches to share its transaction when few are queued."""
-GROUP_TARGET_BATCHES = 8
+GROUP_LINGER_SECONDS = 0.25
+"""How long a write waits at most for more batches to share its transaction while requests are
+still in flight. A transaction costs about 30 ms of CPU whether it holds one batch or forty
+(about ten statements), so at 80 batches a second this linger keeps the warehouse's share of the
+collector's CPU near 0.2 ms per request; with nothing in flight it commits at once."""
+GROUP_TARGET_BATCHES = 32
+"""A write starts without lingering once this many batches (1,600 videos) are queued."""
 COMMENT_PAGE_SIZE = 100
 
 
@@ -123,11 +127,13 @@ class _StoreWorker:
 class _GroupWriter:
     """Group commit: batches that arrive while a write is running are stored together next.
 
-    A warehouse write costs about the same for one batch as for ten, so when fetching outpaces
-    writing the queue grows and each transaction takes all of it; when few batches are queued the
-    write first lingers briefly (``GROUP_LINGER_SECONDS``) so that more can join. No batch is
-    acknowledged before its transaction commits. Queue order is submission order, which is what
-    keeps each channel's checkpoint moving forward only.
+    A warehouse write costs about the same for one batch as for forty, so when fetching outpaces
+    writing the queue grows and each transaction takes all of it. When fewer than
+    ``target_batches`` are queued and ``busy()`` says requests are still in flight (more batches
+    are on their way), the write first lingers, up to ``GROUP_LINGER_SECONDS``, so that they can
+    join; when nothing is in flight it commits at once, so the end of a crawl never waits. No
+    batch is acknowledged before its transaction commits. Queue order is submission order, which
+    is what keeps each channel's checkpoint moving forward only.
     """
 
     def __init__(
@@ -137,9 +143,12 @@ class _GroupWriter:
         tally: _Tally,
         clock: Clock,
         *,
+        busy: Callable[[], bool] = lambda: True,
         linger_seconds: float = GROUP_LINGER_SECONDS,
         target_batches: int = GROUP_TARGET_BATCHES,
     ) -> None:
+        self._busy = busy
+        self._arrived = asyncio.Event()
         self._linger = linger_seconds
         self._target = target_batches
         self._worker = worker
@@ -153,6 +162,7 @@ class _GroupWriter:
     async def write(self, pending: PendingWrite) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((pending, done))
+        self._arrived.set()
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
         await asyncio.shield(done)
@@ -164,11 +174,19 @@ class _GroupWriter:
                 await asyncio.shield(self._drainer)
 
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._queue:
-            if len(self._queue) < self._target and self._linger > 0:
-                # Let a few more batches join: each transaction has a fixed cost (about ten
-                # statements) that a bigger group shares. Nothing is acknowledged before its commit.
-                await asyncio.sleep(self._linger)
+            # Let more batches join while requests are in flight: each transaction has a fixed
+            # cost (about ten statements) that a bigger group shares. Nothing is acknowledged
+            # before its commit.
+            deadline = loop.time() + self._linger
+            while len(self._queue) < self._target and self._busy():
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                self._arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), left)
             taken, self._queue = self._queue, []
             try:
                 counts = await self._worker.call(
@@ -384,6 +402,7 @@ class _PrioritySlots:
     """
 
     def __init__(self, size: int) -> None:
+        self._size = size
         self._free = size
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._sequence = itertools.count()
@@ -403,6 +422,11 @@ class _PrioritySlots:
                 self._waiting = [w for w in self._waiting if w[2] is not turn]
                 heapq.heapify(self._waiting)
             raise
+
+    @property
+    def in_use(self) -> int:
+        """Calls holding a slot now (requests in flight)."""
+        return self._size - self._free
 
     def release(self) -> None:
         while self._waiting:
@@ -426,6 +450,11 @@ class _StoppingApi:
         self.stop_error: TubescopeError | None = None
         self.cancelled = False
         self.requested: StopRequest | None = None
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not answered yet."""
+        return self._slots.in_use
 
     def _check_requested(self) -> None:
         if self.stop_error is None and self.requested is not None and self.requested.error is not None:
@@ -499,7 +528,7 @@ class _Collector:
         self.clock = clock
         self.progress: CollectProgress = _CancellingProgress(progress, self.stopping)
         self.tally = _Tally()
-        self.writer = _GroupWriter(worker, store, self.tally, clock)
+        self.writer = _GroupWriter(worker, store, self.tally, clock, busy=lambda: self.stopping.in_flight > 0)
         self.run_id = 0
         self._reported_quota = 0
 

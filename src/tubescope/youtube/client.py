@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
+from urllib.parse import urlencode
 
 import httpx
 import structlog
@@ -562,7 +563,10 @@ class YouTubeClient:
                     sent = True
                     self.requests_sent += 1
                     try:
-                        response = await self._http.get(url, params={**params, "key": key})
+                        # One pre-encoded query string: httpx's own merging of ``params`` into
+                        # the URL parses the long (50-id) URL twice and cost more CPU than the
+                        # rest of the request together.
+                        response = await self._http.get(f"{url}?{_query(params, key)}")
                     except httpx.TransportError as exc:
                         # str(exc) of a transport error names the host, never the query; scrub anyway.
                         verdict = Verdict(Action.RETRY, 0, type(exc).__name__, redact_text(str(exc), [key]))
@@ -577,17 +581,16 @@ class YouTubeClient:
                     await asyncio.shield(self._release_shared(fingerprint, bucket, method))
                 self._breaker.release_probe()
                 raise
-            log = _log.bind(
-                method=method.value, status=verdict.status, action=verdict.action.value,
-                reason=verdict.reason, attempt=attempt, key_fingerprint=fingerprint,
-            )  # fmt: skip
             if verdict.action is Action.OK:
                 self._breaker.record_success()
                 dates = response.headers.get_list("date")
                 self._note_server_time(dates[-1] if dates else None)
-                log.debug("youtube.response")
                 body: dict[str, Any] = verdict.body
                 return body
+            log = _log.bind(
+                method=method.value, status=verdict.status, action=verdict.action.value,
+                reason=verdict.reason, attempt=attempt, key_fingerprint=fingerprint,
+            )  # fmt: skip
             if verdict.action is Action.RETRY:
                 self._breaker.record_failure()
                 if attempt >= self.options.max_retries:
@@ -706,6 +709,11 @@ async def _gather_or_fail(awaitables: list[Awaitable[_T]]) -> list[_T]:
         if isinstance(result, BaseException):
             raise result
     return cast("list[_T]", results)
+
+
+def _query(params: dict[str, str], key: str) -> str:
+    """The request's query string, the key last; commas stay literal (the API's list separator)."""
+    return urlencode({**params, "key": key}, safe=",")
 
 
 def _batch(ids: Sequence[str], what: str) -> list[str]:
