@@ -115,9 +115,12 @@ def parse_count(value: Any, field: str, *, required: bool) -> int | None:
         if required:
             raise InvalidItem(f"{field} is missing")
         return None
-    if isinstance(value, bool):
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 30:
+        # The common case (a plain string of ASCII digits) without a regex or a strip.
+        number = int(value)
+    elif isinstance(value, bool):
         raise InvalidItem(f"{field} is not a count: {value!r}")
-    if isinstance(value, int):
+    elif isinstance(value, int):
         number = value
     elif isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         number = int(value.strip())
@@ -133,6 +136,8 @@ def parse_count(value: Any, field: str, *, required: bool) -> int | None:
 
 def _section(item: Mapping[str, Any], name: str, *, required: bool = True) -> Mapping[str, Any]:
     value = item.get(name)
+    if type(value) is dict:  # what JSON decodes to: skip the slower abstract-class check
+        return value
     if value is None and not required:
         return {}
     if not isinstance(value, Mapping):
@@ -181,7 +186,7 @@ def validate_video(
 def _video(
     item: Any, channel_id: str, observed_at: datetime, in_shorts_playlist: bool | None, check_time: bool
 ) -> ValidVideo:
-    if not isinstance(item, Mapping):
+    if type(item) is not dict and not isinstance(item, Mapping):
         raise InvalidItem("the item is not an object")
     video_id = item.get("id")
     if not isinstance(video_id, str) or not VIDEO_ID.match(video_id):
