@@ -9,11 +9,22 @@ A second, smaller crawl with no latency calibrates what this machine's CPUs allo
 collector together). When that is below the latency bound, the bound cannot be reached here, and
 ``ratio_to_attainable`` (achieved over the lower of the two) is the fair figure.
 
+How the collector's CPU is measured: the emulator serves from a child process, so its CPU is not
+in ``collector_cpu_seconds`` (user+sys of this process around ``collect()``: the event loop, the
+HTTP stack, validation and the warehouse thread; the fixed start and the alert check after the run
+included). ``collector_cpu_ms_per_request_marginal`` subtracts the calibration crawl's figures
+(the same channels' sizes, fewer of them), which leaves the cost of one more request without the
+fixed part. The emulator's own CPU is reported beside it.
+
+With ``--latencies 25,50,100`` the main crawl runs once per latency and ``by_latency`` holds each
+one's rate, bound, ratio and CPU per request.
+
 Prints one JSON document with the figures and the machine. Defaults: 10 channels x 2,000 videos,
 50 ms latency, 8 requests in flight.
 
     .venv/bin/python benchmarks/collect.py [--channels 10] [--videos 2000] [--latency-ms 50]
-                                           [--concurrency 8] [--no-calibrate] [--before REV]
+                                           [--latencies 25,50,100] [--concurrency 8]
+                                           [--no-calibrate] [--before REV]
 
 With ``--before REV`` the same crawl first runs against the source tree of git revision ``REV``
 (extracted with ``git archive``, first on ``PYTHONPATH``) in a child process, then against this
@@ -130,6 +141,7 @@ def _before_and_after(args: argparse.Namespace) -> dict[str, Any]:
     forwarded = [
         "--channels", str(args.channels), "--videos", str(args.videos),
         "--latency-ms", str(args.latency_ms), "--concurrency", str(args.concurrency),
+        *(["--latencies", args.latencies] if args.latencies else []),
         *(["--no-calibrate"] if args.no_calibrate else []),
     ]  # fmt: skip
     out: dict[str, Any] = {"benchmark": "collect", "before_revision": args.before}
@@ -165,6 +177,7 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=2000, help="uploads per channel over the world's span")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (max_concurrency)")
+    parser.add_argument("--latencies", help="latencies in ms, comma-separated: one more crawl each")
     parser.add_argument("--no-calibrate", action="store_true", help="skip the no-latency calibration crawl")
     parser.add_argument("--before", help="git revision to measure first, in a child process")
     args = parser.parse_args()
@@ -218,11 +231,35 @@ def main() -> None:
         "emulator_cpu_seconds": round(main_run.emulator_cpu_seconds, 2),
         "warehouse_mib": round(main_run.db_bytes / 2**20, 1),
     }
+    if args.latencies:
+        result["by_latency"] = {}
+        for text in args.latencies.split(","):
+            latency = float(text)
+            load = round(os.getloadavg()[0], 2)
+            one = crawl(args.channels, args.videos, latency, args.concurrency)
+            one_rate = one.requests / one.seconds
+            one_bound = args.concurrency / (latency / 1000.0)
+            result["by_latency"][text.strip()] = {
+                "requests": one.requests,
+                "seconds": round(one.seconds, 3),
+                "requests_per_second": round(one_rate, 1),
+                "bound_requests_per_second": round(one_bound, 1),
+                "ratio_to_bound": round(one_rate / one_bound, 3),
+                "collector_cpu_ms_per_request": round(1000 * one.collector_cpu_seconds / one.requests, 2),
+                "emulator_cpu_ms_per_request": round(1000 * one.emulator_cpu_seconds / one.requests, 2),
+                "load_average_1m_before": load,
+                "load_average_1m_after": round(os.getloadavg()[0], 2),
+            }
     if not args.no_calibrate:
         calibration = crawl(max(1, args.channels // 5), args.videos, 0.0, args.concurrency)
         cpu_rate = calibration.requests / calibration.seconds
         result["cpu_bound_requests_per_second_no_latency"] = round(cpu_rate, 1)
         result["ratio_to_attainable"] = round(rate / min(bound, cpu_rate), 3)
+        extra_requests = main_run.requests - calibration.requests
+        if extra_requests > 0:
+            extra_cpu = main_run.collector_cpu_seconds - calibration.collector_cpu_seconds
+            result["collector_cpu_ms_per_request_marginal"] = round(1000 * extra_cpu / extra_requests, 2)
+    result["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=2))
 
 
