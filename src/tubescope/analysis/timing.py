@@ -5,7 +5,7 @@ claimed when (1) a Kruskal-Wallis test across the groups rejects "all groups ali
 and (2) the bootstrap confidence interval of the best group's median performance divided by the
 median of all other videos lies wholly above 1. Otherwise the statement says "no reliable
 difference". Publish weekday and publish hour are asked of the same videos, so they form one
-family: their Kruskal-Wallis p-values are Holm-adjusted together (statsmodels ``multipletests``)
+family: their Kruskal-Wallis p-values are Holm-adjusted together (``multiple_testing.holm``)
 and a winner needs the *adjusted* p below ``alpha``; the chance of any false "best time" claim
 for a channel stays at most ``alpha``. Performance is a per-video ratio (by default views over the
 channel's median for the same format); publish times are in UTC.
@@ -24,6 +24,7 @@ from scipy import stats
 
 from tubescope.analysis.features import JsonMixin, epoch_ns, id_positions, require_aware, require_columns
 from tubescope.analysis.growth import DailyGain
+from tubescope.analysis.multiple_testing import holm
 from tubescope.analysis.resample import bootstrap_medians
 from tubescope.errors import ConfigError
 
@@ -179,10 +180,7 @@ def _holm(dimensions: Sequence[TimingDimension], opts: TimingOptions) -> list[Ti
     out = list(dimensions)
     if len(tested) < 2:
         return out
-    from statsmodels.stats.multitest import multipletests
-
-    raw = [float(dimensions[i].kruskal_p or 1.0) for i in tested]
-    adjusted = multipletests(raw, alpha=opts.alpha, method="holm")[1]
+    adjusted = holm([float(dimensions[i].kruskal_p or 1.0) for i in tested])
     for i, p_adjusted in zip(tested, adjusted, strict=True):
         out[i] = _decided(dimensions[i], float(p_adjusted), opts)
     return out

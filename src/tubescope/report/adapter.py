@@ -28,6 +28,7 @@ from tubescope.analysis.engagement import engagement_rates
 from tubescope.analysis.features import id_positions
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.kpis import channel_kpis_from_row
+from tubescope.analysis.multiple_testing import holm
 from tubescope.analysis.same_age import views_at_ages
 from tubescope.analysis.summary import ChannelAnalysis
 from tubescope.analysis.timeseries import (
@@ -740,20 +741,6 @@ def _ab_results(test: AbTestResult) -> list[AbResult]:
             )
         )
     return results
-
-
-def holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm step-down adjusted p-values, in the input order (capped at 1).
-
-    The same values as ``statsmodels``' ``multipletests(method="holm")``, whose Holm branch runs a
-    full ``gc.collect()`` on every call: a tenth of a second in a process holding a whole analysis.
-    """
-    n = len(p_values)
-    order = np.argsort(p_values, kind="stable")
-    stepped = np.maximum.accumulate(p_values[order] * np.arange(n, 0, -1))
-    adjusted = np.empty(n, dtype=float)
-    adjusted[order] = np.minimum(stepped, 1.0)
-    return adjusted
 
 
 def holm_adjusted(results: Sequence[AbResult]) -> tuple[AbResult, ...]:
