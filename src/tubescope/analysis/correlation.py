@@ -91,7 +91,7 @@ def spearman_matrix(values: npt.NDArray[np.float64], min_periods: int = 1) -> np
         if int(rows.sum()) < max(min_periods, 1):
             continue
         columns = sorted({c for pair in pairs for c in pair})
-        ranks = stats.rankdata(data[np.ix_(rows, columns)], method="average", axis=0)
+        ranks = stats.rankdata(data[rows][:, columns], method="average", axis=0)
         centred = ranks - ranks.mean(axis=0)
         products = centred.T @ centred
         spread = np.sqrt(np.diag(products))
