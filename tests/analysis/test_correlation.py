@@ -113,3 +113,23 @@ def test_spearman_matrix_equals_pandas_pairwise_complete_spearman() -> None:
         expected = frame.corr(method="spearman", min_periods=min_periods).to_numpy()
         got = spearman_matrix(frame.to_numpy(dtype=float), min_periods=min_periods)
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14, equal_nan=True)
+
+
+def test_cells_give_scipys_spearman_rho_and_p_value() -> None:
+    from tubescope.analysis.correlation import spearman_p_value
+
+    rng = np.random.default_rng(5)
+    for n in (8, 9, 30, 500):
+        x = rng.normal(size=n)
+        for y in (x + rng.normal(size=n), rng.integers(0, 3, n).astype(float), -x, x):
+            rho, p = stats.spearmanr(x, y)
+            assert spearman_p_value(float(rho), n) == pytest.approx(float(p), rel=1e-12, abs=1e-300)
+    videos = _videos(200, seed=4, duration_effect=0.5)
+    result = analyze_correlation(videos)
+    cell = result.cell("duration_seconds", "log_views")
+    expected = stats.spearmanr(videos["duration_seconds"], np.log(videos["view_count"].astype(float)))
+    assert cell.rho == pytest.approx(float(expected.statistic), rel=1e-12)
+    assert cell.p_value == pytest.approx(float(expected.pvalue), rel=1e-10)
+    labels = result.matrix_labels
+    # One truth: the cell's rho is the matrix's entry for the pair, to the bit.
+    assert result.matrix[labels.index("duration_seconds")][labels.index("log_views")] == cell.rho

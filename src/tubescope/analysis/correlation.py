@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from tubescope.analysis.engagement import engagement_rates
 from tubescope.analysis.features import NUMERIC_FEATURES, JsonMixin, require_columns, video_features
@@ -104,6 +104,16 @@ def spearman_matrix(values: npt.NDArray[np.float64], min_periods: int = 1) -> np
     return out
 
 
+def spearman_p_value(rho: float, n: int) -> float:
+    """Two-sided p-value of Spearman's ``rho`` over ``n`` pairs by the t approximation with
+    ``n - 2`` degrees of freedom: the p-value ``scipy.stats.spearmanr`` reports (tested equal)."""
+    dof = n - 2
+    r = np.float64(rho)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = r * np.sqrt(np.clip(dof / ((r + 1.0) * (1.0 - r)), 0.0, None))
+    return float(2.0 * special.stdtr(dof, -np.abs(t)))
+
+
 def analyze_correlation(
     videos: pd.DataFrame,
     performance: pd.Series | None = None,
@@ -130,6 +140,9 @@ def analyze_correlation(
         with np.errstate(divide="ignore", invalid="ignore"):
             target_frame["log_performance"] = np.where(perf > 0, np.log(perf), np.nan)
     targets = tuple(target_frame.columns)
+    combined = pd.concat([feats[list(CORRELATION_FEATURES)], target_frame], axis=1)
+    rho_matrix = spearman_matrix(combined.to_numpy(dtype=float), min_periods=min_n)
+    position = {str(name): i for i, name in enumerate(combined.columns)}
     cells: list[CorrelationCell] = []
     for feature in CORRELATION_FEATURES:
         f = feats[feature].to_numpy(dtype=float)
@@ -144,20 +157,16 @@ def analyze_correlation(
             elif np.ptp(f[ok]) == 0 or np.ptp(t[ok]) == 0:
                 cells.append(CorrelationCell(feature, target, n, None, None, None, False, "constant values"))
             else:
-                rho, p = stats.spearmanr(f[ok], t[ok])
-                cells.append(CorrelationCell(feature, target, n, float(rho), float(p), None, False))
+                # The matrix's rho for the pair (the same rows), so the cell and the chart agree.
+                rho = float(rho_matrix[position[feature], position[target]])
+                cells.append(CorrelationCell(feature, target, n, rho, spearman_p_value(rho, n), None, False))
     tested = [i for i, c in enumerate(cells) if c.p_value is not None]
     q = benjamini_hochberg(np.array([cells[i].p_value for i in tested], dtype=float))
     for i, qi in zip(tested, q, strict=True):
         c = cells[i]
         cells[i] = CorrelationCell(c.feature, c.target, c.n, c.rho, c.p_value, float(qi), bool(qi < alpha))
-    combined = pd.concat([feats[list(CORRELATION_FEATURES)], target_frame], axis=1)
     constant = combined.nunique(dropna=True) <= 1
-    matrix = pd.DataFrame(
-        spearman_matrix(combined.to_numpy(dtype=float), min_periods=min_n),
-        index=combined.columns,
-        columns=combined.columns,
-    )
+    matrix = pd.DataFrame(rho_matrix, index=combined.columns, columns=combined.columns)
     matrix.loc[constant, :] = np.nan
     matrix.loc[:, constant] = np.nan
     return CorrelationResult(
