@@ -7,6 +7,9 @@ Measures, each in a fresh child process (so imports and peak RSS are the phase's
 - ``analyze``: one ``--videos``-video channel (20 snapshots a video, generated with
   ``benchmarks/analyze.py``'s SQL): frames loaded from DuckDB, then ``analyze_channel`` twice, the
   first call in a fresh process (imports included) and the second warm; wall, CPU, peak RSS;
+- ``imports``: the analysis's import floor (the modules ``analyze`` imports plus the libraries its
+  first call imports), CPU and peak RSS; ``analysis_memory`` gives the analysis's peak RSS both
+  whole and over this floor;
 - ``report``: ``render_report`` of the same channel (HTML in memory) in a fresh process: what
   ``tubescope report`` spends before writing the file;
 - ``analyze_cli``: ``tubescope analyze`` end to end (start, imports, read, analysis, terminal
@@ -113,6 +116,17 @@ def phase(name: str, path: Path) -> dict[str, Any]:
         step = _clocks()
         out["json_kb"] = round(len(json.dumps(analysis.to_dict())) / 1024, 1)
         out["to_json"] = _since(step)
+    elif name == "imports":
+        # The analysis's import floor: what analyze imports up front plus the libraries its first
+        # call imports (IsolationForest, ETS, STL, change points), and nothing else.
+        import ruptures  # noqa: F401
+        import sklearn.ensemble  # noqa: F401
+        import statsmodels.tsa.exponential_smoothing.ets
+        import statsmodels.tsa.seasonal  # noqa: F401
+
+        from tubescope.analysis.frames import ChannelFrames
+        from tubescope.analysis.summary import analyze_channel
+        from tubescope.warehouse.repository import Warehouse
     elif name == "report":
         from tubescope.jobs.common import open_for_reading
         from tubescope.jobs.report import render_report
@@ -197,6 +211,9 @@ def _ratios(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "analysis_first_call_cpu": ("analyze", "first_call", "cpu_s"),
         "analysis_warm_call_cpu": ("analyze", "warm_call", "cpu_s"),
         "analysis_peak_rss": ("analyze", "peak_rss_mb"),
+        "analysis_peak_over_imports": ("analysis_memory", "peak_over_imports_mb"),
+        "import_floor_rss": ("imports", "peak_rss_mb"),
+        "import_floor_cpu": ("imports", "total", "cpu_s"),
         "report_total_cpu": ("report", "total", "cpu_s"),
         "report_peak_rss": ("report", "peak_rss_mb"),
         "analyze_cli_small_cpu": ("analyze_cli", "cpu_median_s"),
@@ -326,7 +343,7 @@ def main() -> None:
         peer = _start_wall(["-c", "pass"], None, args.repeat)
         for label, src in trees.items():  # interleaved phase by phase: both sides share the load
             results[label]["cli"] = cli_figures(src, args.repeat)
-        for name in ("analyze", "report"):
+        for name in ("imports", "analyze", "report"):
             runs: dict[str, list[dict[str, Any]]] = {label: [] for label in trees}
             for _ in range(args.rounds):  # interleaved round by round: both sides share the load
                 for label, src in trees.items():
@@ -344,6 +361,17 @@ def main() -> None:
         "analyze_cli_small_under_1_5s": after["analyze_cli"]["median_s"] < 1.5,
         "note": "goals hold on a quiet machine; compare wall with cpu and the load average beside it",
     }
+    for label in trees:
+        # Memory, two ways: the analysis process's peak RSS (VmHWM: imports, DuckDB, frames and
+        # the analysis together) and that peak over the import floor (the "imports" phase).
+        peak = results[label]["analyze"].get("peak_rss_mb")
+        floor = results[label]["imports"].get("peak_rss_mb")
+        over = round(peak - floor, 1) if peak is not None and floor is not None else None
+        results[label]["analysis_memory"] = {
+            "peak_rss_mb": peak,
+            "import_floor_rss_mb": floor,
+            "peak_over_imports_mb": over,
+        }
     import psutil
 
     print(
