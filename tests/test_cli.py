@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -58,3 +59,24 @@ def test_alerts_lists_what_fired_and_refuses_an_unknown_channel(tmp_path: object
     assert "webhook sent" in text.stdout
     missing = run_cli("alerts", "--db", str(db), "--channel", "@nobody-here")
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
+
+
+def test_analyze_and_report_exempt_their_imports_from_the_cyclic_gc(tmp_path: Path) -> None:
+    """The one-shot analysis commands freeze what they imported (gc.freeze) before analysing, so
+    full collections during the analysis do not walk the libraries' objects again and again."""
+    import gc
+
+    from typer.testing import CliRunner
+
+    from tubescope.cli import app
+
+    missing = tmp_path / "none.duckdb"
+    for command in (["analyze", "UCx"], ["report", "UCx", "--out", str(tmp_path / "r.html")]):
+        gc.unfreeze()
+        assert gc.get_freeze_count() == 0
+        try:
+            result = CliRunner().invoke(app, [*command, "--db", str(missing)])
+            assert result.exit_code != 0  # no such warehouse: refused after the imports
+            assert gc.get_freeze_count() > 10_000, command
+        finally:
+            gc.unfreeze()
