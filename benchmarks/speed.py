@@ -12,6 +12,8 @@ Measures, each in a fresh child process (so imports and peak RSS are the phase's
   whole and over this floor;
 - ``report``: ``render_report`` of the same channel (HTML in memory) in a fresh process: what
   ``tubescope report`` spends before writing the file;
+- ``report_cli``: ``tubescope report`` of the ``--videos``-video channel end to end (HTML written),
+  wall and CPU (median of ``--repeat``);
 - ``analyze_cli``: ``tubescope analyze`` end to end (start, imports, read, analysis, terminal
   summary) on a ``--small-videos``-video channel, wall and CPU (median of ``--repeat``).
 
@@ -217,6 +219,7 @@ def _ratios(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "report_total_cpu": ("report", "total", "cpu_s"),
         "report_peak_rss": ("report", "peak_rss_mb"),
         "analyze_cli_small_cpu": ("analyze_cli", "cpu_median_s"),
+        "report_cli_cpu": ("report_cli", "cpu_median_s"),
     }
     ratios: dict[str, Any] = {}
     for name, keys in figures.items():
@@ -283,6 +286,19 @@ def analyze_cli_figures(src: Path | None, path: Path, repeat: int) -> dict[str, 
     figures = _start_wall(["-m", "tubescope.cli", "analyze", channel_id, "--db", str(path)], src, repeat)
     figures["channel_id"] = channel_id
     return figures
+
+
+def report_cli_figures(src: Path | None, path: Path, repeat: int) -> dict[str, Any]:
+    """``tubescope report`` of the one channel in ``path`` (the big one), end to end in a fresh
+    interpreter: what a person waits for (start, imports, read, analysis, HTML written)."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as connection:
+        row = connection.execute("SELECT min(channel_id) FROM channels").fetchone()
+    channel_id = str(row[0]) if row else ""
+    with tempfile.TemporaryDirectory(prefix="tubescope-report-") as out:
+        command = ["-m", "tubescope.cli", "report", channel_id, "--db", str(path)]
+        return _start_wall([*command, "--out", str(Path(out) / "r.html"), "--no-summary"], src, repeat)
 
 
 def extract(revision: str, into: Path) -> Path:
@@ -352,6 +368,8 @@ def main() -> None:
                 results[label][name] = _median_of_runs(runs[label])
         for label, src in trees.items():
             results[label]["analyze_cli"] = analyze_cli_figures(src, small[label], args.repeat)
+        for label, src in trees.items():
+            results[label]["report_cli"] = report_cli_figures(src, paths[label], args.repeat)
     after = results["after"]
     goals = {
         "cli_help_under_0_5s": after["cli"]["help"]["median_s"] < 0.5,
@@ -359,6 +377,7 @@ def main() -> None:
         "analysis_peak_rss_under_300mb": after["analyze"].get("peak_rss_mb", 1e9) < 300,
         "report_under_3s": after["report"].get("total", {}).get("wall_s", 1e9) < 3.0,
         "analyze_cli_small_under_1_5s": after["analyze_cli"]["median_s"] < 1.5,
+        "report_cli_under_3s": after["report_cli"]["median_s"] < 3.0,
         "note": "goals hold on a quiet machine; compare wall with cpu and the load average beside it",
     }
     for label in trees:
