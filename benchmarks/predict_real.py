@@ -366,6 +366,7 @@ def daily_forecast_backtest(
       channel's intervals come from the other channels' errors);
     * ``fleet_calibration_extrapolated_leads``: the shipped calibration's straight-line widths
       past lead 7, checked on leads 8 to 21;
+    * ``fleet_calibration_7_day_totals``: totals' bounds (the sums of the daily bounds);
     * ``seasonal_naive``: the same weekday a week earlier, intervals from the series' own past errors;
     * ``ets_forecast_views``: the ETS forecast the report drew before
       (``analysis.timeseries.forecast_views``),
@@ -412,6 +413,22 @@ def daily_forecast_backtest(
             }
             for lv in levels
         },
+    }
+
+    # Totals add the daily bounds (forecast_daily_views): how often a 7-day total falls inside.
+    total_hits: dict[float, list[float]] = {lv: [] for lv in levels}
+    total_owner = []
+    for index, values in enumerate(series):
+        for origin in range(min_days, values.size - hold + 1):
+            days = fleet.forecast(values[:origin], hold)
+            total = float(np.expm1(values[origin : origin + hold]).sum())
+            total_owner.append(index)
+            for lv in levels:
+                low = float(np.maximum(np.expm1(days.lower[lv]), 0.0).sum())
+                total_hits[lv].append(float(low <= total <= float(np.expm1(days.upper[lv]).sum())))
+    out["fleet_calibration_7_day_totals"] = {
+        "totals_scored": len(total_owner),
+        **{f"{lv:.2f}": _coverage_ci(np.asarray(total_owner), np.asarray(total_hits[lv])) for lv in levels},
     }
 
     naive_hits: dict[float, list[float]] = {lv: [] for lv in levels}
