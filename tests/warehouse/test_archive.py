@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
@@ -186,3 +189,65 @@ def test_bad_locations_and_ranges_are_typed_errors(filled: tuple[Path, datetime]
         ar.archive(wh, str(tmp_path / "cold"), filled[1] - timedelta(days=40))
         with pytest.raises(ConfigError, match="one location per warehouse"):
             ar.archive(wh, str(tmp_path / "elsewhere"), filled[1])
+
+
+def test_segments_group_rows_by_channel_so_channel_reads_skip_row_groups(
+    filled: tuple[Path, datetime], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "w.duckdb"
+    shutil.copy(filled[0], path)
+    monkeypatch.setattr(ar, "ROW_GROUP_ROWS", 16)  # several row groups per channel in a small segment
+    location = (tmp_path / "cold").as_uri()
+    with Warehouse.open(path) as wh:
+        hot = wh.query_arrow("SELECT video_id, channel_id, run_id, observed_at FROM video_snapshots")
+        outcome = ar.archive(wh, location, filled[1] - timedelta(days=30))
+        for segment in (s for s in outcome.segments if s.table == "video_snapshots"):
+            file = pq.ParquetFile(tmp_path / "cold" / segment.data_path)
+            table = file.read()
+            channels = table.column("channel_id").to_pylist()
+            assert channels == sorted(channels)
+            # within a channel the hot table's order is kept (the sort is stable)
+            for channel in set(channels):
+                mine = table.filter(pc.equal(table.column("channel_id"), channel))
+                times = mine.column("observed_at").to_pylist()
+                assert times == sorted(times)
+            # each row group holds a narrow channel range, so a one-channel read opens few of them
+            index = file.schema_arrow.get_field_index("channel_id")
+            spans = [
+                (
+                    file.metadata.row_group(g).column(index).statistics.min,
+                    file.metadata.row_group(g).column(index).statistics.max,
+                )
+                for g in range(file.num_row_groups)
+            ]
+            assert file.num_row_groups > len(set(channels))
+            assert all(spans[g][1] <= spans[g + 1][0] for g in range(len(spans) - 1))
+            fragment = next(iter(ds.dataset(tmp_path / "cold" / segment.data_path).get_fragments()))
+            one = channels[0]
+            touched = fragment.split_by_row_group(ds.field("channel_id") == one)
+            assert len(touched) <= -(-channels.count(one) // 16) + 1 < file.num_row_groups
+        # and the cold rows read per channel equal the hot rows they were
+        for channel in sorted(set(hot.column("channel_id").to_pylist())):
+            cold = ar.read_cold(
+                wh, "video_snapshots", ["video_id", "run_id", "observed_at"], channel_ids=[channel]
+            )
+            assert cold is not None
+            archived = {(r["video_id"], r["run_id"], r["observed_at"]) for r in cold.to_pylist()}
+            before = {
+                (r["video_id"], r["run_id"], r["observed_at"])
+                for r in hot.filter(pc.equal(hot.column("channel_id"), channel)).to_pylist()
+            }
+            assert archived and archived <= before
+
+
+def test_cluster_by_channel_is_a_stable_grouping() -> None:
+    rows = pa.table(
+        {
+            "channel_id": ["b", "a", "c", "a", "b", "a"],
+            "n": [0, 1, 2, 3, 4, 5],
+        }
+    )
+    grouped = ar.cluster_by_channel(rows)
+    assert grouped.column("channel_id").to_pylist() == ["a", "a", "a", "b", "b", "c"]
+    assert grouped.column("n").to_pylist() == [1, 3, 5, 0, 4, 2]
+    assert ar.cluster_by_channel(rows.slice(0, 0)).num_rows == 0
