@@ -54,3 +54,22 @@ def test_servers_stop_on_exit() -> None:
         pytest.skip(str(exc))
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
         pass
+
+
+def test_s3_servers_bind_their_own_ports_and_stop() -> None:
+    import socket
+
+    from tubescope.servers import ServerUnavailable, s3_server
+
+    try:
+        with s3_server() as first, s3_server() as second:
+            # each server chose and bound its port itself: no window for another process to take it
+            assert first.port != second.port
+            assert first.process.poll() is None and second.process.poll() is None
+            first.create_bucket("tubescope-first")
+            second.create_bucket("tubescope-second")
+            port = first.port
+    except ServerUnavailable as exc:  # pragma: no cover - only where moto is missing
+        pytest.skip(str(exc))
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        pass

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -304,28 +305,52 @@ class S3Server:
         s3.create_dir(bucket)
 
 
+_LISTENING = re.compile(rb"Running on http://127\.0\.0\.1:(\d+)")
+
+
 @contextmanager
 def s3_server(*, timeout: float = 30.0) -> Iterator[S3Server]:
-    """Start moto's standalone S3-compatible server on a free loopback port; stop it on exit."""
+    """Start moto's standalone S3-compatible server on a free loopback port; stop it on exit.
+
+    The server binds port 0 itself and its log names the port it got, so no other process can
+    take the port between choosing and binding it (a port chosen here could be).
+    """
     import importlib.util
     import sys
 
     if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
         raise ServerUnavailable("moto[server] is not installed (pip install -e '.[dev]')")
-    port = free_port()
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **S3_TEST_CREDENTIALS},
-    )
-    try:
-        _wait_for_port(port, timeout, "moto server")
-        yield S3Server(host="127.0.0.1", port=port, process=process)
-    finally:
-        process.terminate()
+    with tempfile.TemporaryDirectory(prefix="tubescope-moto-") as folder:
+        log_path = Path(folder) / "moto.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **S3_TEST_CREDENTIALS},
+            )
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            port = _moto_port(process, log_path, timeout)
+            _wait_for_port(port, timeout, "moto server")
+            yield S3Server(host="127.0.0.1", port=port, process=process)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _moto_port(process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> int:
+    """The port moto's server says it listens on (its log line), once it says so."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = _LISTENING.search(log_path.read_bytes())
+        if found:
+            return int(found[1])
+        if process.poll() is not None:
+            tail = log_path.read_bytes()[-500:].decode(errors="replace")
+            raise RuntimeError(f"moto server exited with {process.returncode}: {tail}")
+        time.sleep(0.05)
+    raise RuntimeError(f"moto server did not report its port within {timeout:.0f} s")
