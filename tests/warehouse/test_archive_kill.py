@@ -33,7 +33,8 @@ from tubescope.warehouse import archive as ar
 from tubescope.warehouse.objectstore import ObjectStore
 
 CHILD = Path(__file__).with_name("kill_archive.py")
-TRIALS = 12
+TRIALS_PER_JOB = 10
+"""Archive trials and restore trials, each, per backend."""
 RESTORE_FROM, RESTORE_TO = datetime(2026, 1, 15, tzinfo=UTC), datetime(2026, 3, 20, tzinfo=UTC)
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
@@ -135,9 +136,11 @@ def test_sigkill_during_archive_or_restore_loses_and_doubles_nothing(copies: Cop
     assert steps["archive"] >= 16 and steps["restore"] >= 4
 
     rng = random.Random(20261207)
-    killed_mid_job = 0
-    for trial in range(TRIALS):
+    killed_mid_job: Counter[str] = Counter()
+    trials: Counter[str] = Counter()
+    for trial in range(2 * TRIALS_PER_JOB):
         op = "archive" if trial % 2 == 0 else "restore"
+        trials[op] += 1
         db = copies.copy(base if op == "archive" else archived, f"trial{trial}")
         location = s3_uri.replace("/archive?", f"/trial{trial}?")
         if op == "archive":
@@ -147,7 +150,7 @@ def test_sigkill_during_archive_or_restore_loses_and_doubles_nothing(copies: Cop
             args = [db, "restore", RESTORE_FROM.isoformat(), RESTORE_TO.isoformat()]
         at = rng.randrange(0, steps[op])
         _, finished = _kill_after(args, at, rng.uniform(0, 0.03))
-        killed_mid_job += not finished
+        killed_mid_job[op] += not finished
         with Warehouse.open(db) as wh:
             assert identities(wh) == original, f"trial {trial}: {op} killed after step {at}"
             # finishing the job after the kill: still every row once, nothing left behind
@@ -167,4 +170,7 @@ def test_sigkill_during_archive_or_restore_loses_and_doubles_nothing(copies: Cop
             assert identities(wh) == original
             _no_strays(wh, location)
         copies.release(db)
-    assert killed_mid_job >= TRIALS // 2
+    assert trials == {"archive": TRIALS_PER_JOB, "restore": TRIALS_PER_JOB}
+    # most kills land inside the job, not after it finished
+    assert killed_mid_job["archive"] >= TRIALS_PER_JOB // 2, killed_mid_job
+    assert killed_mid_job["restore"] >= TRIALS_PER_JOB // 2, killed_mid_job
