@@ -3,6 +3,7 @@
     python benchmarks/lake.py --rows 2000000          # a quick run
     python benchmarks/lake.py                         # 50M rows: 1,000 channels x 200 videos x 250 days
     python benchmarks/lake.py --scheduler tcp://host:8786   # the same Dask code on a real cluster
+    python benchmarks/lake.py --lake DIR --rounds 3 --archive-rows 0   # reuse a lake, 3 pairs
 
 1. Generates a lake in the layout ``tubescope export`` writes (``<table>/channel_id=<id>/…``),
    one file per channel and table, with numpy (the collector would take days to fill it).
@@ -43,6 +44,12 @@ T0 = datetime(2025, 6, 1, tzinfo=UTC)
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, all its threads (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def generate(out: Path, rows: int, videos: int, days: int, seed: int = 0) -> dict[str, Any]:
@@ -112,12 +119,16 @@ def generate(out: Path, rows: int, videos: int, days: int, seed: int = 0) -> dic
 
 
 def run_duckdb(lake: str) -> dict[str, Any]:
+    import duckdb  # noqa: F401 -- imported before the clock, as the Dask workers have it
+
     from tubescope.fleet import fleet_kpis_lake_duckdb
 
+    cpu = cpu_seconds()
     started = time.perf_counter()
     result = fleet_kpis_lake_duckdb(lake, memory_limit="700MB")
     return {
         "seconds": round(time.perf_counter() - started, 2),
+        "cpu_seconds": round(cpu_seconds() - cpu, 2),
         "channels": len(result.table),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "checksum": float(result.table["median_views"].sum()),
@@ -128,19 +139,33 @@ def _worker_peak() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_dask(lake: str, scheduler: str | None, workers: int, per_task: int = 50) -> dict[str, Any]:
+def _warm() -> None:
+    """What a worker of a running cluster has imported after its first job."""
+    for name in ("duckdb", "tubescope.fleet.lake", "tubescope.analysis.summary"):
+        importlib.import_module(name)
+
+
+def run_dask(lake: str, scheduler: str | None, workers: int, per_task: int = 0) -> dict[str, Any]:
     from tubescope.fleet.lake import dask_client, fleet_kpis_dask
 
     with dask_client(scheduler, workers=workers, memory_limit="1GiB") as client:
         client.wait_for_workers(workers)
         # workers import the analysis stack once, as the DuckDB child imports it before its clock
-        client.run(importlib.import_module, "tubescope.fleet.lake")
+        client.run(_warm)
+        worker_cpu = sum(client.run(cpu_seconds).values())
+        cpu = cpu_seconds()
         started = time.perf_counter()
-        result = fleet_kpis_dask(lake, client=client, channels_per_task=per_task)
+        result = fleet_kpis_dask(lake, client=client, channels_per_task=per_task or None)
         seconds = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu
+        worker_cpu = sum(client.run(cpu_seconds).values()) - worker_cpu
         peaks = client.run(_worker_peak)
     return {
         "seconds": round(seconds, 2),
+        # the client process also hosts a LocalCluster's scheduler and nannies
+        "cpu_seconds": round(cpu + worker_cpu, 2),
+        "client_cpu_seconds": round(cpu, 2),
+        "workers_cpu_seconds": round(worker_cpu, 2),
         "channels": len(result.table),
         "tasks": result.tasks,
         "workers": result.workers,
@@ -198,18 +223,44 @@ def child(phase: str, *args: str) -> dict[str, Any]:
     return parsed
 
 
+def _pair(duck: dict[str, Any], dask: dict[str, Any]) -> dict[str, Any]:
+    """One DuckDB/Dask pair: both results, their time and CPU ratios, and the load then."""
+    same = (
+        "checksum" in duck
+        and "checksum" in dask
+        and abs(duck["checksum"] - dask["checksum"]) < 1e-6 * max(1.0, abs(duck["checksum"]))
+    )
+    both = "seconds" in dask and "seconds" in duck
+    return {
+        "fleet_kpis_duckdb": duck,
+        "fleet_kpis_dask": dask,
+        "dask_over_duckdb": round(dask["seconds"] / duck["seconds"], 2) if both else None,
+        "dask_over_duckdb_cpu": round(dask["cpu_seconds"] / duck["cpu_seconds"], 2) if both else None,
+        "same_result": same,
+        "load_average": os.getloadavg(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=50_000_000, help="video snapshot rows in the lake")
     parser.add_argument("--videos", type=int, default=200)
     parser.add_argument("--days", type=int, default=250)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--channels-per-task", type=int, default=50, help="channels each Dask task reads")
+    parser.add_argument(
+        "--channels-per-task",
+        type=int,
+        default=0,
+        help="channels each Dask task reads (0: the library's choice)",
+    )
     parser.add_argument(
         "--scheduler", default=None, help="a Dask scheduler address instead of a LocalCluster"
     )
     parser.add_argument("--archive-rows", type=int, default=2_000_000)
     parser.add_argument("--lake", default=None, help="reuse a generated lake folder")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="DuckDB/Dask pairs, alternating which runs first"
+    )
     parser.add_argument("--phase", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase == "duckdb":
@@ -231,29 +282,30 @@ def main() -> None:
         else:
             lake = work / "lake"
             generated = generate(lake, args.rows, args.videos, args.days)
-        duck = child("duckdb", "--lake", str(lake))
         dask_args = ["--lake", str(lake), "--workers", str(args.workers)]
         dask_args += ["--channels-per-task", str(args.channels_per_task)]
         if args.scheduler:
             dask_args += ["--scheduler", args.scheduler]
-        dask = child("dask", *dask_args)
+        rounds = []
+        for number in range(args.rounds):
+            if number % 2 == 0:
+                duck = child("duckdb", "--lake", str(lake))
+                dask = child("dask", *dask_args)
+            else:
+                dask = child("dask", *dask_args)
+                duck = child("duckdb", "--lake", str(lake))
+            rounds.append(_pair(duck, dask))
         archive = child("archive", "--archive-rows", str(args.archive_rows)) if args.archive_rows else {}
+        if archive:
+            archive["load_average_after"] = os.getloadavg()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    same = (
-        "checksum" in duck
-        and "checksum" in dask
-        and abs(duck["checksum"] - dask["checksum"]) < 1e-6 * max(1.0, abs(duck["checksum"]))
-    )
     report = {
         "benchmark": "lake",
         "lake": generated,
-        "fleet_kpis_duckdb": duck,
-        "fleet_kpis_dask": dask,
-        "dask_over_duckdb": round(dask["seconds"] / duck["seconds"], 2)
-        if "seconds" in dask and "seconds" in duck
-        else None,
-        "same_result": same,
+        **rounds[0],
+        "rounds": rounds[1:],
+        "dask_over_duckdb_all_rounds": [r["dask_over_duckdb"] for r in rounds],
         "archive_to_local_s3": archive,
         "machine": {
             "platform": platform.platform(),

@@ -45,6 +45,8 @@ def test_dask_on_a_scheduler_equals_duckdb(lake: tuple[Path, pd.DataFrame, Any],
     # the lake's last observation is the default as-of
     again = fleet_kpis_dask(folder.as_uri(), scheduler=cluster.scheduler_address)
     assert again.as_of == last
+    # left to the library: two tasks per worker thread (2 threads, 5 channels: groups of 2)
+    assert again.tasks == 3
     pd.testing.assert_frame_equal(again.table, expected, check_exact=False, rtol=1e-12)
     # and an earlier as-of moves every 28-day figure
     earlier = fleet_kpis_dask(str(folder), last - timedelta(days=5), scheduler=cluster.scheduler_address)
@@ -97,3 +99,36 @@ def test_cli_fleet_kpis_and_its_errors(lake: tuple[Path, pd.DataFrame, Any], tmp
         from tubescope.jobs.fleet import run_fleet_kpis
 
         run_fleet_kpis(str(folder), engine="spark")
+
+
+def test_a_lake_without_snapshots_is_a_typed_error(tmp_path: Path, cluster: Any) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tubescope.fleet.lake import LAKE_SCHEMAS
+
+    # a channel with a video but no snapshot in either table: no last observation to report
+    folder = tmp_path / "lake"
+    part = folder / "videos" / "channel_id=UC1"
+    part.mkdir(parents=True)
+    schema = LAKE_SCHEMAS["videos"]
+    pq.write_table(
+        pa.table(
+            {"video_id": ["v1"], "published_at": pa.array([last_time()], schema.field("published_at").type)}
+        ),
+        part / "data_0.parquet",
+    )
+    (folder / "video_snapshots").mkdir()
+    with pytest.raises(StorageError, match="holds no snapshots"):
+        fleet_kpis_lake_duckdb(str(folder))
+    with pytest.raises(StorageError, match="holds no snapshots"):
+        fleet_kpis_dask(str(folder), scheduler=cluster.scheduler_address)
+    # with an as-of given, the one channel's row has nothing observed
+    given = fleet_kpis_dask(str(folder), last_time(), scheduler=cluster.scheduler_address)
+    assert list(given.table["channel_id"]) == ["UC1"] and pd.isna(given.table["as_of"][0])
+
+
+def last_time() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime(2026, 3, 1, tzinfo=UTC)

@@ -121,42 +121,6 @@ class Lake:
         channels = pd.DataFrame({"channel_id": pd.Series(list(channel_ids), dtype="object")})
         return ChannelFrames(channels, frame["videos"], frame["video_snapshots"], frame["channel_snapshots"])
 
-    def last_observed(self, channel_ids: Sequence[str]) -> pd.Timestamp | None:
-        """The latest ``observed_at`` of these channels' snapshots (``None`` when there is none).
-
-        Read from the Parquet footers' statistics where they are written (no data is read).
-        """
-        latest: list[pd.Timestamp] = []
-        for table in ("video_snapshots", "channel_snapshots"):
-            for channel_id in channel_ids:
-                folder = self.store.path(f"{table}/{_PREFIX}{channel_id}")
-                try:
-                    dataset = ds.dataset(folder, filesystem=self.store.filesystem, format="parquet")
-                except FileNotFoundError:
-                    continue
-                for fragment in dataset.get_fragments():
-                    value = _max_observed(fragment)
-                    if value is not None:
-                        latest.append(pd.Timestamp(value))
-        return max(latest) if latest else None
-
-
-def _max_observed(fragment: Any) -> Any:
-    """The largest ``observed_at`` in one Parquet file: its footer's statistics, else its data."""
-    metadata = fragment.metadata
-    names = metadata.schema.names
-    if "observed_at" not in names:
-        return None
-    index = names.index("observed_at")
-    found = []
-    for group in range(metadata.num_row_groups):
-        stats = metadata.row_group(group).column(index).statistics
-        if stats is None or not stats.has_min_max:
-            column = fragment.to_table(columns=["observed_at"]).column("observed_at")
-            return pc.max(column).as_py() if len(column) else None
-        found.append(stats.max)
-    return max(found) if found else None
-
 
 def latest_per_video(snapshots: pa.Table, now: datetime) -> pa.Table:
     """Each video's newest snapshot observed at or before ``now`` (hidden counts kept as NULL)."""
@@ -181,7 +145,7 @@ def _to_frame(table: pa.Table) -> pd.DataFrame:
     return frame
 
 
-def _group_kpis(uri: str, channel_ids: list[str], now: datetime) -> pd.DataFrame:
+def _group_kpis(uri: str, channel_ids: list[str], now: datetime | None) -> pd.DataFrame:
     """One task: the KPI rows of a group of channels, by the fleet KPI SQL in an in-memory DuckDB
     (one thread: the worker is the unit of parallelism) over the group's Arrow partitions."""
     import duckdb
@@ -213,8 +177,8 @@ def _local_view(con: Any, lake: Lake, table: str, schema: pa.Schema, channel_ids
     )
 
 
-def _group_last_observed(uri: str, channel_ids: list[str]) -> pd.Timestamp | None:
-    return Lake.open(uri).last_observed(channel_ids)
+def _has_parquet(folder: str) -> bool:
+    return next(Path(folder).rglob("*.parquet"), None) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +205,12 @@ def dask_client(scheduler: str | None, *, workers: int = 2, memory_limit: str = 
         with client:
             yield client
         return
+    import dask
+
+    # The workers' sampling profiler (a stack every 10 ms) only feeds the dashboard, which a
+    # LocalCluster here does not serve; the nannies hand this setting to the worker processes.
     with (
+        dask.config.set({"distributed.worker.profile.enabled": False}),
         LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=workers,
             threads_per_worker=1,
@@ -259,42 +228,59 @@ def _groups(channel_ids: Sequence[str], per_task: int) -> list[list[str]]:
     return [list(channel_ids[i : i + per_task]) for i in range(0, len(channel_ids), per_task)]
 
 
+TASKS_PER_THREAD = 2
+"""Tasks per worker thread when the group size is left to :func:`fleet_kpis_dask`: two even out
+unequal channels, and few tasks keep Dask's per-task cost (a DuckDB connection, a round trip,
+scheduling) small next to the work."""
+
+
 def fleet_kpis_dask(
     uri: str,
     now: datetime | None = None,
     *,
     scheduler: str | None = None,
     workers: int = 2,
-    channels_per_task: int = 16,
+    channels_per_task: int | None = None,
     client: Any = None,
 ) -> FleetKpis:
     """Fleet KPIs over the lake at ``uri`` with Dask distributed (same table as the DuckDB path).
 
     ``now`` defaults to the lake's last observation. Pass ``client`` to reuse a connected
     ``distributed.Client``; otherwise one is made for ``scheduler`` (or a LocalCluster).
+    ``channels_per_task`` defaults to :data:`TASKS_PER_THREAD` tasks per worker thread.
     """
-    if channels_per_task < 1:
+    if channels_per_task is not None and channels_per_task < 1:
         raise ConfigError(f"channels_per_task must be at least 1, got {channels_per_task}")
     lake = Lake.open(uri)
-    groups = _groups(lake.channel_ids(), channels_per_task)
     if client is None:
         with dask_client(scheduler, workers=workers) as made:
-            return _run(made, lake.store.uri, groups, now)
-    return _run(client, lake.store.uri, groups, now)
+            return _run(made, lake, channels_per_task, now)
+    return _run(client, lake, channels_per_task, now)
 
 
-def _run(client: Any, uri: str, groups: list[list[str]], now: datetime | None) -> FleetKpis:
-    if now is None:
-        latest = [
-            t for t in client.gather(client.map(_group_last_observed, [uri] * len(groups), groups)) if t
-        ]
-        if not latest:
-            raise StorageError(f"the lake at {uri} holds no snapshots")
-        now = max(latest).to_pydatetime()
+def _run(client: Any, lake: Lake, channels_per_task: int | None, now: datetime | None) -> FleetKpis:
+    channel_ids = lake.channel_ids()
+    if channels_per_task is None:
+        threads = max(1, sum(client.nthreads().values()))
+        channels_per_task = max(1, -(-len(channel_ids) // (TASKS_PER_THREAD * threads)))
+    groups = _groups(channel_ids, channels_per_task)
+    uri = lake.store.uri
+    # One round of tasks: without ``now`` every observation counts, which is what capping at
+    # the lake's last observation means, and that time is the newest ``as_of`` in the table.
     parts = client.gather(client.map(_group_kpis, [uri] * len(groups), groups, now=now, pure=False))
     table = _combine(parts)
     workers = len(client.scheduler_info().get("workers", {}))
-    return FleetKpis(table, now, "dask", len(groups), workers)
+    return FleetKpis(table, now or lake_as_of(table, uri), "dask", len(groups), workers)
+
+
+def lake_as_of(table: pd.DataFrame, uri: str) -> datetime:
+    """The lake's last observation: the newest per-channel ``as_of`` of a KPI table computed
+    without a cap (each channel's ``as_of`` is its own last snapshot, of either table)."""
+    seen = table["as_of"].dropna() if "as_of" in table else pd.Series([], dtype=object)
+    if seen.empty:
+        raise StorageError(f"the lake at {uri} holds no snapshots")
+    latest: datetime = pd.Timestamp(seen.max()).to_pydatetime()
+    return latest
 
 
 def _combine(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -316,9 +302,10 @@ def fleet_kpis_lake_duckdb(uri: str, now: datetime | None = None, *, memory_limi
             path = lake.store.path(table)
             info = lake.store.filesystem.get_file_info(path)
             columns = ", ".join(schema.names)
-            if info.type == pafs.FileType.Directory and isinstance(
-                lake.store.filesystem, pafs.LocalFileSystem
-            ):
+            local = isinstance(lake.store.filesystem, pafs.LocalFileSystem)
+            if local and info.type == pafs.FileType.Directory and not _has_parquet(path):
+                con.register(table, schema.empty_table())  # DuckDB refuses a glob matching nothing
+            elif info.type == pafs.FileType.Directory and local:
                 # a local lake: DuckDB's own Parquet reader, inside its memory limit
                 pattern = (path + "/**/*.parquet").replace("'", "''")
                 con.execute(
@@ -337,16 +324,8 @@ def fleet_kpis_lake_duckdb(uri: str, now: datetime | None = None, *, memory_limi
                 con.execute(f"CREATE VIEW {table} AS SELECT {columns} FROM _lake_{table}")  # noqa: S608
             else:
                 con.register(table, schema.empty_table())
-        if now is None:
-            row = con.execute(
-                "SELECT max(t) FROM (SELECT max(observed_at) AS t FROM video_snapshots"
-                " UNION ALL SELECT max(observed_at) FROM channel_snapshots)"
-            ).fetchone()
-            if row is None or row[0] is None:
-                raise StorageError(f"the lake at {lake.store.uri} holds no snapshots")
-            now = row[0]
-        assert now is not None
         kpis = fleet_kpis_duckdb(con, now)
     finally:
         con.close()
-    return FleetKpis(kpis.reset_index(drop=True), now, "duckdb", 1, 1)
+    result = kpis.reset_index(drop=True)
+    return FleetKpis(result, now or lake_as_of(result, lake.store.uri), "duckdb", 1, 1)
