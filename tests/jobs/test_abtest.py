@@ -114,3 +114,39 @@ def test_command_errors_are_one_line_with_the_exit_code(
     assert missing.returncode == 3 and "Traceback" not in missing.stderr
     nowhere = _cli("abtest", channel_id, "duration > 5", "--db", str(tmp_path / "none.duckdb"))
     assert nowhere.returncode == 10 and "no warehouse" in nowhere.stderr
+
+
+def test_the_narrow_summary_shows_each_format_with_the_same_figures(planted: tuple[Path, str, float]) -> None:
+    path, channel_id, _ = planted
+    result = abtest(path, channel_id, "title contains '?'", now=NOW, seed=3)
+    narrow = _render_at(abtest_summary(result, wide=False), width=80)
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    assert narrow.startswith("A: title contains '?'")
+    for comparison in result.comparisons:
+        a, b, s = comparison.group_a, comparison.group_b, comparison.statistics
+        assert comparison.stratum in narrow
+        assert f"{a.n} / {b.n}" in narrow
+        if s is not None:
+            assert f"{s.lift:.2f}x ({s.lift_ci_low:.2f}-{s.lift_ci_high:.2f})" in narrow
+            assert f"{s.welch_p:.3g} / {s.mann_whitney_p:.3g}" in narrow
+            assert f"{s.achieved_power:.0%}" in narrow
+    assert result.verdict.split()[0] in narrow
+
+
+def test_a_format_with_too_few_videos_says_so_in_both_layouts(planted: tuple[Path, str, float]) -> None:
+    path, channel_id, _ = planted
+    # group B matches no video: no statistics for any format, and no median for B
+    one = abtest(path, channel_id, "title contains '?'", "title contains 'no such words'", now=NOW)
+    assert one.comparisons and all(c.group_b.n == 0 and c.statistics is None for c in one.comparisons)
+    wide = _render(abtest_summary(one))
+    narrow = _render_at(abtest_summary(one, wide=False), width=80)
+    assert wide.count("too few videos") == narrow.count("too few videos") == len(one.comparisons)
+    assert "median views A / B" in narrow and " / -" in narrow  # group B has no median: a dash, not 0
+
+
+def _render_at(renderable: object, *, width: int) -> str:
+    from rich.console import Console
+
+    console = Console(record=True, width=width)
+    console.print(renderable)
+    return console.export_text()
