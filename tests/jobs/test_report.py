@@ -145,3 +145,99 @@ def test_render_report_serves_from_an_open_warehouse_without_writing(warehouse: 
     assert rendered.html.startswith("<!DOCTYPE html>") and "Planted channel" in rendered.html
     assert rendered.model.window.end - rendered.model.window.start == timedelta(days=14)
     assert len(rendered.recommendations) >= 1 and set(tmp_path.iterdir()) == before
+
+
+PAGE = "<!doctype html><html><body><h1>Printed by Chromium</h1><p>no charts here</p></body></html>"
+
+
+@pytest.mark.browser
+def test_without_playwright_the_chromium_command_line_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An install without the dev extras has no Playwright: Chromium's own --print-to-pdf and
+    --screenshot do the printing."""
+    from tubescope.jobs.report import print_html
+
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium on PATH: run `make browser` (needs root apt-get)")
+    monkeypatch.setitem(sys.modules, "playwright.sync_api", None)  # `import` raises ImportError
+    for kind, magic in ((ReportFormat.PDF, b"%PDF-"), (ReportFormat.PNG, b"\x89PNG\r\n\x1a\n")):
+        out = tmp_path / "out" / f"page.{kind.value}"
+        print_html(PAGE, out, kind)
+        assert out.read_bytes().startswith(magic)
+        assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("playwright", [True, False], ids=["playwright", "command-line"])
+def test_a_chromium_that_fails_or_prints_nothing_is_a_storage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, playwright: bool
+) -> None:
+    from tubescope.jobs.report import print_html
+
+    if not playwright:
+        monkeypatch.setitem(sys.modules, "playwright.sync_api", None)
+    out = tmp_path / "r.pdf"
+    failing, silent = Path("/bin/false"), Path("/bin/true")
+    with pytest.raises(StorageError, match="Chromium could not print the report"):
+        print_html(PAGE, out, ReportFormat.PDF, chromium=failing)
+    if not playwright:  # exits 0 and writes nothing
+        with pytest.raises(StorageError, match="Chromium did not produce a PDF file"):
+            print_html(PAGE, out, ReportFormat.PDF, chromium=silent)
+    assert not out.exists()
+
+
+def test_report_comparisons_skip_what_matches_nothing_and_refuse_a_bad_filter(warehouse: Path) -> None:
+    from tubescope.errors import InvalidQuery
+    from tubescope.jobs.report import render_report
+    from tubescope.warehouse.repository import Warehouse
+
+    with Warehouse.open(warehouse, read_only=True) as open_warehouse:
+        shown = render_report(
+            open_warehouse, SUBJECT, ab_filters=["tag_count >= 0", "title contains 'zq-none'"]
+        )
+        with pytest.raises(InvalidQuery, match="at column"):
+            render_report(open_warehouse, SUBJECT, ab_filters=["duration > "])
+        with pytest.raises(ConfigError, match="--window-days must be at least 1, not 0"):
+            render_report(open_warehouse, SUBJECT, window_days=0)
+    with pytest.raises(ConfigError, match="--window-days must be at least 1"):
+        write_report(warehouse, SUBJECT, Path("never-written.html"), window_days=-3)
+    assert not Path("never-written.html").exists()
+    # no video matches 'zq-none', and every video has tag_count >= 0 (so its B is empty): neither
+    # comparison has statistics: neither appears as a result (no row of zeros), the notes say why
+    assert shown.model.ab_tests == ()
+    assert "Not enough videos to compare: n=0 vs" in shown.html
+
+
+def test_an_unwritable_destination_is_a_storage_error_naming_it(warehouse: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out = blocker / "report.html"
+    with pytest.raises(StorageError, match=f"cannot write the report to {out}"):
+        write_report(warehouse, SUBJECT, out)
+
+
+@pytest.mark.browser
+def test_printing_over_a_folder_leaves_no_temporary_file(tmp_path: Path) -> None:
+    from tubescope.jobs.report import print_html
+
+    if find_chromium() is None:
+        pytest.skip("no Chromium on PATH: run `make browser` (needs root apt-get)")
+    out = tmp_path / "taken.png"
+    (out / "inside").mkdir(parents=True)  # a non-empty folder where the file should go
+    with pytest.raises(StorageError, match="cannot write the report to"):
+        print_html(PAGE, out, ReportFormat.PNG)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.png"]
+
+
+def test_the_configured_chromium_is_found_before_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = tmp_path / "my-chromium"
+    mine.write_text("#!/bin/sh\nexit 0\n")
+    mine.chmod(0o755)
+    monkeypatch.setenv("TUBESCOPE_CHROMIUM", str(mine))
+    assert find_chromium() == mine
+    assert find_chromium(Path("/bin/true")) == Path("/bin/true")  # an explicit one comes first
+    mine.chmod(0o644)  # not executable: skipped
+    assert find_chromium() != mine
