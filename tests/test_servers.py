@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +74,29 @@ def test_s3_servers_bind_their_own_ports_and_stop() -> None:
         pytest.skip(str(exc))
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
         pass
+
+
+def test_missing_binaries_are_a_clear_unavailability(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tubescope import servers
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing installed on this PATH
+    monkeypatch.setattr(servers, "_PG_BIN_DIRS", ())
+    redis_missing = r"redis-server is not installed \(run `make servers`"
+    with pytest.raises(servers.ServerUnavailable, match=redis_missing), redis_server():
+        pass
+    initdb_missing = "PostgreSQL's initdb is not installed"
+    with pytest.raises(servers.ServerUnavailable, match=initdb_missing), postgres_server():
+        pass
+
+
+def test_a_server_that_never_listens_is_reported_with_its_port() -> None:
+    from tubescope.servers import _wait_for_port
+
+    port = free_port()  # closed again: nothing listens there
+    with pytest.raises(RuntimeError, match=f"fake-server did not listen on 127.0.0.1:{port} within 0 s"):
+        _wait_for_port(port, 0.3, "fake-server")
+
+
+def test_postgres_url_is_its_default_database(postgres: PostgresServer) -> None:
+    assert postgres.url == postgres.database_url("postgres")
+    assert postgres.url.endswith("/postgres")
