@@ -56,3 +56,85 @@ def test_video_features_one_row_per_video_with_utc_timing_and_format() -> None:
 def test_missing_columns_are_named_in_a_typed_error() -> None:
     with pytest.raises(DataQualityError, match="published_at"):
         video_features(pd.DataFrame({"video_id": ["x"], "title": ["t"], "video_format": ["long"]}))
+
+
+def test_json_safe_turns_every_analysis_value_into_strict_json() -> None:
+    import dataclasses
+    import json
+    import math
+    from datetime import UTC, datetime, timedelta, timezone
+
+    import numpy as np
+
+    from tubescope.analysis.features import json_safe
+
+    @dataclasses.dataclass
+    class Plain:
+        ratio: float
+        when: datetime
+
+    value = {
+        "nan": math.nan,
+        "inf": np.float32("inf"),
+        "np_int": np.int64(7),
+        "np_float": np.float64(0.25),
+        "np_bool": np.bool_(True),
+        "array": np.array([1.5, np.nan]),
+        "set": {3},
+        "tuple": (1, None),
+        "nat": pd.NaT,
+        "na": pd.NA,
+        "when": datetime(2026, 5, 1, 12, tzinfo=timezone(timedelta(hours=2))),
+        "stamp": pd.Timestamp("2026-05-01T10:00:00Z"),
+        "age": pd.Timedelta(hours=1, seconds=30),
+        "plain": Plain(math.inf, datetime(2026, 1, 1, tzinfo=UTC)),
+        "frame": pd.DataFrame({"v": [1.0, math.nan]}, index=pd.Index(["a", "b"], name="id")),
+        7: "key made a string",
+        "other": complex(1, 2),
+    }
+    safe = json_safe(value)
+    assert json.loads(json.dumps(safe, allow_nan=False)) == safe  # strict JSON, round-trips
+    assert safe["nan"] is None and safe["inf"] is None and safe["nat"] is None and safe["na"] is None
+    assert safe["np_int"] == 7 and type(safe["np_int"]) is int
+    assert safe["np_float"] == 0.25 and safe["np_bool"] is True
+    assert safe["array"] == [1.5, None] and safe["set"] == [3] and safe["tuple"] == [1, None]
+    assert safe["when"] == "2026-05-01T12:00:00+02:00" and safe["stamp"] == "2026-05-01T10:00:00+00:00"
+    assert safe["age"] == 3630.0
+    assert safe["plain"] == {"ratio": None, "when": "2026-01-01T00:00:00+00:00"}
+    assert safe["frame"] == [{"id": "a", "v": 1.0}, {"id": "b", "v": None}]
+    assert safe["7"] == "key made a string" and safe["other"] == "(1+2j)"
+
+
+def test_finite_or_none_and_the_clock_and_column_guards() -> None:
+    from datetime import UTC, datetime
+
+    from tubescope.analysis.features import finite_or_none, require_aware, require_columns
+    from tubescope.errors import ConfigError
+
+    assert finite_or_none(None) is None and finite_or_none(float("nan")) is None
+    assert finite_or_none("2.5") == 2.5
+    assert require_aware(datetime(2026, 1, 1, tzinfo=UTC)) == pd.Timestamp("2026-01-01", tz="UTC")
+    with pytest.raises(ConfigError, match="now must be timezone-aware"):
+        require_aware(datetime(2026, 1, 1))
+    with pytest.raises(ConfigError, match="as_of must be a datetime, got str"):
+        require_aware("2026-01-01", "as_of")  # type: ignore[arg-type]
+    with pytest.raises(DataQualityError, match="videos must be a pandas DataFrame, got dict"):
+        require_columns({"video_id": []}, "videos", ["video_id"])  # type: ignore[arg-type]
+    with pytest.raises(DataQualityError, match=r"lacks required column\(s\): title, video_format"):
+        require_columns(pd.DataFrame({"video_id": []}), "videos", ["video_id", "title", "video_format"])
+
+
+def test_video_features_without_tag_counts_count_zero_tags() -> None:
+    videos = pd.DataFrame(
+        {
+            "video_id": ["a", "b"],
+            "title": ["Why?", None],
+            "published_at": pd.to_datetime(["2026-01-01", "2026-01-02"], utc=True),
+            "video_format": ["long", "short"],
+            "duration_seconds": [600, 30],
+        }
+    )
+    features = video_features(videos)
+    assert features["tag_count"].tolist() == [0.0, 0.0]
+    assert features["title_has_question"].tolist() == [1.0, 0.0]  # a missing title is an empty one
+    assert features["title_length"].tolist() == [4.0, 0.0]
