@@ -167,3 +167,14 @@ def test_performance_index_is_computed_once_and_handed_out_as_copies() -> None:
     first.loc["v0", "score"] = -1.0  # a caller's change does not reach the next caller
     assert result.performance_index(preferred=("7d", "24h"))["score"].tolist() == [0.5, 1.5, 2.5]
     assert result.performance_index(preferred=["24h"])["basis"].tolist() == ["same_age_24h"] * 3  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("percentile", "band"),
+    [(100, "top 10%"), (90, "top 10%"), (89.9, "top 25%"), (75, "top 25%"), (74.9, "middle 50%"),
+     (25.1, "middle 50%"), (25, "bottom 25%"), (10.1, "bottom 25%"), (10, "bottom 10%"), (0, "bottom 10%")],
+)  # fmt: skip
+def test_percentile_bands_have_closed_top_edges(percentile: float, band: str) -> None:
+    from tubescope.analysis.same_age import band_of
+
+    assert band_of(percentile) == band
