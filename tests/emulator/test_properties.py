@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,3 +88,36 @@ def test_views_never_decrease_and_videos_never_unpublish_early(channel: int, off
     for video_id, video in earlier.items():
         assert later[video_id].view_count >= video.view_count
         assert video.published_at <= first
+
+
+@given(SEED, SEED, INDEX, INDEX, st.integers(min_value=0, max_value=500))
+def test_ids_of_another_world_never_decode_here(
+    seed: int, other: int, channel: int, video: int, n: int
+) -> None:
+    if seed == other:
+        return
+    video_id = ids.video_id(other, channel, video)
+    found = ids.decode_video_id(seed, video_id)
+    # the 16-bit check: a foreign id decodes with probability ~1/65536, and then only to its own text
+    assert found is None or ids.video_id(seed, *found) == video_id
+    assert ids.decode_channel_id(seed, ids.channel_id(other, channel)) is None  # 128 bits: never
+    thread = ids.thread_id(other, channel, video, n)
+    decoded = ids.decode_thread_id(seed, thread)
+    assert decoded is None or ids.thread_id(seed, *decoded) == thread
+
+
+def test_malformed_ids_are_none_not_errors() -> None:
+    seed = 11
+    video = ids.video_id(seed, 3, 4)
+    thread = ids.thread_id(seed, 3, 4, 5)
+    for bad_video in ("short", video[:-1] + "*", "A" * 11 + "B"):
+        assert ids.decode_video_id(seed, bad_video) is None
+    for bad_channel in ("UC" + "A" * 21, "XX" + ids.channel_id(seed, 3)[2:], "UC" + "*" * 22):
+        assert ids.decode_channel_id(seed, bad_channel) is None
+    for bad_thread in ("Ug" + "A" * 29, thread[:-1] + "X", "Ug" + "*" * 22 + "4AaABAg"):
+        assert ids.decode_thread_id(seed, bad_thread) is None
+    assert ids.decode_reply_id(seed, thread) is None  # no "." tail
+    assert ids.decode_reply_id(seed, thread + ".*") is None
+    assert ids.decode_reply_id(seed, thread + "." + "A" * 11) is None  # a tail that fails its check
+    with pytest.raises(ValueError, match="index out of range"):
+        ids.video_id(seed, 1 << 22, 0)
