@@ -73,3 +73,18 @@ def test_a_folder_with_files_is_refused_without_overwrite(filled: Path, tmp_path
 def test_an_unknown_format_names_the_supported_ones(filled: Path, tmp_path: Path) -> None:  # noqa: F811
     with pytest.raises(ConfigError, match="parquet, csv, json, xlsx"):
         run_export(tmp_path, db_path=filled, fmt="xml", progress=False)
+
+
+def test_a_destination_that_cannot_be_a_folder_is_a_typed_error(filled: Path, tmp_path: Path) -> None:  # noqa: F811
+    from tubescope.errors import StorageError
+
+    a_file = tmp_path / "taken"
+    a_file.write_text("not a folder")
+    with Warehouse.open(filled, read_only=True) as warehouse:
+        with pytest.raises(ConfigError, match="unknown file format 'xml'; supported: csv, json, xlsx"):
+            export_files(warehouse, tmp_path / "out", fmt="xml")
+        with pytest.raises(ConfigError, match=f"--out {a_file} exists and is not a folder"):
+            export_files(warehouse, a_file)
+        with pytest.raises(StorageError, match=f"cannot create {a_file / 'below'}"):
+            export_files(warehouse, a_file / "below")
+    assert a_file.read_text() == "not a folder"
