@@ -85,10 +85,21 @@ class Crawl:
     db_bytes: int
     emulator_cpu_seconds: float
     collector_cpu_seconds: float
+    collector_run_delay_seconds: float = 0.0
+    """Time the collector's event-loop thread sat runnable, waiting for a core (0 off Linux)."""
 
     @property
     def requests(self) -> int:
         return sum(self.calls.values())
+
+
+def run_delay_seconds() -> float:
+    """Seconds the calling thread has spent runnable but waiting for a CPU (Linux schedstat's
+    run_delay): what a busy machine adds to wall time. 0.0 where the kernel does not report it."""
+    try:
+        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def crawl(channels: int, videos: int, latency_ms: float, concurrency: int) -> Crawl:
@@ -110,9 +121,11 @@ def crawl(channels: int, videos: int, latency_ms: float, concurrency: int) -> Cr
         db = Path(folder) / "bench.duckdb"
         started = time.perf_counter()
         cpu_before = time.process_time()
+        delay_before = run_delay_seconds()
         summary = collect(emulator["channels"], db_path=db, api_keys=emulator["keys"][:1], settings=settings)
         seconds = time.perf_counter() - started
         collector_cpu = time.process_time() - cpu_before
+        run_delay = run_delay_seconds() - delay_before
         db_bytes = db.stat().st_size
     ours.send("done")
     ledger: dict[str, Any] = ours.recv()
@@ -128,6 +141,7 @@ def crawl(channels: int, videos: int, latency_ms: float, concurrency: int) -> Cr
         db_bytes=db_bytes,
         emulator_cpu_seconds=ledger["cpu_seconds"],
         collector_cpu_seconds=collector_cpu,
+        collector_run_delay_seconds=run_delay,
     )
 
 
