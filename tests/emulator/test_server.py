@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
 from tubescope.emulator.clock import EmulatorClock
 from tubescope.emulator.server import EmulatorApp, create_app, decode_page_token
@@ -326,3 +327,66 @@ async def test_repeated_reads_are_identical_and_each_is_charged(app: EmulatorApp
     assert first.content == again.content
     assert later.content != first.content  # a moved clock is a different answer
     assert app.state.ledger.usage(KEY)["videos.list"].units == 3
+
+
+_FIFTY_ONE = ",".join(f"id{i}" for i in range(51))
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "reason"),
+    [
+        ("/channels", {"id": "UCx"}, 400, "required"),  # no part
+        ("/channels", {"part": "id", "id": "UCx", "maxResults": "many"}, 400, "badRequest"),
+        ("/channels", {"part": "id"}, 400, "missingRequiredParameter"),
+        ("/channels", {"part": "id", "id": "UCx", "forHandle": "@x"}, 400, "incompatibleParameters"),
+        ("/channels", {"part": "id", "id": _FIFTY_ONE}, 400, "badRequest"),
+        ("/playlistItems", {"part": "id"}, 400, "missingRequiredParameter"),
+        ("/videos", {"part": "id"}, 400, "missingRequiredParameter"),
+        ("/videos", {"part": "id", "id": _FIFTY_ONE}, 400, "badRequest"),
+        ("/commentThreads", {"part": "id", "videoId": "x", "textFormat": "rtf"}, 400, "badRequest"),
+        ("/commentThreads", {"part": "id"}, 400, "missingRequiredParameter"),
+        ("/comments", {"part": "id"}, 400, "missingRequiredParameter"),
+        ("/search", {"part": "id", "publishedAfter": "last week"}, 400, "badRequest"),
+    ],
+    ids=[
+        "no-part", "bad-max-results", "no-filter", "two-filters", "51-channels", "no-playlist",
+        "no-video-ids", "51-videos", "bad-text-format", "no-thread-filter", "no-comment-filter",
+        "bad-date",
+    ],
+)  # fmt: skip
+async def test_bad_requests_get_the_apis_error_shape(
+    client: httpx.AsyncClient, path: str, params: dict[str, str], status: int, reason: str
+) -> None:
+    response = await client.get(path, params={**params, "key": KEY})
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] == status and error["errors"][0]["reason"] == reason
+    assert error["message"]
+
+
+async def test_comments_by_id_and_only_get_is_allowed(client: httpx.AsyncClient, world: World) -> None:
+    video = world.observe(NOW).uploads(world.channel_id(0))
+    observation = world.observe(NOW)
+    with_threads = next(v for v in video if observation.thread_count(v) > 0)
+    thread = observation.comment_threads(with_threads, 0, 1)[0]
+    found = await client.get(
+        "/comments", params={"part": "snippet", "id": f"{thread.comment_id},Ugnothing", "key": KEY}
+    )
+    assert found.status_code == 200
+    assert [i["id"] for i in found.json()["items"]] == [thread.comment_id]
+    posted = await client.post("/videos", params={"part": "id", "id": "x", "key": KEY})
+    assert posted.status_code == 405 and posted.json()["error"]["message"] == "Method not allowed"
+
+
+async def test_the_admin_routes_refuse_bad_settings(client: httpx.AsyncClient) -> None:
+    admin = "http://emulator/_admin"
+    assert (await client.get(f"{admin}/clock")).json() == {"now": NOW.isoformat()}
+    refused = await client.post(f"{admin}/faults", json=[1, 2])
+    assert refused.status_code == 400 and "JSON object" in refused.json()["error"]
+
+
+def test_serve_refuses_an_error_rate_outside_0_to_1() -> None:
+    from tubescope.emulator.server import serve
+
+    with pytest.raises(ValueError, match="error rate must be between 0 and 1"):
+        serve(error_rate=1.5, echo=lambda _line: None)
