@@ -289,9 +289,22 @@ ROW_GROUP_ROWS = 1_000_000
 """Rows per Parquet row group: per-channel reads skip the groups whose channel range misses."""
 
 
+_FILTERED = frozenset({"video_id", "channel_id", "run_id", "observed_at"})
+"""Columns readers filter or match on: their row groups carry min/max statistics."""
+
+
 def _parquet_bytes(table: pa.Table) -> pa.Buffer:
+    names = table.schema.names
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    pq.write_table(
+        table,
+        sink,
+        compression="zstd",
+        row_group_size=ROW_GROUP_ROWS,
+        write_statistics=[c for c in names if c in _FILTERED],
+        # counts rarely repeat: a dictionary for them is built only to be dropped
+        use_dictionary=[c for c in names if not c.endswith("_count")],
+    )
     return sink.getvalue()
 
 
