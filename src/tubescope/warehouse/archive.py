@@ -325,6 +325,17 @@ def _manifest(segment: Segment, stored: StoredObject, archived_at: datetime) -> 
 
 
 @dataclass(frozen=True, slots=True)
+class _Uploading:
+    """A segment on the upload thread: what its activation needs, and not its other columns
+    (the thread drops the rows when it is done with them, so at most two segments are held)."""
+
+    keys: pa.Table
+    start: datetime
+    end: datetime
+    written: Future[Segment]
+
+
+@dataclass(frozen=True, slots=True)
 class _Selected:
     """A segment's rows read from the hot table, registered ``pending`` before any upload."""
 
@@ -425,13 +436,13 @@ def _store_segment(
 def _activate_segment(
     warehouse: Warehouse,
     spec: ArchiveTable,
-    selected: _Selected,
-    written: Segment,
+    uploading: _Uploading,
     *,
     on_step: StepCallback | None,
 ) -> Segment:
     """Delete exactly the archived rows from the hot table and mark the segment active, together."""
-    keys = selected.rows.select(list(spec.identity))
+    written = uploading.written.result()
+    keys = uploading.keys
     match = " AND ".join(f"t.{c} = k.{c}" for c in spec.identity)
     segment_id = written.segment_id
     with warehouse.transaction() as backend:
@@ -441,7 +452,7 @@ def _activate_segment(
             deleted = backend.count(
                 f"DELETE FROM {spec.name} t USING _archive_keys k"  # noqa: S608
                 f" WHERE t.observed_at >= ? AND t.observed_at < ? AND {match}",
-                [selected.start, selected.end],
+                [uploading.start, uploading.end],
             )
             if deleted != written.rows:
                 raise StorageError(
@@ -503,27 +514,24 @@ def archive(
             if not row or row[0] is None:
                 continue
             start = _month_start(_aware(row[0]))
-            in_flight: tuple[_Selected, Future[Segment]] | None = None
+            in_flight: _Uploading | None = None
             while start < cutoff:
                 end = min(_next_month(start), cutoff)
                 selected = _select_segment(warehouse, store, spec, last, start, end, now=at, on_step=on_step)
                 if in_flight is not None:
-                    done.append(
-                        _activate_segment(
-                            warehouse, spec, in_flight[0], in_flight[1].result(), on_step=on_step
-                        )
-                    )
+                    done.append(_activate_segment(warehouse, spec, in_flight, on_step=on_step))
                     in_flight = None
                 if selected is not None:
-                    in_flight = (
-                        selected,
+                    in_flight = _Uploading(
+                        selected.rows.select(list(spec.identity)),
+                        start,
+                        end,
                         uploader.submit(_store_segment, store, selected, now=at, on_step=on_step),
                     )
+                    del selected  # only the upload thread holds the segment's rows now
                 start = end
             if in_flight is not None:
-                done.append(
-                    _activate_segment(warehouse, spec, in_flight[0], in_flight[1].result(), on_step=on_step)
-                )
+                done.append(_activate_segment(warehouse, spec, in_flight, on_step=on_step))
     return ArchiveOutcome(store.uri, cutoff, tuple(done), cleaned)
 
 
