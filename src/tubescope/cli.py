@@ -823,7 +823,9 @@ def demo(
     ),
     seed: Annotated[int, typer.Option("--seed", help="World seed of the emulator.")] = 7,
     peers: Annotated[int, typer.Option("--peers", min=1, max=20, help="Peer channels to compare with.")] = 3,
-    days: Annotated[int, typer.Option("--days", min=2, max=90, help="Daily collections to simulate.")] = 30,
+    days: Annotated[
+        int, typer.Option("--days", min=2, max=90, help="Emulated days tubescope serve watches the channels.")
+    ] = 30,
 ) -> None:
     """Run the whole job offline on the built-in emulator and write the report."""
     from tubescope.demo import run_demo
@@ -831,7 +833,8 @@ def demo(
     with _working("starting the emulator…") as status:
         outcome = run_demo(out, seed=seed, n_peers=peers, days=days, step=lambda m: status.update(m + "…"))
     stderr.print(
-        f"collected {1 + len(outcome.peer_ids)} channels {outcome.collections} times "
+        f"tubescope serve watched {1 + len(outcome.peer_ids)} channels for {days} emulated days "
+        f"({outcome.hours} scheduler hours): {outcome.collections} collections "
         f"({outcome.quota_used} quota units), trained model {outcome.model_version}"
     )
     stderr.print(f"warehouse: {outcome.db_path}")

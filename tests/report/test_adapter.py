@@ -326,3 +326,38 @@ def test_observed_early_points_set_the_first_day_band(
     own = sampled["video_format"].astype(str).to_numpy() == main_format
     rows = dict(zip(bands.percentiles, bands.bands, strict=True))
     assert rows[50][0] == pytest.approx(float(np.median(observed[own])))
+
+
+def test_early_curves_mark_stored_samples_observed_and_the_rest_interpolated_or_missing(
+    planted: tuple[PlantedChannel, ChannelFrames, ReportModel],
+) -> None:
+    subject, frames, unwatched = planted
+    assert unwatched.early_curves == ()  # nothing watched young: no table of fake early curves
+    videos = subject.frames.videos
+    newest = videos.assign(published_at=pd.to_datetime(videos["published_at"], utc=True)).nlargest(
+        3, "published_at"
+    )
+    sampled = newest[newest["published_at"] + timedelta(hours=24.5) <= NOW]
+    assert len(sampled)
+    early = pd.DataFrame(
+        {
+            "video_id": sampled["video_id"].astype(str).to_numpy(),
+            "slot_hours": 24.0,
+            "view_count": np.arange(len(sampled)) + 5_000_000,
+            "observed_at": sampled["published_at"] + timedelta(hours=24.5),
+        }
+    )
+    model = build_report_model(
+        _ANALYSES["UCplanted000000000000000"], dataclasses.replace(frames, early_points=early), now=NOW
+    )
+    curves = {curve.video_id: curve for curve in model.early_curves}
+    assert set(curves) == set(early["video_id"])
+    for video_id, views in zip(early["video_id"], early["view_count"], strict=True):
+        points = {p.age_label: p for p in curves[video_id].points}
+        assert (points["24h"].source, points["24h"].views) == ("observed", float(views))
+        for label in ("1h", "6h", "72h"):
+            assert points[label].source in {"interpolated", "missing"}
+            assert (points[label].views is None) == (points[label].source == "missing")
+            assert points[label].source != "missing" or points[label].note
+    published = [curve.published_at for curve in model.early_curves]
+    assert published == sorted(published, reverse=True)

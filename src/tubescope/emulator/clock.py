@@ -21,6 +21,27 @@ class EmulatorClock:
     def __init__(self, now: datetime | None = None) -> None:
         self._now = _aware(now or DEFAULT_NOW)
         self._lock = Lock()
+        self._listeners: list[Callable[[datetime], None]] = []
+
+    def on_change(self, listener: Callable[[datetime], None]) -> Callable[[], None]:
+        """Call ``listener(now)`` after every ``set`` or ``advance`` (a timer on this clock, such
+        as the demo service's watch scheduler, fires then); returns the call that removes it."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return remove
+
+    def _moved(self, now: datetime) -> datetime:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(now)
+        return now
 
     def now(self) -> datetime:
         """The emulated current time."""
@@ -35,14 +56,16 @@ class EmulatorClock:
         """Set the emulated time to ``now``; returns it as an aware datetime."""
         with self._lock:
             self._now = _aware(now)
-            return self._now
+            moved = self._now
+        return self._moved(moved)
 
     def advance(self, by: timedelta | float) -> datetime:
         """Move forward by a timedelta or a number of seconds (negative moves back)."""
         delta = by if isinstance(by, timedelta) else timedelta(seconds=float(by))
         with self._lock:
             self._now = self._now + delta
-            return self._now
+            moved = self._now
+        return self._moved(moved)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.now().isoformat()})"
@@ -68,14 +91,15 @@ class RunningClock(EmulatorClock):
         with self._lock:
             self._now = _aware(now)
             self._started = self._monotonic()
-            return self._now
+            moved = self._now
+        return self._moved(moved)
 
     def advance(self, by: timedelta | float) -> datetime:
         """Move the emulated time forward by ``by`` (a timedelta or seconds)."""
         delta = by if isinstance(by, timedelta) else timedelta(seconds=float(by))
         with self._lock:
             self._now = self._now + delta
-        return self.now()
+        return self._moved(self.now())
 
 
 def _aware(moment: datetime) -> datetime:

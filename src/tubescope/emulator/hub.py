@@ -149,8 +149,14 @@ class WebSubHub:
         """Push every video published in ``(before, after]`` by a subscribed channel; returns pushes."""
         if after <= before:
             return 0
+        active = [
+            s
+            for s in self.subscriptions.values()
+            if s.expires_at > after and self._published_between(s.channel_id, before, after)
+        ]
+        if not active:
+            return 0
         old, new = self.world.observe(before), self.world.observe(after)
-        active = [s for s in self.subscriptions.values() if s.expires_at > after]
         pushes: list[tuple[HubSubscription, list[str], bytes]] = []
         for subscription in active:
             seen = set(old.uploads(subscription.channel_id))
@@ -167,6 +173,14 @@ class WebSubHub:
         async with httpx.AsyncClient(timeout=10) as client:
             await asyncio.gather(*(self._push(client, *push) for push in pushes))
         return len(pushes)
+
+    def _published_between(self, channel_id: str, before: datetime, after: datetime) -> bool:
+        """Whether the channel publishes anything in ``(before, after]`` (from its static video
+        table: an hour with no upload costs no observation of the whole channel)."""
+        if self.world.channel_index(channel_id) is None:
+            return False
+        published = self.world.video_table(channel_id)["published_at"]
+        return bool(((published > before) & (published <= after)).any())
 
     async def _push(
         self, client: httpx.AsyncClient, subscription: HubSubscription, video_ids: list[str], body: bytes

@@ -36,7 +36,7 @@ from tubescope.jobs.common import (
 )
 from tubescope.report.adapter import Lineage, ReportOptions, build_report_model
 from tubescope.report.html import render_html
-from tubescope.report.model import Recommendation, ReportModel
+from tubescope.report.model import RaisedAlert, Recommendation, ReportModel
 from tubescope.report.recommendations import build_recommendations
 from tubescope.warehouse.repository import Warehouse
 from tubescope.warehouse.target import WarehouseTarget
@@ -126,9 +126,39 @@ def render_report(
     model = build_report_model(
         analysis, frames, now=clock, benchmark=benchmark, fleet=fleet, ab_tests=ab_tests, lineage=lineage,
         options=ReportOptions(window_days=window_days, retention=_retention_note()), generated_at=utc_now(),
+        alerts=raised_alerts(warehouse, frames, [channel_id, *peer_ids]),
     )  # fmt: skip
     recommendations = build_recommendations(model)
     return RenderedReport(channel_id, peer_ids, model, recommendations, render_html(model, recommendations))
+
+
+ALERTS_VERSION = 9
+"""The schema version that added the ``alerts`` table."""
+
+
+def raised_alerts(
+    warehouse: Warehouse, frames: ChannelFrames, channel_ids: Sequence[str]
+) -> list[RaisedAlert]:
+    """The alerts stored about ``channel_ids`` (newest first, 50 each), for the report."""
+    if warehouse.schema_version < ALERTS_VERSION:
+        return []
+    from tubescope.warehouse.alerts import list_alerts
+
+    titles = dict(
+        zip(frames.channels["channel_id"].astype(str), frames.channels["title"].astype(str), strict=True)
+    )
+    return [
+        RaisedAlert(
+            fired_at=alert.fired_at,
+            rule=alert.rule,
+            channel_title=titles.get(channel_id, channel_id),
+            video_id=alert.video_id,
+            value=alert.value,
+            message=alert.message,
+        )
+        for channel_id in channel_ids
+        for alert in list_alerts(warehouse, channel_id=channel_id, limit=50)
+    ]
 
 
 def _retention_note() -> str:

@@ -306,6 +306,8 @@ async def renew_subscriptions(
                     warehouse, watched.channel_id, callback=callback, secret=secret, requested_at=now
                 )
                 due.append((watched.channel_id, callback, secret))
+    if not due:  # the usual tick: no client (building one loads TLS certificates: ~0.1 s)
+        return []
     async with httpx.AsyncClient(timeout=30) as client:
         for channel_id, callback, secret in due:
             request = websub.SubscriptionRequest(

@@ -29,7 +29,7 @@ from tubescope.analysis.features import id_positions
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.kpis import channel_kpis_from_row
 from tubescope.analysis.multiple_testing import holm
-from tubescope.analysis.same_age import views_at_ages
+from tubescope.analysis.same_age import EARLY_AGES_HOURS, observed_at_ages, views_at_ages
 from tubescope.analysis.summary import ChannelAnalysis
 from tubescope.analysis.timeseries import (
     CHANGE_POINT_METHOD,
@@ -48,6 +48,8 @@ from tubescope.report.model import (
     ChannelHeader,
     CorrelationMatrix,
     DataWindow,
+    EarlyCurve,
+    EarlyPoint,
     ForecastBand,
     FormatStat,
     GrowthTrajectory,
@@ -59,6 +61,7 @@ from tubescope.report.model import (
     PeerMetric,
     PercentileBands,
     PublishHeatmap,
+    RaisedAlert,
     ReportModel,
     TimeSeries,
     TimeSlotEffect,
@@ -118,6 +121,7 @@ def build_report_model(
     lineage: Lineage | None = None,
     options: ReportOptions | None = None,
     generated_at: datetime | None = None,
+    alerts: Sequence[RaisedAlert] = (),
 ) -> ReportModel:
     """The report of ``analysis.channel_id`` as of ``now``.
 
@@ -180,7 +184,72 @@ def build_report_model(
         ),
         ab_notes=_ab_notes(ab_tests),
         channel_kpis=analysis.kpis,
+        early_curves=early_curves(frames, end),
+        alerts=tuple(sorted(alerts, key=lambda alert: alert.fired_at, reverse=True)),
     )
+
+
+# -- first 72 hours of new videos -----------------------------------------------------------------
+
+MAX_EARLY_CURVES = 24
+"""New videos listed in the first-72-hours table (newest first)."""
+
+
+def early_curves(
+    frames: ChannelFrames, end: datetime, limit: int = MAX_EARLY_CURVES
+) -> tuple[EarlyCurve, ...]:
+    """Each video of ``frames`` that watch mode sampled while young, newest first: its views at
+    1 h, 6 h, 24 h and 72 h as :func:`~tubescope.analysis.same_age.views_at_ages` gives them (the
+    figure the bands and outlier scores use), each marked observed (a stored dense sample) or
+    interpolated between snapshots, or missing with the reason."""
+    points = frames.early_points
+    if points is None or not len(points):
+        return ()
+    clock = pd.Timestamp(end)
+    videos = frames.videos.copy()
+    videos["published_at"] = pd.to_datetime(videos["published_at"], utc=True)
+    sampled = set(points.loc[points["observed_at"] <= clock, "video_id"].astype(str))
+    videos = videos[videos["video_id"].astype(str).isin(sampled) & (videos["published_at"] <= clock)]
+    videos = videos.drop_duplicates("video_id", keep="last")  # a video stored twice is one row
+    videos = (
+        videos.sort_values(["published_at", "video_id"], ascending=False).head(limit).reset_index(drop=True)
+    )
+    if videos.empty:
+        return ()
+    shown = views_at_ages(videos, frames.video_snapshots, end, EARLY_AGES_HOURS, points)
+    observed = observed_at_ages(videos, points, end, EARLY_AGES_HOURS)
+    titles = dict(
+        zip(frames.channels["channel_id"].astype(str), frames.channels["title"].astype(str), strict=True)
+    )
+    shown_views: dict[str, dict[str, float]] = shown.astype(float).to_dict("index")  # type: ignore[assignment]
+    observed_views: dict[str, dict[str, float]] = observed.astype(float).to_dict("index")  # type: ignore[assignment]
+    curves = []
+    for video in videos.to_dict("records"):
+        key = str(video["video_id"])
+        age_hours = (clock - pd.Timestamp(video["published_at"])).total_seconds() / 3600
+        row = []
+        for label, hours in EARLY_AGES_HOURS:
+            value = shown_views[key][label]
+            if not math.isnan(observed_views[key][label]):
+                row.append(EarlyPoint(label, hours, float(value), "observed"))
+            elif age_hours < hours:
+                row.append(EarlyPoint(label, hours, None, "missing", f"not {label} old yet"))
+            elif math.isnan(value):
+                row.append(
+                    EarlyPoint(label, hours, None, "missing", "no sample and no snapshots around that age")
+                )
+            else:
+                row.append(EarlyPoint(label, hours, float(value), "interpolated"))
+        curves.append(
+            EarlyCurve(
+                video_id=key,
+                title=str(video["title"]),
+                channel_title=titles.get(str(video["channel_id"]), str(video["channel_id"])),
+                published_at=pd.Timestamp(video["published_at"]).to_pydatetime(),
+                points=tuple(row),
+            )
+        )
+    return tuple(curves)
 
 
 # -- header, window, KPIs -------------------------------------------------------------------------

@@ -225,6 +225,48 @@ class PublishHeatmap:
 
 
 @dataclass(frozen=True)
+class EarlyPoint:
+    """A new video's views at one early age: the dense sample watch mode stored for that age
+    (``observed``), a figure interpolated between snapshots, or None with the reason."""
+
+    age_label: str
+    age_hours: float
+    views: float | None
+    source: str
+    """``observed`` (a stored dense sample), ``interpolated`` or ``missing``."""
+    note: str = ""
+    """Why a missing point is missing."""
+
+
+@dataclass(frozen=True)
+class EarlyCurve:
+    """A new video's first 72 hours: views at 1 h, 6 h, 24 h and 72 h."""
+
+    video_id: str
+    title: str
+    channel_title: str
+    published_at: datetime
+    points: tuple[EarlyPoint, ...]
+
+    @property
+    def observed(self) -> int:
+        """How many of its points are stored dense samples."""
+        return sum(point.source == "observed" for point in self.points)
+
+
+@dataclass(frozen=True)
+class RaisedAlert:
+    """An alert the watch raised about the channel or a peer, as stored."""
+
+    fired_at: datetime
+    rule: str
+    channel_title: str
+    video_id: str | None
+    value: float | None
+    message: str
+
+
+@dataclass(frozen=True)
 class OutlierRow:
     """A video that performed far above or below expectation."""
 
@@ -413,6 +455,10 @@ class ReportModel:
     ab_notes: tuple[str, ...] = ()  # how the A/B comparisons were run, shown beside them
     channel_kpis: ChannelKpis | None = None
     """The channel's key figures as every surface shows them (the CLI, REST API and dashboard too)."""
+    early_curves: tuple[EarlyCurve, ...] = ()
+    """New videos watched while young (the channel's and its peers'), newest first."""
+    alerts: tuple[RaisedAlert, ...] = ()
+    """Alerts raised about the channel and its peers, newest first."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: datetimes as ISO-8601, NaN/inf as None, tuples as lists."""

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,6 +46,12 @@ class ServiceOptions:
     auth_failures_per_second: float = 1.0
     auth_failure_burst: int = 20
     """Failed authentications a client address may make at once before it is answered 429."""
+    clock: Callable[[], datetime] | None = None
+    """The time the watch scheduler ticks at (None: the wall clock). ``tubescope demo`` passes the
+    emulator's clock, so an emulated month of scheduled ticks runs in seconds."""
+    watch_tick_seconds: float | None = None
+    """Real seconds between the watch scheduler's ticks (None: the ``watch_tick_seconds`` setting,
+    at least 1 s); the demo ticks many times per real second against its fast emulated clock."""
 
 
 @dataclass
@@ -65,8 +72,14 @@ class ServiceState:
     started_at: float = field(default_factory=time.time)
     warmer: CacheWarmer | None = None
     """Computes each channel's answers ahead of requests (:mod:`tubescope.service.warming`)."""
+    last_watch_tick: datetime | None = None
+    """When (on the service's clock) this replica's scheduler last finished a watch tick."""
     _predictor: Predictor | None = None
     _predictor_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def now(self) -> datetime:
+        """The service's current time: the wall clock, or the clock the options name."""
+        return self.options.clock() if self.options.clock is not None else datetime.now(UTC)
 
     def predictor(self) -> Predictor:
         """The latest model with channel priors from the warehouse, loaded once per data change."""

@@ -7,6 +7,7 @@ Every replica runs it; the warehouse's compare-and-set claim hands each due tick
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -66,20 +67,46 @@ async def check_tick_alerts(state: ServiceState, now: datetime) -> list[str]:
     return [alert.alert_id for alert in fired]
 
 
+WATCH_TICK_JOB = "watch-tick"
+
+
+def tick_when_clock_moves(state: ServiceState, scheduler: AsyncIOScheduler) -> Callable[[], None] | None:
+    """On a clock that says when it moves (the emulator's, in the demo), run the watch tick as
+    soon as it moves, as the interval timer does when the wall clock reaches the next tick;
+    returns the call that stops it (None on the wall clock)."""
+    on_change = getattr(state.options.clock, "on_change", None)
+    if on_change is None:
+        return None
+
+    def wake(_now: datetime) -> None:  # any thread: APScheduler hands it to its event loop
+        scheduler.modify_job(WATCH_TICK_JOB, next_run_time=datetime.now(UTC))
+
+    stop: Callable[[], None] = on_change(wake)
+    return stop
+
+
 def watch_scheduler(state: ServiceState) -> AsyncIOScheduler:
-    """An (unstarted) scheduler that runs :func:`run_watch_tick` every ``watch_tick_seconds``."""
+    """An (unstarted) scheduler that runs :func:`run_watch_tick` every ``watch_tick_seconds``.
+
+    Each tick reads the service's clock (:meth:`ServiceState.now`), so the same scheduler runs on
+    an emulated clock in the demo; the last tick it finished is kept.
+    """
     scheduler = AsyncIOScheduler(timezone=UTC)
 
     async def tick() -> None:
+        now = state.now()
         try:
-            await run_watch_tick(state, datetime.now(UTC))
+            await run_watch_tick(state, now)
         except TubescopeError as exc:  # the warehouse busy or the queue down: the next tick retries
             _log.warning("watch.tick_failed", error=str(exc))
+            return
+        state.last_watch_tick = now
 
     scheduler.add_job(
         tick,
         "interval",
-        seconds=state.settings.watch_tick_seconds,
+        id=WATCH_TICK_JOB,
+        seconds=state.options.watch_tick_seconds or state.settings.watch_tick_seconds,
         coalesce=True,
         max_instances=1,
         next_run_time=datetime.now(UTC),
