@@ -7,6 +7,7 @@ import io
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -192,3 +193,30 @@ def test_an_incomplete_collect_exits_9_with_one_line_and_the_next_collect_resume
         again = run_cli(*args)
     assert again.returncode == 0, again.stderr
     assert rows(db, "SELECT run_id, status, attempts FROM collection_runs") == [(1, "completed", 2)]
+
+
+def test_an_alert_that_cannot_be_delivered_exits_13_and_stays_listed(warehouse: Path, tmp_path: Path) -> None:
+    db = tmp_path / "alerts.duckdb"
+    db.write_bytes(warehouse.read_bytes())
+    channel_id = rows(db, "SELECT channel_id FROM channels")[0][0]
+    assert run_cli("watch", "add", channel_id, "--db", str(db)).returncode == 0
+    with socket.socket() as sock:  # a port nothing listens on: every webhook attempt is refused
+        sock.bind(("127.0.0.1", 0))
+        hook = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TUBESCOPE_")},
+        "TUBESCOPE_ALERT_RULES": '[{"name": "gap", "kind": "upload_gap", "threshold": 0.001}]',
+        "TUBESCOPE_ALERT_WEBHOOK_URL": hook,
+        "TUBESCOPE_ALERT_WEBHOOK_SECRET": "hook-secret-never-shown-59",
+        "TUBESCOPE_ALERT_RETRY_WAIT_SECONDS": "0.01",
+    }
+    cli = [sys.executable, "-m", "tubescope.cli", "alerts", "--db", str(db)]
+    done = subprocess.run(
+        [*cli, "--check"], capture_output=True, text=True, timeout=180, check=False, env=env
+    )
+    assert done.returncode == 13, done.stderr
+    assert "Traceback" not in done.stderr and "hook-secret-never-shown-59" not in done.stderr + done.stdout
+    assert "1 of 1 new alerts could not be delivered by webhook" in done.stderr
+    assert "webhook failed" in done.stdout  # listed, with how its delivery went
+    again = subprocess.run(cli, capture_output=True, text=True, timeout=180, check=False, env=env)
+    assert again.returncode == 0 and done.stdout == again.stdout

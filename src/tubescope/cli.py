@@ -24,6 +24,7 @@ from tubescope.jobs.console import SafeConsole, safe_text
 from tubescope.logging import capture_stdlib_loggers, configure_from_env, configure_logging, redact_text
 
 if TYPE_CHECKING:
+    from tubescope.warehouse.alerts import StoredAlert
     from tubescope.warehouse.target import WarehouseTarget
 
 DB_HELP = "Warehouse: a DuckDB file or a postgresql:// URL (TUBESCOPE_DB_PATH, TUBESCOPE_DB_URL)."
@@ -810,10 +811,24 @@ def alerts_list(
     listed = job.alerts(db=db, limit=limit, channel=channel)
     if as_json:
         typer.echo(json.dumps([a.as_dict() for a in listed], indent=2))
-        return
-    for alert in listed:
+    for alert in [] if as_json else listed:
         sent = ", ".join(f"{k} {v}" for k, v in sorted(alert.delivered.items())) or "listed only"
         typer.echo(f"{alert.fired_at.isoformat()}\t{alert.rule}\t{alert.message}\t({sent})")
+    if check:
+        _fail_on_undelivered(fired)
+
+
+def _fail_on_undelivered(fired: list[StoredAlert]) -> None:
+    """Exit 13 when an alert this check fired could not be delivered (it stays listed)."""
+    from tubescope.errors import DeliveryError
+
+    failed = [a for a in fired if any(v.startswith("failed") for v in a.delivered.values())]
+    if failed:
+        ways = sorted({k for a in failed for k, v in a.delivered.items() if v.startswith("failed")})
+        raise DeliveryError(
+            f"{len(failed)} of {len(fired)} new alerts could not be delivered by {' and '.join(ways)} "
+            "after their retries; they stay listed (tubescope alerts)"
+        )
 
 
 @app.command()

@@ -125,7 +125,7 @@ def run_demo(
             with _serving(settings, sock, emulator) as service:
                 for hour in range(days * 24 + 1):
                     now = start + hour * HOUR
-                    if hour % 24 == 0:
+                    if hour % 24 == 0 and hour < days * 24:
                         day = hour // 24 + 1
                         step(f"tubescope serve watching {len(channel_ids)} channels, day {day} of {days}")
                     service.run_hour(now)

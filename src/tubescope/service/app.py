@@ -42,7 +42,7 @@ from tubescope.service.routers import (
 from tubescope.service.security import AuthFailureGuard, SecurityHeaders
 from tubescope.service.state import ServiceOptions, ServiceState, State, authenticate
 from tubescope.service.warming import CacheWarmer
-from tubescope.service.watching import tick_when_clock_moves, watch_scheduler
+from tubescope.service.watching import stop_watch_scheduler, tick_when_clock_moves, watch_scheduler
 from tubescope.youtube.shared_quota import RedisQuotaLedger
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
@@ -238,7 +238,7 @@ def create_app(settings: Settings, options: ServiceOptions | None = None) -> Fas
         finally:
             if stop_following is not None:
                 stop_following()
-            scheduler.shutdown(wait=False)
+            await stop_watch_scheduler(state, scheduler)
             if state.warmer is not None:
                 state.warmer.close()
             await job_queue.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -74,6 +75,8 @@ class ServiceState:
     """Computes each channel's answers ahead of requests (:mod:`tubescope.service.warming`)."""
     last_watch_tick: datetime | None = None
     """When (on the service's clock) this replica's scheduler last finished a watch tick."""
+    watch_tick_in_flight: asyncio.Future[list[str]] | None = None
+    """The scheduler's latest watch tick (awaited at shutdown before the pool closes)."""
     _predictor: Predictor | None = None
     _predictor_lock: threading.Lock = field(default_factory=threading.Lock)
 

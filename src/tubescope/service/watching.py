@@ -85,6 +85,20 @@ def tick_when_clock_moves(state: ServiceState, scheduler: AsyncIOScheduler) -> C
     return stop
 
 
+async def stop_watch_scheduler(
+    state: ServiceState, scheduler: AsyncIOScheduler, timeout: float = 30.0
+) -> None:
+    """Stop the scheduler, then wait (up to ``timeout`` s) for a tick still at work, so the
+    warehouse pool is never closed under it."""
+    scheduler.shutdown(wait=False)
+    work = state.watch_tick_in_flight
+    if work is None or work.done():
+        return
+    done, _ = await asyncio.wait([work], timeout=timeout)
+    if work in done and not work.cancelled() and work.exception() is not None:
+        _log.warning("watch.tick_failed", error=str(work.exception()))
+
+
 def watch_scheduler(state: ServiceState) -> AsyncIOScheduler:
     """An (unstarted) scheduler that runs :func:`run_watch_tick` every ``watch_tick_seconds``.
 
@@ -95,8 +109,14 @@ def watch_scheduler(state: ServiceState) -> AsyncIOScheduler:
 
     async def tick() -> None:
         now = state.now()
+        # Shielded: shutting the scheduler down cancels this coroutine, but not the tick's
+        # warehouse work in its threads; stop_watch_scheduler waits for that before the pool closes.
+        work = asyncio.ensure_future(run_watch_tick(state, now))
+        state.watch_tick_in_flight = work
         try:
-            await run_watch_tick(state, now)
+            await asyncio.shield(work)
+        except asyncio.CancelledError:  # the service is stopping: it waits for ``work`` itself
+            return
         except TubescopeError as exc:  # the warehouse busy or the queue down: the next tick retries
             _log.warning("watch.tick_failed", error=str(exc))
             return
