@@ -80,3 +80,26 @@ def test_analyze_and_report_exempt_their_imports_from_the_cyclic_gc(tmp_path: Pa
             assert gc.get_freeze_count() > 10_000, command
         finally:
             gc.unfreeze()
+
+
+def test_runs_tokens_and_fleet_refusals_read_as_one_line(tmp_path: object) -> None:
+    import json
+    from pathlib import Path
+
+    from tubescope.warehouse import Warehouse
+
+    db = Path(str(tmp_path)) / "empty.duckdb"
+    with Warehouse.open(db):
+        pass
+    none_yet = run_cli("runs", "--db", str(db))
+    assert none_yet.returncode == 0 and "no collection runs yet" in none_yet.stdout
+    as_json = run_cli("runs", "--db", str(db), "--json")
+    assert as_json.returncode == 0 and json.loads(as_json.stdout) == []
+    bad_scope = run_cli("token", "create", "--scope", "root", "--db", str(db))
+    assert bad_scope.returncode == 2 and "unknown scope 'root'; use read, write or admin" in bad_scope.stderr
+    unknown = run_cli("token", "revoke", "tok-nope", "--db", str(db))
+    assert unknown.returncode == 3 and "no token with id tok-nope" in unknown.stderr
+    as_of = run_cli("fleet", "kpis", "--lake", str(tmp_path), "--as-of", "yesterday")
+    assert as_of.returncode == 2 and "invalid --as-of 'yesterday'" in as_of.stderr
+    for result in (bad_scope, unknown, as_of):
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
