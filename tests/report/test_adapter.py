@@ -361,3 +361,17 @@ def test_early_curves_mark_stored_samples_observed_and_the_rest_interpolated_or_
             assert points[label].source != "missing" or points[label].note
     published = [curve.published_at for curve in model.early_curves]
     assert published == sorted(published, reverse=True)
+
+
+def test_without_channel_snapshots_and_across_a_view_counting_change_the_report_says_so() -> None:
+    frames = _small()
+    bare = dataclasses.replace(frames, channel_snapshots=frames.channel_snapshots.iloc[0:0])
+    analysis = analyze_channel(bare, "UCplanted000000000000000", NOW)
+    model = build_report_model(analysis, bare, now=NOW, options=ReportOptions(window_days=500))
+    assert "No channel snapshots: growth and the key figures need at least two collections." in model.warnings
+    kpis = {k.key: k for k in model.kpis}
+    assert kpis["subscribers"].value is None  # unknown, not 0
+    # the compared periods reach back past 2025-03-31, when Shorts views changed meaning
+    shorts = [n for n in model.window.notes if "2025-03-31" in n]
+    assert len(shorts) == 1 and "(Shorts: Shorts views count when playback starts)" in shorts[0]
+    assert "not directly comparable" in render_html(model)
