@@ -478,3 +478,19 @@ def test_random_splits_of_a_world_channel_reject_at_about_five_percent() -> None
         assert comparison.statistics is not None
         rejected += comparison.statistics.significant
     assert 2 <= rejected <= 19, rejected  # Binomial(200, 0.05): 10 expected, three sd either side
+
+
+def test_bad_options_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="n_bootstrap must be at least 100, not 50"):
+        AbTestOptions(n_bootstrap=50)
+    with pytest.raises(ConfigError, match="min_group_size must be at least 2, not 1"):
+        AbTestOptions(min_group_size=1)
+
+
+def test_groups_without_any_variation_are_not_compared() -> None:
+    comparison = compare_views([1000] * 8 + [float("nan"), -1], [1000] * 9, rng=0, options=FAST)
+    assert comparison.status == "insufficient_data" and comparison.statistics is None
+    assert (comparison.group_a.n, comparison.group_b.n) == (8, 9)  # NaN and negative views dropped
+    assert (
+        comparison.verdict == "Not enough variation to compare: every video in each group has the same views."
+    )
