@@ -72,3 +72,34 @@ def test_rules_from_json_are_checked_as_settings_are() -> None:
         parse_rule({"name": "q", "kind": "quota", "threshold": 80})
     with pytest.raises(ConfigError, match="invalid alert rule"):
         parse_rule({"name": "bad name!", "kind": "quota"})
+
+
+def test_check_now_evaluates_the_watch_list_once_and_skips_unreadable_stored_rules(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from tests.warehouse.archive_fill import fill
+    from tubescope.config import AlertRuleSettings, load_settings
+    from tubescope.jobs.alerts import check_now, rule_rows
+    from tubescope.warehouse import Warehouse
+    from tubescope.warehouse.alerts import list_alerts, save_rule
+    from tubescope.warehouse.watches import add_watches
+
+    db = tmp_path / "w.duckdb"
+    last = fill(db, days=30)
+    with Warehouse.open(db) as warehouse:
+        channel_id = warehouse.fetchall("SELECT min(channel_id) FROM channels")[0][0]
+        add_watches(warehouse, [channel_id], every=timedelta(days=1), group="default", at=last)
+        # a rule stored by an older version, in a shape this one no longer reads
+        save_rule(warehouse, "legacy", {"kind": "no-such-kind"}, last)
+    settings = load_settings(
+        db_path=db, alert_rules=[AlertRuleSettings(name="gap", kind="upload_gap", threshold=0.001)]
+    )
+    with Warehouse.open(db, read_only=True) as warehouse:
+        assert [(row.spec.name, row.source) for row in rule_rows(settings, warehouse)] == [
+            ("gap", "settings")
+        ]
+    first = check_now(db=db, settings=settings)
+    again = check_now(db=db, settings=settings)
+    assert [(a.rule, a.channel_id) for a in first] == [("gap", channel_id)] and again == []
+    with Warehouse.open(db, read_only=True) as warehouse:
+        assert [(a.rule, a.channel_id) for a in list_alerts(warehouse)] == [("gap", channel_id)]
