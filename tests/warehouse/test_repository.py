@@ -394,3 +394,24 @@ def test_live_details_are_stored_and_refreshed(wh: Warehouse) -> None:
     live = wh.query(sql).iloc[0]
     assert live["live_actual_end_at"] == start + timedelta(hours=2)
     assert pd.isna(live["live_concurrent_viewers"])  # not sent once it ended: NULL, never 0
+
+
+def test_empty_batches_and_bad_calls_touch_nothing(wh: Warehouse) -> None:
+    with pytest.raises(ConfigError, match="a run needs a source name"):
+        wh.start_run("  ", ["@a"], [])
+    run = wh.start_run("youtube", ["@a"], [])
+    with pytest.raises(ConfigError, match="finish_run needs a final status, not 'running'"):
+        wh.finish_run(run, "running")
+    at = T0
+    assert (
+        wh.upsert_channels(run, [])
+        == wh.record_channel_snapshots(run, [])
+        == wh.mark_deleted(run, [], at, "x")
+    )
+    assert wh.upsert_channels(run, []).inserted == 0
+    assert wh.latest_video_snapshots([]) == {} and wh.latest_channel_snapshots([]) == {}
+    assert wh.target == wh.path
+    with pytest.raises(StorageError, match="query failed") as caught:
+        wh.query_arrow("SELECT * FROM no_such_table WHERE password = 'hunter2'")
+    assert "Traceback" not in str(caught.value)
+    assert wh.get_run(run).status is RunStatus.RUNNING  # nothing above ended or changed the run
