@@ -215,7 +215,9 @@ def predict_ratio(n_videos: int = 2_000, batch: int = 200, rounds: int = 31) -> 
     )
     return {
         "ratio": paired.cpu_ratio / batch,
-        "wall_ratio": paired.wall_ratio / batch,
+        # One prediction runs the boosters' own threads: its wall time is how many cores were free
+        # (0.25-0.53 at load 10-13), so the wall ratio is shown, not checked.
+        "wall_ratio_not_checked": paired.wall_ratio / batch,
         "single_cpu_ms": paired.subject_cpu_s * 1000,
         "batch_per_video_cpu_ms": paired.peer_cpu_s / batch * 1000,
         "rounds": rounds,
