@@ -157,6 +157,14 @@ class TieredCache:
             return True, value
         return False, None
 
+    def holds(self, channel_id: str, key: Hashable) -> bool:
+        """Whether the memory tier holds a fresh entry of the current generation (counted nowhere)."""
+        generation = self._generation(channel_id)
+        if generation is None:
+            return False
+        _, found, fresh = self.memory.lookup((channel_id, generation, key), record=False)
+        return found and fresh
+
     def put(self, channel_id: str, key: Hashable, value: T, codec: Codec[T] | None = None) -> None:
         """Store ``value`` in memory (and, with a codec, in every shared tier)."""
         generation = self._generation(channel_id)

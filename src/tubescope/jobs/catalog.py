@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from tubescope.analysis.abtest import AbTestResult, run_ab_test
-from tubescope.analysis.benchmark import BenchmarkResult, benchmark_channel
+from tubescope.analysis.benchmark import BenchmarkResult, compare_peers, peer_table
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.kpis import channel_kpis_from_table
 from tubescope.analysis.kpis_postgres import fleet_kpis_postgres_sql
@@ -578,13 +578,18 @@ def peer_comparison(
     so a comparison costs what its channels cost, not what the whole fleet does."""
     if len(refs) < 2:
         raise ConfigError("a comparison needs at least two channels")
-    ids = list(dict.fromkeys(resolve_channel(warehouse, ref) for ref in refs))
+    ids = comparison_ids([resolve_channel(warehouse, ref) for ref in refs])
+    source = kpi_table or (lambda cid: channel_kpi_table(warehouse, cid, now=now))
+    table = peer_table(pd.concat([source(channel_id) for channel_id in ids], ignore_index=True))
+    return compare_peers(table, ids, reference=now or newest_observation(warehouse))
+
+
+def comparison_ids(channel_ids: Sequence[str]) -> list[str]:
+    """The distinct stored ids of a comparison, in order; ConfigError when fewer than two."""
+    ids = list(dict.fromkeys(channel_ids))
     if len(ids) < 2:
         raise ConfigError("a comparison needs at least two different channels")
-    source = kpi_table or (lambda cid: channel_kpi_table(warehouse, cid, now=now))
-    fleet = pd.concat([source(channel_id) for channel_id in ids], ignore_index=True)
-    reference = now or newest_observation(warehouse)
-    return [benchmark_channel(fleet, channel_id, peer_ids=ids, reference=reference) for channel_id in ids]
+    return ids
 
 
 def last_collections(warehouse: Warehouse) -> dict[str, datetime]:
