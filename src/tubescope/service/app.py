@@ -126,7 +126,7 @@ def _docs(app: FastAPI, *, protected: bool) -> None:
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request, state: State) -> HTMLResponse:
         if protected:
-            authenticate(request, state, TokenScope.READ, allow_cookie=True)
+            await authenticate(request, state, TokenScope.READ, allow_cookie=True)
         return get_swagger_ui_html(
             openapi_url="/openapi.json",
             title=f"{app.title} - API docs",
@@ -155,7 +155,7 @@ def _protected_openapi(app: FastAPI) -> None:
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request, state: State) -> JSONResponse:
-        authenticate(request, state, TokenScope.READ, allow_cookie=True)
+        await authenticate(request, state, TokenScope.READ, allow_cookie=True)
         return JSONResponse(app.openapi())
 
 

@@ -8,6 +8,10 @@
   Redis (the library's Lua script), so two replicas together still answer 429 at the limit.
   While Redis cannot be reached it falls back to an in-process bucket (a per-replica limit)
   rather than refusing or admitting everything.
+
+The service asks with ``await limiter.wait(key)``. The shared limiter's round trip goes through
+``limits.aio`` on redis-py's asyncio client: while Redis answers, the event loop serves other
+requests instead of blocking on the socket (at saturation, hundreds of times a second).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ RETRY_SECONDS = 2.0
 class RateLimiter(Protocol):
     """What the service asks of a limiter."""
 
-    def acquire(self, key: str) -> float:
+    async def wait(self, key: str) -> float:
         """0 when allowed; otherwise the seconds to wait before the next request is allowed."""
         ...
 
@@ -70,6 +74,10 @@ class TokenBucketLimiter:
                 return 0.0
             return (1 - bucket.tokens) / self.rate
 
+    async def wait(self, key: str) -> float:
+        """:meth:`acquire` for the service (no IO: answered at once)."""
+        return self.acquire(key)
+
     @staticmethod
     def retry_after_header(wait: float) -> str:
         """The ``Retry-After`` value for a wait of ``wait`` seconds."""
@@ -77,33 +85,40 @@ class TokenBucketLimiter:
 
 
 class SharedRateLimiter:
-    """``burst`` requests per ``burst / rate`` seconds per key, counted in Redis for all replicas."""
+    """``burst`` requests per ``burst / rate`` seconds per key, counted in Redis for all replicas.
+
+    Its Redis client is asyncio's: use it from one event loop (the service's).
+    """
 
     def __init__(self, redis_url: str, rate: float, burst: int, *, prefix: str = "tubescope:") -> None:
         from limits import RateLimitItemPerSecond
-        from limits.storage import RedisStorage
-        from limits.strategies import MovingWindowRateLimiter
+        from limits.aio.storage import RedisStorage
+        from limits.aio.strategies import MovingWindowRateLimiter
 
         self.rate = rate
         self.burst = burst
         window = max(1, math.ceil(burst / rate))
         self._item = RateLimitItemPerSecond(burst, window)
         self._storage = RedisStorage(
-            redis_url, key_prefix=f"{prefix}limits", socket_timeout=2.0, socket_connect_timeout=2.0
+            f"async+{redis_url}",
+            implementation="redispy",
+            key_prefix=f"{prefix}limits",
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
         )
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._fallback = TokenBucketLimiter(rate, burst)
         self._down_until = 0.0
 
-    def acquire(self, key: str) -> float:
+    async def wait(self, key: str) -> float:
         """0 when allowed; otherwise the seconds until the oldest request in the window expires."""
         if time.monotonic() < self._down_until:  # Redis failed a moment ago: one timeout is enough
             return self._fallback.acquire(key)
         try:
-            if self._limiter.hit(self._item, key):
+            if await self._limiter.hit(self._item, key):
                 return 0.0
-            reset_at, _ = self._limiter.get_window_stats(self._item, key)
-        except (RedisError, OSError):
+            reset_at, _ = await self._limiter.get_window_stats(self._item, key)
+        except (RedisError, OSError, TimeoutError):
             self._down_until = time.monotonic() + RETRY_SECONDS
             return self._fallback.acquire(key)
         return max(reset_at - time.time(), 1e-3)

@@ -133,7 +133,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def authenticate(
+async def authenticate(
     request: Request, state: ServiceState, scope: Scope, *, allow_cookie: bool = False
 ) -> TokenInfo:
     """The token of ``request`` if its scope covers ``scope``; else 401, 403 or 429.
@@ -165,7 +165,7 @@ def authenticate(
     request.state.token_id = info.token_id  # the access log names the token by its id, never itself
     if not info.scope.allows(scope):
         raise HTTPException(403, f"this token's scope '{info.scope.value}' does not allow '{scope.value}'")
-    wait = state.limiter.acquire(info.token_id)
+    wait = await state.limiter.wait(info.token_id)
     if wait > 0:
         state.metrics.rate_limited.inc()
         raise HTTPException(
@@ -178,7 +178,7 @@ def require(scope: Scope) -> Callable[[Request, ServiceState], Awaitable[TokenIn
     """A dependency admitting bearer tokens whose scope covers ``scope``, rate-limited per token."""
 
     async def dependency(request: Request, state: State) -> TokenInfo:
-        return authenticate(request, state, scope)
+        return await authenticate(request, state, scope)
 
     return dependency
 

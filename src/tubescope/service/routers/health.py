@@ -48,7 +48,7 @@ async def metrics(request: Request, state: State) -> Response:
     """Prometheus metrics (``TUBESCOPE_PUBLIC_METRICS=false``: an admin token is needed); gauges
     read from the jobs, the quota and the warehouse now."""
     if not state.options.public_metrics:
-        authenticate(request, state, Scope.ADMIN)
+        await authenticate(request, state, Scope.ADMIN)
     m = state.metrics
     m.set_job_counts(await state.jobs.counts())
     m.set_queue_depth(await state.jobs.depth())
