@@ -31,6 +31,9 @@ _ANY_JSON: TypeAdapter[Any] = TypeAdapter(Any)
 T = TypeVar("T")
 
 
+INLINE_FILTER_VIDEOS = 20_000
+"""A new video filter over a channel this size or smaller is evaluated on the event loop."""
+
 GZIP_FROM_BYTES = 32 * 1024
 """Bodies this large are kept gzipped too (an analysis is ~0.4 MB of JSON and ~60 kB gzipped)."""
 
@@ -274,9 +277,12 @@ async def list_videos(
     cut = functools.partial(
         videos.page, page=page, page_size=page_size, sort=sort, descending=order == "desc", where=where
     )
-    # A new filter is a few pandas operations (milliseconds): off the event loop. A page with a
-    # filter seen before, or none, is index work.
-    result = await run_in_threadpool(cut) if where and not videos.has_filter(where) else cut()
+    # A page with a filter seen before, or none, is index work. A new filter is a few vectorised
+    # pandas operations: under a millisecond up to about 10k videos (benchmarks/service_misses.py),
+    # cheaper on the event loop than a worker thread, which under load waits for the loop's GIL at
+    # every release inside pandas (hundreds of milliseconds). Only a much larger channel's goes there.
+    inline = not where or videos.has_filter(where) or len(videos) <= INLINE_FILTER_VIDEOS
+    result = cut() if inline else await run_in_threadpool(cut)
     body = {"items": result.items, "total": result.total, "page": result.page, "page_size": result.page_size}
     return _json(request, _encoded(body, compress=False))
 
