@@ -605,11 +605,6 @@ function init(args)
   think_ms = tonumber(args[3]) or 0
   math.randomseed(next_index + 1)
 end
-function delay()
-  -- a user's pause between requests: exponential, mean think_ms (0: closed loop, no pause)
-  if think_ms > 0 then return -think_ms * math.log(1 - math.random()) end
-  return 0
-end
 function request()
   next_index = next_index + 1
   return wrk.format("GET", paths[(next_index % #paths) + 1])
@@ -618,8 +613,8 @@ function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     'WRK_JSON {"requests": %d, "duration_us": %d, "connect_errors": %d, "read_errors": %d, ' ..
-    '"write_errors": %d, "non_2xx_3xx": %d, "timeouts": %d}\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout))
+    '"write_errors": %d, "non_2xx_3xx": %d, "timeouts": %d, "mean_us": %d}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout, latency.mean))
   -- The latency quantile function at 0.1 % steps, so that several wrk processes (one per
   -- replica) merge: each quantile stands for a thousandth of its process's requests.
   local parts = {}
@@ -627,6 +622,15 @@ function done(summary, latency, requests)
   io.write("WRK_HIST " .. table.concat(parts, ",") .. "\n")
 end
 """
+
+WRK_DELAY = r"""
+function delay()
+  -- a user's pause between requests: exponential, mean think_ms
+  return -think_ms * math.log(1 - math.random())
+end
+"""
+"""Added to the script only with a pause: wrk then routes every request through a timer, and
+without one the closed loop stays wrk's plain one."""
 
 
 def request_paths(channel_ids: list[str], count: int, seed: int) -> list[str]:
@@ -656,7 +660,7 @@ def run_wrk(
     wrk's own timeout is raised to 60 s so that slow answers count in the percentiles rather than
     vanishing as timeouts; a non-2xx/3xx answer counts as an error."""
     script = workdir / "mix.lua"
-    script.write_text(WRK_SCRIPT)
+    script.write_text(WRK_SCRIPT + (WRK_DELAY if think_ms > 0 else ""))
     usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     runs = []
     for n, url in enumerate(base_urls):
@@ -671,6 +675,7 @@ def run_wrk(
     usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     totals: dict[str, int] = defaultdict(int)
     samples: list[tuple[float, float]] = []
+    means: list[tuple[float, int]] = []
     elapsed = 0.0
     for run, (out, err) in zip(runs, outputs, strict=True):
         if run.returncode != 0:
@@ -678,6 +683,7 @@ def run_wrk(
         lines = out.splitlines()
         raw = json.loads(next(x for x in lines if x.startswith("WRK_JSON ")).removeprefix("WRK_JSON "))
         elapsed = max(elapsed, raw.pop("duration_us") / 1e6)
+        means.append((raw.pop("mean_us") / 1000, raw["requests"]))
         for key, value in raw.items():
             totals[key] += value
         quantiles = next(x for x in lines if x.startswith("WRK_HIST ")).removeprefix("WRK_HIST ")
@@ -686,6 +692,12 @@ def run_wrk(
     requests = totals.pop("requests")
     errors = sum(totals.values())
     latency = _weighted_percentiles_ms(samples)
+    latency["mean_ms"] = round(sum(m * n for m, n in means) / max(1, requests), 1)
+    # Little's law: in a closed loop each client is either waiting for an answer or pausing, so
+    # the mean latency must come out near clients / throughput - mean pause (less where wrk's own
+    # turnaround between requests is slow); a histogram far above it is not to be trusted.
+    rate = requests / max(elapsed, 1e-9)
+    latency["littles_law_mean_ms"] = round(clients / max(rate, 1e-9) * 1000 - think_ms, 1)
     cpu = (usage_after.ru_utime - usage_before.ru_utime) + (usage_after.ru_stime - usage_before.ru_stime)
     return {
         "generator": "wrk",
@@ -781,6 +793,8 @@ def _measure(
         cpu_before.append(sampler.process.cpu_times())
     own_before = psutil.Process().cpu_times()
     out: dict[str, Any] = {"clients": clients}
+    logs = sorted(args.workdir.glob("server-*.log")) if pids else []
+    log_offsets = [log.stat().st_size for log in logs]
     if args.generator == "wrk":
         paths = request_paths(channel_ids, 50_000, args.seed)
         out.update(run_wrk(base_urls, token, paths, clients, args.seconds, args.workdir, args.think_ms))
@@ -810,6 +824,37 @@ def _measure(
     out["load_generator_cpu_ms_per_request"] = round(
         out["load_generator_cpu_s"] * 1000 / max(1, out["requests"]), 3
     )
+    if logs:
+        out["server_side"] = server_side_latency(logs, log_offsets)
+    return out
+
+
+def server_side_latency(logs: list[Path], offsets: list[int]) -> dict[str, dict[str, float]]:
+    """Per route, the time the servers spent on each request of this run (their JSON access log,
+    from ``offsets`` on): from the app's first middleware to the last byte handed to the socket.
+    The difference to the client's latency is time queued in the event loop and the kernel."""
+    durations: dict[str, list[float]] = defaultdict(list)
+    for log, offset in zip(logs, offsets, strict=True):
+        with log.open("rb") as lines:
+            lines.seek(offset)
+            for line in lines:
+                if b'"http.request"' not in line:
+                    continue
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                durations[str(entry.get("route"))].append(float(entry.get("duration_ms", 0.0)))
+    out = {}
+    for route, values in sorted(durations.items()):
+        values.sort()
+        out[route] = {
+            "requests": len(values),
+            "p50_ms": round(values[len(values) // 2], 2),
+            "p99_ms": round(values[min(len(values) - 1, int(0.99 * len(values)))], 1),
+            "max_ms": round(values[-1], 1),
+            "total_s": round(sum(values) / 1000, 1),
+        }
     return out
 
 

@@ -7,18 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.analysis.pandas_benchmark import pandas_benchmark
 from tests.analysis.planted_frames import NOW, Planted, build_channel, combine
 from tubescope.analysis.benchmark import (
     BENCHMARK_KPIS,
-    BenchmarkKpi,
-    BenchmarkResult,
     PeerTable,
     benchmark_channel,
     compare_peers,
     peer_table,
-    percentile_among,
 )
-from tubescope.analysis.kpis import channel_kpis_from_row
 from tubescope.analysis.summary import fleet_kpis
 from tubescope.errors import ChannelNotFound, DataQualityError
 
@@ -75,41 +72,6 @@ def test_unknown_channel_and_bad_table_raise_typed_errors() -> None:
         benchmark_channel(pd.DataFrame({"channel_id": ["UC0"], "views_per_subscriber": [1.0]}), "UC0")
 
 
-def _pandas_benchmark(
-    fleet: pd.DataFrame, channel_id: str, peer_ids: list[str] | None, reference: datetime | None
-) -> BenchmarkResult:
-    """The pandas computation ``benchmark_channel`` replaced, kept as the reference it must equal."""
-    table = fleet.set_index(fleet["channel_id"].astype(str))
-    peers = table.drop(index=channel_id)
-    if peer_ids is not None:
-        peers = peers[peers.index.isin([p for p in peer_ids if p != channel_id])]
-    own = table.loc[channel_id]
-    kpis = []
-    for name, definition in BENCHMARK_KPIS:
-        raw = pd.to_numeric(peers[name], errors="coerce").to_numpy(dtype=float)
-        values = raw[np.isfinite(raw)]
-        mine = pd.to_numeric(pd.Series([own[name]]), errors="coerce").astype(float).iloc[0]
-        comparable = bool(np.isfinite(mine)) and len(values) > 0
-        kpis.append(
-            BenchmarkKpi(
-                name=name,
-                definition=definition,
-                value=float(mine) if np.isfinite(mine) else None,
-                percentile=percentile_among(float(mine), values) if comparable else None,
-                peer_n=len(values),
-                peer_median=float(np.median(values)) if len(values) else None,
-            )
-        )
-    if reference is None and "as_of" in fleet.columns and fleet["as_of"].notna().any():
-        reference = pd.Timestamp(fleet["as_of"].max()).to_pydatetime()
-    figures = (
-        channel_kpis_from_row({str(k): v for k, v in own.to_dict().items()}, reference)
-        if "as_of" in fleet.columns
-        else None
-    )
-    return BenchmarkResult(channel_id=channel_id, peer_count=len(peers), kpis=tuple(kpis), figures=figures)
-
-
 def _random_fleet(rng: np.random.Generator, n: int) -> pd.DataFrame:
     """KPI values with ties, NaN, infinities, a hidden count and stale channels."""
     table = pd.DataFrame({"channel_id": [f"UCr{i:03d}" for i in range(n)]})
@@ -131,7 +93,7 @@ def test_the_vectorised_benchmark_equals_the_pandas_computation_on_random_fleets
         peer_ids = None if trial % 3 == 0 else [str(i) for i in rng.choice(ids, size=min(4, len(ids)))]
         reference = None if trial % 2 else datetime(2026, 2, 20, tzinfo=UTC)
         for channel_id in ids:
-            expected = _pandas_benchmark(fleet, channel_id, peer_ids, reference)
+            expected = pandas_benchmark(fleet, channel_id, peer_ids, reference)
             assert benchmark_channel(fleet, channel_id, peer_ids, reference=reference) == expected
 
 
@@ -140,7 +102,7 @@ def test_a_comparison_of_combined_peer_rows_equals_one_over_the_concatenated_fle
     fleet = _random_fleet(rng, 6)
     ids = list(fleet["channel_id"])[:4]
     rows = [peer_table(fleet[fleet["channel_id"] == cid]) for cid in ids]
-    expected = [_pandas_benchmark(fleet[fleet["channel_id"].isin(ids)], cid, ids, None) for cid in ids]
+    expected = [pandas_benchmark(fleet[fleet["channel_id"].isin(ids)], cid, ids, None) for cid in ids]
     assert compare_peers(PeerTable.combine(rows), ids) == expected
 
 
@@ -151,5 +113,5 @@ def test_the_vectorised_benchmark_equals_the_pandas_computation_on_real_channels
     fleet = fleet_kpis(real_frames(ids), NOW_REAL)
     for channel_id in ids:
         for peers in (None, ids[:3], ids[2:]):
-            expected = _pandas_benchmark(fleet, channel_id, peers, None)
+            expected = pandas_benchmark(fleet, channel_id, peers, None)
             assert benchmark_channel(fleet, channel_id, peers) == expected
