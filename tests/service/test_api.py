@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -8,8 +9,11 @@ import pytest
 
 from tests.service.conftest import Service, serve, wait_until_warm
 from tubescope.config import load_settings
+from tubescope.jobs.catalog import peer_comparison
 from tubescope.jobs.tokens import Scope, token_store_for
 from tubescope.service.app import create_app
+from tubescope.service.cache import FLEET
+from tubescope.service.routers.channels import NEWEST
 from tubescope.service.state import ServiceOptions
 
 
@@ -201,3 +205,39 @@ def test_export_and_report_jobs_run_in_the_server_without_redis(service: Service
     assert exported["state"] == "completed", exported["error"]
     assert exported["result"]["rows"] == channels and exported["result"]["tables"] == ["channels"]
     assert failed["state"] == "failed" and "not in the warehouse" in failed["error"]
+
+
+def test_a_comparison_equals_the_warehouse_computation_on_the_event_loop_and_in_a_thread(
+    service: Service,
+) -> None:
+    a, b, c = service.channel_ids
+    state = service.app.state.tubescope
+    peer_sets = [[a, b], [c, a, b], [b, c, a]]
+    wait_until_warm(service.url)
+
+    def answers(client: httpx.Client) -> list[object]:
+        return [client.get("/v1/compare", params=[("channel", x) for x in s]).json() for s in peer_sets]
+
+    with service.client() as client:
+        assert all(state.cache.holds(cid, "peer_row") for cid in service.channel_ids)
+        assert state.cache.holds(FLEET, NEWEST)
+        warm = answers(client)  # every row cached: computed on the event loop
+        warmer, state.warmer = state.warmer, None  # nothing refills the entries behind the check
+        try:
+            state.data_changed([])  # the fleet entries go (the newest observation among them)
+            assert not state.cache.holds(FLEET, NEWEST)
+            cold = answers(client)  # read from the warehouse in a worker thread
+        finally:
+            state.warmer = warmer
+            if warmer is not None:
+                warmer.request(service.channel_ids)
+        same_twice = client.get("/v1/compare", params=[("channel", a), ("channel", a)])
+    with state.pool.borrow() as warehouse:
+        expected = [
+            json.loads(
+                json.dumps({"items": [r.to_dict() for r in peer_comparison(warehouse, s)], "derived": True})
+            )
+            for s in peer_sets
+        ]
+    assert warm == cold == expected
+    assert same_twice.status_code in (400, 422) and "two different channels" in same_twice.text

@@ -28,6 +28,20 @@ def test_concurrent_requests_on_two_limiters_admit_exactly_the_burst(redis_url: 
 
     waits = asyncio.run(scenario())
     assert sum(w == 0 for w in waits) == 7
+    assert all(w > 0 for w in waits if w != 0)
+
+
+def test_concurrent_checks_share_round_trips_and_a_lone_one_makes_one(redis_url: str) -> None:
+    async def scenario() -> tuple[list[float], int, float, int]:
+        limiter = SharedRateLimiter(redis_url, rate=1000, burst=10_000, prefix="batching:")
+        waits = list(await asyncio.gather(*(limiter.wait("token-d") for _ in range(200))))
+        trips = limiter.round_trips
+        lone = await limiter.wait("token-d")
+        return waits, trips, lone, limiter.round_trips - trips
+
+    waits, trips, lone, lone_trips = asyncio.run(scenario())
+    assert waits == [0.0] * 200 and trips <= 3
+    assert lone == 0.0 and lone_trips == 1
 
 
 def test_an_unreachable_redis_falls_back_to_this_process_bucket() -> None:

@@ -16,6 +16,7 @@ requests instead of blocking on the socket (at saturation, hundreds of times a s
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
@@ -84,10 +85,24 @@ class TokenBucketLimiter:
         return retry_after(wait)
 
 
+class _Batch:
+    """Requests of one key that go to Redis together: how many, and their waits once answered."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.count = 0
+        self.waits: asyncio.Future[list[float]] = loop.create_future()
+
+
 class SharedRateLimiter:
     """``burst`` requests per ``burst / rate`` seconds per key, counted in Redis for all replicas.
 
-    Its Redis client is asyncio's: use it from one event loop (the service's).
+    Checks are grouped: while one round trip for a key is in flight, the requests of that key
+    that arrive meanwhile form the next batch, which spends all its hits in one call
+    (``cost=n``, atomic in the library's Lua script). Under load that is one round trip per
+    batch, not per request; one request alone still makes exactly one. A batch that does not
+    fit whole is admitted one hit at a time, so the limit stays exact: never more admitted
+    across replicas than the window allows. Its Redis client is asyncio's: use it from one
+    event loop (the service's).
     """
 
     def __init__(self, redis_url: str, rate: float, burst: int, *, prefix: str = "tubescope:") -> None:
@@ -109,19 +124,56 @@ class SharedRateLimiter:
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._fallback = TokenBucketLimiter(rate, burst)
         self._down_until = 0.0
+        self._forming: dict[str, _Batch] = {}
+        self._in_flight: dict[str, asyncio.Lock] = {}
+        self._flushes: set[asyncio.Task[None]] = set()
+        self.round_trips = 0
+        """Batches sent to Redis (for tests and benchmarks)."""
 
     async def wait(self, key: str) -> float:
         """0 when allowed; otherwise the seconds until the oldest request in the window expires."""
         if time.monotonic() < self._down_until:  # Redis failed a moment ago: one timeout is enough
             return self._fallback.acquire(key)
+        batch = self._forming.get(key)
+        if batch is None:
+            loop = asyncio.get_running_loop()
+            batch = self._forming[key] = _Batch(loop)
+            flush = loop.create_task(self._flush(key, batch))
+            self._flushes.add(flush)
+            flush.add_done_callback(self._flushes.discard)
+        position = batch.count
+        batch.count += 1
+        return (await asyncio.shield(batch.waits))[position]
+
+    async def _flush(self, key: str, batch: _Batch) -> None:
+        lock = self._in_flight.setdefault(key, asyncio.Lock())
+        async with lock:  # the previous batch's round trip is over: this one stops growing now
+            if self._forming.get(key) is batch:
+                del self._forming[key]
+            try:
+                batch.waits.set_result(await self._spend(key, batch.count))
+            except BaseException as exc:  # the waiters see it (a 500), never a silent admit
+                batch.waits.set_exception(exc)
+        if not lock.locked() and key not in self._forming:
+            self._in_flight.pop(key, None)
+
+    async def _spend(self, key: str, count: int) -> list[float]:
+        """The waits of ``count`` requests of ``key`` (0 for each admitted)."""
         try:
-            if await self._limiter.hit(self._item, key):
-                return 0.0
+            self.round_trips += 1
+            if await self._limiter.hit(self._item, key, cost=count):
+                return [0.0] * count
+            waits: list[float] = []
+            while count > 1 and len(waits) < count:  # not all fit: admit what does, one by one
+                self.round_trips += 1
+                if not await self._limiter.hit(self._item, key):
+                    break
+                waits.append(0.0)
             reset_at, _ = await self._limiter.get_window_stats(self._item, key)
         except (RedisError, OSError, TimeoutError):
             self._down_until = time.monotonic() + RETRY_SECONDS
-            return self._fallback.acquire(key)
-        return max(reset_at - time.time(), 1e-3)
+            return [self._fallback.acquire(key) for _ in range(count)]
+        return waits + [max(reset_at - time.time(), 1e-3)] * (count - len(waits))
 
     @staticmethod
     def retry_after_header(wait: float) -> str:
