@@ -15,8 +15,10 @@ average matters; it is recorded):
   ``INLINE_FILTER_VIDEOS`` videos.
 - ``rate_limit``: one check of the per-token limit shared through Redis (a private
   redis-server): ``limits`` on redis-py's blocking client (before), which held the event loop for
-  the round trip, and ``limits.aio`` on its asyncio client (after). CPU per check and the wall
-  time of 200 concurrent checks; skipped when redis-server is not installed.
+  the round trip, and the service's :class:`~tubescope.service.ratelimit.SharedRateLimiter`
+  (after): ``limits.aio`` on the asyncio client, concurrent checks of a token grouped into one
+  round trip. CPU per check, the wall time of 200 concurrent checks and the round trips they
+  took; skipped when redis-server is not installed.
 
     .venv/bin/python benchmarks/service_misses.py                      # generates a 200k-row warehouse
     .venv/bin/python benchmarks/service_misses.py --db /work/bench/w1m.duckdb --out misses.json
@@ -158,6 +160,7 @@ def rate_limit_costs(count: int) -> dict[str, Any] | None:
             return {
                 "cpu_us_per_check": round((time.process_time() - cpu) / count * 1e6, 1),
                 "wall_us_per_check_200_at_once": round((time.perf_counter() - started) / count * 1e6, 1),
+                "round_trips_per_check": round(shared.round_trips / (count + 1), 3),
             }
 
         after = asyncio.run(concurrent())
