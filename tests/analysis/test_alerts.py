@@ -205,3 +205,32 @@ def test_an_incomplete_run_is_a_failed_collection() -> None:
     runs = (RunRecord(9, "incomplete", T - timedelta(hours=2), (CH,), gaps),)
     (finding,) = evaluate([AlertRule("failed", "collection_failed", 0.0)], AlertInputs(runs=runs), T)
     assert finding.key == "failed:run:9" and f"ended incomplete: {gaps}." in finding.summary
+
+
+def test_rules_see_nothing_to_judge_as_nothing_fired() -> None:
+    with pytest.raises(ConfigError, match="'b': min_peers must be at least 1"):
+        AlertRule("b", "breakout", 5.0, min_peers=0)
+    empty = AlertInputs()
+    rules = [AlertRule("fast", "views_per_hour", 1.0), AlertRule("drop", "subscriber_drop", 0.01)]
+    assert evaluate(rules, empty, T) == []
+    videos = _videos([T - timedelta(days=3)])
+    one_snapshot = _pair(CH, 1_000, 2_000, 2, T).iloc[1:]  # no second snapshot: no rate
+    assert evaluate(rules[:1], AlertInputs(videos=videos, video_snapshots=one_snapshot), T) == []
+    # a video of a channel the rule does not cover, and one nobody knows the channel of
+    elsewhere = AlertRule("fast", "views_per_hour", 1.0, channel_ids=("UCother",))
+    pair = _pair(CH, 1_000, 2_000, 2, T)
+    assert evaluate([elsewhere], AlertInputs(videos=videos, video_snapshots=pair), T) == []
+    orphan = pair.assign(video_id="vidunknown1")
+    assert evaluate(rules[:1], AlertInputs(videos=videos, video_snapshots=orphan), T) == []
+    # subscribers: another channel's drop, and a drop that is more than a day old
+    drop = _subs([1000, 1010, 990, 900])
+    assert (
+        evaluate(
+            [AlertRule("drop", "subscriber_drop", 0.02, channel_ids=("UCother",))],
+            AlertInputs(channel_snapshots=drop),
+            T,
+        )
+        == []
+    )
+    assert evaluate([rules[1]], AlertInputs(channel_snapshots=drop), T + timedelta(days=3)) == []
+    assert len(evaluate([rules[1]], AlertInputs(channel_snapshots=drop), T)) == 1  # the same drop, in time
