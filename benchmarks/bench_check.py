@@ -104,7 +104,7 @@ def _paired(
     )
 
 
-def fleet_ratio(rows: int = 100_000, rounds: int = 15) -> dict[str, Any]:
+def fleet_ratio(rows: int = 100_000, rounds: int = 31) -> dict[str, Any]:
     """pandas CPU seconds over tubescope (DuckDB) CPU seconds for the fleet KPIs.
 
     CPU time, not wall: DuckDB runs on every core while pandas runs on one, so on a busy machine
