@@ -233,3 +233,20 @@ def test_cli_export_and_its_errors(filled: Path | str, tmp_path: Path) -> None:
     for failed in (unknown, missing, again):
         assert "Traceback" not in failed.stderr
     assert not (tmp_path / "missing.duckdb").exists()
+
+
+def test_a_crashed_exports_leftovers_are_replaced_and_an_impossible_folder_is_refused(
+    filled: Path | str, tmp_path: Path
+) -> None:
+    out = tmp_path / "lake"
+    leftover = out / ".videos.partial"
+    leftover.mkdir(parents=True)
+    (leftover / "half-written.parquet").write_bytes(b"PAR1 truncated")
+    with Warehouse.open(filled, read_only=True) as warehouse:
+        result = export_parquet(warehouse, out, ["videos"], overwrite=True)
+        assert [t.table for t in result.tables] == ["videos"] and not leftover.exists()
+        assert len(pd.read_parquet(out / "videos")) == result.tables[0].rows > 0
+        blocker = tmp_path / "a-file"
+        blocker.write_text("not a folder")
+        with pytest.raises(StorageError, match=f"cannot create {blocker / 'lake'}"):
+            export_parquet(warehouse, blocker / "lake", ["videos"])
