@@ -134,3 +134,38 @@ def test_emulator_process_serves_the_same_world_and_takes_admin_commands() -> No
         assert int(later["items"][0]["statistics"]["viewCount"]) > expected.view_count
         # ten days later is a new Pacific quota day: only the last call counts today
         assert next(iter(emu.quota()["keys"].values()))["used_today"] == 1
+
+
+def test_an_emulator_process_serves_its_world_with_its_faults_and_clock() -> None:
+    from tubescope.emulator.faults import FaultConfig
+    from tubescope.testing import emulator_process
+
+    with emulator_process(
+        seed=5, n_channels=2, videos_per_channel=7, faults=FaultConfig(latency_ms=1.0)
+    ) as emu:
+        channel_id = emu.world.channel_ids()[0]
+        faults = httpx.get(f"{emu.root_url}/_admin/faults", timeout=10).json()["config"]
+        assert faults["latency_ms"] == 1.0
+        emu.set_now(datetime(2026, 3, 1, tzinfo=UTC))
+        assert httpx.get(f"{emu.root_url}/_admin/clock", timeout=10).json()["now"].startswith("2026-03-01")
+        found = httpx.get(
+            f"{emu.base_url}/channels",
+            params={"part": "statistics", "id": channel_id, "key": emu.keys[0]},
+            timeout=10,
+        ).json()
+        assert [item["id"] for item in found["items"]] == [channel_id]
+        assert emu.world.videos_per_channel == 7
+        pid = emu.pid
+    with pytest.raises(OSError):
+        import os
+
+        os.kill(pid, 0)  # the child is gone
+
+
+def test_world_frames_need_an_observation_time_and_skip_unknown_channels() -> None:
+    world = World(seed=5, n_channels=2)
+    with pytest.raises(ValueError, match="at least one observation time"):
+        world_frames(world, world.channel_ids(), [])
+    frames = world_frames(world, ["UCnot-in-this-world00000"], [datetime(2026, 3, 1, tzinfo=UTC)])
+    assert all(frame.empty for frame in frames.values())
+    assert list(frames["videos"].columns) == list(VIDEO_COLUMNS)
