@@ -318,3 +318,29 @@ def test_filters_on_real_videos_agree_with_an_independent_count() -> None:
     ]
     assert selected("not (title contains 'vs') and duration > 600", videos) == expected
     assert len(expected) > 100
+
+
+@pytest.mark.parametrize(
+    ("query", "expectation"),
+    [
+        ("views > 1e999", "expected a finite number"),
+        ("format = 2025-01-01", "expected one of short, long, live"),
+        ("published_at < 'last week'", "expected a date like 2025-06-01 or 2025-06-01T12:00Z"),
+        ("published_at < '2025-02-30'", "expected a real calendar date"),
+    ],
+)
+def test_values_of_the_wrong_shape_are_refused_where_they_stand(query: str, expectation: str) -> None:
+    with pytest.raises(QuerySyntaxError, match=expectation):
+        parse_query(query)
+
+
+def test_a_filter_that_is_not_text_and_every_field_is_described() -> None:
+    from tubescope.analysis.query import describe_fields
+
+    with pytest.raises(InvalidQuery, match="a filter must be text, not int"):
+        parse_query(42)  # type: ignore[arg-type]
+    described = {row["name"]: row for row in describe_fields()}
+    assert set(described) == set(FIELDS)
+    assert all(row["meaning"] and row["operators"] for row in described.values())
+    dated = parse_query("published_at >= '2025-06-01T12:00Z'")
+    assert "2025-06-01T12:00:00+00:00" in dated.canonical()
