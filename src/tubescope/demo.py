@@ -46,7 +46,9 @@ HOUR = timedelta(hours=1)
 TICK_SECONDS = 0.25
 """The service's interval timer in the demo (real seconds): a backstop only. Its scheduler ticks as
 soon as the emulated clock moves (:func:`tubescope.service.watching.tick_when_clock_moves`)."""
-POLL_SECONDS = 0.005
+POLL_SECONDS = 0.025
+"""Between two looks at ``/v1/jobs``: at most 40 a second, under the token's limit of 50 (a faster
+poll on an idle machine was refused with 429)."""
 DENSE_HOURLY_HOURS = 6
 """The demo samples a new video hourly to 6 h, then every 6 h to 72 h (the default is hourly to
 24 h): every 1 h, 6 h, 24 h and 72 h point the report shows is still a sample taken at that age,
@@ -181,6 +183,10 @@ class _Service:
 
     def _idle(self) -> bool:
         answer = self.client.get("/v1/jobs")
+        if answer.status_code == 429:
+            # Over the token's rate: wait as the service asks, then look again.
+            time.sleep(float(answer.headers.get("Retry-After", "1")))
+            return False
         answer.raise_for_status()
         items: list[dict[str, Any]] = answer.json()["items"]
         failed = [job for job in items if job["state"] == "failed"]
