@@ -42,12 +42,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import psutil
@@ -712,6 +712,83 @@ def run_wrk(
     }
 
 
+async def _socket_client(
+    url: str,
+    token: str,
+    paths: list[str],
+    offset: int,
+    stop: float,
+    latencies: list[float],
+    failures: list[str],
+) -> None:
+    """One keep-alive HTTP/1.1 connection in a closed loop: send, read the whole answer, send the next."""
+    parsed = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port)
+    headers = f"Host: {parsed.netloc}\r\nAccept-Encoding: gzip\r\nAuthorization: Bearer {token}\r\n\r\n"
+    index = offset
+    try:
+        while time.monotonic() < stop:
+            index += 1
+            sent = time.monotonic()
+            writer.write(f"GET {paths[index % len(paths)]} HTTP/1.1\r\n{headers}".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.lower() == b"transfer-encoding":
+                    raise SystemExit("the sockets generator reads Content-Length answers only")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            latencies.append(time.monotonic() - sent)
+            if not head.startswith((b"HTTP/1.1 2", b"HTTP/1.1 3")):
+                failures.append(head.split(b"\r\n", 1)[0].decode(errors="replace"))
+    finally:
+        writer.close()
+
+
+def run_sockets(
+    base_urls: list[str], token: str, paths: list[str], clients: int, seconds: float
+) -> dict[str, Any]:
+    """A closed loop of ``clients`` raw keep-alive connections (asyncio streams, no HTTP library),
+    spread round-robin over the replicas: a second, independent client-side measurement beside wrk.
+
+    Its mean latency must equal Little's law (clients / throughput); the JSON gives both, so a
+    histogram that cannot be right shows itself."""
+    latencies: list[float] = []
+    failures: list[str] = []
+
+    async def closed_loop() -> float:
+        started = time.monotonic()
+        stop = started + seconds
+        await asyncio.gather(
+            *(
+                _socket_client(
+                    base_urls[n % len(base_urls)], token, paths, n * 7919, stop, latencies, failures
+                )
+                for n in range(clients)
+            )
+        )
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(closed_loop())
+    requests = len(latencies)
+    latency: dict[str, float] = {**_percentiles_ms(latencies)}
+    latency["p999_ms"] = round(sorted(latencies)[min(requests - 1, int(requests * 0.999))] * 1000, 1)
+    latency["mean_ms"] = round(sum(latencies) / max(1, requests) * 1000, 1)
+    latency["littles_law_mean_ms"] = round(clients / max(requests / elapsed, 1e-9) * 1000, 1)
+    return {
+        "generator": "sockets",
+        "requests": requests,
+        "seconds": round(elapsed, 2),
+        "rps": round(requests / elapsed, 1),
+        "errors": len(failures),
+        "error_kinds": dict(Counter(failures)),
+        "latency": latency,
+        "targets": {"p99_under_500ms": latency["p99_ms"] < LATENCY_BUDGET_MS, "zero_errors": not failures},
+    }
+
+
 def _weighted_percentiles_ms(samples: list[tuple[float, float]]) -> dict[str, float]:
     """Percentiles of weighted latency samples (milliseconds, weight): the merged quantiles."""
     ordered = sorted(samples)
@@ -798,6 +875,11 @@ def _measure(
     if args.generator == "wrk":
         paths = request_paths(channel_ids, 50_000, args.seed)
         out.update(run_wrk(base_urls, token, paths, clients, args.seconds, args.workdir, args.think_ms))
+    elif args.generator == "sockets":
+        if args.think_ms:
+            raise SystemExit("--generator sockets runs a closed loop without pauses; drop --think-ms")
+        paths = request_paths(channel_ids, 50_000, args.seed)
+        out.update(run_sockets(base_urls, token, paths, clients, args.seconds))
     else:
         results, elapsed = asyncio.run(
             drive(base_urls, token, channel_ids, clients, args.seconds, args.think_ms / 1000, args.seed)
@@ -893,9 +975,10 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=1, help="API processes (clients spread round-robin)")
     parser.add_argument(
         "--generator",
-        choices=("wrk", "httpx"),
+        choices=("wrk", "sockets", "httpx"),
         default="wrk" if shutil.which("wrk") else "httpx",
-        help="wrk (C, little CPU; overall figures) or httpx (Python; per-endpoint figures)",
+        help="wrk (C, little CPU; overall figures), sockets (raw asyncio keep-alive connections, no pause; "
+        "an independent check of wrk) or httpx (Python; per-endpoint figures)",
     )
     parser.add_argument("--passes", type=int, default=1, help="warm measured runs per client level")
     parser.add_argument(
