@@ -50,6 +50,7 @@ from tubescope.predict.features import VideoFeatures
 from tubescope.predict.model import (
     ENSEMBLE,
     ForecastOptions,
+    TrainingData,
     evaluate_rolling,
     train_forecaster,
     training_data,
@@ -226,10 +227,18 @@ def _coverage(
         }
         if n_test and n_calibration:
             low, high, chance = sampling_band(i.level, n_test, n_calibration)
+            inside = bool(low - 1e-9 <= i.coverage <= high + 1e-9)
             item |= {
+                "n_test": n_test,
+                "n_calibration": n_calibration,
                 "exact_interval_95pct_range": [round(low, 4), round(high, 4)],
-                "inside_that_range": bool(low - 1e-9 <= i.coverage <= high + 1e-9),
+                "inside_that_range": inside,
                 "chance_within_2_points_if_exact": round(chance, 3),
+                "verdict": "within 2 points"
+                if item["within_2_points"]
+                else "sampling noise: inside the range an exact interval shows"
+                if inside
+                else "outside the range an exact interval shows",
             }
         out[f"{i.level:.2f}"] = item
     return out
@@ -270,30 +279,79 @@ def _served_note(window: WindowReport) -> str:
     )
 
 
+EXTRA_SPLITS: tuple[tuple[int, float, float], ...] = ((5, 0.07, 1.0), (4, 0.08, 0.95))
+"""Origins the main run does not use: (windows, share of videos each, share of videos kept). The
+second drops the newest 5% of videos, so every origin and window end shifts."""
+
+
 def extra_splits(
-    name: str, frames: ChannelFrames, horizon: float, options: ForecastOptions
-) -> dict[str, Any]:
-    """The same procedure scored on origins the main run does not use (5 windows of 7%: every
-    origin falls elsewhere in time), so no figure depends on one choice of split."""
-    opts = dataclasses.replace(options, horizon_days=horizon, n_origins=5, window_share=0.07)
-    features = VideoFeatures(opts.horizon_days, opts.prior_window).fit(frames)
-    data = training_data(frames, features, horizon - 1e-6)
-    windows, pooled = evaluate_rolling(data, opts)
-    return {
-        "dataset": name,
-        "origins": opts.n_origins,
-        "window_share": opts.window_share,
-        "windows": [
+    name: str,
+    frames: ChannelFrames,
+    horizon: float,
+    options: ForecastOptions,
+    splits: tuple[tuple[int, float, float], ...] = EXTRA_SPLITS,
+) -> list[dict[str, Any]]:
+    """The same procedure scored on origins the main run does not use, so no figure depends on
+    one choice of split."""
+    features = VideoFeatures(horizon, options.prior_window).fit(frames)
+    full = training_data(frames, features, horizon - 1e-6)
+    out = []
+    for n_origins, share, kept in splits:
+        opts = dataclasses.replace(options, horizon_days=horizon, n_origins=n_origins, window_share=share)
+        m = round(len(full.y) * kept)
+        data = TrainingData(full.X[:m], full.y[:m], full.targets.iloc[:m], full.history)
+        windows, pooled = evaluate_rolling(data, opts)
+        out.append(
             {
-                "origin": w.origin,
-                "n_test": w.n_test,
-                "served_note": _served_note(w),
-                "coverage": _coverage(w.intervals, w.n_test, max(int(w.n_train * opts.validation_share), 20)),
+                "dataset": name,
+                "origins": n_origins,
+                "window_share": share,
+                "videos_kept_share": kept,
+                "windows": [
+                    {
+                        "origin": w.origin,
+                        "n_test": w.n_test,
+                        "served_note": _served_note(w),
+                        "mae_log": {k: _mae(v) for k, v in w.mae.items()},
+                        "served_minus_best_baseline": _comparison(w.served_vs_best),
+                        "coverage": _coverage(
+                            w.intervals, w.n_test, max(int(w.n_train * opts.validation_share), 20)
+                        ),
+                    }
+                    for w in windows
+                ],
+                "pooled_coverage": _coverage(pooled.intervals) if pooled else None,
             }
-            for w in windows
-        ],
-        "pooled_coverage": _coverage(pooled.intervals) if pooled else None,
-    }
+        )
+    return out
+
+
+def coverage_summary(output: dict[str, Any]) -> dict[str, Any]:
+    """Every per-origin coverage cell of the run (main and extra splits), counted per level."""
+    cells: list[dict[str, Any]] = []
+    for result in output["results"]:
+        cells.extend(result.get("windows", []))
+    for split in output.get("extra_splits", []):
+        cells.extend(split["windows"])
+    summary: dict[str, Any] = {}
+    for level in ("0.80", "0.95"):
+        items = [c["coverage"][level] for c in cells if level in c["coverage"]]
+        if not items:
+            continue
+        summary[level] = {
+            "cells": len(items),
+            "mean_coverage": round(float(np.mean([i["coverage"] for i in items])), 4),
+            "mean_abs_off_nominal_points": round(
+                float(np.mean([abs(i["off_nominal_points"]) for i in items])), 2
+            ),
+            "within_2_points": sum(i["within_2_points"] for i in items),
+            "inside_exact_95pct_range": sum(i.get("inside_that_range", False) for i in items),
+            "expected_inside_if_exact": round(0.95 * len(items), 1),
+            "expected_within_2_points_if_exact": round(
+                float(sum(i.get("chance_within_2_points_if_exact", 0.0) for i in items)), 1
+            ),
+        }
+    return summary
 
 
 def evaluate(name: str, frames: ChannelFrames, horizon: float, options: ForecastOptions) -> dict[str, Any]:
@@ -529,13 +587,13 @@ def main() -> None:
     if not args.no_extra_splits:
         output["extra_splits"] = []
         if tracker.is_dir():
-            output["extra_splits"].append(
+            output["extra_splits"].extend(
                 extra_splits(
                     "yt-channel-tracker-2026", tracker_frames(tracker), args.tracker_horizon, options
                 )
             )
         for country in args.countries if trending.is_dir() else []:
-            output["extra_splits"].append(
+            output["extra_splits"].extend(
                 extra_splits(
                     f"yt-trending-daily-2026/{country}",
                     trending_frames(trending, country),
@@ -543,6 +601,7 @@ def main() -> None:
                     options,
                 )
             )
+    output["coverage_summary"] = coverage_summary(output)
     output["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     print(json.dumps(output, indent=2))
 

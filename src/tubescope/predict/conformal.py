@@ -1,36 +1,38 @@
-"""Split-conformal prediction intervals: per group (Mondrian) and weighted toward recent rows.
+"""Split-conformal prediction intervals: per group (Mondrian), adapting to drift along time.
 
 On a calibration set the absolute residuals ``|y - ŷ|`` are ranked; the interval at level
 ``1 - α`` is ``ŷ ± q``. Unweighted, ``q`` is the ``ceil((n + 1)(1 - α))``-th smallest residual,
 which covers at least the nominal share of test rows if calibration and test rows are
-exchangeable. Videos are not exchangeable over time (audiences, formats and the mix of channels
-drift), so the calibration rows can carry weights (here: halving every ``half-life`` of the
-calibration window, newest heaviest) and ``q`` is the weighted quantile with the test point's
-own weight put at infinity: the non-exchangeable split-conformal rule of Barber, Candès, Ramdas
-and Tibshirani (2023), whose coverage gap is bounded by how far the weighted calibration rows are
-from the test rows.
+exchangeable. Videos are not exchangeable over time (audiences, formats, the mix of channels and
+how much history each has drift), so two things follow the drift:
+
+* the calibration rows are the newest before the fit (a rolling window, chosen by the caller);
+* with ``adaptation > 0`` (rows given oldest first), adaptive conformal inference
+  (:func:`~tubescope.analysis.conformal.adaptive_level`, Gibbs and Candès 2021) walks the newer
+  half of those rows and moves each level toward what they needed: narrower when errors shrink
+  over time, wider when they grow. Its step is ``adaptation`` divided by the rows walked, so the
+  level moves by about ``adaptation`` times the gap between the nominal and the observed miss
+  rate whatever the calibration size (a fixed step would follow more noise the more rows there
+  are). Every quantile is then taken at the adapted level.
+
+Rows can also carry weights (newest heaviest): ``q`` is then the weighted quantile with the test
+point's own weight at infinity, the non-exchangeable rule of Barber, Candès, Ramdas and
+Tibshirani (2023).
 
 Per-group quantiles (video format x how much channel history the baseline had) give the guarantee
 within each group; groups whose calibration rows weigh less than ``min_group_size`` use the pooled
 quantile.
-
-Drift adjustment (``max_drift > 1``, rows given oldest first): when the newer half of the
-calibration window needs a wider interval than the older half, errors are taken to keep growing
-for one more step, and every width at that level is scaled by that ratio (at most ``max_drift``,
-never below 1: widths are only ever widened). A ratio of two quantiles from a few hundred rows is
-mostly noise, so it is shrunk toward 1 by ``n / (n + drift_shrinkage)`` with ``n`` the rows in a half.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from tubescope.analysis.conformal import conformal_quantile
+from tubescope.analysis.conformal import adaptive_level, conformal_quantile
 from tubescope.errors import ConfigError, DataQualityError
 
 __all__ = ["ConformalIntervals", "conformal_quantile"]
@@ -39,19 +41,20 @@ FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
 class ConformalIntervals(BaseEstimator):  # type: ignore[misc]
-    """Learns residual quantiles on calibration data; ``interval`` widens point forecasts by them."""
+    """Learns residual quantiles on calibration data; ``interval`` widens point forecasts by them.
+
+    ``adapted_levels_`` maps each nominal level to the level its quantiles were taken at.
+    """
 
     def __init__(
         self,
         levels: Sequence[float] = (0.8, 0.95),
         min_group_size: int = 50,
-        max_drift: float = 1.0,
-        drift_shrinkage: float = 300.0,
+        adaptation: float = 0.0,
     ) -> None:
         self.levels = levels
         self.min_group_size = min_group_size
-        self.max_drift = max_drift
-        self.drift_shrinkage = drift_shrinkage
+        self.adaptation = adaptation
 
     def fit(
         self, y_true: Any, y_pred: Any, groups: Any = None, sample_weight: Any = None
@@ -69,19 +72,18 @@ class ConformalIntervals(BaseEstimator):  # type: ignore[misc]
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if weights is not None and (weights.shape != truth.shape or not (weights > 0).all()):
             raise DataQualityError("calibration weights must be positive, one per row")
+        if self.adaptation < 0:
+            raise ConfigError(f"adaptation must be at least 0, got {self.adaptation}")
         residuals = np.abs(truth - pred)
         self.n_calibration_ = int(residuals.size)
-        half = residuals.size // 2
-        self.drift_factors_ = {float(lv): 1.0 for lv in self.levels}
-        if self.max_drift > 1.0 and half >= 20:
-            for lv in self.levels:
-                older = conformal_quantile(residuals[:half], lv)
-                newer = conformal_quantile(residuals[half:], lv)
-                if math.isfinite(older) and math.isfinite(newer) and older > 0:
-                    shrink = half / (half + self.drift_shrinkage)
-                    ratio = 1.0 + (newer / older - 1.0) * shrink
-                    self.drift_factors_[float(lv)] = float(np.clip(ratio, 1.0, self.max_drift))
-        self.pooled_quantiles_ = {float(lv): conformal_quantile(residuals, lv, weights) for lv in self.levels}
+        walked = max(residuals.size - residuals.size // 2, 1)
+        self.adapted_levels_ = {
+            float(lv): adaptive_level(residuals, lv, self.adaptation / walked) for lv in self.levels
+        }
+        adapted = self.adapted_levels_
+        self.pooled_quantiles_ = {
+            float(lv): conformal_quantile(residuals, adapted[float(lv)], weights) for lv in self.levels
+        }
         self.group_quantiles_: dict[str, dict[float, float]] = {}
         self.group_sizes_: dict[str, int] = {}
         if groups is not None:
@@ -94,7 +96,8 @@ class ConformalIntervals(BaseEstimator):  # type: ignore[misc]
                 size = members.sum() if w is None else w.sum() ** 2 / np.sum(w**2)
                 if size >= self.min_group_size:
                     self.group_quantiles_[str(label)] = {
-                        float(lv): conformal_quantile(residuals[members], lv, w) for lv in self.levels
+                        float(lv): conformal_quantile(residuals[members], adapted[float(lv)], w)
+                        for lv in self.levels
                     }
         return self
 
@@ -105,6 +108,7 @@ class ConformalIntervals(BaseEstimator):  # type: ignore[misc]
                 f"no interval calibrated at level {level}; have {sorted(self.pooled_quantiles_)}"
             )
         pooled = self.pooled_quantiles_[float(level)]
+        # Models stored before adaptive levels carry a one-sided widening factor instead.
         factor = float(getattr(self, "drift_factors_", {}).get(float(level), 1.0))
         if groups is None:
             return np.full(n, pooled * factor)
