@@ -631,6 +631,84 @@ BEFORE = {
             "yt-trending-daily-2026/IN": [[0.8512, 0.9752], [0.843, 0.9421], [0.7686, 0.9628]],
         },
     },
+    "before_adaptive_levels": {
+        "source": "this benchmark on main at fcab1d6 (one-sided drift widening up to 1.25x, recency "
+        "weights of half-life 0.5), 2026-12-07, load 7.5 to 10.3",
+        "coverage_summary": {
+            "0.80": {
+                "cells": 48,
+                "mean_coverage": 0.8103,
+                "mean_abs_off_nominal_points": 3.6,
+                "within_2_points": 17,
+                "inside_exact_95pct_range": 45,
+                "expected_inside_if_exact": 45.6,
+                "expected_within_2_points_if_exact": 20.7,
+            },
+            "0.95": {
+                "cells": 48,
+                "mean_coverage": 0.9587,
+                "mean_abs_off_nominal_points": 1.97,
+                "within_2_points": 22,
+                "inside_exact_95pct_range": 44,
+                "expected_inside_if_exact": 45.6,
+                "expected_within_2_points_if_exact": 32.0,
+            },
+        },
+        "extra_splits_per_origin_coverage_80_95": {
+            "yt-channel-tracker-2026 5x7% of first 100%": [
+                [0.7689, 0.9267],
+                [0.7844, 0.9467],
+                [0.8067, 0.9489],
+                [0.7889, 0.9422],
+                [0.8533, 0.9622],
+            ],
+            "yt-channel-tracker-2026 4x8% of first 95%": [
+                [0.7812, 0.9264],
+                [0.7935, 0.953],
+                [0.8282, 0.9611],
+                [0.8037, 0.9284],
+            ],
+            "yt-trending-daily-2026/US 5x7% of first 100%": [
+                [0.8544, 0.9903],
+                [0.7282, 0.9806],
+                [0.835, 0.9709],
+                [0.7476, 0.9709],
+                [0.7864, 0.9417],
+            ],
+            "yt-trending-daily-2026/US 4x8% of first 95%": [
+                [0.8482, 0.9821],
+                [0.75, 0.9732],
+                [0.9286, 0.9911],
+                [0.7679, 0.9643],
+            ],
+            "yt-trending-daily-2026/GB 5x7% of first 100%": [
+                [0.7692, 0.9231],
+                [0.875, 1.0],
+                [0.75, 0.9712],
+                [0.8077, 0.9231],
+                [0.8654, 0.9904],
+            ],
+            "yt-trending-daily-2026/GB 4x8% of first 95%": [
+                [0.7699, 0.9292],
+                [0.8761, 1.0],
+                [0.7257, 0.9735],
+                [0.8584, 0.9735],
+            ],
+            "yt-trending-daily-2026/IN 5x7% of first 100%": [
+                [0.8402, 0.9349],
+                [0.8462, 0.9527],
+                [0.8225, 0.9349],
+                [0.8047, 0.9527],
+                [0.8107, 0.9704],
+            ],
+            "yt-trending-daily-2026/IN 4x8% of first 95%": [
+                [0.8098, 0.9239],
+                [0.8043, 0.9565],
+                [0.8696, 0.9511],
+                [0.7772, 0.9511],
+            ],
+        },
+    },
     "previous_benchmark": {
         "yt-channel-tracker-2026": {
             "n_test": 966,
