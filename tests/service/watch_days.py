@@ -110,16 +110,15 @@ class WatchedService:
             if each_hour is not None:
                 each_hour(now)
 
-    def planted_breakouts(self) -> dict[str, str]:
-        """HOOK for the breakout-alert assertion (alerts are built in another worktree):
-        ``video_id -> channel_id`` of the world's planted breakout videos published during the
-        run so far. The alert test asserts exactly one breakout alert for each, within its first
-        24 h, and none for the channels without one."""
+    def planted_breakouts(self, since: datetime | None = None) -> dict[str, str]:
+        """``video_id -> channel_id`` of the world's planted breakout videos (its truth) of the
+        watched channels published after ``since`` (default: the start) and by the last tick."""
         end = self.ticks[-1] if self.ticks else self.start
+        after = self.start if since is None else since
         planted: dict[str, str] = {}
         for upload in self.truth():
             truth = self.emulator.world.channel_truth(upload.channel_id)
-            if upload.video_id in truth.breakout_video_ids and self.start < upload.published_at <= end:
+            if upload.video_id in truth.breakout_video_ids and after < upload.published_at <= end:
                 planted[upload.video_id] = upload.channel_id
         return planted
 
@@ -147,11 +146,18 @@ class WatchedService:
 
 @contextmanager
 def watched_service(
-    tmp_path: Path, *, seed: int = 21, n_channels: int = 5, watch: int = 5, **settings: Any
+    tmp_path: Path,
+    *,
+    seed: int = 21,
+    n_channels: int = 5,
+    watch: int = 5,
+    world: World | None = None,
+    **settings: Any,
 ) -> Iterator[WatchedService]:
-    """The emulator (``World(seed, n_channels)``) and the service on loopback, ``watch`` channels
-    collected and watched daily, WebSub subscribed. ``settings`` override the service's."""
-    world = World(seed=seed, n_channels=n_channels)
+    """The emulator (``world``, by default ``World(seed, n_channels)``; its clock at
+    2026-10-01 12:00) and the service on loopback, ``watch`` channels collected and watched
+    daily, WebSub subscribed. ``settings`` override the service's."""
+    world = world or World(seed=seed, n_channels=n_channels)
     with running_emulator(world) as emu:
         channel_ids = world.channel_ids()[:watch]
         db = tmp_path / "watch.duckdb"
