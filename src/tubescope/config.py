@@ -238,6 +238,12 @@ class Settings(BaseSettings):
     alert_retry_wait_seconds: float = Field(
         default=1.0, ge=0, le=600, description="Wait before the first delivery retry (doubling after)."
     )
+    alert_redeliveries: int = Field(
+        default=4,
+        ge=0,
+        le=20,
+        description="Further rounds of a failed alert delivery, one each time a run lands (0: none).",
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -1,8 +1,10 @@
-"""The alert job: a half-configured delivery is refused before anything is claimed, and a delivery
-that keeps failing is stored with the alert (once, without secrets) instead of failing the check."""
+"""The alert job: a half-configured delivery is refused before anything is claimed, a delivery
+that keeps failing is stored with the alert (once, without secrets) instead of failing the check,
+and a failed delivery is tried again when later runs land, a set number of times at most."""
 
 from __future__ import annotations
 
+import json
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.watch.receivers import webhook_receiver
-from tubescope.config import AlertRuleSettings, load_settings
+from tubescope.config import AlertRuleSettings, Settings, load_settings
 from tubescope.errors import ConfigError
-from tubescope.jobs.alerts import TICK_KINDS, QuotaFigures, check, parse_rule
+from tubescope.jobs.alerts import TICK_KINDS, QuotaFigures, after_run, check, parse_rule, redeliver_failed
+from tubescope.jobs.common import warehouse_target
 from tubescope.warehouse import Warehouse
-from tubescope.warehouse.alerts import list_alerts
+from tubescope.warehouse.alerts import StoredAlert, list_alerts
 
 NOW = datetime(2026, 5, 20, 12, tzinfo=UTC)
 QUOTA = QuotaFigures(left={("key-abcdef", "default"): 500}, daily_units=10_000, day="2026-05-20")
@@ -103,3 +106,64 @@ def test_check_now_evaluates_the_watch_list_once_and_skips_unreadable_stored_rul
     assert [(a.rule, a.channel_id) for a in first] == [("gap", channel_id)] and again == []
     with Warehouse.open(db, read_only=True) as warehouse:
         assert [(a.rule, a.channel_id) for a in list_alerts(warehouse)] == [("gap", channel_id)]
+
+
+def _hooked(db: Path, url: str, redeliveries: int) -> Settings:
+    return load_settings(
+        db_path=db,
+        alert_rules=RULES,
+        alert_webhook_url=url,
+        alert_webhook_secret="s3cret-77",
+        alert_retries=2,
+        alert_retry_wait_seconds=0.01,
+        alert_redeliveries=redeliveries,
+    )
+
+
+def _tick(db: Path, settings: Settings) -> list[StoredAlert]:
+    """A scheduler tick's evaluation: the quota rule fires (once) and is delivered."""
+    return check(lambda: _borrow(db), settings, channel_ids=[], kinds=TICK_KINDS, now=NOW, quota=QUOTA)
+
+
+def test_a_failed_delivery_is_sent_when_a_later_run_lands_and_never_twice(tmp_path: Path) -> None:
+    db = tmp_path / "a.duckdb"
+    with webhook_receiver("/hook") as receiver:
+        receiver.fail_next = 5  # the first delivery (2 attempts) and the first redelivery fail
+        settings = _hooked(db, receiver.url, redeliveries=3)
+        (fired,) = check(
+            lambda: _borrow(db), settings, channel_ids=[], kinds=TICK_KINDS, now=NOW, quota=QUOTA
+        )
+        assert fired.delivered["webhook"].startswith("failed: ")
+        assert (
+            check(lambda: _borrow(db), settings, channel_ids=[], kinds=TICK_KINDS, now=NOW, quota=QUOTA) == []
+        )
+        assert len(receiver.requests) == 2  # a tick's evaluation does not redeliver
+
+        statuses = []
+        for _ in range(4):  # four runs land
+            after_run(settings, warehouse_target(db, settings), [])
+            with Warehouse.open(db) as warehouse:
+                (stored,) = list_alerts(warehouse)
+            statuses.append(stored.delivered["webhook"])
+    assert statuses[0].startswith("failed after redelivery 1: ") and "503" in statuses[0]
+    assert statuses[1] == "sent after 2 attempts on redelivery 2"  # refused once more, then taken
+    assert statuses[2:] == [statuses[1]] * 2  # sent: never again
+    assert receiver.answered == [503] * 5 + [204]
+    bodies = {request.body for request in receiver.requests}
+    assert len(bodies) == 1  # the same signed payload every time
+    (body,) = bodies
+    assert json.loads(body)["alert_id"] == fired.alert_id and json.loads(body)["kind"] == "quota"
+
+
+def test_a_delivery_that_keeps_failing_is_redelivered_at_most_the_set_number_of_times(tmp_path: Path) -> None:
+    db = tmp_path / "a.duckdb"
+    with webhook_receiver("/hook") as receiver:
+        receiver.fail_next = 1000
+        settings = _hooked(db, receiver.url, redeliveries=2)
+        _tick(db, settings)
+        tried = [len(redeliver_failed(lambda: _borrow(db), settings)) for _ in range(4)]
+    assert tried == [1, 1, 0, 0]
+    assert len(receiver.requests) == 2 + 2 * 2  # the first delivery and two redeliveries, 2 attempts each
+    with Warehouse.open(db) as warehouse:
+        (stored,) = list_alerts(warehouse)
+    assert stored.delivered["webhook"].startswith("failed after redelivery 2: ")

@@ -1,5 +1,6 @@
 """Alerts on both backends: claimed once, cooldowns kept across restarts and racing replicas,
-delivery outcomes, listing, and rules stored through REST."""
+delivery outcomes (a failed one's next round claimed once), listing, and rules stored through
+REST."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from tests.warehouse.conftest import T0
 from tubescope.warehouse import Warehouse
 from tubescope.warehouse.alerts import (
     claim_alert,
+    claim_redelivery,
     delete_rule,
+    failed_deliveries,
     list_alerts,
     record_delivery,
     save_rule,
@@ -112,3 +115,20 @@ def test_rules_stored_through_rest(target: Path | str) -> None:
         assert stored_rules(wh)[1]["threshold"] == 200
         assert delete_rule(wh, "fast") and not delete_rule(wh, "fast")
         assert [r["name"] for r in stored_rules(wh)] == ["drop"]
+
+
+def test_a_failed_delivery_is_found_and_its_next_round_claimed_once(target: Path | str) -> None:
+    with Warehouse.open(target) as wh:
+        sent, failed = _claim(wh, "breakouts:v1"), _claim(wh, "breakouts:v2", subject="v2")
+        assert sent is not None and failed is not None
+        record_delivery(wh, sent.alert_id, {"webhook": "sent"})
+        record_delivery(wh, failed.alert_id, {"webhook": "sent", "email": "failed: the server answered 451"})
+        (found,) = failed_deliveries(wh)
+        assert found.alert.alert_id == failed.alert_id
+        trying = {"webhook": "sent", "email": "redelivering (1 of 4)"}
+        assert claim_redelivery(wh, found, trying)
+        assert not claim_redelivery(wh, found, trying)  # a replica that read the same: refused
+        assert failed_deliveries(wh) == []  # being tried: not failed
+    with Warehouse.open(target) as wh:
+        (stored,) = [a for a in list_alerts(wh) if a.alert_id == failed.alert_id]
+        assert stored.delivered == trying

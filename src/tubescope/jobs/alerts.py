@@ -4,12 +4,15 @@ once in the warehouse, deliver it (webhook, e-mail), and list what fired.
 Rules come from Settings (``[[alert.rules]]`` in ``tubescope.toml``) and from the warehouse
 (added through REST). Evaluation is pure (:mod:`tubescope.analysis.alerts`); this module reads
 its inputs, claims (:mod:`tubescope.warehouse.alerts`) and delivers (:mod:`tubescope.watch.delivery`).
-Delivery happens outside any warehouse transaction; its outcome is stored with the alert.
+Delivery happens outside any warehouse transaction; its outcome is stored with the alert, and a
+delivery that failed is tried again as later runs land (``alert_redeliveries`` rounds at most).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -45,7 +48,9 @@ from tubescope.logging import redact_text
 from tubescope.warehouse.alerts import (
     StoredAlert,
     claim_alert,
+    claim_redelivery,
     delete_rule,
+    failed_deliveries,
     list_alerts,
     record_delivery,
     save_rule,
@@ -341,13 +346,96 @@ def check(
     return sent
 
 
+_REDELIVERED = re.compile(r"^failed after redelivery (\d+): ")
+
+
+def _rounds_after_first(status: str) -> int:
+    """How many redeliveries a ``failed…`` status says were tried after the first delivery."""
+    found = _REDELIVERED.match(status)
+    return int(found.group(1)) if found else 0
+
+
+def _redelivered(status: str, round_: int) -> str:
+    """:func:`deliver`'s status for a channel, saying which redelivery it was."""
+    if status.startswith("failed: "):
+        return f"failed after redelivery {round_}: {status.removeprefix('failed: ')}"
+    return f"{status} on redelivery {round_}"
+
+
+def _stored_finding(alert: StoredAlert, rule: AlertRule) -> Finding:
+    """The finding a stored alert was made from, as far as delivery needs it (kind, threshold)."""
+    return Finding(
+        rule=alert.rule,
+        kind=rule.kind,
+        key=alert.dedupe_key,
+        subject=alert.video_id or alert.channel_id or alert.rule,
+        channel_id=alert.channel_id,
+        video_id=alert.video_id,
+        value=alert.value if alert.value is not None else math.nan,
+        threshold=rule.threshold,
+        observed_at=alert.fired_at,
+        summary=alert.message,
+    )
+
+
+def redeliver_failed(
+    borrow: Borrow, settings: Settings, *, delivery: Delivery | None = None
+) -> list[StoredAlert]:
+    """Try once more each failed delivery (webhook, e-mail) of a stored alert that has had fewer
+    than ``alert_redeliveries`` further rounds; returns the alerts tried, with their new statuses.
+
+    Each round is claimed by compare-and-set on the stored statuses (to ``redelivering…``), so
+    replicas send it once; a round cut short by a crash stays ``redelivering…`` and is not tried
+    again. An alert whose rule was removed, or whose way of delivery is no longer configured, is
+    left as it is. Channels that were sent are never sent again.
+    """
+    limit = settings.alert_redeliveries
+    if limit == 0:
+        return []
+    chosen = delivery or Delivery.from_settings(settings)
+    configured = {"webhook": chosen.webhook is not None, "email": chosen.email is not None}
+    claimed: list[tuple[StoredAlert, Finding, dict[str, int], dict[str, str]]] = []
+    with borrow() as warehouse:
+        rules = {rule.name: rule for rule in active_rules(settings, warehouse)}
+        for failed in failed_deliveries(warehouse):
+            alert, rule = failed.alert, rules.get(failed.alert.rule)
+            due = {
+                channel: _rounds_after_first(status) + 1
+                for channel, status in alert.delivered.items()
+                if status.startswith("failed") and configured.get(channel, False)
+            }
+            due = {channel: round_ for channel, round_ in due.items() if round_ <= limit}
+            if rule is None or not due:
+                continue
+            marked = {**alert.delivered, **{c: f"redelivering ({n} of {limit})" for c, n in due.items()}}
+            if claim_redelivery(warehouse, failed, marked):
+                claimed.append((alert, _stored_finding(alert, rule), due, marked))
+    tried = []
+    for alert, finding, due, marked in claimed:
+        only_due = dataclasses.replace(
+            chosen,
+            webhook=chosen.webhook if "webhook" in due else None,
+            email=chosen.email if "email" in due else None,
+        )
+        outcome = deliver(alert, finding, only_due)
+        statuses = {**marked, **{c: _redelivered(status, due[c]) for c, status in outcome.items()}}
+        with borrow() as warehouse:
+            record_delivery(warehouse, alert.alert_id, statuses)
+        _log.info("alerts.redelivered", alert_id=alert.alert_id, statuses=statuses)
+        tried.append(dataclasses.replace(alert, delivered=statuses))
+    return tried
+
+
 def after_run(settings: Settings, target: WarehouseTarget, channel_ids: Sequence[str]) -> list[StoredAlert]:
-    """Evaluate every rule for the channels a run just collected (called by the collect job)."""
+    """Evaluate every rule for the channels a run just collected (called by the collect job),
+    then try again the deliveries that failed before (:func:`redeliver_failed`)."""
 
     def borrow() -> AbstractContextManager[Warehouse]:
         return open_for_writing(target)
 
-    return check(borrow, settings, channel_ids=channel_ids)
+    fired = check(borrow, settings, channel_ids=channel_ids)
+    redeliver_failed(borrow, settings)
+    return fired
 
 
 def after_run_logged(settings: Settings, target: WarehouseTarget, channel_ids: Sequence[str]) -> None:

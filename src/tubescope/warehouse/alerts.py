@@ -144,6 +144,41 @@ def record_delivery(warehouse: Warehouse, alert_id: str, delivered: Mapping[str,
         )
 
 
+@dataclass(frozen=True, slots=True)
+class FailedDelivery:
+    """A stored alert one of whose deliveries failed, as read: ``delivered_text`` is its stored
+    statuses exactly, which the claim of its next delivery round compares against."""
+
+    alert: StoredAlert
+    delivered_text: str
+
+
+def failed_deliveries(warehouse: Warehouse, *, limit: int = 100) -> list[FailedDelivery]:
+    """The newest alerts with a delivery that failed (``failed…`` statuses), newest first."""
+    rows = warehouse.fetchall(
+        f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE CAST(delivered AS VARCHAR) LIKE ?"  # noqa: S608
+        " ORDER BY fired_at DESC, alert_id LIMIT ?",
+        ['%"failed%', int(limit)],
+    )
+    found = []
+    for row in rows:
+        alert = _alert(row)
+        if any(status.startswith("failed") for status in alert.delivered.values()):
+            found.append(FailedDelivery(alert, str(row[8])))
+    return found
+
+
+def claim_redelivery(warehouse: Warehouse, failed: FailedDelivery, delivered: Mapping[str, str]) -> bool:
+    """Move the alert's statuses from what ``failed`` read to ``delivered`` (the round about to
+    be tried) by compare-and-set; True for the one caller (of any replica) that may send it."""
+    with warehouse.transaction() as con:
+        moved = con.count(
+            "UPDATE alerts SET delivered = ? WHERE alert_id = ? AND CAST(delivered AS VARCHAR) = ?",
+            [json.dumps(dict(delivered), sort_keys=True), failed.alert.alert_id, failed.delivered_text],
+        )
+    return moved == 1
+
+
 def list_alerts(
     warehouse: Warehouse, *, limit: int = 100, channel_id: str | None = None, rule: str | None = None
 ) -> list[StoredAlert]:
