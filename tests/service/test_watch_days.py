@@ -33,16 +33,16 @@ WORLD_START = datetime(2026, 9, 1, tzinfo=UTC)
 
 
 def busy_world() -> World:
-    """Five channels uploading about daily from a month before the emulator's clock (2026-10-01
-    12:00), so each sees enough same-format videos at 1 h to judge a new one by. Seed 43 plants
-    one breakout a week into the run (found by a scan of the worlds' truth; the test reads it
-    from the truth, not from here)."""
+    """Five channels uploading every day or two from a month before the emulator's clock
+    (2026-10-01 12:00), so a channel has seen enough same-format videos at 1 h to judge a new one
+    by within days. Seed 88 plants one breakout 6.6 days into the run and none in the week
+    before (found by a scan of worlds' truth; the test reads it from the truth, not from here)."""
     return World(
-        seed=43,
+        seed=88,
         n_channels=5,
         start=WORLD_START,
         end=WORLD_START + timedelta(days=420),
-        videos_per_channel=420,
+        videos_per_channel=280,
     )
 
 
