@@ -17,6 +17,7 @@ from tests.pipeline.helpers import ledger_calls, rows, stored_data
 from tubescope.config import Settings
 from tubescope.emulator.world import World
 from tubescope.jobs.collect import collect
+from tubescope.pipeline.collect import GROUP_LINGER_SECONDS
 from tubescope.testing import EmulatorHandle, running_emulator
 
 
@@ -130,13 +131,17 @@ def test_sigkill_mid_run_then_collect_again_gives_the_same_data_as_an_uninterrup
     with running_emulator(world) as emu:
         ids = world.channel_ids()
         emu.set_faults(latency_ms=40)
-        env = _env(emu, emu.keys[:1], TUBESCOPE_REQUESTS_PER_SECOND="25", TUBESCOPE_MAX_CONCURRENCY="2")
+        # 10 requests a second: the 48 requests take at least 4.8 s, and the kill comes at about 3 s,
+        # after the first group commit (batches linger up to GROUP_LINGER_SECONDS for company).
+        env = _env(emu, emu.keys[:1], TUBESCOPE_REQUESTS_PER_SECOND="10", TUBESCOPE_MAX_CONCURRENCY="2")
         process = _cli([*ids, "--db", str(killed_db), "--json"], env, tmp_path)
         deadline = time.monotonic() + 60
         while ledger_calls(emu).get("videos.list", 0) < 6:
             assert process.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.01)
+        time.sleep(GROUP_LINGER_SECONDS + 0.8)
+        assert process.poll() is None, "the run ended before it could be killed"
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
         assert process.returncode == -signal.SIGKILL

@@ -830,7 +830,8 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         A snapshot of a video this warehouse has no metadata for is quarantined (call
         :meth:`upsert_videos` first); a second snapshot of a video within one batch too.
         ``stored_video_ids`` are videos the caller upserted in the same transaction: when they
-        cover every snapshot, the lookup for unknown videos is skipped.
+        cover every snapshot, the lookup for unknown videos is skipped, and so is marking their
+        channels' KPIs stale (:meth:`upsert_videos` marked them).
         """
         source = self._writable_run(run_id)
         unique: dict[str, VideoSnapshot] = {}
@@ -858,10 +859,12 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         at = fetched_at or self._clock()
         self._register("_video_snapshot_batch", table)
         try:
+            # Videos upserted in this transaction: known, and their channels already marked stale.
+            covered = bool(stored_video_ids) and all(vid in stored_video_ids for vid in unique)
             with self.transaction() as con:
                 unknown = (
                     []
-                    if stored_video_ids and all(vid in stored_video_ids for vid in unique)
+                    if covered
                     else [
                         r[0]
                         for r in con.rows(
@@ -898,7 +901,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                     """,
                     [run_id],
                 )
-                if inserted:
+                if inserted and not covered:
                     ids = "SELECT v.channel_id FROM _video_snapshot_batch b JOIN videos v USING (video_id)"
                     con.rows(_MARK_KPIS_STALE.format(ids=ids))
                 rejected = duplicates + [

@@ -6,7 +6,9 @@ the budget (refuse before spending), the circuit breaker, the key pool, the conc
 the rate limiter; after it, retries with backoff for transient failures only.
 
 The key travels as the ``key=`` query parameter, so a request URL is a secret: it is never put
-into a log line or an exception, and httpx's own request log is scrubbed as well.
+into a log line or an exception, and the HTTP libraries' own request logs are scrubbed as well.
+Requests go out through aiohttp (:mod:`tubescope.youtube.transport`), or through httpx over a
+transport handed in.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlencode
 
-import httpx
 import structlog
 
 from tubescope.domain.refs import ChannelRef, RefKind
@@ -51,6 +52,10 @@ from tubescope.youtube.quota import (
 )
 from tubescope.youtube.resilience import Backoff, CircuitBreaker, Clock, RateLimiter
 from tubescope.youtube.shared_quota import SharedQuota
+from tubescope.youtube.transport import Sender, TransportFailure, make_sender
+
+if TYPE_CHECKING:
+    import httpx
 
 Sleep = Callable[[float], Awaitable[None]]
 ItemT = TypeVar("ItemT", bound=api.ApiModel)
@@ -149,14 +154,10 @@ class YouTubeClient:
         self._server_time: tuple[datetime, float] | None = None
         self.requests_sent = 0
         _scrub_httpx_logs()
-        self._http = httpx.AsyncClient(
+        self._http: Sender = make_sender(
+            max_connections=self.options.max_concurrency,
+            timeout_seconds=self.options.timeout_seconds,
             transport=transport,
-            timeout=httpx.Timeout(self.options.timeout_seconds),
-            limits=httpx.Limits(
-                max_connections=self.options.max_concurrency,
-                max_keepalive_connections=self.options.max_concurrency,
-            ),
-            headers={"Accept": "application/json", "User-Agent": "tubescope"},
         )
 
     def __repr__(self) -> str:
@@ -563,18 +564,17 @@ class YouTubeClient:
                     sent = True
                     self.requests_sent += 1
                     try:
-                        # One pre-encoded query string: httpx's own merging of ``params`` into
-                        # the URL parses the long (50-id) URL twice and cost more CPU than the
-                        # rest of the request together.
+                        # One pre-encoded query string: parsing and re-quoting ``params`` merged
+                        # into the long (50-id) URL cost more CPU than the rest of the request.
                         response = await self._http.get(f"{url}?{_query(params, key)}")
-                    except httpx.TransportError as exc:
+                    except TransportFailure as exc:
                         # str(exc) of a transport error names the host, never the query; scrub anyway.
-                        verdict = Verdict(Action.RETRY, 0, type(exc).__name__, redact_text(str(exc), [key]))
-                        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                        verdict = Verdict(Action.RETRY, 0, exc.kind, redact_text(str(exc), [key]))
+                        if exc.unsent:
                             # Never reached the API: nothing was billed, so nothing is counted.
                             self._ledger.refund(method, fingerprint)
                     else:
-                        verdict = classify_response(response.status_code, response.content, response.headers)
+                        verdict = classify_response(response.status, response.body, response.headers)
             except BaseException:
                 if not sent:
                     self._ledger.refund(method, fingerprint)
@@ -583,8 +583,7 @@ class YouTubeClient:
                 raise
             if verdict.action is Action.OK:
                 self._breaker.record_success()
-                dates = response.headers.get_list("date")
-                self._note_server_time(dates[-1] if dates else None)
+                self._note_server_time(response.dates[-1] if response.dates else None)
                 body: dict[str, Any] = verdict.body
                 return body
             log = _log.bind(
@@ -749,8 +748,9 @@ class _RedactUrls(logging.Filter):
 
 
 def _scrub_httpx_logs() -> None:
-    """httpx logs every request URL at INFO; the URL carries ``key=``, so scrub it at the source."""
-    for name in ("httpx", "httpcore"):
+    """httpx logs every request URL at INFO (aiohttp may name URLs too); the URL carries ``key=``, so
+    scrub it at the source."""
+    for name in ("httpx", "httpcore", "aiohttp.client"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _RedactUrls) for f in logger.filters):
             logger.addFilter(_RedactUrls())
