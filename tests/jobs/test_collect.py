@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ from typing import Any
 from tests.pipeline.helpers import ledger_calls, rows, stored_data
 from tubescope.config import Settings
 from tubescope.emulator.world import World
-from tubescope.jobs.collect import collect
+from tubescope.jobs.collect import GC_YOUNG_THRESHOLD, _fewer_gc_passes, collect
 from tubescope.pipeline.collect import GROUP_LINGER_SECONDS
 from tubescope.testing import EmulatorHandle, running_emulator
 
@@ -170,3 +171,19 @@ def _without_times(data: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tup
         name: sorted(tuple(v for v in row if not isinstance(v, datetime)) for row in table)
         for name, table in data.items()
     }
+
+
+def test_a_crawl_raises_the_young_gc_threshold_and_the_last_one_out_restores_it() -> None:
+    before = gc.get_threshold()
+    with _fewer_gc_passes():
+        assert gc.get_threshold() == (max(GC_YOUNG_THRESHOLD, before[0]), *before[1:])
+        with _fewer_gc_passes():  # a second collection in another thread of the same process
+            pass
+        assert gc.get_threshold()[0] == max(GC_YOUNG_THRESHOLD, before[0])
+    assert gc.get_threshold() == before
+    gc.set_threshold(0)
+    try:
+        with _fewer_gc_passes():
+            assert gc.get_threshold()[0] == 0  # collection switched off stays off
+    finally:
+        gc.set_threshold(*before)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import signal
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,7 +121,7 @@ def collect(
         on_quota_usage,
     )
     try:
-        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+        with _fewer_gc_passes(), asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
             summary = runner.run(job)
     except asyncio.CancelledError:
         # A second signal cancelled the run outright; it was still left interrupted (resumable).
@@ -129,6 +131,41 @@ def collect(
     if not dry_run and summary.run_id is not None:
         _check_alerts(cfg, target, summary.channels)
     return summary
+
+
+GC_YOUNG_THRESHOLD = 20_000
+"""Net new container objects between young-generation collections while a crawl runs (CPython's
+default is 700). Every API page allocates thousands of short-lived dicts and records, which
+triggered about 200 collections and 2 full ones per 20,000-video crawl, about 0.3 ms of CPU per
+request (a tenth of the collector's); the raised threshold leaves at most this many objects of
+cyclic garbage waiting."""
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, int, int] | None = None
+
+
+@contextlib.contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """Raise the young-generation GC threshold for the crawl, then put it back.
+
+    Collections may run in several threads of one process (the service): the first to enter
+    saves the threshold and the last to leave restores it.
+    """
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            if _gc_saved[0]:  # 0: automatic collection is off, and stays off
+                gc.set_threshold(max(GC_YOUNG_THRESHOLD, _gc_saved[0]), *_gc_saved[1:])
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0 and _gc_saved is not None:
+                gc.set_threshold(*_gc_saved)
+                _gc_saved = None
 
 
 def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
