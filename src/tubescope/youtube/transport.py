@@ -92,6 +92,7 @@ class AiohttpSender:
                     total=None, connect=seconds, sock_connect=seconds, sock_read=seconds
                 ),
                 headers=dict(DEFAULT_HEADERS),
+                trust_env=True,  # HTTP(S)_PROXY and NO_PROXY are honoured, as httpx did
             )
         return self._session
 
