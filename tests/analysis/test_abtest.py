@@ -494,3 +494,17 @@ def test_groups_without_any_variation_are_not_compared() -> None:
     assert (
         comparison.verdict == "Not enough variation to compare: every video in each group has the same views."
     )
+
+
+def test_views_given_once_for_several_comparisons_give_the_same_results() -> None:
+    from tubescope.analysis.abtest import same_age_views
+
+    frames = synthetic_frames(3, question_lift=1.3, n=300)
+    at_age = same_age_views(frames)
+    assert at_age.notna().any()
+    for expression in ("title contains '?'", "tag_count >= 10", "format = short"):
+        alone = run_ab_test(frames, expression, now=NOW, rng=0)
+        shared = run_ab_test(frames, expression, now=NOW, rng=0, at_age=at_age)
+        assert shared.to_dict() == alone.to_dict()
+    with pytest.raises(InvalidQuery):
+        run_ab_test(frames, "title contains '?'", now=NOW, at_age=at_age.iloc[1:])

@@ -138,3 +138,24 @@ def test_video_features_without_tag_counts_count_zero_tags() -> None:
     assert features["tag_count"].tolist() == [0.0, 0.0]
     assert features["title_has_question"].tolist() == [1.0, 0.0]  # a missing title is an empty one
     assert features["title_length"].tolist() == [4.0, 0.0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_latest_rows_equals_the_frame_sort_then_drop_duplicates(seed: int) -> None:
+    import numpy as np
+
+    from tubescope.analysis.features import latest_rows
+
+    rng = np.random.default_rng(seed)
+    n = 5000
+    # Few distinct instants (ties within and across videos), NaT and missing ids included.
+    stamps = pd.to_datetime(rng.integers(0, 40, n), unit="D", utc=True).to_series(index=None)
+    stamps[rng.random(n) < 0.02] = pd.NaT
+    ids = pd.Series([f"v{i}" for i in rng.integers(0, 300, n)], dtype="str")
+    ids[rng.random(n) < 0.01] = None
+    frame = pd.DataFrame(
+        {"video_id": ids, "observed_at": stamps.to_numpy(), "view_count": rng.integers(0, 9, n)},
+        index=pd.Index(rng.permutation(n) + 10),
+    )
+    expected = frame.sort_values("observed_at").drop_duplicates("video_id", keep="last")
+    pd.testing.assert_frame_equal(latest_rows(frame, "video_id"), expected)

@@ -253,6 +253,18 @@ def views_at_age(
     return pd.Series(mapped, index=videos.index, dtype="float64")
 
 
+def same_age_views(frames: ChannelFrames, options: AbTestOptions | None = None) -> pd.Series:
+    """The views at the comparison age that :func:`run_ab_test` compares (:func:`views_at_age`
+    at ``options``' age and tolerance), aligned with ``frames.videos``."""
+    options = options or AbTestOptions()
+    return views_at_age(
+        frames.videos,
+        frames.video_snapshots,
+        age_days=options.same_age_days,
+        tolerance_days=options.same_age_tolerance_days,
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # The statistics of two samples
 
@@ -455,6 +467,7 @@ def run_ab_test(
     now: datetime,
     rng: np.random.Generator | int = 0,
     options: AbTestOptions | None = None,
+    at_age: pd.Series | None = None,
 ) -> AbTestResult:
     """Compare the views of videos matching ``group_a`` with ``group_b`` (default: the rest).
 
@@ -462,6 +475,9 @@ def run_ab_test(
     queries or boolean masks aligned with ``frames.videos``. ``now`` is the analysis clock: videos
     younger than the comparison age are left out. Raises :class:`~tubescope.errors.InvalidQuery`
     for an invalid filter; small groups give an "insufficient data" comparison instead.
+
+    ``at_age``: :func:`same_age_views` of these frames and options, when the caller runs several
+    comparisons of one channel (each would otherwise interpolate every snapshot again).
     """
     options = options or AbTestOptions()
     generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -490,12 +506,10 @@ def run_ab_test(
         notes.append(f"{young} videos younger than {options.same_age_days:g} days were left out.")
 
     latest = pd.to_numeric(videos["view_count"], errors="coerce").astype("float64")
-    at_age = views_at_age(
-        videos,
-        frames.video_snapshots,
-        age_days=options.same_age_days,
-        tolerance_days=options.same_age_tolerance_days,
-    )
+    if at_age is None:
+        at_age = same_age_views(frames, options)
+    elif not at_age.index.equals(videos.index):
+        raise InvalidQuery("at_age must be aligned with the videos frame's index")
     in_a = mask_a.to_numpy(dtype=bool) & eligible
     in_b = mask_b.to_numpy(dtype=bool) & eligible
     has_age = at_age.notna().to_numpy()

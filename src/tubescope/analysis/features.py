@@ -178,6 +178,20 @@ def id_positions(values: Any, keys: Any) -> np.ndarray[Any, np.dtype[np.int64]]:
     return np.asarray(found_any.fillna(-1).to_numpy(), dtype=np.int64)
 
 
+def latest_rows(frame: pd.DataFrame, key: str, time_column: str = "observed_at") -> pd.DataFrame:
+    """Each ``key``'s row with the latest ``time_column``: exactly
+    ``frame.sort_values(time_column).drop_duplicates(key, keep="last")`` (same rows, order and
+    index), computed on positions so only the kept rows are copied, not every row sorted.
+
+    The permutation is pandas' own sort of the time column alone (the same unstable quicksort
+    the frame sort uses), and the keys are compared as factorized codes (missing keys alike).
+    """
+    order = pd.Series(frame[time_column].array).sort_values().index.to_numpy()
+    codes, _ = pd.factorize(frame[key])
+    keep = ~pd.Series(codes[order]).duplicated(keep="last").to_numpy()
+    return frame.iloc[order[keep]]
+
+
 def finite_or_none(value: Any) -> float | None:
     """``value`` as a float when it is a finite number, else None (never NaN or infinity)."""
     if value is None:

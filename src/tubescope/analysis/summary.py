@@ -39,6 +39,7 @@ from tubescope.analysis.features import (
     epoch_ns,
     id_positions,
     json_safe,
+    latest_rows,
     require_aware,
     require_columns,
 )
@@ -230,8 +231,7 @@ def _timing_performance(videos: pd.DataFrame, same_age: SameAgeResult) -> pd.Ser
 
 def _with_latest_counts(videos: pd.DataFrame, video_snaps: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in ("view_count", "like_count", "comment_count") if c in video_snaps.columns]
-    latest = video_snaps[["video_id", "observed_at", *cols]].sort_values("observed_at")
-    latest = latest.drop_duplicates("video_id", keep="last")
+    latest = latest_rows(video_snaps[["video_id", "observed_at", *cols]], "video_id")
     base = videos.drop(columns=[c for c in cols if c in videos.columns])
     return base.merge(latest[["video_id", *cols]], on="video_id", how="left")
 
@@ -294,8 +294,7 @@ def fleet_kpis(
     # Only the columns used: sorting every column (ids and sources are Arrow strings) cost more
     # than the KPIs. The order is argsort's of observed_at alone, whatever columns come along.
     used = ["video_id", "channel_id", "observed_at", "view_count", "like_count", "comment_count"]
-    latest = snaps.loc[snaps["observed_at"] <= clock, used].sort_values("observed_at")
-    latest = latest.drop_duplicates("video_id", keep="last")
+    latest = latest_rows(_rows(snaps[used], snaps["observed_at"] <= clock), "video_id")
     views = latest["view_count"].astype("float64")
     likes = latest["like_count"].astype("float64")
     comments = latest["comment_count"].astype("float64").fillna(0.0)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tubescope.analysis.abtest import AbTestResult, run_ab_test
+from tubescope.analysis.abtest import AbTestResult, run_ab_test, same_age_views
 from tubescope.analysis.benchmark import BenchmarkResult, benchmark_channel
 from tubescope.analysis.features import id_positions
 from tubescope.analysis.frames import ChannelFrames
@@ -264,9 +264,10 @@ def _benchmark(
 
 def _ab_tests(frames: ChannelFrames, filters: Sequence[str], now: datetime) -> list[AbTestResult]:
     results = []
+    at_age = same_age_views(frames) if filters else None  # the same for every comparison
     for expression in filters:
         try:
-            results.append(run_ab_test(frames, expression, now=now))
+            results.append(run_ab_test(frames, expression, now=now, at_age=at_age))
         except InvalidQuery:
             raise
         except TubescopeError:
