@@ -159,3 +159,27 @@ def test_latest_rows_equals_the_frame_sort_then_drop_duplicates(seed: int) -> No
     )
     expected = frame.sort_values("observed_at").drop_duplicates("video_id", keep="last")
     pd.testing.assert_frame_equal(latest_rows(frame, "video_id"), expected)
+
+
+def test_gc_paused_switches_the_collector_back_only_for_its_owner() -> None:
+    import gc
+
+    from tubescope.analysis.features import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():  # nested: the inner one does not switch it back on
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ValueError), gc_paused():
+        raise ValueError("a failing analysis")
+    assert gc.isenabled()
+    gc.disable()  # off on purpose: a pause leaves it off
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -37,6 +37,7 @@ from tubescope.analysis.engagement import EngagementResult, analyze_engagement
 from tubescope.analysis.features import (
     JsonMixin,
     epoch_ns,
+    gc_paused,
     id_positions,
     json_safe,
     latest_rows,
@@ -175,6 +176,18 @@ def analyze_channel(
     ``reference`` is the newest observation the channel's staleness is judged against (the
     warehouse's; default ``now``): it only sets the ``kpis.stale`` flag.
     """
+    with gc_paused():
+        return _analyze_channel(frames, channel_id, now, since, options, reference)
+
+
+def _analyze_channel(
+    frames: ChannelFrames,
+    channel_id: str,
+    now: datetime,
+    since: datetime | None,
+    options: AnalysisOptions | None,
+    reference: datetime | None,
+) -> ChannelAnalysis:
     opts = options or AnalysisOptions()
     clock = require_aware(now)
     start = require_aware(since, "since") if since is not None else None

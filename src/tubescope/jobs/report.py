@@ -22,7 +22,7 @@ import pandas as pd
 
 from tubescope.analysis.abtest import AbTestResult, run_ab_test, same_age_views
 from tubescope.analysis.benchmark import BenchmarkResult, benchmark_channel
-from tubescope.analysis.features import id_positions
+from tubescope.analysis.features import gc_paused, id_positions
 from tubescope.analysis.frames import ChannelFrames
 from tubescope.analysis.summary import analyze_channel, fleet_kpis
 from tubescope.errors import ConfigError, InvalidQuery, StorageError, TubescopeError
@@ -105,6 +105,19 @@ def render_report(
     progress: Progress | None = None,
 ) -> RenderedReport:
     """The report of ``channel`` from an open warehouse, as an HTML string (nothing is written)."""
+    with gc_paused():  # the analysis, the model and the charts: short-lived objects by the million
+        return _render_report(warehouse, channel, peers, now, window_days, ab_filters, progress)
+
+
+def _render_report(
+    warehouse: Warehouse,
+    channel: str,
+    peers: Sequence[str],
+    now: datetime | None,
+    window_days: int | None,
+    ab_filters: Sequence[str],
+    progress: Progress | None,
+) -> RenderedReport:
     if window_days is not None and window_days < 1:
         raise ConfigError(f"--window-days must be at least 1, not {window_days}")
     step = progress or (lambda _message: None)
