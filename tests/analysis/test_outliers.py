@@ -132,3 +132,61 @@ def test_the_isolation_forest_is_fitted_once_per_data_within_a_run() -> None:
     assert len(module._SCORES) == kept
     assert np.all(again < 0)  # IsolationForest scores are negative; the zeros did not stick
     assert len({module._forest_scores(matrix, 1).tobytes(), again.tobytes()}) == 2  # seed is part of the key
+
+
+def _lifetime_scores_one_by_one(
+    views: np.ndarray, fmt: np.ndarray, age_days: np.ndarray, candidates: np.ndarray, opts: OutlierOptions
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The same-age lifetime scores the plain way: each candidate's peers and their median."""
+    scores = np.full(views.size, np.nan)
+    judged = np.zeros(views.size, dtype=bool)
+    early = np.zeros(views.size, dtype=bool)
+    known = np.isfinite(views) & np.isfinite(age_days) & (age_days > 0)
+    for i in np.flatnonzero(candidates & known):
+        peers = [
+            j
+            for j in np.flatnonzero((fmt == fmt[i]) & known)
+            if j != i and age_days[i] / opts.age_band <= age_days[j] <= age_days[i] * opts.age_band
+        ]
+        no_older = int(((fmt == fmt[i]) & known & (age_days <= age_days[i] * opts.age_band)).sum())
+        old_enough = age_days[i] >= opts.min_lifetime_age_days
+        if old_enough and len(peers) >= opts.min_peers:
+            scores[i] = (views[i] + 1.0) / (float(np.median(views[peers])) + 1.0)
+            judged[i] = True
+        elif not old_enough or no_older <= opts.min_peers:
+            early[i] = True
+    return scores, judged, early
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_same_age_lifetime_scores_equal_the_one_by_one_medians(seed: int) -> None:
+    from tubescope.analysis.outliers import _same_age_lifetime_scores
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 400))
+    views = np.round(rng.lognormal(8, 2, n))  # ties among the views, even and odd peer counts
+    views[rng.random(n) < 0.05] = np.nan
+    age_days = np.round(rng.uniform(0, 200, n), int(rng.integers(0, 3)))  # ties among the ages
+    age_days[rng.random(n) < 0.03] = np.nan
+    fmt = rng.choice(np.array(["long", "short", "live"], dtype=object), n)
+    candidates = rng.random(n) < 0.7
+    opts = OutlierOptions(age_band=float(rng.choice([1.2, 1.5, 3.0])), min_peers=int(rng.integers(1, 8)))
+    got = _same_age_lifetime_scores(views, fmt, age_days, candidates, opts)
+    expected = _lifetime_scores_one_by_one(views, fmt, age_days, candidates, opts)
+    np.testing.assert_array_equal(got[0], expected[0])  # bit for bit, NaN where not judged
+    np.testing.assert_array_equal(got[1], expected[1] & candidates)
+    np.testing.assert_array_equal(got[2], expected[2] & candidates)
+
+
+@pytest.mark.parametrize(("max_cells", "loop_above"), [(3, 256), (1 << 21, 256), (1 << 21, 0), (50, 4)])
+def test_run_medians_without_self_equal_numpy_medians(max_cells: int, loop_above: int) -> None:
+    from tubescope.analysis.outliers import _run_medians_without_self
+
+    rng = np.random.default_rng(max_cells + loop_above)
+    values = np.round(rng.normal(size=200) * 5)  # ties
+    lo = rng.integers(0, 150, 120)
+    hi = lo + rng.integers(2, 50, 120)
+    own = lo + (rng.random(120) * (hi - lo)).astype(np.int64)
+    got = _run_medians_without_self(values, lo, hi, own, max_cells=max_cells, loop_above=loop_above)
+    expected = [float(np.median(np.delete(values[a:b], c - a))) for a, b, c in zip(lo, hi, own, strict=True)]
+    assert got.tolist() == expected

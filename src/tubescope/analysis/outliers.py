@@ -214,6 +214,63 @@ def _forest_scores(matrix: npt.NDArray[np.float64], seed: int) -> npt.NDArray[np
     return scores.copy()
 
 
+def _run_medians_without_self(
+    values: npt.NDArray[np.float64],
+    lo: npt.NDArray[np.int64],
+    hi: npt.NDArray[np.int64],
+    own: npt.NDArray[np.int64],
+    max_cells: int = 1 << 21,
+    loop_above: int = 256,
+) -> npt.NDArray[np.float64]:
+    """For each run ``values[lo:hi]`` of finite values, its median without the entry at position
+    ``own`` (inside the run): ``np.median`` of the rest, for many runs at once.
+
+    Each run is a row of a chunk's width ``w``; the ``k`` values kept are padded with ``-inf`` and
+    ``+inf`` (the own entry among the pads) in the numbers that put their middle at the row's
+    middle: sorted position ``(w - 1) // 2`` for odd ``k``, ``w // 2 - 1`` and ``w // 2`` for
+    even ``k``. One ``np.partition`` per parity then finds every median, the mean of the middle
+    one or two values as ``np.median`` takes it. Rows go in chunks of runs of about one length
+    (so few cells are padding), of at most ``max_cells`` cells where a run is shorter.
+
+    Runs longer than ``loop_above`` take ``np.median`` one at a time: there a call's overhead is
+    small beside the run, and the padded rows' dozen passes cost more than one partition.
+    """
+    out = np.empty(lo.size, dtype=np.float64)
+    for row in np.flatnonzero(hi - lo > loop_above):
+        run = values[lo[row] : hi[row]]
+        out[row] = float(np.median(np.delete(run, own[row] - lo[row])))
+    short = np.flatnonzero(hi - lo <= loop_above)
+    by_width = short[np.argsort((hi - lo)[short], kind="stable")]  # rows of about one width together
+    widths = (hi - lo)[by_width]
+    start = 0
+    while start < by_width.size:
+        # The most rows from ``start`` whose widest (the last: widths ascend) fits max_cells.
+        cells = np.arange(1, by_width.size - start + 1) * widths[start:]
+        stop = start + max(1, int(np.searchsorted(cells, max_cells, side="right")))
+        width = int(widths[stop - 1])
+        part = by_width[start:stop]
+        start = stop
+        columns = np.arange(width)
+        index = lo[part, None] + columns[None, :]
+        kept = (index < hi[part, None]) & (index != own[part, None])
+        count = kept.sum(axis=1)
+        odd = count % 2 == 1
+        low_pads = np.where(odd, (width - 1) // 2 - (count - 1) // 2, width // 2 - count // 2)
+        pad_rank = np.cumsum(~kept, axis=1) - 1
+        pads = np.where(pad_rank < low_pads[:, None], -np.inf, np.inf)
+        rows = np.where(kept, values[np.minimum(index, values.size - 1)], pads)
+        middle = np.empty(rows.shape[0], dtype=np.float64)
+        if odd.any():
+            centre = (width - 1) // 2
+            picked = np.partition(rows[odd], centre, axis=1)[:, centre]
+            middle[odd] = (picked + picked) / 2.0
+        if (~odd).any():
+            pair = np.partition(rows[~odd], [width // 2 - 1, width // 2], axis=1)
+            middle[~odd] = (pair[:, width // 2 - 1] + pair[:, width // 2]) / 2.0
+        out[part] = middle
+    return out
+
+
 def _same_age_lifetime_scores(
     views: npt.NDArray[np.float64],
     fmt: npt.NDArray[Any],
@@ -238,22 +295,20 @@ def _same_age_lifetime_scores(
         members = np.flatnonzero((fmt == name) & known)
         order = members[np.argsort(age_days[members], kind="stable")]
         ages, counts = age_days[order], views[order]
-        for i in np.flatnonzero(candidates & (fmt == name) & known):
-            lo = np.searchsorted(ages, age_days[i] / opts.age_band, side="left")
-            hi = np.searchsorted(ages, age_days[i] * opts.age_band, side="right")
-            peers = order[lo:hi]
-            peers = peers[peers != i]
-            old_enough = age_days[i] >= opts.min_lifetime_age_days
-            if old_enough and peers.size >= opts.min_peers:
-                middle = float(np.median(counts[lo:hi][order[lo:hi] != i]))
-                scores[i] = (views[i] + 1.0) / (middle + 1.0)
-                judged[i] = True
-            elif (
-                not old_enough
-                or np.searchsorted(ages, age_days[i] * opts.age_band, side="right") <= opts.min_peers
-            ):
-                # Too few videos this young to compare with (the comparison set is older).
-                early[i] = True
+        mine = np.flatnonzero(candidates & (fmt == name) & known)
+        # Each candidate's peers are a run of the age-sorted members, itself among them (its age
+        # lies within its own band): the run is [lo, hi), the peers are the run less itself.
+        lo = np.searchsorted(ages, age_days[mine] / opts.age_band, side="left")
+        hi = np.searchsorted(ages, age_days[mine] * opts.age_band, side="right")
+        old_enough = age_days[mine] >= opts.min_lifetime_age_days
+        judge = old_enough & (hi - lo - 1 >= opts.min_peers)
+        # Too few videos this young to compare with (the comparison set is older).
+        early[mine[~judge & (~old_enough | (hi <= opts.min_peers))]] = True
+        position = np.empty(views.size, dtype=np.int64)
+        position[order] = np.arange(order.size)
+        middle = _run_medians_without_self(counts, lo[judge], hi[judge], position[mine[judge]])
+        scores[mine[judge]] = (views[mine[judge]] + 1.0) / (middle + 1.0)
+        judged[mine[judge]] = True
     return scores, judged & candidates, early & candidates
 
 
