@@ -16,6 +16,7 @@ import email.utils
 import hashlib
 import html
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -1024,18 +1025,23 @@ class ApiEndpoint:
         """Serve one API request: check key and quota, inject faults, and answer."""
         state = self.state
         decision = state.faults.decide()
-        if decision.delay_seconds > 0:
-            await asyncio.sleep(decision.delay_seconds)
+        # The injected latency is the answer's response time, as a real server's latency includes
+        # its own work: the emulator's compute (serial on its one event loop, so requests arriving
+        # together would queue behind each other) is inside the delay, not added to it.
+        deadline = time.monotonic() + decision.delay_seconds
         fault = decision.fault
         if fault is Fault.CONNECTION_RESET:
+            await _sleep_until(deadline)
             _reset_connection(scope)
             return
         failure = _FAULT_FAILURES.get(fault) if fault is not None else None
         if failure is not None:
             headers = [(b"retry-after", b"1")] if failure.code == 429 else []
+            await _sleep_until(deadline)
             await _send_bytes(send, failure.code, _encode(failure.body()), headers)
             return
         if scope.get("method", "GET") != "GET":
+            await _sleep_until(deadline)
             await _send_bytes(send, 405, _encode(_bad_request("Method not allowed").body()))
             return
         params = Params(scope.get("query_string", b""))
@@ -1047,6 +1053,7 @@ class ApiEndpoint:
         state.requests_served += 1
         # The world's time, as the real API stamps its answers: clients date snapshots with it.
         date = email.utils.format_datetime(state.clock.now(), usegmt=True).encode()
+        await _sleep_until(deadline)
         await _send_bytes(send, status, payload, [(b"date", date)])
 
     def _answer(self, params: Params) -> tuple[int, bytes]:
@@ -1074,6 +1081,13 @@ class ApiEndpoint:
         if not state.ledger.try_charge(key, self.method, now):
             return 403, _encode(quota_exceeded().body())
         return 200, payload
+
+
+async def _sleep_until(deadline: float) -> None:
+    """Wait until ``deadline`` (a ``time.monotonic()`` reading), if it is still ahead."""
+    left = deadline - time.monotonic()
+    if left > 0:
+        await asyncio.sleep(left)
 
 
 def _reset_connection(scope: Scope) -> None:
