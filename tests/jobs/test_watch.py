@@ -95,3 +95,51 @@ def test_a_watch_sweep_evaluates_the_alert_rules_once(tmp_path: Path) -> None:
                 fired = list_alerts(warehouse)
             # fired by the first sweep; the second finds it already sent
             assert [(a.rule, a.channel_id) for a in fired] == [("gap", channel_id)]
+
+
+def test_a_failed_watch_tick_is_tried_again_an_hour_later_not_a_day(tmp_path: Path) -> None:
+    from contextlib import AbstractContextManager
+    from datetime import timedelta
+
+    import pytest
+
+    from tubescope.config import load_settings
+    from tubescope.errors import TubescopeError
+    from tubescope.jobs.collect import collect
+    from tubescope.jobs.watch import RETRY_FAILED_TICK_AFTER, sweep, tick
+    from tubescope.warehouse import Warehouse
+    from tubescope.warehouse.watches import add_watches, list_watches
+
+    with running_emulator(seed=12, n_channels=2) as emu:
+        channel_id = emu.world.channel_ids()[0]
+        db = tmp_path / "w.duckdb"
+        collect([channel_id], db_path=db, api_keys=emu.keys[:1], api_base=emu.base_url)
+        settings = load_settings(
+            db_path=db, youtube_api_base=emu.base_url, api_keys=emu.keys[:1], max_retries=0
+        )
+        with Warehouse.open(db) as warehouse:
+            add_watches(warehouse, [channel_id], every=timedelta(days=1), group="default", at=emu.clock.now())
+
+        def borrow() -> AbstractContextManager[Warehouse]:
+            return Warehouse.open(db)
+
+        first = emu.clock.now()
+        assert tick(borrow, first) == [channel_id]
+        emu.set_faults(backend_error_rate=1.0)  # every API call fails: the watch job fails
+        with pytest.raises(TubescopeError):
+            sweep(first, channel_ids=[channel_id], dense=False, settings=settings)
+        emu.set_faults()
+        retry = first + RETRY_FAILED_TICK_AFTER
+        assert tick(borrow, retry - timedelta(minutes=1)) == []
+        assert tick(borrow, retry) == [channel_id]  # claimed again once, within the hour
+        assert tick(borrow, retry + timedelta(minutes=1)) == []
+        emu.set_now(retry)
+        result = sweep(retry, channel_ids=[channel_id], dense=False, settings=settings)
+        assert result.run_id is not None and result.snapshots > 0
+        with Warehouse.open(db, read_only=True) as warehouse:
+            (watched,) = list_watches(warehouse)
+            runs = warehouse.fetchall("SELECT status FROM collection_runs ORDER BY started_at")
+            statuses = [str(row[0]) for row in runs]
+        # the next daily tick counts from the retry that succeeded
+        assert watched.last_tick_at == retry and not watched.due(retry + timedelta(hours=23))
+        assert statuses[-1] == "completed"

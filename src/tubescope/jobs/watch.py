@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import structlog
 
 from tubescope.config import Settings, load_settings
-from tubescope.errors import ChannelNotFound, ConfigError
+from tubescope.errors import ChannelNotFound, ConfigError, TubescopeError
 from tubescope.jobs.common import resolve_stored_channel, utc_now, warehouse_target
 from tubescope.warehouse.repository import Warehouse
 from tubescope.warehouse.target import WarehouseTarget
@@ -22,6 +23,7 @@ from tubescope.warehouse.watches import (
     add_watches,
     get_subscription,
     list_watches,
+    release_ticks,
     remove_watches,
     save_subscription,
     upload_rates,
@@ -34,8 +36,13 @@ from tubescope.watch.plan import DenseSampling, WatchedChannel, WatchPlan, pass_
 from tubescope.watch.schedule import claim_due, dense_due
 from tubescope.watch.sweep import SweepResult
 
+_log = structlog.get_logger("tubescope.jobs.watch")
+
 _EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
 _UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+RETRY_FAILED_TICK_AFTER = timedelta(hours=1)
+"""A watch tick whose job failed is claimable again this long after it: soon enough to keep the
+day's snapshot, not so soon that an outage or a spent quota is hit again at every timer tick."""
 DEFAULT_UPLOADS_PER_DAY = 1 / 7
 """Cadence assumed for a channel with no recent uploads stored (about weekly)."""
 
@@ -230,7 +237,16 @@ def sweep(
             refresh_channel_kpis(warehouse, at=now)
             return result
 
-    result = asyncio.run(run())
+    try:
+        result = asyncio.run(run())
+    except TubescopeError:
+        # The claimed channels were not refreshed: try them again within the hour, not a period
+        # (a day) later. A stop for resume raises no TubescopeError: the resumed job collects them.
+        if channel_ids:
+            with Warehouse.open(warehouse_target(None, cfg)) as warehouse:
+                again = release_ticks(warehouse, channel_ids, now, now + RETRY_FAILED_TICK_AFTER)
+            _log.warning("watch.tick_released", channels=len(again), retry_in=str(RETRY_FAILED_TICK_AFTER))
+        raise
     if result.run_id is not None:
         from tubescope.jobs.alerts import after_run_logged
 

@@ -103,6 +103,32 @@ def claim_tick(warehouse: Warehouse, watch: Watch, now: datetime) -> bool:
     return changed == 1
 
 
+def release_ticks(
+    warehouse: Warehouse, channel_ids: Sequence[str], claimed_at: datetime, retry_at: datetime
+) -> list[str]:
+    """Give back the ticks claimed at ``claimed_at`` whose job failed: each channel is due again at
+    ``retry_at`` (or at its usual next tick, if that comes first) instead of a whole period later.
+
+    A channel a later tick has claimed meanwhile keeps that claim (compare-and-set on
+    ``last_tick_at``). Returns the channels released.
+    """
+    wanted = set(channel_ids)
+    released: list[str] = []
+    for watch in list_watches(warehouse):
+        if watch.channel_id not in wanted or watch.last_tick_at != claimed_at:
+            continue
+        # due() fires once ``every`` has passed since last_tick_at: backdate it so that is retry_at
+        backdated = min(claimed_at, retry_at - watch.every)
+        with warehouse.transaction() as con:
+            changed = con.count(
+                "UPDATE watches SET last_tick_at = ? WHERE channel_id = ? AND last_tick_at = ?",
+                [backdated, watch.channel_id, claimed_at],
+            )
+        if changed == 1:
+            released.append(watch.channel_id)
+    return released
+
+
 def upload_rates(
     warehouse: Warehouse, channel_ids: Sequence[str], *, window_days: int = 90
 ) -> dict[str, tuple[int, float]]:
