@@ -62,7 +62,7 @@ def test_five_channels_watched_for_ten_days(tmp_path: Path) -> None:
             """On day one, a second tick within each hour (another replica, or the next minute's
             timer): nothing is due, and the hour's dense pass is not run again."""
             if now < svc.start + timedelta(days=1):
-                jobs = len(svc.client.get("/v1/jobs").json()["items"])
+                jobs = len(svc.wait_for_jobs())
                 assert asyncio.run(run_watch_tick(svc.app.state.tubescope, now + timedelta(minutes=30))) == []
                 assert len(svc.wait_for_jobs()) == jobs
 

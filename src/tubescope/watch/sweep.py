@@ -221,19 +221,27 @@ async def sweep(
     known = live_video_ids(warehouse, due)
     owner = {v: c for v, c in pushed.items() if v not in stored_video_ids(warehouse, list(pushed))}
     pages = 0
-    for channel_id in due:
-        playlist = playlists.get(channel_id)
-        if playlist is None:
-            continue
-        try:
-            fresh, walked = await _new_on_uploads(
-                client, playlist, lambda ids: stored_video_ids(warehouse, list(ids))
-            )
-        except ResourceUnavailable:
-            pages += 1
-            continue
-        pages += walked
-        owner.update(dict.fromkeys(fresh, channel_id))
+    try:
+        for channel_id in due:
+            playlist = playlists.get(channel_id)
+            if playlist is None:
+                continue
+            try:
+                fresh, walked = await _new_on_uploads(
+                    client, playlist, lambda ids: stored_video_ids(warehouse, list(ids))
+                )
+            except ResourceUnavailable:
+                pages += 1
+                continue
+            pages += walked
+            owner.update(dict.fromkeys(fresh, channel_id))
+    except TubescopeError as exc:
+        # Failed before the run began: still logged as a failed run, so the collection_failed
+        # rule (and anyone reading the runs) hears of it. Dated at the tick: the API may never
+        # have answered, so its clock is unknown.
+        run_id = warehouse.start_run(SOURCE, due, client.key_fingerprints, started_at=now)
+        warehouse.finish_run(run_id, "failed", str(exc), quota_spent=client.quota_by_key(), finished_at=now)
+        raise
     daily = {v: c for c, ids in known.items() for v in ids}
     young = [
         (video.video_id, video.channel_id, video.published_at, slot)
