@@ -81,6 +81,34 @@ def test_breakout_stays_quiet_without_a_breakout() -> None:
     assert evaluate([AlertRule("breakouts", "breakout", 5.0)], inputs, T) == []
 
 
+def test_a_new_video_is_not_scored_against_peers_read_off_lines_to_their_first_snapshot() -> None:
+    # Watching starts at T - 24 h. Four videos published in the two days before were first seen
+    # then, 30-45 h old; a new one is sampled at 1 h. All gain views the same concave way, so
+    # none is a breakout; a 1 h value on a straight line to the first snapshot would be a third
+    # of the truth (and the new video 3x its peers).
+    start = T - timedelta(hours=24)
+    published = [start - timedelta(hours=30 + 5 * i) for i in range(4)] + [T - timedelta(hours=1.5)]
+    videos = _videos(published)
+
+    def views(hours: float) -> int:
+        return round(10_000 * (1 - 0.97**hours))
+
+    first = [
+        (v, start, views((start - p).total_seconds() / 3600))
+        for v, p in zip(videos["video_id"][:4], published[:4], strict=True)
+    ]
+    snapshots = pd.DataFrame(first, columns=["video_id", "observed_at", "view_count"])
+    new_video = str(videos["video_id"].iloc[-1])
+    early = pd.DataFrame(
+        {"video_id": [new_video], "slot_hours": [1.0], "view_count": [views(1.5)], "observed_at": [T]}
+    )
+    snapshots = pd.concat([snapshots, early.drop(columns="slot_hours")], ignore_index=True)
+    snapshots["observed_at"] = pd.to_datetime(snapshots["observed_at"], utc=True)
+    early["observed_at"] = pd.to_datetime(early["observed_at"], utc=True)
+    inputs = AlertInputs(videos=videos, video_snapshots=snapshots, early_points=early)
+    assert evaluate([AlertRule("breakouts", "breakout", 2.0, min_peers=3)], inputs, T) == []
+
+
 def _sweep(channel_spec: Planted, rule: AlertRule) -> set[str]:
     """Video ids the rule flags when evaluated every 3 days over the last 120 days (a video is
     checkable at 72 h for four days, until the rule's week-long lookback passes)."""

@@ -178,3 +178,26 @@ def test_percentile_bands_have_closed_top_edges(percentile: float, band: str) ->
     from tubescope.analysis.same_age import band_of
 
     assert band_of(percentile) == band
+
+
+def test_an_early_age_is_not_read_off_a_line_to_a_snapshot_days_later() -> None:
+    # Early views grow fastest: a line from the publish instant to a snapshot 40 h later puts the
+    # 1 h value far below the truth, so it is refused; a snapshot 10 h later is close enough.
+    published = NOW - timedelta(days=5)
+    names = ["first_at_40h", "first_at_10h"]
+    videos, _ = _frames(
+        dict.fromkeys(names, 100.0), dict.fromkeys(names, "long"), dict.fromkeys(names, published), []
+    )
+    snaps = pd.DataFrame(
+        {
+            "video_id": ["first_at_40h", "first_at_10h"],
+            "observed_at": pd.to_datetime(
+                [published + timedelta(hours=40), published + timedelta(hours=10)], utc=True
+            ),
+            "view_count": [4000, 1000],
+        }
+    )
+    at = views_at_ages(videos, snaps, NOW, (("1h", 1.0), ("24h", 24.0)))
+    assert np.isnan(at.loc["first_at_40h", "1h"])
+    assert at.loc["first_at_40h", "24h"] == pytest.approx(2400)  # 40 h is close enough to 24 h
+    assert at.loc["first_at_10h", "1h"] == pytest.approx(100)

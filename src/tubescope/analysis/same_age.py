@@ -3,7 +3,10 @@
 Lifetime views favour old videos; comparing every video at the same age removes that bias.
 Views at age *a* are linearly interpolated between the two snapshots that bracket
 ``published_at + a``, with (age 0, 0 views) as an anchor. Nothing is extrapolated, and a bracket
-wider than ``max(a, 48 h)`` is refused, so a value always rests on nearby observations.
+wider than :func:`max_bracket_hours` (``max(a, min(48 h, 24 a))``) is refused, so a value always
+rests on nearby observations: early views grow fastest, so a line from the publish instant to a
+snapshot 40 h later would put a 1 h value far below the truth (and every new video's score far
+above its peers).
 
 Where watch mode sampled a young video densely, its early points (the sample taken for age
 *a*, within the hour after it) are used as they are: that figure is observed, not interpolated,
@@ -33,6 +36,10 @@ DEFAULT_AGES_HOURS: tuple[tuple[str, float], ...] = (("24h", 24.0), ("7d", 168.0
 EARLY_AGES_HOURS: tuple[tuple[str, float], ...] = (("1h", 1.0), ("6h", 6.0), ("24h", 24.0), ("72h", 72.0))
 """The first-72-hours curve points watch mode observes (the breakout ages)."""
 MIN_BRACKET_HOURS = 48.0
+"""The widest bracket any age may be interpolated across (wider for older ages: up to the age)."""
+BRACKET_AGE_MULTIPLE = 24.0
+"""Below 2 h of age the widest bracket is this many times the age (24 h for the 1 h value: a video
+first seen at the next daily refresh still has one; one first seen 40 h later has none)."""
 
 OUTLIER_SCORE_DEFINITION = (
     "outlier_score = views at age a / median views at age a of the same channel's videos of the "
@@ -155,6 +162,12 @@ def band_of(percentile: float) -> str:
     return "bottom 10%"
 
 
+def max_bracket_hours(hours: float) -> float:
+    """The widest pair of snapshots (hours apart) the views at age ``hours`` may be interpolated
+    between: ``max(hours, min(MIN_BRACKET_HOURS, BRACKET_AGE_MULTIPLE * hours))``."""
+    return max(hours, min(MIN_BRACKET_HOURS, BRACKET_AGE_MULTIPLE * hours))
+
+
 def observed_at_ages(
     videos: pd.DataFrame,
     early_points: pd.DataFrame | None,
@@ -237,7 +250,7 @@ def _interpolated(
         valid &= (vidx_all[hi_c] == video_range) & (vidx_all[lo_c] == video_range)
         exact = valid & np.isclose(age_all[hi_c], hours, rtol=0, atol=1e-9)
         width = age_all[hi_c] - age_all[lo_c]
-        valid &= exact | (width <= max(hours, MIN_BRACKET_HOURS))
+        valid &= exact | (width <= max_bracket_hours(hours))
         with np.errstate(divide="ignore", invalid="ignore"):
             frac = np.where(width > 0, (hours - age_all[lo_c]) / width, 1.0)
         value = views_all[lo_c] + frac * (views_all[hi_c] - views_all[lo_c])
