@@ -75,9 +75,12 @@ def test_two_replicas_two_workers_and_a_cli_collect_on_postgres_equal_one_proces
     clean_db = tmp_path / "clean.duckdb"
     with running_emulator(world) as emu:
         emu.set_faults(latency_ms=40)
+        # 4 requests a second: the big job (about 25 requests) runs for about 6 s, several seconds
+        # after its first group commit (up to 1 s of batches) shows 50 videos stored, so the kill
+        # lands mid-job even when a poll is slow (at 10 a second, CI once saw the job finish first)
         env = _env(
             emu, redis_url, tmp_path / "unused.duckdb", emu.keys[:1],
-            TUBESCOPE_DB_URL=postgres_url, TUBESCOPE_REQUESTS_PER_SECOND="10", TUBESCOPE_MAX_CONCURRENCY="1",
+            TUBESCOPE_DB_URL=postgres_url, TUBESCOPE_REQUESTS_PER_SECOND="4", TUBESCOPE_MAX_CONCURRENCY="1",
             TUBESCOPE_MODEL_DIR=str(tmp_path / "models"),
         )  # fmt: skip
         created = subprocess.run(
