@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tests.jobs.test_collect import _cli, _env, _run, _without_times
-from tests.pipeline.helpers import ledger_calls, rows, stored_data
+from tests.pipeline.helpers import HOLD_LATENCY_MS, ledger_calls, rows, stored_data
 from tubescope.config import Settings
 from tubescope.emulator.world import World
 from tubescope.jobs.collect import collect
@@ -56,7 +56,8 @@ def test_sigkill_mid_run_on_postgres_then_collect_again_loses_and_doubles_nothin
     with running_emulator(world) as emu:
         ids = world.channel_ids()
         emu.set_faults(latency_ms=40)
-        # 10 requests a second: the 48 requests take at least 4.8 s, and the kill comes at about 3 s,
+        # 10 requests a second: the 48 requests take at least 4.8 s. Once 6 batches are fetched,
+        # every answer takes HOLD_LATENCY_MS, so the kill lands mid-run however late it comes, and
         # after the first group commit (batches linger up to GROUP_LINGER_SECONDS for company).
         env = _env(emu, emu.keys[:1], TUBESCOPE_REQUESTS_PER_SECOND="10", TUBESCOPE_MAX_CONCURRENCY="2")
         process = _cli([*ids, "--db", postgres_url, "--json"], env, tmp_path)
@@ -65,6 +66,7 @@ def test_sigkill_mid_run_on_postgres_then_collect_again_loses_and_doubles_nothin
             assert process.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.01)
+        emu.set_faults(latency_ms=HOLD_LATENCY_MS)
         time.sleep(GROUP_LINGER_SECONDS + 0.8)
         assert process.poll() is None, "the run ended before it could be killed"
         process.send_signal(signal.SIGKILL)

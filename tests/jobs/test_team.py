@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from tests.jobs.test_worker import _env, _without_times, _worker
-from tests.pipeline.helpers import rows, stored_data
+from tests.pipeline.helpers import HOLD_LATENCY_MS, rows, stored_data
 from tubescope.config import Settings
 from tubescope.emulator.world import World
 from tubescope.jobs.collect import collect
@@ -107,8 +107,10 @@ def test_two_replicas_two_workers_and_a_cli_collect_on_postgres_equal_one_proces
             running = _until(two, big.json()["job_id"], lambda j: j["progress"].get("videos_stored", 0) >= 50)
             victim = first if running["worker"].endswith(f":{first.pid}") else second
             survivor = second if victim is first else first
+            emu.set_faults(latency_ms=HOLD_LATENCY_MS)
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=30)
+            emu.set_faults(latency_ms=40)
             done = [_until(two, job.json()["job_id"], _finished) for job in (big, small)]
             seen_by_one = [one.get(f"/v1/jobs/{job['job_id']}").json() for job in done]
             out, err = cli.communicate(timeout=120)

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.pipeline.helpers import ledger_calls, rows, stored_data
+from tests.pipeline.helpers import HOLD_LATENCY_MS, ledger_calls, rows, stored_data
 from tubescope.config import Settings
 from tubescope.emulator.world import World
 from tubescope.jobs.collect import collect
@@ -109,7 +109,7 @@ def test_a_job_survives_sigkill_of_its_worker_and_another_worker_resumes_the_sam
         ids = world.channel_ids()
         emu.set_faults(latency_ms=60)
         env = _env(
-            emu, redis_url, db, emu.keys[:1], TUBESCOPE_REQUESTS_PER_SECOND="8", TUBESCOPE_MAX_CONCURRENCY="1"
+            emu, redis_url, db, emu.keys[:1], TUBESCOPE_REQUESTS_PER_SECOND="6", TUBESCOPE_MAX_CONCURRENCY="1"
         )
         job_id = _jobs(redis_url, lambda jobs: jobs.submit(collect_spec(ids)))["job_id"]
         with _worker(env, tmp_path) as first:
@@ -119,8 +119,10 @@ def test_a_job_survives_sigkill_of_its_worker_and_another_worker_resumes_the_sam
             assert running["worker"].endswith(f":{first.pid}")
             # A second worker on the same DuckDB file is waiting for work when the first dies.
             with _worker(env, tmp_path) as second:
+                emu.set_faults(latency_ms=HOLD_LATENCY_MS)
                 first.send_signal(signal.SIGKILL)
                 first.wait(timeout=30)
+                emu.set_faults(latency_ms=60)
                 killed_at = time.monotonic()
                 assert first.returncode == -signal.SIGKILL
                 resumed = _wait_for(redis_url, job_id, lambda j: j["attempts"] == 2)
@@ -152,6 +154,7 @@ def test_sigterm_puts_the_job_back_on_the_queue_at_a_checkpoint(tmp_path: Path, 
         job_id = _jobs(redis_url, lambda jobs: jobs.submit(collect_spec(world.channel_ids())))["job_id"]
         with _worker(env, tmp_path) as first:
             _wait_for(redis_url, job_id, lambda j: j["progress"].get("videos_stored", 0) >= 50)
+            emu.set_faults(latency_ms=HOLD_LATENCY_MS)
             first.send_signal(signal.SIGTERM)
             _, err = first.communicate(timeout=60)
         assert first.returncode == 0, err

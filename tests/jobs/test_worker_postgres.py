@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from tests.jobs.test_worker import _env, _finished, _jobs, _wait_for, _without_times, _worker
-from tests.pipeline.helpers import ledger_calls, rows, stored_data
+from tests.pipeline.helpers import HOLD_LATENCY_MS, ledger_calls, rows, stored_data
 from tubescope.config import Settings
 from tubescope.emulator.world import World
 from tubescope.jobs.collect import collect
@@ -28,7 +28,7 @@ def test_two_workers_share_the_jobs_and_a_sigkill_loses_and_doubles_nothing(
         emu.set_faults(latency_ms=40)
         env = _env(
             emu, redis_url, tmp_path / "unused.duckdb", emu.keys[:1],
-            TUBESCOPE_DB_URL=postgres_url, TUBESCOPE_REQUESTS_PER_SECOND="10", TUBESCOPE_MAX_CONCURRENCY="1",
+            TUBESCOPE_DB_URL=postgres_url, TUBESCOPE_REQUESTS_PER_SECOND="4", TUBESCOPE_MAX_CONCURRENCY="1",
         )  # fmt: skip
         big = _jobs(redis_url, lambda q: q.submit(collect_spec([c0, c1])))["job_id"]
         small = _jobs(redis_url, lambda q: q.submit(collect_spec([c2])))["job_id"]
@@ -38,10 +38,16 @@ def test_two_workers_share_the_jobs_and_a_sigkill_loses_and_doubles_nothing(
                 for job_id in (big, small)
             }
             assert len(set(running.values())) == 2  # each worker took one job
-            _wait_for(redis_url, big, lambda j: j["progress"]["videos_stored"] >= 50)
+            # 4 requests a second: the big job's 12 videos.list calls take 3 s, and its first group
+            # commit (up to 1 s of batches) shows 50 stored well before the last of them.
+            _wait_for(
+                redis_url, big, lambda j: j["state"] == "running" and j["progress"]["videos_stored"] >= 50
+            )
             victim, survivor = (one, two) if running[big].endswith(f":{one.pid}") else (two, one)
+            emu.set_faults(latency_ms=HOLD_LATENCY_MS)
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=30)
+            emu.set_faults(latency_ms=40)
             done = {job_id: _wait_for(redis_url, job_id, _finished, timeout=120) for job_id in (big, small)}
         fast = Settings(youtube_api_base=emu.base_url, requests_per_second=1000)
         collect([c0, c1, c2], db_path=clean_db, api_keys=emu.keys[:1], settings=fast, clock=emu.clock)

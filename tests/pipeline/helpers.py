@@ -28,6 +28,12 @@ FAST = ClientOptions(
     breaker_threshold=1000,
 )
 
+# While a collecting process is being killed, every emulator answer takes this long, so its job
+# cannot finish between a poll seeing it mid-run and the signal landing. (A group commit may hold
+# a second of batches: at a test's few requests a second, most of a crawl can be fetched before
+# its first 50 videos show as stored.)
+HOLD_LATENCY_MS = 2_000
+
 
 def collect(
     emu: EmulatorHandle,
