@@ -244,6 +244,14 @@ class Settings(BaseSettings):
         le=20,
         description="Further rounds of a failed alert delivery, one each time a run lands (0: none).",
     )
+    alert_claim_lease_seconds: float = Field(
+        default=600.0,
+        ge=1,
+        le=86_400,
+        description="Age at which an alert delivery round's claim with no outcome recorded counts as"
+        " cut short (a kill): the next redelivery pass takes it over as a failed round. Keep it above"
+        " the longest delivery (attempts x 10 s timeout plus backoff).",
+    )
 
     @field_validator("log_level")
     @classmethod

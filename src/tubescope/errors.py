@@ -164,6 +164,12 @@ class StorageError(TubescopeError):
     exit_code = 10
 
 
+class WriteConflict(StorageError):
+    """A write was refused because a concurrent transaction changed the same rows first (DuckDB's
+    optimistic concurrency, a PostgreSQL serialization failure): for a compare-and-set, the other
+    writer won."""
+
+
 class SchemaVersionError(StorageError):
     """The database's schema version is not one this tubescope can use."""
 

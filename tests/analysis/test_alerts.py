@@ -20,6 +20,10 @@ from tubescope.analysis.alerts import (
 )
 from tubescope.errors import ConfigError
 
+# pandas' deprecations (Pandas4Warning among them) fail these tests: the rules must keep working
+# when the deprecated keywords are removed
+pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
+
 T = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 CH = "UCalerts0000000000000000"
 

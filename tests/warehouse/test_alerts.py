@@ -132,3 +132,35 @@ def test_a_failed_delivery_is_found_and_its_next_round_claimed_once(target: Path
     with Warehouse.open(target) as wh:
         (stored,) = [a for a in list_alerts(wh) if a.alert_id == failed.alert_id]
         assert stored.delivered == trying
+
+
+def test_a_rounds_outcome_is_kept_only_while_its_claim_stands(target: Path | str) -> None:
+    first = "sending since 2026-03-01T12:00:00+00:00"
+    with Warehouse.open(target) as wh:
+        alert = claim_alert(
+            wh,
+            dedupe_key="breakouts:v1",
+            rule="breakouts",
+            subject="v1",
+            cooldown=timedelta(hours=24),
+            channel_id="UCa",
+            video_id="v1",
+            value=7.5,
+            message="alert",
+            now=T0,
+            claims={"webhook": first, "email": first},
+        )
+        assert alert is not None and alert.delivered == {"webhook": first, "email": first}
+        assert failed_deliveries(wh) == []  # being sent: not failed
+        (claimed,) = failed_deliveries(wh, prefixes=("failed", "sending", "redelivering"))
+        # the claim expired and another replica took the round over ...
+        later = "redelivering (1 of 4) since 2026-03-01T12:10:00+00:00"
+        assert claim_redelivery(wh, claimed, {"webhook": later, "email": later})
+        # ... so the outcome of the round it took over from is refused, and the takeover's is kept
+        assert not record_delivery(wh, alert.alert_id, {"webhook": "sent", "email": "sent"}, claims=[first])
+        done = {"webhook": "sent on redelivery 1", "email": "failed after redelivery 1: 451"}
+        assert record_delivery(wh, alert.alert_id, done, claims=[later])
+        assert not record_delivery(wh, alert.alert_id, {"webhook": "failed: x", "email": "x"}, claims=[later])
+    with Warehouse.open(target) as wh:
+        (stored,) = list_alerts(wh)
+        assert stored.delivered == done

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -27,12 +27,14 @@ class Received:
 
 @dataclass
 class WebhookReceiver:
-    """What the receiver got, and how many of the next requests it should fail with 503."""
+    """What the receiver got, and how many of the next requests it should fail with 503;
+    ``during`` (when set) is called with each request before it is answered."""
 
     url: str
     requests: list[Received] = field(default_factory=list)
     fail_next: int = 0
     answered: list[int] = field(default_factory=list)
+    during: Callable[[Received], None] | None = None
 
 
 @contextmanager
@@ -45,8 +47,11 @@ def webhook_receiver(path: str = "/hooks/tubescope") -> Iterator[WebhookReceiver
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             receiver = state["r"]
+            got = Received(self.path, dict(self.headers.items()), body)
+            if receiver.during is not None:
+                receiver.during(got)
             with lock:
-                receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
+                receiver.requests.append(got)
                 failing = receiver.fail_next > 0
                 if failing:
                     receiver.fail_next -= 1

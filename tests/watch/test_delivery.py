@@ -9,7 +9,9 @@ import pytest
 from tests.watch.receivers import smtp_server, webhook_receiver
 from tubescope.errors import ConfigError, DeliveryError
 from tubescope.watch.delivery import (
+    ALERT_ID_HEADER,
     EVENT_HEADER,
+    IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     EmailTarget,
     RetryPolicy,
@@ -37,8 +39,10 @@ def test_webhook_is_signed_and_retried_until_the_receiver_takes_it() -> None:
         receiver.fail_next = 2
         target = WebhookTarget(receiver.url, "hook-secret-1")
         payload = {"alert_id": "a1", "rule": "breakouts", "value": 7.25, "message": "Breakout: 7.2x"}
-        attempts = post_webhook(payload, target, FAST)
+        attempts = post_webhook(payload, target, FAST, idempotency_key="a1")
     assert attempts == 3 and receiver.answered == [503, 503, 204]
+    # every attempt names the alert, so a receiver can drop a copy it already took
+    assert [r.headers[IDEMPOTENCY_HEADER] for r in receiver.requests] == ["a1"] * 3
     bodies = {r.body for r in receiver.requests}
     assert len(bodies) == 1  # every retry sends the same signed bytes
     last = receiver.requests[-1]
@@ -90,14 +94,18 @@ def test_email_reaches_a_real_smtp_server_after_a_temporary_refusal() -> None:
             starttls=False,
         )
         text = "Breakout: 9.1x the median. /channels/UC1"
-        attempts = send_email("[tubescope] breakout: b1", text, target, FAST)
-    assert attempts == 2 and box.refused == 1
+        attempts = send_email("[tubescope] breakout: b1", text, target, FAST, alert_id="a7f3")
+        again = send_email("[tubescope] breakout: b1", text, target, FAST, alert_id="a7f3")
+    assert attempts == 2 and again == 1 and box.refused == 1
     assert box.logins[-1] == ("alerts", "smtp-pass-9")
-    (mail,) = box.messages
+    mail, resent = box.messages
+    # a copy sent again (a redelivery after a kill) is recognisably the same alert
+    assert mail["Message-ID"] == resent["Message-ID"] == "<alert-a7f3@tubescope.test>"
+    assert mail[ALERT_ID_HEADER] == "a7f3"
     assert mail["Subject"] == "[tubescope] breakout: b1"
     assert mail["From"] == "alerts@tubescope.test"
     assert text in mail.get_payload()
-    assert box.envelopes == [("alerts@tubescope.test", ["team@example.test", "lead@example.test"])]
+    assert box.envelopes == [("alerts@tubescope.test", ["team@example.test", "lead@example.test"])] * 2
     assert "smtp-pass-9" not in repr(target)
 
 

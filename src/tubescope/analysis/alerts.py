@@ -248,7 +248,7 @@ def _last_two(snapshots: pd.DataFrame, key: str, value: str, now: datetime) -> p
     last = frame.groupby(key, sort=True).tail(2)
     newest = last.groupby(key).nth(-1).set_index(key)
     before = last.groupby(key).nth(-2).set_index(key)
-    joined = newest.join(before, lsuffix="_1", rsuffix="_0", how="inner")
+    joined = newest.merge(before, how="inner", left_index=True, right_index=True, suffixes=("_1", "_0"))
     return pd.DataFrame(
         {
             key: joined.index.astype(str),

@@ -6,6 +6,14 @@ Rules come from Settings (``[[alert.rules]]`` in ``tubescope.toml``) and from th
 its inputs, claims (:mod:`tubescope.warehouse.alerts`) and delivers (:mod:`tubescope.watch.delivery`).
 Delivery happens outside any warehouse transaction; its outcome is stored with the alert, and a
 delivery that failed is tried again as later runs land (``alert_redeliveries`` rounds at most).
+
+Every round is claimed before it is sent (``sending since <when>``, ``redelivering (n of m) since
+<when>``). A claim older than ``alert_claim_lease_seconds`` belongs to a round cut short (the
+process was killed between sending and recording): the next redelivery pass takes it over by
+compare-and-set, so one replica does, and counts it as a failed round. A round killed after it
+sent is therefore sent again: delivery is at least once, and receivers de-duplicate on the
+alert's id (the payload's ``alert_id``, the webhook's ``Idempotency-Key`` header, the e-mail's
+``Message-ID``).
 """
 
 from __future__ import annotations
@@ -13,10 +21,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -205,7 +213,10 @@ def deliver(alert: StoredAlert, finding: Finding, delivery: Delivery) -> dict[st
     if delivery.webhook is not None:
         try:
             tries = post_webhook(
-                payload(alert, finding, delivery.public_url), delivery.webhook, delivery.retry
+                payload(alert, finding, delivery.public_url),
+                delivery.webhook,
+                delivery.retry,
+                idempotency_key=alert.alert_id,
             )
             outcome["webhook"] = "sent" if tries == 1 else f"sent after {tries} attempts"
         except DeliveryError as exc:
@@ -213,7 +224,9 @@ def deliver(alert: StoredAlert, finding: Finding, delivery: Delivery) -> dict[st
     if delivery.email is not None:
         subject = f"[tubescope] {finding.kind.replace('_', ' ')}: {finding.rule}"
         try:
-            tries = send_email(subject, alert.message, delivery.email, delivery.retry)
+            tries = send_email(
+                subject, alert.message, delivery.email, delivery.retry, alert_id=alert.alert_id
+            )
             outcome["email"] = "sent" if tries == 1 else f"sent after {tries} attempts"
         except DeliveryError as exc:
             outcome["email"] = f"failed: {redact_text(str(exc))}"
@@ -308,6 +321,9 @@ def check(
     # Refuse a half-configured delivery before anything is claimed: a claimed alert is never
     # claimed again, so it must not be lost to a settings error.
     chosen = delivery or Delivery.from_settings(settings)
+    # The first round is claimed with the alert (not after it), so a kill before its outcome is
+    # recorded leaves a claim that expires instead of an alert that is never sent.
+    ways = _configured(chosen)
     claimed: list[tuple[StoredAlert, Finding]] = []
     with borrow() as warehouse:
         rules = [r for r in active_rules(settings, warehouse) if kinds is None or r.kind in kinds]
@@ -330,6 +346,7 @@ def check(
                 value=finding.value,
                 message=message(finding, settings.public_url),
                 now=as_of,
+                claims=dict.fromkeys(ways, f"sending since {_stamp(utc_now())}"),
             )
             if alert is not None:
                 claimed.append((alert, finding))
@@ -338,15 +355,94 @@ def check(
     sent = []
     for alert, finding in claimed:
         _log.info("alerts.fired", alert_id=alert.alert_id, rule=alert.rule, channel_id=alert.channel_id)
+        held = _hold(borrow, alert, alert.delivered, alert.delivered.keys(), utc_now)
+        if held is None:
+            continue
         outcome = deliver(alert, finding, chosen)
         if outcome:
-            with borrow() as warehouse:
-                record_delivery(warehouse, alert.alert_id, outcome)
+            _record(borrow, alert, outcome, held.values())
         sent.append(dataclasses.replace(alert, delivered=outcome))
     return sent
 
 
+def _configured(delivery: Delivery) -> list[str]:
+    """The delivery channels set up (``webhook``, ``email``)."""
+    return [name for name, target in (("webhook", delivery.webhook), ("email", delivery.email)) if target]
+
+
+def _stamp(moment: datetime) -> str:
+    """A claim's time as its status says it (UTC, ISO 8601, to the microsecond)."""
+    return moment.astimezone(UTC).isoformat()
+
+
+def _hold(
+    borrow: Borrow,
+    alert: StoredAlert,
+    statuses: Mapping[str, str],
+    channels: Collection[str],
+    clock: Callable[[], datetime],
+) -> dict[str, str] | None:
+    """``statuses`` with the round's claims (those of ``channels``) dated now, stored while the
+    claims still stand, right before the round is sent: a batch's later rounds are claimed with
+    its first but sent after the others, and their lease must count from their own sending.
+    None (said in the log) when another replica took the round over meanwhile."""
+    now = _stamp(clock())
+    renewed = {
+        channel: _CLAIM_TIME.sub(f" since {now}", status) if channel in channels else status
+        for channel, status in statuses.items()
+    }
+    if not channels:
+        return renewed
+    claims = sorted({statuses[channel] for channel in channels})
+    with borrow() as warehouse:
+        kept = record_delivery(warehouse, alert.alert_id, renewed, claims=claims)
+    if not kept:
+        _log.warning("alerts.claim_lost", alert_id=alert.alert_id, statuses=dict(statuses))
+        return None
+    return renewed
+
+
+def _record(borrow: Borrow, alert: StoredAlert, statuses: Mapping[str, str], claims: Iterable[str]) -> None:
+    """Store a round's outcome while its claims still stand; said in the log when another replica
+    took the round over meanwhile (the claim outlived the lease: the lease is too short for the
+    retries, or this process stalled), whose outcome then stands."""
+    with borrow() as warehouse:
+        kept = record_delivery(warehouse, alert.alert_id, statuses, claims=sorted(set(claims)))
+    if not kept:
+        _log.warning("alerts.claim_lost", alert_id=alert.alert_id, statuses=dict(statuses))
+
+
 _REDELIVERED = re.compile(r"^failed after redelivery (\d+): ")
+_CLAIM = re.compile(r"^(?:sending|redelivering \((\d+) of \d+\))(?: since (\S+))?$")
+"""A round's claim: the first delivery's or redelivery n's, and since when (older versions
+wrote no time)."""
+_CLAIM_TIME = re.compile(r" since \S+$")
+
+
+def _claim_time(stamp: str | None) -> datetime | None:
+    if stamp is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _expired(status: str, now: datetime, lease: timedelta) -> str | None:
+    """The failed status a claim stands for once it outlived ``lease`` (its round was cut short
+    and counts as spent); None for a status that is no claim, or a claim still within its lease.
+    A claim without a readable time (written by an older version) has expired."""
+    found = _CLAIM.match(status)
+    if found is None:
+        return None
+    round_, stamp = found.groups()
+    claimed_at = _claim_time(stamp)
+    if claimed_at is not None and now - claimed_at < lease:
+        return None
+    since = f" (claimed {stamp})" if stamp else ""
+    why = f"interrupted{since}: no outcome recorded within {lease.total_seconds():g} s"
+    return f"failed: {why}" if round_ is None else f"failed after redelivery {round_}: {why}"
 
 
 def _rounds_after_first(status: str) -> int:
@@ -379,36 +475,58 @@ def _stored_finding(alert: StoredAlert, rule: AlertRule) -> Finding:
 
 
 def redeliver_failed(
-    borrow: Borrow, settings: Settings, *, delivery: Delivery | None = None
+    borrow: Borrow,
+    settings: Settings,
+    *,
+    delivery: Delivery | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> list[StoredAlert]:
     """Try once more each failed delivery (webhook, e-mail) of a stored alert that has had fewer
     than ``alert_redeliveries`` further rounds; returns the alerts tried, with their new statuses.
 
-    Each round is claimed by compare-and-set on the stored statuses (to ``redelivering…``), so
-    replicas send it once; a round cut short by a crash stays ``redelivering…`` and is not tried
-    again. An alert whose rule was removed, or whose way of delivery is no longer configured, is
-    left as it is. Channels that were sent are never sent again.
+    Each round is claimed by compare-and-set on the stored statuses (to ``redelivering (n of m)
+    since <now>``), so replicas send it once. A claim older than ``alert_claim_lease_seconds``
+    (the first delivery's or a redelivery's, cut short by a crash) is taken over the same way: its
+    round is stored as failed (``interrupted``), said in the log, and the next round follows while
+    the limit allows; an alert holding a claim still within its lease is left alone (one round at
+    a time). An alert whose rule was removed, or whose way of delivery is no longer configured, is
+    not sent again. Channels that were sent are never sent again.
     """
     limit = settings.alert_redeliveries
-    if limit == 0:
-        return []
+    lease = timedelta(seconds=settings.alert_claim_lease_seconds)
     chosen = delivery or Delivery.from_settings(settings)
-    configured = {"webhook": chosen.webhook is not None, "email": chosen.email is not None}
+    configured = set(_configured(chosen))
+    # with no redeliveries, only expired claims are looked for (to be stored as failed)
+    prefixes = ("failed", "sending", "redelivering") if limit else ("sending", "redelivering")
     claimed: list[tuple[StoredAlert, Finding, dict[str, int], dict[str, str]]] = []
     with borrow() as warehouse:
+        at = clock()
         rules = {rule.name: rule for rule in active_rules(settings, warehouse)}
-        for failed in failed_deliveries(warehouse):
-            alert, rule = failed.alert, rules.get(failed.alert.rule)
+        for found in failed_deliveries(warehouse, prefixes=prefixes):
+            alert, rule = found.alert, rules.get(found.alert.rule)
+            expired = {
+                channel: failed
+                for channel, status in alert.delivered.items()
+                if (failed := _expired(status, at, lease)) is not None
+            }
+            settled = {**alert.delivered, **expired}
+            if any(_CLAIM.match(status) for status in settled.values()):
+                continue  # a round of this alert is being sent: one round at a time
             due = {
                 channel: _rounds_after_first(status) + 1
-                for channel, status in alert.delivered.items()
-                if status.startswith("failed") and configured.get(channel, False)
+                for channel, status in settled.items()
+                if status.startswith("failed") and channel in configured
             }
-            due = {channel: round_ for channel, round_ in due.items() if round_ <= limit}
-            if rule is None or not due:
+            due = {channel: round_ for channel, round_ in due.items() if round_ <= limit and rule is not None}
+            if not due and not expired:
                 continue
-            marked = {**alert.delivered, **{c: f"redelivering ({n} of {limit})" for c, n in due.items()}}
-            if claim_redelivery(warehouse, failed, marked):
+            claim = f"since {_stamp(at)}"
+            marked = {**settled, **{c: f"redelivering ({n} of {limit}) {claim}" for c, n in due.items()}}
+            if not claim_redelivery(warehouse, found, marked):
+                continue  # another replica claimed this round (or took this claim over) first
+            for channel, status in expired.items():
+                _log.warning("alerts.claim_expired", alert_id=alert.alert_id, channel=channel, status=status)
+            if due and rule is not None:
                 claimed.append((alert, _stored_finding(alert, rule), due, marked))
     tried = []
     for alert, finding, due, marked in claimed:
@@ -417,10 +535,12 @@ def redeliver_failed(
             webhook=chosen.webhook if "webhook" in due else None,
             email=chosen.email if "email" in due else None,
         )
+        held = _hold(borrow, alert, marked, due.keys(), clock)
+        if held is None:
+            continue
         outcome = deliver(alert, finding, only_due)
-        statuses = {**marked, **{c: _redelivered(status, due[c]) for c, status in outcome.items()}}
-        with borrow() as warehouse:
-            record_delivery(warehouse, alert.alert_id, statuses)
+        statuses = {**held, **{c: _redelivered(status, due[c]) for c, status in outcome.items()}}
+        _record(borrow, alert, statuses, (held[c] for c in due))
         _log.info("alerts.redelivered", alert_id=alert.alert_id, statuses=statuses)
         tried.append(dataclasses.replace(alert, delivered=statuses))
     return tried

@@ -5,6 +5,11 @@ An alert is claimed in one transaction that (1) moves the rule's cooldown for th
 by compare-and-set, as a watch tick is claimed, and (2) inserts the alert under its unique
 ``dedupe_key``. Either step refusing rolls both back, so any number of replicas (or a restarted
 one) evaluating the same finding send it once.
+
+Each delivery round (the first one included) is claimed before anything is sent: the alert is
+stored with claim statuses, and its outcome replaces them only while they are still that claim
+(:func:`record_delivery`), so a round another replica took over after the claim expired cannot be
+overwritten by the one it took over from.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from tubescope.errors import WriteConflict
 from tubescope.warehouse.repository import Warehouse
 
 _ALERT_COLUMNS = (
@@ -82,9 +88,14 @@ def claim_alert(
     value: float | None,
     message: str,
     now: datetime,
+    claims: Mapping[str, str] | None = None,
 ) -> StoredAlert | None:
     """Store the alert if it was never sent and ``rule`` is not cooling down for ``subject``; the
-    caller that gets it back (and only that one) delivers it. None: nothing to send."""
+    caller that gets it back (and only that one) delivers it. None: nothing to send.
+
+    ``claims`` are the statuses it is stored with (the first delivery's claim per channel, e.g.
+    ``{"webhook": "sending since …"}``), so a crash before its outcome is recorded leaves a claim
+    that can expire, never an alert that looks as if nothing was to be sent."""
     if warehouse.fetchone("SELECT 1 FROM alerts WHERE dedupe_key = ?", [dedupe_key]) is not None:
         return None
     alert = StoredAlert(
@@ -96,7 +107,7 @@ def claim_alert(
         fired_at=now,
         value=value,
         message=message,
-        delivered={},
+        delivered=dict(claims or {}),
     )
     until = now + cooldown
     try:
@@ -125,23 +136,41 @@ def claim_alert(
                     now,
                     value,
                     message,
-                    "{}",
+                    json.dumps(dict(alert.delivered), sort_keys=True),
                 ],
             )
             if inserted == 0:
                 raise _Refused
-    except _Refused:
+    except (_Refused, WriteConflict):  # refused, or another replica's claim wrote first
         return None
     return alert
 
 
-def record_delivery(warehouse: Warehouse, alert_id: str, delivered: Mapping[str, str]) -> None:
-    """How each delivery of ``alert_id`` went (``{"webhook": "sent", "email": "failed: …"}``)."""
-    with warehouse.transaction() as con:
-        con.count(
-            "UPDATE alerts SET delivered = ? WHERE alert_id = ?",
-            [json.dumps(dict(delivered), sort_keys=True), alert_id],
-        )
+def record_delivery(
+    warehouse: Warehouse, alert_id: str, delivered: Mapping[str, str], *, claims: Sequence[str] = ()
+) -> bool:
+    """How each delivery of ``alert_id`` went (``{"webhook": "sent", "email": "failed: …"}``).
+
+    With ``claims`` (the claim statuses of the round that was sent), only while the stored
+    statuses still hold every one of them: False when the round was taken over meanwhile (its
+    claim expired), and the statuses are left to the replica that took it over."""
+    held = "".join(" AND CAST(delivered AS VARCHAR) LIKE ?" for _ in claims)
+    try:
+        with warehouse.transaction() as con:
+            moved = con.count(
+                f"UPDATE alerts SET delivered = ? WHERE alert_id = ?{held}",  # noqa: S608
+                [
+                    json.dumps(dict(delivered), sort_keys=True),
+                    alert_id,
+                    # each claim as a JSON string value (both backends render strings alike)
+                    *(f"%{json.dumps(claim)}%" for claim in claims),
+                ],
+            )
+    except WriteConflict:
+        if not claims:
+            raise
+        return False  # a takeover of the claims wrote first
+    return moved == 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,17 +182,24 @@ class FailedDelivery:
     delivered_text: str
 
 
-def failed_deliveries(warehouse: Warehouse, *, limit: int = 100) -> list[FailedDelivery]:
-    """The newest alerts with a delivery that failed (``failed…`` statuses), newest first."""
+def failed_deliveries(
+    warehouse: Warehouse, *, limit: int = 100, prefixes: Sequence[str] = ("failed",)
+) -> list[FailedDelivery]:
+    """The newest alerts with a delivery whose status starts with one of ``prefixes`` (by
+    default those that failed; the redelivery job adds the claims, to find expired ones),
+    newest first."""
+    if not prefixes:
+        return []
+    matches = " OR ".join("CAST(delivered AS VARCHAR) LIKE ?" for _ in prefixes)
     rows = warehouse.fetchall(
-        f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE CAST(delivered AS VARCHAR) LIKE ?"  # noqa: S608
+        f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE {matches}"  # noqa: S608
         " ORDER BY fired_at DESC, alert_id LIMIT ?",
-        ['%"failed%', int(limit)],
+        [*(f'%"{prefix}%' for prefix in prefixes), int(limit)],
     )
     found = []
     for row in rows:
         alert = _alert(row)
-        if any(status.startswith("failed") for status in alert.delivered.values()):
+        if any(status.startswith(tuple(prefixes)) for status in alert.delivered.values()):
             found.append(FailedDelivery(alert, str(row[8])))
     return found
 
@@ -171,11 +207,14 @@ def failed_deliveries(warehouse: Warehouse, *, limit: int = 100) -> list[FailedD
 def claim_redelivery(warehouse: Warehouse, failed: FailedDelivery, delivered: Mapping[str, str]) -> bool:
     """Move the alert's statuses from what ``failed`` read to ``delivered`` (the round about to
     be tried) by compare-and-set; True for the one caller (of any replica) that may send it."""
-    with warehouse.transaction() as con:
-        moved = con.count(
-            "UPDATE alerts SET delivered = ? WHERE alert_id = ? AND CAST(delivered AS VARCHAR) = ?",
-            [json.dumps(dict(delivered), sort_keys=True), failed.alert.alert_id, failed.delivered_text],
-        )
+    try:
+        with warehouse.transaction() as con:
+            moved = con.count(
+                "UPDATE alerts SET delivered = ? WHERE alert_id = ? AND CAST(delivered AS VARCHAR) = ?",
+                [json.dumps(dict(delivered), sort_keys=True), failed.alert.alert_id, failed.delivered_text],
+            )
+    except WriteConflict:
+        return False  # another replica's claim wrote first
     return moved == 1
 
 

@@ -46,6 +46,9 @@ class Backend(Protocol):
     dialect: Dialect
     errors: tuple[type[Exception], ...]
     """Driver exceptions that mean "the database refused" (mapped to StorageError)."""
+    conflicts: tuple[type[Exception], ...]
+    """Those of ``errors`` that mean "a concurrent transaction changed the same rows first"
+    (mapped to WriteConflict)."""
 
     @property
     def target(self) -> WarehouseTarget:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from tubescope.errors import StorageError
+from tubescope.errors import StorageError, WriteConflict
 from tubescope.warehouse import migrations
 from tubescope.warehouse.filelease import WarehouseLocked
 from tubescope.warehouse.target import redact_url
@@ -127,6 +127,10 @@ class TransactionScope:
         except BaseException as exc:
             self._depth = 0
             backend.rollback()
+            if isinstance(exc, backend.conflicts):
+                raise WriteConflict(
+                    f"warehouse write lost to a concurrent one and was rolled back: {redact_url(str(exc))}"
+                ) from exc
             if isinstance(exc, backend.errors):
                 raise StorageError(
                     f"warehouse write failed and was rolled back: {redact_url(str(exc))}"
@@ -135,6 +139,8 @@ class TransactionScope:
         self._depth = 0
         try:
             backend.commit()
+        except backend.conflicts as exc:
+            raise WriteConflict(f"warehouse commit lost to a concurrent one: {redact_url(str(exc))}") from exc
         except backend.errors as exc:
             raise StorageError(f"warehouse commit failed: {redact_url(str(exc))}") from exc
         if self._after_commit is not None:

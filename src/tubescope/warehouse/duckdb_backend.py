@@ -33,6 +33,8 @@ class DuckDbBackend:
     name = "duckdb"
     dialect = DIALECT
     errors: tuple[type[Exception], ...] = (duckdb.Error,)
+    # "Conflict on update": another connection to the same database wrote the row first
+    conflicts: tuple[type[Exception], ...] = (duckdb.TransactionException,)
 
     def __init__(
         self,

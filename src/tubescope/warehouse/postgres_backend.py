@@ -215,6 +215,7 @@ class PostgresBackend:
     name = "postgresql"
     dialect = DIALECT
     errors: tuple[type[Exception], ...] = (psycopg.Error,)
+    conflicts: tuple[type[Exception], ...] = (psycopg.errors.SerializationFailure,)
 
     def __init__(self, target: PostgresTarget, *, pool_size: int | None = None) -> None:
         self.target = target

@@ -6,6 +6,11 @@ it with :func:`verify`. Retries (tenacity: exponential backoff with jitter) cove
 failures, 429 and 5xx answers, and SMTP's temporary (4xx) replies; a 4xx webhook answer or a
 permanent SMTP refusal is not retried. Errors name the host, never the URL's path or query
 (webhook URLs often carry a token), the webhook secret or the SMTP password.
+
+Delivery is at least once (a round whose outcome was not recorded is sent again), so each
+carries the alert's stable id for receivers to de-duplicate on: the webhook's
+``Idempotency-Key`` header (and ``alert_id`` in its body), the e-mail's ``Message-ID`` and
+``X-Tubescope-Alert-Id`` headers.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,6 +41,8 @@ from tubescope.errors import ConfigError, DeliveryError
 
 SIGNATURE_HEADER = "X-Tubescope-Signature-256"
 EVENT_HEADER = "X-Tubescope-Event"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+ALERT_ID_HEADER = "X-Tubescope-Alert-Id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,15 +155,19 @@ def post_webhook(
     policy: RetryPolicy = RetryPolicy(),
     *,
     transport: httpx.BaseTransport | None = None,
+    idempotency_key: str | None = None,
 ) -> int:
     """POST ``payload`` as signed JSON; returns the attempts it took. :class:`DeliveryError`
-    when every attempt failed or the receiver refused it (4xx)."""
+    when every attempt failed or the receiver refused it (4xx). ``idempotency_key`` (the
+    alert's id) goes in the ``Idempotency-Key`` header of every attempt and redelivery."""
     body = json.dumps(dict(payload), sort_keys=True, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign(body, target.secret),
         EVENT_HEADER: "alert",
     }
+    if idempotency_key is not None:
+        headers[IDEMPOTENCY_HEADER] = idempotency_key
     attempts = 0
     try:
         with httpx.Client(timeout=target.timeout, transport=transport) as client:
@@ -178,13 +190,26 @@ def post_webhook(
     return attempts
 
 
-def send_email(subject: str, text: str, target: EmailTarget, policy: RetryPolicy = RetryPolicy()) -> int:
+def send_email(
+    subject: str,
+    text: str,
+    target: EmailTarget,
+    policy: RetryPolicy = RetryPolicy(),
+    *,
+    alert_id: str | None = None,
+) -> int:
     """Send a plain-text e-mail to the target's recipients; returns the attempts it took.
-    :class:`DeliveryError` when every attempt failed or the server refused it for good."""
+    :class:`DeliveryError` when every attempt failed or the server refused it for good. With
+    ``alert_id``, every copy of the alert's e-mail has the same ``Message-ID`` (and names the id
+    in ``X-Tubescope-Alert-Id``), so a mailbox can tell a resent copy from a new alert."""
     mail = EmailMessage()
     mail["Subject"] = subject
     mail["From"] = target.sender
     mail["To"] = ", ".join(target.recipients)
+    if alert_id is not None:
+        domain = parseaddr(target.sender)[1].rpartition("@")[2] or "tubescope"
+        mail["Message-ID"] = f"<alert-{alert_id}@{domain}>"
+        mail[ALERT_ID_HEADER] = alert_id
     mail.set_content(text)
     attempts = 0
     try:
