@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from tests.jobs.test_worker import _env, _without_times, _worker
+from tests.jobs.test_worker import _env, _running_with_stored, _without_times, _worker
 from tests.pipeline.helpers import HOLD_LATENCY_MS, rows, stored_data
 from tubescope.config import Settings
 from tubescope.emulator.world import World
@@ -104,7 +104,7 @@ def test_two_replicas_two_workers_and_a_cli_collect_on_postgres_equal_one_proces
                 [sys.executable, "-m", "tubescope.cli", "collect", c3, "--json"],
                 env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )  # fmt: skip
-            running = _until(two, big.json()["job_id"], lambda j: j["progress"].get("videos_stored", 0) >= 50)
+            running = _until(two, big.json()["job_id"], _running_with_stored(50))
             victim = first if running["worker"].endswith(f":{first.pid}") else second
             survivor = second if victim is first else first
             emu.set_faults(latency_ms=HOLD_LATENCY_MS)

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.pipeline.helpers import HOLD_LATENCY_MS, ledger_calls, rows, stored_data
+from tests.pipeline.helpers import hold_after_videos_listed, ledger_calls, rows, stored_data
 from tubescope.config import Settings
 from tubescope.emulator.world import World
 from tubescope.jobs.collect import collect
@@ -89,6 +89,11 @@ def _wait_for(
         time.sleep(0.05)
 
 
+def _running_with_stored(videos: int) -> Callable[[dict[str, Any]], bool]:
+    """A job that is running and has committed at least ``videos`` videos (no progress yet: none)."""
+    return lambda job: job["state"] == "running" and job["progress"].get("videos_stored", 0) >= videos
+
+
 def _finished(job: dict[str, Any]) -> bool:
     return job["state"] in {"completed", "failed", "cancelled"}
 
@@ -113,13 +118,11 @@ def test_a_job_survives_sigkill_of_its_worker_and_another_worker_resumes_the_sam
         )
         job_id = _jobs(redis_url, lambda jobs: jobs.submit(collect_spec(ids)))["job_id"]
         with _worker(env, tmp_path) as first:
-            running = _wait_for(
-                redis_url, job_id, lambda j: j["state"] == "running" and j["progress"]["videos_stored"] >= 50
-            )
+            hold_after_videos_listed(emu, 2)
+            running = _wait_for(redis_url, job_id, _running_with_stored(50))
             assert running["worker"].endswith(f":{first.pid}")
             # A second worker on the same DuckDB file is waiting for work when the first dies.
             with _worker(env, tmp_path) as second:
-                emu.set_faults(latency_ms=HOLD_LATENCY_MS)
                 first.send_signal(signal.SIGKILL)
                 first.wait(timeout=30)
                 emu.set_faults(latency_ms=60)
@@ -153,8 +156,8 @@ def test_sigterm_puts_the_job_back_on_the_queue_at_a_checkpoint(tmp_path: Path, 
         )
         job_id = _jobs(redis_url, lambda jobs: jobs.submit(collect_spec(world.channel_ids())))["job_id"]
         with _worker(env, tmp_path) as first:
+            hold_after_videos_listed(emu, 2)
             _wait_for(redis_url, job_id, lambda j: j["progress"].get("videos_stored", 0) >= 50)
-            emu.set_faults(latency_ms=HOLD_LATENCY_MS)
             first.send_signal(signal.SIGTERM)
             _, err = first.communicate(timeout=60)
         assert first.returncode == 0, err

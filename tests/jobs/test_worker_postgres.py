@@ -8,7 +8,15 @@ from pathlib import Path
 
 import httpx
 
-from tests.jobs.test_worker import _env, _finished, _jobs, _wait_for, _without_times, _worker
+from tests.jobs.test_worker import (
+    _env,
+    _finished,
+    _jobs,
+    _running_with_stored,
+    _wait_for,
+    _without_times,
+    _worker,
+)
 from tests.pipeline.helpers import HOLD_LATENCY_MS, ledger_calls, rows, stored_data
 from tubescope.config import Settings
 from tubescope.emulator.world import World
@@ -40,9 +48,7 @@ def test_two_workers_share_the_jobs_and_a_sigkill_loses_and_doubles_nothing(
             assert len(set(running.values())) == 2  # each worker took one job
             # 4 requests a second: the big job's 12 videos.list calls take 3 s, and its first group
             # commit (up to 1 s of batches) shows 50 stored well before the last of them.
-            _wait_for(
-                redis_url, big, lambda j: j["state"] == "running" and j["progress"]["videos_stored"] >= 50
-            )
+            _wait_for(redis_url, big, _running_with_stored(50))
             victim, survivor = (one, two) if running[big].endswith(f":{one.pid}") else (two, one)
             emu.set_faults(latency_ms=HOLD_LATENCY_MS)
             victim.send_signal(signal.SIGKILL)

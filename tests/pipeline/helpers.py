@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,17 @@ def ledger_units(emu: EmulatorHandle, key: str | None = None) -> int:
 
 def ledger_calls(emu: EmulatorHandle, key: str | None = None) -> dict[str, int]:
     return {method: usage.calls for method, usage in emu.ledger.usage(key or emu.keys[0]).items()}
+
+
+def hold_after_videos_listed(emu: EmulatorHandle, calls: int, *, timeout: float = 60) -> None:
+    """Wait until the emulator has answered ``calls`` ``videos.list`` requests, then slow every
+    answer to ``HOLD_LATENCY_MS``: a single collection is then surely mid-run, with batches on their
+    way to its first group commit, for as long as a test needs to kill it."""
+    deadline = time.monotonic() + timeout
+    while ledger_calls(emu).get("videos.list", 0) < calls:
+        assert time.monotonic() < deadline, f"fewer than {calls} videos.list calls in {timeout} s"
+        time.sleep(0.01)
+    emu.set_faults(latency_ms=HOLD_LATENCY_MS)
 
 
 class CancelAfterPages(SilentProgress):
