@@ -120,10 +120,10 @@ def phase(name: str, path: Path) -> dict[str, Any]:
         out["to_json"] = _since(step)
     elif name == "imports":
         # The analysis's import floor: what analyze imports up front plus the libraries its first
-        # call imports (IsolationForest, ETS, STL, change points), and nothing else.
+        # call imports (IsolationForest, STL, change points), and nothing else. ETS is not among
+        # them: the analysis never fits it (the forecast every surface shows is the calibrated one).
         import ruptures  # noqa: F401
         import sklearn.ensemble  # noqa: F401
-        import statsmodels.tsa.exponential_smoothing.ets
         import statsmodels.tsa.seasonal  # noqa: F401
 
         from tubescope.analysis.frames import ChannelFrames

@@ -78,3 +78,23 @@ def test_the_collector_loads_no_analysis_library() -> None:
     loaded = _loaded_after("\n".join(f"import {m}" for m in modules))
     assert "tubescope" in loaded
     assert sorted(loaded & {"scipy", "statsmodels", "sklearn", "plotly", "lightgbm", "xgboost"}) == []
+
+
+def test_the_report_loads_no_ets_model_base() -> None:
+    """A report (its analysis, model and page) never fits ETS, the comparison forecast, so it does
+    not import ETS's module, which pulls statsmodels' model base with formulaic and patsy."""
+    code = "import tubescope.jobs.report, tubescope.analysis.summary, tubescope.analysis.timeseries"
+    assert sorted(_loaded_after(code) & {"formulaic", "patsy"}) == []
+
+
+def test_the_ets_forecast_still_loads_its_model() -> None:
+    """The check above has teeth: asking for the ETS forecast does import formulaic or patsy
+    (through statsmodels' model base)."""
+    code = (
+        "import numpy as np, pandas as pd\n"
+        "from tubescope.analysis.timeseries import DailyViews, forecast_views\n"
+        "days = pd.date_range('2026-01-01', periods=60, freq='D')\n"
+        "views = pd.Series(1000 + 10 * np.arange(60.0), index=days, name='views')\n"
+        "forecast_views(DailyViews('UC' + 'x' * 22, views, 0, 0), horizon_days=7, n_paths=10)"
+    )
+    assert _loaded_after(code) & {"formulaic", "patsy"}

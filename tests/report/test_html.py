@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tempfile
 from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
 
 from tests.report.conftest import HOSTILE_CHANNEL, HOSTILE_TITLE
+from tubescope.report import html as report_html
 from tubescope.report.html import render_html
 from tubescope.report.model import ReportModel
 
@@ -155,3 +160,24 @@ def test_sparse_model_renders_with_clear_empty_sections(model: ReportModel) -> N
     assert "Plotly.newPlot" not in page
     assert "No peers were compared" in text and "No A/B comparisons were run" in text
     assert "Not enough channel snapshots" in text
+
+
+def test_compiled_templates_cache_gives_the_same_page(
+    model: ReportModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The templates compiled once are reused by the next process (a fresh environment here), and
+    a damaged cache file is compiled afresh: the page is the same every time."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # as TMPDIR would
+    report_html._environment.cache_clear()
+    try:
+        compiled = render_html(model)
+        cached = list(tmp_path.glob("_jinja2-cache-*/*.cache"))
+        assert cached  # the report template, compiled, for the next process
+        report_html._environment.cache_clear()
+        assert render_html(model) == compiled
+        for path in cached:
+            path.write_bytes(path.read_bytes()[:40])  # truncated mid-way
+        report_html._environment.cache_clear()
+        assert render_html(model) == compiled
+    finally:
+        report_html._environment.cache_clear()

@@ -178,10 +178,10 @@ def recent_velocity(
     recent = recent[recent["published_at"] <= now]
     if recent.empty:
         return ()
-    snaps = video_snapshots[
-        (id_positions(video_snapshots["video_id"], recent["video_id"]) >= 0)
-        & (video_snapshots["observed_at"] <= now)
-    ]
+    # Only the columns read below: filtering the whole snapshot frame copied every column.
+    columns = video_snapshots[["video_id", "observed_at", "view_count"]]
+    mine = id_positions(columns["video_id"], recent["video_id"]) >= 0
+    snaps = columns[mine & (columns["observed_at"] <= now)]
     snaps = snaps.dropna(subset=["view_count"]).sort_values(["video_id", "observed_at"])
     last_two = snaps.groupby("video_id", sort=False).tail(2)
     info = recent.set_index("video_id")

@@ -224,12 +224,13 @@ def _interpolated(
     if len(ids) == 0:
         return out
     published_ns = epoch_ns(videos["published_at"])
-    snaps = video_snapshots[video_snapshots["observed_at"] <= clock]
-    vidx = id_positions(snaps["video_id"], videos["video_id"])
-    views = pd.to_numeric(snaps["view_count"], errors="coerce").to_numpy(dtype=float)
-    keep = (vidx >= 0) & ~np.isnan(views)
+    # Masks over the whole frame rather than a filtered copy of it (which copied every column).
+    observed = video_snapshots["observed_at"]
+    vidx = id_positions(video_snapshots["video_id"], videos["video_id"])
+    views = pd.to_numeric(video_snapshots["view_count"], errors="coerce").to_numpy(dtype=float)
+    keep = np.asarray(observed <= clock, dtype=bool) & (vidx >= 0) & ~np.isnan(views)
     vidx_i = vidx[keep]
-    age = (epoch_ns(snaps["observed_at"])[keep] - published_ns[vidx_i]) / 3.6e12
+    age = (epoch_ns(observed)[keep] - published_ns[vidx_i]) / 3.6e12
     views = views[keep]
     ok = age >= 0
     # The publish instant is a free observation: zero views at age zero.

@@ -274,7 +274,9 @@ def window_ends(
     seen = []
     for frame in (channel_snapshots, video_snapshots):
         if len(frame):
-            mine = frame[frame["observed_at"] <= cap]
+            # Only the two columns grouped: filtering the whole snapshot frame copied every column.
+            mine = frame[["channel_id", "observed_at"]]
+            mine = mine[mine["observed_at"] <= cap]
             seen.append(mine.groupby(mine["channel_id"].astype(str))["observed_at"].max())
     if not seen:
         return pd.Series(dtype="datetime64[ns, UTC]", name="as_of")

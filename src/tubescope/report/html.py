@@ -7,6 +7,9 @@ and plotly's chart fragments, whose JSON escapes ``<``, ``>`` and ``/``.
 
 from __future__ import annotations
 
+import contextlib
+import pickle
+import re
 from functools import cache
 
 import jinja2
@@ -29,10 +32,35 @@ from tubescope.report.model import Recommendation, ReportModel
 from tubescope.report.recommendations import build_recommendations
 
 
+class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
+    """Jinja2's cache of compiled templates (keyed by each template's source checksum and the
+    Python version), in a folder of the user's own under the temporary directory: compiling the
+    report's template took ~0.05 s of every report. A cache that cannot be read or written is
+    simply not used."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError):  # unreadable or truncated
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):  # read-only or full: the next run compiles again
+            super().dump_bytecode(bucket)
+
+
+def _template_cache() -> jinja2.BytecodeCache | None:
+    try:
+        return _CompiledTemplates()
+    except (OSError, RuntimeError):  # no usable temporary directory of this user's own
+        return None
+
+
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("tubescope.report", "templates"),
+        bytecode_cache=_template_cache(),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -54,8 +82,9 @@ def kpi_figures_html(kpis: ChannelKpis) -> Markup:
 @cache
 def _plotlyjs() -> Markup:
     source: str = get_plotlyjs()
-    # plotly.js holds no "</script"; checked here so a future bundle cannot silently break the page.
-    if "</script" in source.lower():
+    # plotly.js holds no "</script"; checked here so a future bundle cannot silently break the page
+    # (a case-blind search: lower-casing the 4.8 MB bundle first took 0.03 s of every report).
+    if re.search("</script", source, re.IGNORECASE):
         raise RuntimeError("the bundled plotly.js contains '</script' and cannot be inlined")
     return Markup(source)  # noqa: S704 - plotly's own bundle, not user data
 
