@@ -223,12 +223,13 @@ def daily_season_from_videos(
     clock = require_aware(now)
     require_columns(video_snapshots, "video_snapshots", ("video_id", "observed_at", "view_count"))
     require_columns(videos, "videos", ("video_id", "published_at"))
-    snaps = video_snapshots[video_snapshots["observed_at"] <= clock]
+    # Masks over the whole frame rather than a filtered copy of it (which copied every column).
+    observed = video_snapshots["observed_at"]
     # Videos as integer positions (Arrow's hash kernel), not strings: one sort, no string groupby.
-    vidx = id_positions(snaps["video_id"], videos["video_id"])
-    views = pd.to_numeric(snaps["view_count"], errors="coerce").to_numpy(dtype=float)
-    keep = (vidx >= 0) & ~np.isnan(views)
-    vid, t, views = vidx[keep], epoch_ns(snaps["observed_at"])[keep], views[keep]
+    vidx = id_positions(video_snapshots["video_id"], videos["video_id"])
+    views = pd.to_numeric(video_snapshots["view_count"], errors="coerce").to_numpy(dtype=float)
+    keep = np.asarray(observed <= clock, dtype=bool) & (vidx >= 0) & ~np.isnan(views)
+    vid, t, views = vidx[keep], epoch_ns(observed)[keep], views[keep]
     order = np.lexsort((t, vid))
     vid, t, views = vid[order], t[order], views[order]
     published_ns = epoch_ns(videos["published_at"])[vid]
