@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,36 @@ def test_analyze_and_report_exempt_their_imports_from_the_cyclic_gc(tmp_path: Pa
             assert gc.get_freeze_count() > 10_000, command
         finally:
             gc.unfreeze()
+
+
+def test_analyze_and_report_import_with_the_cyclic_gc_off(tmp_path: Path) -> None:
+    """In a fresh interpreter, the analysis commands' imports (numpy, pandas, scipy, scikit-learn,
+    the analysis) set off no collection: the collector is off while they run, and on again after
+    (the CLI's own start, typer and logging, is not counted)."""
+    probe = (
+        "import gc, json, sys\n"
+        "from tubescope.cli import app\n"
+        "starts = []\n"
+        "heavy = lambda: 'numpy' in sys.modules  # the analysis's imports have begun\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start' and heavy() and starts.append(phase))\n"
+        "try:\n"
+        "    app(sys.argv[1:], standalone_mode=False)\n"
+        "except Exception:\n"
+        "    pass  # no such warehouse: refused after the imports\n"
+        "seen = {'collections': len(starts), 'enabled': gc.isenabled(), 'modules': len(sys.modules)}\n"
+        "print(json.dumps(seen))"
+    )
+    missing = str(tmp_path / "none.duckdb")
+    for command in (["analyze", "UCx"], ["report", "UCx", "--out", str(tmp_path / "r.html")]):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *command, "--db", missing],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        seen = json.loads(done.stdout.strip().splitlines()[-1])
+        assert seen["modules"] > 1_000, (command, seen)  # the heavy imports did happen
+        assert seen["enabled"], command
+        # Without the pause, these imports set off ~460 collections.
+        assert seen["collections"] < 20, (command, seen)
 
 
 def test_runs_tokens_and_fleet_refusals_read_as_one_line(tmp_path: object) -> None:
