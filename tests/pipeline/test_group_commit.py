@@ -17,8 +17,8 @@ import pytest
 
 from tubescope.domain.models import Channel, ChannelSnapshot, Video, VideoFormat, VideoSnapshot
 from tubescope.pipeline.adapters import WarehouseStore
-from tubescope.pipeline.collect import _GroupWriter, _StoreWorker, _Tally
-from tubescope.pipeline.ports import BatchCounts, PendingWrite, VideoBatch
+from tubescope.pipeline.collect import _ChannelStarter, _GroupWriter, _StoreWorker, _Tally
+from tubescope.pipeline.ports import BatchCounts, ChannelBegin, ChannelStart, PendingWrite, VideoBatch
 from tubescope.warehouse.repository import Warehouse
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -111,3 +111,61 @@ def test_with_nothing_in_flight_a_batch_commits_without_lingering(store: tuple[C
     assert seconds < 15.0  # far below the 30 s linger: nothing waited for company
     assert sum(counting.groups) == 3
     assert sorted(acknowledged)[-1] == 9
+
+
+class BeginCountingStore(WarehouseStore):
+    """The real store, recording how many channels each start transaction held."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        super().__init__(warehouse)
+        self.groups: list[int] = []
+
+    def begin_channels(self, run_id: int, starts: Sequence[ChannelBegin]) -> list[ChannelStart]:
+        self.groups.append(len(starts))
+        return super().begin_channels(run_id, starts)
+
+
+def _channel(number: int) -> ChannelBegin:
+    channel_id = f"UC{number:022d}"
+    channel = Channel(
+        channel_id, f"c{number}", None, "", NOW, None, None, "UU" + channel_id[2:], 1, False, 1, 9
+    )
+    # Two fetch times among the channels: each keeps its own.
+    return ChannelBegin(
+        channel, ChannelSnapshot(channel_id, NOW, number, 1, 9), NOW + timedelta(seconds=number % 2)
+    )
+
+
+def test_channels_looked_up_together_start_in_shared_transactions(tmp_path: Path) -> None:
+    with Warehouse.open(tmp_path / "w.duckdb", clock=lambda: NOW) as warehouse:
+        counting = BeginCountingStore(warehouse)
+        run = counting.open_run(
+            source="youtube_api", refs=["x"], key_fingerprints=["key-0123456789"], started_at=NOW
+        )
+        # An earlier walk of channel 3 in this run: its start must come back with its own checkpoint.
+        counting.begin_channels(run.run_id, [_channel(3)])
+        warehouse.record_checkpoint(run.run_id, _channel(3).channel.channel_id, page_token="p7", pages_done=7)
+        counting.groups.clear()
+
+        async def start_all() -> list[ChannelStart]:
+            worker = _StoreWorker()
+            try:
+                starter = _ChannelStarter(worker, counting)
+                starter.run_id = run.run_id
+                return await asyncio.gather(*(starter.begin(_channel(n)) for n in range(1, 9)))
+            finally:
+                worker.close()
+
+        starts = asyncio.run(start_all())
+        assert sum(counting.groups) == 8
+        assert len(counting.groups) < 8  # the ones that arrived while a start was stored went together
+        assert [s.checkpoint.pages_done for s in starts] == [0, 0, 7, 0, 0, 0, 0, 0]
+        assert starts[2].checkpoint.page_token == "p7"
+        stored = warehouse.fetchall(
+            "SELECT c.channel_id, c.fetched_at, s.subscriber_count FROM channels c"
+            " JOIN channel_snapshots s USING (channel_id) ORDER BY c.channel_id"
+        )
+        assert [(r[0], r[1], r[2]) for r in stored] == [
+            (b.channel.channel_id, b.fetched_at, b.snapshot.subscriber_count)
+            for b in map(_channel, range(1, 9))
+        ]

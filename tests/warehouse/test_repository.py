@@ -276,6 +276,19 @@ def test_checkpoints_accumulate_done_videos_per_run_and_channel(wh: Warehouse, c
     assert wh.load_checkpoint(other, CH) is None
 
 
+def test_recording_a_checkpoint_without_reading_it_back_keeps_its_page_count(wh: Warehouse) -> None:
+    run = _seed(wh, n=0)
+    # A channel that finishes before any page moved its checkpoint starts one at 0 pages.
+    wh.record_checkpoint(run, "UCnew", page_token=None, channel_done=True)
+    fresh = wh.load_checkpoint(run, "UCnew")
+    assert fresh is not None and fresh.channel_done and fresh.pages_done == 0
+    wh.record_checkpoint(run, CH, page_token="tok-3", pages_done=3, done_video_ids=["a"])
+    wh.record_checkpoint(run, CH, page_token=None, channel_done=True, done_video_ids=["b"])
+    done = wh.load_checkpoint(run, CH)
+    assert done is not None and done.channel_done and done.page_token is None
+    assert done.pages_done == 3 and done.done_video_ids == {"a", "b"}
+
+
 def test_incremental_state_never_moves_backwards(wh: Warehouse, clock: FixedClock) -> None:
     run = _seed(wh, n=0)
     assert wh.incremental_state(CH) is None

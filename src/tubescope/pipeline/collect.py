@@ -57,6 +57,8 @@ from tubescope.pipeline.incremental import (
 )
 from tubescope.pipeline.ports import (
     BatchCounts,
+    ChannelBegin,
+    ChannelStart,
     CollectApi,
     CollectStore,
     Page,
@@ -209,6 +211,46 @@ class _GroupWriter:
             for _, done in taken:
                 if not done.done():
                     done.set_result(None)
+
+
+class _ChannelStarter:
+    """Stores looked-up channels in groups: the channels whose lookups answer while a group is
+    being stored go together in the next transaction (a crawl's lookups answer all at once, and
+    one by one each channel's start cost about 40 ms of the warehouse thread while the walks
+    waited). Nothing lingers: a lone channel starts at once."""
+
+    def __init__(self, worker: _StoreWorker, store: CollectStore) -> None:
+        self._worker = worker
+        self._store = store
+        self.run_id = 0
+        self._queue: list[tuple[ChannelBegin, asyncio.Future[ChannelStart]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def begin(self, start: ChannelBegin) -> ChannelStart:
+        done: asyncio.Future[ChannelStart] = asyncio.get_running_loop().create_future()
+        self._queue.append((start, done))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        return await asyncio.shield(done)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            taken, self._queue = self._queue, []
+            try:
+                started = await self._worker.call(
+                    self._store.begin_channels, self.run_id, [b for b, _ in taken]
+                )
+            except BaseException as exc:
+                for _, done in taken:
+                    if not done.done():
+                        done.set_exception(exc)
+                        done.exception()  # seen, even when its caller was cancelled meanwhile
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, done), start in zip(taken, started, strict=True):
+                if not done.done():
+                    done.set_result(start)
 
 
 @dataclass(slots=True)
@@ -532,6 +574,7 @@ class _Collector:
         self.progress: CollectProgress = _CancellingProgress(progress, self.stopping)
         self.tally = _Tally()
         self.writer = _GroupWriter(worker, store, self.tally, clock, busy=lambda: self.stopping.in_flight > 0)
+        self.starter = _ChannelStarter(worker, store)
         self.run_id = 0
         self._reported_quota = 0
 
@@ -545,6 +588,7 @@ class _Collector:
         )
         self.run_id = record.run_id
         self.writer.run_id = record.run_id
+        self.starter.run_id = record.run_id
         status = RunState.COMPLETED
         error: TubescopeError | None = None
         with structlog.contextvars.bound_contextvars(run_id=self.run_id):
@@ -658,9 +702,7 @@ class _Collector:
         channel = checked.record.channel
         channel_id = channel.channel_id
         log = _log.bind(channel_id=channel_id)
-        start = await self.worker.call(
-            self.store.begin_channel, self.run_id, channel, checked.record.snapshot, fetched_at=observed_at
-        )
+        start = await self.starter.begin(ChannelBegin(channel, checked.record.snapshot, observed_at))
         self.tally.channels.append(channel_id)
         checkpoint, known_ids = start.checkpoint, start.known_ids
         mode = (

@@ -89,6 +89,15 @@ class ChannelStart:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelBegin:
+    """A looked-up channel about to be crawled: what :meth:`CollectStore.begin_channels` stores."""
+
+    channel: Channel
+    snapshot: ChannelSnapshot
+    fetched_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Tombstone:
     """A video that disappeared from its channel, and why."""
 
@@ -195,6 +204,10 @@ class CollectStore(Protocol):
         self, run_id: int, channel: Channel, snapshot: ChannelSnapshot, *, fetched_at: datetime
     ) -> ChannelStart:
         """Store the channel and its snapshot, then read its checkpoint and incremental state."""
+        ...
+
+    def begin_channels(self, run_id: int, starts: Sequence[ChannelBegin]) -> list[ChannelStart]:
+        """:meth:`begin_channel` for several channels in ONE transaction; results in their order."""
         ...
 
     def write_batches(

@@ -1095,7 +1095,35 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         channel_done: bool = False,
         pages_done: int | None = None,
     ) -> Checkpoint:
-        """Record how far ``run_id`` got with ``channel_id`` (video ids accumulate)."""
+        """Record how far ``run_id`` got with ``channel_id`` (video ids accumulate); returns it."""
+        self.record_checkpoint(
+            run_id,
+            channel_id,
+            page_token=page_token,
+            done_video_ids=done_video_ids,
+            channel_done=channel_done,
+            pages_done=pages_done,
+        )
+        checkpoint = self.load_checkpoint(run_id, channel_id)
+        assert checkpoint is not None
+        return checkpoint
+
+    def record_checkpoint(
+        self,
+        run_id: int,
+        channel_id: str,
+        *,
+        page_token: str | None,
+        done_video_ids: Sequence[str] = (),
+        channel_done: bool = False,
+        pages_done: int | None = None,
+    ) -> None:
+        """:meth:`save_checkpoint` without reading the checkpoint back.
+
+        ``pages_done`` None keeps the stored count (0 for a new checkpoint). Reading back costs two
+        queries and every done video id of the channel (thousands), which the collector's end of
+        a channel and its comment batches do not need.
+        """
         self._writable_run(run_id)
         now = self._clock()
         ids = sorted(set(done_video_ids))
@@ -1124,9 +1152,6 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                     )
                 finally:
                     self._unregister("_done_batch")
-        checkpoint = self.load_checkpoint(run_id, channel_id)
-        assert checkpoint is not None
-        return checkpoint
 
     def record_checkpoints(
         self,
