@@ -11,6 +11,9 @@ _ISO = re.compile(
 )
 _PROTOBUF = re.compile(r"^(?P<seconds>\d+(?:\.\d+)?)s$")
 _UNIT_SECONDS = {"weeks": 604800, "days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
+_UNITS_IN_ORDER = tuple(
+    _UNIT_SECONDS[name] for name, _ in sorted(_ISO.groupindex.items(), key=lambda g: g[1])
+)
 
 
 def parse_duration_seconds(text: str | None) -> int | None:
@@ -30,7 +33,12 @@ def parse_duration_seconds(text: str | None) -> int | None:
         match = _ISO.match(text)
         if not match or text in {"P", "PT"} or text.endswith("T"):
             return None
-        total = sum(float(v) * _UNIT_SECONDS[k] for k, v in match.groupdict().items() if v)
+        # The units in order, added one by one (a collector parses one per stored video: this
+        # is several times cheaper than summing over groupdict()).
+        total = 0.0
+        for value, unit in zip(match.groups(), _UNITS_IN_ORDER, strict=True):
+            if value:
+                total += float(value) * unit
     if not math.isfinite(total):
         return None  # thousands of digits: not a length, and round() would overflow
     seconds = round(total)

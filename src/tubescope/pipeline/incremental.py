@@ -25,6 +25,7 @@ Nothing here does IO: the collector feeds pages and known ids in and acts on the
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -252,7 +253,7 @@ def decide_page(
     page_ids: Iterable[str],
     known_ids: frozenset[str],
     next_page_token: str | None,
-    done_ids: frozenset[str] = frozenset(),
+    done_ids: AbstractSet[str] = frozenset(),
 ) -> PageDecision:
     """What to fetch from one playlist page and whether to walk on.
 
