@@ -17,8 +17,15 @@ import pytest
 
 from tubescope.domain.models import Channel, ChannelSnapshot, Video, VideoFormat, VideoSnapshot
 from tubescope.pipeline.adapters import WarehouseStore
-from tubescope.pipeline.collect import _ChannelStarter, _GroupWriter, _StoreWorker, _Tally
-from tubescope.pipeline.ports import BatchCounts, ChannelBegin, ChannelStart, PendingWrite, VideoBatch
+from tubescope.pipeline.collect import _Grouped, _GroupWriter, _StoreWorker, _Tally
+from tubescope.pipeline.ports import (
+    BatchCounts,
+    ChannelBegin,
+    ChannelFinish,
+    ChannelStart,
+    PendingWrite,
+    VideoBatch,
+)
 from tubescope.warehouse.repository import Warehouse
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -40,12 +47,12 @@ class CountingStore(WarehouseStore):
         return counts
 
 
-def _batch(number: int) -> PendingWrite:
-    batch = VideoBatch(CHANNEL)
+def _batch(number: int, channel_id: str = CHANNEL) -> PendingWrite:
+    batch = VideoBatch(channel_id)
     for i in range(3):
         video_id = f"v{number:05d}{i:05d}"
         batch.videos.append(
-            Video(video_id, CHANNEL, "t", "d", NOW - timedelta(days=number), 60, "PT1M", VideoFormat.LONG)
+            Video(video_id, channel_id, "t", "d", NOW - timedelta(days=number), 60, "PT1M", VideoFormat.LONG)
         )
         batch.snapshots.append(VideoSnapshot(video_id, NOW, 10 + i, 1, 0))
     return PendingWrite(batch, f"token{number}", number, True)
@@ -150,9 +157,9 @@ def test_channels_looked_up_together_start_in_shared_transactions(tmp_path: Path
         async def start_all() -> list[ChannelStart]:
             worker = _StoreWorker()
             try:
-                starter = _ChannelStarter(worker, counting)
+                starter = _Grouped[ChannelBegin, ChannelStart](worker, counting.begin_channels)
                 starter.run_id = run.run_id
-                return await asyncio.gather(*(starter.begin(_channel(n)) for n in range(1, 9)))
+                return await asyncio.gather(*(starter.submit(_channel(n)) for n in range(1, 9)))
             finally:
                 worker.close()
 
@@ -169,3 +176,45 @@ def test_channels_looked_up_together_start_in_shared_transactions(tmp_path: Path
             (b.channel.channel_id, b.fetched_at, b.snapshot.subscriber_count)
             for b in map(_channel, range(1, 9))
         ]
+
+
+def _finished_state(tmp_path: Path, name: str, *, together: bool) -> list[tuple[object, ...]]:
+    """Three channels with a page of videos each, finished in one group or one by one."""
+    with Warehouse.open(tmp_path / f"{name}.duckdb", clock=lambda: NOW) as warehouse:
+        store = WarehouseStore(warehouse)
+        run = store.open_run(
+            source="youtube_api", refs=["x"], key_fingerprints=["key-0123456789"], started_at=NOW
+        )
+        begins = [_channel(n) for n in (1, 2, 3)]
+        store.begin_channels(run.run_id, begins)
+        writes = [_batch(n, b.channel.channel_id) for n, b in enumerate(begins, start=1)]
+        store.write_batches(run.run_id, writes, fetched_at=NOW)
+        finishes = [
+            ChannelFinish(b.channel.channel_id, full_walk=n != 2, at=NOW) for n, b in enumerate(begins, 1)
+        ]
+        if together:
+            counts = store.finish_channels(run.run_id, finishes)
+        else:
+            counts = [
+                store.finish_channel(run.run_id, f.channel_id, full_walk=f.full_walk, at=f.at)
+                for f in finishes
+            ]
+        assert counts == [3, 3, 3]
+        state = warehouse.fetchall(
+            "SELECT channel_id, newest_video_id, newest_published_at, last_full_crawl_at, last_run_id"
+            " FROM channel_state ORDER BY channel_id"
+        )
+        checkpoints = warehouse.fetchall(
+            "SELECT channel_id, page_token, pages_done, channel_done FROM collection_checkpoints"
+            " ORDER BY channel_id"
+        )
+        return [tuple(r) for r in state] + [tuple(r) for r in checkpoints]
+
+
+def test_channels_finished_together_store_what_finishing_one_by_one_stores(tmp_path: Path) -> None:
+    together = _finished_state(tmp_path, "together", together=True)
+    assert together == _finished_state(tmp_path, "one_by_one", together=False)
+    state, checkpoints = together[:3], together[3:]
+    assert [r[1] for r in state] == ["v0000100000", "v0000200000", "v0000300000"]
+    assert [r[3] for r in state] == [NOW, None, NOW]  # channel 2's walk was not a full one
+    assert [(r[1], r[3]) for r in checkpoints] == [(None, True)] * 3  # every walk marked done

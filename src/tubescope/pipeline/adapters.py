@@ -23,6 +23,7 @@ from tubescope.pipeline.kpi_aggregates import refresh_channel_kpis
 from tubescope.pipeline.ports import (
     BatchCounts,
     ChannelBegin,
+    ChannelFinish,
     ChannelStart,
     Checkpoint,
     Page,
@@ -305,26 +306,33 @@ class WarehouseStore:
             return self._quarantine(run_id, rejected)
 
     def finish_channel(self, run_id: int, channel_id: str, *, full_walk: bool, at: datetime) -> int:
-        """Mark the channel's crawl finished; returns the number of videos tombstoned."""
+        """Mark the channel's crawl finished; returns the number of its live stored videos."""
+        return self.finish_channels(run_id, [ChannelFinish(channel_id, full_walk, at)])[0]
+
+    def finish_channels(self, run_id: int, finishes: Sequence[ChannelFinish]) -> list[int]:
+        """Mark several channels' crawls finished in one transaction (a crawl's channels finish
+        together, and each commit has a fixed cost); returns their live stored videos, in order."""
         w = self.warehouse
-        newest = w.fetchone(
-            "SELECT video_id, published_at FROM videos WHERE channel_id = ? AND NOT is_deleted"
-            " ORDER BY published_at DESC, video_id LIMIT 1",
-            [channel_id],
-        )
         with w.transaction():
-            # pages_done None keeps the count the walk stored; nothing is read back (a channel's
-            # checkpoint holds every done video id: reading it twice took most of this call).
-            w.record_checkpoint(run_id, channel_id, page_token=None, pages_done=None, channel_done=True)
-            w.update_incremental_state(
-                run_id,
-                channel_id,
-                newest_video_id=str(newest[0]) if newest else None,
-                newest_published_at=newest[1] if newest else None,
-                full_crawl=full_walk,
-                at=at,
-            )
-        return self.count_live_videos(channel_id)
+            for finish in finishes:
+                channel_id = finish.channel_id
+                newest = w.fetchone(
+                    "SELECT video_id, published_at FROM videos WHERE channel_id = ? AND NOT is_deleted"
+                    " ORDER BY published_at DESC, video_id LIMIT 1",
+                    [channel_id],
+                )
+                # pages_done None keeps the count the walk stored; nothing is read back (a
+                # channel's checkpoint holds every done video id: reading it took most of this).
+                w.record_checkpoint(run_id, channel_id, page_token=None, pages_done=None, channel_done=True)
+                w.update_incremental_state(
+                    run_id,
+                    channel_id,
+                    newest_video_id=str(newest[0]) if newest else None,
+                    newest_published_at=newest[1] if newest else None,
+                    full_crawl=finish.full_walk,
+                    at=finish.at,
+                )
+        return [self.count_live_videos(finish.channel_id) for finish in finishes]
 
     def write_comments(
         self,

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 import structlog
 
@@ -58,6 +58,7 @@ from tubescope.pipeline.incremental import (
 from tubescope.pipeline.ports import (
     BatchCounts,
     ChannelBegin,
+    ChannelFinish,
     ChannelStart,
     CollectApi,
     CollectStore,
@@ -95,6 +96,7 @@ _log = structlog.get_logger("tubescope.pipeline.collect")
 Clock = Callable[[], datetime]
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 TOMBSTONE_REASON = "not returned by videos.list: deleted or made private"
 GROUP_LINGER_SECONDS = 1.0
@@ -213,22 +215,27 @@ class _GroupWriter:
                     done.set_result(None)
 
 
-class _ChannelStarter:
-    """Stores looked-up channels in groups: the channels whose lookups answer while a group is
-    being stored go together in the next transaction (a crawl's lookups answer all at once, and
-    one by one each channel's start cost about 40 ms of the warehouse thread while the walks
-    waited). Nothing lingers: a lone channel starts at once."""
+class _Grouped(Generic[T, R]):
+    """Runs ``call(run_id, items)`` on the warehouse thread for whatever items are queued: the
+    items that arrive while one group is being stored go together in the next call (one
+    transaction). Nothing lingers: a lone item goes at once.
 
-    def __init__(self, worker: _StoreWorker, store: CollectStore) -> None:
+    A crawl's channel lookups answer all at once, and its channels finish together; one by one,
+    each start or finish is a transaction of a few statements (tens of ms on a busy machine)
+    while the walks waited, or the run's end did.
+    """
+
+    def __init__(self, worker: _StoreWorker, call: Callable[[int, list[T]], list[R]]) -> None:
         self._worker = worker
-        self._store = store
+        self._call = call
         self.run_id = 0
-        self._queue: list[tuple[ChannelBegin, asyncio.Future[ChannelStart]]] = []
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._drainer: asyncio.Task[None] | None = None
 
-    async def begin(self, start: ChannelBegin) -> ChannelStart:
-        done: asyncio.Future[ChannelStart] = asyncio.get_running_loop().create_future()
-        self._queue.append((start, done))
+    async def submit(self, item: T) -> R:
+        """Queue ``item``; returns its result once its group's call has committed."""
+        done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, done))
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
         return await asyncio.shield(done)
@@ -237,9 +244,7 @@ class _ChannelStarter:
         while self._queue:
             taken, self._queue = self._queue, []
             try:
-                started = await self._worker.call(
-                    self._store.begin_channels, self.run_id, [b for b, _ in taken]
-                )
+                results = await self._worker.call(self._call, self.run_id, [item for item, _ in taken])
             except BaseException as exc:
                 for _, done in taken:
                     if not done.done():
@@ -248,9 +253,9 @@ class _ChannelStarter:
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            for (_, done), start in zip(taken, started, strict=True):
+            for (_, done), result in zip(taken, results, strict=True):
                 if not done.done():
-                    done.set_result(start)
+                    done.set_result(result)
 
 
 @dataclass(slots=True)
@@ -574,7 +579,8 @@ class _Collector:
         self.progress: CollectProgress = _CancellingProgress(progress, self.stopping)
         self.tally = _Tally()
         self.writer = _GroupWriter(worker, store, self.tally, clock, busy=lambda: self.stopping.in_flight > 0)
-        self.starter = _ChannelStarter(worker, store)
+        self.starter = _Grouped[ChannelBegin, ChannelStart](worker, store.begin_channels)
+        self.finisher = _Grouped[ChannelFinish, int](worker, store.finish_channels)
         self.run_id = 0
         self._reported_quota = 0
 
@@ -589,6 +595,7 @@ class _Collector:
         self.run_id = record.run_id
         self.writer.run_id = record.run_id
         self.starter.run_id = record.run_id
+        self.finisher.run_id = record.run_id
         status = RunState.COMPLETED
         error: TubescopeError | None = None
         with structlog.contextvars.bound_contextvars(run_id=self.run_id):
@@ -702,7 +709,7 @@ class _Collector:
         channel = checked.record.channel
         channel_id = channel.channel_id
         log = _log.bind(channel_id=channel_id)
-        start = await self.starter.begin(ChannelBegin(channel, checked.record.snapshot, observed_at))
+        start = await self.starter.submit(ChannelBegin(channel, checked.record.snapshot, observed_at))
         self.tally.channels.append(channel_id)
         checkpoint, known_ids = start.checkpoint, start.known_ids
         mode = (
@@ -734,12 +741,8 @@ class _Collector:
                 await crawl.refresh()
                 if self.stopping.stop_error is not None or crawl.walk_failed:
                     raise _Stop
-                stored = await self.worker.call(
-                    self.store.finish_channel,
-                    self.run_id,
-                    channel_id,
-                    full_walk=mode is WalkMode.FULL,
-                    at=self.clock(),
+                stored = await self.finisher.submit(
+                    ChannelFinish(channel_id, full_walk=mode is WalkMode.FULL, at=self.clock())
                 )
             if self.options.comments:
                 await self._comments(channel_id, set(checkpoint.comments_done_video_ids))

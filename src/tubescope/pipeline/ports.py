@@ -98,6 +98,16 @@ class ChannelBegin:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelFinish:
+    """A channel whose walk and refresh are committed: what :meth:`CollectStore.finish_channels`
+    marks done."""
+
+    channel_id: str
+    full_walk: bool
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Tombstone:
     """A video that disappeared from its channel, and why."""
 
@@ -224,6 +234,10 @@ class CollectStore(Protocol):
 
     def finish_channel(self, run_id: int, channel_id: str, *, full_walk: bool, at: datetime) -> int:
         """Mark the channel's crawl done in this run; returns its live stored videos."""
+        ...
+
+    def finish_channels(self, run_id: int, finishes: Sequence[ChannelFinish]) -> list[int]:
+        """:meth:`finish_channel` for several channels in ONE transaction; counts in their order."""
         ...
 
     def write_comments(
