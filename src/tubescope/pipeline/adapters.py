@@ -238,8 +238,8 @@ class WarehouseStore:
     def begin_channels(self, run_id: int, starts: Sequence[ChannelBegin]) -> list[ChannelStart]:
         """Store several channels and their snapshots in one transaction, then read where each
         one's crawl starts; results in the order of ``starts``."""
-        # One statement per fetch time, not per channel: a crawl's lookups answer together, and
-        # each upsert is a few statements of fixed cost (about 40 ms a channel, one by one).
+        # One commit for the group, and one upsert per distinct fetch time: each channel keeps
+        # the time its own lookup was answered (with the API's clock those are rarely equal).
         by_time: dict[datetime, list[ChannelBegin]] = {}
         for start in starts:
             by_time.setdefault(start.fetched_at, []).append(start)
