@@ -164,6 +164,12 @@ class StorageError(TubescopeError):
     exit_code = 10
 
 
+class RunTakenOver(StorageError):
+    """This process's attempt at a collection run was superseded: another process resumed the run
+    (a job whose lease lapsed while its worker still ran it). This attempt stops writing, so no row
+    is stored twice; the newer attempt carries the run on."""
+
+
 class WriteConflict(StorageError):
     """A write was refused because a concurrent transaction changed the same rows first (DuckDB's
     optimistic concurrency, a PostgreSQL serialization failure): for a compare-and-set, the other

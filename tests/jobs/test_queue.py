@@ -14,6 +14,7 @@ from tubescope.jobs.queue import (
     JobKind,
     JobSpec,
     JobState,
+    Lease,
     RedisJobs,
     collect_spec,
     queue_depth,
@@ -75,11 +76,12 @@ def test_cancel_a_queued_job_and_claims_a_worker_must_refuse(redis_url: str) -> 
         assert await jobs.claim(first["job_id"], "w1", max_attempts=3) is None  # final: never runs
 
         # a running job asked to stop is cancelled by the worker at its next claim or beat
-        spec = await jobs.claim(second["job_id"], "w1", max_attempts=3)
-        assert spec is not None and spec.refs == ("@second",)
+        claim = await jobs.claim(second["job_id"], "w1", max_attempts=3)
+        assert claim is not None and claim.spec.refs == ("@second",) and claim.holder == "w1#1"
+        assert await jobs.heartbeat(second["job_id"], claim.holder, 5.0, {"done": 1}) is Lease.HELD
         assert (await jobs.cancel(second["job_id"]))["state"] == JobState.RUNNING.value
-        assert await jobs.heartbeat(second["job_id"], 5.0, {"done": 1}) is True
-        await jobs.requeue(second["job_id"], {"done": 1})
+        assert await jobs.heartbeat(second["job_id"], claim.holder, 5.0, {"done": 1}) is Lease.CANCEL_ASKED
+        assert await jobs.requeue(second["job_id"], {"done": 1}, holder=claim.holder)
         assert await jobs.claim(second["job_id"], "w2", max_attempts=3) is None
         assert (await jobs.get(second["job_id"]))["state"] == JobState.CANCELLED.value
 
@@ -88,6 +90,46 @@ def test_cancel_a_queued_job_and_claims_a_worker_must_refuse(redis_url: str) -> 
             await jobs.cancel("no-such-job")
 
     run(redis_url, body)
+
+
+def test_a_superseded_attempt_can_neither_renew_nor_record_the_job(redis_url: str) -> None:
+    """A worker stalled past its lease, whose job another worker claimed: its heartbeat says so,
+    and its end of the job (done, failed or requeued) lands nowhere but the shared quota count."""
+
+    async def body(jobs: RedisJobs) -> None:
+        job_id = (await jobs.submit(collect_spec(["@contested"])))["job_id"]
+        stale = await jobs.claim(job_id, "w1", max_attempts=5)
+        fresh = await jobs.claim(job_id, "w2", max_attempts=5)
+        assert stale is not None and fresh is not None and (stale.holder, fresh.holder) == ("w1#1", "w2#2")
+        before = await jobs.quota_units_spent()
+        assert await jobs.heartbeat(job_id, stale.holder, 5.0, {"pages": 9}, quota_units=3) is Lease.LOST
+        assert await jobs.heartbeat(job_id, fresh.holder, 5.0, {"pages": 1}, quota_units=2) is Lease.HELD
+        assert not await jobs.finish(
+            job_id, JobState.FAILED, None, "stale", {"pages": 9}, 4, holder=stale.holder
+        )
+        assert not await jobs.requeue(job_id, {"pages": 9}, 1, holder=stale.holder)
+        record = await jobs.get(job_id)
+        assert (record["state"], record["worker"], record["progress"]) == ("running", "w2", {"pages": 1})
+        assert await jobs.quota_units_spent() == before + 3 + 2 + 4 + 1  # spent, whoever recorded it
+        assert await jobs.finish(job_id, JobState.COMPLETED, {"ok": True}, None, holder=fresh.holder)
+        assert (await jobs.get(job_id))["state"] == JobState.COMPLETED.value
+
+    run(redis_url, body)
+
+
+def test_a_claim_after_a_lost_attempt_names_the_run_that_attempt_opened(redis_url: str) -> None:
+    async def body(jobs: RedisJobs) -> tuple[int | None, int | None]:
+        job_id = (await jobs.submit(collect_spec(["@resumed"])))["job_id"]
+        first = await jobs.claim(job_id, "w1", max_attempts=5)
+        assert first is not None and first.earlier_run_id is None
+        assert (
+            await jobs.heartbeat(job_id, first.holder, 5.0, {"run_id": 7, "videos_stored": 50}) is Lease.HELD
+        )
+        second = await jobs.claim(job_id, "w2", max_attempts=5)  # w1 died: its lease lapsed
+        assert second is not None
+        return first.earlier_run_id, second.earlier_run_id
+
+    assert run(redis_url, body) == (None, 7)
 
 
 def test_a_job_whose_workers_keep_dying_fails_with_the_reason(redis_url: str) -> None:

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tubescope.domain.models import Comment, Video, VideoFormat
-from tubescope.errors import ConfigError, DataQualityError, NotFoundError, StorageError
+from tubescope.errors import ConfigError, DataQualityError, NotFoundError, RunTakenOver, StorageError
 from tubescope.warehouse import RunStatus, Warehouse
 
 from .conftest import FINGERPRINT, T0, FixedClock, channel, csnap, video, vsnap
@@ -52,6 +53,47 @@ def test_a_run_records_lineage_and_accumulates_quota_across_attempts(
     with pytest.raises(StorageError, match="only unfinished runs"):
         wh.resume_run(run)
     assert [r.run_id for r in wh.run_summaries()] == [run]
+
+
+def test_an_attempt_superseded_by_a_resume_elsewhere_can_neither_write_nor_close_the_run(
+    postgres_url: str, clock: FixedClock
+) -> None:
+    """Two processes on one PostgreSQL warehouse: the one whose job lease lapsed (``stale``) and
+    the one that took the job over and resumed the run (``fresh``). The resume waits for the
+    stale attempt's open write, and every later write of the stale attempt is refused."""
+    with (
+        Warehouse.open(postgres_url, clock=clock) as stale,
+        Warehouse.open(postgres_url, clock=clock) as fresh,
+    ):
+        run = stale.start_run("youtube", ["@aaaa"], [FINGERPRINT])
+        stale.upsert_channel(run, channel(CH))
+        resumed: list[int] = []
+        with stale.transaction():
+            stale.upsert_videos(run, [video("vid00000001")])
+            resumer = threading.Thread(target=lambda: resumed.append(fresh.resume_run(run).attempts))
+            resumer.start()
+            resumer.join(timeout=0.5)
+            assert resumer.is_alive(), "the resume did not wait for the write in flight"
+        resumer.join(timeout=30)
+        assert resumed == [2]
+        assert fresh.get_run(run).status is RunStatus.RUNNING
+        with pytest.raises(RunTakenOver, match=r"run \d+ was resumed elsewhere \(attempt 2"):
+            stale.upsert_videos(run, [video("vid00000002")])
+        with pytest.raises(RunTakenOver):
+            stale.finish_run(run, RunStatus.INTERRUPTED, counters={"videos": 1})
+        fresh.upsert_videos(run, [video("vid00000002")])
+        done = fresh.finish_run(run, RunStatus.COMPLETED, counters={"videos": 1})
+    assert (done.status, done.attempts, done.counters) == (RunStatus.COMPLETED, 2, {"videos": 1})
+    assert isinstance(RunTakenOver("x"), StorageError)
+
+
+def test_the_process_that_resumes_a_run_keeps_writing_to_it(wh: Warehouse) -> None:
+    """The fence is the attempt, not the process: resuming in the same process moves it along."""
+    run = _seed(wh)
+    wh.finish_run(run, RunStatus.INTERRUPTED)
+    assert wh.resume_run(run).attempts == 2
+    wh.upsert_videos(run, [video("vid00000009")])
+    assert wh.finish_run(run, RunStatus.COMPLETED).status is RunStatus.COMPLETED
 
 
 def test_raw_keys_never_reach_the_database(wh: Warehouse, db_path: Path) -> None:

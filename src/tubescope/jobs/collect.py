@@ -346,6 +346,9 @@ class RichProgress:
         if self._started:
             self._progress.stop()
 
+    def run_opened(self, run_id: int, resumed: bool) -> None:
+        """Nothing to show: the summary names the run."""
+
     def channel_started(self, channel_id: str, title: str, expected_videos: int) -> None:
         """Start the progress display at the first channel and count its expected videos."""
         if not self._started:

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 
 from tubescope.errors import ConfigError, NotFoundError, StorageError
 from tubescope.jobs.common import utc_now
@@ -59,6 +59,27 @@ JOB_DURATION_BUCKETS: tuple[float, ...] = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
 # Extend or drop a lock only while it is still ours (KEYS[1] the lock, ARGV[1] the owner).
 _RENEW_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+# A claim writes the attempt's holder token ("worker#attempt") with the attempt count it bumps, in
+# one step: every later write of that attempt is conditional on the token still being there.
+_CLAIM = """
+local attempt = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+local holder = ARGV[1] .. '#' .. attempt
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'worker', ARGV[1], 'holder', holder)
+redis.call('HSETNX', KEYS[1], 'started_at', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return holder
+"""
+# KEYS: record, arq's in-progress key, quota count. ARGV: holder, lease ms, progress, quota units.
+# The units were spent whoever holds the job now, so they count either way. The holder SETs the
+# in-progress key (not just extends it): a superseded attempt's end may have deleted it.
+_HEARTBEAT = """
+if ARGV[4] ~= '0' then redis.call('INCRBY', KEYS[3], ARGV[4]) end
+if redis.call('HGET', KEYS[1], 'holder') ~= ARGV[1] then return -1 end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+redis.call('HSET', KEYS[1], 'progress', ARGV[3])
+if redis.call('HGET', KEYS[1], 'cancel') then return 1 end
 return 0
 """
 _DROP_LOCK = """
@@ -123,6 +144,15 @@ class JobState(StrEnum):
 
 
 FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
+
+
+class Lease(StrEnum):
+    """What a heartbeat found."""
+
+    HELD = "held"
+    CANCEL_ASKED = "cancel_asked"
+    LOST = "lost"
+    """Another attempt holds the job: this one's lease lapsed (a stalled worker) and it was claimed."""
 
 
 @dataclass(frozen=True)
@@ -299,6 +329,17 @@ def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A claimed attempt at a job: what to run, and the token its later writes are fenced with."""
+
+    spec: JobSpec
+    holder: str
+    """``worker#attempt``: heartbeats and the final record land only while this is the job's holder."""
+    earlier_run_id: int | None = None
+    """The collection run an earlier attempt opened, as its last stored progress says."""
+
+
 def record_to_dict(job_id: str, raw: Mapping[Any, Any]) -> dict[str, Any]:
     """The API's JSON shape of a job from its Redis hash."""
     fields = {_text(k) or "": _text(v) for k, v in raw.items()}
@@ -431,9 +472,9 @@ class RedisJobs:
         """Release lock ``name`` if ``owner`` holds it."""
         await self._r.eval(_DROP_LOCK, 1, self.keys.lock(name), owner)
 
-    async def claim(self, job_id: str, worker: str, max_attempts: int) -> JobSpec | None:
-        """Mark the job running on ``worker``; None when it must not run (finished, cancelled,
-        unknown, or out of attempts: then it is marked failed)."""
+    async def claim(self, job_id: str, worker: str, max_attempts: int) -> Claim | None:
+        """Mark the job running on ``worker`` as a new attempt; None when it must not run (finished,
+        cancelled, unknown, or out of attempts: then it is marked failed)."""
         key = self.keys.record(job_id)
         raw = await self._r.hgetall(key)
         if not raw:
@@ -449,33 +490,57 @@ class RedisJobs:
             error = f"gave up after {job['attempts']} attempt(s): the worker running it stopped each time"
             await self.finish(job_id, JobState.FAILED, job["result"], error)
             return None
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"state": JobState.RUNNING.value, "worker": worker})
-            pipe.hsetnx(key, "started_at", now)
-            pipe.hincrby(key, "attempts", 1)
-            pipe.expire(key, RECORD_TTL)
-            await pipe.execute()
-        return JobSpec.from_json(_text(raw[b"spec"]) or "{}")
+        ttl = int(RECORD_TTL.total_seconds())
+        holder = _text(await self._r.eval(_CLAIM, 1, key, worker, JobState.RUNNING.value, now, ttl))
+        earlier = job["progress"].get("run_id")
+        return Claim(
+            JobSpec.from_json(_text(raw[b"spec"]) or "{}"),
+            holder or "",
+            earlier_run_id=int(earlier) if isinstance(earlier, int) else None,
+        )
 
     async def heartbeat(
-        self, job_id: str, lease_seconds: float, progress: Mapping[str, Any], quota_units: int = 0
-    ) -> bool:
-        """Renew the worker's hold on the job and store its progress (adding ``quota_units``, spent
-        since the last beat, to the shared count); True when cancel was asked."""
-        key = self.keys.record(job_id)
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.pexpire(in_progress_key_prefix + job_id, int(lease_seconds * 1000))
-            pipe.hset(key, "progress", json.dumps(dict(progress)))
-            if quota_units:
-                pipe.incrby(self.keys.quota_spent, quota_units)
-            pipe.hget(key, "cancel")
-            results = await pipe.execute()
-        return bool(results[-1])
+        self,
+        job_id: str,
+        holder: str,
+        lease_seconds: float,
+        progress: Mapping[str, Any],
+        quota_units: int = 0,
+    ) -> Lease:
+        """Renew ``holder``'s lease on the job and store its progress (adding ``quota_units``, spent
+        since the last beat, to the shared count). Says whether cancel was asked, or that another
+        attempt holds the job now (this one's lease lapsed and another worker claimed it)."""
+        reply = await self._r.eval(
+            _HEARTBEAT,
+            3,
+            self.keys.record(job_id),
+            in_progress_key_prefix + job_id,
+            self.keys.quota_spent,
+            holder,
+            int(lease_seconds * 1000),
+            json.dumps(dict(progress)),
+            int(quota_units),
+        )
+        return {-1: Lease.LOST, 1: Lease.CANCEL_ASKED}.get(int(reply), Lease.HELD)
 
-    async def requeue(self, job_id: str, progress: Mapping[str, Any], quota_units: int = 0) -> None:
+    async def holds(self, job_id: str, holder: str) -> bool:
+        """True while ``holder``'s attempt is the job's current one."""
+        return _text(await self._r.hget(self.keys.record(job_id), "holder")) == holder
+
+    async def add_quota_units(self, units: int) -> None:
+        """Count ``units`` in the shared quota tally (an attempt that lost its job still spent them)."""
+        if units:
+            await self._r.incrby(self.keys.quota_spent, units)
+
+    async def requeue(
+        self, job_id: str, progress: Mapping[str, Any], quota_units: int = 0, *, holder: str | None = None
+    ) -> bool:
         """The worker stops (shutdown) before the job is done: it waits on the queue again
-        (``quota_units``: spent since the last heartbeat)."""
+        (``quota_units``: spent since the last heartbeat). With ``holder``, only while that attempt
+        still holds the job; False when it did not."""
         async with self._r.pipeline(transaction=True) as pipe:
+            if not await self._still_held(pipe, job_id, holder, quota_units):
+                return False
             pipe.hset(
                 self.keys.record(job_id),
                 mapping={
@@ -486,7 +551,29 @@ class RedisJobs:
             )
             if quota_units:
                 pipe.incrby(self.keys.quota_spent, quota_units)
+            return await self._execute_held(pipe, quota_units)
+
+    async def _still_held(self, pipe: Any, job_id: str, holder: str | None, quota_units: int) -> bool:
+        """Watch the record for a conditional write by ``holder`` (None: unconditional); False,
+        with the quota units counted anyway, when another attempt holds the job."""
+        if holder is None:
+            return True
+        key = self.keys.record(job_id)
+        await pipe.watch(key)
+        if _text(await pipe.hget(key, "holder")) != holder:
+            await pipe.reset()
+            await self.add_quota_units(quota_units)
+            return False
+        pipe.multi()
+        return True
+
+    async def _execute_held(self, pipe: Any, quota_units: int) -> bool:
+        try:
             await pipe.execute()
+        except WatchError:  # claimed by another attempt between the check and the write
+            await self.add_quota_units(quota_units)
+            return False
+        return True
 
     async def finish(
         self,
@@ -496,10 +583,13 @@ class RedisJobs:
         error: str | None,
         progress: Mapping[str, Any] | None = None,
         quota_units: int = 0,
-    ) -> None:
+        *,
+        holder: str | None = None,
+    ) -> bool:
         """Record the job's final state, result and error (redacted); a job that ran adds its
         duration (first start to now) to the shared histogram, and ``quota_units`` (spent since
-        its last heartbeat) to the shared count, in the same transaction."""
+        its last heartbeat) to the shared count, in the same transaction. With ``holder``, only
+        while that attempt still holds the job; False when it did not (nothing is recorded)."""
         key = self.keys.record(job_id)
         finished_at = utc_now()
         started_text, spec_text = (_text(v) for v in await self._r.hmget(key, ["started_at", "spec"]))
@@ -511,6 +601,8 @@ class RedisJobs:
         if progress is not None:
             mapping["progress"] = json.dumps(dict(progress))
         async with self._r.pipeline(transaction=True) as pipe:
+            if not await self._still_held(pipe, job_id, holder, quota_units):
+                return False
             pipe.hset(key, mapping=mapping)
             pipe.expire(key, RECORD_TTL)
             if quota_units:
@@ -523,7 +615,7 @@ class RedisJobs:
                 for bound in JOB_DURATION_BUCKETS:
                     if seconds <= bound:
                         pipe.hincrby(self.keys.durations, f"{prefix}le={bound:g}", 1)
-            await pipe.execute()
+            return await self._execute_held(pipe, quota_units)
 
     async def durations(self) -> dict[tuple[str, str], DurationTally]:
         """The shared job duration histogram: a tally per (kind, outcome) of every job any worker

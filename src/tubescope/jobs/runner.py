@@ -10,12 +10,15 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tubescope.config import Settings
-from tubescope.errors import TubescopeError
+from tubescope.errors import NotFoundError, TubescopeError
 from tubescope.jobs.queue import JobKind, JobSpec
 from tubescope.jobs.quota import QuotaUsage
+
+if TYPE_CHECKING:
+    from tubescope.pipeline.run import CollectSummary
 
 
 class JobStopped(TubescopeError):
@@ -28,7 +31,10 @@ class JobProgress:
     Implements :class:`~tubescope.pipeline.progress.CollectProgress`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, earlier_run_id: int | None = None) -> None:
+        # The run an earlier attempt of this job opened (from its last stored progress): a retry
+        # whose run already completed must not collect again (see _collect).
+        self.earlier_run_id = earlier_run_id
         self.counters: dict[str, int] = {
             "channels_done": 0,
             "videos_expected": 0,
@@ -57,6 +63,10 @@ class JobProgress:
     def _check(self) -> None:
         if self._stop.is_set():
             raise JobStopped(f"job stopped: {self.stop_reason}")
+
+    def run_opened(self, run_id: int, resumed: bool) -> None:
+        """Note the job's run in its progress (stored with each heartbeat, read by a retry)."""
+        self.counters["run_id"] = run_id
 
     def channel_started(self, channel_id: str, title: str, expected_videos: int) -> None:
         """Count the videos the channel is expected to hold."""
@@ -120,6 +130,14 @@ def execute(spec: JobSpec, settings: Settings, progress: JobProgress, job_id: st
 def _collect(spec: JobSpec, settings: Settings, progress: JobProgress) -> JobOutcome:
     from tubescope.jobs.collect import collect
 
+    if progress.earlier_run_id is not None:
+        completed = _completed_run(settings, progress.earlier_run_id)
+        if completed is not None:
+            # The worker of the earlier attempt died after its run completed but before the
+            # job's record said so: collecting again would be a second run, every video stored
+            # twice. The job's outcome is that run's.
+            progress.run_opened(progress.earlier_run_id, resumed=False)
+            return JobOutcome(completed.as_dict())
     budget = spec.params.get("budget")
     summary = collect(
         list(spec.params["refs"]),
@@ -133,6 +151,42 @@ def _collect(spec: JobSpec, settings: Settings, progress: JobProgress) -> JobOut
     if progress.stopping and error is not None:
         error = JobStopped(f"job stopped: {progress.stop_reason}")
     return JobOutcome(summary.as_dict(), error)
+
+
+def _completed_run(settings: Settings, run_id: int) -> CollectSummary | None:
+    """Run ``run_id`` as a collection's summary when it completed; None when it has work left
+    (then the collection resumes it) or is not in the warehouse."""
+    from tubescope.jobs.common import open_for_reading
+    from tubescope.pipeline.run import CollectSummary, RunState
+    from tubescope.warehouse import RunStatus
+
+    try:
+        with open_for_reading(settings.warehouse_target) as warehouse:
+            run = warehouse.get_run(run_id)
+            channels = [
+                str(row[0])
+                for row in warehouse.fetchall(
+                    "SELECT DISTINCT channel_id FROM channel_snapshots WHERE run_id = ? ORDER BY 1", [run_id]
+                )
+            ]
+    except NotFoundError:
+        return None
+    if run.status is not RunStatus.COMPLETED:
+        return None
+    counts = run.counters
+    return CollectSummary(
+        run_id=run.run_id,
+        status=RunState.COMPLETED,
+        quota_used=run.total_quota_spent,
+        videos_new=int(counts.get("videos_new", 0)),
+        videos_updated=int(counts.get("videos_updated", 0)),
+        snapshots=int(counts.get("snapshots", 0)),
+        quarantined=int(counts.get("quarantined", 0)),
+        tombstoned=int(counts.get("tombstoned", 0)),
+        comments=int(counts.get("comments", 0)),
+        channels=tuple(channels),
+        quota_by_key=dict(run.quota_spent),
+    )
 
 
 def _watch(spec: JobSpec, settings: Settings) -> JobOutcome:

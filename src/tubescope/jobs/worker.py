@@ -10,7 +10,14 @@ stores the job's progress in its record and looks for a cancel request. What hap
   next free worker at once;
 * the worker is killed (SIGKILL, power): nothing is written, the lease lapses within
   ``job_lease_seconds`` and another worker takes the job up. A collection then resumes its
-  unfinished run from the checkpoints (same run id, no row written twice).
+  unfinished run from the checkpoints (same run id, no row written twice). Killed after its run
+  completed but before the job's record said so, the retry finds that run (the record's progress
+  names it) and reports it instead of collecting a second time;
+* the worker stalls past the lease (a starved machine, a paused VM) and another worker takes the
+  job up: when the first wakes, its heartbeat finds the job held by the newer attempt
+  (``worker#attempt``), so it records nothing and puts the job back on arq's queue, where it is
+  skipped once it has ended. Its collection's writes are refused by the warehouse (the run's
+  attempt count fences them: :class:`~tubescope.errors.RunTakenOver`), so no row is stored twice.
 
 Several workers share a warehouse safely on PostgreSQL; on a DuckDB file (one writer at a time)
 give each worker its own file, or run one.
@@ -29,7 +36,7 @@ import structlog
 from arq.worker import Retry, Worker, func
 
 from tubescope.config import Settings
-from tubescope.jobs.queue import ARQ_FUNCTION, JobKeys, JobState, RedisJobs, connect, redis_settings
+from tubescope.jobs.queue import ARQ_FUNCTION, JobKeys, JobState, Lease, RedisJobs, connect, redis_settings
 from tubescope.jobs.runner import JobOutcome, JobProgress, execute
 from tubescope.logging import redact_text
 
@@ -37,6 +44,7 @@ _log = logging.getLogger("tubescope.worker")
 _events = structlog.get_logger("tubescope.worker")
 _SHUTDOWN = "the worker is shutting down"
 _CANCELLED = "cancelled by request"
+_SUPERSEDED = "another worker took the job over (this worker's lease lapsed)"
 _ARQ_TRIES = 10_000  # our own attempt count (job_max_tries) decides when to give up
 
 
@@ -73,11 +81,22 @@ async def run_queued_job(ctx: dict[str, Any], job_id: str) -> str:
     if lock is not None and not await jobs.take_lock(lock, job_id, settings.job_lease_seconds):
         # Another job is collecting the same channels (the same run): wait on the queue.
         raise Retry(defer=max(1.0, settings.job_lease_seconds / 3))
+    superseded = False
     try:
         return await _run_claimed(jobs, settings, job_id)
+    except _Superseded:
+        # The lock and arq's in-progress key are the newer attempt's now. The job goes back on
+        # arq's queue (not dropped from it): should the newer attempt's worker die too, the job
+        # is still there for the next one; once it has ended, the retry finds it final and skips.
+        superseded = True
+        raise Retry(defer=settings.job_lease_seconds) from None
     finally:
-        if lock is not None:
+        if lock is not None and not superseded:
             await asyncio.shield(jobs.drop_lock(lock, job_id))
+
+
+class _Superseded(Exception):
+    """This attempt's lease lapsed and another worker claimed the job: record nothing."""
 
 
 async def _run_claimed(jobs: RedisJobs, settings: Settings, job_id: str) -> str:
@@ -87,14 +106,15 @@ async def _run_claimed(jobs: RedisJobs, settings: Settings, job_id: str) -> str:
     structlog.contextvars.bind_contextvars(job_id=job_id)
     if request_id is not None:
         structlog.contextvars.bind_contextvars(request_id=request_id)
-    spec = await jobs.claim(job_id, worker_name(), settings.job_max_tries)
-    if spec is None:
+    claim = await jobs.claim(job_id, worker_name(), settings.job_max_tries)
+    if claim is None:
         return "skipped"
-    _events.info("job.started", kind=spec.kind.value)
-    progress = JobProgress()
+    spec, holder = claim.spec, claim.holder
+    _events.info("job.started", kind=spec.kind.value, holder=holder)
+    progress = JobProgress(earlier_run_id=claim.earlier_run_id)
     tally = QuotaTally(progress)
     lease = asyncio.create_task(
-        _keep_lease(jobs, job_id, spec.run_lock, progress, tally, settings.job_lease_seconds)
+        _keep_lease(jobs, job_id, holder, spec.run_lock, progress, tally, settings.job_lease_seconds)
     )
     running = asyncio.ensure_future(asyncio.to_thread(execute, spec, settings, progress, job_id))
     try:
@@ -102,11 +122,13 @@ async def _run_claimed(jobs: RedisJobs, settings: Settings, job_id: str) -> str:
     except Exception as exc:  # a job must never leave its record running
         lease.cancel()
         error = f"{type(exc).__name__}: {exc}"
-        await jobs.finish(job_id, JobState.FAILED, None, error, progress.snapshot(), tally.take())
+        await jobs.finish(
+            job_id, JobState.FAILED, None, error, progress.snapshot(), tally.take(), holder=holder
+        )
         raise
     finally:
         lease.cancel()
-    return await _record(jobs, job_id, outcome, progress, tally)
+    return await _record(jobs, job_id, holder, outcome, progress, tally)
 
 
 async def _wait_through_shutdown(running: asyncio.Future[JobOutcome], progress: JobProgress) -> JobOutcome:
@@ -124,26 +146,33 @@ async def _wait_through_shutdown(running: asyncio.Future[JobOutcome], progress: 
 
 
 async def _record(
-    jobs: RedisJobs, job_id: str, outcome: JobOutcome, progress: JobProgress, tally: QuotaTally
+    jobs: RedisJobs, job_id: str, holder: str, outcome: JobOutcome, progress: JobProgress, tally: QuotaTally
 ) -> str:
     counters = progress.snapshot()
+    if outcome.stopped and progress.stop_reason == _SUPERSEDED:
+        await jobs.add_quota_units(tally.take())
+        raise _Superseded
     if outcome.stopped and progress.stop_reason == _SHUTDOWN:
-        await jobs.requeue(job_id, counters, tally.take())
+        if not await jobs.requeue(job_id, counters, tally.take(), holder=holder):
+            raise _Superseded
         raise asyncio.CancelledError  # arq keeps the job queued for the next worker
     if outcome.stopped:
-        await jobs.finish(job_id, JobState.CANCELLED, outcome.result, None, counters, tally.take())
-        return JobState.CANCELLED.value
-    if outcome.error is not None:
-        error = redact_text(str(outcome.error))
-        await jobs.finish(job_id, JobState.FAILED, outcome.result, error, counters, tally.take())
-        return JobState.FAILED.value
-    await jobs.finish(job_id, JobState.COMPLETED, outcome.result, None, counters, tally.take())
-    return JobState.COMPLETED.value
+        state, error = JobState.CANCELLED, None
+    elif outcome.error is not None:
+        state, error = JobState.FAILED, redact_text(str(outcome.error))
+    else:
+        state, error = JobState.COMPLETED, None
+    if not await jobs.finish(job_id, state, outcome.result, error, counters, tally.take(), holder=holder):
+        # Its lease lapsed between the last heartbeat and the end: the newer attempt records it.
+        _events.warning("job.superseded", outcome=state.value)
+        raise _Superseded
+    return state.value
 
 
 async def _keep_lease(
     jobs: RedisJobs,
     job_id: str,
+    holder: str,
     lock: str | None,
     progress: JobProgress,
     tally: QuotaTally,
@@ -153,9 +182,17 @@ async def _keep_lease(
     while True:
         units = tally.take()
         try:
-            if await jobs.heartbeat(job_id, lease_seconds, progress.snapshot(), units):
-                progress.stop(_CANCELLED)
+            lease = await jobs.heartbeat(job_id, holder, lease_seconds, progress.snapshot(), units)
             units = 0
+            if lease is Lease.LOST:
+                # Stalled past the lease (a starved machine): another worker runs the job now. A
+                # collection stops at its next write; the warehouse refuses this attempt's rows
+                # once the other has resumed the run (RunTakenOver), so nothing is stored twice.
+                _events.warning("job.lease_lost", holder=holder)
+                progress.stop(_SUPERSEDED)
+                return
+            if lease is Lease.CANCEL_ASKED:
+                progress.stop(_CANCELLED)
             if lock is not None:
                 await jobs.renew_lock(lock, job_id, lease_seconds)
         except Exception:  # Redis gone for a moment: try again next beat; the job keeps running

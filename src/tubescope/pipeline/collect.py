@@ -41,6 +41,7 @@ from tubescope.errors import (
     IncompleteRun,
     NotFoundError,
     QuotaExhausted,
+    RunTakenOver,
     StorageError,
     TransientApiError,
     TubescopeError,
@@ -426,6 +427,12 @@ class _CancellingProgress:
                 self._stopping.cancelled = True
                 _log.warning("collect.cancelled", message=str(exc))
 
+    def run_opened(self, run_id: int, resumed: bool) -> None:
+        # Optional for progress objects written before the hook existed.
+        hook = getattr(self._inner, "run_opened", None)
+        if hook is not None:
+            self._call(lambda: hook(run_id, resumed))
+
     def channel_started(self, channel_id: str, title: str, expected_videos: int) -> None:
         self._call(lambda: self._inner.channel_started(channel_id, title, expected_videos))
 
@@ -593,6 +600,7 @@ class _Collector:
             started_at=self.clock(),
         )
         self.run_id = record.run_id
+        self.progress.run_opened(record.run_id, record.resumed)
         self.writer.run_id = record.run_id
         self.starter.run_id = record.run_id
         self.finisher.run_id = record.run_id
@@ -604,6 +612,11 @@ class _Collector:
             )
             try:
                 await self._crawl_all(refs)
+            except RunTakenOver:
+                # Another process resumed this run and carries it on: closing it here would
+                # close the newer attempt's run under it.
+                _log.warning("collect.taken_over")
+                raise
             except TubescopeError as exc:
                 status, error = state_for_error(exc), exc
                 if self.stopping.cancelled:
@@ -1226,6 +1239,7 @@ def _raw_id(item: Any) -> str | None:
 _SEVERITY: tuple[type[BaseException], ...] = (
     StorageError,
     QuotaExhausted,
+    RunTakenOver,
     BudgetExceeded,
     ApiError,
     TubescopeError,
@@ -1235,14 +1249,19 @@ _SEVERITY: tuple[type[BaseException], ...] = (
 def _most_severe(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The one error that decides how a run ends when several channel tasks failed together.
 
-    Fatal key errors and storage failures outrank quota and budget stops, which outrank the rest;
-    an unexpected exception (a bug) is re-raised as it is.
+    A superseded attempt (RunTakenOver) comes first, then fatal key errors and storage failures,
+    then quota and budget stops, then the rest; an unexpected exception (a bug) is re-raised as it is.
     """
     leaves = _leaves(group)
     for leaf in leaves:
         if not isinstance(leaf, TubescopeError):
             return leaf
-    ranked: tuple[type[BaseException], ...] = (ApiKeyInvalid, ApiAccessNotConfigured, *_SEVERITY)
+    ranked: tuple[type[BaseException], ...] = (
+        RunTakenOver,
+        ApiKeyInvalid,
+        ApiAccessNotConfigured,
+        *_SEVERITY,
+    )
     for kind in ranked:
         for leaf in leaves:
             if isinstance(leaf, kind):

@@ -8,6 +8,9 @@ from typing import Protocol
 class CollectProgress(Protocol):
     """Receives the progress of a collection, for a progress bar or job counters."""
 
+    def run_opened(self, run_id: int, resumed: bool) -> None:
+        """The collection run ``run_id`` was opened (``resumed``: an unfinished one carried on)."""
+
     def channel_started(self, channel_id: str, title: str, expected_videos: int) -> None:
         """A channel's crawl started; it is expected to hold ``expected_videos`` videos."""
 
@@ -26,6 +29,10 @@ class CollectProgress(Protocol):
 
 class SilentProgress:
     """Reports nothing: the default for library callers and tests."""
+
+    def run_opened(self, run_id: int, resumed: bool) -> None:
+        """Ignore the event."""
+        return None
 
     def channel_started(self, channel_id: str, title: str, expected_videos: int) -> None:
         """Ignore the event."""

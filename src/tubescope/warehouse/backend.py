@@ -36,6 +36,11 @@ class Dialect:
     """``{table}``/``{key}`` template: ``AND <row not the newest of its key>`` for a prune."""
     tag_count: str
     """An expression: the number of elements of the ``tags`` array, as BIGINT (0 when empty)."""
+    lock_shared: str
+    """Appended to a one-row SELECT inside a transaction: hold the row against concurrent updates
+    until the transaction ends (empty where one process is the only writer)."""
+    lock_update: str
+    """Appended to a one-row SELECT inside a transaction that will update that row."""
 
 
 class Backend(Protocol):

@@ -24,6 +24,8 @@ DIALECT = Dialect(
     """,
     prune_keep_latest="AND rowid NOT IN (SELECT arg_max(rowid, observed_at) FROM {table} GROUP BY {key})",
     tag_count="CAST(len(tags) AS BIGINT)",
+    lock_shared="",
+    lock_update="",
 )
 
 

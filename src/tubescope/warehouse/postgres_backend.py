@@ -44,6 +44,8 @@ DIALECT = Dialect(
         "AND ctid NOT IN (SELECT DISTINCT ON ({key}) ctid FROM {table} ORDER BY {key}, observed_at DESC)"
     ),
     tag_count="CAST(cardinality(tags) AS BIGINT)",
+    lock_shared=" FOR SHARE",
+    lock_update=" FOR UPDATE",
 )
 
 MIGRATION_LOCK_KEY = 0x7475_6265_7363_6F70

@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from tubescope.domain.models import Channel, ChannelSnapshot, Comment, Video, VideoFormat, VideoSnapshot
-from tubescope.errors import ConfigError, DataQualityError, NotFoundError, StorageError
+from tubescope.errors import ConfigError, DataQualityError, NotFoundError, RunTakenOver, StorageError
 from tubescope.warehouse import frames as frame_sql
 from tubescope.warehouse.backend import Backend, Dialect
 from tubescope.warehouse.db import (
@@ -185,6 +185,10 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         # run_id -> (transaction generation, source): a run checked writable inside the current
         # transaction stays writable until it ends (only finish_run/resume_run change a status).
         self._writable_checked: dict[int, tuple[int, str]] = {}
+        # run_id -> the attempt this instance started or resumed: the run's fencing token. Another
+        # process that resumes the run (a job whose lease lapsed) bumps the stored count, and
+        # every later write of this attempt is refused with RunTakenOver instead of doubling rows.
+        self._run_attempts: dict[int, int] = {}
         self._dialect = backend.dialect
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -451,6 +455,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                 [run_id, source, at, list(normalise_refs(refs)), list(fingerprints)],
             )
         self._run_sources[run_id] = source
+        self._run_attempts[run_id] = 1
         return run_id
 
     def get_run(self, run_id: int) -> RunSummary:
@@ -490,11 +495,15 @@ class Warehouse(AbstractContextManager["Warehouse"]):
             raise StorageError(f"run {run_id} is {run.status.value}; only unfinished runs can be resumed")
         fingerprints = check_fingerprints([*run.key_fingerprints, *key_fingerprints])
         with self.transaction() as con:
-            con.rows(
+            # The count this UPDATE wrote, not a later read: two processes resuming at once each
+            # get their own attempt number, and the older one is fenced off.
+            attempt = con.rows(
                 "UPDATE collection_runs SET status = 'running', finished_at = NULL,"
-                " attempts = attempts + 1, key_fingerprints = ? WHERE run_id = ?",
+                " attempts = attempts + 1, key_fingerprints = ? WHERE run_id = ? RETURNING attempts",
                 [list(fingerprints), run_id],
-            )
+            )[0][0]
+        self._run_attempts[run_id] = int(attempt)
+        self._writable_checked.pop(run_id, None)
         return self.get_run(run_id)
 
     def finish_run(
@@ -515,15 +524,24 @@ class Warehouse(AbstractContextManager["Warehouse"]):
             raise ConfigError(f"unknown run status {status!r}") from None
         if final is RunStatus.RUNNING:
             raise ConfigError("finish_run needs a final status, not 'running'")
-        run = self.get_run(run_id)
         check_fingerprints(list((quota_spent or {}).keys()))
-        spent = merge_counts(run.quota_spent, quota_spent)
-        totals = merge_counts(run.counters, counters)
-        fingerprints = sorted({*run.key_fingerprints, *spent})
         at = finished_at or self._clock()
         _require_aware("finished_at", [at])
         self._writable_checked.pop(run_id, None)
         with self.transaction() as con:
+            # Read under the row lock: counters merge with what is stored now, and an attempt
+            # that another process superseded cannot close the run under it.
+            row = self.fetchone(
+                f"SELECT {RUN_COLUMNS} FROM collection_runs WHERE run_id = ?{self._dialect.lock_update}",  # noqa: S608
+                [run_id],
+            )
+            if row is None:
+                raise NotFoundError(f"no collection run {run_id} in {self.path}")
+            run = summary_from_row(row)
+            self._check_attempt(run_id, run.attempts)
+            spent = merge_counts(run.quota_spent, quota_spent)
+            totals = merge_counts(run.counters, counters)
+            fingerprints = sorted({*run.key_fingerprints, *spent})
             con.rows(
                 "UPDATE collection_runs SET status = ?, finished_at = ?, error = ?, quota_spent = ?,"
                 " counters = ?, key_fingerprints = ? WHERE run_id = ?",
@@ -545,14 +563,29 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         checked = self._writable_checked.get(run_id)
         if scope.active and checked is not None and checked[0] == scope.generation:
             return checked[1]
-        row = self.fetchone("SELECT source, status FROM collection_runs WHERE run_id = ?", [run_id])
+        # Inside a transaction the shared lock holds the run's attempt count still until it ends:
+        # a resume elsewhere waits for this write to commit, and this attempt's next one sees it.
+        row = self.fetchone(
+            "SELECT source, status, attempts FROM collection_runs"  # noqa: S608 -- fixed text
+            f" WHERE run_id = ?{self._dialect.lock_shared}",
+            [run_id],
+        )
         if row is None:
             raise StorageError(f"no collection run {run_id}: start_run first")
+        self._check_attempt(run_id, int(row[2]))
         if row[1] != RunStatus.RUNNING.value:
             raise StorageError(f"run {run_id} is {row[1]}; resume_run before writing to it")
         if scope.active:
             self._writable_checked[run_id] = (scope.generation, str(row[0]))
         return str(row[0])
+
+    def _check_attempt(self, run_id: int, stored: int) -> None:
+        mine = self._run_attempts.get(run_id)
+        if mine is not None and stored != mine:
+            raise RunTakenOver(
+                f"run {run_id} was resumed elsewhere (attempt {stored}; this process holds attempt {mine}):"
+                " this attempt stops writing and the newer one carries the run on"
+            )
 
     # -- quarantine ------------------------------------------------------------------------------
 
