@@ -113,6 +113,31 @@ def test_analyze_and_report_import_with_the_cyclic_gc_off(tmp_path: Path) -> Non
         assert seen["collections"] < 20, (command, seen)
 
 
+def test_analyze_and_report_import_scipy_without_its_docstring_rewriting(tmp_path: Path) -> None:
+    """In a fresh interpreter, the analysis commands import scipy with its docstrings as written
+    (tubescope.lean_imports): scipy's note-appending, ~0.3 s of a report, is skipped."""
+    probe = (
+        "import json, sys\n"
+        "from tubescope.cli import app\n"
+        "try:\n"
+        "    app(sys.argv[1:], standalone_mode=False)\n"
+        "except Exception:\n"
+        "    pass  # no such warehouse: refused after the imports\n"
+        "import scipy.stats\n"
+        "print(json.dumps({'doc': scipy.stats.ttest_ind.__doc__, 'modules': len(sys.modules)}))"
+    )
+    missing = str(tmp_path / "none.duckdb")
+    for command in (["analyze", "UCx"], ["report", "UCx", "--out", str(tmp_path / "r.html")]):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *command, "--db", missing],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        seen = json.loads(done.stdout.strip().splitlines()[-1])
+        assert seen["modules"] > 1_000, command  # the analysis's imports did happen
+        assert "Calculate the T-test" in seen["doc"], command
+        assert "Array API Standard Support" not in seen["doc"], command
+
+
 def test_runs_tokens_and_fleet_refusals_read_as_one_line(tmp_path: object) -> None:
     import json
     from pathlib import Path

@@ -18,7 +18,6 @@ import structlog
 
 from tubescope.config import Settings, load_settings
 from tubescope.errors import ConfigError, StorageError
-from tubescope.pipeline.kpi_aggregates import refresh_channel_kpis
 from tubescope.warehouse.repository import Warehouse
 from tubescope.warehouse.target import WarehouseTarget, parse_target
 
@@ -66,6 +65,10 @@ class PruneOutcome:
 
 def prune_warehouse(warehouse: Warehouse, older_than_days: int, *, now: datetime) -> PruneOutcome:
     """Prune an open, writable warehouse (one transaction, logged in ``retention_log``)."""
+    # Imported here: it brings the cold archive (pyarrow's dataset and Parquet modules), which a
+    # report, needing only the policy's description, would otherwise import for nothing.
+    from tubescope.pipeline.kpi_aggregates import refresh_channel_kpis
+
     with warehouse.transaction():
         result = warehouse.prune_snapshots(older_than_days, now=now, keep_latest=True)
         refresh_channel_kpis(warehouse, at=now)

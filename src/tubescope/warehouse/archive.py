@@ -41,8 +41,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from tubescope.errors import ConfigError, StorageError
 from tubescope.warehouse.objectstore import ObjectStore, StoredObject
@@ -294,6 +292,8 @@ _FILTERED = frozenset({"video_id", "channel_id", "run_id", "observed_at"})
 
 
 def _parquet_bytes(table: pa.Table) -> pa.Buffer:
+    import pyarrow.parquet as pq  # see _read_segment
+
     names = table.schema.names
     sink = pa.BufferOutputStream()
     pq.write_table(
@@ -421,6 +421,8 @@ def _store_segment(
     if on_step:
         on_step("uploaded", segment.segment_id)
     check = store.verify(stored)
+    import pyarrow.parquet as pq  # see _read_segment
+
     if pq.read_metadata(pa.BufferReader(check)).num_rows != segment.rows:
         raise StorageError(
             f"{segment.data_path} on {store.uri} does not hold the {segment.rows} rows written"
@@ -556,6 +558,11 @@ def _read_segment(
     until: datetime | None,
     skip: Sequence[tuple[datetime, datetime]],
 ) -> pa.Table:
+    # pyarrow's dataset and Parquet modules are imported where a segment is read or written:
+    # every frame load asks whether anything is archived (usually nothing), and a report or an
+    # analysis would otherwise import them for nothing.
+    import pyarrow.dataset as ds
+
     store = ObjectStore.open(segment.location)
     observed = ds.field("observed_at")
     condition: ds.Expression | None = None
