@@ -342,14 +342,27 @@ class WarehouseStore:
         """Mark several channels' crawls finished in one transaction (a crawl's channels finish
         together, and each commit has a fixed cost); returns their live stored videos, in order."""
         w = self.warehouse
+        ids = list(dict.fromkeys(finish.channel_id for finish in finishes))
+        marks = ", ".join("?" for _ in ids)
         with w.transaction():
+            # Each channel's newest live video, for the whole group in one query (the rank is
+            # the per-channel query's ORDER BY ... LIMIT 1).
+            ranked = (
+                "SELECT channel_id, video_id, published_at, row_number() OVER ("  # noqa: S608 -- marks
+                " PARTITION BY channel_id ORDER BY published_at DESC, video_id) AS newest_rank"
+                f" FROM videos WHERE channel_id IN ({marks}) AND NOT is_deleted"
+            )
+            newest_of = {
+                str(row[0]): (row[1], row[2])
+                for row in w.fetchall(
+                    f"SELECT channel_id, video_id, published_at FROM ({ranked}) AS ranked"  # noqa: S608
+                    " WHERE newest_rank = 1",
+                    ids,
+                )
+            }
             for finish in finishes:
                 channel_id = finish.channel_id
-                newest = w.fetchone(
-                    "SELECT video_id, published_at FROM videos WHERE channel_id = ? AND NOT is_deleted"
-                    " ORDER BY published_at DESC, video_id LIMIT 1",
-                    [channel_id],
-                )
+                newest = newest_of.get(channel_id)
                 # pages_done None keeps the count the walk stored; nothing is read back (a
                 # channel's checkpoint holds every done video id: reading it took most of this).
                 w.record_checkpoint(run_id, channel_id, page_token=None, pages_done=None, channel_done=True)
@@ -361,7 +374,15 @@ class WarehouseStore:
                     full_crawl=finish.full_walk,
                     at=finish.at,
                 )
-        return [self.count_live_videos(finish.channel_id) for finish in finishes]
+        live = {
+            str(row[0]): int(row[1])
+            for row in w.fetchall(
+                f"SELECT channel_id, count(*) FROM videos WHERE channel_id IN ({marks})"  # noqa: S608 -- marks
+                " AND NOT is_deleted GROUP BY channel_id",
+                ids,
+            )
+        }
+        return [live.get(finish.channel_id, 0) for finish in finishes]
 
     def write_comments(
         self,
