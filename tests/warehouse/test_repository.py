@@ -470,3 +470,16 @@ def test_empty_batches_and_bad_calls_touch_nothing(wh: Warehouse) -> None:
         wh.query_arrow("SELECT * FROM no_such_table WHERE password = 'hunter2'")
     assert "Traceback" not in str(caught.value)
     assert wh.get_run(run).status is RunStatus.RUNNING  # nothing above ended or changed the run
+
+
+def test_channels_and_their_snapshots_keep_a_fetch_time_each(wh: Warehouse) -> None:
+    run = wh.start_run("youtube", ["@a", "@b"], [])
+    first, second = "UCaaaaaaaaaaaaaaaaaaaaaa", "UCbbbbbbbbbbbbbbbbbbbbbb"
+    times = [T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)]
+    wh.upsert_channels(run, [channel(first), channel(second)], fetched_at=times)
+    wh.record_channel_snapshots(run, [csnap(first), csnap(second)], fetched_at=times)
+    for table in ("channels", "channel_snapshots"):
+        stored = wh.fetchall(f"SELECT channel_id, fetched_at FROM {table} ORDER BY channel_id")  # noqa: S608
+        assert [(cid, at.astimezone(UTC)) for cid, at in stored] == [(first, times[0]), (second, times[1])]
+    with pytest.raises(ValueError, match="1 fetch times for 2 rows"):
+        wh.upsert_channels(run, [channel(first), channel(second)], fetched_at=times[:1])

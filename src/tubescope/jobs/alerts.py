@@ -22,7 +22,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -546,11 +546,19 @@ def redeliver_failed(
     return tried
 
 
-def after_run(settings: Settings, target: WarehouseTarget, channel_ids: Sequence[str]) -> list[StoredAlert]:
+def after_run(
+    settings: Settings, target: WarehouseTarget | Warehouse, channel_ids: Sequence[str]
+) -> list[StoredAlert]:
     """Evaluate every rule for the channels a run just collected (called by the collect job),
-    then try again the deliveries that failed before (:func:`redeliver_failed`)."""
+    then try again the deliveries that failed before (:func:`redeliver_failed`).
+
+    ``target`` is the warehouse to open, or one the caller holds open (the run's own, which
+    spares opening and closing the file again).
+    """
 
     def borrow() -> AbstractContextManager[Warehouse]:
+        if isinstance(target, Warehouse):
+            return nullcontext(target)
         return open_for_writing(target)
 
     fired = check(borrow, settings, channel_ids=channel_ids)
@@ -558,7 +566,9 @@ def after_run(settings: Settings, target: WarehouseTarget, channel_ids: Sequence
     return fired
 
 
-def after_run_logged(settings: Settings, target: WarehouseTarget, channel_ids: Sequence[str]) -> None:
+def after_run_logged(
+    settings: Settings, target: WarehouseTarget | Warehouse, channel_ids: Sequence[str]
+) -> None:
     """:func:`after_run`, for the jobs that store runs (collect, watch): an alert that cannot be
     evaluated or delivered is said in the log, and never fails the run that landed."""
     try:

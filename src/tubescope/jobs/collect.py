@@ -104,33 +104,68 @@ def collect(
     target = warehouse_target(db_path, cfg)
     retention_days = None if dry_run else cfg.retention_days
     stop = StopRequest()
-    job = _collect(
-        stop,
-        parsed,
-        options,
-        target,
-        cfg.youtube_api_base,
-        keys,
-        client_options,
-        progress,
-        transport,
-        clock,
-        retention_days,
-        None if dry_run else _shared_quota_spec(cfg),
-        None if dry_run else policy_from(cfg),
-        on_quota_usage,
-    )
-    try:
-        with _fewer_gc_passes(), asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
-            summary = runner.run(job)
-    except asyncio.CancelledError:
-        # A second signal cancelled the run outright; it was still left interrupted (resumable).
-        raise stop.error or Interrupted("the collection was cancelled; run it again to resume") from None
-    if not dry_run and summary.channels:
-        _announce(settings_for(cfg, target), summary.channels)
-    if not dry_run and summary.run_id is not None:
-        _check_alerts(cfg, target, summary.channels)
+    clocks = _RunClock(clock)
+    # The alert check after the run reads and writes the warehouse the run used, still open:
+    # opening and closing it again (with its migrations check and checkpoint) cost about 0.1 s.
+    with _open_warehouse(target, dry_run=dry_run, clock=clocks.stamp) as warehouse:
+        job = _collect(
+            stop,
+            parsed,
+            options,
+            warehouse,
+            cfg.youtube_api_base,
+            keys,
+            client_options,
+            progress,
+            transport,
+            clocks,
+            retention_days,
+            None if dry_run else _shared_quota_spec(cfg),
+            None if dry_run else policy_from(cfg),
+            on_quota_usage,
+        )
+        try:
+            with _fewer_gc_passes(), asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+                summary = runner.run(job)
+        except asyncio.CancelledError:
+            # A second signal cancelled the run outright; it was still left interrupted (resumable).
+            raise stop.error or Interrupted("the collection was cancelled; run it again to resume") from None
+        if not dry_run and summary.channels:
+            _announce(settings_for(cfg, target), summary.channels)
+        if not dry_run and summary.run_id is not None:
+            _check_alerts(cfg, warehouse, summary.channels)
     return summary
+
+
+class _RunClock:
+    """The time a run stamps what it stores: the caller's clock, or else the API's own (its
+    ``Date`` header, once the client has heard one), so the emulator's world clock and the real
+    API both date what they served."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.server: Clock | None = None
+
+    def stamp(self) -> datetime:
+        """Now, by the API's clock when the caller gave none and the client has one."""
+        if self.clock is utc_now and self.server is not None:
+            return self.server()
+        return self.clock()
+
+
+def _open_warehouse(target: WarehouseTarget, *, dry_run: bool, clock: Clock) -> Warehouse:
+    """The warehouse a run writes, or a dry run plans from.
+
+    A dry run writes nothing: it plans from the warehouse read-only, or from an empty one in
+    memory when none exists yet (so not even the file is created). A real run is leased: a
+    running ``tubescope serve`` or another command gets the file between batches.
+    """
+    opened, read_only = target, False
+    if dry_run and isinstance(target, Path):
+        opened, read_only = (target, True) if target.is_file() else (Path(":memory:"), False)
+    # Many small transactions: DuckDB's extra worker threads would only compete with the event
+    # loop for the cores (measured: about 10% less CPU per video with one).
+    return Warehouse.open(opened, read_only=read_only, clock=clock, threads=1, lease=not dry_run)
 
 
 GC_YOUNG_THRESHOLD = 20_000
@@ -181,11 +216,12 @@ def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def _check_alerts(settings: Settings, target: WarehouseTarget, channel_ids: Sequence[str]) -> None:
-    """Evaluate the alert rules now that a run landed (never failing the collection)."""
+def _check_alerts(settings: Settings, warehouse: Warehouse, channel_ids: Sequence[str]) -> None:
+    """Evaluate the alert rules now that a run landed (never failing the collection), in the
+    warehouse the run wrote."""
     from tubescope.jobs.alerts import after_run_logged
 
-    after_run_logged(settings, target, channel_ids)
+    after_run_logged(settings, warehouse, channel_ids)
 
 
 def _announce(settings: Settings, channel_ids: Sequence[str]) -> None:
@@ -207,47 +243,26 @@ async def _collect(
     stop: StopRequest,
     refs: list[ChannelRef],
     options: CollectOptions,
-    db_path: WarehouseTarget,
+    warehouse: Warehouse,
     api_base: str,
     keys: list[str],
     client_options: ClientOptions,
     progress: CollectProgress | None,
     transport: httpx.AsyncBaseTransport | None,
-    clock: Clock,
+    clocks: _RunClock,
     retention_days: int | None,
     shared_quota: tuple[str, int, str] | None = None,
     policy: RetentionPolicy | None = None,
     on_quota_usage: Callable[[QuotaUsage], None] | None = None,
 ) -> CollectSummary:
-    # Without a clock of the caller's, snapshots are stamped with the API's own time (its
-    # ``Date`` header), so the emulator's world clock and the real API both date what they served.
-    servers: list[Clock] = []
-
-    def stamp() -> datetime:
-        return servers[0]() if servers else clock()
-
-    stamped = stamp if clock is utc_now else clock
-    # Many small transactions: DuckDB's extra worker threads would only compete with the event
-    # loop for the cores (measured: about 10% less CPU per video with one).
+    stamped = clocks.stamp
     # With Redis, the keys' daily quota is one ledger for every process (the client closes it).
     ledger = RedisQuotaLedger.from_url(*shared_quota) if shared_quota is not None else None
-    # A dry run writes nothing: it plans from the warehouse read-only, or from an empty one in
-    # memory when none exists yet (so not even the file is created). A real run is leased: a
-    # running `tubescope serve` or another command gets the file between batches.
-    target: WarehouseTarget = db_path
-    read_only = False
-    if options.dry_run and isinstance(db_path, Path):
-        target, read_only = (db_path, True) if db_path.is_file() else (Path(":memory:"), False)
-    with (
-        Warehouse.open(
-            target, read_only=read_only, clock=stamped, threads=1, lease=not options.dry_run
-        ) as warehouse,
-        _stop_on_signals(stop),
-    ):
+    with _stop_on_signals(stop):
         async with YouTubeClient(
             api_base, keys, client_options, transport=transport, shared_quota=ledger
         ) as client:
-            servers.append(client.server_now)
+            clocks.server = client.server_now
             try:
                 summary = await run_collection(
                     refs,
@@ -267,7 +282,7 @@ async def _collect(
             summary = dataclasses.replace(summary, retention=pruned.as_dict())
         if policy is not None and policy.strict and summary.status is RunState.COMPLETED:
             # strict retention: old raw statistics become derived daily aggregates
-            applied = apply_policy(warehouse, policy, now=clock())
+            applied = apply_policy(warehouse, policy, now=clocks.clock())
             if applied is not None:
                 summary = dataclasses.replace(summary, retention=applied.as_dict())
         return summary

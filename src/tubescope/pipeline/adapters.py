@@ -32,6 +32,7 @@ from tubescope.pipeline.ports import (
 )
 from tubescope.pipeline.validate import Rejected
 from tubescope.warehouse.repository import Warehouse
+from tubescope.warehouse.state import Checkpoint as StoredCheckpoint
 from tubescope.youtube.client import (
     CHANNEL_PARTS,
     COMMENT_THREAD_PARTS,
@@ -132,6 +133,20 @@ class YouTubeApi:
         return Page(_items(body), _token(body))
 
 
+def _checkpoint(walk: StoredCheckpoint | None, comments: StoredCheckpoint | None) -> Checkpoint:
+    """A channel's walk and comments checkpoints as stored, as the pipeline reads them."""
+    comments_done = comments.done_video_ids if comments else frozenset()
+    if walk is None:
+        return Checkpoint(comments_done_video_ids=comments_done)
+    return Checkpoint(
+        page_token=walk.page_token,
+        pages_done=walk.pages_done,
+        channel_done=walk.channel_done,
+        done_video_ids=walk.done_video_ids,
+        comments_done_video_ids=comments_done,
+    )
+
+
 def _items(body: Mapping[str, Any]) -> list[Any]:
     items = body.get("items")
     return list(items) if isinstance(items, list) else []
@@ -219,15 +234,7 @@ class WarehouseStore:
         """Where run ``run_id`` left the walk of ``channel_id``."""
         walk = self.warehouse.load_checkpoint(run_id, channel_id)
         comments = self.warehouse.load_checkpoint(run_id, COMMENTS_CHECKPOINT_PREFIX + channel_id)
-        if walk is None:
-            return Checkpoint(comments_done_video_ids=comments.done_video_ids if comments else frozenset())
-        return Checkpoint(
-            page_token=walk.page_token,
-            pages_done=walk.pages_done,
-            channel_done=walk.channel_done,
-            done_video_ids=walk.done_video_ids,
-            comments_done_video_ids=comments.done_video_ids if comments else frozenset(),
-        )
+        return _checkpoint(walk, comments)
 
     def begin_channel(
         self, run_id: int, channel: Channel, snapshot: ChannelSnapshot, *, fetched_at: datetime
@@ -238,22 +245,44 @@ class WarehouseStore:
     def begin_channels(self, run_id: int, starts: Sequence[ChannelBegin]) -> list[ChannelStart]:
         """Store several channels and their snapshots in one transaction, then read where each
         one's crawl starts; results in the order of ``starts``."""
-        # One commit for the group, and one upsert per distinct fetch time: each channel keeps
-        # the time its own lookup was answered (with the API's clock those are rarely equal).
-        by_time: dict[datetime, list[ChannelBegin]] = {}
-        for start in starts:
-            by_time.setdefault(start.fetched_at, []).append(start)
+        # One commit and one upsert for the group: each channel keeps the time its own lookup
+        # was answered (with the API's clock those are rarely equal), row by row.
+        fetched_at = [start.fetched_at for start in starts]
         with self.warehouse.transaction():
-            for fetched_at, group in by_time.items():
-                self.warehouse.upsert_channels(run_id, [g.channel for g in group], fetched_at=fetched_at)
-                self.warehouse.record_channel_snapshots(
-                    run_id, [g.snapshot for g in group], fetched_at=fetched_at
-                )
+            self.warehouse.upsert_channels(run_id, [s.channel for s in starts], fetched_at=fetched_at)
+            self.warehouse.record_channel_snapshots(
+                run_id, [s.snapshot for s in starts], fetched_at=fetched_at
+            )
+        # Where each crawl starts, read for the whole group in three queries (not six a channel):
+        # the group's channels wait for it before their first page is asked for.
+        ids = list(dict.fromkeys(start.channel.channel_id for start in starts))
+        checkpoints = self.warehouse.run_checkpoints(
+            run_id, channel_ids=[*ids, *(COMMENTS_CHECKPOINT_PREFIX + i for i in ids)]
+        )
+        known: dict[str, set[str]] = {}
+        marks = ", ".join("?" for _ in ids)
+        for channel_id, video_id in self.warehouse.fetchall(
+            f"SELECT channel_id, video_id FROM videos WHERE channel_id IN ({marks})"  # noqa: S608 -- marks
+            " AND NOT is_deleted AND first_seen_run_id <> ?",
+            [*ids, run_id],
+        ):
+            known.setdefault(str(channel_id), set()).add(str(video_id))
+        crawled = {
+            str(row[0])
+            for row in self.warehouse.fetchall(
+                f"SELECT channel_id FROM channel_state WHERE channel_id IN ({marks})"  # noqa: S608 -- marks
+                " AND last_full_crawl_at IS NOT NULL",
+                ids,
+            )
+        }
         return [
             ChannelStart(
-                checkpoint=self.checkpoint(run_id, start.channel.channel_id),
-                known_ids=self.known_video_ids(start.channel.channel_id, before_run=run_id),
-                crawl_complete=self.crawl_complete(start.channel.channel_id),
+                checkpoint=_checkpoint(
+                    checkpoints.get(start.channel.channel_id),
+                    checkpoints.get(COMMENTS_CHECKPOINT_PREFIX + start.channel.channel_id),
+                ),
+                known_ids=frozenset(known.get(start.channel.channel_id, ())),
+                crawl_complete=start.channel.channel_id in crawled,
             )
             for start in starts
         ]
@@ -313,14 +342,27 @@ class WarehouseStore:
         """Mark several channels' crawls finished in one transaction (a crawl's channels finish
         together, and each commit has a fixed cost); returns their live stored videos, in order."""
         w = self.warehouse
+        ids = list(dict.fromkeys(finish.channel_id for finish in finishes))
+        marks = ", ".join("?" for _ in ids)
         with w.transaction():
+            # Each channel's newest live video, for the whole group in one query (the rank is
+            # the per-channel query's ORDER BY ... LIMIT 1).
+            ranked = (
+                "SELECT channel_id, video_id, published_at, row_number() OVER ("  # noqa: S608 -- marks
+                " PARTITION BY channel_id ORDER BY published_at DESC, video_id) AS newest_rank"
+                f" FROM videos WHERE channel_id IN ({marks}) AND NOT is_deleted"
+            )
+            newest_of = {
+                str(row[0]): (row[1], row[2])
+                for row in w.fetchall(
+                    f"SELECT channel_id, video_id, published_at FROM ({ranked}) AS ranked"  # noqa: S608
+                    " WHERE newest_rank = 1",
+                    ids,
+                )
+            }
             for finish in finishes:
                 channel_id = finish.channel_id
-                newest = w.fetchone(
-                    "SELECT video_id, published_at FROM videos WHERE channel_id = ? AND NOT is_deleted"
-                    " ORDER BY published_at DESC, video_id LIMIT 1",
-                    [channel_id],
-                )
+                newest = newest_of.get(channel_id)
                 # pages_done None keeps the count the walk stored; nothing is read back (a
                 # channel's checkpoint holds every done video id: reading it took most of this).
                 w.record_checkpoint(run_id, channel_id, page_token=None, pages_done=None, channel_done=True)
@@ -332,7 +374,15 @@ class WarehouseStore:
                     full_crawl=finish.full_walk,
                     at=finish.at,
                 )
-        return [self.count_live_videos(finish.channel_id) for finish in finishes]
+        live = {
+            str(row[0]): int(row[1])
+            for row in w.fetchall(
+                f"SELECT channel_id, count(*) FROM videos WHERE channel_id IN ({marks})"  # noqa: S608 -- marks
+                " AND NOT is_deleted GROUP BY channel_id",
+                ids,
+            )
+        }
+        return [live.get(finish.channel_id, 0) for finish in finishes]
 
     def write_comments(
         self,

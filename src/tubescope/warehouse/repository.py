@@ -154,6 +154,17 @@ def _require_aware(name: str, values: Sequence[datetime | None]) -> None:
             raise DataQualityError(f"{name} {value!r} has no time zone; tubescope stores UTC only")
 
 
+def _fetch_times(
+    fetched_at: datetime | Sequence[datetime] | None, count: int, clock: Clock
+) -> Sequence[datetime]:
+    """One fetch time per row: the caller's one for all, the caller's list, or now for all."""
+    if fetched_at is None or isinstance(fetched_at, datetime):
+        return [fetched_at or clock()] * count
+    if len(fetched_at) != count:
+        raise ValueError(f"{len(fetched_at)} fetch times for {count} rows")
+    return fetched_at
+
+
 class Warehouse(AbstractContextManager["Warehouse"]):
     """Open with :meth:`open`; close with :meth:`close` or a ``with`` block."""
 
@@ -676,21 +687,31 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         return self.upsert_channels(run_id, [channel], fetched_at=fetched_at)
 
     def upsert_channels(
-        self, run_id: int, channels: Sequence[Channel], *, fetched_at: datetime | None = None
+        self,
+        run_id: int,
+        channels: Sequence[Channel],
+        *,
+        fetched_at: datetime | Sequence[datetime] | None = None,
     ) -> WriteResult:
-        """Insert or refresh channel metadata; ``first_seen_run_id`` keeps the run that found it."""
+        """Insert or refresh channel metadata; ``first_seen_run_id`` keeps the run that found it.
+
+        ``fetched_at`` is one time for every channel, or one per channel (in their order).
+        """
         source = self._writable_run(run_id)
-        latest = {c.channel_id: c for c in channels}  # the last copy in a batch wins
+        times = _fetch_times(fetched_at, len(channels), self._clock)
+        latest = {c.channel_id: (c, at) for c, at in zip(channels, times, strict=True)}  # the last copy wins
         if not latest:
             return WriteResult()
-        _require_aware("published_at", [c.published_at for c in latest.values()])
-        for channel in latest.values():
+        fetched = [at for _, at in latest.values()]
+        latest_channels = {cid: c for cid, (c, _) in latest.items()}
+        _require_aware("published_at", [c.published_at for c in latest_channels.values()])
+        for channel in latest_channels.values():
             if channel.hidden_subscriber_count and channel.subscriber_count is not None:
                 raise DataQualityError(
                     f"channel {channel.channel_id}: hidden subscriber count must be None, not "
                     f"{channel.subscriber_count}"
                 )
-        items = list(latest.values())
+        items = list(latest_channels.values())
         table = pa.table(
             {
                 "channel_id": pa.array([c.channel_id for c in items], pa.string()),
@@ -705,9 +726,9 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                 "hidden_subscriber_count": pa.array([c.hidden_subscriber_count for c in items], pa.bool_()),
                 "view_count": pa.array([c.view_count for c in items], pa.int64()),
                 "video_count": pa.array([c.video_count for c in items], pa.int64()),
+                "fetched_at": pa.array(fetched, _TS),
             }
         )
-        at = fetched_at or self._clock()
         self._register("_channel_batch", table)
         try:
             with self.transaction() as con:
@@ -721,7 +742,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                     SELECT channel_id, title, handle, description, published_at, country,
                            default_language, uploads_playlist_id, subscriber_count,
                            hidden_subscriber_count, view_count, video_count, CAST(? AS BIGINT),
-                           CAST(? AS BIGINT), ?, CAST(? AS TIMESTAMPTZ)
+                           CAST(? AS BIGINT), ?, fetched_at
                     FROM _channel_batch
                     ON CONFLICT (channel_id) DO UPDATE SET
                         title = excluded.title, handle = excluded.handle,
@@ -734,7 +755,7 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                         run_id = excluded.run_id, source = excluded.source,
                         fetched_at = excluded.fetched_at
                     """,
-                    [run_id, run_id, source, at],
+                    [run_id, run_id, source],
                 )
         finally:
             self._unregister("_channel_batch")
@@ -748,16 +769,25 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         return self.record_channel_snapshots(run_id, [snapshot], fetched_at=fetched_at)
 
     def record_channel_snapshots(
-        self, run_id: int, snapshots: Sequence[ChannelSnapshot], *, fetched_at: datetime | None = None
+        self,
+        run_id: int,
+        snapshots: Sequence[ChannelSnapshot],
+        *,
+        fetched_at: datetime | Sequence[datetime] | None = None,
     ) -> WriteResult:
-        """At most one snapshot per (channel, run): repeats inside the run are skipped."""
+        """At most one snapshot per (channel, run): repeats inside the run are skipped.
+
+        ``fetched_at`` is one time for every snapshot, or one per snapshot (in their order).
+        """
         source = self._writable_run(run_id)
-        unique: dict[str, ChannelSnapshot] = {}
-        for snap in snapshots:
-            unique.setdefault(snap.channel_id, snap)
+        times = _fetch_times(fetched_at, len(snapshots), self._clock)
+        unique: dict[str, tuple[ChannelSnapshot, datetime]] = {}
+        for snap, at in zip(snapshots, times, strict=True):
+            unique.setdefault(snap.channel_id, (snap, at))
         if not unique:
             return WriteResult()
-        items = list(unique.values())
+        items = [snap for snap, _ in unique.values()]
+        fetched = [at for _, at in unique.values()]
         _require_aware("observed_at", [s.observed_at for s in items])
         table = pa.table(
             {
@@ -766,9 +796,9 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                 "subscriber_count": pa.array([s.subscriber_count for s in items], pa.int64()),
                 "view_count": pa.array([s.view_count for s in items], pa.int64()),
                 "video_count": pa.array([s.video_count for s in items], pa.int64()),
+                "fetched_at": pa.array(fetched, _TS),
             }
         )
-        at = fetched_at or self._clock()
         self._register("_channel_snapshot_batch", table)
         try:
             with self.transaction() as con:
@@ -777,12 +807,12 @@ class Warehouse(AbstractContextManager["Warehouse"]):
                     INSERT INTO channel_snapshots (channel_id, run_id, observed_at, subscriber_count,
                         view_count, video_count, source, fetched_at, subscribers_hidden)
                     SELECT b.channel_id, CAST(? AS BIGINT), b.observed_at, b.subscriber_count, b.view_count,
-                           b.video_count, ?, CAST(? AS TIMESTAMPTZ), b.subscriber_count IS NULL
+                           b.video_count, ?, b.fetched_at, b.subscriber_count IS NULL
                     FROM _channel_snapshot_batch b
                     WHERE NOT EXISTS (SELECT 1 FROM channel_snapshots s
                                       WHERE s.run_id = ? AND s.channel_id = b.channel_id)
                     """,
-                    [run_id, source, at, run_id],
+                    [run_id, source, run_id],
                 )
                 if inserted:
                     con.rows(_MARK_KPIS_STALE.format(ids="SELECT channel_id FROM _channel_snapshot_batch"))
@@ -1265,10 +1295,18 @@ class Warehouse(AbstractContextManager["Warehouse"]):
         """Where run ``run_id`` left the walk of ``channel_id``, or None."""
         return self.run_checkpoints(run_id, channel_id=channel_id).get(channel_id)
 
-    def run_checkpoints(self, run_id: int, *, channel_id: str | None = None) -> dict[str, Checkpoint]:
-        """Every channel checkpoint of a run, by channel id."""
-        extra = " AND channel_id = ?" if channel_id is not None else ""
-        params: list[Any] = [run_id] + ([channel_id] if channel_id is not None else [])
+    def run_checkpoints(
+        self, run_id: int, *, channel_id: str | None = None, channel_ids: Sequence[str] | None = None
+    ) -> dict[str, Checkpoint]:
+        """Every channel checkpoint of a run, by channel id (only ``channel_id``'s, or only those
+        of ``channel_ids``, when given)."""
+        wanted = [channel_id] if channel_id is not None else list(channel_ids or [])
+        extra = ""
+        if channel_id is not None or channel_ids is not None:
+            if not wanted:
+                return {}
+            extra = f" AND channel_id IN ({', '.join('?' for _ in wanted)})"
+        params: list[Any] = [run_id, *wanted]
         columns = "channel_id, page_token, pages_done, channel_done, updated_at"
         sql = f"SELECT {columns} FROM collection_checkpoints WHERE run_id = ?{extra}"  # noqa: S608
         rows = self.fetchall(sql, params)
